@@ -1,0 +1,70 @@
+/** `quarklab image build|inspect`. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { describeImage, parseImage, readConfigSection } from '../emulator/flash-image.js';
+import { buildFirmware } from '../scenarios/firmware.js';
+import { DEFAULT_BOARD, DEFAULT_PROFILE, resolveBoard, resolveCostTable, resolveProfile } from '../scenarios/inputs.js';
+import { formatBytes } from '../traces/budgets.js';
+import { fail, write } from './output.js';
+
+export const IMAGE_HELP = `usage: quarklab image build [--board B] [--profile P] [--costs FILE] -o FILE
+       quarklab image inspect FILE
+
+build    write the firmware image for a board and profile: kernel core, the board's MAC
+         driver, and each enabled Kconfig symbol's text, data and bss as its own section,
+         plus the profile as msgpack; every section carries a CRC-32 (docs/image-format.md).
+         Exit 1 when the image is larger than the board's flash.
+inspect  verify every CRC and print the layout.`;
+
+export function imageCommand(args: string[]): number {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === '-h' || sub === '--help') {
+    write(IMAGE_HELP);
+    return sub === undefined ? 2 : 0;
+  }
+  if (sub === 'build') return build(rest);
+  if (sub === 'inspect') return inspect(rest);
+  fail(`unknown image command "${sub}" (build or inspect)`);
+}
+
+function build(args: string[]): number {
+  const { values } = parseArgs({ args, options: { board: { type: 'string' }, profile: { type: 'string' }, costs: { type: 'string' }, output: { type: 'string', short: 'o' }, help: { type: 'boolean', short: 'h' } }, strict: true });
+  if (values.help) {
+    write(IMAGE_HELP);
+    return 0;
+  }
+  if (!values.output) fail('image build needs -o FILE');
+  const board = resolveBoard(values.board ?? DEFAULT_BOARD);
+  if ('error' in board) fail(board.error);
+  const profile = resolveProfile(values.profile ?? DEFAULT_PROFILE);
+  if ('error' in profile) fail(profile.error);
+  const table = resolveCostTable(values.costs);
+  if ('error' in table) fail(table.error);
+  const fw = buildFirmware(board, profile, table);
+  if ('error' in fw) fail(fw.error);
+  writeFileSync(values.output, fw.image);
+  const fits = fw.image.length <= board.flashBytes;
+  write(`${values.output}: ${fw.image.length} bytes (${formatBytes(fw.image.length)}) for ${board.name} with profile ${profile.name}, ${fw.sections.length} sections; flash ${formatBytes(board.flashBytes)}: ${fits ? 'fits' : `does NOT fit, by ${fw.image.length - board.flashBytes} bytes`}`);
+  return fits ? 0 : 1;
+}
+
+function inspect(args: string[]): number {
+  const { values, positionals } = parseArgs({ args, options: { help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true });
+  if (values.help) {
+    write(IMAGE_HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) fail('image inspect takes one FILE');
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(positionals[0]!));
+  } catch (e) {
+    fail(`${positionals[0]}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const parsed = parseImage(bytes);
+  if ('error' in parsed) fail(`${positionals[0]}: ${parsed.error}`);
+  write(describeImage(parsed));
+  const cfg = readConfigSection(parsed);
+  if (!('error' in cfg)) write(`config: ${JSON.stringify(cfg.value)}`);
+  return 0;
+}

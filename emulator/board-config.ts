@@ -1,0 +1,161 @@
+/**
+ * Board definition files (boards/*.json): loading and validation.
+ *
+ * A board file is user input: every field is checked for presence and type, and the first
+ * problem comes back as one line naming the file, the field and the expected type.
+ * boards/board.schema.json publishes the same rules for editors; test/board-config.test.ts
+ * keeps the two in step.
+ */
+import { readFileSync } from 'node:fs';
+
+export interface CpuCycleTable {
+  /** Taking an interrupt and scheduling NAPI. */
+  irq: number;
+  /** Driver work per received frame: descriptor, skb build, ring refill. */
+  rxFrame: number;
+  /** Driver work per transmitted frame: descriptor, doorbell, completion. */
+  txFrame: number;
+  /** Protocol work per packet above the driver (IP, transport demux, socket). */
+  protocolPacket: number;
+  /** Checksumming, per byte. */
+  checksumByte: number;
+  /** Copying between socket buffers and programs, per byte. */
+  copyByte: number;
+}
+
+export interface BoardConfig {
+  name: string;
+  description: string;
+  ramBytes: number;
+  flashBytes: number;
+  /** Which measured kernel build of the cost table is the kernel core without networking. */
+  kernelCore: string;
+  /** Text runs in place from flash (XIP), so only data and bss are copied to RAM. */
+  executeInPlace: boolean;
+  cpu: { clockHz: number; cycles: CpuCycleTable };
+  mac: {
+    address: string;
+    linkSpeedMbps: number;
+    rxRingSize: number;
+    txRingSize: number;
+    rxBufferBytes: number;
+    napiWeight: number;
+  };
+  /** Default RAM reserved for each board program that runs: text, stack and heap. */
+  programDefaults: { textBytes: number; stackBytes: number; heapBytes: number };
+}
+
+export type BoardResult = { board: BoardConfig } | { error: string };
+
+type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'mac';
+interface FieldRule {
+  path: string;
+  type: FieldType;
+  min?: number;
+  max?: number;
+  oneOf?: readonly number[];
+}
+
+/** Every field a board file must have; the schema file lists the same ones. */
+export const BOARD_FIELDS: readonly FieldRule[] = [
+  { path: 'name', type: 'string' },
+  { path: 'description', type: 'string' },
+  { path: 'ramBytes', type: 'integer', min: 1 << 20, max: 1 << 30 },
+  { path: 'flashBytes', type: 'integer', min: 1 << 16, max: 1 << 30 },
+  { path: 'kernelCore', type: 'string' },
+  { path: 'executeInPlace', type: 'boolean' },
+  { path: 'cpu.clockHz', type: 'integer', min: 1_000_000 },
+  { path: 'cpu.cycles.irq', type: 'number', min: 0 },
+  { path: 'cpu.cycles.rxFrame', type: 'number', min: 0 },
+  { path: 'cpu.cycles.txFrame', type: 'number', min: 0 },
+  { path: 'cpu.cycles.protocolPacket', type: 'number', min: 0 },
+  { path: 'cpu.cycles.checksumByte', type: 'number', min: 0 },
+  { path: 'cpu.cycles.copyByte', type: 'number', min: 0 },
+  { path: 'mac.address', type: 'mac' },
+  { path: 'mac.linkSpeedMbps', type: 'integer', oneOf: [10, 100, 1000] },
+  { path: 'mac.rxRingSize', type: 'integer', min: 2, max: 4096 },
+  { path: 'mac.txRingSize', type: 'integer', min: 2, max: 4096 },
+  { path: 'mac.rxBufferBytes', type: 'integer', min: 1518, max: 16384 },
+  { path: 'mac.napiWeight', type: 'integer', min: 1, max: 1024 },
+  { path: 'programDefaults.textBytes', type: 'integer', min: 0 },
+  { path: 'programDefaults.stackBytes', type: 'integer', min: 0 },
+  { path: 'programDefaults.heapBytes', type: 'integer', min: 0 },
+];
+
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'string') return `"${v.length > 24 ? v.slice(0, 24) + '…' : v}"`;
+  return typeof v === 'object' ? 'an object' : String(v);
+}
+
+function lookup(root: unknown, path: string): { found: boolean; value: unknown } {
+  let cur: unknown = root;
+  for (const key of path.split('.')) {
+    if (cur === null || typeof cur !== 'object' || Array.isArray(cur) || !(key in (cur as object))) {
+      return { found: false, value: undefined };
+    }
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return { found: true, value: cur };
+}
+
+function checkField(rule: FieldRule, value: unknown): string | null {
+  switch (rule.type) {
+    case 'string':
+      return typeof value === 'string' && value.length > 0 ? null : 'a non-empty string';
+    case 'boolean':
+      return typeof value === 'boolean' ? null : 'true or false';
+    case 'mac':
+      return typeof value === 'string' && MAC_RE.test(value) ? null : 'a MAC address like "02:00:00:00:00:01"';
+    case 'integer':
+    case 'number': {
+      const kind = rule.type === 'integer' ? 'an integer' : 'a number';
+      if (typeof value !== 'number' || !Number.isFinite(value) || (rule.type === 'integer' && !Number.isInteger(value))) {
+        return kind;
+      }
+      if (rule.oneOf && !rule.oneOf.includes(value)) return `one of ${rule.oneOf.join(', ')}`;
+      if (rule.min !== undefined && value < rule.min) return `${kind} ≥ ${rule.min}`;
+      if (rule.max !== undefined && value > rule.max) return `${kind} ≤ ${rule.max}`;
+      return null;
+    }
+  }
+}
+
+/** Validate parsed JSON as a board; `source` names the file in messages. */
+export function validateBoard(json: unknown, source: string): BoardResult {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    return { error: `${source}: a board file must be a JSON object` };
+  }
+  for (const rule of BOARD_FIELDS) {
+    const { found, value } = lookup(json, rule.path);
+    const expected = checkField(rule, value);
+    if (!found) return { error: `${source}: missing field "${rule.path}" (expected ${expected})` };
+    if (expected) return { error: `${source}: field "${rule.path}" is ${describe(value)}, expected ${expected}` };
+  }
+  const board = json as BoardConfig;
+  if (board.mac.rxBufferBytes < 1518) return { error: `${source}: field "mac.rxBufferBytes" is too small for a full frame` };
+  return { board };
+}
+
+export function loadBoardFile(path: string): BoardResult {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    return { error: `${path}: cannot read board file (${(e as NodeJS.ErrnoException).code ?? 'error'})` };
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return { error: `${path}: not valid JSON (${(e as Error).message.split('\n')[0]})` };
+  }
+  return validateBoard(json, path);
+}
+
+export function parseMac(text: string): Uint8Array {
+  return Uint8Array.from(text.split(':').map((h) => parseInt(h, 16)));
+}

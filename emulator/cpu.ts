@@ -1,0 +1,43 @@
+/**
+ * The board's CPU as a single serial resource measured in cycles.
+ *
+ * Work that Linux does in interrupt or softirq context (NAPI poll, protocol processing,
+ * copies) is charged here: each piece starts when the CPU is free and occupies it for
+ * cycles / clockHz. A slow board therefore becomes CPU-bound, and a flood that arrives faster
+ * than the CPU drains it fills the RX ring. With the budget off (`--cpu off`) work is free.
+ */
+import type { CpuCycleTable } from './board-config.js';
+import type { EventQueue, Nanos } from './event-queue.js';
+
+export class Cpu {
+  private busyUntil: Nanos = 0;
+  /** Cycles charged so far, for the report's CPU utilisation. */
+  cyclesUsed = 0;
+
+  constructor(
+    private readonly sim: EventQueue,
+    readonly clockHz: number,
+    readonly cycles: CpuCycleTable,
+    readonly enabled: boolean,
+  ) {}
+
+  nanosFor(cycles: number): Nanos {
+    return this.enabled ? Math.ceil((cycles * 1e9) / this.clockHz) : 0;
+  }
+
+  /**
+   * Occupy the CPU for `cycles` starting when it is next free; returns the virtual time at
+   * which that work completes.
+   */
+  charge(cycles: number): Nanos {
+    this.cyclesUsed += cycles;
+    const start = Math.max(this.sim.now, this.busyUntil);
+    this.busyUntil = start + this.nanosFor(cycles);
+    return this.busyUntil;
+  }
+
+  /** When the CPU is next idle. */
+  get idleAt(): Nanos {
+    return Math.max(this.sim.now, this.busyUntil);
+  }
+}

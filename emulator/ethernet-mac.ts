@@ -1,0 +1,182 @@
+/**
+ * An Ethernet MAC modelled on a DMA descriptor engine (the Quark X1000 has a Synopsys
+ * DesignWare MAC, driven by Linux's stmmac).
+ *
+ * The MAC moves bytes between the wire and buffers in board RAM that the driver posts in its
+ * RX and TX descriptor rings. It knows nothing of protocols: frames are opaque bytes. A frame
+ * that arrives when the driver has no free RX descriptor is dropped and counted as
+ * rx_missed_errors, which is what `ethtool -S` shows for a ring overrun.
+ */
+import type { EventQueue, Nanos } from './event-queue.js';
+
+/** Ethernet framing overheads, in bytes on the wire (IEEE 802.3). */
+export const PREAMBLE_SFD = 8;
+export const FCS_LEN = 4;
+export const INTER_FRAME_GAP = 12;
+export const MIN_FRAME_NO_FCS = 60;
+export const MAX_FRAME_NO_FCS = 1514;
+
+/** Bytes a frame occupies on the wire including preamble, padding, FCS and the gap after it. */
+export function wireBytes(frameLen: number): number {
+  return PREAMBLE_SFD + Math.max(frameLen, MIN_FRAME_NO_FCS) + FCS_LEN + INTER_FRAME_GAP;
+}
+
+export interface MacStats {
+  rx_packets: number;
+  rx_bytes: number;
+  rx_missed_errors: number;
+  rx_crc_errors: number;
+  rx_length_errors: number;
+  tx_packets: number;
+  tx_bytes: number;
+  tx_errors: number;
+  rx_irqs: number;
+  tx_irqs: number;
+}
+
+export interface RxDescriptor {
+  addr: number;
+  size: number;
+  /** Owned by the hardware: posted by the driver and not yet filled. */
+  hwOwned: boolean;
+  /** Filled length once the hardware has written a frame. */
+  length: number;
+  /** Driver-side cookie (an skb data handle) carried with the descriptor. */
+  cookie: number;
+}
+
+export type FrameDirection = 'inbound' | 'outbound';
+
+/** An observer sees every frame the MAC sends or receives, with the reason when it is dropped. */
+export type MacTap = (event: { mac: EthernetMac; direction: FrameDirection; time: Nanos; frame: Uint8Array; drop?: string }) => void;
+
+/** The wire side of a MAC: the Wire calls `deliver` for arriving frames. */
+export interface WirePort {
+  transmit(from: EthernetMac, frame: Uint8Array): Nanos;
+}
+
+export class EthernetMac {
+  readonly stats: MacStats = {
+    rx_packets: 0,
+    rx_bytes: 0,
+    rx_missed_errors: 0,
+    rx_crc_errors: 0,
+    rx_length_errors: 0,
+    tx_packets: 0,
+    tx_bytes: 0,
+    tx_errors: 0,
+    rx_irqs: 0,
+    tx_irqs: 0,
+  };
+  readonly rxRing: RxDescriptor[];
+  /** Next descriptor the hardware fills. */
+  private rxHead = 0;
+  private txInFlight = 0;
+  private port: WirePort | null = null;
+  private readonly taps: MacTap[] = [];
+
+  /** Interrupt lines, raised to the driver; NAPI masks the RX one while polling. */
+  rxIrqEnabled = true;
+  onRxIrq: (() => void) | null = null;
+  onTxComplete: ((cookie: number) => void) | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly address: Uint8Array,
+    readonly linkSpeedBps: number,
+    readonly txRingSize: number,
+    rxRingSize: number,
+    private readonly sim: EventQueue,
+    private readonly memory: Uint8Array,
+  ) {
+    this.rxRing = Array.from({ length: rxRingSize }, () => ({ addr: 0, size: 0, hwOwned: false, length: 0, cookie: 0 }));
+  }
+
+  attach(port: WirePort): void {
+    this.port = port;
+  }
+
+  get linkUp(): boolean {
+    return this.port !== null;
+  }
+
+  addTap(tap: MacTap): void {
+    this.taps.push(tap);
+  }
+
+  /** Driver posts (or re-posts) an RX buffer at ring slot `index`. */
+  postRxBuffer(index: number, addr: number, size: number, cookie: number): void {
+    const d = this.rxRing[index]!;
+    d.addr = addr;
+    d.size = size;
+    d.cookie = cookie;
+    d.length = 0;
+    d.hwOwned = true;
+  }
+
+  /** TX descriptors free for the driver; when 0 the driver stops its queue (netif_stop_queue). */
+  get txSpace(): number {
+    return this.txRingSize - this.txInFlight;
+  }
+
+  /**
+   * Transmit `length` bytes at `addr` in RAM. Returns false when the TX ring is full.
+   * Completion is reported through onTxComplete(cookie) once the last bit is on the wire.
+   */
+  transmit(addr: number, length: number, cookie: number): boolean {
+    if (this.txInFlight >= this.txRingSize) return false;
+    if (length < 14 || length > MAX_FRAME_NO_FCS || addr < 0 || addr + length > this.memory.length) {
+      this.stats.tx_errors++;
+      return false;
+    }
+    // The DMA engine reads the frame now; the driver may not touch the buffer until completion.
+    const frame = this.memory.slice(addr, addr + length);
+    this.txInFlight++;
+    for (const tap of this.taps) tap({ mac: this, direction: 'outbound', time: this.sim.now, frame });
+    const done = this.port ? this.port.transmit(this, frame) : this.sim.now;
+    this.sim.at(done, () => {
+      this.txInFlight--;
+      this.stats.tx_packets++;
+      this.stats.tx_bytes += length;
+      this.stats.tx_irqs++;
+      this.onTxComplete?.(cookie);
+    });
+    return true;
+  }
+
+  /** Called by the wire when a frame's last bit arrives. `fcsOk` is false for a corrupted frame. */
+  deliver(frame: Uint8Array, fcsOk: boolean): void {
+    const now = this.sim.now;
+    if (!fcsOk) {
+      this.stats.rx_crc_errors++;
+      this.notify('inbound', now, frame, 'dropped by MAC: FCS error (rx_crc_errors)');
+      return;
+    }
+    if (frame.length < 14 || frame.length > MAX_FRAME_NO_FCS) {
+      this.stats.rx_length_errors++;
+      this.notify('inbound', now, frame, 'dropped by MAC: bad length (rx_length_errors)');
+      return;
+    }
+    const d = this.rxRing[this.rxHead]!;
+    if (!d.hwOwned || d.size < frame.length) {
+      this.stats.rx_missed_errors++;
+      this.notify('inbound', now, frame, 'dropped by MAC: RX ring full (rx_missed_errors)');
+      return;
+    }
+    this.memory.set(frame, d.addr);
+    d.length = frame.length;
+    d.hwOwned = false;
+    this.rxHead = (this.rxHead + 1) % this.rxRing.length;
+    this.stats.rx_packets++;
+    this.stats.rx_bytes += frame.length;
+    this.notify('inbound', now, frame);
+    if (this.rxIrqEnabled && this.onRxIrq) {
+      this.stats.rx_irqs++;
+      this.onRxIrq();
+    }
+  }
+
+  private notify(direction: FrameDirection, time: Nanos, frame: Uint8Array, drop?: string): void {
+    for (const tap of this.taps) tap(drop ? { mac: this, direction, time, frame, drop } : { mac: this, direction, time, frame });
+  }
+}

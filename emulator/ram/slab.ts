@@ -1,0 +1,282 @@
+// Slab caches: Linux's kmem_cache. A cache carves page-allocator blocks ("slabs") into equal
+// objects of one size, so the stack's fixed-size structures (sk_buff, tcp_sock, rtable...) cost
+// exactly their calibrated struct size plus slab rounding — the same waste a real board sees.
+//
+// Bookkeeping lives outside board RAM, in JS typed arrays, the way Linux keeps slab metadata in
+// struct page rather than in the objects: a stray write into RAM can corrupt packet bytes but
+// never the allocator. Each slab keeps a stack of free object indices, so alloc and free are
+// O(1); empty slabs go straight back to the page allocator so that usage returns exactly to the
+// post-boot baseline once a scenario has freed everything.
+
+import { MAX_ORDER, PAGE_SHIFT, PAGE_SIZE, type PageAllocator } from './page-allocator.js';
+
+/** One line of slabinfo, with lwIP-style pool counters (avail/used/max/err). */
+export interface CacheStats {
+  name: string;
+  /** Bytes per object slot after alignment (0 for kmalloc-large, whose sizes vary). */
+  objectSize: number;
+  objectsPerSlab: number;
+  pagesPerSlab: number;
+  /** Objects in use (lwIP "used"). */
+  active: number;
+  /** High-water mark of active (lwIP "max"). */
+  peakActive: number;
+  /** Object slots in the cache's slabs (lwIP "avail"). */
+  totalObjects: number;
+  /** Slabs held by the cache. */
+  slabs: number;
+  /** Pages held by the cache (slabs * pagesPerSlab). */
+  pages: number;
+  peakPages: number;
+  /** alloc() calls that returned 0 (lwIP "err"). */
+  failures: number;
+  allocs: number;
+  frees: number;
+}
+
+/** Per-slab metadata (Linux keeps this in struct page / struct slab). */
+class Slab {
+  base = 0;
+  /** Free object indices; the top of the stack is freeIdx[nfree - 1]. */
+  readonly freeIdx: Int32Array;
+  nfree = 0;
+  /** 1 while the object is allocated: catches double frees in O(1). */
+  readonly inUse: Uint8Array;
+  prev: Slab | null = null;
+  next: Slab | null = null;
+  onPartial = false;
+
+  constructor(objects: number) {
+    this.freeIdx = new Int32Array(objects);
+    this.inUse = new Uint8Array(objects);
+  }
+}
+
+export class KmemCache {
+  /** Owner tag written into the page allocator for this cache's pages. */
+  readonly id: number;
+  readonly name: string;
+  /** Size the caller asked for (the calibrated struct size). */
+  readonly requestedSize: number;
+  /** Slot size: requestedSize rounded up to align. */
+  readonly objectSize: number;
+  readonly align: number;
+  readonly order: number;
+  readonly objectsPerSlab: number;
+
+  private readonly pages: PageAllocator;
+  private readonly bytes: Uint8Array;
+  /** Slab owning each page of RAM (every page of a multi-page slab points at it). */
+  private readonly slabByPage: (Slab | null)[];
+  /** Slabs with at least one free object; allocation takes from the head. */
+  private partial: Slab | null = null;
+  /** Metadata of released slabs, reused so that churn does not churn the JS heap. */
+  private readonly spare: Slab[] = [];
+
+  private activeCount = 0;
+  private peakActiveCount = 0;
+  private slabCount = 0;
+  private peakSlabCount = 0;
+  private failureCount = 0;
+  private allocCount = 0;
+  private freeCount = 0;
+
+  constructor(id: number, name: string, objectSize: number, align: number,
+              pages: PageAllocator, bytes: Uint8Array) {
+    if (!Number.isInteger(objectSize) || objectSize < 1) {
+      throw new RangeError(`kmem_cache ${name}: bad object size ${objectSize}`);
+    }
+    if (!Number.isInteger(align) || align < 1 || align > PAGE_SIZE || (align & (align - 1)) !== 0) {
+      throw new RangeError(`kmem_cache ${name}: alignment ${align} is not a power of two <= ${PAGE_SIZE}`);
+    }
+    const size = Math.ceil(objectSize / align) * align;
+    // Keep it simple: the smallest slab that holds one object. On a 2 MiB board, order-0 slabs
+    // for anything up to a page avoid the fragmentation that SLUB's higher orders would cause.
+    let order = 0;
+    while ((PAGE_SIZE << order) < size) order++;
+    if (order > MAX_ORDER) {
+      throw new RangeError(`kmem_cache ${name}: object size ${objectSize} exceeds the largest block`);
+    }
+    this.id = id;
+    this.name = name;
+    this.requestedSize = objectSize;
+    this.objectSize = size;
+    this.align = align;
+    this.order = order;
+    this.objectsPerSlab = Math.floor((PAGE_SIZE << order) / size);
+    this.pages = pages;
+    this.bytes = bytes;
+    this.slabByPage = new Array<Slab | null>(pages.nrPages).fill(null);
+  }
+
+  get active(): number { return this.activeCount; }
+  get peakActive(): number { return this.peakActiveCount; }
+  get failures(): number { return this.failureCount; }
+  get slabs(): number { return this.slabCount; }
+
+  /**
+   * Allocate one zeroed object. Returns its address, or 0 when no page can be had (counted in
+   * failures). Never throws for lack of memory: callers drop and count, as Linux does.
+   */
+  alloc(): number {
+    let slab = this.partial;
+    if (slab === null) {
+      slab = this.grow();
+      if (slab === null) {
+        this.failureCount++;
+        return 0;
+      }
+    }
+    const idx = slab.freeIdx[--slab.nfree];
+    slab.inUse[idx] = 1;
+    if (slab.nfree === 0) this.unlinkPartial(slab);
+    this.allocCount++;
+    if (++this.activeCount > this.peakActiveCount) this.peakActiveCount = this.activeCount;
+    const addr = slab.base + idx * this.objectSize;
+    this.bytes.fill(0, addr, addr + this.objectSize);
+    return addr;
+  }
+
+  /**
+   * Free an object from this cache. A double free or an address this cache did not hand out is
+   * a bug in our own code (input cannot cause it), so it throws instead of corrupting the cache.
+   */
+  free(addr: number): void {
+    const slab = this.slabOf(addr);
+    const off = addr - slab.base;
+    const idx = Math.floor(off / this.objectSize);
+    if (idx * this.objectSize !== off || idx >= this.objectsPerSlab) {
+      throw new Error(`kmem_cache_free(${this.name}): 0x${addr.toString(16)} is not an object start`);
+    }
+    if (slab.inUse[idx] !== 1) {
+      throw new Error(`kmem_cache_free(${this.name}): double free of 0x${addr.toString(16)}`);
+    }
+    slab.inUse[idx] = 0;
+    const wasFull = slab.nfree === 0;
+    slab.freeIdx[slab.nfree++] = idx;
+    this.activeCount--;
+    this.freeCount++;
+    if (slab.nfree === this.objectsPerSlab) {
+      this.release(slab);
+    } else if (wasFull) {
+      this.linkPartial(slab);
+    }
+  }
+
+  /** True if addr lies in one of this cache's slabs. */
+  owns(addr: number): boolean {
+    if (!Number.isInteger(addr) || addr < 0 || addr >= this.bytes.length) return false;
+    return this.slabByPage[addr >>> PAGE_SHIFT] !== null;
+  }
+
+  stats(): CacheStats {
+    const pagesPerSlab = 1 << this.order;
+    return {
+      name: this.name,
+      objectSize: this.objectSize,
+      objectsPerSlab: this.objectsPerSlab,
+      pagesPerSlab,
+      active: this.activeCount,
+      peakActive: this.peakActiveCount,
+      totalObjects: this.slabCount * this.objectsPerSlab,
+      slabs: this.slabCount,
+      pages: this.slabCount * pagesPerSlab,
+      peakPages: this.peakSlabCount * pagesPerSlab,
+      failures: this.failureCount,
+      allocs: this.allocCount,
+      frees: this.freeCount,
+    };
+  }
+
+  private slabOf(addr: number): Slab {
+    const slab = Number.isInteger(addr) && addr >= 0 && addr < this.bytes.length
+      ? this.slabByPage[addr >>> PAGE_SHIFT] : null;
+    if (!slab) {
+      throw new Error(`kmem_cache_free(${this.name}): 0x${addr.toString(16)} is not in this cache`);
+    }
+    return slab;
+  }
+
+  /** Take a new slab from the page allocator; null when RAM is exhausted. */
+  private grow(): Slab | null {
+    const base = this.pages.allocPages(this.order, this.id);
+    if (base === 0) return null;
+    const slab = this.spare.pop() ?? new Slab(this.objectsPerSlab);
+    slab.base = base;
+    // Stack the indices so that index 0 is popped first: objects go out in address order.
+    const n = this.objectsPerSlab;
+    for (let i = 0; i < n; i++) slab.freeIdx[i] = n - 1 - i;
+    slab.nfree = n;
+    const first = base >>> PAGE_SHIFT;
+    this.slabByPage.fill(slab, first, first + (1 << this.order));
+    this.linkPartial(slab);
+    if (++this.slabCount > this.peakSlabCount) this.peakSlabCount = this.slabCount;
+    return slab;
+  }
+
+  /** An empty slab goes straight back to the page allocator (no cached empty slabs). */
+  private release(slab: Slab): void {
+    if (slab.onPartial) this.unlinkPartial(slab);
+    const first = slab.base >>> PAGE_SHIFT;
+    this.slabByPage.fill(null, first, first + (1 << this.order));
+    this.pages.freePages(slab.base);
+    slab.base = 0;
+    this.slabCount--;
+    this.spare.push(slab);
+  }
+
+  private linkPartial(slab: Slab): void {
+    slab.prev = null;
+    slab.next = this.partial;
+    if (this.partial) this.partial.prev = slab;
+    this.partial = slab;
+    slab.onPartial = true;
+  }
+
+  private unlinkPartial(slab: Slab): void {
+    if (slab.prev) slab.prev.next = slab.next;
+    else this.partial = slab.next;
+    if (slab.next) slab.next.prev = slab.prev;
+    slab.prev = null;
+    slab.next = null;
+    slab.onPartial = false;
+  }
+}
+
+/**
+ * All caches of one board (Linux's slab_caches list). Gives each cache the owner tag it writes
+ * into the page allocator, so an address finds its cache in O(1).
+ */
+export class SlabCaches {
+  /** Indexed by owner tag; tag 0 is PAGE_FREE, so slot 0 stays empty. */
+  private readonly byId: (KmemCache | null)[] = [null];
+  private readonly byName = new Map<string, KmemCache>();
+
+  constructor(private readonly pages: PageAllocator, private readonly bytes: Uint8Array) {}
+
+  /** kmem_cache_create. A duplicate name is a bug in the caller: it throws. */
+  create(name: string, objectSize: number, align = 8): KmemCache {
+    if (name.length === 0 || this.byName.has(name)) {
+      throw new Error(`kmem_cache_create: cache name '${name}' is empty or already used`);
+    }
+    const cache = new KmemCache(this.byId.length, name, objectSize, align, this.pages, this.bytes);
+    this.byId.push(cache);
+    this.byName.set(name, cache);
+    return cache;
+  }
+
+  get(name: string): KmemCache | undefined {
+    return this.byName.get(name);
+  }
+
+  /** The cache whose slab holds addr, or null (free, reserved, or page-level memory). */
+  ofAddress(addr: number): KmemCache | null {
+    const tag = this.pages.ownerOf(addr);
+    return tag >= 1 ? this.byId[tag] ?? null : null;
+  }
+
+  /** Every cache, sorted by name with a plain code-unit comparison (locale-independent). */
+  list(): KmemCache[] {
+    return [...this.byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * Booting a board: write the image to flash, verify it as the boot loader does, lay out RAM,
+ * bring up the stack the image's profile describes and open the interface. The RAM in use
+ * once the interface is up is the post-boot baseline every run must return to.
+ */
+import type { Board, BootSection, ProgramReservation } from '../emulator/board.js';
+import type { BoardConfig } from '../emulator/board-config.js';
+import { parseImage, readConfigSection, type ParsedImage } from '../emulator/flash-image.js';
+import type { BoardRam, Region } from '../emulator/ram/board-ram.js';
+import type { World } from '../emulator/world.js';
+import type { NetDevice } from '../stack/core/netdevice.js';
+import type { CostTable } from '../stack/kconfig/cost-table.js';
+import { NetStack } from '../stack/net-stack.js';
+import type { FirmwareConfig } from './firmware.js';
+
+export interface BootedBoard {
+  role: string;
+  board: Board;
+  stack: NetStack;
+  dev: NetDevice;
+  image: ParsedImage;
+  config: FirmwareConfig;
+  memoryMap: Region[];
+  initFreed: number;
+  /** Heap pages in use after the stack is up and the interface open (rings allocated), in bytes. */
+  baselineUsed: number;
+  /** Bytes of live kernel objects at that point: the figure a leak check compares. */
+  baselineObjects: number;
+}
+
+/** Why boot failed: `fit` is a profile that does not fit (exit 1); `input` is a bad image (exit 2). */
+export type BootFailure = { error: string; kind: 'fit' | 'input' };
+
+/** Read the image back from flash as the boot loader does: its own header gives its length. */
+function readFlash(flash: Uint8Array): ParsedImage | { error: string } {
+  if (flash.length < 12) return { error: 'flash image: flash too small' };
+  const length = new DataView(flash.buffer, flash.byteOffset, flash.byteLength).getUint32(8, true);
+  if (length > flash.length) return { error: `flash image: header says ${length} bytes, larger than the ${flash.length}-byte flash` };
+  return parseImage(flash.subarray(0, length));
+}
+
+export function bootBoard(
+  world: World,
+  role: string,
+  boardConfig: BoardConfig,
+  image: Uint8Array,
+  table: CostTable,
+  programs: readonly ProgramReservation[],
+): BootedBoard | BootFailure {
+  const board = world.addBoard(role, boardConfig);
+  const flashError = board.flashImage(image);
+  if (flashError) return { error: flashError, kind: 'fit' };
+  const parsed = readFlash(board.flash);
+  if ('error' in parsed) return { error: parsed.error, kind: 'input' };
+  if (parsed.board !== boardConfig.name) {
+    return { error: `flash image was built for board ${parsed.board}, not ${boardConfig.name}`, kind: 'input' };
+  }
+  const cfg = readConfigSection(parsed);
+  if ('error' in cfg) return { error: cfg.error, kind: 'input' };
+  const config = cfg.value as FirmwareConfig;
+  if (!config || !Array.isArray(config.enabled)) return { error: 'flash image: config section has no enabled symbol list', kind: 'input' };
+  const sections: BootSection[] = parsed.sections.map((s) => ({ name: s.name, kind: s.kind, size: s.length, bytes: s.kind === 'bss' ? undefined : s.payload }));
+  const booted = board.boot(sections, programs, `profile ${parsed.profile}`);
+  if (!booted.ok) return { error: booted.error, kind: 'fit' };
+  let stack: NetStack;
+  try {
+    stack = new NetStack({
+      name: role,
+      sim: world.sim,
+      cpu: board.cpu,
+      mem: board.ram,
+      rng: board.rng.split('stack'),
+      config: new Set(config.enabled),
+      structs: table.structs,
+    });
+  } catch (e) {
+    // Only boot-time allocations throw (Linux panics there too); report it as not fitting.
+    return { error: `profile ${parsed.profile} on ${boardConfig.name}: ${(e as Error).message}`, kind: 'fit' };
+  }
+  const dev = stack.registerNetdev(board.mac, { napiWeight: boardConfig.mac.napiWeight, rxFrameBytes: boardConfig.mac.rxBufferBytes });
+  if (!stack.devOpen(dev)) {
+    return { error: `profile ${parsed.profile} on ${boardConfig.name}: not enough RAM to open ${dev.name} (RX ring of ${boardConfig.mac.rxRingSize} buffers)`, kind: 'fit' };
+  }
+  return { role, board, stack, dev, image: parsed, config, memoryMap: booted.regions, initFreed: booted.initFreed, baselineUsed: board.ram.usage().usedBytes, baselineObjects: liveObjectBytes(board.ram) };
+}
+
+/**
+ * Bytes held by live kernel objects: every slab object in use at its slot size, plus
+ * whole-page allocations. Unlike pages in use this does not move with slab fragmentation
+ * (a half-empty slab page stays allocated), so it is what a leak shows in.
+ */
+export function liveObjectBytes(ram: BoardRam): number {
+  let sum = 0;
+  for (const c of ram.slabinfo()) sum += c.objectSize > 0 ? c.active * c.objectSize : c.pages * 4096;
+  return sum;
+}
+
+/** RAM reservations for the named programs, from the board's documented defaults. */
+export function programReservations(board: BoardConfig, names: readonly string[]): ProgramReservation[] {
+  return names.map((name) => ({ name, ...board.programDefaults }));
+}

@@ -1,0 +1,64 @@
+/**
+ * Firmware: the flash image for a board and a profile. The kernel core comes from the cost
+ * table's measured build the board names, the MAC driver's objects belong to the board, and
+ * each enabled Kconfig symbol contributes its objects' text, data and bss as sections of its
+ * own, so the image is the real sum for that profile and `image inspect` shows where it goes.
+ */
+import type { BoardConfig } from '../emulator/board-config.js';
+import { buildImage, configSection, type SectionSpec } from '../emulator/flash-image.js';
+import { kernelCore, profileCost, type CostTable, type KernelCore, type ProfileCost, type SectionSizes } from '../stack/kconfig/cost-table.js';
+import type { Profile } from '../stack/kconfig/kconfig.js';
+import { driverObjects } from '../stack/kconfig/symbols.js';
+
+/** What the image's config section holds: enough to boot the stack without the profile file. */
+export interface FirmwareConfig {
+  board: string;
+  profile: string;
+  enabled: string[];
+  kernelCore: string;
+}
+
+export interface Firmware {
+  image: Uint8Array;
+  sections: SectionSpec[];
+  core: KernelCore;
+  driver: SectionSizes;
+  stack: ProfileCost;
+}
+
+function addSizes(out: SectionSpec[], prefix: string, s: SectionSizes): void {
+  if (s.text > 0) out.push({ name: `${prefix}.text`, kind: 'text', size: s.text });
+  if (s.data > 0) out.push({ name: `${prefix}.data`, kind: 'data', size: s.data });
+  if (s.bss > 0) out.push({ name: `${prefix}.bss`, kind: 'bss', size: s.bss });
+}
+
+export function driverCost(table: CostTable): SectionSizes {
+  const sum: SectionSizes = { text: 0, data: 0, bss: 0 };
+  for (const o of driverObjects) {
+    const s = table.objects[o];
+    if (!s) continue;
+    sum.text += s.text;
+    sum.data += s.data;
+    sum.bss += s.bss;
+  }
+  return sum;
+}
+
+export function buildFirmware(board: BoardConfig, profile: Profile, table: CostTable): Firmware | { error: string } {
+  const core = kernelCore(table, board.kernelCore);
+  if ('error' in core) return { error: `${board.name}: kernelCore: ${core.error}` };
+  const stack = profileCost(profile, table);
+  const driver = driverCost(table);
+  const initText = core.initSections['.init.text'] ?? 0;
+  const initData = core.initSections['.init.data'] ?? 0;
+  const sections: SectionSpec[] = [];
+  // The kernel core: .init.* is loaded with it and freed after boot; .brk is returned at boot.
+  addSizes(sections, 'kernel', { text: core.size.text - initText, data: core.size.data - initData, bss: core.size.bss - core.brk });
+  if (core.init > 0) sections.push({ name: 'kernel.init', kind: 'init', size: core.init });
+  addSizes(sections, 'driver:stmmac', driver);
+  for (const s of stack.symbols) addSizes(sections, `net:${s.symbol}`, s);
+  const config: FirmwareConfig = { board: board.name, profile: profile.name, enabled: [...profile.enabled], kernelCore: board.kernelCore };
+  sections.push(configSection(config));
+  const image = buildImage({ board: board.name, profile: profile.name, sections });
+  return { image, sections, core, driver, stack };
+}

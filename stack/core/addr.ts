@@ -1,0 +1,48 @@
+/** Address helpers: IPv4 addresses are unsigned 32-bit numbers, MACs are 6-byte arrays. */
+export type Ipv4Addr = number;
+
+export function ipToString(a: Ipv4Addr): string {
+  return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+}
+
+/** Parse dotted-quad text; null when it is not one. */
+export function parseIp(text: string): Ipv4Addr | null {
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text.trim());
+  if (!m) return null;
+  const parts = m.slice(1).map(Number);
+  if (parts.some((p) => p > 255)) return null;
+  return ((parts[0]! << 24) | (parts[1]! << 16) | (parts[2]! << 8) | parts[3]!) >>> 0;
+}
+
+export function prefixMask(len: number): number {
+  return len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+}
+
+export function macToString(m: Uint8Array): string {
+  return Array.from(m, (b) => b.toString(16).padStart(2, '0')).join(':');
+}
+
+export const BROADCAST_MAC = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+export const ZERO_MAC = new Uint8Array(6);
+
+export function macEqual(a: Uint8Array, aOff: number, b: Uint8Array): boolean {
+  for (let i = 0; i < 6; i++) if (a[aOff + i] !== b[i]) return false;
+  return true;
+}
+
+export function readU16(b: Uint8Array, o: number): number {
+  return (b[o]! << 8) | b[o + 1]!;
+}
+export function readU32(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+export function writeU16(b: Uint8Array, o: number, v: number): void {
+  b[o] = (v >>> 8) & 255;
+  b[o + 1] = v & 255;
+}
+export function writeU32(b: Uint8Array, o: number, v: number): void {
+  b[o] = (v >>> 24) & 255;
+  b[o + 1] = (v >>> 16) & 255;
+  b[o + 2] = (v >>> 8) & 255;
+  b[o + 3] = v & 255;
+}

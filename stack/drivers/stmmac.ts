@@ -1,0 +1,153 @@
+/**
+ * The MAC driver (after Linux's stmmac): RX/TX descriptor rings whose buffers live in board
+ * RAM, an interrupt that schedules a NAPI poll, and TX completion that frees skbs.
+ *
+ * NAPI: the RX interrupt is masked and a poll runs in softirq context. Each frame costs CPU
+ * (driver, protocol, checksum per byte); the next frame is taken when that work completes, so
+ * frames that arrive faster than the CPU drains them fill the ring and the MAC counts
+ * rx_missed_errors. After `weight` frames the poll yields, as net_rx_action does.
+ */
+import type { Cpu } from '../../emulator/cpu.js';
+import type { EthernetMac } from '../../emulator/ethernet-mac.js';
+import type { EventQueue } from '../../emulator/event-queue.js';
+import type { NetDevice, NetDeviceOps, XmitResult } from '../core/netdevice.js';
+import { buildSkb, NET_SKB_PAD, rxBufferAllocSize, type SkBuff, type SkbAllocator } from '../core/skbuff.js';
+import { ETH_ZLEN } from '../ethernet/eth.js';
+
+export interface StmmacOptions {
+  napiWeight: number;
+  rxFrameBytes: number;
+}
+
+export class StmmacDriver implements NetDeviceOps {
+  private rxTail = 0;
+  private readonly rxBufSize: number;
+  private pollScheduled = false;
+  private txCookie = 1;
+  private readonly txPending = new Map<number, SkBuff>();
+  /** Frames lost because a fresh ring buffer or skb head could not be allocated. */
+  rxAllocFailures = 0;
+  napiPolls = 0;
+
+  constructor(
+    private readonly mac: EthernetMac,
+    private readonly dev: NetDevice,
+    private readonly skbs: SkbAllocator,
+    private readonly sim: EventQueue,
+    private readonly cpu: Cpu,
+    private readonly opts: StmmacOptions,
+    /** netif_receive_skb: hands a received frame to the stack. */
+    private readonly receive: (skb: SkBuff) => void,
+    /** Called when TX ring space frees up, so the qdisc can send what it holds. */
+    private readonly txWake: () => void,
+  ) {
+    this.rxBufSize = rxBufferAllocSize(skbs, opts.rxFrameBytes);
+    mac.onRxIrq = () => this.rxInterrupt();
+    mac.onTxComplete = (cookie) => this.txComplete(cookie);
+  }
+
+  open(): boolean {
+    for (let i = 0; i < this.mac.rxRing.length; i++) {
+      const buf = this.skbs.mem.kmalloc(this.rxBufSize);
+      if (buf === 0) {
+        this.stop();
+        return false;
+      }
+      this.mac.postRxBuffer(i, buf + NET_SKB_PAD, this.opts.rxFrameBytes, buf);
+    }
+    this.rxTail = 0;
+    this.mac.rxIrqEnabled = true;
+    return true;
+  }
+
+  stop(): void {
+    for (const d of this.mac.rxRing) {
+      if (d.cookie !== 0) this.skbs.mem.kfree(d.cookie);
+      d.cookie = 0;
+      d.hwOwned = false;
+    }
+    for (const skb of this.txPending.values()) skb.free();
+    this.txPending.clear();
+  }
+
+  startXmit(skb: SkBuff): XmitResult {
+    if (this.mac.txSpace === 0) return 'busy';
+    // skb_padto: the MAC sends at least ETH_ZLEN bytes, and the padding must be zeros.
+    if (skb.len < ETH_ZLEN && skb.tailroom() >= ETH_ZLEN - skb.len) {
+      const at = skb.put(ETH_ZLEN - skb.len);
+      skb.bytes.fill(0, at, skb.tail);
+    }
+    const cookie = this.txCookie++;
+    this.cpu.charge(this.cpu.cycles.txFrame);
+    if (!this.mac.transmit(skb.data, skb.len, cookie)) {
+      this.dev.stats.tx_dropped++;
+      skb.free();
+      return 'ok';
+    }
+    this.dev.stats.tx_packets++;
+    this.dev.stats.tx_bytes += skb.len;
+    this.txPending.set(cookie, skb);
+    return 'ok';
+  }
+
+  private txComplete(cookie: number): void {
+    const skb = this.txPending.get(cookie);
+    if (skb) {
+      this.txPending.delete(cookie);
+      skb.free();
+    }
+    this.txWake();
+  }
+
+  private rxInterrupt(): void {
+    this.mac.rxIrqEnabled = false;
+    if (this.pollScheduled) return;
+    this.pollScheduled = true;
+    const at = this.cpu.charge(this.cpu.cycles.irq);
+    this.sim.at(at, () => this.poll(this.opts.napiWeight));
+  }
+
+  /** One step of the NAPI poll: take the next filled descriptor, if any. */
+  private poll(budget: number): void {
+    this.napiPolls++;
+    const d = this.mac.rxRing[this.rxTail]!;
+    if (d.hwOwned || d.length === 0) {
+      // napi_complete_done: nothing left, unmask the interrupt.
+      this.pollScheduled = false;
+      this.mac.rxIrqEnabled = true;
+      return;
+    }
+    const length = d.length;
+    const c = this.cpu.cycles;
+    const done = this.cpu.charge(c.rxFrame + c.protocolPacket + c.checksumByte * length);
+    this.sim.at(done, () => {
+      this.takeFrame(this.rxTail, length);
+      this.rxTail = (this.rxTail + 1) % this.mac.rxRing.length;
+      if (budget > 1) this.poll(budget - 1);
+      else this.sim.at(this.cpu.idleAt, () => this.poll(this.opts.napiWeight));
+    });
+  }
+
+  private takeFrame(index: number, length: number): void {
+    const d = this.mac.rxRing[index]!;
+    const oldBuf = d.cookie;
+    const fresh = this.skbs.mem.kmalloc(this.rxBufSize);
+    const skb = fresh === 0 ? null : buildSkb(this.skbs, oldBuf, this.rxBufSize);
+    if (!skb) {
+      // No memory for a replacement: keep the old buffer in the ring and drop this frame.
+      if (fresh !== 0) this.skbs.mem.kfree(fresh);
+      this.rxAllocFailures++;
+      this.dev.stats.rx_dropped++;
+      this.mac.postRxBuffer(index, d.addr, this.opts.rxFrameBytes, oldBuf);
+      return;
+    }
+    this.mac.postRxBuffer(index, fresh + NET_SKB_PAD, this.opts.rxFrameBytes, fresh);
+    skb.reserve(NET_SKB_PAD);
+    skb.put(length);
+    skb.tstamp = this.sim.now;
+    skb.ifindex = this.dev.ifindex;
+    this.dev.stats.rx_packets++;
+    this.dev.stats.rx_bytes += length;
+    this.receive(skb);
+  }
+}

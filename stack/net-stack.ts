@@ -1,0 +1,150 @@
+/**
+ * One board's network stack: the `struct net` that ties devices, neighbours, routes,
+ * protocols and sockets together, built from the profile's enabled Kconfig symbols.
+ *
+ * A feature the profile leaves out is not constructed: its tables are not allocated and its
+ * protocol handler is not registered, so packets for it take the path Linux without it takes.
+ */
+import type { Cpu } from '../emulator/cpu.js';
+import type { EthernetMac } from '../emulator/ethernet-mac.js';
+import type { EventQueue } from '../emulator/event-queue.js';
+import type { Prng } from '../emulator/prng.js';
+import type { KernelMemory } from './core/kmem.js';
+import { NetDevice } from './core/netdevice.js';
+import { NeighTable } from './core/neighbour.js';
+import { createSkbAllocator, type SkBuff, type SkbAllocator } from './core/skbuff.js';
+import { Mib } from './core/snmp.js';
+import { StmmacDriver } from './drivers/stmmac.js';
+import { Arp } from './ipv4/arp.js';
+import type { Fib } from './ipv4/fib.js';
+import { FibList } from './ipv4/fib-list.js';
+import { Icmp } from './ipv4/icmp.js';
+import { Ipv4 } from './ipv4/ip.js';
+import { PingSockets } from './socket/ping-socket.js';
+import { RawSockets } from './socket/raw-socket.js';
+import { SocketTable } from './socket/socket-table.js';
+import type { UdpTable } from './ipv4/udp.js';
+import type { IpFragQueue } from './ipv4/ip-fragment.js';
+import { devQueueXmit, netifReceiveSkb } from './core/dev.js';
+
+export interface StackEnv {
+  name: string;
+  sim: EventQueue;
+  cpu: Cpu;
+  mem: KernelMemory;
+  rng: Prng;
+  /** Enabled Kconfig symbols (without the CONFIG_ prefix). */
+  config: ReadonlySet<string>;
+  /** pahole sizes of kernel structures on the target (calibration `structs`). */
+  structs: Readonly<Record<string, number>>;
+}
+
+export interface InterfaceAddress {
+  ifindex: number;
+  addr: number;
+  prefixLen: number;
+  /** in_ifaddr in RAM. */
+  structAddr: number;
+}
+
+export class NetStack {
+  readonly mib = new Mib();
+  readonly skbs: SkbAllocator;
+  readonly devices: NetDevice[] = [];
+  readonly drivers = new Map<number, StmmacDriver>();
+  readonly addresses: InterfaceAddress[] = [];
+  readonly arp: Arp;
+  readonly neigh: NeighTable;
+  readonly fib: Fib;
+  readonly ip: Ipv4;
+  readonly icmp: Icmp;
+  readonly sockets: SocketTable;
+  readonly ping: PingSockets | null;
+  readonly raw: RawSockets | null;
+  udp: UdpTable | null = null;
+  ipfrag: IpFragQueue | null = null;
+  /** Static allocations made at init (hash tables, per-netns state), for the boot memory map. */
+  readonly initAllocations: { name: string; addr: number; bytes: number }[] = [];
+
+  constructor(readonly env: StackEnv) {
+    const s = env.structs;
+    this.skbs = createSkbAllocator(env.mem, s['sk_buff']!, s['skb_shared_info']!);
+    this.staticAlloc('struct net (init_net)', s['net']!);
+    this.arp = new Arp(this);
+    this.neigh = this.arp.table;
+    this.fib = new FibList(env.mem, s['fib_alias']!, s['fib_info']!);
+    this.ip = new Ipv4(this);
+    this.icmp = new Icmp(this);
+    this.sockets = new SocketTable(this);
+    this.ping = this.has('IP_PING') ? new PingSockets(this) : null;
+    this.raw = this.has('INET_RAW') ? new RawSockets(this) : null;
+  }
+
+  has(symbol: string): boolean {
+    return this.env.config.has(symbol);
+  }
+
+  get sim(): EventQueue {
+    return this.env.sim;
+  }
+
+  /** A boot-time allocation that lives as long as the stack; fails loudly because boot needs it. */
+  staticAlloc(name: string, bytes: number): number {
+    const addr = this.env.mem.kmalloc(bytes);
+    if (addr === 0) throw new Error(`out of memory at boot allocating ${name} (${bytes} bytes)`);
+    this.initAllocations.push({ name, addr, bytes });
+    return addr;
+  }
+
+  /** register_netdev + the stmmac probe: a net_device in RAM bound to this MAC. */
+  registerNetdev(mac: EthernetMac, opts: { napiWeight: number; rxFrameBytes: number }): NetDevice {
+    const ifindex = this.devices.length + 2; // ifindex 1 is lo
+    const structAddr = this.staticAlloc(`net_device ${mac.name}`, this.env.structs['net_device']!);
+    const dev = new NetDevice(`eth${this.devices.length}`, ifindex, mac.address, structAddr);
+    const driver = new StmmacDriver(mac, dev, this.skbs, this.env.sim, this.env.cpu, opts, (skb) => netifReceiveSkb(this, dev, skb), () => this.txWake(dev));
+    dev.ops = driver;
+    this.devices.push(dev);
+    this.drivers.set(ifindex, driver);
+    return dev;
+  }
+
+  /** dev_open: allocate the rings. False on -ENOMEM. */
+  devOpen(dev: NetDevice): boolean {
+    if (dev.up) return true;
+    if (!dev.ops!.open()) return false;
+    dev.up = true;
+    return true;
+  }
+
+  device(ifindex: number): NetDevice | undefined {
+    return this.devices.find((d) => d.ifindex === ifindex);
+  }
+
+  /** Send a complete Ethernet frame through the device's qdisc. */
+  xmit(dev: NetDevice, skb: SkBuff): void {
+    devQueueXmit(dev, skb);
+  }
+
+  private txWake(dev: NetDevice): void {
+    while (dev.txQueue.length > 0) {
+      const skb = dev.txQueue[0]!;
+      if (dev.ops!.startXmit(skb) === 'busy') return;
+      dev.txQueue.shift();
+    }
+  }
+
+  /** Is `addr` one of ours (or a broadcast we accept)? */
+  isLocalAddress(addr: number): boolean {
+    if (addr === 0xffffffff) return true;
+    for (const a of this.addresses) {
+      if (a.addr === addr) return true;
+      const hostMask = a.prefixLen >= 31 ? 0 : (0xffffffff >>> a.prefixLen);
+      if (hostMask !== 0 && (addr | hostMask) >>> 0 === addr && ((addr & ~hostMask) >>> 0) === ((a.addr & ~hostMask) >>> 0)) return true;
+    }
+    return false;
+  }
+
+  primaryAddress(ifindex: number): number {
+    return this.addresses.find((a) => a.ifindex === ifindex)?.addr ?? 0;
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * struct sock: what every socket has — its memory in board RAM, its receive queue charged
+ * against sk_rcvbuf with each skb's truesize (sock_queue_rcv_skb), a pending error (sk_err)
+ * and the wake-ups a board program waits on.
+ */
+import { cacheAlign } from '../core/kmem.js';
+import type { SkBuff } from '../core/skbuff.js';
+import type { NetStack } from '../net-stack.js';
+
+export const AF_INET = 2;
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+export const SOCK_RAW = 3;
+
+/** errno values (Linux/i386) returned as negative numbers, as system calls do. */
+export const Errno = {
+  EPERM: 1,
+  ENOENT: 2,
+  EINTR: 4,
+  EBADF: 9,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  ENODEV: 19,
+  EACCES: 13,
+  EFAULT: 14,
+  EEXIST: 17,
+  EINVAL: 22,
+  EMFILE: 24,
+  EPIPE: 32,
+  EDESTADDRREQ: 89,
+  EMSGSIZE: 90,
+  EPROTOTYPE: 91,
+  ENOPROTOOPT: 92,
+  EPROTONOSUPPORT: 93,
+  ESOCKTNOSUPPORT: 94,
+  EOPNOTSUPP: 95,
+  EAFNOSUPPORT: 97,
+  EADDRINUSE: 98,
+  EADDRNOTAVAIL: 99,
+  ENETUNREACH: 101,
+  ECONNABORTED: 103,
+  ECONNRESET: 104,
+  ENOBUFS: 105,
+  EISCONN: 106,
+  ENOTCONN: 107,
+  ETIMEDOUT: 110,
+  ECONNREFUSED: 111,
+  EHOSTUNREACH: 113,
+  EALREADY: 114,
+  EINPROGRESS: 115,
+} as const;
+
+export function errnoName(e: number): string {
+  const n = Math.abs(e);
+  for (const [k, v] of Object.entries(Errno)) if (v === n) return k;
+  return `errno ${n}`;
+}
+
+/**
+ * SK_WMEM_MAX / SK_RMEM_MAX on this target: 256 packets of 256 bytes at their true size
+ * (_SK_MEM_PACKETS · _SK_MEM_OVERHEAD), which is net.core.rmem_default and wmem_default.
+ */
+export function skMemDefault(skBuffSize: number, sharedInfoSize: number): number {
+  return (cacheAlign(skBuffSize) + cacheAlign(sharedInfoSize) + 256) * 256;
+}
+
+export interface SockAddr {
+  addr: number;
+  port: number;
+}
+
+export abstract class Sock {
+  rcvbuf: number;
+  sndbuf: number;
+  /** Bytes of truesize charged for queued received skbs (sk_rmem_alloc). */
+  rmemAlloc = 0;
+  /** Bytes of truesize charged for skbs in flight from this socket (sk_wmem_alloc). */
+  wmemAlloc = 0;
+  readonly receiveQueue: SkBuff[] = [];
+  /** sk_err: a pending error (positive errno) reported by the next call. */
+  err = 0;
+  boundAddr = 0;
+  boundPort = 0;
+  peer: SockAddr | null = null;
+  bindToIfindex: number | undefined;
+  closed = false;
+  /** Wake-ups for the board program: data to read, an error, or space to write. */
+  onReadable: (() => void) | null = null;
+  onError: ((errno: number) => void) | null = null;
+
+  constructor(
+    readonly stack: NetStack,
+    /** Addresses of struct sock (protocol cache), socket_alloc and file in RAM. */
+    readonly skAddr: number,
+    readonly socketAddr: number,
+    readonly fileAddr: number,
+  ) {
+    this.rcvbuf = stack.sockets.rmemDefault;
+    this.sndbuf = stack.sockets.wmemDefault;
+  }
+
+  /**
+   * sock_queue_rcv_skb: charge the skb to the receive buffer or refuse it (the caller counts
+   * RcvbufErrors and frees it). Linux admits a packet while rmem_alloc is below rcvbuf.
+   */
+  queueRcv(skb: SkBuff): boolean {
+    if (this.closed || this.rmemAlloc >= this.rcvbuf) return false;
+    this.rmemAlloc += skb.truesize;
+    skb.destructor = (s) => {
+      this.rmemAlloc -= s.truesize;
+    };
+    this.receiveQueue.push(skb);
+    this.onReadable?.();
+    return true;
+  }
+
+  /** Charge an outgoing skb to sk_wmem_alloc until it is freed (skb_set_owner_w). */
+  chargeWrite(skb: SkBuff): void {
+    this.wmemAlloc += skb.truesize;
+    skb.destructor = (s) => {
+      this.wmemAlloc -= s.truesize;
+    };
+  }
+
+  reportError(errno: number): void {
+    this.err = errno;
+    this.onError?.(errno);
+  }
+
+  /** sock_error: take the pending error. */
+  takeError(): number {
+    const e = this.err;
+    this.err = 0;
+    return e;
+  }
+
+  abstract release(): void;
+
+  purgeReceiveQueue(): void {
+    while (this.receiveQueue.length > 0) this.receiveQueue.shift()!.free();
+  }
+}

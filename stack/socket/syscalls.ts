@@ -1,0 +1,149 @@
+/**
+ * The system-call surface board programs use: BSD sockets with errno-style results
+ * (negative numbers), event-driven instead of blocking — a program registers a wake-up for
+ * a descriptor and calls recvfrom when it fires, as it would after poll().
+ *
+ * One instance per program: it owns that program's file descriptors, and closing the program
+ * closes them (as exit() does).
+ */
+import { IPPROTO_ICMP, IPPROTO_UDP } from '../ipv4/ipv4-header.js';
+import type { NetStack } from '../net-stack.js';
+import type { PingSock } from './ping-socket.js';
+import type { RawSock } from './raw-socket.js';
+import { AF_INET, Errno, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, type Sock, type SockAddr } from './sock.js';
+
+export type Datagram = { data: Uint8Array; from: SockAddr };
+
+/** The datagram-shaped operations each socket kind provides. */
+export interface DatagramSock extends Sock {
+  sendto(data: Uint8Array, to: SockAddr | null): number;
+  recvfrom(): Datagram | number;
+  bind?(addr: SockAddr): number;
+  connect?(addr: SockAddr): number;
+}
+
+export type SockOpt = 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_BINDTODEVICE' | 'SO_BROADCAST';
+
+/** SOCK_MIN_RCVBUF / SOCK_MIN_SNDBUF on this target (2048 + the skb's true size). */
+const SOCK_MIN_BUF = 2 * 2048;
+
+export class Syscalls {
+  private readonly fds = new Map<number, DatagramSock>();
+  private nextFd = 3;
+
+  constructor(readonly stack: NetStack) {}
+
+  socket(domain: number, type: number, protocol: number): number {
+    if (domain !== AF_INET) return -Errno.EAFNOSUPPORT;
+    let sk: DatagramSock | number;
+    if (type === SOCK_RAW) {
+      if (!this.stack.raw) return -Errno.EPROTONOSUPPORT; // no INET_RAW: no protosw entry for SOCK_RAW
+      if (protocol === 0 || protocol > 255) return -Errno.EPROTONOSUPPORT;
+      sk = this.stack.raw.create(protocol) as RawSock | number;
+    } else if (type === SOCK_DGRAM && protocol === IPPROTO_ICMP) {
+      if (!this.stack.ping) return -Errno.EPROTONOSUPPORT;
+      sk = this.stack.ping.create() as PingSock | number;
+    } else if (type === SOCK_DGRAM && (protocol === 0 || protocol === IPPROTO_UDP)) {
+      if (!this.stack.udp) return -Errno.EPROTONOSUPPORT;
+      sk = this.stack.udp.create();
+    } else if (type === SOCK_STREAM) {
+      return -Errno.EPROTONOSUPPORT;
+    } else {
+      return -Errno.EPROTONOSUPPORT;
+    }
+    if (typeof sk === 'number') return sk;
+    const fd = this.nextFd++;
+    this.fds.set(fd, sk);
+    return fd;
+  }
+
+  private get(fd: number): DatagramSock | null {
+    return this.fds.get(fd) ?? null;
+  }
+
+  bind(fd: number, addr: SockAddr): number {
+    const sk = this.get(fd);
+    if (!sk) return -Errno.EBADF;
+    if (sk.bind) return sk.bind(addr);
+    sk.boundAddr = addr.addr;
+    return 0;
+  }
+
+  connect(fd: number, addr: SockAddr): number {
+    const sk = this.get(fd);
+    if (!sk) return -Errno.EBADF;
+    if (sk.connect) return sk.connect(addr);
+    sk.peer = { ...addr };
+    return 0;
+  }
+
+  sendto(fd: number, data: Uint8Array, to?: SockAddr): number {
+    const sk = this.get(fd);
+    if (!sk) return -Errno.EBADF;
+    const e = sk.takeError();
+    if (e) return -e;
+    return sk.sendto(data, to ?? null);
+  }
+
+  recvfrom(fd: number): Datagram | number {
+    const sk = this.get(fd);
+    if (!sk) return -Errno.EBADF;
+    return sk.recvfrom();
+  }
+
+  setsockopt(fd: number, opt: SockOpt, value: number): number {
+    const sk = this.get(fd);
+    if (!sk) return -Errno.EBADF;
+    switch (opt) {
+      case 'SO_RCVBUF':
+        // sock_setsockopt doubles the request (for bookkeeping overhead), capped at rmem_max.
+        sk.rcvbuf = Math.max(SOCK_MIN_BUF, Math.min(value, this.stack.sockets.rmemDefault) * 2);
+        return 0;
+      case 'SO_SNDBUF':
+        sk.sndbuf = Math.max(SOCK_MIN_BUF, Math.min(value, this.stack.sockets.wmemDefault) * 2);
+        return 0;
+      case 'SO_BINDTODEVICE':
+        if (!this.stack.device(value)) return -Errno.ENODEV;
+        sk.bindToIfindex = value;
+        return 0;
+      case 'SO_BROADCAST':
+        return 0;
+    }
+  }
+
+  getsockopt(fd: number, opt: 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_ERROR'): number {
+    const sk = this.get(fd);
+    if (!sk) return -Errno.EBADF;
+    if (opt === 'SO_RCVBUF') return sk.rcvbuf;
+    if (opt === 'SO_SNDBUF') return sk.sndbuf;
+    return sk.takeError();
+  }
+
+  /** Wake the program when the socket has something to read (or an error to report). */
+  onReadable(fd: number, wake: () => void): number {
+    const sk = this.get(fd);
+    if (!sk) return -Errno.EBADF;
+    sk.onReadable = wake;
+    sk.onError = () => wake();
+    return 0;
+  }
+
+  close(fd: number): number {
+    const sk = this.get(fd);
+    if (!sk) return -Errno.EBADF;
+    this.fds.delete(fd);
+    sk.onReadable = null;
+    sk.onError = null;
+    sk.release();
+    return 0;
+  }
+
+  /** exit(): close every descriptor the program still holds. */
+  closeAll(): void {
+    for (const fd of [...this.fds.keys()]) this.close(fd);
+  }
+
+  get openCount(): number {
+    return this.fds.size;
+  }
+}

@@ -1,0 +1,272 @@
+// pcapng writer (little-endian, one section), following the pcapng spec
+// draft-ietf-opsawg-pcapng ("the spec" below; section numbers from draft -02).
+// Wireshark's native format: it keeps per-interface names, nanosecond time,
+// per-packet direction and comments, and interface statistics, which classic
+// pcap cannot. Output depends only on the calls made: no host name, no clock.
+
+export interface PcapngInterfaceOptions {
+  name: string;            // if_name, e.g. "dut:eth0"
+  description: string;     // if_description, e.g. "board quark-2m, profile client"
+  linkSpeedBps: number;    // if_speed (bits per second)
+  macAddress?: Uint8Array; // if_MACaddr (6 bytes)
+  snaplen?: number;        // default 65535
+}
+
+export interface PcapngPacketOptions {
+  direction?: 'inbound' | 'outbound';  // epb_flags direction bits
+  comment?: string;                    // opt_comment
+  dropCount?: number;                  // epb_dropcount
+  originalLength?: number;             // defaults to data.length
+}
+
+export interface PcapngInterfaceStats {
+  received: bigint | number;         // isb_ifrecv
+  dropped: bigint | number;          // isb_ifdrop
+  deliveredToUser?: bigint | number; // isb_usrdeliv
+  osDropped?: bigint | number;       // isb_osdrop
+  startTimeNs?: bigint;              // isb_starttime
+  endTimeNs?: bigint;                // isb_endtime
+}
+
+// Block types (spec 4.1-4.6, 11.1).
+const BT_SHB = 0x0a0d0d0a;
+const BT_IDB = 0x00000001;
+const BT_ISB = 0x00000005;
+const BT_EPB = 0x00000006;
+const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+const LINKTYPE_ETHERNET = 1;
+const TSRESOL_NS = 9; // if_tsresol: 10^-9 s per tick (spec 4.2)
+
+// Option codes (spec 3.5 common, 4.1 SHB, 4.2 IDB, 4.3 EPB, 4.6 ISB).
+const OPT_ENDOFOPT = 0;
+const OPT_COMMENT = 1;
+const SHB_HARDWARE = 2;
+const SHB_OS = 3;
+const SHB_USERAPPL = 4;
+const IF_NAME = 2;
+const IF_DESCRIPTION = 3;
+const IF_MACADDR = 6;
+const IF_SPEED = 8;
+const IF_TSRESOL = 9;
+const EPB_FLAGS = 2;
+const EPB_DROPCOUNT = 4;
+const ISB_STARTTIME = 2;
+const ISB_ENDTIME = 3;
+const ISB_IFRECV = 4;
+const ISB_IFDROP = 5;
+const ISB_OSDROP = 7;
+const ISB_USRDELIV = 8;
+
+// epb_flags bits 0-1: 01 = inbound, 10 = outbound (spec 4.3.1).
+const EPB_DIR_INBOUND = 1;
+const EPB_DIR_OUTBOUND = 2;
+
+const U64_MAX = (1n << 64n) - 1n;
+const utf8 = new TextEncoder();
+
+const pad4 = (n: number): number => (n + 3) & ~3;
+
+function u64(value: bigint | number, what: string): bigint {
+  if (typeof value === 'number' && !Number.isSafeInteger(value)) {
+    throw new Error(`pcapng: ${what} must be an integer, got ${value}`);
+  }
+  const v = BigInt(value);
+  if (v < 0n || v > U64_MAX) throw new Error(`pcapng: ${what} out of u64 range: ${v}`);
+  return v;
+}
+
+/** Options list (spec 3.5): code u16, length u16, value padded to 32 bits, then opt_endofopt. */
+class Options {
+  private readonly items: { code: number; value: Uint8Array }[] = [];
+
+  string(code: number, s: string | undefined): this {
+    return s === undefined ? this : this.bytes(code, utf8.encode(s)); // strings are UTF-8, no NUL
+  }
+  bytes(code: number, value: Uint8Array): this {
+    if (value.length > 0xffff) throw new Error(`pcapng: option ${code} longer than 65535 bytes`);
+    this.items.push({ code, value });
+    return this;
+  }
+  u32(code: number, v: number): this {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, v, true);
+    return this.bytes(code, b);
+  }
+  u64(code: number, v: bigint): this {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, v, true);
+    return this.bytes(code, b);
+  }
+  /** Timestamps in options use the EPB layout: high 32 bits, then low 32 bits (spec 4.6). */
+  timestamp(code: number, ns: bigint): this {
+    const b = new Uint8Array(8);
+    const dv = new DataView(b.buffer);
+    dv.setUint32(0, Number(ns >> 32n), true);
+    dv.setUint32(4, Number(ns & 0xffffffffn), true);
+    return this.bytes(code, b);
+  }
+
+  encode(): Uint8Array {
+    // An empty list may be omitted entirely (spec 3.5); otherwise end with opt_endofopt.
+    if (this.items.length === 0) return new Uint8Array(0);
+    const size = this.items.reduce((n, o) => n + 4 + pad4(o.value.length), 0) + 4;
+    const out = new Uint8Array(size);
+    const dv = new DataView(out.buffer);
+    let at = 0;
+    for (const o of this.items) {
+      dv.setUint16(at, o.code, true);
+      dv.setUint16(at + 2, o.value.length, true);
+      out.set(o.value, at + 4);
+      at += 4 + pad4(o.value.length); // padding bytes stay zero
+    }
+    dv.setUint16(at, OPT_ENDOFOPT, true);
+    dv.setUint16(at + 2, 0, true);
+    return out;
+  }
+}
+
+/**
+ * Generic block (spec 3.1): type u32, total length u32, body padded to 32 bits,
+ * total length repeated at the end so readers can walk backwards.
+ */
+function block(type: number, fixed: Uint8Array, options: Options): Uint8Array {
+  const opts = options.encode();
+  const total = 12 + pad4(fixed.length) + opts.length;
+  const out = new Uint8Array(total);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, type, true);
+  dv.setUint32(4, total, true);
+  out.set(fixed, 8);
+  out.set(opts, 8 + pad4(fixed.length));
+  dv.setUint32(total - 4, total, true);
+  return out;
+}
+
+function checkTimestamp(ns: bigint, what: string): void {
+  if (ns < 0n || ns > U64_MAX) throw new Error(`pcapng: ${what} out of range: ${ns}`);
+}
+
+export class PcapngWriter {
+  private readonly blocks: Uint8Array[] = [];
+  private readonly snaplens: number[] = [];
+
+  constructor(section: { hardware?: string; os?: string; userApplication?: string; comment?: string }) {
+    // SHB (spec 4.1): byte-order magic, version 1.0, section length -1 ("not
+    // specified", allowed by the spec) so the header never depends on later blocks.
+    const fixed = new Uint8Array(16);
+    const dv = new DataView(fixed.buffer);
+    dv.setUint32(0, BYTE_ORDER_MAGIC, true);
+    dv.setUint16(4, 1, true);
+    dv.setUint16(6, 0, true);
+    dv.setBigInt64(8, -1n, true);
+    const opts = new Options()
+      .string(OPT_COMMENT, section.comment)
+      .string(SHB_HARDWARE, section.hardware)
+      .string(SHB_OS, section.os)
+      .string(SHB_USERAPPL, section.userApplication);
+    this.blocks.push(block(BT_SHB, fixed, opts));
+  }
+
+  /**
+   * IDB (spec 4.2). Ids are assigned in order of IDBs in the section. The spec
+   * allows an IDB anywhere before the first block that refers to it, so adding
+   * one after some packets is legal; referring to a missing one is not.
+   */
+  addInterface(opts: PcapngInterfaceOptions): number {
+    const snaplen = opts.snaplen ?? 65535;
+    if (!Number.isInteger(snaplen) || snaplen < 0 || snaplen > 0xffffffff) {
+      throw new Error(`pcapng: bad snaplen ${snaplen}`);
+    }
+    if (opts.macAddress !== undefined && opts.macAddress.length !== 6) {
+      throw new Error(`pcapng: if_MACaddr must be 6 bytes, got ${opts.macAddress.length}`);
+    }
+    const fixed = new Uint8Array(8);
+    const dv = new DataView(fixed.buffer);
+    dv.setUint16(0, LINKTYPE_ETHERNET, true);
+    dv.setUint16(2, 0, true); // reserved
+    dv.setUint32(4, snaplen, true);
+    const o = new Options().string(IF_NAME, opts.name).string(IF_DESCRIPTION, opts.description);
+    if (opts.macAddress !== undefined) o.bytes(IF_MACADDR, opts.macAddress);
+    o.u64(IF_SPEED, u64(opts.linkSpeedBps, 'if_speed'));
+    o.bytes(IF_TSRESOL, Uint8Array.of(TSRESOL_NS));
+    this.blocks.push(block(BT_IDB, fixed, o));
+    this.snaplens.push(snaplen);
+    return this.snaplens.length - 1;
+  }
+
+  /** EPB (spec 4.3). Data longer than the interface snaplen is cut, as a capture would. */
+  addPacket(interfaceId: number, timestampNs: bigint, data: Uint8Array, opts: PcapngPacketOptions = {}): void {
+    const snaplen = this.interfaceSnaplen(interfaceId);
+    checkTimestamp(timestampNs, 'packet timestamp');
+    const originalLength = opts.originalLength ?? data.length;
+    if (!Number.isInteger(originalLength) || originalLength < data.length || originalLength > 0xffffffff) {
+      throw new Error(`pcapng: originalLength ${originalLength} < captured ${data.length} or out of range`);
+    }
+    // snaplen 0 means "no limit" (spec 4.2).
+    const captured = snaplen !== 0 && data.length > snaplen ? data.subarray(0, snaplen) : data;
+
+    const fixed = new Uint8Array(20 + captured.length);
+    const dv = new DataView(fixed.buffer);
+    dv.setUint32(0, interfaceId, true);
+    dv.setUint32(4, Number(timestampNs >> 32n), true);
+    dv.setUint32(8, Number(timestampNs & 0xffffffffn), true);
+    dv.setUint32(12, captured.length, true);
+    dv.setUint32(16, originalLength, true);
+    fixed.set(captured, 20);
+
+    const o = new Options().string(OPT_COMMENT, opts.comment);
+    if (opts.direction !== undefined) {
+      o.u32(EPB_FLAGS, opts.direction === 'inbound' ? EPB_DIR_INBOUND : EPB_DIR_OUTBOUND);
+    }
+    if (opts.dropCount !== undefined) o.u64(EPB_DROPCOUNT, u64(opts.dropCount, 'epb_dropcount'));
+    this.blocks.push(block(BT_EPB, fixed, o));
+  }
+
+  /** ISB (spec 4.6): counters are u64; Wireshark shows the last ISB per interface. */
+  addInterfaceStatistics(interfaceId: number, timestampNs: bigint, stats: PcapngInterfaceStats): void {
+    this.interfaceSnaplen(interfaceId);
+    checkTimestamp(timestampNs, 'statistics timestamp');
+    const fixed = new Uint8Array(12);
+    const dv = new DataView(fixed.buffer);
+    dv.setUint32(0, interfaceId, true);
+    dv.setUint32(4, Number(timestampNs >> 32n), true);
+    dv.setUint32(8, Number(timestampNs & 0xffffffffn), true);
+
+    const o = new Options();
+    if (stats.startTimeNs !== undefined) {
+      checkTimestamp(stats.startTimeNs, 'isb_starttime');
+      o.timestamp(ISB_STARTTIME, stats.startTimeNs);
+    }
+    if (stats.endTimeNs !== undefined) {
+      checkTimestamp(stats.endTimeNs, 'isb_endtime');
+      o.timestamp(ISB_ENDTIME, stats.endTimeNs);
+    }
+    o.u64(ISB_IFRECV, u64(stats.received, 'isb_ifrecv'));
+    o.u64(ISB_IFDROP, u64(stats.dropped, 'isb_ifdrop'));
+    if (stats.osDropped !== undefined) o.u64(ISB_OSDROP, u64(stats.osDropped, 'isb_osdrop'));
+    if (stats.deliveredToUser !== undefined) {
+      o.u64(ISB_USRDELIV, u64(stats.deliveredToUser, 'isb_usrdeliv'));
+    }
+    this.blocks.push(block(BT_ISB, fixed, o));
+  }
+
+  /** The whole file so far, blocks in the order they were added. */
+  toBytes(): Uint8Array {
+    const total = this.blocks.reduce((n, b) => n + b.length, 0);
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const b of this.blocks) {
+      out.set(b, at);
+      at += b.length;
+    }
+    return out;
+  }
+
+  private interfaceSnaplen(interfaceId: number): number {
+    const snaplen = this.snaplens[interfaceId];
+    if (!Number.isInteger(interfaceId) || snaplen === undefined) {
+      throw new Error(`pcapng: interface ${interfaceId} not added (have ${this.snaplens.length})`);
+    }
+    return snaplen;
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * report.json: what a run measured and whether each budget and check held. The shape is
+ * published as traces/report.schema.json; `summarize` renders the short human summary.
+ */
+import type { BudgetResult } from './budgets.js';
+import { formatBytes, formatValue } from './budgets.js';
+
+export const REPORT_SCHEMA_ID = 'quarklab-report/1';
+
+export interface MemoryRegionReport {
+  name: string;
+  kind: string;
+  start: number;
+  size: number;
+  released: boolean;
+}
+
+export interface CacheReport {
+  name: string;
+  objectSize: number;
+  active: number;
+  peakActive: number;
+  totalObjects: number;
+  pages: number;
+  peakPages: number;
+  failures: number;
+}
+
+export interface BoardReport {
+  role: string;
+  board: { name: string; ramBytes: number; flashBytes: number; kernelCore: string; executeInPlace: boolean; linkSpeedMbps: number; cpuClockHz: number };
+  profile: { name: string; enabled: string[] };
+  image: { bytes: number; flashBytes: number; sections: { name: string; kind: string; bytes: number }[] } | null;
+  memory: {
+    totalBytes: number;
+    /** RAM held by boot reservations after init sections were freed. */
+    staticBytes: number;
+    initFreedBytes: number;
+    heapBytes: number;
+    baselineUsedBytes: number;
+    peakUsedBytes: number;
+    finalUsedBytes: number;
+    /** Live kernel object bytes after boot and at the end (slab slots in use plus page allocations). */
+    baselineObjectBytes: number;
+    finalObjectBytes: number;
+    /** finalObjectBytes − baselineObjectBytes once timers expired and the interface was deconfigured: anything but 0 is a leak. */
+    leakBytes: number;
+    /** static + peak heap: the most RAM the board had in use at once. */
+    peakBytes: number;
+    minFreeBytes: number;
+    bootMap: MemoryRegionReport[];
+    caches: CacheReport[];
+    allocationFailures: number;
+  } | null;
+  interfaces: Record<string, Record<string, number>>;
+  snmp: Record<string, Record<string, number>> | null;
+  arp: Record<string, number> | null;
+  cpu: { cyclesUsed: number; utilisation: number } | null;
+}
+
+export interface CheckReport {
+  name: string;
+  pass: boolean;
+  detail: string;
+}
+
+export interface Report {
+  $schema: string;
+  quarklab: string;
+  inputs: { board: string; profile: string; scenario: string; seed: number; cpu: boolean; epochNs: string; costTable: string };
+  virtualTimeNs: number;
+  boards: BoardReport[];
+  wire: Record<string, number> | null;
+  scenario: { name: string; description: string; figures: Record<string, unknown> };
+  checks: CheckReport[];
+  budgets: BudgetResult[];
+  notes: string[];
+  verdict: 'pass' | 'fail';
+}
+
+function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+
+/** The few lines a person reads on stdout: memory map, peak by cache, frames, drops, verdicts. */
+export function summarize(r: Report): string {
+  const out: string[] = [];
+  out.push(`quarklab ${r.inputs.scenario} on ${r.inputs.board} with profile ${r.inputs.profile} (seed ${r.inputs.seed}, ${(r.virtualTimeNs / 1e9).toFixed(3)} s virtual)`);
+  const dut = r.boards.find((b) => b.role === 'dut');
+  if (dut?.image) out.push(`image: ${formatBytes(dut.image.bytes)} of ${formatBytes(dut.image.flashBytes)} flash`);
+  if (dut?.memory) {
+    const m = dut.memory;
+    out.push(`boot memory map (${formatBytes(m.totalBytes)} RAM):`);
+    const groups = new Map<string, number>();
+    for (const region of m.bootMap) {
+      if (region.released) continue;
+      const key = region.name.startsWith('net:') ? 'network stack' : region.name.startsWith('program ') ? region.name.replace(/ (text|stack|heap)$/, '') : region.name.split('.')[0]!;
+      groups.set(key, (groups.get(key) ?? 0) + region.size);
+    }
+    for (const [k, v] of groups) out.push(`  ${pad(k, 28)} ${formatBytes(v)}`);
+    out.push(`  ${pad('init sections (freed)', 28)} ${formatBytes(m.initFreedBytes)}`);
+    out.push(`  ${pad('heap', 28)} ${formatBytes(m.heapBytes)} (baseline in use ${formatBytes(m.baselineUsedBytes)}, peak ${formatBytes(m.peakUsedBytes)}, end ${formatBytes(m.finalUsedBytes)})`);
+    const top = [...m.caches].filter((c) => c.peakPages > 0).sort((a, b) => b.peakPages - a.peakPages || a.name.localeCompare(b.name)).slice(0, 6);
+    out.push(`peak RAM by cache: ${top.map((c) => `${c.name} ${formatBytes(c.peakPages * 4096)}`).join(', ')}`);
+  }
+  if (dut) {
+    for (const [name, s] of Object.entries(dut.interfaces)) {
+      out.push(`${name}: rx ${s['rx_packets']} frames, tx ${s['tx_packets']} frames, rx_missed_errors ${s['rx_missed_errors']}, rx_crc_errors ${s['rx_crc_errors']}`);
+    }
+  }
+  for (const c of r.checks) out.push(`check ${c.pass ? 'PASS' : 'FAIL'} ${c.name}: ${c.detail}`);
+  for (const b of r.budgets) {
+    const v = b.value === null ? 'not measured' : formatValue(b.value, b.unit);
+    out.push(`budget ${b.verdict === 'pass' ? 'PASS' : 'FAIL'} ${b.key} ${b.kind === 'max' ? '≤' : '≥'} ${formatValue(b.limit, b.unit)}: ${v}`);
+  }
+  for (const n of r.notes) out.push(`note: ${n}`);
+  out.push(`verdict: ${r.verdict.toUpperCase()}`);
+  return out.join('\n');
+}
