@@ -24,6 +24,7 @@ import { PingSockets } from './socket/ping-socket.js';
 import { RawSockets } from './socket/raw-socket.js';
 import { SocketTable } from './socket/socket-table.js';
 import type { UdpTable } from './ipv4/udp.js';
+import { TcpTable } from './ipv4/tcp.js';
 import type { IpFragQueue } from './ipv4/ip-fragment.js';
 import { devQueueXmit, netifReceiveSkb } from './core/dev.js';
 
@@ -62,13 +63,14 @@ export class NetStack {
   readonly ping: PingSockets | null;
   readonly raw: RawSockets | null;
   udp: UdpTable | null = null;
+  tcp: TcpTable | null = null;
   ipfrag: IpFragQueue | null = null;
   /** Static allocations made at init (hash tables, per-netns state), for the boot memory map. */
   readonly initAllocations: { name: string; addr: number; bytes: number }[] = [];
 
   constructor(readonly env: StackEnv) {
     const s = env.structs;
-    this.skbs = createSkbAllocator(env.mem, s['sk_buff']!, s['skb_shared_info']!);
+    this.skbs = createSkbAllocator(env.mem, s['sk_buff']!, s['skb_shared_info']!, s['sk_buff_fclones']!);
     this.staticAlloc('struct net (init_net)', s['net']!);
     this.arp = new Arp(this);
     this.neigh = this.arp.table;
@@ -78,6 +80,7 @@ export class NetStack {
     this.sockets = new SocketTable(this);
     this.ping = this.has('IP_PING') ? new PingSockets(this) : null;
     this.raw = this.has('INET_RAW') ? new RawSockets(this) : null;
+    this.tcp = new TcpTable(this);
   }
 
   has(symbol: string): boolean {

@@ -192,6 +192,11 @@ export class BoardRam {
     };
   }
 
+  /** Pages free in the page allocator now. */
+  freePages(): number {
+    return this.pages.free;
+  }
+
   /** A window onto RAM (no copy). Out-of-bounds is a bug in the caller and throws. */
   view(addr: number, len: number): Uint8Array {
     if (!Number.isInteger(addr) || !Number.isInteger(len) || addr < 0 || len < 0

@@ -17,6 +17,9 @@ export interface KernelMemory {
   kfree(addr: number): void;
   ksize(addr: number): number;
   createCache(name: string, objectSize: number, align?: number): SlabCache;
+  /** Pages the page allocator has free now (nr_free_buffer_pages at boot sizes tcp_mem). */
+  freePages(): number;
+  readonly size: number;
 }
 
 /** Linux's SKB_DATA_ALIGN on a 32-bit uniprocessor build: SMP_CACHE_BYTES is 64 on i386. */

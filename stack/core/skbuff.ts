@@ -16,14 +16,17 @@ export const MAX_HEADER = 128;
 export interface SkbAllocator {
   readonly mem: KernelMemory;
   readonly headCache: SlabCache;
+  /** skbuff_fclone_cache: TCP's transmit skbs, a head and its clone in one object. */
+  fcloneCache: SlabCache | null;
+  readonly fcloneSize: number;
   readonly sharedInfoSize: number;
   /** Live skbs, for leak checks and the report. */
   live: number;
   allocFailures: number;
 }
 
-export function createSkbAllocator(mem: KernelMemory, skBuffSize: number, sharedInfoSize: number): SkbAllocator {
-  return { mem, headCache: mem.createCache('skbuff_head_cache', skBuffSize), sharedInfoSize, live: 0, allocFailures: 0 };
+export function createSkbAllocator(mem: KernelMemory, skBuffSize: number, sharedInfoSize: number, fcloneSize: number): SkbAllocator {
+  return { mem, headCache: mem.createCache('skbuff_head_cache', skBuffSize), fcloneCache: null, fcloneSize, sharedInfoSize, live: 0, allocFailures: 0 };
 }
 
 export class SkBuff {
@@ -44,11 +47,16 @@ export class SkBuff {
   ifindex = 0;
   /** Receive timestamp in virtual ns. */
   tstamp = 0;
+  /**
+   * Set while a TCP write-queue skb is lent to the driver (the fclone's clone is in flight):
+   * freeing it then returns it to its owner instead of releasing memory.
+   */
+  txOwner: ((skb: SkBuff) => void) | null = null;
   private freed = false;
 
   constructor(
     readonly alloc: SkbAllocator,
-    /** struct sk_buff in skbuff_head_cache. */
+    /** struct sk_buff in skbuff_head_cache (or the fclone pair in skbuff_fclone_cache). */
     readonly headAddr: number,
     /** Start of the kmalloc'd data buffer (skb->head). */
     readonly head: number,
@@ -121,13 +129,22 @@ export class SkBuff {
 
   /** kfree_skb: run the destructor, release the data buffer and the head. */
   free(): void {
+    if (this.txOwner) {
+      const owner = this.txOwner;
+      this.txOwner = null;
+      owner(this);
+      return;
+    }
     if (this.freed) throw new Error('double free of skb');
     this.freed = true;
     if (this.destructor) this.destructor(this);
     this.alloc.mem.kfree(this.head);
-    this.alloc.headCache.free(this.headAddr);
+    (this.fclone ? this.alloc.fcloneCache! : this.alloc.headCache).free(this.headAddr);
     this.alloc.live--;
   }
+
+  /** Allocated from skbuff_fclone_cache. */
+  fclone = false;
 }
 
 /**
@@ -163,11 +180,34 @@ export function buildSkb(a: SkbAllocator, buf: number, bufSize: number): SkBuff 
   return wrap(a, headAddr, buf, bufSize - cacheAlign(a.sharedInfoSize));
 }
 
-function wrap(a: SkbAllocator, headAddr: number, buf: number, dataSize: number): SkBuff {
+function wrap(a: SkbAllocator, headAddr: number, buf: number, dataSize: number, headSize = a.headCache.objectSize): SkBuff {
   // truesize as Linux 6.1 computes it: the real size of the data allocation plus the head.
-  const truesize = a.mem.ksize(buf) + cacheAlign(a.headCache.objectSize);
+  const truesize = a.mem.ksize(buf) + cacheAlign(headSize);
   a.live++;
   return new SkBuff(a, headAddr, buf, buf + dataSize, truesize);
+}
+
+/**
+ * alloc_skb_fclone: TCP's transmit skbs come with a companion clone in one allocation, so
+ * sending (and resending) a segment needs no further memory while the original stays queued.
+ */
+export function allocSkbFclone(a: SkbAllocator, size: number): SkBuff | null {
+  if (!a.fcloneCache) a.fcloneCache = a.mem.createCache('skbuff_fclone_cache', a.fcloneSize);
+  const headAddr = a.fcloneCache.alloc();
+  if (headAddr === 0) {
+    a.allocFailures++;
+    return null;
+  }
+  const dataSize = cacheAlign(size);
+  const buf = a.mem.kmalloc(dataSize + cacheAlign(a.sharedInfoSize));
+  if (buf === 0) {
+    a.fcloneCache.free(headAddr);
+    a.allocFailures++;
+    return null;
+  }
+  const skb = wrap(a, headAddr, buf, dataSize, a.fcloneSize);
+  skb.fclone = true;
+  return skb;
 }
 
 /** Ring-buffer size for an RX slot: room for the frame, NET_SKB_PAD and skb_shared_info. */

@@ -10,6 +10,7 @@ import { IPPROTO_ICMP, IPPROTO_UDP } from '../ipv4/ipv4-header.js';
 import type { NetStack } from '../net-stack.js';
 import type { PingSock } from './ping-socket.js';
 import type { RawSock } from './raw-socket.js';
+import type { TcpSock } from '../ipv4/tcp-sock.js';
 import { AF_INET, Errno, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, type Sock, type SockAddr } from './sock.js';
 
 export type Datagram = { data: Uint8Array; from: SockAddr };
@@ -22,13 +23,15 @@ export interface DatagramSock extends Sock {
   connect?(addr: SockAddr): number;
 }
 
-export type SockOpt = 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_BINDTODEVICE' | 'SO_BROADCAST';
+export type SockOpt = 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_BINDTODEVICE' | 'SO_BROADCAST' | 'SO_KEEPALIVE' | 'TCP_NODELAY' | 'TCP_FASTOPEN' | 'TCP_FASTOPEN_CONNECT';
 
 /** SOCK_MIN_RCVBUF / SOCK_MIN_SNDBUF on this target (2048 + the skb's true size). */
 const SOCK_MIN_BUF = 2 * 2048;
 
 export class Syscalls {
   private readonly fds = new Map<number, DatagramSock>();
+  /** Stream (TCP) sockets live beside the datagram ones; one descriptor space for both. */
+  private readonly streams = new Map<number, TcpSock>();
   private nextFd = 3;
 
   constructor(readonly stack: NetStack) {}
@@ -46,8 +49,13 @@ export class Syscalls {
     } else if (type === SOCK_DGRAM && (protocol === 0 || protocol === IPPROTO_UDP)) {
       if (!this.stack.udp) return -Errno.EPROTONOSUPPORT;
       sk = this.stack.udp.create();
-    } else if (type === SOCK_STREAM) {
-      return -Errno.EPROTONOSUPPORT;
+    } else if (type === SOCK_STREAM && (protocol === 0 || protocol === 6)) {
+      if (!this.stack.tcp) return -Errno.EPROTONOSUPPORT;
+      const tcp = this.stack.tcp.create();
+      if (typeof tcp === 'number') return tcp;
+      const fd = this.nextFd++;
+      this.streams.set(fd, tcp);
+      return fd;
     } else {
       return -Errno.EPROTONOSUPPORT;
     }
@@ -62,6 +70,8 @@ export class Syscalls {
   }
 
   bind(fd: number, addr: SockAddr): number {
+    const tcp = this.streams.get(fd);
+    if (tcp) return this.stack.tcp!.bind(tcp, addr);
     const sk = this.get(fd);
     if (!sk) return -Errno.EBADF;
     if (sk.bind) return sk.bind(addr);
@@ -70,6 +80,8 @@ export class Syscalls {
   }
 
   connect(fd: number, addr: SockAddr): number {
+    const tcp = this.streams.get(fd);
+    if (tcp) return this.stack.tcp!.connect(tcp, addr);
     const sk = this.get(fd);
     if (!sk) return -Errno.EBADF;
     if (sk.connect) return sk.connect(addr);
@@ -92,7 +104,29 @@ export class Syscalls {
   }
 
   setsockopt(fd: number, opt: SockOpt, value: number): number {
-    const sk = this.get(fd);
+    const tcp = this.streams.get(fd);
+    if (tcp) {
+      switch (opt) {
+        case 'TCP_NODELAY':
+          tcp.nodelay = value !== 0;
+          return 0;
+        case 'SO_KEEPALIVE':
+          tcp.keepalive = value !== 0;
+          if (tcp.keepalive && tcp.state === 'ESTABLISHED') this.stack.tcp!.armKeepalive(tcp);
+          return 0;
+        case 'TCP_FASTOPEN':
+        case 'TCP_FASTOPEN_CONNECT':
+          if (!this.stack.has('TCP_FASTOPEN')) return -Errno.ENOPROTOOPT;
+          tcp.fastOpenEnabled = value !== 0;
+          return 0;
+        case 'SO_SNDBUF':
+          tcp.userSndbuf = true;
+          break;
+        default:
+          break;
+      }
+    }
+    const sk = this.get(fd) ?? tcp ?? null;
     if (!sk) return -Errno.EBADF;
     switch (opt) {
       case 'SO_RCVBUF':
@@ -108,11 +142,13 @@ export class Syscalls {
         return 0;
       case 'SO_BROADCAST':
         return 0;
+      default:
+        return -Errno.ENOPROTOOPT;
     }
   }
 
   getsockopt(fd: number, opt: 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_ERROR'): number {
-    const sk = this.get(fd);
+    const sk = this.get(fd) ?? this.streams.get(fd);
     if (!sk) return -Errno.EBADF;
     if (opt === 'SO_RCVBUF') return sk.rcvbuf;
     if (opt === 'SO_SNDBUF') return sk.sndbuf;
@@ -121,7 +157,7 @@ export class Syscalls {
 
   /** Wake the program when the socket has something to read (or an error to report). */
   onReadable(fd: number, wake: () => void): number {
-    const sk = this.get(fd);
+    const sk = this.get(fd) ?? this.streams.get(fd);
     if (!sk) return -Errno.EBADF;
     sk.onReadable = wake;
     sk.onError = () => wake();
@@ -129,6 +165,12 @@ export class Syscalls {
   }
 
   close(fd: number): number {
+    const tcp = this.streams.get(fd);
+    if (tcp) {
+      this.streams.delete(fd);
+      this.stack.tcp!.close(tcp);
+      return 0;
+    }
     const sk = this.get(fd);
     if (!sk) return -Errno.EBADF;
     this.fds.delete(fd);
@@ -140,10 +182,65 @@ export class Syscalls {
 
   /** exit(): close every descriptor the program still holds. */
   closeAll(): void {
-    for (const fd of [...this.fds.keys()]) this.close(fd);
+    for (const fd of [...this.fds.keys(), ...this.streams.keys()].sort((a, b) => a - b)) this.close(fd);
   }
 
   get openCount(): number {
-    return this.fds.size;
+    return this.fds.size + this.streams.size;
+  }
+
+  // ---- stream sockets ------------------------------------------------------------------------
+
+  private stream(fd: number): TcpSock | number {
+    const sk = this.streams.get(fd);
+    if (sk) return sk;
+    return this.fds.has(fd) ? -Errno.EOPNOTSUPP : -Errno.EBADF;
+  }
+
+  listen(fd: number, backlog: number): number {
+    const sk = this.stream(fd);
+    return typeof sk === 'number' ? sk : this.stack.tcp!.listen(sk, backlog);
+  }
+
+  /** accept4 with SOCK_NONBLOCK: a new descriptor, or -EAGAIN when none is waiting. */
+  accept(fd: number): { fd: number; peer: SockAddr } | number {
+    const sk = this.stream(fd);
+    if (typeof sk === 'number') return sk;
+    const child = this.stack.tcp!.accept(sk);
+    if (typeof child === 'number') return child;
+    const nfd = this.nextFd++;
+    this.streams.set(nfd, child);
+    return { fd: nfd, peer: { addr: child.raddr, port: child.rport } };
+  }
+
+  /** send(): bytes queued, or -EAGAIN when the send buffer is full (wait for onWritable). */
+  send(fd: number, data: Uint8Array): number {
+    const sk = this.stream(fd);
+    return typeof sk === 'number' ? sk : this.stack.tcp!.send(sk, data);
+  }
+
+  /** recv(): up to `max` bytes; an empty array at end of stream; -EAGAIN when nothing is queued. */
+  recv(fd: number, max = 65536): Uint8Array | number {
+    const sk = this.stream(fd);
+    return typeof sk === 'number' ? sk : this.stack.tcp!.recv(sk, max);
+  }
+
+  shutdown(fd: number): number {
+    const sk = this.stream(fd);
+    return typeof sk === 'number' ? sk : this.stack.tcp!.shutdown(sk);
+  }
+
+  /** Wake the program when a connect completes or send-buffer space frees up. */
+  onWritable(fd: number, wake: () => void): number {
+    const sk = this.stream(fd);
+    if (typeof sk === 'number') return sk;
+    sk.onWritable = wake;
+    return 0;
+  }
+
+  /** getsockopt(TCP_INFO): the connection's state and counters. */
+  tcpInfo(fd: number): ReturnType<TcpSock['tcpInfo']> | number {
+    const sk = this.stream(fd);
+    return typeof sk === 'number' ? sk : sk.tcpInfo();
   }
 }

@@ -1,0 +1,171 @@
+/**
+ * Bulk transfer programs, like iperf: a source that sends N bytes as fast as TCP takes them
+ * and a sink that reads everything and measures goodput in virtual time. Either end can
+ * connect or listen, so the board can be sender or receiver in either role.
+ */
+import type { Nanos } from '../emulator/event-queue.js';
+import { AF_INET, Errno, errnoName, SOCK_STREAM, type SockAddr } from '../stack/socket/sock.js';
+import type { Program, ProgramContext } from './program.js';
+
+export type BulkRole = { connect: SockAddr } | { listen: number };
+
+export interface BulkStats {
+  bytes: number;
+  /** When the connection was established (connect completed or accepted). */
+  startNs: Nanos | null;
+  /** When the last byte was read (sink) or the last send was accepted (source). */
+  endNs: Nanos | null;
+  error: string | null;
+  /** Receiver-side goodput over [start, end], bits per second. */
+  goodputBps: number | null;
+  tcpInfo: unknown;
+}
+
+abstract class BulkProgram implements Program {
+  abstract readonly name: string;
+  exitCode: number | null = null;
+  readonly stats: BulkStats = { bytes: 0, startNs: null, endNs: null, error: null, goodputBps: null, tcpInfo: null };
+  protected ctx!: ProgramContext;
+  protected fd = -1;
+  protected listenFd = -1;
+
+  constructor(protected readonly role: BulkRole) {}
+
+  start(ctx: ProgramContext): void {
+    this.ctx = ctx;
+    const fd = ctx.sys.socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return this.fail(`socket: ${errnoName(fd)}`);
+    if ('connect' in this.role) {
+      this.fd = fd;
+      ctx.sys.onWritable(fd, () => this.connected());
+      ctx.sys.onReadable(fd, () => this.readable());
+      const r = ctx.sys.connect(fd, this.role.connect);
+      if (r !== -Errno.EINPROGRESS && r < 0) return this.fail(`connect: ${errnoName(r)}`);
+    } else {
+      this.listenFd = fd;
+      let r = ctx.sys.bind(fd, { addr: 0, port: this.role.listen });
+      if (r === 0) r = ctx.sys.listen(fd, 16);
+      if (r < 0) return this.fail(`listen: ${errnoName(r)}`);
+      ctx.sys.onReadable(fd, () => this.acceptOne());
+    }
+  }
+
+  private acceptOne(): void {
+    const a = this.ctx.sys.accept(this.listenFd);
+    if (typeof a === 'number') return;
+    this.ctx.sys.close(this.listenFd);
+    this.listenFd = -1;
+    this.fd = a.fd;
+    this.ctx.sys.onWritable(this.fd, () => this.writable());
+    this.ctx.sys.onReadable(this.fd, () => this.readable());
+    this.connected();
+  }
+
+  private connected(): void {
+    if (this.stats.startNs === null) {
+      this.stats.startNs = this.ctx.now();
+      this.ctx.log(`connected`);
+      this.ctx.sys.onWritable(this.fd, () => this.writable());
+    }
+    this.writable();
+  }
+
+  protected abstract writable(): void;
+  protected abstract readable(): void;
+
+  protected fail(msg: string): void {
+    this.stats.error = msg;
+    this.ctx.log(msg);
+    this.finish(1);
+  }
+
+  /** Take the connection's TCP_INFO, then exit (which closes the descriptors). */
+  protected finish(code: number): void {
+    if (this.exitCode !== null) return;
+    if (this.fd >= 0) {
+      const info = this.ctx.sys.tcpInfo(this.fd);
+      if (typeof info !== 'number') this.stats.tcpInfo = info;
+    }
+    this.ctx.exit(code);
+  }
+}
+
+/** Sends `total` bytes, then closes its side. */
+export class BulkSource extends BulkProgram {
+  readonly name = 'bulk-source';
+  private readonly chunk: Uint8Array;
+  private sentAll = false;
+
+  constructor(
+    role: BulkRole,
+    readonly total: number,
+  ) {
+    super(role);
+    // A recognisable, deterministic pattern so the sink can check integrity.
+    this.chunk = new Uint8Array(65536);
+    for (let i = 0; i < this.chunk.length; i++) this.chunk[i] = (i * 7 + 3) & 255;
+  }
+
+  protected writable(): void {
+    if (this.stats.startNs === null || this.sentAll) return;
+    while (this.stats.bytes < this.total) {
+      const off = this.stats.bytes % this.chunk.length;
+      const n = Math.min(this.chunk.length - off, this.total - this.stats.bytes);
+      const r = this.ctx.sys.send(this.fd, this.chunk.subarray(off, off + n));
+      if (r === -Errno.EAGAIN) return;
+      if (r < 0) return this.fail(`send: ${errnoName(r)}`);
+      this.stats.bytes += r;
+    }
+    this.sentAll = true;
+    this.stats.endNs = this.ctx.now();
+    this.ctx.sys.shutdown(this.fd);
+  }
+
+  protected readable(): void {
+    // The sink sends nothing; reading end of stream (or an error) ends the program.
+    const r = this.ctx.sys.recv(this.fd, 4096);
+    if (typeof r === 'number') {
+      if (r !== -Errno.EAGAIN) this.fail(`recv: ${errnoName(r)}`);
+      return;
+    }
+    if (r.length === 0 && this.sentAll) this.finish(0);
+  }
+}
+
+/** Reads until end of stream, checking the pattern, and reports goodput. */
+export class BulkSink extends BulkProgram {
+  readonly name = 'bulk-sink';
+  corrupt = 0;
+
+  constructor(
+    role: BulkRole,
+    readonly expected: number,
+  ) {
+    super(role);
+  }
+
+  protected writable(): void {}
+
+  protected readable(): void {
+    for (;;) {
+      const r = this.ctx.sys.recv(this.fd, 65536);
+      if (typeof r === 'number') {
+        if (r !== -Errno.EAGAIN) this.fail(`recv: ${errnoName(r)}`);
+        return;
+      }
+      if (r.length === 0) {
+        const secs = this.stats.endNs !== null && this.stats.startNs !== null ? (this.stats.endNs - this.stats.startNs) / 1e9 : 0;
+        this.stats.goodputBps = secs > 0 ? (this.stats.bytes * 8) / secs : null;
+        this.ctx.log(`received ${this.stats.bytes} bytes, goodput ${this.stats.goodputBps === null ? '-' : (this.stats.goodputBps / 1e6).toFixed(2)} Mbit/s`);
+        this.finish(this.stats.bytes === this.expected && this.corrupt === 0 ? 0 : 1);
+        return;
+      }
+      for (let i = 0; i < r.length; i++) {
+        const pos = (this.stats.bytes + i) % 65536;
+        if (r[i] !== ((pos * 7 + 3) & 255)) this.corrupt++;
+      }
+      this.stats.bytes += r.length;
+      this.stats.endNs = this.ctx.now();
+    }
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Scenarios `bulk-rx` and `bulk-tx`: an iperf-like transfer between the board and the lab
+ * host over TCP, measuring goodput, RTT and retransmissions, and naming what limited the
+ * rate: the link, the board's CPU, the receive window, the send buffer, or loss.
+ */
+import { BulkSink, BulkSource } from '../apps/bulk.js';
+import { NS_PER_SEC } from '../emulator/event-queue.js';
+import type { Impairments } from '../emulator/wire.js';
+import { wireBytes } from '../emulator/ethernet-mac.js';
+import type { TcpInfo } from '../stack/ipv4/tcp-sock.js';
+import { rttStats } from './ping.js';
+import type { Scenario, ScenarioContext, ScenarioResult } from './scenario.js';
+import { DUT_STATIC_ADDR, LAB_ADDR, staticNetwork } from './static-network.js';
+
+export const BULK_PORT = 5001;
+
+export interface BulkOptions {
+  direction: 'rx' | 'tx';
+  bytes: number;
+  impairments?: Partial<Impairments>;
+}
+
+/** The most goodput TCP can carry on this link with this MSS and timestamps (per frame overhead). */
+export function linkGoodputLimit(linkBps: number, mss: number): number {
+  const frame = 14 + 20 + 20 + 12 + mss;
+  return (linkBps * mss) / (wireBytes(frame) * 1);
+}
+
+export function bulkScenario(opts: BulkOptions): Scenario {
+  let sink: BulkSink | null = null;
+  let source: BulkSource | null = null;
+  let done = 0;
+  const name = `bulk-${opts.direction}`;
+  return {
+    name,
+    description: `the board ${opts.direction === 'rx' ? 'receives' : 'sends'} ${opts.bytes} bytes over TCP ${opts.direction === 'rx' ? 'from' : 'to'} the lab host`,
+    dutPrograms: [opts.direction === 'rx' ? 'bulk-sink' : 'bulk-source'],
+    labPrograms: [opts.direction === 'rx' ? 'bulk-source' : 'bulk-sink'],
+    impairments: opts.impairments,
+    timeLimitNs: 600 * NS_PER_SEC,
+    start(ctx: ScenarioContext) {
+      staticNetwork(ctx);
+      const finished = (): void => {
+        if (++done === 2) ctx.finish();
+      };
+      // The lab host listens; the board connects (as a firmware client would).
+      if (opts.direction === 'rx') {
+        source = new BulkSource({ listen: BULK_PORT }, opts.bytes);
+        sink = new BulkSink({ connect: { addr: LAB_ADDR, port: BULK_PORT } }, opts.bytes);
+        ctx.spawn(ctx.lab, source, finished);
+        ctx.step(`scenario ${name}: board downloads ${opts.bytes} bytes`);
+        ctx.spawn(ctx.dut, sink, finished);
+      } else {
+        sink = new BulkSink({ listen: BULK_PORT }, opts.bytes);
+        source = new BulkSource({ connect: { addr: LAB_ADDR, port: BULK_PORT } }, opts.bytes);
+        ctx.spawn(ctx.lab, sink, finished);
+        ctx.step(`scenario ${name}: board uploads ${opts.bytes} bytes`);
+        ctx.spawn(ctx.dut, source, finished);
+      }
+    },
+    result(ctx: ScenarioContext): ScenarioResult {
+      const s = sink!.stats;
+      const senderInfo = source!.stats.tcpInfo as TcpInfo | null;
+      const receiverInfo = s.tcpInfo as TcpInfo | null;
+      const dutInfo = opts.direction === 'rx' ? receiverInfo : senderInfo;
+      const rtts = (opts.direction === 'rx' ? ctx.lab : ctx.dut).stack.tcp!.rttSamplesSeen;
+      const rtt = rttStats(rtts);
+      const goodput = s.goodputBps;
+      const bound = limitingBound(ctx, opts, goodput, senderInfo, receiverInfo);
+      return {
+        checks: [
+          { name: 'transfer complete and intact', pass: s.bytes === opts.bytes && sink!.corrupt === 0 && !s.error && !source!.stats.error, detail: `${s.bytes} of ${opts.bytes} bytes, ${sink!.corrupt} corrupt${s.error ? `, sink: ${s.error}` : ''}${source!.stats.error ? `, source: ${source!.stats.error}` : ''}` },
+        ],
+        figures: {
+          transfer: { direction: opts.direction, bytes: s.bytes, startNs: s.startNs, endNs: s.endNs, goodputBps: goodput },
+          rtt,
+          retransmissions: senderInfo?.retransmits ?? null,
+          sender: senderInfo,
+          receiver: receiverInfo,
+          dut: dutInfo,
+          bound,
+          dutAddress: DUT_STATIC_ADDR,
+        },
+        measured: { goodput, 'rtt.p99': rtt ? rtt.p99 : null },
+      };
+    },
+  };
+}
+
+/**
+ * Name the bound: loss when segments were retransmitted; CPU when the board's CPU was busy
+ * most of the time; otherwise the link when goodput is near its ceiling, else the window or
+ * send buffer that held the sender back longest.
+ */
+function limitingBound(ctx: ScenarioContext, opts: BulkOptions, goodput: number | null, sender: TcpInfo | null, receiver: TcpInfo | null): { bound: string; detail: string } {
+  const elapsed = goodput && sender ? Math.max(1, ctx.world.sim.now) : 1;
+  const dutCpu = ctx.dut.board.cpu;
+  const dutBusy = dutCpu.enabled ? dutCpu.cyclesUsed / ((elapsed / 1e9) * dutCpu.clockHz) : 0;
+  const link = linkGoodputLimit(ctx.dut.board.mac.linkSpeedBps, (sender?.mss ?? 1448));
+  if (!goodput || !sender) return { bound: 'unknown', detail: 'transfer did not complete' };
+  const share = goodput / link;
+  if (sender.retransmits > 0) return { bound: 'loss', detail: `${sender.retransmits} segments retransmitted; goodput ${(share * 100).toFixed(1)}% of the ${(link / 1e6).toFixed(1)} Mbit/s link ceiling` };
+  if (share >= 0.95) return { bound: 'link', detail: `goodput is ${(share * 100).toFixed(1)}% of the ${(link / 1e6).toFixed(1)} Mbit/s the link carries with this MSS` };
+  if (dutBusy >= 0.9) return { bound: 'cpu', detail: `the board's CPU was busy ${(dutBusy * 100).toFixed(0)}% of the time (${dutCpu.clockHz / 1e6} MHz, cycle table in the board file)` };
+  const limits: [string, number][] = [
+    ['receive window', sender.rwndLimitedNs],
+    ['send buffer', sender.sndbufLimitedNs],
+    ['congestion window', sender.cwndLimitedNs],
+  ];
+  limits.sort((a, b) => b[1] - a[1]);
+  void receiver;
+  void opts;
+  return { bound: limits[0]![0], detail: `sender limited by the ${limits[0]![0]} for ${(limits[0]![1] / 1e6).toFixed(1)} ms` };
+}

@@ -1,0 +1,464 @@
+/**
+ * Processing a segment for a socket past LISTEN (net/ipv4/tcp_input.c): acceptability and
+ * PAWS, RFC 5961 RST and SYN handling, ACK processing with RTT sampling, congestion control,
+ * SACK-based loss marking and NewReno recovery, then data (in order, or held out of order)
+ * and FIN, and the decision to ACK now or later.
+ */
+import type { SkBuff } from '../core/skbuff.js';
+import { Errno } from '../socket/sock.js';
+import type { Ipv4Repr } from './ipv4-header.js';
+import { seqGeq, seqGt, seqLeq, seqLt, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from './tcp-header.js';
+import { armRetransmitTimer, freeWindow, retransmitLost, scheduleDelack, sendAck, sendControl, tsNow, writeXmit } from './tcp-output.js';
+import type { TcpSock, TxSeg } from './tcp-sock.js';
+
+export function tcpRcv(sk: TcpSock, skb: SkBuff, _ip: Ipv4Repr, th: TcpRepr): void {
+  const len = skb.len - th.headerLength;
+  const t = sk.table;
+  sk.lastRecvTime = sk.now;
+  sk.keepaliveProbesSent = 0;
+  if (sk.state === 'SYN_SENT') {
+    synSentRcv(sk, skb, th);
+    return;
+  }
+  // PAWS (RFC 7323 §5): a timestamp older than the last one seen is an old duplicate.
+  if (sk.tstampOk && th.options.tsVal !== undefined && !(th.flags & TCP_RST) && ((th.options.tsVal - sk.tsRecent) | 0) < 0) {
+    t.ext['PAWSEstab']!++;
+    sendAck(sk);
+    skb.free();
+    return;
+  }
+  const segLen = len + (th.flags & TCP_SYN ? 1 : 0) + (th.flags & TCP_FIN ? 1 : 0);
+  if (!sequenceAcceptable(sk, th.seq, segLen)) {
+    if (!(th.flags & TCP_RST)) {
+      t.ext['TCPACKSkippedSeq']!++;
+      sendAck(sk);
+    }
+    skb.free();
+    return;
+  }
+  if (th.flags & TCP_RST) {
+    // RFC 5961 §3.2: only an exact rcv_nxt match resets; anything else in window is challenged.
+    if (th.seq === sk.rcvNxt) {
+      skb.free();
+      t.resetByPeer(sk);
+    } else {
+      challengeAck(sk);
+      skb.free();
+    }
+    return;
+  }
+  if (th.flags & TCP_SYN) {
+    // RFC 5961 §4: a SYN on a synchronised connection gets a challenge ACK.
+    t.ext['TCPSYNChallenge']!++;
+    challengeAck(sk);
+    skb.free();
+    return;
+  }
+  if (!(th.flags & TCP_ACK)) {
+    skb.free();
+    return;
+  }
+  if (sk.state === 'SYN_RECV') {
+    if (seqGt(th.ack, sk.sndUna) && seqLeq(th.ack, sk.sndNxt)) t.onEstablished(sk);
+    else {
+      skb.free();
+      return;
+    }
+  }
+  if (seqGt(th.ack, sk.sndNxt)) {
+    // ACK for data never sent (RFC 5961 §5): answer with an ACK and drop.
+    t.ext['TCPACKSkippedChallenge']!++;
+    challengeAck(sk);
+    skb.free();
+    return;
+  }
+  if (seqLt(th.ack, (sk.sndUna - sk.maxWindow) >>> 0)) {
+    skb.free();
+    return;
+  }
+  // tcp_store_ts_recent: keep the peer's timestamp if this segment covers rcv_wup.
+  if (sk.tstampOk && th.options.tsVal !== undefined && seqLeq(th.seq, sk.rcvWup)) sk.tsRecent = th.options.tsVal;
+  processAck(sk, th, len);
+  if (sk.state === 'CLOSED') {
+    skb.free();
+    return;
+  }
+  if (len > 0) {
+    if (sk.state === 'ESTABLISHED' || sk.state === 'FIN_WAIT1' || sk.state === 'FIN_WAIT2') {
+      if (sk.orphan && sk.shutdownWr && sk.state !== 'ESTABLISHED') {
+        // Data for a socket nobody will read (tcp_rcv_state_process: TCPAbortOnData).
+        t.ext['TCPAbortOnData']!++;
+        sendControl(sk, TCP_RST | TCP_ACK);
+        skb.free();
+        t.destroy(sk, 0);
+        return;
+      }
+      skb.pull(th.headerLength);
+      dataQueue(sk, skb, th.seq, len, (th.flags & TCP_FIN) !== 0);
+    } else skb.free();
+  } else {
+    if (th.flags & TCP_FIN && th.seq === sk.rcvNxt) finReceived(sk);
+    skb.free();
+  }
+  ackSndCheck(sk);
+}
+
+function sequenceAcceptable(sk: TcpSock, seq: number, segLen: number): boolean {
+  const wnd = Math.max(sk.rcvWnd - ((sk.rcvNxt - sk.rcvWup) | 0), 0);
+  if (segLen === 0) return wnd === 0 ? seq === sk.rcvNxt : seqGeq(seq, sk.rcvNxt) ? seqLt(seq, (sk.rcvNxt + wnd) >>> 0) || seq === sk.rcvNxt : seqGeq(seq, (sk.rcvNxt - 0x10000) >>> 0);
+  if (wnd === 0) return seqLeq(seq, sk.rcvNxt) && seqGt((seq + segLen) >>> 0, sk.rcvNxt) ? false : seqLt(seq, sk.rcvNxt);
+  // Accept anything overlapping the window, and old duplicates (they are re-ACKed below).
+  return seqLt(seq, (sk.rcvNxt + wnd) >>> 0);
+}
+
+function challengeAck(sk: TcpSock): void {
+  // tcp_send_challenge_ack: rate limited per socket (tcp_invalid_ratelimit, 500 ms).
+  if (sk.now - sk.lastChallengeAck < 500_000_000) return;
+  sk.lastChallengeAck = sk.now;
+  sk.table.ext['TCPChallengeACK']!++;
+  sendAck(sk);
+}
+
+function synSentRcv(sk: TcpSock, skb: SkBuff, th: TcpRepr): void {
+  const t = sk.table;
+  skb.free();
+  if (th.flags & TCP_ACK && (seqLeq(th.ack, sk.iss) || seqGt(th.ack, sk.sndNxt))) {
+    if (!(th.flags & TCP_RST)) sendControl(sk, TCP_RST, th.ack);
+    return;
+  }
+  if (th.flags & TCP_RST) {
+    if (th.flags & TCP_ACK) {
+      t.mib['AttemptFails']!++;
+      t.destroy(sk, Errno.ECONNREFUSED);
+    }
+    return;
+  }
+  if (!(th.flags & TCP_SYN) || !(th.flags & TCP_ACK)) return;
+  const o = th.options;
+  sk.irs = th.seq;
+  sk.rcvNxt = (th.seq + 1) >>> 0;
+  sk.rcvWup = sk.rcvNxt;
+  sk.lastAckedRcvNxt = sk.rcvNxt;
+  if (o.mss !== undefined) sk.mss = Math.min(o.mss, sk.advMss);
+  sk.wscaleOk = o.wscale !== undefined;
+  sk.sndWscale = sk.wscaleOk ? o.wscale! : 0;
+  if (!sk.wscaleOk) sk.rcvWscale = 0;
+  sk.sackOk = o.sackPermitted === true;
+  sk.tstampOk = o.tsVal !== undefined;
+  if (sk.tstampOk) {
+    sk.tsRecent = o.tsVal!;
+    sk.mss -= 12;
+    if (o.tsEcr) sampleRtt(sk, ((tsNow(sk) - o.tsEcr) >>> 0) * 1_000_000);
+  }
+  if (o.fastOpenCookie && o.fastOpenCookie.length > 0) t.fastOpenCookieLearned(sk, o.fastOpenCookie);
+  sk.sndWnd = th.window;
+  sk.sndWl1 = th.seq;
+  sk.sndWl2 = th.ack;
+  sk.maxWindow = Math.max(sk.maxWindow, sk.sndWnd);
+  ackSegments(sk, th.ack);
+  t.onEstablished(sk);
+  sendAck(sk);
+  writeXmit(sk);
+}
+
+/** Remove what `ack` covers from the write queue; returns bytes of data newly acked. */
+function ackSegments(sk: TcpSock, ack: number): { bytes: number; segs: number; rtt: number | null } {
+  let bytes = 0;
+  let segs = 0;
+  let rtt: number | null = null;
+  while (sk.writeQueue.length > 0) {
+    const seg = sk.writeQueue[0]!;
+    if (seqGt(seg.end, ack)) break;
+    sk.writeQueue.shift();
+    bytes += seg.len;
+    segs++;
+    if (seg.retransmitted) sk.retransOut = Math.max(0, sk.retransOut - 1);
+    // Karn's rule: only segments sent once give an RTT sample when there are no timestamps.
+    if (!seg.retransmitted && seg.txCount === 1) rtt = sk.now - seg.sentAt;
+    sk.table.freeSeg(sk, seg);
+  }
+  sk.sndUna = ack;
+  return { bytes, segs, rtt };
+}
+
+/** RFC 6298 §2: SRTT, RTTVAR and RTO, with Linux's 200 ms floor. */
+export function sampleRtt(sk: TcpSock, rtt: number): void {
+  if (rtt <= 0) rtt = 1000;
+  if (sk.srtt === 0) {
+    sk.srtt = rtt;
+    sk.rttvar = rtt / 2;
+  } else {
+    sk.rttvar = 0.75 * sk.rttvar + 0.25 * Math.abs(sk.srtt - rtt);
+    sk.srtt = 0.875 * sk.srtt + 0.125 * rtt;
+  }
+  const s = sk.table.sysctl;
+  sk.rto = Math.min(Math.max(Math.round(sk.srtt + Math.max(4 * sk.rttvar, 1_000_000)), s.rtoMinNs), s.rtoMaxNs);
+  if (sk.table.rttSamplesSeen.length < 100_000) sk.table.rttSamplesSeen.push(Math.round(rtt));
+}
+
+function processAck(sk: TcpSock, th: TcpRepr, len: number): void {
+  const t = sk.table;
+  const ack = th.ack;
+  const priorInFlight = sk.packetsInFlight();
+  const window = th.window << sk.sndWscale;
+  const windowChanged = window !== sk.sndWnd;
+  // tcp_ack_update_window.
+  if (seqLt(sk.sndWl1, th.seq) || (sk.sndWl1 === th.seq && seqLeq(sk.sndWl2, ack))) {
+    if (sk.sndWnd === 0 && window > 0) t.cancelPersist(sk);
+    sk.sndWnd = window;
+    sk.sndWl1 = th.seq;
+    sk.sndWl2 = ack;
+    sk.maxWindow = Math.max(sk.maxWindow, window);
+  }
+  if (th.options.sack && sk.sackOk) markSacked(sk, th.options.sack);
+  if (seqGt(ack, sk.sndUna)) {
+    const r = ackSegments(sk, ack);
+    sk.info.bytesAcked += r.bytes;
+    // As tcp_ack_update_rtt: the send time of a segment sent once is exact; the echoed
+    // timestamp (millisecond ticks) serves when only retransmitted segments were acked.
+    if (r.rtt !== null) sampleRtt(sk, r.rtt);
+    else if (sk.tstampOk && th.options.tsEcr) sampleRtt(sk, ((tsNow(sk) - th.options.tsEcr) >>> 0) * 1_000_000);
+    sk.backoff = 0;
+    sk.dupAcks = 0;
+    if (sk.recovery) {
+      if (seqGeq(ack, sk.recovery.highSeq)) {
+        sk.cwnd = Math.max(sk.ssthresh, 2);
+        sk.recovery = null;
+        sk.retransOut = 0;
+      } else if (!sk.sackOk) {
+        // NewReno partial ACK (RFC 6582 §3.2): the next hole is lost too.
+        const head = sk.writeQueue[0];
+        if (head && sk.isSent(head)) head.lost = true;
+      }
+    } else growCwnd(sk, r.segs, priorInFlight);
+    sk.table.sndbufExpand(sk);
+    onAckedFinState(sk);
+    if (sk.state === 'CLOSED') return;
+    if (sk.writeQueue.some((s) => sk.isSent(s))) armRetransmitTimer(sk);
+    else {
+      sk.stack.sim.cancel(sk.rtxTimer);
+      sk.rtxTimer = null;
+    }
+  } else if (ack === sk.sndUna && len === 0 && !windowChanged && !(th.flags & (TCP_SYN | TCP_FIN)) && sk.sndUna !== sk.sndNxt) {
+    sk.dupAcks++;
+  }
+  detectLoss(sk);
+  if (sk.recovery) retransmitLost(sk);
+  writeXmit(sk);
+  if (sk.writeQueue.every((s) => sk.isSent(s)) && sk.state === 'ESTABLISHED') sk.setLimited(null);
+  // Wake a writer once a third of the send buffer is free (sk_stream_write_space).
+  if (sk.onWritable && sk.sndbuf - sk.wmemQueued >= sk.sndbuf / 3) sk.onWritable();
+}
+
+function growCwnd(sk: TcpSock, ackedSegs: number, priorInFlight: number): void {
+  // Grow only when the window was the limit (tcp_is_cwnd_limited).
+  if (priorInFlight * 2 < sk.cwnd) return;
+  if (sk.cwnd < sk.ssthresh) {
+    sk.cwnd = Math.min(sk.cwnd + ackedSegs, Math.max(sk.ssthresh, sk.cwnd + 1));
+    return;
+  }
+  sk.cwndCnt += ackedSegs;
+  if (sk.cwndCnt >= sk.cwnd) {
+    sk.cwndCnt -= sk.cwnd;
+    sk.cwnd++;
+  }
+}
+
+function markSacked(sk: TcpSock, blocks: { start: number; end: number }[]): void {
+  for (const b of blocks) {
+    if (seqLeq(b.end, sk.sndUna) || seqGt(b.end, sk.sndNxt)) continue;
+    for (const seg of sk.writeQueue) {
+      if (!sk.isSent(seg)) break;
+      if (seqGeq(seg.seq, b.start) && seqLeq(seg.end, b.end) && !seg.sacked) {
+        seg.sacked = true;
+        if (seg.lost) seg.lost = false;
+      }
+    }
+  }
+}
+
+/**
+ * Loss detection. With SACK (RFC 6675 IsLost): a segment is lost when at least three segments
+ * above it are SACKed. Without: three duplicate ACKs mark the head lost (RFC 5681 §3.2).
+ */
+function detectLoss(sk: TcpSock): void {
+  const t = sk.table;
+  let newlyLost = 0;
+  if (sk.sackOk) {
+    let sackedAbove = 0;
+    for (let i = sk.writeQueue.length - 1; i >= 0; i--) {
+      const seg = sk.writeQueue[i]!;
+      if (!sk.isSent(seg)) continue;
+      if (seg.sacked) sackedAbove++;
+      else if (sackedAbove >= 3 && !seg.lost && (!seg.retransmitted || !sk.recovery)) {
+        seg.lost = true;
+        newlyLost++;
+      }
+    }
+  } else if (sk.dupAcks >= 3 && !sk.recovery) {
+    const head = sk.writeQueue[0];
+    if (head && sk.isSent(head) && !head.lost) {
+      head.lost = true;
+      newlyLost++;
+    }
+  }
+  if (newlyLost > 0 && !sk.recovery) {
+    sk.ssthresh = Math.max(Math.floor(sk.packetsInFlight() / 2), 2);
+    sk.cwnd = sk.ssthresh;
+    sk.cwndCnt = 0;
+    sk.recovery = { highSeq: sk.sndNxt };
+    t.ext[sk.sackOk ? 'TCPSackRecovery' : 'TCPRenoRecovery']!++;
+    t.ext['TCPFastRetrans']! += newlyLost;
+  } else if (newlyLost > 0) t.ext['TCPFastRetrans']! += newlyLost;
+}
+
+/** Our FIN was acknowledged: the close states move on. */
+function onAckedFinState(sk: TcpSock): void {
+  if (!sk.finQueued || sk.sndUna !== sk.sndNxt || sk.writeQueue.length > 0) return;
+  const t = sk.table;
+  switch (sk.state) {
+    case 'FIN_WAIT1':
+      sk.state = 'FIN_WAIT2';
+      if (sk.orphan) t.armFinWait2(sk);
+      break;
+    case 'CLOSING':
+      t.enterTimeWait(sk);
+      break;
+    case 'LAST_ACK':
+      t.destroy(sk, 0);
+      break;
+    default:
+      break;
+  }
+}
+
+/** tcp_data_queue: in-order data goes to the receive queue, later data to the out-of-order queue. */
+function dataQueue(sk: TcpSock, skb: SkBuff, seq: number, len: number, fin: boolean): void {
+  const t = sk.table;
+  const end = (seq + len) >>> 0;
+  if (seqLeq(end, sk.rcvNxt)) {
+    // A full duplicate: ACK at once so the sender learns (DSACK is not modelled).
+    sk.ackPending = true;
+    sk.quickAcks = Math.max(sk.quickAcks, 1);
+    skb.free();
+    if (fin && end === sk.rcvNxt) finReceived(sk);
+    return;
+  }
+  if (seqLt(seq, sk.rcvNxt)) {
+    skb.pull((sk.rcvNxt - seq) | 0);
+    seq = sk.rcvNxt;
+  }
+  if (seq === sk.rcvNxt) {
+    if (Math.max(sk.rcvWnd - ((sk.rcvNxt - sk.rcvWup) | 0), 0) === 0) {
+      t.ext['TCPZeroWindowDrop']!++;
+      sk.ackPending = true;
+      sk.quickAcks = Math.max(sk.quickAcks, 1);
+      skb.free();
+      return;
+    }
+    if (!t.rmemSchedule(sk, skb)) {
+      t.ext['TCPRcvQDrop']!++;
+      sk.ackPending = true;
+      sk.quickAcks = Math.max(sk.quickAcks, 1);
+      skb.free();
+      return;
+    }
+    t.chargeRcv(sk, skb);
+    sk.receiveQueue.push(skb);
+    sk.rcvNxt = end;
+    sk.info.bytesReceived += end - seq;
+    growWindow(sk, skb);
+    sk.segsSinceAck++;
+    sk.ackPending = true;
+    if (fin) finReceived(sk);
+    drainOfo(sk);
+    sk.onReadable?.();
+    return;
+  }
+  // Out of order: hold it, and ACK at once with SACK so the sender sees the hole.
+  sk.ackPending = true;
+  sk.quickAcks = Math.max(sk.quickAcks, 1);
+  if (!t.rmemSchedule(sk, skb)) {
+    t.ext['TCPOFODrop']!++;
+    skb.free();
+    return;
+  }
+  t.ext['TCPOFOQueue']!++;
+  const item = { seq, end: (seq + skb.len) >>> 0, skb, fin };
+  let i = sk.ofo.length;
+  while (i > 0 && seqGt(sk.ofo[i - 1]!.seq, seq)) i--;
+  if (sk.ofo.some((o) => o.seq === seq && o.end === item.end)) {
+    skb.free();
+    return;
+  }
+  t.chargeRcv(sk, skb);
+  sk.ofo.splice(i, 0, item);
+  sk.lastOfoSeq = seq;
+}
+
+/** Move out-of-order segments that are now in order into the receive queue. */
+function drainOfo(sk: TcpSock): void {
+  while (sk.ofo.length > 0) {
+    const o = sk.ofo[0]!;
+    if (seqGt(o.seq, sk.rcvNxt)) break;
+    sk.ofo.shift();
+    if (seqLeq(o.end, sk.rcvNxt)) {
+      o.skb.free();
+      if (o.fin && o.end === sk.rcvNxt) finReceived(sk);
+      continue;
+    }
+    o.skb.pull((sk.rcvNxt - o.seq) | 0);
+    sk.receiveQueue.push(o.skb);
+    sk.info.bytesReceived += (o.end - sk.rcvNxt) | 0;
+    sk.rcvNxt = o.end;
+    if (o.fin) finReceived(sk);
+  }
+}
+
+/** tcp_grow_window: open rcv_ssthresh while segments use the buffer efficiently. */
+function growWindow(sk: TcpSock, skb: SkBuff): void {
+  if (sk.rcvSsthresh >= sk.windowClamp || sk.table.underPressure()) return;
+  if (sk.rcvSpace() <= sk.rcvSsthresh) return;
+  const winFromTruesize = skb.truesize - (skb.truesize >> sk.table.sysctl.advWinScale);
+  const incr = winFromTruesize <= skb.len ? 2 * sk.advMss : 0;
+  if (incr) sk.rcvSsthresh = Math.min(sk.rcvSsthresh + incr, sk.windowClamp);
+}
+
+/** tcp_fin: the peer has finished sending. */
+function finReceived(sk: TcpSock): void {
+  if (sk.finReceived) return;
+  sk.finReceived = true;
+  sk.rcvNxt = (sk.rcvNxt + 1) >>> 0;
+  sk.ackPending = true;
+  sk.quickAcks = Math.max(sk.quickAcks, 1);
+  const t = sk.table;
+  switch (sk.state) {
+    case 'ESTABLISHED':
+      sk.state = 'CLOSE_WAIT';
+      break;
+    case 'FIN_WAIT1':
+      sk.state = 'CLOSING';
+      break;
+    case 'FIN_WAIT2':
+      sendAck(sk);
+      t.enterTimeWait(sk);
+      return;
+    default:
+      break;
+  }
+  sk.onReadable?.();
+}
+
+/** __tcp_ack_snd_check: ACK now, or let the delayed-ACK timer do it. */
+export function ackSndCheck(sk: TcpSock): void {
+  if (!sk.ackPending || sk.state === 'CLOSED' || sk.state === 'TIME_WAIT') return;
+  const moreThanOneSegment = ((sk.rcvNxt - sk.rcvWup) | 0) > sk.advMss && freeWindow(sk) >= sk.rcvWnd;
+  if (moreThanOneSegment || sk.quickAcks > 0 || sk.ofo.length > 0) {
+    if (sk.quickAcks > 0) sk.quickAcks--;
+    sendAck(sk);
+    return;
+  }
+  scheduleDelack(sk, sk.table.sysctl.delackMinNs);
+}
+
+export type { TxSeg };

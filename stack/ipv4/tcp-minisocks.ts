@@ -1,0 +1,106 @@
+/**
+ * The small sockets TCP keeps instead of full ones (net/ipv4/tcp_minisocks.c, syncookies.c):
+ * request socks for half-open connections in a listener's SYN queue, SYN cookies that replace
+ * them when the queue is full, and timewait socks that hold a closed connection's 4-tuple for
+ * TIME_WAIT. Each is an object in board RAM (request_sock_TCP, tw_sock_TCP).
+ */
+import type { TimerHandle } from '../../emulator/event-queue.js';
+import { fnv1a } from '../../emulator/prng.js';
+import type { TcpSock } from './tcp-sock.js';
+
+export interface RequestSock {
+  key: string;
+  addr: number;
+  listener: TcpSock;
+  laddr: number;
+  lport: number;
+  raddr: number;
+  rport: number;
+  iss: number;
+  irs: number;
+  mss: number;
+  wscaleOk: boolean;
+  sndWscale: number;
+  rcvWscale: number;
+  sackOk: boolean;
+  tstampOk: boolean;
+  tsRecent: number;
+  tsOffset: number;
+  window: number;
+  retries: number;
+  timer: TimerHandle | null;
+  /** Data that arrived in the SYN (TCP Fast Open), delivered with the child. */
+  synData: Uint8Array | null;
+}
+
+export interface TimewaitSock {
+  key: string;
+  addr: number;
+  laddr: number;
+  lport: number;
+  raddr: number;
+  rport: number;
+  sndNxt: number;
+  rcvNxt: number;
+  rcvWnd: number;
+  tsRecent: number;
+  tsOffset: number;
+  tstampOk: boolean;
+  timer: TimerHandle | null;
+}
+
+/** MSS values a SYN cookie can encode (net/ipv4/syncookies.c msstab). */
+export const COOKIE_MSS = [536, 1300, 1440, 1460] as const;
+/** Cookies are valid for this many minutes of their 64-second counter (MAX_SYNCOOKIE_AGE). */
+const MAX_SYNCOOKIE_AGE = 2;
+const COOKIE_BITS = 24;
+
+function keyedHash(secret: number, parts: number[]): number {
+  let h = secret >>> 0;
+  for (const p of parts) h = fnv1a(`${h}:${p}`);
+  return h >>> 0;
+}
+
+/** The cookie counter: minutes (64 s units) of virtual time. */
+export function cookieCount(nowNs: number): number {
+  return Math.floor(nowNs / 64e9);
+}
+
+/**
+ * __cookie_v4_init_sequence: an ISN that encodes the MSS index and a time counter under a
+ * keyed hash of the 4-tuple, so the ACK that completes the handshake proves the SYN was ours.
+ */
+export function cookieInitSequence(secret: number, saddr: number, daddr: number, sport: number, dport: number, sseq: number, count: number, mssIndex: number): number {
+  const h1 = keyedHash(secret, [saddr, daddr, sport, dport, 0]);
+  const h2 = keyedHash(secret ^ 0x5a5a5a5a, [saddr, daddr, sport, dport, count]);
+  return (h1 + sseq + (count << COOKIE_BITS) + ((h2 + mssIndex) & 0xffffff)) >>> 0;
+}
+
+/** __cookie_v4_check: the MSS index the cookie encodes, or -1 when it is forged or stale. */
+export function cookieCheck(secret: number, saddr: number, daddr: number, sport: number, dport: number, sseq: number, cookie: number, count: number): number {
+  const h1 = keyedHash(secret, [saddr, daddr, sport, dport, 0]);
+  const c = (cookie - h1 - sseq) >>> 0;
+  const diff = (count - (c >>> COOKIE_BITS)) & 0xff;
+  if (diff >= MAX_SYNCOOKIE_AGE) return -1;
+  const h2 = keyedHash(secret ^ 0x5a5a5a5a, [saddr, daddr, sport, dport, (count - diff) >>> 0]);
+  const mssIndex = ((c - h2) & 0xffffff) >>> 0;
+  return mssIndex < COOKIE_MSS.length ? mssIndex : -1;
+}
+
+/**
+ * cookie_init_timestamp: with timestamps, the options a cookie cannot carry (window scale,
+ * SACK) ride in the low bits of our TSval and come back in the peer's TSecr.
+ */
+export function cookieTimestamp(nowMs: number, wscale: number | null, sackOk: boolean): number {
+  const opts = (wscale === null ? 0xf : wscale & 0xf) | (sackOk ? 0x10 : 0);
+  return ((nowMs & ~0x3f) | opts) >>> 0;
+}
+
+export function decodeCookieTimestamp(tsEcr: number): { wscale: number | null; sackOk: boolean } {
+  const w = tsEcr & 0xf;
+  return { wscale: w === 0xf ? null : w, sackOk: (tsEcr & 0x10) !== 0 };
+}
+
+export function tupleKey(laddr: number, lport: number, raddr: number, rport: number): string {
+  return `${laddr}:${lport}:${raddr}:${rport}`;
+}

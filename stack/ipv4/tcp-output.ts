@@ -1,0 +1,277 @@
+/**
+ * Building and sending segments (net/ipv4/tcp_output.c): the receive window we advertise,
+ * options, data from the write queue as congestion and receive windows and Nagle allow,
+ * retransmissions, ACKs and resets.
+ */
+import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
+import type { NetStack } from '../net-stack.js';
+import { IPPROTO_TCP } from './ipv4-header.js';
+import { emitTcp, optionsLength, seqGt, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type SackBlock, type TcpOptions, type TcpRepr } from './tcp-header.js';
+import type { TcpSock, TxSeg } from './tcp-sock.js';
+
+export function tsNow(sk: TcpSock): number {
+  return (Math.floor(sk.now / 1_000_000) + sk.tsOffset) >>> 0;
+}
+
+/**
+ * __tcp_select_window: the window is the free receive space (half the buffer's free bytes),
+ * bounded by rcv_ssthresh and rounded to the scale. Pure: it commits nothing.
+ */
+export function freeWindow(sk: TcpSock): number {
+  const mss = sk.advMss;
+  let free = sk.rcvSpace();
+  const full = Math.min(sk.windowClamp, sk.fullSpace());
+  let ssthresh = sk.rcvSsthresh;
+  if (free < full / 2) {
+    if (sk.table.underPressure()) ssthresh = Math.min(ssthresh, 4 * mss);
+    if (free < mss) return 0;
+  }
+  if (free > ssthresh) free = ssthresh;
+  if (sk.rcvWscale > 0) return free & ~((1 << sk.rcvWscale) - 1);
+  return free <= mss ? free : free - (free % mss);
+}
+
+/**
+ * tcp_select_window: commit the window for an outgoing segment; the right edge never moves
+ * left of what was already offered (RFC 9293 §3.8.6). Returns the header field value.
+ */
+export function selectWindow(sk: TcpSock): number {
+  if (sk.table.underPressure()) sk.rcvSsthresh = Math.min(sk.rcvSsthresh, 4 * sk.advMss);
+  let win = freeWindow(sk);
+  const cur = Math.max(0, (sk.rcvWup + sk.rcvWnd - sk.rcvNxt) | 0);
+  if (win < cur) {
+    if (win === 0) sk.table.ext['TCPWantZeroWindowAdv']!++;
+    win = (cur + (1 << sk.rcvWscale) - 1) & ~((1 << sk.rcvWscale) - 1);
+  }
+  win = Math.min(win, 65535 << sk.rcvWscale);
+  if (win === 0 && sk.rcvWnd !== 0) sk.table.ext['TCPToZeroWindowAdv']!++;
+  if (win !== 0 && sk.rcvWnd === 0 && sk.state === 'ESTABLISHED') sk.table.ext['TCPFromZeroWindowAdv']!++;
+  sk.rcvWnd = win;
+  sk.rcvWup = sk.rcvNxt;
+  return win >>> sk.rcvWscale;
+}
+
+function sackBlocks(sk: TcpSock): SackBlock[] | undefined {
+  if (!sk.sackOk || sk.ofo.length === 0) return undefined;
+  const blocks: SackBlock[] = [];
+  for (const o of sk.ofo) {
+    const last = blocks[blocks.length - 1];
+    if (last && !seqLt(last.end, o.seq)) {
+      if (seqGt(o.end, last.end)) last.end = o.end;
+    } else blocks.push({ start: o.seq, end: o.end });
+  }
+  // The block holding the most recent arrival goes first (RFC 2018 §4); then the rest in order.
+  const recent = sk.lastOfoSeq;
+  blocks.sort((a, b) => (contains(b, recent) ? 1 : 0) - (contains(a, recent) ? 1 : 0));
+  return blocks.slice(0, sk.tstampOk ? 3 : 4);
+}
+
+function contains(b: SackBlock, seq: number): boolean {
+  return !seqLt(seq, b.start) && seqLt(seq, b.end);
+}
+
+/** Options for a segment of an established connection. */
+function dataOptions(sk: TcpSock): TcpOptions {
+  const o: TcpOptions = {};
+  if (sk.tstampOk) {
+    o.tsVal = tsNow(sk);
+    o.tsEcr = sk.tsRecent;
+  }
+  const sack = sackBlocks(sk);
+  if (sack) o.sack = sack;
+  return o;
+}
+
+export function synOptions(sk: TcpSock, synAck: boolean, peer?: { wscaleOk: boolean; sackOk: boolean; tstampOk: boolean }): TcpOptions {
+  const o: TcpOptions = { mss: sk.advMss };
+  const ts = synAck ? peer!.tstampOk : true;
+  const sack = synAck ? peer!.sackOk : true;
+  const ws = synAck ? peer!.wscaleOk : true;
+  if (ts) {
+    o.tsVal = tsNow(sk);
+    o.tsEcr = synAck ? sk.tsRecent : 0;
+  }
+  if (sack) o.sackPermitted = true;
+  if (ws) o.wscale = sk.rcvWscale;
+  return o;
+}
+
+/**
+ * tcp_transmit_skb: put a TCP header in front of the payload already at skb.data and send it.
+ * Returns the IP layer's result (0 or a negative errno).
+ */
+export function transmit(stack: NetStack, skb: SkBuff, repr: Omit<TcpRepr, 'headerLength'>, src: number, dst: number): number {
+  const headerLength = 20 + optionsLength(repr.options);
+  const at = skb.push(headerLength);
+  const full: TcpRepr = { ...repr, headerLength };
+  emitTcp(full, skb.bytes, at, skb.len, src, dst);
+  skb.transportHeader = at;
+  const tcp = stack.tcp!;
+  tcp.mib['OutSegs']!++;
+  if (repr.flags & TCP_RST) tcp.mib['OutRsts']!++;
+  stack.env.cpu.charge(stack.env.cpu.cycles.protocolPacket + stack.env.cpu.cycles.checksumByte * skb.len);
+  return stack.ip.output(skb, { src, dst, protocol: IPPROTO_TCP, df: true });
+}
+
+/** A segment with no payload (ACK, RST, window update, probe) from a full socket. */
+export function sendControl(sk: TcpSock, flags: number, seq = sk.sndNxt, withData?: Uint8Array): void {
+  const skb = allocSkb(sk.stack.skbs, MAX_HEADER + (withData?.length ?? 0));
+  if (!skb) {
+    // tcp_send_ack: no memory, try again from the delayed-ACK timer.
+    if (flags === TCP_ACK) scheduleDelack(sk, sk.table.sysctl.delackMinNs);
+    return;
+  }
+  skb.reserve(MAX_HEADER);
+  if (withData) skb.bytes.set(withData, skb.put(withData.length));
+  const window = flags & TCP_RST ? 0 : selectWindow(sk);
+  const options = flags & TCP_RST ? {} : dataOptions(sk);
+  if (flags & TCP_ACK) ackSent(sk);
+  transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq, ack: flags & TCP_ACK ? sk.rcvNxt : 0, flags, window, urgent: 0, options }, sk.laddr, sk.raddr);
+}
+
+function ackSent(sk: TcpSock): void {
+  sk.ackPending = false;
+  sk.segsSinceAck = 0;
+  sk.lastAckedRcvNxt = sk.rcvNxt;
+  if (sk.delackTimer) {
+    sk.stack.sim.cancel(sk.delackTimer);
+    sk.delackTimer = null;
+  }
+}
+
+export function sendAck(sk: TcpSock): void {
+  sendControl(sk, TCP_ACK);
+}
+
+export function scheduleDelack(sk: TcpSock, delay: number): void {
+  if (sk.delackTimer) return;
+  sk.delackTimer = sk.stack.sim.after(delay, () => {
+    sk.delackTimer = null;
+    if (sk.ackPending && sk.state !== 'CLOSED') {
+      sk.table.ext['DelayedACKs']!++;
+      sendAck(sk);
+    }
+  });
+}
+
+/**
+ * Send one write-queue segment. The skb is lent to the driver (its clone is in flight);
+ * if it is still lent from a previous send, a copy goes instead, as __pskb_copy does.
+ */
+export function transmitSeg(sk: TcpSock, seg: TxSeg, retransmit: boolean): boolean {
+  let skb = seg.skb;
+  if (seg.lent) {
+    const copy = allocSkb(sk.stack.skbs, MAX_HEADER + seg.len);
+    if (!copy) return false;
+    copy.reserve(MAX_HEADER);
+    copy.bytes.copyWithin(copy.put(seg.len), seg.payload, seg.payload + seg.len);
+    sk.table.ext['TCPSpuriousRtxHostQueues']!++;
+    skb = copy;
+  } else {
+    skb.data = seg.payload;
+    skb.len = seg.len;
+    seg.lent = true;
+    skb.txOwner = (s) => returnLent(sk, seg, s);
+  }
+  let flags = TCP_ACK;
+  if (seg.syn) flags = sk.state === 'SYN_SENT' ? TCP_SYN : TCP_SYN | TCP_ACK;
+  if (seg.fin) flags |= TCP_FIN;
+  // PSH marks the end of what the program has written so far (tcp_push on the last skb).
+  if (seg.len > 0 && seg === sk.writeQueue[sk.writeQueue.length - 1]) flags |= TCP_PSH;
+  let options: TcpOptions;
+  if (seg.syn) {
+    options = sk.state === 'SYN_SENT' ? synOptions(sk, false) : synOptions(sk, true, sk);
+    if (sk.state === 'SYN_SENT' && sk.fastOpenCookieToSend) options.fastOpenCookie = sk.fastOpenCookieToSend;
+  } else options = dataOptions(sk);
+  const window = seg.syn && sk.state === 'SYN_SENT' ? Math.min(sk.rcvWnd, 65535) : selectWindow(sk);
+  if (flags & TCP_ACK) ackSent(sk);
+  seg.sentAt = sk.now;
+  seg.txCount++;
+  if (retransmit) {
+    seg.retransmitted = true;
+    sk.retransmits++;
+    sk.table.mib['RetransSegs']!++;
+  } else if (seg.len > 0) sk.table.ext['TCPOrigDataSent']!++;
+  const ack = flags & TCP_ACK ? sk.rcvNxt : 0;
+  transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq: seg.seq, ack, flags, window, urgent: 0, options }, sk.laddr, sk.raddr);
+  if (!sk.rtxTimer) armRetransmitTimer(sk);
+  return true;
+}
+
+/** The driver is done with a lent skb: restore it, or free it now if it was acked meanwhile. */
+function returnLent(sk: TcpSock, seg: TxSeg, skb: SkBuff): void {
+  seg.lent = false;
+  skb.data = seg.payload;
+  skb.len = seg.len;
+  if (seg.acked) {
+    sk.table.freeSeg(sk, seg);
+  }
+}
+
+export function armRetransmitTimer(sk: TcpSock): void {
+  sk.stack.sim.cancel(sk.rtxTimer);
+  const timeout = Math.min(sk.rto * 2 ** sk.backoff, sk.table.sysctl.rtoMaxNs);
+  sk.rtxTimer = sk.stack.sim.after(timeout, () => {
+    sk.rtxTimer = null;
+    sk.table.retransmitTimer(sk);
+  });
+}
+
+/**
+ * tcp_write_xmit: send new segments while the congestion window, the peer's window and Nagle
+ * allow. `push` forces a final partial segment out (end of a write with TCP_NODELAY, or a FIN).
+ */
+export function writeXmit(sk: TcpSock): void {
+  if (sk.state === 'SYN_SENT' || sk.state === 'LISTEN' || sk.state === 'CLOSED' || sk.state === 'SYN_RECV') return;
+  let sent = false;
+  for (const seg of sk.writeQueue) {
+    if (sk.isSent(seg)) continue;
+    const inFlight = sk.packetsInFlight();
+    if (inFlight >= sk.cwnd) {
+      sk.setLimited('cwnd');
+      break;
+    }
+    const wndEnd = (sk.sndUna + sk.sndWnd) >>> 0;
+    if (seg.len > 0 && seqGt(seg.end - (seg.fin ? 1 : 0), wndEnd)) {
+      sk.setLimited('rwnd');
+      if (sk.sndWnd === 0 && inFlight === 0) sk.table.armPersist(sk);
+      break;
+    }
+    // Nagle (RFC 896): a small segment waits while earlier data is unacknowledged.
+    const isLast = seg === sk.writeQueue[sk.writeQueue.length - 1];
+    if (seg.len < sk.mss && isLast && !seg.fin && !sk.nodelay && sk.sndNxt !== sk.sndUna && !sk.shutdownWr) break;
+    if (!transmitSeg(sk, seg, false)) break;
+    sk.sndNxt = seg.end;
+    sent = true;
+  }
+  if (sent && sk.writeQueue.every((s) => sk.isSent(s))) sk.setLimited(null);
+}
+
+/** Retransmit segments marked lost, as far as the congestion window allows (tcp_xmit_retransmit_queue). */
+export function retransmitLost(sk: TcpSock): void {
+  for (const seg of sk.writeQueue) {
+    if (!sk.isSent(seg)) break;
+    if (!seg.lost || seg.sacked) continue;
+    if (sk.packetsInFlight() >= sk.cwnd) break;
+    if (!transmitSeg(sk, seg, true)) break;
+    seg.lost = false;
+    sk.retransOut++;
+  }
+}
+
+/** tcp_v4_send_reset for a segment no socket wants: answer with RST (never to a RST). */
+export function sendResetFor(stack: NetStack, src: number, dst: number, th: TcpRepr, payloadLen: number): void {
+  if (th.flags & TCP_RST) return;
+  const skb = allocSkb(stack.skbs, MAX_HEADER);
+  if (!skb) return;
+  skb.reserve(MAX_HEADER);
+  let seq = 0;
+  let ack = 0;
+  let flags = TCP_RST;
+  if (th.flags & TCP_ACK) seq = th.ack;
+  else {
+    ack = (th.seq + payloadLen + (th.flags & TCP_SYN ? 1 : 0) + (th.flags & TCP_FIN ? 1 : 0)) >>> 0;
+    flags |= TCP_ACK;
+  }
+  transmit(stack, skb, { srcPort: th.dstPort, dstPort: th.srcPort, seq, ack, flags, window: 0, urgent: 0, options: {} }, dst, src);
+}

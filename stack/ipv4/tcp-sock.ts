@@ -1,0 +1,273 @@
+/**
+ * A TCP socket (struct tcp_sock): connection state, the send and receive sequence spaces,
+ * congestion control, RTT estimation and the four timers. The segment processing lives in
+ * tcp-input.ts, segment building in tcp-output.ts, the tables in tcp.ts.
+ *
+ * Memory follows Linux: the socket is an object in the TCP slab cache; queued data are skbs in
+ * board RAM charged by truesize to sk_rmem_alloc / sk_wmem_queued and to the protocol-wide
+ * tcp_memory_allocated that tcp_mem limits.
+ */
+import type { TimerHandle } from '../../emulator/event-queue.js';
+import type { SkBuff } from '../core/skbuff.js';
+import type { NetStack } from '../net-stack.js';
+import { Errno, Sock } from '../socket/sock.js';
+import type { SockMemory } from '../socket/socket-table.js';
+import type { TcpTable } from './tcp.js';
+
+export type TcpState =
+  | 'CLOSED'
+  | 'LISTEN'
+  | 'SYN_SENT'
+  | 'SYN_RECV'
+  | 'ESTABLISHED'
+  | 'FIN_WAIT1'
+  | 'FIN_WAIT2'
+  | 'CLOSE_WAIT'
+  | 'CLOSING'
+  | 'LAST_ACK'
+  | 'TIME_WAIT';
+
+/** A segment in the write queue: its skb holds the payload; headers are built on each send. */
+export interface TxSeg {
+  skb: SkBuff;
+  /** Address of the payload's first byte in RAM. */
+  payload: number;
+  seq: number;
+  len: number;
+  syn: boolean;
+  fin: boolean;
+  /** seq + len + SYN + FIN. */
+  end: number;
+  sentAt: number;
+  txCount: number;
+  retransmitted: boolean;
+  sacked: boolean;
+  lost: boolean;
+  /** The skb is lent to the driver (the clone is in flight). */
+  lent: boolean;
+  acked: boolean;
+}
+
+export interface OfoSeg {
+  seq: number;
+  /** seq + payload length (the FIN, if any, is not counted here). */
+  end: number;
+  skb: SkBuff;
+  fin: boolean;
+}
+
+export interface TcpInfo {
+  state: TcpState;
+  cwnd: number;
+  ssthresh: number;
+  srttNs: number;
+  rttvarNs: number;
+  rtoNs: number;
+  mss: number;
+  sndWnd: number;
+  rcvWnd: number;
+  retransmits: number;
+  bytesAcked: number;
+  bytesReceived: number;
+  rmemAlloc: number;
+  wmemQueued: number;
+  rcvbuf: number;
+  sndbuf: number;
+  /** Time the sender had data but no window (the peer's receive window was the limit). */
+  rwndLimitedNs: number;
+  /** Time the application could not queue more because the send buffer was full. */
+  sndbufLimitedNs: number;
+  cwndLimitedNs: number;
+}
+
+export class TcpSock extends Sock {
+  state: TcpState = 'CLOSED';
+  laddr = 0;
+  lport = 0;
+  raddr = 0;
+  rport = 0;
+
+  // Send sequence space (RFC 9293 §3.3.1).
+  iss = 0;
+  sndUna = 0;
+  sndNxt = 0;
+  sndWnd = 0;
+  sndWl1 = 0;
+  sndWl2 = 0;
+  maxWindow = 0;
+  writeQueue: TxSeg[] = [];
+  /** Bytes of truesize queued for sending (sk_wmem_queued). */
+  wmemQueued = 0;
+
+  // Receive sequence space.
+  irs = 0;
+  rcvNxt = 0;
+  /** Window last advertised, and rcv_nxt when it was (rcv_wup). */
+  rcvWnd = 0;
+  rcvWup = 0;
+  rcvSsthresh = 0;
+  windowClamp = 0;
+  ofo: OfoSeg[] = [];
+  /** Where in the queue's first skb the program has read up to is the skb's own data pointer. */
+  finReceived = false;
+
+  // Options agreed in the handshake.
+  mss = 536;
+  advMss = 1460;
+  sndWscale = 0;
+  rcvWscale = 0;
+  wscaleOk = false;
+  sackOk = false;
+  tstampOk = false;
+  tsRecent = 0;
+  tsOffset = 0;
+
+  // Congestion control (Reno/NewReno with SACK-based loss marking) and RTT (RFC 6298).
+  cwnd = 10;
+  ssthresh = 0x7fffffff;
+  cwndCnt = 0;
+  dupAcks = 0;
+  /** In fast recovery until snd_una passes highSeq. */
+  recovery: { highSeq: number } | null = null;
+  srtt = 0;
+  rttvar = 0;
+  rto = 0;
+  backoff = 0;
+  retransmits = 0;
+  /** Lost segments retransmitted in this episode (for the pipe estimate). */
+  retransOut = 0;
+
+  // Timers.
+  rtxTimer: TimerHandle | null = null;
+  delackTimer: TimerHandle | null = null;
+  persistTimer: TimerHandle | null = null;
+  keepaliveTimer: TimerHandle | null = null;
+  closeTimer: TimerHandle | null = null;
+  /** Segments to ACK at once before delayed ACK takes over (icsk_ack.quick). */
+  quickAcks = 0;
+  ackPending = false;
+  lastAckedRcvNxt = 0;
+  /** Received segments since the last ACK we sent. */
+  segsSinceAck = 0;
+  lastChallengeAck = -1e18;
+  lastRecvTime = 0;
+  keepaliveProbesSent = 0;
+  probesOut = 0;
+
+  // Socket options and program-side state.
+  nodelay = false;
+  keepalive = false;
+  /** SO_SNDBUF was set: the kernel no longer grows the send buffer. */
+  userSndbuf = false;
+  shutdownWr = false;
+  finQueued = false;
+  /** close() was called: nobody will read any more (an orphan once in FIN_WAIT/LAST_ACK). */
+  orphan = false;
+  backlog = 0;
+  acceptQueue: TcpSock[] = [];
+  /** Request socks in the SYN queue (count; the objects live in tcp.ts). */
+  synQueueLen = 0;
+  parent: TcpSock | null = null;
+  onWritable: (() => void) | null = null;
+  /** TCP Fast Open: data to carry in the SYN (client) or the cookie the server issued. */
+  fastOpenData: Uint8Array | null = null;
+  fastOpenEnabled = false;
+  fastOpenCookieToSend: Uint8Array | null = null;
+  /** Sequence number of the most recent out-of-order arrival (its SACK block goes first). */
+  lastOfoSeq = 0;
+
+  // Figures for the report.
+  readonly info = { bytesAcked: 0, bytesReceived: 0, rwndLimitedNs: 0, sndbufLimitedNs: 0, cwndLimitedNs: 0 };
+  limitedSince: { kind: 'rwnd' | 'sndbuf' | 'cwnd'; at: number } | null = null;
+
+  constructor(
+    stack: NetStack,
+    readonly table: TcpTable,
+    readonly mem: SockMemory,
+  ) {
+    super(stack, mem.skAddr, mem.socketAddr, mem.fileAddr);
+    const s = table.sysctl;
+    this.rcvbuf = s.tcpRmem[1];
+    this.sndbuf = s.tcpWmem[1];
+    this.rto = s.rtoInitNs;
+  }
+
+  get now(): number {
+    return this.stack.sim.now;
+  }
+
+  /** Bytes in flight by RFC 6675's pipe: sent, not acked, not SACKed, not marked lost, plus retransmits. */
+  packetsInFlight(): number {
+    let n = 0;
+    for (const seg of this.writeQueue) {
+      if (seq32(seg.seq) === seq32(this.sndNxt)) break;
+      if (!this.isSent(seg)) break;
+      if (!seg.sacked && !seg.lost) n++;
+    }
+    return n + this.retransOut;
+  }
+
+  isSent(seg: TxSeg): boolean {
+    return ((seg.seq - this.sndNxt) | 0) < 0;
+  }
+
+  /** Free receive space as tcp_space() computes it (adv_win_scale 1: half the buffer). */
+  rcvSpace(): number {
+    const space = this.rcvbuf - this.rmemAlloc;
+    return space - (space >> this.table.sysctl.advWinScale);
+  }
+
+  fullSpace(): number {
+    return this.rcvbuf - (this.rcvbuf >> this.table.sysctl.advWinScale);
+  }
+
+  tcpInfo(): TcpInfo {
+    return {
+      state: this.state,
+      cwnd: this.cwnd,
+      ssthresh: this.ssthresh,
+      srttNs: this.srtt,
+      rttvarNs: this.rttvar,
+      rtoNs: this.rto,
+      mss: this.mss,
+      sndWnd: this.sndWnd,
+      rcvWnd: this.rcvWnd,
+      retransmits: this.retransmits,
+      bytesAcked: this.info.bytesAcked,
+      bytesReceived: this.info.bytesReceived,
+      rmemAlloc: this.rmemAlloc,
+      wmemQueued: this.wmemQueued,
+      rcvbuf: this.rcvbuf,
+      sndbuf: this.sndbuf,
+      rwndLimitedNs: this.info.rwndLimitedNs,
+      sndbufLimitedNs: this.info.sndbufLimitedNs,
+      cwndLimitedNs: this.info.cwndLimitedNs,
+    };
+  }
+
+  /** Record which limit the sender is under (tcp_chrono_start/stop), for the report's bound. */
+  setLimited(kind: 'rwnd' | 'sndbuf' | 'cwnd' | null): void {
+    const cur = this.limitedSince;
+    if (cur && cur.kind === kind) return;
+    if (cur) {
+      const d = this.now - cur.at;
+      if (cur.kind === 'rwnd') this.info.rwndLimitedNs += d;
+      else if (cur.kind === 'sndbuf') this.info.sndbufLimitedNs += d;
+      else this.info.cwndLimitedNs += d;
+    }
+    this.limitedSince = kind ? { kind, at: this.now } : null;
+  }
+
+  release(): void {
+    this.table.close(this);
+  }
+
+  /** Errors a program sees for calls on a socket in the wrong state. */
+  static notConnected(): number {
+    return -Errno.ENOTCONN;
+  }
+}
+
+export function seq32(n: number): number {
+  return n >>> 0;
+}

@@ -1,0 +1,102 @@
+/**
+ * TCP's memory limits and table sizes, computed from the board's RAM at boot as Linux 6.1's
+ * tcp_init does (net/ipv4/tcp.c, inet_hashtables.c): tcp_mem in pages from the free buffer
+ * pages, tcp_rmem/tcp_wmem maxima from RAM with their floors, the established-hash size, and
+ * from it max_tw_buckets, max_orphans and max_syn_backlog. BASE_SMALL shrinks the hash to 16
+ * buckets as the 2014 series did.
+ */
+import { NS_PER_MS, NS_PER_SEC } from '../../emulator/event-queue.js';
+
+export interface TcpSysctl {
+  /** tcp_mem: low, pressure, high — in pages. */
+  tcpMem: [number, number, number];
+  tcpRmem: [number, number, number];
+  tcpWmem: [number, number, number];
+  ehashEntries: number;
+  bhashEntries: number;
+  maxTwBuckets: number;
+  maxOrphans: number;
+  maxSynBacklog: number;
+  somaxconn: number;
+  synRetries: number;
+  synackRetries: number;
+  retries2: number;
+  finTimeoutNs: number;
+  keepaliveTimeNs: number;
+  keepaliveIntvlNs: number;
+  keepaliveProbes: number;
+  syncookies: boolean;
+  rtoMinNs: number;
+  rtoMaxNs: number;
+  rtoInitNs: number;
+  delackMinNs: number;
+  delackMaxNs: number;
+  timewaitLenNs: number;
+  /** tcp_adv_win_scale: the share of the receive buffer advertised (1: half). */
+  advWinScale: number;
+}
+
+const PAGE = 4096;
+
+export function computeTcpSysctl(freePagesAtBoot: number, ramBytes: number, baseSmall: boolean, syncookies: boolean): TcpSysctl {
+  // tcp_init_mem: limit = nr_free_buffer_pages / 16, at least 128 pages.
+  const limit = Math.max(Math.floor(freePagesAtBoot / 16), 128);
+  const tcpMem: [number, number, number] = [Math.floor(limit / 4) * 3, limit, Math.floor(limit / 4) * 3 * 2];
+  // Per-socket maximum: free buffer RAM / 128 (limit << (PAGE_SHIFT - 7)), with 6.1's floors.
+  const perSocket = limit * (PAGE / 128);
+  const tcpWmem: [number, number, number] = [4096, 16384, Math.max(65536, Math.min(perSocket, 4 * 1024 * 1024))];
+  const tcpRmem: [number, number, number] = [4096, 131072, Math.max(131072, Math.min(perSocket, 6 * 1024 * 1024))];
+  // alloc_large_system_hash("TCP established", scale 17): one bucket per 128 KB, at least a page of buckets.
+  const bucketBytes = 4;
+  const fromRam = Math.max(Math.floor(ramBytes / (128 * 1024)), PAGE / bucketBytes);
+  const ehashEntries = baseSmall ? 16 : pow2Floor(fromRam);
+  const bhashEntries = ehashEntries;
+  return {
+    tcpMem,
+    tcpRmem,
+    tcpWmem,
+    ehashEntries,
+    bhashEntries,
+    maxTwBuckets: Math.max(ehashEntries / 2, baseSmall ? 8 : 0),
+    maxOrphans: Math.max(ehashEntries / 2, baseSmall ? 8 : 0),
+    maxSynBacklog: Math.max(128, ehashEntries / 128),
+    somaxconn: 4096,
+    synRetries: 6,
+    synackRetries: 5,
+    retries2: 15,
+    finTimeoutNs: 60 * NS_PER_SEC,
+    keepaliveTimeNs: 7200 * NS_PER_SEC,
+    keepaliveIntvlNs: 75 * NS_PER_SEC,
+    keepaliveProbes: 9,
+    syncookies,
+    rtoMinNs: 200 * NS_PER_MS,
+    rtoMaxNs: 120 * NS_PER_SEC,
+    rtoInitNs: 1 * NS_PER_SEC,
+    delackMinNs: 40 * NS_PER_MS,
+    delackMaxNs: 200 * NS_PER_MS,
+    timewaitLenNs: 60 * NS_PER_SEC,
+    advWinScale: 1,
+  };
+}
+
+function pow2Floor(n: number): number {
+  let p = 1;
+  while (p * 2 <= n) p *= 2;
+  return p;
+}
+
+export const TCP_MIB = ['RtoAlgorithm', 'RtoMin', 'RtoMax', 'MaxConn', 'ActiveOpens', 'PassiveOpens', 'AttemptFails', 'EstabResets', 'CurrEstab', 'InSegs', 'OutSegs', 'RetransSegs', 'InErrs', 'OutRsts', 'InCsumErrors'] as const;
+
+export const TCP_EXT_MIB = [
+  'SyncookiesSent', 'SyncookiesRecv', 'SyncookiesFailed', 'EmbryonicRsts', 'PruneCalled', 'RcvPruned', 'OfoPruned',
+  'OutOfWindowIcmps', 'TW', 'TWKilled', 'PAWSEstab', 'DelayedACKs', 'DelayedACKLost', 'ListenOverflows', 'ListenDrops',
+  'TCPHPHits', 'TCPPureAcks', 'TCPHPAcks', 'TCPSackRecovery', 'TCPRenoRecovery', 'TCPSACKReneging', 'TCPFullUndo',
+  'TCPLossUndo', 'TCPFastRetrans', 'TCPSlowStartRetrans', 'TCPTimeouts', 'TCPLossProbes', 'TCPAbortOnData',
+  'TCPAbortOnClose', 'TCPAbortOnMemory', 'TCPAbortOnTimeout', 'TCPMemoryPressures', 'TCPSackShifted', 'TCPBacklogDrop',
+  'TCPRcvQDrop', 'TCPOFOQueue', 'TCPOFODrop', 'TCPOFOMerge', 'TCPChallengeACK', 'TCPSYNChallenge', 'TCPReqQFullDoCookies',
+  'TCPReqQFullDrop', 'TCPRcvCollapsed', 'TCPSpuriousRtxHostQueues', 'TCPTimeWaitOverflow', 'TCPWantZeroWindowAdv',
+  'TCPToZeroWindowAdv', 'TCPFromZeroWindowAdv', 'TCPOrigDataSent', 'TCPACKSkippedSeq', 'TCPACKSkippedChallenge',
+  'TCPWinProbe', 'TCPKeepAlive', 'TCPDSACKRecv', 'TCPDSACKOldSent', 'TCPSackMerged', 'TCPZeroWindowDrop',
+  'TCPFastOpenActive', 'TCPFastOpenActiveFail', 'TCPFastOpenPassive', 'TCPFastOpenPassiveFail', 'TCPFastOpenListenOverflow',
+  'TCPFastOpenCookieReqd', 'TCPMemoryPressuresChrono', 'BadSegs',
+] as const;

@@ -1,0 +1,1017 @@
+/**
+ * TCP's tables and the socket calls (net/ipv4/tcp_ipv4.c, tcp.c, inet_connection_sock.c):
+ * demultiplexing to established, timewait and listening sockets, the listen path with its
+ * SYN and accept queues, SYN cookies, connect/accept/send/recv/close, timers, and memory
+ * accounting against tcp_mem.
+ */
+import type { NetDevice } from '../core/netdevice.js';
+import { allocSkb, allocSkbFclone, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
+import type { MibGroup } from '../core/snmp.js';
+import type { SlabCache } from '../core/kmem.js';
+import type { NetStack } from '../net-stack.js';
+import { Errno, type SockAddr } from '../socket/sock.js';
+import { IPPROTO_TCP, type Ipv4Repr } from './ipv4-header.js';
+import { tcpRcv, ackSndCheck } from './tcp-input.js';
+import { parseTcp, seqAdd, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from './tcp-header.js';
+import {
+  cookieCheck,
+  cookieCount,
+  cookieInitSequence,
+  cookieTimestamp,
+  COOKIE_MSS,
+  decodeCookieTimestamp,
+  tupleKey,
+  type RequestSock,
+  type TimewaitSock,
+} from './tcp-minisocks.js';
+import { armRetransmitTimer, retransmitLost, sendAck, sendControl, sendResetFor, transmit, tsNow, writeXmit } from './tcp-output.js';
+import { TcpSock, type TxSeg } from './tcp-sock.js';
+import { computeTcpSysctl, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
+
+const EPHEMERAL_LOW = 32768;
+const EPHEMERAL_HIGH = 60999;
+/** MAX_TCP_HEADER: headroom for TCP, IP and Ethernet headers in front of the payload. */
+const TCP_HEADROOM = MAX_HEADER;
+
+export class TcpTable {
+  readonly sysctl: TcpSysctl;
+  readonly mib: MibGroup;
+  readonly ext: MibGroup;
+  private readonly sockCache: SlabCache;
+  private readonly reqCache: SlabCache;
+  private readonly twCache: SlabCache;
+  readonly ehash = new Map<string, TcpSock>();
+  readonly listeners = new Map<number, TcpSock>();
+  readonly requests = new Map<string, RequestSock>();
+  readonly timewait = new Map<string, TimewaitSock>();
+  private readonly boundPorts = new Map<number, number>();
+  private readonly rng;
+  private readonly secret: number;
+  /** tcp_memory_allocated, in bytes of truesize. */
+  memAllocated = 0;
+  memPressure = false;
+  orphans = 0;
+  /** RTT samples of every connection on this stack, for the report. */
+  readonly rttSamplesSeen: number[] = [];
+  /** All sockets alive (for leak checks). */
+  readonly all = new Set<TcpSock>();
+  /** Fast Open cookies learned per server address (the client's tcp_fastopen cache). */
+  readonly fastOpenCookies = new Map<number, Uint8Array>();
+
+  constructor(readonly stack: NetStack) {
+    const env = stack.env;
+    this.sysctl = computeTcpSysctl(env.mem.freePages(), env.mem.size, stack.has('BASE_SMALL'), stack.has('SYN_COOKIES'));
+    this.mib = stack.mib.group('Tcp', TCP_MIB);
+    this.ext = stack.mib.group('TcpExt', TCP_EXT_MIB);
+    this.mib['RtoAlgorithm'] = 1;
+    this.mib['RtoMin'] = 200;
+    this.mib['RtoMax'] = 120000;
+    this.mib['MaxConn'] = -1;
+    this.sockCache = stack.sockets.protoCache('TCP', 'tcp_sock');
+    this.reqCache = env.mem.createCache('request_sock_TCP', env.structs['tcp_request_sock']!);
+    this.twCache = env.mem.createCache('tw_sock_TCP', env.structs['tcp_timewait_sock']!);
+    // The established and bind hash tables are allocated at boot (alloc_large_system_hash).
+    stack.staticAlloc('TCP established hash', this.sysctl.ehashEntries * env.structs['inet_ehash_bucket']!);
+    stack.staticAlloc('TCP bind hash', this.sysctl.bhashEntries * env.structs['inet_bind_hashbucket']!);
+    this.rng = env.rng.split('tcp');
+    this.secret = this.rng.nextU32();
+    stack.ip.register(IPPROTO_TCP, (skb, ip, dev) => this.receive(skb, ip, dev), (inner, bytes, off, errno) => this.icmpError(inner, bytes, off, errno));
+  }
+
+  // ---- memory ------------------------------------------------------------------------------
+
+  underPressure(): boolean {
+    return this.memPressure;
+  }
+
+  private updatePressure(): void {
+    const pages = this.memAllocated / 4096;
+    if (!this.memPressure && pages > this.sysctl.tcpMem[1]) {
+      this.memPressure = true;
+      this.ext['TCPMemoryPressures']!++;
+    } else if (this.memPressure && pages < this.sysctl.tcpMem[0]) this.memPressure = false;
+  }
+
+  /** Above tcp_mem[2] nothing more may be charged (__sk_mem_raise_allocated fails). */
+  private overHardLimit(extra: number): boolean {
+    return (this.memAllocated + extra) / 4096 > this.sysctl.tcpMem[2];
+  }
+
+  /**
+   * tcp_try_rmem_schedule: may this skb be charged to the socket's receive buffer? When not,
+   * prune (collapse the receive queue, drop out-of-order data) and ask again.
+   */
+  rmemSchedule(sk: TcpSock, skb: SkBuff): boolean {
+    const fits = (): boolean => sk.rmemAlloc + skb.truesize <= sk.rcvbuf && !this.overHardLimit(skb.truesize);
+    if (fits()) return true;
+    this.pruneQueue(sk);
+    if (fits()) return true;
+    if (sk.ofo.length > 0) {
+      this.ext['OfoPruned']!++;
+      for (const o of sk.ofo) o.skb.free();
+      sk.ofo = [];
+    }
+    if (fits()) return true;
+    this.ext['RcvPruned']!++;
+    return false;
+  }
+
+  /** tcp_prune_queue → tcp_collapse: copy queued data into dense skbs to give truesize back. */
+  private pruneQueue(sk: TcpSock): void {
+    this.ext['PruneCalled']!++;
+    if (sk.receiveQueue.length < 2) return;
+    const chunk = 4096 - 64 - 256 - TCP_HEADROOM;
+    const fresh: SkBuff[] = [];
+    const old = sk.receiveQueue.splice(0, sk.receiveQueue.length);
+    let cur: SkBuff | null = null;
+    for (const skb of old) {
+      let off = 0;
+      while (off < skb.len) {
+        if (!cur || cur.tailroom() === 0) {
+          cur = allocSkb(this.stack.skbs, chunk);
+          if (!cur) {
+            // No memory to collapse into: keep the rest as it was.
+            skb.pull(off);
+            fresh.push(skb);
+            for (const rest of old.slice(old.indexOf(skb) + 1)) fresh.push(rest);
+            sk.receiveQueue.push(...fresh);
+            return;
+          }
+          fresh.push(cur);
+        }
+        const n = Math.min(cur.tailroom(), skb.len - off);
+        cur.bytes.copyWithin(cur.put(n), skb.data + off, skb.data + off + n);
+        off += n;
+      }
+      skb.free();
+    }
+    for (const skb of fresh) {
+      this.chargeRcv(sk, skb);
+      sk.receiveQueue.push(skb);
+    }
+    this.ext['TCPRcvCollapsed']! += old.length;
+  }
+
+  /** skb_set_owner_r: charge a received skb to the socket and to tcp_memory_allocated. */
+  chargeRcv(sk: TcpSock, skb: SkBuff): void {
+    sk.rmemAlloc += skb.truesize;
+    this.memAllocated += skb.truesize;
+    skb.destructor = (s) => {
+      sk.rmemAlloc -= s.truesize;
+      this.memAllocated -= s.truesize;
+      this.updatePressure();
+    };
+    this.updatePressure();
+  }
+
+  /** A write-queue segment is acknowledged (or the socket is gone): free it unless the driver holds it. */
+  freeSeg(sk: TcpSock, seg: TxSeg): void {
+    seg.acked = true;
+    if (seg.lent) return;
+    sk.wmemQueued -= seg.skb.truesize;
+    this.memAllocated -= seg.skb.truesize;
+    seg.skb.free();
+    this.updatePressure();
+  }
+
+  /** tcp_sndbuf_expand: room for twice the congestion window, up to tcp_wmem[2]. */
+  sndbufExpand(sk: TcpSock): void {
+    if (sk.userSndbuf) return;
+    const perSeg = sk.writeQueue[0]?.skb.truesize ?? 2 * 1024 + 512;
+    const want = Math.min(this.sysctl.tcpWmem[2], 2 * Math.max(sk.cwnd, 10) * perSeg);
+    if (want > sk.sndbuf && !this.memPressure) sk.sndbuf = want;
+  }
+
+  // ---- sockets -----------------------------------------------------------------------------
+
+  create(): TcpSock | number {
+    const mem = this.stack.sockets.allocate(this.sockCache);
+    if (!mem) return -Errno.ENOBUFS;
+    const sk = new TcpSock(this.stack, this, mem);
+    this.all.add(sk);
+    return sk;
+  }
+
+  private pickPort(laddr: number, raddr: number, rport: number): number {
+    // __inet_hash_connect: a randomised start, then the first port free for this 4-tuple.
+    const range = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
+    const start = this.rng.nextInt(range);
+    for (let i = 0; i < range; i++) {
+      const port = EPHEMERAL_LOW + ((start + i) % range);
+      if (this.listeners.has(port)) continue;
+      const key = tupleKey(laddr, port, raddr, rport);
+      if (!this.ehash.has(key) && !this.timewait.has(key)) return port;
+    }
+    return 0;
+  }
+
+  bind(sk: TcpSock, addr: SockAddr): number {
+    if (sk.lport !== 0) return -Errno.EINVAL;
+    if (addr.addr !== 0 && !this.stack.isLocalAddress(addr.addr)) return -Errno.EADDRNOTAVAIL;
+    if (addr.port !== 0 && (this.listeners.has(addr.port) || (this.boundPorts.get(addr.port) ?? 0) > 0)) return -Errno.EADDRINUSE;
+    sk.laddr = addr.addr;
+    sk.lport = addr.port;
+    if (addr.port) this.boundPorts.set(addr.port, (this.boundPorts.get(addr.port) ?? 0) + 1);
+    return 0;
+  }
+
+  listen(sk: TcpSock, backlog: number): number {
+    if (sk.state !== 'CLOSED' && sk.state !== 'LISTEN') return -Errno.EINVAL;
+    if (sk.lport === 0) return -Errno.EINVAL;
+    sk.backlog = Math.max(1, Math.min(backlog, this.sysctl.somaxconn));
+    if (sk.state === 'LISTEN') return 0;
+    sk.state = 'LISTEN';
+    this.listeners.set(sk.lport, sk);
+    return 0;
+  }
+
+  accept(sk: TcpSock): TcpSock | number {
+    if (sk.state !== 'LISTEN') return -Errno.EINVAL;
+    const child = sk.acceptQueue.shift();
+    if (!child) return -Errno.EAGAIN;
+    child.parent = null;
+    return child;
+  }
+
+  private initConnection(sk: TcpSock): void {
+    const mtu = this.stack.device(this.routeIfindex(sk.raddr))?.mtu ?? 1500;
+    sk.advMss = mtu - 40;
+    sk.mss = sk.advMss;
+    sk.windowClamp = sk.fullSpace();
+    // tcp_select_initial_window: the window scale that lets the whole buffer be offered.
+    let space = Math.max(this.sysctl.tcpRmem[2], sk.rcvbuf);
+    sk.rcvWscale = 0;
+    while (space > 65535 && sk.rcvWscale < 14) {
+      space >>= 1;
+      sk.rcvWscale++;
+    }
+    const full = sk.fullSpace();
+    const initial = Math.min(full > sk.advMss ? full - (full % sk.advMss) : full, 65535);
+    sk.rcvWnd = initial;
+    sk.rcvSsthresh = initial;
+    // Quick ACKs at the start (tcp_incr_quickack): up to 16 segments ACKed at once.
+    sk.quickAcks = Math.min(16, Math.floor(initial / (2 * sk.advMss)));
+    sk.tsOffset = this.rng.nextU32();
+  }
+
+  private routeIfindex(dst: number): number {
+    return this.stack.fib.lookup(dst)?.ifindex ?? this.stack.devices[0]?.ifindex ?? 0;
+  }
+
+  /** secure_tcp_seq: a keyed hash of the 4-tuple plus a clock ticking every 64 ns. */
+  private initialSeq(laddr: number, lport: number, raddr: number, rport: number): number {
+    const h = cookieInitSequence(this.secret, laddr, raddr, lport, rport, 0, 0, 0);
+    return (h + Math.floor(this.stack.sim.now / 64)) >>> 0;
+  }
+
+  connect(sk: TcpSock, addr: SockAddr): number {
+    if (sk.state === 'ESTABLISHED') return -Errno.EISCONN;
+    if (sk.state === 'SYN_SENT') return -Errno.EALREADY;
+    if (sk.state !== 'CLOSED') return -Errno.EINVAL;
+    const src = sk.laddr || this.stack.ip.sourceFor(addr.addr);
+    if (src === 0) return -Errno.ENETUNREACH;
+    sk.laddr = src;
+    sk.raddr = addr.addr;
+    sk.rport = addr.port;
+    if (sk.lport === 0) {
+      sk.lport = this.pickPort(src, addr.addr, addr.port);
+      if (sk.lport === 0) return -Errno.EADDRNOTAVAIL;
+    }
+    this.initConnection(sk);
+    sk.iss = this.initialSeq(sk.laddr, sk.lport, sk.raddr, sk.rport);
+    sk.sndUna = sk.iss;
+    sk.sndNxt = sk.iss;
+    const syn = this.newSeg(sk, sk.iss, 0, true, false);
+    if (!syn) return -Errno.ENOBUFS;
+    sk.state = 'SYN_SENT';
+    this.ehash.set(tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport), sk);
+    this.mib['ActiveOpens']!++;
+    if (sk.fastOpenEnabled) this.fastOpenConnect(sk, syn);
+    const { transmitSeg } = outputFns;
+    transmitSeg(sk, syn, false);
+    sk.sndNxt = syn.end;
+    return -Errno.EINPROGRESS;
+  }
+
+  /** Allocate a write-queue segment able to hold `len` payload bytes; null when memory refuses. */
+  newSeg(sk: TcpSock, seq: number, len: number, syn: boolean, fin: boolean): TxSeg | null {
+    const skb = allocSkbFclone(this.stack.skbs, TCP_HEADROOM + Math.max(len, sk.mss));
+    if (!skb) return null;
+    if (this.overHardLimit(skb.truesize) && !syn && !fin) {
+      skb.free();
+      return null;
+    }
+    skb.reserve(TCP_HEADROOM);
+    const seg: TxSeg = { skb, payload: skb.data, seq, len, syn, fin, end: (seq + len + (syn ? 1 : 0) + (fin ? 1 : 0)) >>> 0, sentAt: 0, txCount: 0, retransmitted: false, sacked: false, lost: false, lent: false, acked: false };
+    sk.wmemQueued += skb.truesize;
+    this.memAllocated += skb.truesize;
+    this.updatePressure();
+    sk.writeQueue.push(seg);
+    return seg;
+  }
+
+  /**
+   * tcp_sendmsg: copy the program's bytes into write-queue segments of at most one MSS while
+   * the send buffer and tcp_mem allow; returns bytes taken or -EAGAIN.
+   */
+  send(sk: TcpSock, data: Uint8Array): number {
+    const e = sk.takeError();
+    if (e) return -e;
+    if (sk.shutdownWr || sk.finQueued) return -Errno.EPIPE;
+    if (sk.state === 'SYN_SENT' || sk.state === 'SYN_RECV') return -Errno.EAGAIN;
+    if (sk.state !== 'ESTABLISHED' && sk.state !== 'CLOSE_WAIT') return -Errno.EPIPE;
+    let copied = 0;
+    const cpu = this.stack.env.cpu;
+    while (copied < data.length) {
+      let tail = sk.writeQueue[sk.writeQueue.length - 1];
+      if (!tail || sk.isSent(tail) || tail.fin || tail.syn || tail.len >= sk.mss) {
+        if (sk.wmemQueued >= sk.sndbuf) {
+          sk.setLimited('sndbuf');
+          break;
+        }
+        const seg = this.newSeg(sk, tail ? tail.end : sk.sndNxt, 0, false, false);
+        if (!seg) break;
+        tail = seg;
+      }
+      const n = Math.min(sk.mss - tail.len, data.length - copied);
+      sk.stack.env.mem.bytes.set(data.subarray(copied, copied + n), tail.payload + tail.len);
+      tail.skb.len = tail.len + n;
+      tail.len += n;
+      tail.end = (tail.seq + tail.len) >>> 0;
+      copied += n;
+    }
+    cpu.charge(cpu.cycles.copyByte * copied);
+    if (copied > 0) writeXmit(sk);
+    return copied > 0 ? copied : -Errno.EAGAIN;
+  }
+
+  /** tcp_recvmsg: copy up to `max` bytes out; an empty array is end of stream. */
+  recv(sk: TcpSock, max: number): Uint8Array | number {
+    if (sk.state === 'LISTEN') return -Errno.ENOTCONN;
+    const out: Uint8Array[] = [];
+    let n = 0;
+    while (n < max && sk.receiveQueue.length > 0) {
+      const skb = sk.receiveQueue[0]!;
+      const take = Math.min(skb.len, max - n);
+      out.push(skb.bytes.slice(skb.data, skb.data + take));
+      n += take;
+      skb.pull(take);
+      if (skb.len === 0) {
+        sk.receiveQueue.shift();
+        skb.free();
+      }
+    }
+    if (n === 0) {
+      const e = sk.takeError();
+      if (e) return -e;
+      if (sk.finReceived || sk.state === 'CLOSED') return new Uint8Array(0);
+      return -Errno.EAGAIN;
+    }
+    const cpu = this.stack.env.cpu;
+    cpu.charge(cpu.cycles.copyByte * n);
+    // tcp_cleanup_rbuf: tell the peer when reading opened the window a lot.
+    if (sk.state === 'ESTABLISHED' || sk.state === 'FIN_WAIT1' || sk.state === 'FIN_WAIT2') {
+      const offered = (sk.rcvWup + sk.rcvWnd - sk.rcvNxt) | 0;
+      if (outputFns.freeWindow(sk) >= 2 * offered && outputFns.freeWindow(sk) - offered >= 2 * sk.advMss) sendAck(sk);
+    }
+    if (out.length === 1) return out[0]!;
+    const all = new Uint8Array(n);
+    let o = 0;
+    for (const part of out) {
+      all.set(part, o);
+      o += part.length;
+    }
+    return all;
+  }
+
+  get readable(): (sk: TcpSock) => number {
+    return (sk) => sk.receiveQueue.reduce((s, x) => s + x.len, 0);
+  }
+
+  /** shutdown(SHUT_WR) / the sending half of close(): queue a FIN after the data. */
+  shutdown(sk: TcpSock): number {
+    if (sk.finQueued) return 0;
+    if (sk.state === 'SYN_SENT' || sk.state === 'CLOSED' || sk.state === 'LISTEN') {
+      sk.shutdownWr = true;
+      return 0;
+    }
+    sk.shutdownWr = true;
+    if (sk.state !== 'ESTABLISHED' && sk.state !== 'CLOSE_WAIT' && sk.state !== 'SYN_RECV') return 0;
+    sk.finQueued = true;
+    const tail = sk.writeQueue[sk.writeQueue.length - 1];
+    if (tail && !sk.isSent(tail) && !tail.fin && !tail.syn) {
+      tail.fin = true;
+      tail.end = (tail.end + 1) >>> 0;
+    } else {
+      // The FIN needs its own segment; it may exceed the send buffer (sk_forced_mem_schedule).
+      const seg = this.newSeg(sk, tail ? tail.end : sk.sndNxt, 0, false, true);
+      if (!seg) {
+        sendControl(sk, TCP_ACK | TCP_FIN);
+        sk.sndNxt = seqAdd(sk.sndNxt, 1);
+      }
+    }
+    sk.state = sk.state === 'CLOSE_WAIT' ? 'LAST_ACK' : 'FIN_WAIT1';
+    writeXmit(sk);
+    return 0;
+  }
+
+  /** close(): the program lets go. Unread data means RST (RFC 2525), else a FIN. */
+  close(sk: TcpSock): void {
+    if (sk.closed) return;
+    sk.closed = true;
+    sk.orphan = true;
+    sk.onReadable = null;
+    sk.onWritable = null;
+    sk.onError = null;
+    switch (sk.state) {
+      case 'LISTEN':
+        this.listeners.delete(sk.lport);
+        for (const [key, req] of [...this.requests]) if (req.listener === sk) this.dropRequest(key, req);
+        for (const child of sk.acceptQueue.splice(0)) {
+          sendControl(child, TCP_RST | TCP_ACK);
+          this.destroy(child, 0);
+        }
+        this.destroy(sk, 0);
+        return;
+      case 'CLOSED':
+      case 'SYN_SENT':
+        this.destroy(sk, 0);
+        return;
+      default:
+        break;
+    }
+    const unread = sk.receiveQueue.reduce((s, x) => s + x.len, 0);
+    if (unread > 0) {
+      this.ext['TCPAbortOnClose']!++;
+      sendControl(sk, TCP_RST | TCP_ACK);
+      this.destroy(sk, 0);
+      return;
+    }
+    this.orphans++;
+    if (this.orphans > this.sysctl.maxOrphans) {
+      // tcp_check_oom: too many orphans; reset this one (TCPAbortOnMemory).
+      this.ext['TCPAbortOnMemory']!++;
+      sendControl(sk, TCP_RST | TCP_ACK);
+      this.destroy(sk, 0);
+      return;
+    }
+    this.shutdown(sk);
+    if (sk.state === 'FIN_WAIT2') this.armFinWait2(sk);
+  }
+
+  // ---- state changes -----------------------------------------------------------------------
+
+  onEstablished(sk: TcpSock): void {
+    const wasSynRecv = sk.state === 'SYN_RECV';
+    sk.state = 'ESTABLISHED';
+    this.mib['CurrEstab']!++;
+    if (this.sysctl && sk.keepalive) this.armKeepalive(sk);
+    if (wasSynRecv) return;
+    sk.onWritable?.();
+  }
+
+  resetByPeer(sk: TcpSock): void {
+    if (sk.state === 'ESTABLISHED' || sk.state === 'CLOSE_WAIT') this.mib['EstabResets']!++;
+    const errno = sk.state === 'SYN_SENT' ? Errno.ECONNREFUSED : sk.state === 'CLOSE_WAIT' ? Errno.EPIPE : Errno.ECONNRESET;
+    this.destroy(sk, errno);
+  }
+
+  /** tcp_done: the connection is over; report `errno` to the program if it still holds it. */
+  destroy(sk: TcpSock, errno: number): void {
+    if (sk.state === 'ESTABLISHED' || sk.state === 'CLOSE_WAIT') this.mib['CurrEstab']!--;
+    const wasOrphan = sk.orphan && sk.state !== 'LISTEN' && sk.state !== 'CLOSED' && sk.state !== 'SYN_SENT' && sk.finQueued;
+    if (wasOrphan) this.orphans = Math.max(0, this.orphans - 1);
+    sk.state = 'CLOSED';
+    for (const t of [sk.rtxTimer, sk.delackTimer, sk.persistTimer, sk.keepaliveTimer, sk.closeTimer]) this.stack.sim.cancel(t);
+    sk.rtxTimer = sk.delackTimer = sk.persistTimer = sk.keepaliveTimer = sk.closeTimer = null;
+    sk.setLimited(null);
+    this.ehash.delete(tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport));
+    for (const seg of sk.writeQueue.splice(0)) this.freeSeg(sk, seg);
+    for (const o of sk.ofo.splice(0)) o.skb.free();
+    if (errno) sk.reportError(errno);
+    sk.onReadable?.();
+    if (sk.closed) this.freeSock(sk);
+  }
+
+  private freeSock(sk: TcpSock): void {
+    if (!this.all.has(sk)) return;
+    this.all.delete(sk);
+    sk.purgeReceiveQueue();
+    if (sk.lport && this.boundPorts.has(sk.lport)) {
+      const n = this.boundPorts.get(sk.lport)! - 1;
+      if (n <= 0) this.boundPorts.delete(sk.lport);
+      else this.boundPorts.set(sk.lport, n);
+    }
+    this.stack.sockets.free(this.sockCache, sk.mem);
+  }
+
+  armFinWait2(sk: TcpSock): void {
+    this.stack.sim.cancel(sk.closeTimer);
+    sk.closeTimer = this.stack.sim.after(this.sysctl.finTimeoutNs, () => {
+      sk.closeTimer = null;
+      if (sk.state === 'FIN_WAIT2') this.destroy(sk, 0);
+    });
+  }
+
+  /** tcp_time_wait: swap the full socket for a timewait sock for TCP_TIMEWAIT_LEN. */
+  enterTimeWait(sk: TcpSock): void {
+    const key = tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport);
+    if (this.timewait.size < this.sysctl.maxTwBuckets) {
+      const addr = this.twCache.alloc();
+      if (addr !== 0) {
+        const tw: TimewaitSock = { key, addr, laddr: sk.laddr, lport: sk.lport, raddr: sk.raddr, rport: sk.rport, sndNxt: sk.sndNxt, rcvNxt: sk.rcvNxt, rcvWnd: sk.rcvWnd >>> sk.rcvWscale, tsRecent: sk.tsRecent, tsOffset: sk.tsOffset, tstampOk: sk.tstampOk, timer: null };
+        tw.timer = this.stack.sim.after(this.sysctl.timewaitLenNs, () => this.killTimewait(tw));
+        this.timewait.set(key, tw);
+        this.ext['TW']!++;
+      } else this.ext['TCPTimeWaitOverflow']!++;
+    } else this.ext['TCPTimeWaitOverflow']!++;
+    sk.state = 'TIME_WAIT';
+    this.ehash.delete(key);
+    this.destroy(sk, 0);
+  }
+
+  private killTimewait(tw: TimewaitSock): void {
+    this.stack.sim.cancel(tw.timer);
+    this.timewait.delete(tw.key);
+    this.twCache.free(tw.addr);
+  }
+
+  // ---- timers ------------------------------------------------------------------------------
+
+  /** tcp_retransmit_timer: back off, collapse the window to one segment, resend the head. */
+  retransmitTimer(sk: TcpSock): void {
+    const head = sk.writeQueue.find((s) => sk.isSent(s));
+    if (!head || sk.state === 'CLOSED') return;
+    const s = this.sysctl;
+    const limit = sk.state === 'SYN_SENT' ? s.synRetries : s.retries2;
+    if (head.txCount > limit) {
+      this.ext['TCPAbortOnTimeout']!++;
+      if (sk.state === 'SYN_SENT') this.mib['AttemptFails']!++;
+      sendControl(sk, TCP_RST | TCP_ACK);
+      this.destroy(sk, Errno.ETIMEDOUT);
+      return;
+    }
+    this.ext['TCPTimeouts']!++;
+    if (sk.state === 'ESTABLISHED' || sk.state === 'CLOSE_WAIT' || sk.state === 'FIN_WAIT1' || sk.state === 'LAST_ACK' || sk.state === 'CLOSING') {
+      // tcp_enter_loss: everything outstanding and not SACKed is lost; restart from one segment.
+      sk.ssthresh = Math.max(Math.floor(sk.packetsInFlight() / 2), 2);
+      sk.cwnd = 1;
+      sk.cwndCnt = 0;
+      sk.recovery = { highSeq: sk.sndNxt };
+      sk.retransOut = 0;
+      for (const seg of sk.writeQueue) if (sk.isSent(seg) && !seg.sacked) seg.lost = true;
+      this.ext['TCPSlowStartRetrans']!++;
+    }
+    sk.backoff = Math.min(sk.backoff + 1, 15);
+    head.lost = false;
+    outputFns.transmitSeg(sk, head, true);
+    if (sk.recovery) sk.retransOut++;
+    armRetransmitTimer(sk);
+  }
+
+  armPersist(sk: TcpSock): void {
+    if (sk.persistTimer) return;
+    const timeout = Math.min(Math.max(sk.rto, this.sysctl.rtoMinNs) * 2 ** sk.probesOut, this.sysctl.rtoMaxNs);
+    sk.persistTimer = this.stack.sim.after(timeout, () => {
+      sk.persistTimer = null;
+      if (sk.state === 'CLOSED' || sk.sndWnd > 0) return;
+      if (!sk.writeQueue.some((s) => !sk.isSent(s))) return;
+      // tcp_send_probe0: a segment below snd_una makes the peer answer with its window.
+      this.ext['TCPWinProbe']!++;
+      sk.probesOut++;
+      sendControl(sk, TCP_ACK, (sk.sndUna - 1) >>> 0);
+      this.armPersist(sk);
+    });
+  }
+
+  cancelPersist(sk: TcpSock): void {
+    this.stack.sim.cancel(sk.persistTimer);
+    sk.persistTimer = null;
+    sk.probesOut = 0;
+  }
+
+  armKeepalive(sk: TcpSock): void {
+    this.stack.sim.cancel(sk.keepaliveTimer);
+    const s = this.sysctl;
+    const idle = sk.now - sk.lastRecvTime;
+    const wait = sk.keepaliveProbesSent > 0 ? s.keepaliveIntvlNs : Math.max(s.keepaliveTimeNs - idle, 1);
+    sk.keepaliveTimer = this.stack.sim.after(wait, () => {
+      sk.keepaliveTimer = null;
+      if (sk.state !== 'ESTABLISHED' || !sk.keepalive) return;
+      if (sk.now - sk.lastRecvTime < s.keepaliveTimeNs && sk.keepaliveProbesSent === 0) return this.armKeepalive(sk);
+      if (sk.keepaliveProbesSent >= s.keepaliveProbes) {
+        this.destroy(sk, Errno.ETIMEDOUT);
+        return;
+      }
+      sk.keepaliveProbesSent++;
+      this.ext['TCPKeepAlive']!++;
+      sendControl(sk, TCP_ACK, (sk.sndUna - 1) >>> 0);
+      this.armKeepalive(sk);
+    });
+  }
+
+  // ---- receive -----------------------------------------------------------------------------
+
+  /** tcp_v4_rcv. */
+  receive(skb: SkBuff, ip: Ipv4Repr, _dev: NetDevice): void {
+    this.mib['InSegs']!++;
+    const th = parseTcp(skb.bytes, skb.data, skb.len, ip.src, ip.dst);
+    if (typeof th === 'string') {
+      if (th === 'checksum') this.mib['InCsumErrors']!++;
+      this.mib['InErrs']!++;
+      skb.free();
+      return;
+    }
+    if (ip.dst === 0xffffffff || !this.stack.addresses.some((a) => a.addr === ip.dst)) {
+      // Not to a unicast address of ours (TCP never uses broadcasts).
+      skb.free();
+      return;
+    }
+    const payload = skb.len - th.headerLength;
+    const key = tupleKey(ip.dst, th.dstPort, ip.src, th.srcPort);
+    const sk = this.ehash.get(key);
+    if (sk) {
+      tcpRcv(sk, skb, ip, th);
+      return;
+    }
+    const tw = this.timewait.get(key);
+    if (tw) {
+      if (th.flags & TCP_SYN && !(th.flags & (TCP_ACK | TCP_RST)) && ((th.seq - tw.rcvNxt) | 0) > 0 && this.listeners.has(th.dstPort)) {
+        // A new connection for the same 4-tuple may reuse it (tcp_timewait_state_process: TCP_TW_SYN).
+        this.killTimewait(tw);
+      } else {
+        this.timewaitRcv(tw, skb, th);
+        return;
+      }
+    }
+    const req = this.requests.get(key);
+    const listener = this.listeners.get(th.dstPort);
+    if (req) {
+      this.requestRcv(req, skb, ip, th, payload);
+      return;
+    }
+    if (listener) {
+      this.listenRcv(listener, skb, ip, th, payload);
+      return;
+    }
+    sendResetFor(this.stack, ip.src, ip.dst, th, payload);
+    skb.free();
+  }
+
+  private timewaitRcv(tw: TimewaitSock, skb: SkBuff, th: TcpRepr): void {
+    skb.free();
+    if (th.flags & TCP_RST) {
+      this.killTimewait(tw);
+      return;
+    }
+    // A retransmitted FIN (or anything else) is answered with the final ACK; the timer restarts.
+    if (th.flags & TCP_FIN) {
+      this.stack.sim.cancel(tw.timer);
+      tw.timer = this.stack.sim.after(this.sysctl.timewaitLenNs, () => this.killTimewait(tw));
+    }
+    const out = allocSkb(this.stack.skbs, MAX_HEADER);
+    if (!out) return;
+    out.reserve(MAX_HEADER);
+    const options = tw.tstampOk ? { tsVal: (Math.floor(this.stack.sim.now / 1e6) + tw.tsOffset) >>> 0, tsEcr: th.options.tsVal ?? tw.tsRecent } : {};
+    transmit(this.stack, out, { srcPort: tw.lport, dstPort: tw.rport, seq: tw.sndNxt, ack: tw.rcvNxt, flags: TCP_ACK, window: tw.rcvWnd, urgent: 0, options }, tw.laddr, tw.raddr);
+  }
+
+  /** A segment for a listening socket: a SYN starts a request sock (or a cookie), an ACK may complete one. */
+  private listenRcv(listener: TcpSock, skb: SkBuff, ip: Ipv4Repr, th: TcpRepr, payload: number): void {
+    if (th.flags & TCP_RST) {
+      skb.free();
+      return;
+    }
+    if (th.flags & TCP_ACK) {
+      if (!(th.flags & TCP_SYN) && this.sysctl.syncookies) {
+        this.cookieAck(listener, skb, ip, th, payload);
+        return;
+      }
+      sendResetFor(this.stack, ip.src, ip.dst, th, payload);
+      skb.free();
+      return;
+    }
+    if (!(th.flags & TCP_SYN)) {
+      skb.free();
+      return;
+    }
+    // tcp_conn_request.
+    if (listener.acceptQueue.length >= listener.backlog) {
+      this.ext['ListenOverflows']!++;
+      this.ext['ListenDrops']!++;
+      skb.free();
+      return;
+    }
+    const synQueueFull = listener.synQueueLen >= listener.backlog;
+    if (synQueueFull) {
+      if (this.sysctl.syncookies) {
+        this.ext['TCPReqQFullDoCookies']!++;
+        this.sendCookieSynAck(listener, ip, th);
+      } else {
+        this.ext['TCPReqQFullDrop']!++;
+        this.ext['ListenDrops']!++;
+      }
+      skb.free();
+      return;
+    }
+    const addr = this.reqCache.alloc();
+    if (addr === 0) {
+      this.ext['ListenDrops']!++;
+      skb.free();
+      return;
+    }
+    const o = th.options;
+    const key = tupleKey(ip.dst, th.dstPort, ip.src, th.srcPort);
+    // The request sock takes the listener's buffer settings to choose its window and scale.
+    const rcvWscale = this.wscaleFor(listener.rcvbuf);
+    const synData = payload > 0 ? skb.bytes.slice(skb.data + th.headerLength, skb.data + skb.len) : null;
+    const req: RequestSock = {
+      key,
+      addr,
+      listener,
+      laddr: ip.dst,
+      lport: th.dstPort,
+      raddr: ip.src,
+      rport: th.srcPort,
+      iss: this.initialSeq(ip.dst, th.dstPort, ip.src, th.srcPort),
+      irs: th.seq,
+      mss: Math.min(o.mss ?? 536, (this.stack.device(this.routeIfindex(ip.src))?.mtu ?? 1500) - 40),
+      wscaleOk: o.wscale !== undefined,
+      sndWscale: o.wscale ?? 0,
+      rcvWscale: o.wscale !== undefined ? rcvWscale : 0,
+      sackOk: o.sackPermitted === true,
+      tstampOk: o.tsVal !== undefined,
+      tsRecent: o.tsVal ?? 0,
+      tsOffset: this.rng.nextU32(),
+      window: th.window,
+      retries: 0,
+      timer: null,
+      synData: null,
+    };
+    skb.free();
+    this.requests.set(key, req);
+    listener.synQueueLen++;
+    if (synData && this.fastOpenAcceptData(listener, req, th)) req.synData = synData;
+    this.sendSynAck(req);
+  }
+
+  private wscaleFor(rcvbuf: number): number {
+    let space = Math.max(this.sysctl.tcpRmem[2], rcvbuf);
+    let w = 0;
+    while (space > 65535 && w < 14) {
+      space >>= 1;
+      w++;
+    }
+    return w;
+  }
+
+  private sendSynAck(req: RequestSock, cookie?: { seq: number; tsVal?: number }): void {
+    const skb = allocSkb(this.stack.skbs, MAX_HEADER);
+    if (!skb) return;
+    skb.reserve(MAX_HEADER);
+    const listener = req.listener;
+    const full = listener.rcvbuf - (listener.rcvbuf >> this.sysctl.advWinScale);
+    const advMss = (this.stack.device(this.routeIfindex(req.raddr))?.mtu ?? 1500) - 40;
+    const window = Math.min(full - (full % advMss), 65535);
+    const options: import('./tcp-header.js').TcpOptions = { mss: advMss };
+    if (req.tstampOk) {
+      options.tsVal = cookie?.tsVal ?? (Math.floor(this.stack.sim.now / 1e6) + req.tsOffset) >>> 0;
+      options.tsEcr = req.tsRecent;
+    }
+    if (req.sackOk) options.sackPermitted = true;
+    if (req.wscaleOk) options.wscale = req.rcvWscale;
+    const extra = this.fastOpenSynAckOption(req);
+    if (extra) options.fastOpenCookie = extra;
+    transmit(this.stack, skb, { srcPort: req.lport, dstPort: req.rport, seq: cookie?.seq ?? req.iss, ack: (req.irs + 1 + (req.synData?.length ?? 0)) >>> 0, flags: TCP_SYN | TCP_ACK, window, urgent: 0, options }, req.laddr, req.raddr);
+    if (cookie) return;
+    // inet_csk_reqsk_queue_hash_add: the SYN-ACK is retransmitted 1 s, 2 s, 4 s … up to synack_retries.
+    this.stack.sim.cancel(req.timer);
+    req.timer = this.stack.sim.after(this.sysctl.rtoInitNs * 2 ** req.retries, () => {
+      req.timer = null;
+      if (req.retries >= this.sysctl.synackRetries) {
+        this.dropRequest(req.key, req);
+        return;
+      }
+      req.retries++;
+      this.mib['RetransSegs']!++;
+      this.sendSynAck(req);
+    });
+  }
+
+  private dropRequest(key: string, req: RequestSock): void {
+    this.stack.sim.cancel(req.timer);
+    this.requests.delete(key);
+    req.listener.synQueueLen--;
+    this.reqCache.free(req.addr);
+  }
+
+  /** The handshake's final ACK (or data) for a request sock: make the child and queue it for accept(). */
+  private requestRcv(req: RequestSock, skb: SkBuff, ip: Ipv4Repr, th: TcpRepr, payload: number): void {
+    if (th.flags & TCP_RST) {
+      this.ext['EmbryonicRsts']!++;
+      this.dropRequest(req.key, req);
+      skb.free();
+      return;
+    }
+    if (th.flags & TCP_SYN && !(th.flags & TCP_ACK)) {
+      // A retransmitted SYN: answer with the SYN-ACK again (inet_rtx_syn_ack).
+      skb.free();
+      this.sendSynAck(req);
+      return;
+    }
+    if (!(th.flags & TCP_ACK) || th.ack !== ((req.iss + 1) >>> 0)) {
+      sendResetFor(this.stack, ip.src, ip.dst, th, payload);
+      skb.free();
+      return;
+    }
+    const listener = req.listener;
+    this.dropRequest(req.key, req);
+    const child = this.makeChild(listener, req, th);
+    if (!child) {
+      this.ext['ListenDrops']!++;
+      skb.free();
+      return;
+    }
+    tcpRcv(child, skb, ip, th);
+  }
+
+  /** tcp_create_openreq_child + inet_csk_complete_hashdance: a full socket for an accepted connection. */
+  private makeChild(listener: TcpSock, req: RequestSock, th: TcpRepr): TcpSock | null {
+    if (listener.acceptQueue.length >= listener.backlog) {
+      this.ext['ListenOverflows']!++;
+      return null;
+    }
+    const child = this.create();
+    if (typeof child === 'number') return null;
+    child.laddr = req.laddr;
+    child.lport = req.lport;
+    child.raddr = req.raddr;
+    child.rport = req.rport;
+    child.rcvbuf = listener.rcvbuf;
+    child.sndbuf = listener.sndbuf;
+    child.nodelay = listener.nodelay;
+    child.keepalive = listener.keepalive;
+    this.initConnection(child);
+    child.rcvWscale = req.rcvWscale;
+    child.tsOffset = req.tsOffset;
+    child.iss = req.iss;
+    child.sndUna = (req.iss + 1) >>> 0;
+    child.sndNxt = child.sndUna;
+    child.irs = req.irs;
+    child.rcvNxt = (req.irs + 1 + (req.synData?.length ?? 0)) >>> 0;
+    child.rcvWup = child.rcvNxt;
+    child.lastAckedRcvNxt = child.rcvNxt;
+    child.mss = req.mss;
+    child.wscaleOk = req.wscaleOk;
+    child.sndWscale = req.sndWscale;
+    child.sackOk = req.sackOk;
+    child.tstampOk = req.tstampOk;
+    child.tsRecent = req.tsRecent;
+    if (child.tstampOk) child.mss -= 12;
+    child.sndWnd = th.window << child.sndWscale;
+    child.sndWl1 = th.seq;
+    child.sndWl2 = th.ack;
+    child.maxWindow = child.sndWnd;
+    child.state = 'ESTABLISHED';
+    this.mib['CurrEstab']!++;
+    this.mib['PassiveOpens']!++;
+    child.parent = listener;
+    this.ehash.set(tupleKey(child.laddr, child.lport, child.raddr, child.rport), child);
+    if (req.synData) this.deliverSynData(child, req.synData);
+    listener.acceptQueue.push(child);
+    listener.onReadable?.();
+    return child;
+  }
+
+  private sendCookieSynAck(listener: TcpSock, ip: Ipv4Repr, th: TcpRepr): void {
+    const o = th.options;
+    const peerMss = o.mss ?? 536;
+    let mssIndex = 0;
+    for (let i = COOKIE_MSS.length - 1; i >= 0; i--) {
+      if (peerMss >= COOKIE_MSS[i]!) {
+        mssIndex = i;
+        break;
+      }
+    }
+    const seq = cookieInitSequence(this.secret, ip.src, ip.dst, th.srcPort, th.dstPort, th.seq, cookieCount(this.stack.sim.now), mssIndex);
+    this.ext['SyncookiesSent']!++;
+    const rcvWscale = this.wscaleFor(listener.rcvbuf);
+    const req: RequestSock = {
+      key: '',
+      addr: 0,
+      listener,
+      laddr: ip.dst,
+      lport: th.dstPort,
+      raddr: ip.src,
+      rport: th.srcPort,
+      iss: seq,
+      irs: th.seq,
+      mss: COOKIE_MSS[mssIndex]!,
+      wscaleOk: o.wscale !== undefined && o.tsVal !== undefined,
+      sndWscale: o.wscale ?? 0,
+      rcvWscale,
+      sackOk: o.sackPermitted === true && o.tsVal !== undefined,
+      tstampOk: o.tsVal !== undefined,
+      tsRecent: o.tsVal ?? 0,
+      tsOffset: 0,
+      window: th.window,
+      retries: 0,
+      timer: null,
+      synData: null,
+    };
+    const tsVal = o.tsVal !== undefined ? cookieTimestamp(Math.floor(this.stack.sim.now / 1e6), o.wscale !== undefined ? rcvWscale : null, o.sackPermitted === true) : undefined;
+    this.sendSynAck(req, { seq, tsVal });
+  }
+
+  /** cookie_v4_check: an ACK for a listener with no request sock may carry a valid cookie. */
+  private cookieAck(listener: TcpSock, skb: SkBuff, ip: Ipv4Repr, th: TcpRepr, payload: number): void {
+    const cookie = (th.ack - 1) >>> 0;
+    const seq = (th.seq - 1) >>> 0;
+    const mssIndex = cookieCheck(this.secret, ip.src, ip.dst, th.srcPort, th.dstPort, seq, cookie, cookieCount(this.stack.sim.now));
+    if (mssIndex < 0) {
+      this.ext['SyncookiesFailed']!++;
+      sendResetFor(this.stack, ip.src, ip.dst, th, payload);
+      skb.free();
+      return;
+    }
+    this.ext['SyncookiesRecv']!++;
+    const ts = th.options.tsEcr !== undefined ? decodeCookieTimestamp(th.options.tsEcr) : { wscale: null, sackOk: false };
+    const req: RequestSock = {
+      key: '',
+      addr: 0,
+      listener,
+      laddr: ip.dst,
+      lport: th.dstPort,
+      raddr: ip.src,
+      rport: th.srcPort,
+      iss: cookie,
+      irs: seq,
+      mss: COOKIE_MSS[mssIndex]!,
+      wscaleOk: ts.wscale !== null,
+      // The peer's own scale was not saved: without it, assume none (cookies lose it, as in Linux without timestamps).
+      sndWscale: 0,
+      rcvWscale: ts.wscale ?? 0,
+      sackOk: ts.sackOk,
+      tstampOk: th.options.tsVal !== undefined,
+      tsRecent: th.options.tsVal ?? 0,
+      tsOffset: 0,
+      window: th.window,
+      retries: 0,
+      timer: null,
+      synData: null,
+    };
+    const child = this.makeChild(listener, req, th);
+    if (!child) {
+      this.ext['ListenDrops']!++;
+      skb.free();
+      return;
+    }
+    tcpRcv(child, skb, ip, th);
+  }
+
+  /** ICMP errors for our segments (tcp_v4_err): hard errors abort a connection still opening. */
+  private icmpError(inner: Ipv4Repr, bytes: Uint8Array, off: number, errno: number): void {
+    if (off + 8 > bytes.length) return;
+    const sport = (bytes[off]! << 8) | bytes[off + 1]!;
+    const dport = (bytes[off + 2]! << 8) | bytes[off + 3]!;
+    const sk = this.ehash.get(tupleKey(inner.src, sport, inner.dst, dport));
+    if (!sk) return;
+    if (sk.state === 'SYN_SENT') {
+      this.mib['AttemptFails']!++;
+      this.destroy(sk, errno);
+    } else sk.err = errno; // soft error: reported if the connection later times out
+  }
+
+  // ---- Fast Open hooks (CONFIG_TCP_FASTOPEN; see tcp-fastopen.ts) ---------------------------
+
+  fastOpenCookieLearned(sk: TcpSock, cookie: Uint8Array): void {
+    if (this.stack.has('TCP_FASTOPEN')) this.fastOpenCookies.set(sk.raddr, cookie.slice());
+  }
+
+  private fastOpenConnect(_sk: TcpSock, _syn: TxSeg): void {}
+
+  private fastOpenAcceptData(_listener: TcpSock, _req: RequestSock, _th: TcpRepr): boolean {
+    return false;
+  }
+
+  private fastOpenSynAckOption(_req: RequestSock): Uint8Array | null {
+    return null;
+  }
+
+  private deliverSynData(_child: TcpSock, _data: Uint8Array): void {}
+
+  /** ACK anything owed: used after a batch of received segments. */
+  flushAcks(sk: TcpSock): void {
+    ackSndCheck(sk);
+  }
+
+  retransmitNow(sk: TcpSock): void {
+    retransmitLost(sk);
+  }
+
+  tsNow(sk: TcpSock): number {
+    return tsNow(sk);
+  }
+}
+
+import * as outputFns from './tcp-output.js';
