@@ -148,16 +148,17 @@ function synSentRcv(sk: TcpSock, skb: SkBuff, th: TcpRepr): void {
   if (sk.tstampOk) {
     sk.tsRecent = o.tsVal!;
     sk.mss -= 12;
-    if (o.tsEcr) sampleRtt(sk, ((tsNow(sk) - o.tsEcr) >>> 0) * 1_000_000);
   }
   if (o.fastOpenCookie && o.fastOpenCookie.length > 0) t.fastOpenCookieLearned(sk, o.fastOpenCookie);
   sk.sndWnd = th.window;
   sk.sndWl1 = th.seq;
   sk.sndWl2 = th.ack;
   sk.maxWindow = Math.max(sk.maxWindow, sk.sndWnd);
-  ackSegments(sk, th.ack);
-  t.onEstablished(sk);
+  const r = ackSegments(sk, th.ack);
+  if (r.rtt !== null) sampleRtt(sk, r.rtt);
+  // The handshake's ACK goes before anything the woken program writes.
   sendAck(sk);
+  t.onEstablished(sk);
   writeXmit(sk);
 }
 

@@ -156,11 +156,29 @@ export class Syscalls {
   }
 
   /** Wake the program when the socket has something to read (or an error to report). */
+  /**
+   * A program's wake-up runs as the scheduler would run the woken process: after the kernel
+   * work in progress (softirq, the rest of the packet) is done, once however often it is woken.
+   */
+  private deferred(fd: number, wake: () => void): () => void {
+    let pending = false;
+    return () => {
+      if (pending) return;
+      pending = true;
+      this.stack.sim.after(0, () => {
+        pending = false;
+        // A descriptor closed meanwhile wakes nobody.
+        if (this.fds.has(fd) || this.streams.has(fd)) wake();
+      });
+    };
+  }
+
   onReadable(fd: number, wake: () => void): number {
     const sk = this.get(fd) ?? this.streams.get(fd);
     if (!sk) return -Errno.EBADF;
-    sk.onReadable = wake;
-    sk.onError = () => wake();
+    const woken = this.deferred(fd, wake);
+    sk.onReadable = woken;
+    sk.onError = () => woken();
     return 0;
   }
 
@@ -234,7 +252,7 @@ export class Syscalls {
   onWritable(fd: number, wake: () => void): number {
     const sk = this.stream(fd);
     if (typeof sk === 'number') return sk;
-    sk.onWritable = wake;
+    sk.onWritable = this.deferred(fd, wake);
     return 0;
   }
 
