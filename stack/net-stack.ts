@@ -23,9 +23,12 @@ import { Ipv4 } from './ipv4/ip.js';
 import { PingSockets } from './socket/ping-socket.js';
 import { RawSockets } from './socket/raw-socket.js';
 import { SocketTable } from './socket/socket-table.js';
-import type { UdpTable } from './ipv4/udp.js';
+import { UdpTable } from './ipv4/udp.js';
+import { FibTrie } from './ipv4/fib-trie.js';
+import { IpFragments } from './ipv4/ip-fragment.js';
+import { Netlink } from './core/netlink.js';
+import { Rtnetlink } from './core/rtnetlink.js';
 import { TcpTable } from './ipv4/tcp.js';
-import type { IpFragQueue } from './ipv4/ip-fragment.js';
 import { devQueueXmit, netifReceiveSkb } from './core/dev.js';
 
 export interface StackEnv {
@@ -64,7 +67,12 @@ export class NetStack {
   readonly raw: RawSockets | null;
   udp: UdpTable | null = null;
   tcp: TcpTable | null = null;
-  ipfrag: IpFragQueue | null = null;
+  ipfrag: IpFragments | null = null;
+  /** AF_NETLINK (CONFIG_NETLINK) and its NETLINK_ROUTE family (CONFIG_RTNETLINK). */
+  readonly netlink: Netlink | null;
+  readonly rtnl: Rtnetlink | null;
+  /** Interface/route configuration requests handled, by path: which one a program used. */
+  readonly configStats = { rtnetlink: 0, ioctl: 0 };
   /** Static allocations made at init (hash tables, per-netns state), for the boot memory map. */
   readonly initAllocations: { name: string; addr: number; bytes: number }[] = [];
 
@@ -74,13 +82,17 @@ export class NetStack {
     this.staticAlloc('struct net (init_net)', s['net']!);
     this.arp = new Arp(this);
     this.neigh = this.arp.table;
-    this.fib = new FibList(env.mem, s['fib_alias']!, s['fib_info']!);
+    this.fib = this.has('FIB_TRIE') ? new FibTrie(env.mem, s) : new FibList(env.mem, s);
     this.ip = new Ipv4(this);
     this.icmp = new Icmp(this);
     this.sockets = new SocketTable(this);
     this.ping = this.has('IP_PING') ? new PingSockets(this) : null;
     this.raw = this.has('INET_RAW') ? new RawSockets(this) : null;
     this.tcp = new TcpTable(this);
+    this.udp = new UdpTable(this);
+    this.ipfrag = new IpFragments(this);
+    this.netlink = this.has('NETLINK') ? new Netlink(this) : null;
+    this.rtnl = this.netlink && this.has('RTNETLINK') ? new Rtnetlink(this, this.netlink) : null;
   }
 
   has(symbol: string): boolean {

@@ -6,6 +6,7 @@
 import type { NetStack } from '../net-stack.js';
 import { prefixMask } from '../core/addr.js';
 import { Errno } from '../socket/sock.js';
+import type { Route } from './fib.js';
 
 export function inetAddAddress(stack: NetStack, ifindex: number, addr: number, prefixLen: number): number {
   const dev = stack.device(ifindex);
@@ -30,20 +31,55 @@ export function inetDelAddress(stack: NetStack, ifindex: number, addr: number): 
   const mask = prefixMask(a!.prefixLen);
   stack.fib.remove((addr & mask) >>> 0, a!.prefixLen, ifindex);
   stack.env.mem.kfree(a!.structAddr);
+  // fib_inetaddr_event: the interface's last address is gone, so IP is disabled on it
+  // (fib_disable_ip) and every route through it goes too.
+  if (!stack.addresses.some((x) => x.ifindex === ifindex)) {
+    for (const r of stack.fib.routes()) if (r.ifindex === ifindex) stack.fib.remove(r.dst, r.prefixLen, ifindex, { gateway: r.gateway, metric: r.metric });
+  }
   return 0;
 }
 
-/** A gateway route (route add default gw …). */
-export function inetAddRoute(stack: NetStack, dst: number, prefixLen: number, gateway: number, ifindex?: number): number {
+export interface RouteOptions {
+  metric?: number;
+  prefSrc?: number;
+  protocol?: Route['protocol'];
+}
+
+/**
+ * A gateway route (route add default gw …), or with gateway 0 a route straight out of
+ * `ifindex` (ip route add P dev eth0). As fib_check_nh does, a gateway must be reachable
+ * through a connected route (on `ifindex`, when one is named).
+ */
+export function inetAddRoute(stack: NetStack, dst: number, prefixLen: number, gateway: number, ifindex?: number, opts: RouteOptions = {}): number {
+  if (prefixLen < 0 || prefixLen > 32) return -Errno.EINVAL;
   let dev = ifindex;
-  if (dev === undefined) {
+  if (gateway !== 0) {
     const via = stack.fib.lookup(gateway);
-    if (!via || via.gateway !== 0) return -Errno.ENETUNREACH;
+    if (!via || via.gateway !== 0 || (dev !== undefined && via.ifindex !== dev)) return -Errno.ENETUNREACH;
     dev = via.ifindex;
   }
-  const r = stack.fib.insert({ dst: (dst & prefixMask(prefixLen)) >>> 0, prefixLen, gateway, ifindex: dev, prefSrc: 0, metric: 0, scope: 'universe', protocol: 'boot' });
+  if (dev === undefined || !stack.device(dev)) return -Errno.ENODEV;
+  const r = stack.fib.insert({
+    dst: (dst & prefixMask(prefixLen)) >>> 0,
+    prefixLen,
+    gateway,
+    ifindex: dev,
+    prefSrc: opts.prefSrc ?? 0,
+    metric: opts.metric ?? 0,
+    scope: gateway === 0 ? 'link' : 'universe',
+    protocol: opts.protocol ?? 'boot',
+  });
   return r === 'ok' ? 0 : r === 'EEXIST' ? -Errno.EEXIST : -Errno.ENOBUFS;
 }
+
+/** fib_table_delete: the route for the prefix matching whatever next-hop details are given; -ESRCH if none. */
+export function inetDelRoute(stack: NetStack, dst: number, prefixLen: number, match: { gateway?: number; ifindex?: number; metric?: number } = {}): number {
+  if (prefixLen < 0 || prefixLen > 32) return -Errno.EINVAL;
+  const ok = stack.fib.remove((dst & prefixMask(prefixLen)) >>> 0, prefixLen, match.ifindex, { gateway: match.gateway, metric: match.metric });
+  return ok ? 0 : -ESRCH;
+}
+
+const ESRCH = 3;
 
 /**
  * Take the interface's IPv4 configuration away (ip addr flush; ip route flush dev): its

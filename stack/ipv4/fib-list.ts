@@ -1,49 +1,56 @@
 /**
  * FIB_LIST: the simple routing table of the 2014 diet series ("fib_trie.c with all the trie
  * code removed") — a list ordered by prefix length then metric, so the first match is the
- * longest prefix. Each route costs a fib_alias and a fib_info in board RAM.
+ * longest prefix. Each route costs a fib_alias and a fib_info (with its next hop) in board RAM,
+ * as in FIB_TRIE (fib-alias.ts); there are no trie nodes. The table itself (fib_table) is
+ * allocated at init.
  */
 import type { KernelMemory } from '../core/kmem.js';
-import { routeMatches, type Fib, type Route } from './fib.js';
+import { FibAliasAllocator, type FibAliasMem } from './fib-alias.js';
+import { routeMatches, type Fib, type Route, type RouteMatch } from './fib.js';
 
 interface Entry {
   route: Route;
-  aliasAddr: number;
-  infoAddr: number;
+  mem: FibAliasMem;
 }
 
 export class FibList implements Fib {
   readonly kind = 'FIB_LIST' as const;
   private entries: Entry[] = [];
+  private readonly aliases: FibAliasAllocator;
+  /** The main fib_table (fib_trie_table without the struct trie). */
+  readonly tableAddr: number;
 
   constructor(
     private readonly mem: KernelMemory,
-    private readonly fibAliasSize: number,
-    private readonly fibInfoSize: number,
-  ) {}
+    structs: Readonly<Record<string, number>>,
+  ) {
+    this.aliases = new FibAliasAllocator(mem, structs);
+    this.tableAddr = mem.kmalloc(structs['fib_table']!);
+    if (this.tableAddr === 0) throw new Error('out of memory at boot allocating the main fib_table');
+  }
 
   insert(route: Route): 'ok' | 'ENOBUFS' | 'EEXIST' {
     if (this.entries.some((e) => e.route.dst === route.dst && e.route.prefixLen === route.prefixLen && e.route.metric === route.metric)) {
       return 'EEXIST';
     }
-    const aliasAddr = this.mem.kmalloc(this.fibAliasSize);
-    if (aliasAddr === 0) return 'ENOBUFS';
-    const infoAddr = this.mem.kmalloc(this.fibInfoSize);
-    if (infoAddr === 0) {
-      this.mem.kfree(aliasAddr);
-      return 'ENOBUFS';
-    }
-    this.entries.push({ route: { ...route }, aliasAddr, infoAddr });
+    const mem = this.aliases.alloc(route);
+    if (!mem) return 'ENOBUFS';
+    this.entries.push({ route: { ...route }, mem });
     this.entries.sort((a, b) => b.route.prefixLen - a.route.prefixLen || a.route.metric - b.route.metric);
     return 'ok';
   }
 
-  remove(dst: number, prefixLen: number, ifindex?: number): boolean {
-    const i = this.entries.findIndex((e) => e.route.dst === dst && e.route.prefixLen === prefixLen && (ifindex === undefined || e.route.ifindex === ifindex));
+  remove(dst: number, prefixLen: number, ifindex?: number, match?: RouteMatch): boolean {
+    const i = this.entries.findIndex((e) =>
+      e.route.dst === dst &&
+      e.route.prefixLen === prefixLen &&
+      (ifindex === undefined || e.route.ifindex === ifindex) &&
+      (match?.gateway === undefined || e.route.gateway === match.gateway) &&
+      (match?.metric === undefined || e.route.metric === match.metric));
     if (i < 0) return false;
     const [e] = this.entries.splice(i, 1);
-    this.mem.kfree(e!.aliasAddr);
-    this.mem.kfree(e!.infoAddr);
+    this.aliases.free(e!.mem);
     return true;
   }
 
@@ -57,14 +64,11 @@ export class FibList implements Fib {
   }
 
   memoryBytes(): number {
-    return this.entries.reduce((s, e) => s + this.mem.ksize(e.aliasAddr) + this.mem.ksize(e.infoAddr), 0);
+    return this.entries.reduce((s, e) => s + this.aliases.bytes(e.mem), this.mem.ksize(this.tableAddr));
   }
 
   flush(): void {
-    for (const e of this.entries) {
-      this.mem.kfree(e.aliasAddr);
-      this.mem.kfree(e.infoAddr);
-    }
+    for (const e of this.entries) this.aliases.free(e.mem);
     this.entries = [];
   }
 }

@@ -25,12 +25,19 @@ export interface Fib {
   readonly kind: 'FIB_TRIE' | 'FIB_LIST';
   /** False when RAM for the route cannot be allocated (-ENOBUFS) or it exists (-EEXIST). */
   insert(route: Route): 'ok' | 'ENOBUFS' | 'EEXIST';
-  remove(dst: number, prefixLen: number, ifindex?: number): boolean;
+  /** Remove the first route (in lookup order) for the prefix that matches the given next hop details. */
+  remove(dst: number, prefixLen: number, ifindex?: number, match?: RouteMatch): boolean;
   lookup(dst: number): Route | null;
   routes(): Route[];
   /** Bytes of board RAM the table uses. */
   memoryBytes(): number;
   flush(): void;
+}
+
+/** Further details a route deletion may name (RTA_GATEWAY, RTA_PRIORITY; rt_gateway, rt_metric). */
+export interface RouteMatch {
+  gateway?: number;
+  metric?: number;
 }
 
 export function routeMatches(r: Route, dst: number): boolean {

@@ -82,7 +82,7 @@ export class Icmp {
       this.stack.ping?.error(inner, bytes, offset + inner.headerLength, errno);
       return;
     }
-    this.stack.ip.errorHandler(inner.protocol)?.(inner, bytes, offset + inner.headerLength, errno);
+    this.stack.ip.errorHandler(inner.protocol)?.(inner, bytes, offset + inner.headerLength, errno, type, code);
   }
 
   /** An error raised locally for a packet we could not send (ip_link_failure). */

@@ -7,6 +7,7 @@
  * packet to the neighbour layer (or straight to the wire for broadcasts).
  */
 import { BROADCAST_MAC } from '../core/addr.js';
+import { ipChecksum } from '../core/checksum.js';
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import { IP_MIB, type MibGroup } from '../core/snmp.js';
@@ -30,8 +31,12 @@ export interface IpSendParams {
 
 /** A transport protocol's receive handler; the skb's data starts at the transport header. */
 export type ProtocolHandler = (skb: SkBuff, ip: Ipv4Repr, dev: NetDevice) => void;
-/** A transport protocol's ICMP error handler: `inner` is the offending packet's IP header. */
-export type ErrorHandler = (inner: Ipv4Repr, innerBytes: Uint8Array, innerTransportOffset: number, errno: number) => void;
+/**
+ * A transport protocol's ICMP error handler: `inner` is the offending packet's IP header.
+ * `type` and `code` are the ICMP message's, so a protocol can tell hard errors from soft ones
+ * as its err_handler does (icmp_err_convert's `fatal`).
+ */
+export type ErrorHandler = (inner: Ipv4Repr, innerBytes: Uint8Array, innerTransportOffset: number, errno: number, type?: number, code?: number) => void;
 
 export const DEFAULT_TTL = 64;
 
@@ -229,6 +234,55 @@ export class Ipv4 {
   }
 
   /**
+   * raw_send_hdrinc: a packet whose IP header the program wrote (IP_HDRINCL). The kernel
+   * routes it by its destination, fills in the ID and checksum when left zero, and sends it.
+   * `skb.data` is at the IP header. Returns 0 or a negative errno.
+   */
+  outputPrebuilt(skb: SkBuff): number {
+    this.mib['OutRequests']!++;
+    const b = skb.bytes;
+    const at = skb.data;
+    if (skb.len < 20 || b[at]! >> 4 !== 4) {
+      skb.free();
+      return -EINVAL;
+    }
+    const hl = (b[at]! & 15) * 4;
+    if (hl < 20 || hl > skb.len) {
+      skb.free();
+      return -EINVAL;
+    }
+    // iph->tot_len is always the real length for hdrincl (raw_send_hdrinc sets it).
+    b[at + 2] = skb.len >> 8;
+    b[at + 3] = skb.len & 255;
+    if (b[at + 4] === 0 && b[at + 5] === 0) {
+      b[at + 4] = this.nextId >> 8;
+      b[at + 5] = this.nextId & 255;
+      this.nextId = (this.nextId + 1) & 0xffff;
+    }
+    b[at + 10] = 0;
+    b[at + 11] = 0;
+    const sum = ipChecksum(b, at, hl);
+    b[at + 10] = sum >> 8;
+    b[at + 11] = sum & 255;
+    const dst = ((b[at + 16]! << 24) | (b[at + 17]! << 16) | (b[at + 18]! << 8) | b[at + 19]!) >>> 0;
+    const route = this.stack.fib.lookup(dst);
+    const dev = route ? this.stack.device(route.ifindex) : undefined;
+    if (!route || !dev || !dev.up) {
+      this.mib['OutNoRoutes']!++;
+      skb.free();
+      return -ENETUNREACH;
+    }
+    if (skb.len > dev.mtu) {
+      skb.free();
+      return -EMSGSIZE;
+    }
+    skb.networkHeader = at;
+    skb.ifindex = dev.ifindex;
+    this.finishOutput(skb, dev, route.gateway !== 0 ? route.gateway : dst, dst === 0xffffffff);
+    return 0;
+  }
+
+  /**
    * ip_link_failure: a packet we sent could not be delivered to its next hop (ARP failed).
    * Linux answers itself with ICMP host unreachable, which reaches the sending socket.
    */
@@ -242,3 +296,4 @@ export const ENETUNREACH = 101;
 export const EHOSTUNREACH = 113;
 export const EMSGSIZE = 90;
 export const ENOBUFS = 105;
+export const EINVAL = 22;

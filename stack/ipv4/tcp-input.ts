@@ -24,16 +24,20 @@ export function tcpRcv(sk: TcpSock, skb: SkBuff, _ip: Ipv4Repr, th: TcpRepr): vo
   if (sk.tstampOk && th.options.tsVal !== undefined && !(th.flags & TCP_RST) && ((th.options.tsVal - sk.tsRecent) | 0) < 0) {
     t.ext['PAWSEstab']!++;
     sendAck(sk);
-    skb.free();
+    t.drop(skb, 'TCP_RFC7323_PAWS');
     return;
   }
   const segLen = len + (th.flags & TCP_SYN ? 1 : 0) + (th.flags & TCP_FIN ? 1 : 0);
   if (!sequenceAcceptable(sk, th.seq, segLen)) {
+    // tcp_validate_incoming: answer with a duplicate ACK, at most one per 500 ms (tcp_oow_rate_limited).
     if (!(th.flags & TCP_RST)) {
-      t.ext['TCPACKSkippedSeq']!++;
-      sendAck(sk);
+      if (sk.now - sk.lastOowAck < 500_000_000) t.ext['TCPACKSkippedSeq']!++;
+      else {
+        sk.lastOowAck = sk.now;
+        sendAck(sk);
+      }
     }
-    skb.free();
+    t.drop(skb, seqLt((th.seq + segLen) >>> 0, sk.rcvNxt) || segLen === 0 ? 'TCP_OLD_DATA' : 'TCP_OVERWINDOW');
     return;
   }
   if (th.flags & TCP_RST) {
@@ -154,6 +158,7 @@ function synSentRcv(sk: TcpSock, skb: SkBuff, th: TcpRepr): void {
   sk.sndWl1 = th.seq;
   sk.sndWl2 = th.ack;
   sk.maxWindow = Math.max(sk.maxWindow, sk.sndWnd);
+  t.fastOpenSynAckReceived(sk, th.ack);
   const r = ackSegments(sk, th.ack);
   if (r.rtt !== null) sampleRtt(sk, r.rtt);
   // The handshake's ACK goes before anything the woken program writes.
@@ -173,7 +178,6 @@ function ackSegments(sk: TcpSock, ack: number): { bytes: number; segs: number; r
     sk.writeQueue.shift();
     bytes += seg.len;
     segs++;
-    if (seg.retransmitted) sk.retransOut = Math.max(0, sk.retransOut - 1);
     // Karn's rule: only segments sent once give an RTT sample when there are no timestamps.
     if (!seg.retransmitted && seg.txCount === 1) rtt = sk.now - seg.sentAt;
     sk.table.freeSeg(sk, seg);
@@ -223,15 +227,17 @@ function processAck(sk: TcpSock, th: TcpRepr, len: number): void {
     sk.dupAcks = 0;
     if (sk.recovery) {
       if (seqGeq(ack, sk.recovery.highSeq)) {
-        sk.cwnd = Math.max(sk.ssthresh, 2);
+        if (sk.recovery.kind === 'fast') sk.cwnd = Math.max(sk.ssthresh, 2);
         sk.recovery = null;
-        sk.retransOut = 0;
       } else if (!sk.sackOk) {
         // NewReno partial ACK (RFC 6582 §3.2): the next hole is lost too.
         const head = sk.writeQueue[0];
-        if (head && sk.isSent(head)) head.lost = true;
+        if (head && sk.isSent(head) && !head.rtxInFlight) head.lost = true;
       }
-    } else growCwnd(sk, r.segs, priorInFlight);
+    }
+    // After a timeout the window restarts from one segment in slow start (RFC 5681 §3.1);
+    // in fast recovery it stays at ssthresh until the episode ends.
+    if (!sk.recovery || sk.recovery.kind === 'loss') growCwnd(sk, r.segs, priorInFlight);
     sk.table.sndbufExpand(sk);
     onAckedFinState(sk);
     if (sk.state === 'CLOSED') return;
@@ -272,7 +278,8 @@ function markSacked(sk: TcpSock, blocks: { start: number; end: number }[]): void
       if (!sk.isSent(seg)) break;
       if (seqGeq(seg.seq, b.start) && seqLeq(seg.end, b.end) && !seg.sacked) {
         seg.sacked = true;
-        if (seg.lost) seg.lost = false;
+        seg.lost = false;
+        seg.rtxInFlight = false;
       }
     }
   }
@@ -291,7 +298,7 @@ function detectLoss(sk: TcpSock): void {
       const seg = sk.writeQueue[i]!;
       if (!sk.isSent(seg)) continue;
       if (seg.sacked) sackedAbove++;
-      else if (sackedAbove >= 3 && !seg.lost && (!seg.retransmitted || !sk.recovery)) {
+      else if (sackedAbove >= 3 && !seg.lost && !seg.rtxInFlight) {
         seg.lost = true;
         newlyLost++;
       }
@@ -307,7 +314,7 @@ function detectLoss(sk: TcpSock): void {
     sk.ssthresh = Math.max(Math.floor(sk.packetsInFlight() / 2), 2);
     sk.cwnd = sk.ssthresh;
     sk.cwndCnt = 0;
-    sk.recovery = { highSeq: sk.sndNxt };
+    sk.recovery = { highSeq: sk.sndNxt, kind: 'fast' };
     t.ext[sk.sackOk ? 'TCPSackRecovery' : 'TCPRenoRecovery']!++;
     t.ext['TCPFastRetrans']! += newlyLost;
   } else if (newlyLost > 0) t.ext['TCPFastRetrans']! += newlyLost;
@@ -338,9 +345,9 @@ function dataQueue(sk: TcpSock, skb: SkBuff, seq: number, len: number, fin: bool
   const t = sk.table;
   const end = (seq + len) >>> 0;
   if (seqLeq(end, sk.rcvNxt)) {
-    // A full duplicate: ACK at once so the sender learns (DSACK is not modelled).
-    sk.ackPending = true;
-    sk.quickAcks = Math.max(sk.quickAcks, 1);
+    // A full duplicate: ACK at once and enter quick-ACK mode (DSACK is not modelled).
+    sk.table.ext['DelayedACKLost']!++;
+    enterQuickack(sk);
     skb.free();
     if (fin && end === sk.rcvNxt) finReceived(sk);
     return;
@@ -372,13 +379,16 @@ function dataQueue(sk: TcpSock, skb: SkBuff, seq: number, len: number, fin: bool
     sk.segsSinceAck++;
     sk.ackPending = true;
     if (fin) finReceived(sk);
-    drainOfo(sk);
+    if (sk.ofo.length > 0) {
+      drainOfo(sk);
+      // RFC 5681 §4.2: ACK at once when a gap in the sequence space is filled.
+      if (sk.ofo.length === 0) sk.quickAcks = Math.max(sk.quickAcks, 1);
+    }
     sk.onReadable?.();
     return;
   }
   // Out of order: hold it, and ACK at once with SACK so the sender sees the hole.
-  sk.ackPending = true;
-  sk.quickAcks = Math.max(sk.quickAcks, 1);
+  enterQuickack(sk);
   if (!t.rmemSchedule(sk, skb)) {
     t.ext['TCPOFODrop']!++;
     skb.free();
@@ -414,6 +424,12 @@ function drainOfo(sk: TcpSock): void {
     sk.rcvNxt = o.end;
     if (o.fin) finReceived(sk);
   }
+}
+
+/** tcp_enter_quickack_mode: ACK the next segments at once (TCP_MAX_QUICKACKS, bounded by the window). */
+function enterQuickack(sk: TcpSock): void {
+  sk.ackPending = true;
+  sk.quickAcks = Math.max(sk.quickAcks, Math.max(2, Math.min(16, Math.floor(sk.rcvWnd / (2 * sk.advMss)))));
 }
 
 /** tcp_grow_window: open rcv_ssthresh while segments use the buffer efficiently. */

@@ -31,6 +31,8 @@ export interface RequestSock {
   timer: TimerHandle | null;
   /** Data that arrived in the SYN (TCP Fast Open), delivered with the child. */
   synData: Uint8Array | null;
+  /** A Fast Open cookie to give the client in the SYN-ACK. */
+  sendCookie?: Uint8Array;
 }
 
 export interface TimewaitSock {

@@ -222,7 +222,8 @@ export function armRetransmitTimer(sk: TcpSock): void {
  * allow. `push` forces a final partial segment out (end of a write with TCP_NODELAY, or a FIN).
  */
 export function writeXmit(sk: TcpSock): void {
-  if (sk.state === 'SYN_SENT' || sk.state === 'LISTEN' || sk.state === 'CLOSED' || sk.state === 'SYN_RECV') return;
+  if (sk.state === 'SYN_SENT' || sk.state === 'LISTEN' || sk.state === 'CLOSED') return;
+  if (sk.state === 'SYN_RECV' && !sk.passiveFastOpen) return;
   let sent = false;
   for (const seg of sk.writeQueue) {
     if (sk.isSent(seg)) continue;
@@ -255,7 +256,7 @@ export function retransmitLost(sk: TcpSock): void {
     if (sk.packetsInFlight() >= sk.cwnd) break;
     if (!transmitSeg(sk, seg, true)) break;
     seg.lost = false;
-    sk.retransOut++;
+    seg.rtxInFlight = true;
   }
 }
 

@@ -46,6 +46,8 @@ export interface TxSeg {
   /** The skb is lent to the driver (the clone is in flight). */
   lent: boolean;
   acked: boolean;
+  /** A retransmission of this segment is in flight (counted in the pipe until acked or SACKed). */
+  rtxInFlight: boolean;
 }
 
 export interface OfoSeg {
@@ -127,15 +129,16 @@ export class TcpSock extends Sock {
   ssthresh = 0x7fffffff;
   cwndCnt = 0;
   dupAcks = 0;
-  /** In fast recovery until snd_una passes highSeq. */
-  recovery: { highSeq: number } | null = null;
+  /**
+   * Recovering until snd_una passes highSeq: 'fast' after SACK/dupack loss detection (the
+   * window stays at ssthresh), 'loss' after a retransmission timeout (slow start from one).
+   */
+  recovery: { highSeq: number; kind: 'fast' | 'loss' } | null = null;
   srtt = 0;
   rttvar = 0;
   rto = 0;
   backoff = 0;
   retransmits = 0;
-  /** Lost segments retransmitted in this episode (for the pipe estimate). */
-  retransOut = 0;
 
   // Timers.
   rtxTimer: TimerHandle | null = null;
@@ -150,6 +153,7 @@ export class TcpSock extends Sock {
   /** Received segments since the last ACK we sent. */
   segsSinceAck = 0;
   lastChallengeAck = -1e18;
+  lastOowAck = -1e18;
   lastRecvTime = 0;
   keepaliveProbesSent = 0;
   probesOut = 0;
@@ -170,9 +174,16 @@ export class TcpSock extends Sock {
   parent: TcpSock | null = null;
   onWritable: (() => void) | null = null;
   /** TCP Fast Open: data to carry in the SYN (client) or the cookie the server issued. */
-  fastOpenData: Uint8Array | null = null;
+  /** TCP_FASTOPEN_CONNECT: the SYN waits for the first write and carries it. */
   fastOpenEnabled = false;
   fastOpenCookieToSend: Uint8Array | null = null;
+  /** The SYN is held until the first send() (Fast Open with a cached cookie). */
+  deferSyn = false;
+  /** Listener: TCP_FASTOPEN's qlen (0: off), and Fast Open children not yet accepted. */
+  fastOpenQlen = 0;
+  fastOpenPending = 0;
+  /** A child created from a Fast Open SYN: it may send before the handshake completes. */
+  passiveFastOpen = false;
   /** Sequence number of the most recent out-of-order arrival (its SACK block goes first). */
   lastOfoSeq = 0;
 
@@ -200,11 +211,12 @@ export class TcpSock extends Sock {
   packetsInFlight(): number {
     let n = 0;
     for (const seg of this.writeQueue) {
-      if (seq32(seg.seq) === seq32(this.sndNxt)) break;
       if (!this.isSent(seg)) break;
       if (!seg.sacked && !seg.lost) n++;
+      if (seg.rtxInFlight && !seg.sacked) n++;
     }
-    return n + this.retransOut;
+    // Without SACK each duplicate ACK stands for a segment that left the network (tcp_add_reno_sack).
+    return this.sackOk ? n : Math.max(0, n - this.dupAcks);
   }
 
   isSent(seg: TxSeg): boolean {

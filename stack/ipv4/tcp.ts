@@ -26,6 +26,7 @@ import {
 } from './tcp-minisocks.js';
 import { armRetransmitTimer, retransmitLost, sendAck, sendControl, sendResetFor, transmit, tsNow, writeXmit } from './tcp-output.js';
 import { TcpSock, type TxSeg } from './tcp-sock.js';
+import { fastOpenCookie, passiveDecision } from './tcp-fastopen.js';
 import { computeTcpSysctl, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
 
 const EPHEMERAL_LOW = 32768;
@@ -49,8 +50,13 @@ export class TcpTable {
   private readonly secret: number;
   /** tcp_memory_allocated, in bytes of truesize. */
   memAllocated = 0;
+  memAllocatedPeak = 0;
+  /** Times tcp_mem[1] was crossed (TCPMemoryPressures exists only with PROC_FS's counters). */
+  pressureEpisodes = 0;
   memPressure = false;
   orphans = 0;
+  /** Segments dropped, by Linux 6.1's SKB_DROP_REASON_* name (what the kfree_skb tracepoint shows). */
+  readonly dropReasons: Record<string, number> = {};
   /** RTT samples of every connection on this stack, for the report. */
   readonly rttSamplesSeen: number[] = [];
   /** All sockets alive (for leak checks). */
@@ -80,14 +86,21 @@ export class TcpTable {
 
   // ---- memory ------------------------------------------------------------------------------
 
+  drop(skb: SkBuff, reason: string): void {
+    this.dropReasons[reason] = (this.dropReasons[reason] ?? 0) + 1;
+    skb.free();
+  }
+
   underPressure(): boolean {
     return this.memPressure;
   }
 
   private updatePressure(): void {
+    if (this.memAllocated > this.memAllocatedPeak) this.memAllocatedPeak = this.memAllocated;
     const pages = this.memAllocated / 4096;
     if (!this.memPressure && pages > this.sysctl.tcpMem[1]) {
       this.memPressure = true;
+      this.pressureEpisodes++;
       this.ext['TCPMemoryPressures']!++;
     } else if (this.memPressure && pages < this.sysctl.tcpMem[0]) this.memPressure = false;
   }
@@ -229,6 +242,7 @@ export class TcpTable {
     if (sk.state !== 'LISTEN') return -Errno.EINVAL;
     const child = sk.acceptQueue.shift();
     if (!child) return -Errno.EAGAIN;
+    if (child.passiveFastOpen) sk.fastOpenPending = Math.max(0, sk.fastOpenPending - 1);
     child.parent = null;
     return child;
   }
@@ -286,9 +300,19 @@ export class TcpTable {
     sk.state = 'SYN_SENT';
     this.ehash.set(tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport), sk);
     this.mib['ActiveOpens']!++;
-    if (sk.fastOpenEnabled) this.fastOpenConnect(sk, syn);
-    const { transmitSeg } = outputFns;
-    transmitSeg(sk, syn, false);
+    if (sk.fastOpenEnabled && this.stack.has('TCP_FASTOPEN')) {
+      const cookie = this.fastOpenCookies.get(sk.raddr);
+      if (cookie) {
+        // tcp_fastopen_defer_connect: connect() succeeds now; the SYN leaves with the first write.
+        sk.fastOpenCookieToSend = cookie;
+        sk.deferSyn = true;
+        sk.onWritable?.();
+        return 0;
+      }
+      // No cookie yet: ask for one with an empty Fast Open option.
+      sk.fastOpenCookieToSend = new Uint8Array(0);
+    }
+    outputFns.transmitSeg(sk, syn, false);
     sk.sndNxt = syn.end;
     return -Errno.EINPROGRESS;
   }
@@ -302,7 +326,7 @@ export class TcpTable {
       return null;
     }
     skb.reserve(TCP_HEADROOM);
-    const seg: TxSeg = { skb, payload: skb.data, seq, len, syn, fin, end: (seq + len + (syn ? 1 : 0) + (fin ? 1 : 0)) >>> 0, sentAt: 0, txCount: 0, retransmitted: false, sacked: false, lost: false, lent: false, acked: false };
+    const seg: TxSeg = { skb, payload: skb.data, seq, len, syn, fin, end: (seq + len + (syn ? 1 : 0) + (fin ? 1 : 0)) >>> 0, sentAt: 0, txCount: 0, retransmitted: false, sacked: false, lost: false, lent: false, acked: false, rtxInFlight: false };
     sk.wmemQueued += skb.truesize;
     this.memAllocated += skb.truesize;
     this.updatePressure();
@@ -318,8 +342,9 @@ export class TcpTable {
     const e = sk.takeError();
     if (e) return -e;
     if (sk.shutdownWr || sk.finQueued) return -Errno.EPIPE;
-    if (sk.state === 'SYN_SENT' || sk.state === 'SYN_RECV') return -Errno.EAGAIN;
-    if (sk.state !== 'ESTABLISHED' && sk.state !== 'CLOSE_WAIT') return -Errno.EPIPE;
+    if (sk.state === 'SYN_SENT' && sk.deferSyn) return this.sendFastOpenSyn(sk, data);
+    if (sk.state === 'SYN_SENT' || (sk.state === 'SYN_RECV' && !sk.passiveFastOpen)) return -Errno.EAGAIN;
+    if (sk.state !== 'ESTABLISHED' && sk.state !== 'CLOSE_WAIT' && sk.state !== 'SYN_RECV') return -Errno.EPIPE;
     let copied = 0;
     const cpu = this.stack.env.cpu;
     while (copied < data.length) {
@@ -410,6 +435,8 @@ export class TcpTable {
         sk.sndNxt = seqAdd(sk.sndNxt, 1);
       }
     }
+    // CurrEstab counts ESTABLISHED and CLOSE_WAIT connections (RFC 4022 tcpCurrEstab).
+    if (sk.state === 'ESTABLISHED' || sk.state === 'CLOSE_WAIT') this.mib['CurrEstab']!--;
     sk.state = sk.state === 'CLOSE_WAIT' ? 'LAST_ACK' : 'FIN_WAIT1';
     writeXmit(sk);
     return 0;
@@ -557,15 +584,17 @@ export class TcpTable {
       sk.ssthresh = Math.max(Math.floor(sk.packetsInFlight() / 2), 2);
       sk.cwnd = 1;
       sk.cwndCnt = 0;
-      sk.recovery = { highSeq: sk.sndNxt };
-      sk.retransOut = 0;
-      for (const seg of sk.writeQueue) if (sk.isSent(seg) && !seg.sacked) seg.lost = true;
+      sk.recovery = { highSeq: sk.sndNxt, kind: 'loss' };
+      for (const seg of sk.writeQueue) {
+        if (!sk.isSent(seg) || seg.sacked) continue;
+        seg.lost = true;
+        seg.rtxInFlight = false;
+      }
       this.ext['TCPSlowStartRetrans']!++;
     }
     sk.backoff = Math.min(sk.backoff + 1, 15);
     head.lost = false;
-    outputFns.transmitSeg(sk, head, true);
-    if (sk.recovery) sk.retransOut++;
+    if (outputFns.transmitSeg(sk, head, true)) head.rtxInFlight = true;
     armRetransmitTimer(sk);
   }
 
@@ -619,7 +648,7 @@ export class TcpTable {
     if (typeof th === 'string') {
       if (th === 'checksum') this.mib['InCsumErrors']!++;
       this.mib['InErrs']!++;
-      skb.free();
+      this.drop(skb, th === 'checksum' ? 'TCP_CSUM' : th === 'options' ? 'TCP_OPTIONS' : 'PKT_TOO_SMALL');
       return;
     }
     if (ip.dst === 0xffffffff || !this.stack.addresses.some((a) => a.addr === ip.dst)) {
@@ -751,7 +780,10 @@ export class TcpTable {
     skb.free();
     this.requests.set(key, req);
     listener.synQueueLen++;
-    if (synData && this.fastOpenAcceptData(listener, req, th)) req.synData = synData;
+    if (this.fastOpenAcceptData(listener, req, th, payload) && synData && this.fastOpenChild(listener, req, th, synData)) {
+      this.dropRequest(key, req);
+      return;
+    }
     this.sendSynAck(req);
   }
 
@@ -780,9 +812,8 @@ export class TcpTable {
     }
     if (req.sackOk) options.sackPermitted = true;
     if (req.wscaleOk) options.wscale = req.rcvWscale;
-    const extra = this.fastOpenSynAckOption(req);
-    if (extra) options.fastOpenCookie = extra;
-    transmit(this.stack, skb, { srcPort: req.lport, dstPort: req.rport, seq: cookie?.seq ?? req.iss, ack: (req.irs + 1 + (req.synData?.length ?? 0)) >>> 0, flags: TCP_SYN | TCP_ACK, window, urgent: 0, options }, req.laddr, req.raddr);
+    if (req.sendCookie) options.fastOpenCookie = req.sendCookie;
+    transmit(this.stack, skb, { srcPort: req.lport, dstPort: req.rport, seq: cookie?.seq ?? req.iss, ack: (req.irs + 1) >>> 0, flags: TCP_SYN | TCP_ACK, window, urgent: 0, options }, req.laddr, req.raddr);
     if (cookie) return;
     // inet_csk_reqsk_queue_hash_add: the SYN-ACK is retransmitted 1 s, 2 s, 4 s … up to synack_retries.
     this.stack.sim.cancel(req.timer);
@@ -843,6 +874,19 @@ export class TcpTable {
     }
     const child = this.create();
     if (typeof child === 'number') return null;
+    this.setupChild(child, listener, req, th);
+    child.state = 'ESTABLISHED';
+    this.mib['CurrEstab']!++;
+    this.mib['PassiveOpens']!++;
+    child.parent = listener;
+    this.ehash.set(tupleKey(child.laddr, child.lport, child.raddr, child.rport), child);
+    listener.acceptQueue.push(child);
+    listener.onReadable?.();
+    return child;
+  }
+
+  /** tcp_create_openreq_child: the connection's state as the handshake agreed it. */
+  private setupChild(child: TcpSock, listener: TcpSock, req: RequestSock, th: TcpRepr): void {
     child.laddr = req.laddr;
     child.lport = req.lport;
     child.raddr = req.raddr;
@@ -858,7 +902,7 @@ export class TcpTable {
     child.sndUna = (req.iss + 1) >>> 0;
     child.sndNxt = child.sndUna;
     child.irs = req.irs;
-    child.rcvNxt = (req.irs + 1 + (req.synData?.length ?? 0)) >>> 0;
+    child.rcvNxt = (req.irs + 1) >>> 0;
     child.rcvWup = child.rcvNxt;
     child.lastAckedRcvNxt = child.rcvNxt;
     child.mss = req.mss;
@@ -872,15 +916,6 @@ export class TcpTable {
     child.sndWl1 = th.seq;
     child.sndWl2 = th.ack;
     child.maxWindow = child.sndWnd;
-    child.state = 'ESTABLISHED';
-    this.mib['CurrEstab']!++;
-    this.mib['PassiveOpens']!++;
-    child.parent = listener;
-    this.ehash.set(tupleKey(child.laddr, child.lport, child.raddr, child.rport), child);
-    if (req.synData) this.deliverSynData(child, req.synData);
-    listener.acceptQueue.push(child);
-    listener.onReadable?.();
-    return child;
   }
 
   private sendCookieSynAck(listener: TcpSock, ip: Ipv4Repr, th: TcpRepr): void {
@@ -988,17 +1023,107 @@ export class TcpTable {
     if (this.stack.has('TCP_FASTOPEN')) this.fastOpenCookies.set(sk.raddr, cookie.slice());
   }
 
-  private fastOpenConnect(_sk: TcpSock, _syn: TxSeg): void {}
-
-  private fastOpenAcceptData(_listener: TcpSock, _req: RequestSock, _th: TcpRepr): boolean {
-    return false;
+  /** tcp_sendmsg_fastopen: the held SYN leaves now, carrying up to one MSS of the write. */
+  private sendFastOpenSyn(sk: TcpSock, data: Uint8Array): number {
+    const syn = sk.writeQueue[0]!;
+    const n = Math.min(data.length, sk.mss - 40);
+    sk.stack.env.mem.bytes.set(data.subarray(0, n), syn.payload);
+    syn.skb.len = n;
+    syn.len = n;
+    syn.end = (syn.seq + 1 + n) >>> 0;
+    sk.deferSyn = false;
+    outputFns.transmitSeg(sk, syn, false);
+    sk.sndNxt = syn.end;
+    return n;
   }
 
-  private fastOpenSynAckOption(_req: RequestSock): Uint8Array | null {
-    return null;
+  /** The SYN-ACK answers a Fast Open SYN: was its data accepted? If not, send it after the handshake. */
+  fastOpenSynAckReceived(sk: TcpSock, ack: number): void {
+    const syn = sk.writeQueue[0];
+    if (!syn || !syn.syn || syn.len === 0) return;
+    if (ack === syn.end) {
+      this.ext['TCPFastOpenActive']!++;
+      return;
+    }
+    this.ext['TCPFastOpenActiveFail']!++;
+    syn.syn = false;
+    syn.seq = ack;
+    syn.end = (ack + syn.len) >>> 0;
+    sk.sndNxt = ack;
   }
 
-  private deliverSynData(_child: TcpSock, _data: Uint8Array): void {}
+  private tfoSecret(): number {
+    return this.secret ^ 0x7f0f0f0f;
+  }
+
+  /** Decide on a SYN's Fast Open option; returns true when the data rides with a child made now. */
+  private fastOpenAcceptData(listener: TcpSock, req: RequestSock, th: TcpRepr, payload: number): boolean {
+    if (!this.stack.has('TCP_FASTOPEN')) return false;
+    const valid = fastOpenCookie(this.tfoSecret(), req.raddr);
+    const d = passiveDecision(listener, th, payload, valid);
+    switch (d.kind) {
+      case 'none':
+        return false;
+      case 'request':
+        this.ext['TCPFastOpenCookieReqd']!++;
+        req.sendCookie = valid;
+        return false;
+      case 'reject':
+        if (d.reason === 'queue-full') this.ext['TCPFastOpenListenOverflow']!++;
+        else this.ext['TCPFastOpenPassiveFail']!++;
+        req.sendCookie = valid;
+        return false;
+      case 'accept':
+        this.ext['TCPFastOpenPassive']!++;
+        return true;
+    }
+  }
+
+  /**
+   * tcp_fastopen_create_child: the child exists from the SYN, in SYN_RECV, with the SYN's data
+   * queued for the program and a SYN-ACK of its own that acknowledges it.
+   */
+  private fastOpenChild(listener: TcpSock, req: RequestSock, th: TcpRepr, data: Uint8Array): boolean {
+    if (listener.acceptQueue.length >= listener.backlog) return false;
+    const child = this.create();
+    if (typeof child === 'number') return false;
+    this.setupChild(child, listener, req, th);
+    child.passiveFastOpen = true;
+    child.state = 'SYN_RECV';
+    child.sndUna = req.iss;
+    child.sndNxt = req.iss;
+    child.rcvNxt = (req.irs + 1 + data.length) >>> 0;
+    child.rcvWup = child.rcvNxt;
+    child.sndWnd = th.window;
+    const skb = allocSkb(this.stack.skbs, data.length);
+    if (!skb) {
+      this.destroyUnhashed(child);
+      return false;
+    }
+    skb.bytes.set(data, skb.put(data.length));
+    this.chargeRcv(child, skb);
+    child.receiveQueue.push(skb);
+    child.info.bytesReceived += data.length;
+    const synAck = this.newSeg(child, req.iss, 0, true, false);
+    if (!synAck) {
+      this.destroyUnhashed(child);
+      return false;
+    }
+    listener.fastOpenPending++;
+    child.parent = listener;
+    this.ehash.set(tupleKey(child.laddr, child.lport, child.raddr, child.rport), child);
+    outputFns.transmitSeg(child, synAck, false);
+    child.sndNxt = synAck.end;
+    this.mib['PassiveOpens']!++;
+    listener.acceptQueue.push(child);
+    listener.onReadable?.();
+    return true;
+  }
+
+  private destroyUnhashed(sk: TcpSock): void {
+    sk.closed = true;
+    this.destroy(sk, 0);
+  }
 
   /** ACK anything owed: used after a batch of received segments. */
   flushAcks(sk: TcpSock): void {

@@ -12,6 +12,9 @@ import { Errno, Sock, type SockAddr } from './sock.js';
 import type { SockMemory } from './socket-table.js';
 
 export class RawSock extends Sock {
+  /** IP_HDRINCL: the program supplies the IP header too (always on for IPPROTO_RAW). */
+  hdrincl = false;
+
   constructor(
     stack: NetStack,
     private readonly owner: RawSockets,
@@ -30,6 +33,10 @@ export class RawSock extends Sock {
     skb.reserve(MAX_HEADER);
     skb.bytes.set(payload, skb.put(payload.length));
     this.chargeWrite(skb);
+    if (this.hdrincl) {
+      const r = this.stack.ip.outputPrebuilt(skb);
+      return r < 0 ? r : payload.length;
+    }
     const r = this.stack.ip.output(skb, { dst: dst.addr, src: this.boundAddr || undefined, protocol: this.protocol, ifindex: this.bindToIfindex });
     return r < 0 ? r : payload.length;
   }

@@ -11,6 +11,8 @@ import type { NetStack } from '../net-stack.js';
 import type { PingSock } from './ping-socket.js';
 import type { RawSock } from './raw-socket.js';
 import type { TcpSock } from '../ipv4/tcp-sock.js';
+import { AF_NETLINK } from '../core/netlink.js';
+import { sockIoctl } from '../ipv4/ioctl.js';
 import { AF_INET, Errno, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, type Sock, type SockAddr } from './sock.js';
 
 export type Datagram = { data: Uint8Array; from: SockAddr };
@@ -21,9 +23,14 @@ export interface DatagramSock extends Sock {
   recvfrom(): Datagram | number;
   bind?(addr: SockAddr): number;
   connect?(addr: SockAddr): number;
+  /** connect(AF_UNSPEC): dissolve a datagram socket's association. */
+  disconnect?(): number;
+  /** The options the protocol handles itself; null for those left to the socket layer. */
+  setOption?(opt: SockOpt, value: number): number | null;
+  getsockname?(): SockAddr;
 }
 
-export type SockOpt = 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_BINDTODEVICE' | 'SO_BROADCAST' | 'SO_KEEPALIVE' | 'TCP_NODELAY' | 'TCP_FASTOPEN' | 'TCP_FASTOPEN_CONNECT';
+export type SockOpt = 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_BINDTODEVICE' | 'SO_BROADCAST' | 'SO_KEEPALIVE' | 'TCP_NODELAY' | 'TCP_FASTOPEN' | 'TCP_FASTOPEN_CONNECT' | 'IP_HDRINCL' | 'SO_REUSEADDR' | 'IP_RECVERR';
 
 /** SOCK_MIN_RCVBUF / SOCK_MIN_SNDBUF on this target (2048 + the skb's true size). */
 const SOCK_MIN_BUF = 2 * 2048;
@@ -37,6 +44,15 @@ export class Syscalls {
   constructor(readonly stack: NetStack) {}
 
   socket(domain: number, type: number, protocol: number): number {
+    if (domain === AF_NETLINK) {
+      // No CONFIG_NETLINK: the family is not registered at all.
+      if (!this.stack.netlink) return -Errno.EAFNOSUPPORT;
+      const nl = this.stack.netlink.create(type, protocol);
+      if (typeof nl === 'number') return nl;
+      const fd = this.nextFd++;
+      this.fds.set(fd, nl);
+      return fd;
+    }
     if (domain !== AF_INET) return -Errno.EAFNOSUPPORT;
     let sk: DatagramSock | number;
     if (type === SOCK_RAW) {
@@ -115,6 +131,10 @@ export class Syscalls {
           if (tcp.keepalive && tcp.state === 'ESTABLISHED') this.stack.tcp!.armKeepalive(tcp);
           return 0;
         case 'TCP_FASTOPEN':
+          // On a listener: the Fast Open queue length (qlen).
+          if (!this.stack.has('TCP_FASTOPEN')) return -Errno.ENOPROTOOPT;
+          tcp.fastOpenQlen = Math.max(0, value);
+          return 0;
         case 'TCP_FASTOPEN_CONNECT':
           if (!this.stack.has('TCP_FASTOPEN')) return -Errno.ENOPROTOOPT;
           tcp.fastOpenEnabled = value !== 0;
@@ -126,6 +146,8 @@ export class Syscalls {
           break;
       }
     }
+    const own = this.get(fd)?.setOption?.(opt, value);
+    if (own !== undefined && own !== null) return own;
     const sk = this.get(fd) ?? tcp ?? null;
     if (!sk) return -Errno.EBADF;
     switch (opt) {
@@ -142,6 +164,10 @@ export class Syscalls {
         return 0;
       case 'SO_BROADCAST':
         return 0;
+      case 'IP_HDRINCL':
+        if (!('hdrincl' in sk)) return -Errno.ENOPROTOOPT;
+        (sk as RawSock).hdrincl = value !== 0;
+        return 0;
       default:
         return -Errno.ENOPROTOOPT;
     }
@@ -155,7 +181,33 @@ export class Syscalls {
     return sk.takeError();
   }
 
-  /** Wake the program when the socket has something to read (or an error to report). */
+  /**
+   * ioctl on a socket: `arg` is the program's buffer (struct ifreq, struct rtentry or an int),
+   * read and written in place. Interface and route requests need an AF_INET socket.
+   */
+  ioctl(fd: number, request: number, arg: Uint8Array): number {
+    const sk = this.get(fd) ?? this.streams.get(fd);
+    if (!sk) return -Errno.EBADF;
+    return sockIoctl(this.stack, sk, request, arg);
+  }
+
+  /** getsockname: the local address and port (0.0.0.0:0 before bind or autobind). */
+  getsockname(fd: number): SockAddr | number {
+    const sk = this.get(fd) ?? this.streams.get(fd);
+    if (!sk) return -Errno.EBADF;
+    const dg = this.get(fd);
+    return dg?.getsockname ? dg.getsockname() : { addr: sk.boundAddr, port: sk.boundPort };
+  }
+
+  /** connect(fd, AF_UNSPEC): a datagram socket forgets its peer. */
+  disconnect(fd: number): number {
+    const sk = this.get(fd);
+    if (!sk) return this.streams.has(fd) ? -Errno.EOPNOTSUPP : -Errno.EBADF;
+    if (sk.disconnect) return sk.disconnect();
+    sk.peer = null;
+    return 0;
+  }
+
   /**
    * A program's wake-up runs as the scheduler would run the woken process: after the kernel
    * work in progress (softirq, the rest of the packet) is done, once however often it is woken.

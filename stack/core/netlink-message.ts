@@ -1,0 +1,203 @@
+/**
+ * Netlink wire format (include/uapi/linux/netlink.h, rtnetlink.h): struct nlmsghdr, struct
+ * rtattr, and the route family's fixed headers, read and written as real bytes. Netlink is
+ * host byte order — little-endian on i386 — while addresses inside attributes stay in network
+ * order (__be32). Every read is bounds-checked against the message it belongs to.
+ */
+export const NLMSG_HDRLEN = 16;
+export const NLMSG_ALIGNTO = 4;
+export const RTA_HDRLEN = 4;
+
+export const NLMSG_NOOP = 1;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+/** Types below this are control messages, never handed to a family. */
+export const NLMSG_MIN_TYPE = 0x10;
+
+export const NLM_F_REQUEST = 0x1;
+export const NLM_F_MULTI = 0x2;
+export const NLM_F_ACK = 0x4;
+export const NLM_F_ROOT = 0x100;
+export const NLM_F_MATCH = 0x200;
+export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH;
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
+
+export const RTM_NEWLINK = 16;
+export const RTM_GETLINK = 18;
+export const RTM_NEWADDR = 20;
+export const RTM_DELADDR = 21;
+export const RTM_GETADDR = 22;
+export const RTM_NEWROUTE = 24;
+export const RTM_DELROUTE = 25;
+export const RTM_GETROUTE = 26;
+export const RTM_MAX = 127;
+
+export const IFA_ADDRESS = 1;
+export const IFA_LOCAL = 2;
+export const IFA_LABEL = 3;
+export const IFA_BROADCAST = 4;
+
+export const RTA_DST = 1;
+export const RTA_OIF = 4;
+export const RTA_GATEWAY = 5;
+export const RTA_PRIORITY = 6;
+export const RTA_PREFSRC = 7;
+export const RTA_TABLE = 15;
+
+export const IFLA_ADDRESS = 1;
+export const IFLA_BROADCAST = 2;
+export const IFLA_IFNAME = 3;
+export const IFLA_MTU = 4;
+export const IFLA_TXQLEN = 13;
+
+/** sizeof(struct ifaddrmsg), struct rtmsg, struct ifinfomsg. */
+export const IFADDRMSG_LEN = 8;
+export const RTMSG_LEN = 12;
+export const IFINFOMSG_LEN = 16;
+
+export const RT_TABLE_MAIN = 254;
+export const RTPROT_KERNEL = 2;
+export const RTPROT_BOOT = 3;
+export const RTPROT_DHCP = 16;
+export const RT_SCOPE_UNIVERSE = 0;
+export const RT_SCOPE_LINK = 253;
+export const RT_SCOPE_HOST = 254;
+export const RTN_UNICAST = 1;
+export const IFA_F_PERMANENT = 0x80;
+
+export function nlmsgAlign(n: number): number {
+  return (n + NLMSG_ALIGNTO - 1) & ~(NLMSG_ALIGNTO - 1);
+}
+
+export function rd16le(b: Uint8Array, o: number): number {
+  return b[o]! | (b[o + 1]! << 8);
+}
+export function rd32le(b: Uint8Array, o: number): number {
+  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
+}
+export function wr16le(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 255;
+  b[o + 1] = (v >>> 8) & 255;
+}
+export function wr32le(b: Uint8Array, o: number, v: number): void {
+  b[o] = v & 255;
+  b[o + 1] = (v >>> 8) & 255;
+  b[o + 2] = (v >>> 16) & 255;
+  b[o + 3] = (v >>> 24) & 255;
+}
+
+export interface NlmsgHeader {
+  /** Offset of the header in the buffer. */
+  at: number;
+  len: number;
+  type: number;
+  flags: number;
+  seq: number;
+  pid: number;
+}
+
+/** One nlmsghdr at `at`, if a whole one (and the length it claims) fits before `end`. */
+export function parseNlmsg(b: Uint8Array, at: number, end: number): NlmsgHeader | null {
+  if (at + NLMSG_HDRLEN > end) return null;
+  const len = rd32le(b, at);
+  if (len < NLMSG_HDRLEN || len > end - at) return null;
+  return { at, len, type: rd16le(b, at + 4), flags: rd16le(b, at + 6), seq: rd32le(b, at + 8), pid: rd32le(b, at + 12) };
+}
+
+/** An attribute: where its payload is and how long it is. */
+export interface Attr {
+  at: number;
+  len: number;
+}
+
+/**
+ * nla_parse (liberal, as rtnetlink parses these messages): attributes from `at` to `end`; a
+ * malformed attribute ends the walk and what follows is ignored, as Linux warns and ignores
+ * "bytes leftover". The last attribute of a type wins.
+ */
+export function parseAttrs(b: Uint8Array, at: number, end: number): Map<number, Attr> {
+  const out = new Map<number, Attr>();
+  while (at + RTA_HDRLEN <= end) {
+    const len = rd16le(b, at);
+    if (len < RTA_HDRLEN || len > end - at) break;
+    out.set(rd16le(b, at + 2) & 0x3fff, { at: at + RTA_HDRLEN, len: len - RTA_HDRLEN });
+    at += nlmsgAlign(len);
+  }
+  return out;
+}
+
+/** Builds netlink messages into a growing byte array. */
+export class NlWriter {
+  private buf = new Uint8Array(256);
+  length = 0;
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
+
+  /** Start a message; returns its offset for `end`. */
+  begin(type: number, flags: number, seq: number, pid: number): number {
+    this.room(NLMSG_HDRLEN);
+    const at = this.length;
+    this.buf.fill(0, at, at + NLMSG_HDRLEN);
+    wr16le(this.buf, at + 4, type);
+    wr16le(this.buf, at + 6, flags);
+    wr32le(this.buf, at + 8, seq);
+    wr32le(this.buf, at + 12, pid);
+    this.length += NLMSG_HDRLEN;
+    return at;
+  }
+
+  bytes(data: Uint8Array): void {
+    this.room(nlmsgAlign(data.length));
+    this.buf.set(data, this.length);
+    this.buf.fill(0, this.length + data.length, this.length + nlmsgAlign(data.length));
+    this.length += nlmsgAlign(data.length);
+  }
+
+  attr(type: number, payload: Uint8Array): void {
+    const len = RTA_HDRLEN + payload.length;
+    this.room(nlmsgAlign(len));
+    wr16le(this.buf, this.length, len);
+    wr16le(this.buf, this.length + 2, type);
+    this.buf.set(payload, this.length + RTA_HDRLEN);
+    this.buf.fill(0, this.length + len, this.length + nlmsgAlign(len));
+    this.length += nlmsgAlign(len);
+  }
+
+  u32(type: number, v: number): void {
+    const p = new Uint8Array(4);
+    wr32le(p, 0, v);
+    this.attr(type, p);
+  }
+
+  be32(type: number, v: number): void {
+    this.attr(type, Uint8Array.of(v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255));
+  }
+
+  str(type: number, s: string): void {
+    const p = new Uint8Array(s.length + 1);
+    for (let i = 0; i < s.length; i++) p[i] = s.charCodeAt(i) & 0x7f;
+    this.attr(type, p);
+  }
+
+  /** Fill in the length of the message begun at `at`. */
+  end(at: number): void {
+    wr32le(this.buf, at, this.length - at);
+  }
+
+  /** Drop everything from `at` on (a message that did not fit). */
+  truncate(at: number): void {
+    this.length = at;
+  }
+
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+}
