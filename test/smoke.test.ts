@@ -1,0 +1,62 @@
+// The smoke scenario, the default: DHCP, then ping the gateway named in the lease, then
+// resolve the lab host through the DNS server named in the lease — on the minimal profile
+// (ioctl configuration, ping socket) and the full one (rtnetlink, raw socket).
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_SCENARIO } from '../scenarios/registry.js';
+import { removeTempDirs, runToDir } from './helpers/run.js';
+import { tsharkExpert, tsharkFields } from './helpers/tshark.js';
+
+afterAll(removeTempDirs);
+
+/** Run a scenario the first time a test needs it (so a filtered run does only what it uses). */
+function once<T>(make: () => T): () => T {
+  let v: T | undefined;
+  return () => (v ??= make());
+}
+
+describe('smoke scenario', () => {
+  it('is the default scenario', () => {
+    expect(DEFAULT_SCENARIO).toBe('smoke');
+  });
+
+  for (const profile of ['minimal', 'full'] as const) {
+    describe(`profile ${profile}`, () => {
+      // full does not fit quark-2m's RAM; it runs on quark-4m.
+      const get = once(() => runToDir({ board: profile === 'full' ? 'quark-4m' : 'quark-2m', profile, seed: 1 }));
+
+      it('leases, pings the gateway, resolves the lab host, and leaks nothing', () => {
+        const run = get();
+        expect(run.report.inputs.scenario).toBe('smoke');
+        expect(run.report.checks.filter((c) => !c.pass)).toEqual([]);
+        const path = profile === 'minimal' ? 'ioctl' : 'rtnetlink';
+        expect(run.report.checks.map((c) => c.name)).toContain(`interface configured through ${path}`);
+        // The kernel's own counts: udhcpc asks SIOCGIFINDEX and SIOCGIFHWADDR on both; the
+        // address, mask and route go as three ioctls on minimal (no netlink at all) and as
+        // RTM_NEWADDR + RTM_NEWROUTE on full.
+        const stats = (run.report.scenario.figures['smoke'] as { configStats: { rtnetlink: number; ioctl: number } }).configStats;
+        expect(stats).toEqual(profile === 'minimal' ? { rtnetlink: 0, ioctl: 5 } : { rtnetlink: 2, ioctl: 2 });
+      });
+
+      it('puts the steps on the wire in order: DHCP, ICMP echo to the gateway, DNS', () => {
+        const run = get();
+        const cap = run.capturePath!;
+        const rows = tsharkFields(cap, ['frame.number', 'frame.protocols', 'ip.dst'], 'dhcp || icmp || dns');
+        const kinds = rows.map((r) => (r[1]!.includes(':dhcp') ? 'dhcp' : r[1]!.includes(':dns') ? 'dns' : 'icmp'));
+        const firstIcmp = kinds.indexOf('icmp');
+        const firstDns = kinds.indexOf('dns');
+        expect(kinds.slice(0, 4)).toEqual(['dhcp', 'dhcp', 'dhcp', 'dhcp']);
+        expect(firstIcmp).toBeGreaterThan(3);
+        expect(firstDns).toBeGreaterThan(firstIcmp);
+        expect(rows[firstIcmp]![2]).toBe('192.0.2.1');
+        const dns = tsharkFields(cap, ['dns.qry.name', 'dns.a'], 'dns.flags.response == 1');
+        expect(dns).toEqual([['lab.quarklab.test', '192.0.2.1']]);
+      });
+
+      it('has no malformed packets and no error-level expert info', () => {
+        const run = get();
+        const cap = run.capturePath!;
+        expect(tsharkExpert(cap, ['-o', 'ip.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE'])).not.toMatch(/Malformed|Errors \(/);
+      });
+    });
+  }
+});
