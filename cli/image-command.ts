@@ -18,9 +18,10 @@ inspect  verify every CRC and print the layout.`;
 
 export function imageCommand(args: string[]): number {
   const [sub, ...rest] = args;
-  if (sub === undefined || sub === '-h' || sub === '--help') {
+  if (sub === undefined) fail('missing subcommand (build or inspect)');
+  if (sub === '-h' || sub === '--help') {
     write(IMAGE_HELP);
-    return sub === undefined ? 2 : 0;
+    return 0;
   }
   if (sub === 'build') return build(rest);
   if (sub === 'inspect') return inspect(rest);

@@ -3,8 +3,10 @@
  * quarklab's command line. Every command has --help; bad usage or bad input is one line on
  * stderr and exit code 2, never a stack trace.
  */
+import { calibrateCommand, CALIBRATE_HELP } from './calibrate-command.js';
 import { imageCommand, IMAGE_HELP } from './image-command.js';
 import { UsageError } from './output.js';
+import { profileCommand, PROFILE_HELP } from './profile-diff-command.js';
 import { profilesCommand, PROFILES_HELP } from './profiles-command.js';
 import { runCommand, RUN_HELP } from './run-command.js';
 
@@ -14,6 +16,8 @@ commands:
   run        boot a board and profile, run a scenario, write capture and report
   image      build or inspect a firmware image
   profiles   list the built-in stack profiles and their cost
+  profile    'profile diff A B': what separates two profiles in flash and RAM
+  calibrate  write a cost table from your kernel build's size and pahole output
 
 'quarklab <command> --help' for each command's options.`;
 
@@ -21,17 +25,23 @@ const COMMANDS: Record<string, { run: (args: string[]) => number; help: string }
   run: { run: runCommand, help: RUN_HELP },
   image: { run: imageCommand, help: IMAGE_HELP },
   profiles: { run: profilesCommand, help: PROFILES_HELP },
+  profile: { run: profileCommand, help: PROFILE_HELP },
+  calibrate: { run: calibrateCommand, help: CALIBRATE_HELP },
 };
 
 export function main(argv: string[]): number {
   const [cmd, ...rest] = argv;
-  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+  if (cmd === undefined) {
+    process.stderr.write(`quarklab: missing command (run, image, profiles, profile, calibrate); 'quarklab --help' lists them\n`);
+    return 2;
+  }
+  if (cmd === '-h' || cmd === '--help' || cmd === 'help') {
     process.stdout.write(HELP + '\n');
-    return cmd === undefined ? 2 : 0;
+    return 0;
   }
   const c = COMMANDS[cmd];
   if (!c) {
-    process.stderr.write(`quarklab: unknown command "${cmd}" (run, image, profiles)\n`);
+    process.stderr.write(`quarklab: unknown command "${cmd}" (run, image, profiles, profile, calibrate)\n`);
     return 2;
   }
   try {

@@ -1,6 +1,9 @@
 /** `quarklab profiles`: the built-in profiles with their flash and RAM cost on a board. */
 import { parseArgs } from 'node:util';
+import { bootRequirement, MIN_HEAP_BYTES } from '../emulator/board.js';
+import { programReservations } from '../scenarios/boot.js';
 import { buildFirmware } from '../scenarios/firmware.js';
+import { DEFAULT_SCENARIO, findScenario } from '../scenarios/registry.js';
 import { DEFAULT_BOARD, resolveBoard, resolveCostTable } from '../scenarios/inputs.js';
 import { builtinProfiles } from '../stack/kconfig/profiles.js';
 import { formatBytes } from '../traces/budgets.js';
@@ -22,13 +25,19 @@ export function profilesCommand(args: string[]): number {
   const table = resolveCostTable(values.costs);
   if ('error' in table) fail(table.error);
   write(`board ${board.name}: ${formatBytes(board.ramBytes)} RAM, ${formatBytes(board.flashBytes)} flash, kernel core '${board.kernelCore}'${board.executeInPlace ? ', execute in place' : ''}`);
-  write(`${'profile'.padEnd(9)} ${'stack text'.padStart(11)} ${'data'.padStart(8)} ${'bss'.padStart(7)} ${'image'.padStart(11)} ${'RAM at boot'.padStart(12)} ${'left of RAM'.padStart(12)}  symbols`);
+  // Spare RAM is counted as boot counts it: every section (init ones too, freed only after
+  // boot), the default scenario's programs, and the minimum heap the kernel needs.
+  const scenario = findScenario(DEFAULT_SCENARIO);
+  const programs = 'error' in scenario ? [] : programReservations(board, scenario.dutPrograms);
+  write(`${'profile'.padEnd(9)} ${'stack text'.padStart(11)} ${'data'.padStart(8)} ${'bss'.padStart(7)} ${'image'.padStart(11)} ${'RAM at boot'.padStart(12)} ${'spare at boot'.padStart(14)}  symbols`);
   for (const p of builtinProfiles()) {
     const fw = buildFirmware(board, p, table);
     if ('error' in fw) fail(fw.error);
-    const resident = fw.sections.reduce((s, x) => s + (x.kind === 'config' || x.kind === 'init' || (x.kind === 'text' && board.executeInPlace) ? 0 : Math.ceil(x.size / 4096) * 4096), 0);
+    const need = bootRequirement(board, fw.sections, programs);
+    const spare = board.ramBytes - need - MIN_HEAP_BYTES;
     const t = fw.stack.total;
-    write(`${p.name.padEnd(9)} ${String(t.text).padStart(11)} ${String(t.data).padStart(8)} ${String(t.bss).padStart(7)} ${formatBytes(fw.image.length).padStart(11)} ${formatBytes(resident).padStart(12)} ${formatBytes(board.ramBytes - resident).padStart(12)}  ${p.enabled.join(' ')}`);
+    write(`${p.name.padEnd(9)} ${String(t.text).padStart(11)} ${String(t.data).padStart(8)} ${String(t.bss).padStart(7)} ${formatBytes(fw.image.length).padStart(11)} ${formatBytes(need).padStart(12)} ${(spare < 0 ? `short ${formatBytes(-spare)}` : formatBytes(spare)).padStart(14)}  ${p.enabled.join(' ')}`);
   }
+  write(`RAM at boot: kernel, driver and stack sections (init included) and the default scenario's programs (${programs.map((x) => x.name).join(', ') || 'none'}); spare at boot: what is left after them and the ${formatBytes(MIN_HEAP_BYTES)} minimum heap.`);
   return 0;
 }

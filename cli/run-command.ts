@@ -1,5 +1,5 @@
 /** `quarklab run`: the CLI face of scenarios/run.ts. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pack } from 'msgpackr';
@@ -96,6 +96,8 @@ export function runCommand(args: string[]): number {
   mkdirSync(out, { recursive: true });
   const report = outcome.report!;
   writeFileSync(join(out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+  // A board that never booted has no capture: leave no older one behind to be mistaken for it.
+  if (!outcome.capture) rmSync(join(out, 'capture.pcapng'), { force: true });
   if (outcome.capture) writeFileSync(join(out, 'capture.pcapng'), outcome.capture);
   if (outcome.pcap) writeFileSync(join(out, 'capture.pcap'), outcome.pcap);
   writeFileSync(join(out, 'trace.msgpack'), pack(outcome.trace));

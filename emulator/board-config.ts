@@ -40,6 +40,9 @@ export interface BoardConfig {
     txRingSize: number;
     rxBufferBytes: number;
     napiWeight: number;
+    /** RX interrupt coalescing (ethtool -C rx-usecs / rx-frames); 0 µs is an interrupt per frame. */
+    rxCoalesceUsecs: number;
+    rxCoalesceFrames: number;
   };
   /** Default RAM reserved for each board program that runs: text, stack and heap. */
   programDefaults: { textBytes: number; stackBytes: number; heapBytes: number };
@@ -77,6 +80,8 @@ export const BOARD_FIELDS: readonly FieldRule[] = [
   { path: 'mac.txRingSize', type: 'integer', min: 2, max: 4096 },
   { path: 'mac.rxBufferBytes', type: 'integer', min: 1518, max: 16384 },
   { path: 'mac.napiWeight', type: 'integer', min: 1, max: 1024 },
+  { path: 'mac.rxCoalesceUsecs', type: 'integer', min: 0, max: 100000 },
+  { path: 'mac.rxCoalesceFrames', type: 'integer', min: 1, max: 4096 },
   { path: 'programDefaults.textBytes', type: 'integer', min: 0 },
   { path: 'programDefaults.stackBytes', type: 'integer', min: 0 },
   { path: 'programDefaults.heapBytes', type: 'integer', min: 0 },

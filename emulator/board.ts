@@ -41,6 +41,25 @@ const REGION_KIND: Record<Exclude<SectionKind, 'config'>, RegionKind> = {
   init: 'init',
 };
 
+/** The kernel needs some heap to run at all; with less, boot fails like an OOM at init. */
+export const MIN_HEAP_BYTES = 64 * 1024;
+
+/** RAM a section takes at boot: config stays in flash, and text too when the board executes in place. */
+export function residentBytes(config: BoardConfig, s: Pick<BootSection, 'kind' | 'size'>): number {
+  if (s.kind === 'config') return 0;
+  if (s.kind === 'text' && config.executeInPlace) return 0;
+  return s.size;
+}
+
+/** What boot must fit in RAM at once (before init sections are freed): sections and programs, page-rounded. */
+export function bootRequirement(config: BoardConfig, sections: readonly Pick<BootSection, 'kind' | 'size'>[], programs: readonly ProgramReservation[]): number {
+  const pageUp = (n: number): number => Math.ceil(n / 4096) * 4096;
+  let need = 0;
+  for (const s of sections) need += pageUp(residentBytes(config, s));
+  for (const p of programs) need += pageUp(p.textBytes) + pageUp(p.stackBytes) + pageUp(p.heapBytes);
+  return need;
+}
+
 export class Board {
   readonly ram: BoardRam;
   readonly flash: Uint8Array;
@@ -60,6 +79,8 @@ export class Board {
     this.cpu = new Cpu(sim, config.cpu.clockHz, config.cpu.cycles, cpuEnabled);
     const m = config.mac;
     this.mac = new EthernetMac(`${name}:eth0`, parseMac(m.address), m.linkSpeedMbps * 1_000_000, m.txRingSize, m.rxRingSize, sim, this.ram.bytes);
+    this.mac.rxCoalesceNs = m.rxCoalesceUsecs * 1000;
+    this.mac.rxCoalesceFrames = m.rxCoalesceFrames;
   }
 
   /** Write an image into flash; an error when it does not fit the part. */
@@ -72,11 +93,8 @@ export class Board {
     return null;
   }
 
-  /** RAM a section takes at boot: text only when the board does not execute in place. */
   residentBytes(s: BootSection): number {
-    if (s.kind === 'config') return 0;
-    if (s.kind === 'text' && this.config.executeInPlace) return 0;
-    return s.size;
+    return residentBytes(this.config, s);
   }
 
   /**
@@ -84,12 +102,8 @@ export class Board {
    * when they do not fit; nothing is allocated from the heap before this succeeds.
    */
   boot(sections: readonly BootSection[], programs: readonly ProgramReservation[], label: string): BootResult {
-    const pageUp = (n: number): number => Math.ceil(n / 4096) * 4096;
-    let need = 0;
-    for (const s of sections) need += pageUp(this.residentBytes(s));
-    for (const p of programs) need += pageUp(p.textBytes) + pageUp(p.stackBytes) + pageUp(p.heapBytes);
-    // The kernel needs some heap to run at all; with none left, boot fails like an OOM at init.
-    const minHeap = 64 * 1024;
+    const need = bootRequirement(this.config, sections, programs);
+    const minHeap = MIN_HEAP_BYTES;
     if (need + minHeap > this.ram.size) {
       const shortBy = need + minHeap - this.ram.size;
       return {

@@ -7,7 +7,7 @@
  * that arrives when the driver has no free RX descriptor is dropped and counted as
  * rx_missed_errors, which is what `ethtool -S` shows for a ring overrun.
  */
-import type { EventQueue, Nanos } from './event-queue.js';
+import type { EventQueue, Nanos, TimerHandle } from './event-queue.js';
 
 /** Ethernet framing overheads, in bytes on the wire (IEEE 802.3). */
 export const PREAMBLE_SFD = 8;
@@ -77,6 +77,11 @@ export class EthernetMac {
 
   /** Interrupt lines, raised to the driver; NAPI masks the RX one while polling. */
   rxIrqEnabled = true;
+  /** RX interrupt coalescing: wait up to this long, or for this many frames, before interrupting. */
+  rxCoalesceNs = 0;
+  rxCoalesceFrames = 1;
+  private coalesced = 0;
+  private coalesceTimer: TimerHandle | null = null;
   onRxIrq: (() => void) | null = null;
   onTxComplete: ((cookie: number) => void) | null = null;
 
@@ -170,6 +175,16 @@ export class EthernetMac {
     this.stats.rx_packets++;
     this.stats.rx_bytes += frame.length;
     this.notify('inbound', now, frame);
+    this.coalesced++;
+    if (this.rxCoalesceNs === 0 || this.coalesced >= this.rxCoalesceFrames) this.raiseRxIrq();
+    else if (!this.coalesceTimer) this.coalesceTimer = this.sim.after(this.rxCoalesceNs, () => this.raiseRxIrq());
+  }
+
+  /** The RX interrupt, unless NAPI has it masked (then the poll finds the frames anyway). */
+  private raiseRxIrq(): void {
+    this.sim.cancel(this.coalesceTimer);
+    this.coalesceTimer = null;
+    this.coalesced = 0;
     if (this.rxIrqEnabled && this.onRxIrq) {
       this.stats.rx_irqs++;
       this.onRxIrq();

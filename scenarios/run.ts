@@ -47,6 +47,8 @@ export interface RunOutcome {
   capture?: Uint8Array;
   pcap?: Uint8Array | null;
   trace: TraceLine[];
+  /** Events the virtual clock ran (for benchmarks). */
+  events?: number;
 }
 
 /** Quiet time after the scenario: long enough for TIME_WAIT, neighbour GC and leases to expire. */
@@ -163,6 +165,8 @@ export function run(opts: RunOptions): RunOutcome {
   const outcome = scenario.result(ctx);
   // ifdown: configuration state (addresses, routes, neighbours) goes; what stays must be boot's.
   inetFlushInterface(dut.stack, dut.dev.ifindex);
+  // ip tcp_metrics flush: what TCP learned per destination is a cache, not boot state.
+  dut.stack.tcp?.metrics?.flush();
   checks.push(...outcome.checks);
 
   const dutReport = boardReport(dut, boardConfig, dutImage.length, trafficEnd);
@@ -204,7 +208,7 @@ export function run(opts: RunOptions): RunOutcome {
     verdict,
   };
   const files = capture.finish(world.sim.now);
-  return { exitCode: verdict === 'pass' ? 0 : 1, report, capture: files.pcapng, pcap: files.pcap, trace };
+  return { exitCode: verdict === 'pass' ? 0 : 1, report, capture: files.pcapng, pcap: files.pcap, trace, events: world.sim.eventsRun };
 }
 
 function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: number, elapsedNs: number): BoardReport {
@@ -235,9 +239,22 @@ function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: number, el
       caches,
       allocationFailures: caches.reduce((s, c) => s + c.failures, 0) + ram.pages.failures,
     },
-    interfaces: { [b.board.mac.name]: { ...b.board.mac.stats, ...prefixKeys(b.dev.stats, 'netdev_') } },
+    interfaces: { [b.board.mac.name]: { ...b.board.mac.stats, ...prefixKeys(b.dev.stats, 'netdev_'), ...prefixKeys(st.drivers.get(b.dev.ifindex)?.gro?.stats ?? {}, 'gro_') } },
     snmp,
     arp: { ...st.neigh.stats },
+    tcp: st.tcp
+      ? {
+          tcpMemPages: [...st.tcp.sysctl.tcpMem],
+          tcpRmem: [...st.tcp.sysctl.tcpRmem],
+          tcpWmem: [...st.tcp.sysctl.tcpWmem],
+          ehashEntries: st.tcp.sysctl.ehashEntries,
+          maxTwBuckets: st.tcp.sysctl.maxTwBuckets,
+          maxOrphans: st.tcp.sysctl.maxOrphans,
+          memAllocatedPeakBytes: st.tcp.memAllocatedPeak,
+          memoryPressureEntered: st.tcp.pressureEpisodes > 0,
+          dropReasons: { ...st.tcp.dropReasons },
+        }
+      : null,
     cpu: { cyclesUsed: b.board.cpu.cyclesUsed, utilisation: elapsedNs > 0 ? b.board.cpu.cyclesUsed / ((elapsedNs / 1e9) * config.cpu.clockHz) : 0 },
   };
 }

@@ -30,6 +30,7 @@ import { Netlink } from './core/netlink.js';
 import { Rtnetlink } from './core/rtnetlink.js';
 import { TcpTable } from './ipv4/tcp.js';
 import { devQueueXmit, netifReceiveSkb } from './core/dev.js';
+import { Gro } from './core/gro.js';
 
 export interface StackEnv {
   name: string;
@@ -118,6 +119,7 @@ export class NetStack {
     const dev = new NetDevice(`eth${this.devices.length}`, ifindex, mac.address, structAddr);
     const driver = new StmmacDriver(mac, dev, this.skbs, this.env.sim, this.env.cpu, opts, (skb) => netifReceiveSkb(this, dev, skb), () => this.txWake(dev));
     dev.ops = driver;
+    if (this.has('IP_OFFLOAD')) driver.gro = new Gro(this.skbs, (skb) => netifReceiveSkb(this, dev, skb));
     this.devices.push(dev);
     this.drivers.set(ifindex, driver);
     return dev;

@@ -55,6 +55,18 @@ export interface BoardReport {
   interfaces: Record<string, Record<string, number>>;
   snmp: Record<string, Record<string, number>> | null;
   arp: Record<string, number> | null;
+  /** TCP's limits as computed from this board's RAM, its memory use and its drops by reason. */
+  tcp: {
+    tcpMemPages: number[];
+    tcpRmem: number[];
+    tcpWmem: number[];
+    ehashEntries: number;
+    maxTwBuckets: number;
+    maxOrphans: number;
+    memAllocatedPeakBytes: number;
+    memoryPressureEntered: boolean;
+    dropReasons: Record<string, number>;
+  } | null;
   cpu: { cyclesUsed: number; utilisation: number } | null;
 }
 

@@ -9,6 +9,8 @@ import type { NetDevice } from './netdevice.js';
 import type { SkBuff } from './skbuff.js';
 
 export function netifReceiveSkb(stack: NetStack, dev: NetDevice, skb: SkBuff): void {
+  // Protocol processing costs CPU once per packet the stack sees (GRO makes that fewer).
+  stack.env.cpu.charge(stack.env.cpu.cycles.protocolPacket);
   const frame = EthernetFrame.check(skb.bytes, skb.data, skb.len);
   if (!frame) {
     dev.stats.rx_dropped++;

@@ -13,6 +13,7 @@ import type { EventQueue } from '../../emulator/event-queue.js';
 import type { NetDevice, NetDeviceOps, XmitResult } from '../core/netdevice.js';
 import { buildSkb, NET_SKB_PAD, rxBufferAllocSize, type SkBuff, type SkbAllocator } from '../core/skbuff.js';
 import { ETH_ZLEN } from '../ethernet/eth.js';
+import type { Gro } from '../core/gro.js';
 
 export interface StmmacOptions {
   napiWeight: number;
@@ -28,6 +29,8 @@ export class StmmacDriver implements NetDeviceOps {
   /** Frames lost because a fresh ring buffer or skb head could not be allocated. */
   rxAllocFailures = 0;
   napiPolls = 0;
+  /** GRO for this NAPI context (CONFIG_IP_OFFLOAD), or null: frames then go up one by one. */
+  gro: Gro | null = null;
 
   constructor(
     private readonly mac: EthernetMac,
@@ -112,19 +115,25 @@ export class StmmacDriver implements NetDeviceOps {
     this.napiPolls++;
     const d = this.mac.rxRing[this.rxTail]!;
     if (d.hwOwned || d.length === 0) {
-      // napi_complete_done: nothing left, unmask the interrupt.
+      // napi_complete_done: hand up what GRO holds, then unmask the interrupt.
+      this.gro?.flush();
       this.pollScheduled = false;
       this.mac.rxIrqEnabled = true;
       return;
     }
     const length = d.length;
     const c = this.cpu.cycles;
-    const done = this.cpu.charge(c.rxFrame + c.protocolPacket + c.checksumByte * length);
+    // The driver's share; IP and TCP charge theirs per packet the stack sees (netif_receive_skb).
+    const done = this.cpu.charge(c.rxFrame + c.checksumByte * length);
     this.sim.at(done, () => {
       this.takeFrame(this.rxTail, length);
       this.rxTail = (this.rxTail + 1) % this.mac.rxRing.length;
       if (budget > 1) this.poll(budget - 1);
-      else this.sim.at(this.cpu.idleAt, () => this.poll(this.opts.napiWeight));
+      else {
+        // The budget is spent: net_rx_action flushes GRO and polls again later.
+        this.gro?.flush();
+        this.sim.at(this.cpu.idleAt, () => this.poll(this.opts.napiWeight));
+      }
     });
   }
 
@@ -148,6 +157,7 @@ export class StmmacDriver implements NetDeviceOps {
     skb.ifindex = this.dev.ifindex;
     this.dev.stats.rx_packets++;
     this.dev.stats.rx_bytes += length;
-    this.receive(skb);
+    if (this.gro) this.gro.receive(skb);
+    else this.receive(skb);
   }
 }

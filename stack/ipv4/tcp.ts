@@ -27,6 +27,7 @@ import {
 import { armRetransmitTimer, retransmitLost, sendAck, sendControl, sendResetFor, transmit, tsNow, writeXmit } from './tcp-output.js';
 import { TcpSock, type TxSeg } from './tcp-sock.js';
 import { fastOpenCookie, passiveDecision } from './tcp-fastopen.js';
+import { TcpMetrics } from './tcp-metrics.js';
 import { computeTcpSysctl, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
 
 const EPHEMERAL_LOW = 32768;
@@ -61,8 +62,10 @@ export class TcpTable {
   readonly rttSamplesSeen: number[] = [];
   /** All sockets alive (for leak checks). */
   readonly all = new Set<TcpSock>();
-  /** Fast Open cookies learned per server address (the client's tcp_fastopen cache). */
-  readonly fastOpenCookies = new Map<number, Uint8Array>();
+  /** Fast Open cookies learned per server address, when there is no metrics cache to hold them. */
+  private readonly fastOpenCookieMap = new Map<number, Uint8Array>();
+  /** The per-destination metrics cache (CONFIG_TCP_METRICS), or null. */
+  readonly metrics: TcpMetrics | null;
 
   constructor(readonly stack: NetStack) {
     const env = stack.env;
@@ -81,6 +84,7 @@ export class TcpTable {
     stack.staticAlloc('TCP bind hash', this.sysctl.bhashEntries * env.structs['inet_bind_hashbucket']!);
     this.rng = env.rng.split('tcp');
     this.secret = this.rng.nextU32();
+    this.metrics = stack.has('TCP_METRICS') ? new TcpMetrics(stack) : null;
     stack.ip.register(IPPROTO_TCP, (skb, ip, dev) => this.receive(skb, ip, dev), (inner, bytes, off, errno) => this.icmpError(inner, bytes, off, errno));
   }
 
@@ -301,7 +305,7 @@ export class TcpTable {
     this.ehash.set(tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport), sk);
     this.mib['ActiveOpens']!++;
     if (sk.fastOpenEnabled && this.stack.has('TCP_FASTOPEN')) {
-      const cookie = this.fastOpenCookies.get(sk.raddr);
+      const cookie = this.cachedFastOpenCookie(sk.raddr);
       if (cookie) {
         // tcp_fastopen_defer_connect: connect() succeeds now; the SYN leaves with the first write.
         sk.fastOpenCookieToSend = cookie;
@@ -491,6 +495,7 @@ export class TcpTable {
   onEstablished(sk: TcpSock): void {
     const wasSynRecv = sk.state === 'SYN_RECV';
     sk.state = 'ESTABLISHED';
+    this.metrics?.init(sk);
     this.mib['CurrEstab']!++;
     if (this.sysctl && sk.keepalive) this.armKeepalive(sk);
     if (wasSynRecv) return;
@@ -505,6 +510,7 @@ export class TcpTable {
 
   /** tcp_done: the connection is over; report `errno` to the program if it still holds it. */
   destroy(sk: TcpSock, errno: number): void {
+    if (sk.state !== 'LISTEN' && sk.state !== 'CLOSED' && sk.state !== 'SYN_SENT') this.metrics?.update(sk);
     if (sk.state === 'ESTABLISHED' || sk.state === 'CLOSE_WAIT') this.mib['CurrEstab']!--;
     const wasOrphan = sk.orphan && sk.state !== 'LISTEN' && sk.state !== 'CLOSED' && sk.state !== 'SYN_SENT' && sk.finQueued;
     if (wasOrphan) this.orphans = Math.max(0, this.orphans - 1);
@@ -916,6 +922,7 @@ export class TcpTable {
     child.sndWl1 = th.seq;
     child.sndWl2 = th.ack;
     child.maxWindow = child.sndWnd;
+    this.metrics?.init(child);
   }
 
   private sendCookieSynAck(listener: TcpSock, ip: Ipv4Repr, th: TcpRepr): void {
@@ -1019,8 +1026,15 @@ export class TcpTable {
 
   // ---- Fast Open hooks (CONFIG_TCP_FASTOPEN; see tcp-fastopen.ts) ---------------------------
 
+  /** tcp_fastopen_cache_set: Linux keeps client cookies in the metrics cache. */
   fastOpenCookieLearned(sk: TcpSock, cookie: Uint8Array): void {
-    if (this.stack.has('TCP_FASTOPEN')) this.fastOpenCookies.set(sk.raddr, cookie.slice());
+    if (!this.stack.has('TCP_FASTOPEN')) return;
+    if (this.metrics) this.metrics.storeCookie(sk.raddr, cookie);
+    else this.fastOpenCookieMap.set(sk.raddr, cookie.slice());
+  }
+
+  cachedFastOpenCookie(daddr: number): Uint8Array | undefined {
+    return this.metrics ? (this.metrics.lookup(daddr)?.fastOpenCookie ?? undefined) : this.fastOpenCookieMap.get(daddr);
   }
 
   /** tcp_sendmsg_fastopen: the held SYN leaves now, carrying up to one MSS of the write. */
