@@ -28,16 +28,19 @@ export function tcpRcv(sk: TcpSock, skb: SkBuff, _ip: Ipv4Repr, th: TcpRepr): vo
     return;
   }
   const segLen = len + (th.flags & TCP_SYN ? 1 : 0) + (th.flags & TCP_FIN ? 1 : 0);
-  if (!sequenceAcceptable(sk, th.seq, segLen)) {
-    // tcp_validate_incoming: answer with a duplicate ACK, at most one per 500 ms (tcp_oow_rate_limited).
+  const outOfWindow = sequenceCheck(sk, th.seq, (th.seq + segLen) >>> 0);
+  if (outOfWindow) {
+    // tcp_validate_incoming: answer with a duplicate ACK. Segments without data are rate
+    // limited to one answer per 500 ms (tcp_oow_rate_limited); data segments always get one.
     if (!(th.flags & TCP_RST)) {
-      if (sk.now - sk.lastOowAck < 500_000_000) t.ext['TCPACKSkippedSeq']!++;
+      const limited = len === 0 && !(th.flags & TCP_SYN) && sk.now - sk.lastOowAck < 500_000_000;
+      if (limited) t.ext['TCPACKSkippedSeq']!++;
       else {
-        sk.lastOowAck = sk.now;
+        if (len === 0) sk.lastOowAck = sk.now;
         sendAck(sk);
       }
     }
-    t.drop(skb, seqLt((th.seq + segLen) >>> 0, sk.rcvNxt) || segLen === 0 ? 'TCP_OLD_DATA' : 'TCP_OVERWINDOW');
+    t.drop(skb, outOfWindow);
     return;
   }
   if (th.flags & TCP_RST) {
@@ -71,13 +74,14 @@ export function tcpRcv(sk: TcpSock, skb: SkBuff, _ip: Ipv4Repr, th: TcpRepr): vo
   }
   if (seqGt(th.ack, sk.sndNxt)) {
     // ACK for data never sent (RFC 5961 §5): answer with an ACK and drop.
-    t.ext['TCPACKSkippedChallenge']!++;
     challengeAck(sk);
-    skb.free();
+    t.drop(skb, 'TCP_ACK_UNSENT_DATA');
     return;
   }
   if (seqLt(th.ack, (sk.sndUna - sk.maxWindow) >>> 0)) {
-    skb.free();
+    // An ACK older than the largest window ever offered (tcp_ack: "too old").
+    challengeAck(sk);
+    t.drop(skb, 'TCP_TOO_OLD_ACK');
     return;
   }
   // tcp_store_ts_recent: keep the peer's timestamp if this segment covers rcv_wup.
@@ -107,17 +111,23 @@ export function tcpRcv(sk: TcpSock, skb: SkBuff, _ip: Ipv4Repr, th: TcpRepr): vo
   ackSndCheck(sk);
 }
 
-function sequenceAcceptable(sk: TcpSock, seq: number, segLen: number): boolean {
-  const wnd = Math.max(sk.rcvWnd - ((sk.rcvNxt - sk.rcvWup) | 0), 0);
-  if (segLen === 0) return wnd === 0 ? seq === sk.rcvNxt : seqGeq(seq, sk.rcvNxt) ? seqLt(seq, (sk.rcvNxt + wnd) >>> 0) || seq === sk.rcvNxt : seqGeq(seq, (sk.rcvNxt - 0x10000) >>> 0);
-  if (wnd === 0) return seqLeq(seq, sk.rcvNxt) && seqGt((seq + segLen) >>> 0, sk.rcvNxt) ? false : seqLt(seq, sk.rcvNxt);
-  // Accept anything overlapping the window, and old duplicates (they are re-ACKed below).
-  return seqLt(seq, (sk.rcvNxt + wnd) >>> 0);
+/**
+ * tcp_sequence: a segment is acceptable unless it ends before rcv_wup (old data) or starts
+ * past the right edge of the window offered. Returns the drop reason, or null.
+ */
+function sequenceCheck(sk: TcpSock, seq: number, endSeq: number): 'TCP_OLD_DATA' | 'TCP_OVERWINDOW' | null {
+  if (seqLt(endSeq, sk.rcvWup)) return 'TCP_OLD_DATA';
+  const wnd = Math.max((sk.rcvWup + sk.rcvWnd - sk.rcvNxt) | 0, 0);
+  if (seqGt(seq, (sk.rcvNxt + wnd) >>> 0)) return 'TCP_OVERWINDOW';
+  return null;
 }
 
 function challengeAck(sk: TcpSock): void {
   // tcp_send_challenge_ack: rate limited per socket (tcp_invalid_ratelimit, 500 ms).
-  if (sk.now - sk.lastChallengeAck < 500_000_000) return;
+  if (sk.now - sk.lastChallengeAck < 500_000_000) {
+    sk.table.ext['TCPACKSkippedChallenge']!++;
+    return;
+  }
   sk.lastChallengeAck = sk.now;
   sk.table.ext['TCPChallengeACK']!++;
   sendAck(sk);
@@ -348,7 +358,7 @@ function dataQueue(sk: TcpSock, skb: SkBuff, seq: number, len: number, fin: bool
     // A full duplicate: ACK at once and enter quick-ACK mode (DSACK is not modelled).
     sk.table.ext['DelayedACKLost']!++;
     enterQuickack(sk);
-    skb.free();
+    t.drop(skb, 'TCP_OLD_DATA');
     if (fin && end === sk.rcvNxt) finReceived(sk);
     return;
   }

@@ -133,40 +133,66 @@ export class TcpTable {
     return false;
   }
 
-  /** tcp_prune_queue → tcp_collapse: copy queued data into dense skbs to give truesize back. */
+  /**
+   * tcp_prune_queue → tcp_collapse: copy the data of wasteful skbs (truesize more than twice
+   * their data, as tcp_win_from_space judges) into dense ones sized to the data, giving
+   * truesize back. Dense skbs are left alone.
+   */
   private pruneQueue(sk: TcpSock): void {
     this.ext['PruneCalled']!++;
-    if (sk.receiveQueue.length < 2) return;
-    const chunk = 4096 - 64 - 256 - TCP_HEADROOM;
-    const fresh: SkBuff[] = [];
-    const old = sk.receiveQueue.splice(0, sk.receiveQueue.length);
-    let cur: SkBuff | null = null;
-    for (const skb of old) {
-      let off = 0;
-      while (off < skb.len) {
-        if (!cur || cur.tailroom() === 0) {
-          cur = allocSkb(this.stack.skbs, chunk);
-          if (!cur) {
-            // No memory to collapse into: keep the rest as it was.
-            skb.pull(off);
-            fresh.push(skb);
-            for (const rest of old.slice(old.indexOf(skb) + 1)) fresh.push(rest);
-            sk.receiveQueue.push(...fresh);
-            return;
-          }
-          fresh.push(cur);
-        }
-        const n = Math.min(cur.tailroom(), skb.len - off);
-        cur.bytes.copyWithin(cur.put(n), skb.data + off, skb.data + off + n);
-        off += n;
+    const wasteful = (skb: SkBuff): boolean => skb.truesize - (skb.truesize >> this.sysctl.advWinScale) > skb.len;
+    const queue = sk.receiveQueue;
+    const out: SkBuff[] = [];
+    let i = 0;
+    let collapsed = 0;
+    while (i < queue.length) {
+      if (!wasteful(queue[i]!)) {
+        out.push(queue[i++]!);
+        continue;
       }
-      skb.free();
+      // A run of wasteful skbs: copy it into as few skbs as it needs.
+      let j = i;
+      let bytes = 0;
+      while (j < queue.length && wasteful(queue[j]!)) bytes += queue[j++]!.len;
+      if (j - i < 2) {
+        out.push(queue[i++]!);
+        continue;
+      }
+      const chunk = 4096 - 64 - 256 - TCP_HEADROOM;
+      let src = i;
+      let off = 0;
+      let failed = false;
+      while (bytes > 0) {
+        const dense = allocSkb(this.stack.skbs, Math.min(chunk, bytes));
+        if (!dense) {
+          failed = true;
+          break;
+        }
+        while (dense.tailroom() > 0 && src < j) {
+          const from = queue[src]!;
+          const n = Math.min(dense.tailroom(), from.len - off);
+          dense.bytes.copyWithin(dense.put(n), from.data + off, from.data + off + n);
+          off += n;
+          bytes -= n;
+          if (off === from.len) {
+            from.free();
+            collapsed++;
+            src++;
+            off = 0;
+          }
+        }
+        this.chargeRcv(sk, dense);
+        out.push(dense);
+      }
+      if (failed) {
+        // No memory to collapse into: keep the rest as it was.
+        if (off > 0) queue[src]!.pull(off);
+        for (; src < j; src++) out.push(queue[src]!);
+      }
+      i = j;
     }
-    for (const skb of fresh) {
-      this.chargeRcv(sk, skb);
-      sk.receiveQueue.push(skb);
-    }
-    this.ext['TCPRcvCollapsed']! += old.length;
+    sk.receiveQueue = out;
+    this.ext['TCPRcvCollapsed']! += collapsed;
   }
 
   /** skb_set_owner_r: charge a received skb to the socket and to tcp_memory_allocated. */

@@ -76,7 +76,7 @@ export abstract class Sock {
   rmemAlloc = 0;
   /** Bytes of truesize charged for skbs in flight from this socket (sk_wmem_alloc). */
   wmemAlloc = 0;
-  readonly receiveQueue: SkBuff[] = [];
+  receiveQueue: SkBuff[] = [];
   /** sk_err: a pending error (positive errno) reported by the next call. */
   err = 0;
   boundAddr = 0;

@@ -8,9 +8,9 @@ import { resolveBoard, resolveCostTable, resolveProfile } from '../../scenarios/
 import { symbolCost } from '../../stack/kconfig/cost-table.js';
 import { tempDir } from './run.js';
 
-function must<T>(x: T | { error: string }): T {
+function must<T>(x: T): Exclude<T, { error: string }> {
   if (typeof x === 'object' && x !== null && 'error' in x) throw new Error((x as { error: string }).error);
-  return x as T;
+  return x as Exclude<T, { error: string }>;
 }
 
 /** Write `# base: BASE` plus lines to a fragment file; returns its path. */

@@ -34,9 +34,9 @@ export interface PairOptions {
   configure?: boolean;
 }
 
-function must<T>(x: T | { error: string }): T {
+function must<T>(x: T): Exclude<T, { error: string }> {
   if (typeof x === 'object' && x !== null && 'error' in x) throw new Error((x as { error: string }).error);
-  return x as T;
+  return x as Exclude<T, { error: string }>;
 }
 
 export function bootPair(opts: PairOptions = {}): Pair {

@@ -1,0 +1,141 @@
+// Bulk TCP over a lossy wire: `bulk-tx:loss=0.01` (1 % of frames lost, each direction) on
+// quark-4m with the full profile, whose PROC_FS counters (/proc/net/snmp's Tcp and TcpExt) are
+// in the report. The upload must still arrive intact; the board must recover by fast
+// retransmission (SACK/duplicate ACKs) and by its retransmission timer; the counters must agree
+// with what Wireshark sees in the capture; and the same seed must give the same bytes again.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Report } from '../traces/report.js';
+import { firstDifference, removeTempDirs, runToDir, type RunFiles } from './helpers/run.js';
+import { flaggedFrames } from './helpers/tcp-analysis.js';
+import { tsharkFields } from './helpers/tshark.js';
+
+const BOARD = 'quark-4m';
+const PROFILE = 'full';
+const SCENARIO = 'bulk-tx:loss=0.01';
+const DUT = '192.0.2.2';
+/** tcp_rto_min: no retransmission timer fires sooner, and nothing else waits that long. */
+const RTO_MIN_S = 0.2;
+const TIMEOUT_MS = 60_000;
+
+function lossyRun(seed: number): RunFiles {
+  return runToDir({ board: BOARD, profile: PROFILE, scenario: SCENARIO, seed });
+}
+
+function snmp(r: Report): { Tcp: Record<string, number>; TcpExt: Record<string, number> } {
+  const s = r.boards[0]!.snmp;
+  if (!s) throw new Error('the full profile has PROC_FS: the report must carry the DUT snmp counters');
+  return { Tcp: s['Tcp']!, TcpExt: s['TcpExt']! };
+}
+
+/** The transfer began at once: the SYN was not lost, so any timeout happened with data in flight. */
+function startedWithoutSynTimeout(r: Report): boolean {
+  const t = (r.scenario.figures as { transfer: { startNs: number | null } }).transfer;
+  return t.startNs !== null && t.startNs < 1e9; // the first SYN retransmission waits 1 s (TCP_TIMEOUT_INIT)
+}
+
+/**
+ * The run for `preferred`, or — if that seed no longer has what the test needs (the stack or the
+ * impairment model changed what a seed does) — the first of seeds 1..20 that does, so the test
+ * keeps testing recovery instead of failing on a seed. The seed used is in the report.
+ */
+function runWith(preferred: number, wanted: (r: Report) => boolean): RunFiles {
+  const first = lossyRun(preferred);
+  if (wanted(first.report)) return first;
+  for (let seed = 1; seed <= 20; seed++) {
+    if (seed === preferred) continue;
+    const r = lossyRun(seed);
+    if (wanted(r.report)) return r;
+  }
+  throw new Error(`no seed in 1..20 gives ${SCENARIO} on ${BOARD} what this test needs`);
+}
+
+interface DutFrame {
+  frame: number;
+  time: number;
+  len: number;
+  flags: string;
+  retransmission: boolean;
+  fast: boolean;
+  /** Seconds since the DUT's previous frame. */
+  silenceBefore: number;
+}
+
+/** Every TCP frame the DUT sent, as tshark's analysis marks it. */
+function dutFrames(capture: string): DutFrame[] {
+  const rows = tsharkFields(capture, ['frame.number', 'frame.time_relative', 'tcp.len', 'tcp.flags.str', 'tcp.analysis.retransmission', 'tcp.analysis.fast_retransmission'], `ip.src==${DUT} && tcp`);
+  let prev = 0;
+  return rows.map((r) => {
+    const time = Number(r[1]);
+    const f = { frame: Number(r[0]), time, len: Number(r[2]), flags: r[3]!, retransmission: r[4] !== '', fast: r[5] !== '', silenceBefore: time - prev };
+    prev = time;
+    return f;
+  });
+}
+
+/** The assertions every lossy run must pass; returns the timeout retransmissions tshark shows. */
+function expectRecovered(run: RunFiles): DutFrame[] {
+  const r = run.report;
+  const failed = r.checks.filter((c) => !c.pass).map((c) => `${c.name}: ${c.detail}`);
+  expect(failed, `seed ${r.inputs.seed}`).toEqual([]);
+  expect(run.outcome.exitCode).toBe(0);
+  expect(r.checks.find((c) => c.name === 'transfer complete and intact')?.pass).toBe(true);
+  const { Tcp, TcpExt } = snmp(r);
+  expect(TcpExt['TCPFastRetrans']).toBeGreaterThanOrEqual(1);
+  expect(TcpExt['TCPTimeouts']).toBeGreaterThanOrEqual(1);
+
+  const capture = run.capturePath!;
+  // Tcp.RetransSegs counts every segment sent again, fast or not; tshark flags each of those frames
+  // tcp.analysis.retransmission (a fast retransmission carries both flags).
+  const retransmitted = flaggedFrames(capture, 'tcp.analysis.retransmission');
+  expect(retransmitted.every((f) => f.src === DUT), 'only the sender retransmits').toBe(true);
+  expect(Tcp['RetransSegs'], `tshark: ${retransmitted.map((f) => `#${f.frame}`).join(' ')}`).toBe(retransmitted.length);
+  expect(flaggedFrames(capture, 'tcp.analysis.fast_retransmission').length).toBeGreaterThanOrEqual(1);
+
+  // A retransmission tshark does not call fast, sent after the board had been silent for at least
+  // the minimum RTO: the retransmission timer fired (nothing else makes TCP wait that long).
+  const frames = dutFrames(capture);
+  expect(frames.filter((f) => f.retransmission).length).toBe(retransmitted.length);
+  const timeouts = frames.filter((f) => f.retransmission && !f.fast && f.silenceBefore >= RTO_MIN_S);
+  expect(timeouts.length, frames.filter((f) => f.retransmission && !f.fast).map((f) => `#${f.frame} after ${(f.silenceBefore * 1e3).toFixed(1)} ms`).join(', ')).toBeGreaterThanOrEqual(1);
+  return timeouts;
+}
+
+afterAll(removeTempDirs);
+
+describe('bulk-tx over a wire losing 1 % of frames (quark-4m, full profile)', () => {
+  let synTimeout: RunFiles;
+  let dataTimeout: RunFiles;
+
+  beforeAll(() => {
+    // Seed 7 is the one known to include a retransmission timeout (TCPTimeouts ≥ 1): there the
+    // board's first SYN is lost and retransmitted after 1 s.
+    synTimeout = runWith(7, (r) => snmp(r).TcpExt['TCPTimeouts']! >= 1);
+    // A seed whose timeout strikes mid-transfer instead, so recovery from an RTO with data in
+    // flight (loss state, slow start from one segment) is exercised too. Seed 11, found by
+    // scanning 1..20: its last segment is lost and only the timer can resend it (no tail-loss probe).
+    dataTimeout = runWith(11, (r) => snmp(r).TcpExt['TCPTimeouts']! >= 1 && startedWithoutSynTimeout(r));
+  }, TIMEOUT_MS);
+
+  it(`seed 7: the upload arrives intact after fast retransmits and a timeout, and Tcp.RetransSegs matches tshark's retransmissions`, () => {
+    const timeouts = expectRecovered(synTimeout);
+    if (synTimeout.report.inputs.seed === 7) {
+      // What makes seed 7 the timeout seed: the lost SYN, resent when the initial 1 s RTO expires
+      // (armed at connect(), a few microseconds before the SYN left behind the ARP exchange).
+      expect(timeouts[0]!.flags).toMatch(/S/);
+      expect(timeouts[0]!.silenceBefore).toBeCloseTo(1, 2);
+    }
+  }, TIMEOUT_MS);
+
+  it('a seed with a timeout during the transfer: the timer resends data and the transfer still completes', () => {
+    expect(startedWithoutSynTimeout(dataTimeout.report)).toBe(true);
+    const timeouts = expectRecovered(dataTimeout);
+    expect(timeouts.some((f) => f.len > 0 && !/S/.test(f.flags)), 'a data segment resent by the timer').toBe(true);
+  }, TIMEOUT_MS);
+
+  it('the same seed gives a byte-identical capture and report', () => {
+    const again = lossyRun(synTimeout.report.inputs.seed);
+    expect(firstDifference(again.capture!, synTimeout.capture!)).toBeNull();
+    expect(firstDifference(new TextEncoder().encode(again.reportJson), new TextEncoder().encode(synTimeout.reportJson))).toBeNull();
+    expect(again.reportJson).toBe(synTimeout.reportJson);
+  }, TIMEOUT_MS);
+});
