@@ -20,7 +20,10 @@ options:
   --board NAME|FILE     board (built in: quark-2m, quark-4m; default ${DEFAULT_BOARD})
   --profile NAME|FILE   stack profile: full, client, minimal, or a Kconfig fragment (default ${DEFAULT_PROFILE})
   --image FILE          boot this firmware image instead of building one from --profile
-  --scenario NAME       ${Object.entries(SCENARIOS).map(([k, v]) => `${k} (${v.description})`).join('; ')} (default ${DEFAULT_SCENARIO})
+  --scenario NAME[:K=V,…]
+                        a built-in scenario (listed below; default ${DEFAULT_SCENARIO}) with options after
+                        a colon, e.g. smoke:loss=0.05 or bulk-rx:bytes=40000000; the wire options
+                        loss=P, duplicate=P, reorder=P, corrupt=P, reorder-delay-ms=N apply to any
   --seed N              seed for every random choice (default 1)
   --out DIR             output folder (default out)
   --budget KEY=VALUE    fail (exit 1) when a figure breaks its limit; repeatable. Keys:
@@ -32,6 +35,11 @@ ${Object.entries(BUDGET_KEYS).map(([k, v]) => `                          ${k.pad
   --pcap                also write DIR/capture.pcap (classic libpcap, for older tools)
   --json                print report.json instead of the summary
   -h, --help            this help
+
+scenarios:
+${Object.entries(SCENARIOS)
+  .map(([k, v]) => `  ${k.padEnd(13)} ${v.description}`)
+  .join('\n')}
 
 exit codes: 0 every budget and check held; 1 one failed (including a profile that does not
 fit the board); 2 bad usage or bad input.`;
