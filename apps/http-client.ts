@@ -132,6 +132,8 @@ export class HttpClient implements Program {
       const fd = ctx.sys.socket(AF_INET, SOCK_STREAM, 0);
       if (fd < 0) return this.fail(c, `socket: ${errnoName(fd)}`);
       c.fd = fd;
+      // Requests are small and each waits for its response: no Nagle delay for them.
+      ctx.sys.setsockopt(fd, 'TCP_NODELAY', 1);
       ctx.sys.onWritable(fd, () => this.pump(c));
       ctx.sys.onReadable(fd, () => this.pump(c));
       const r = ctx.sys.connect(fd, this.opts.server);
@@ -234,7 +236,9 @@ export class HttpClient implements Program {
         continue;
       }
       if (c.peerFin) return false;
-      const r = this.ctx.sys.recv(c.fd, Math.max(c.parser.room(), 1));
+      const room = c.parser.room();
+      if (room === 0) return false;
+      const r = this.ctx.sys.recv(c.fd, room);
       if (typeof r === 'number') {
         if (r !== -Errno.EAGAIN) this.fail(c, `recv: ${errnoName(r)}`);
         return false;
@@ -250,7 +254,11 @@ export class HttpClient implements Program {
         continue;
       }
       if (c.current && c.current.firstByteNs === null) c.current.firstByteNs = this.ctx.now();
-      c.parser.feed(r);
+      const err = c.parser.feed(r);
+      if (err) {
+        this.fail(c, `bad response: ${err.error}`);
+        return false;
+      }
     }
   }
 

@@ -101,6 +101,8 @@ export interface HttpServerOptions {
    * default and its autotuning. A small board bounds what many connections can pin in RAM.
    */
   sndbufBytes: number;
+  /** TCP_NODELAY on each connection: a response's last partial segment is not held for an ACK (Nagle). */
+  nodelay: boolean;
 }
 
 export const HTTP_SERVER_DEFAULTS: HttpServerOptions = {
@@ -112,6 +114,7 @@ export const HTTP_SERVER_DEFAULTS: HttpServerOptions = {
   sendTimeoutNs: 30 * NS_PER_SEC,
   maxRequestBodyBytes: 65536,
   sndbufBytes: 0,
+  nodelay: true,
 };
 
 export interface HttpServerStats {
@@ -157,7 +160,6 @@ class Connection {
   timer: TimerHandle | null = null;
   /** When TCP last took response bytes (for the send timeout). */
   lastProgressNs = 0;
-  finSent = false;
   peerFin = false;
   closed = false;
   readonly scratch = new Uint8Array(PIECE_BYTES);
@@ -217,6 +219,7 @@ export class HttpServer implements Program {
         const r = this.ctx.sys.setsockopt(a.fd, 'SO_SNDBUF', this.opts.sndbufBytes);
         if (r < 0) this.stats.errors.push(`setsockopt SO_SNDBUF: ${errnoName(r)}`);
       }
+      if (this.opts.nodelay) this.ctx.sys.setsockopt(a.fd, 'TCP_NODELAY', 1);
       const c = new Connection(a.fd, a.peer, this.limits);
       this.conns.set(a.fd, c);
       this.stats.connectionsAccepted++;
@@ -299,7 +302,7 @@ export class HttpServer implements Program {
     const req = c.request!;
     const head = req.head;
     const version: HttpVersion = head.version;
-    let closeAfter = false && !req.keepAlive;
+    let closeAfter = !req.keepAlive;
     const isHead = head.method === 'HEAD';
     if (head.method !== 'GET' && !isHead) {
       const body = asciiBytes('only GET and HEAD\n');
@@ -415,7 +418,6 @@ export class HttpServer implements Program {
   /** The server closes first: FIN after the response, then read and discard until the client's FIN. */
   private startClose(c: Connection): void {
     if (!c.peerFin) this.stats.closedFirst++;
-    c.finSent = true;
     this.ctx.sys.shutdown(c.fd);
     c.phase = 'lingering';
     this.armTimer(c, this.opts.lingerNs, () => this.closeConn(c));
