@@ -61,4 +61,10 @@ export function main(argv: string[]): number {
   }
 }
 
+// Output piped into `head` and cut short is not an error worth a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
 process.exitCode = main(process.argv.slice(2));
