@@ -6,6 +6,8 @@ import { buildFirmware } from '../scenarios/firmware.js';
 import { DEFAULT_SCENARIO, findScenario } from '../scenarios/registry.js';
 import { DEFAULT_BOARD, resolveBoard, resolveCostTable } from '../scenarios/inputs.js';
 import { builtinProfiles } from '../stack/kconfig/profiles.js';
+import { profileCost } from '../stack/kconfig/cost-table.js';
+import { ltoEstimate } from '../stack/kconfig/lto.js';
 import { formatBytes } from '../traces/budgets.js';
 import { fail, write } from './output.js';
 
@@ -38,6 +40,7 @@ export function profilesCommand(args: string[]): number {
     const t = fw.stack.total;
     write(`${p.name.padEnd(9)} ${String(t.text).padStart(11)} ${String(t.data).padStart(8)} ${String(t.bss).padStart(7)} ${formatBytes(fw.image.length).padStart(11)} ${formatBytes(need).padStart(12)} ${(spare < 0 ? `short ${formatBytes(-spare)}` : formatBytes(spare)).padStart(14)}  ${p.enabled.join(' ')}`);
   }
+  write(`text after LTO: ${builtinProfiles().map((p) => `${p.name}: ${ltoEstimate(p, profileCost(p, table).total.text).note}`).join('; ')}`);
   write(`RAM at boot: kernel, driver and stack sections (init included) and the default scenario's programs (${programs.map((x) => x.name).join(', ') || 'none'}); spare at boot: what is left after them and the ${formatBytes(MIN_HEAP_BYTES)} minimum heap.`);
   return 0;
 }

@@ -13,6 +13,12 @@
  *
  *   # base: client         start from a built-in profile and change symbols
  *
+ * and one that may stand anywhere, at most once (docs/calibration.md, "LTO"):
+ *
+ *   # lto-factor: 0.62     a measured LTO factor: stack text linked with LTO / summed object
+ *                          text; only the reported "text after LTO" estimate uses it, and it
+ *                          is never inherited from a base nor guessed when absent
+ *
  * Symbols a file does not mention are off, or keep the base's value. All symbols are bool:
  * the board has no module loader, so `=m` is refused. Setting one member of a choice (FIB_TRIE /
  * FIB_LIST) to y switches off the member the base had, as Kconfig does for choices.
@@ -32,6 +38,8 @@ export interface Profile {
   source: string;
   /** The built-in profile a user fragment started from, if any. */
   base?: string;
+  /** A measured LTO factor stated by `# lto-factor:` in this file (see stack/kconfig/lto.ts). */
+  ltoFactor?: number;
 }
 
 export interface KconfigError {
@@ -64,6 +72,7 @@ export function parseKconfig(text: string, file: string, opts: ParseOptions = {}
   const lines = text.split('\n');
 
   let base: Profile | undefined;
+  let lto: { factor: number; line: number } | undefined;
   let sawAssignment = false;
   const explicit = new Map<string, { value: boolean; line: number }>();
 
@@ -84,6 +93,15 @@ export function parseKconfig(text: string, file: string, opts: ParseOptions = {}
       const resolved = opts.resolveBase(wanted);
       if (isKconfigError(resolved)) return fail(`${resolved.error} at line ${n}`);
       base = resolved;
+      continue;
+    }
+
+    const ltoMatch = /^#\s*lto-factor:\s*(.*)$/.exec(line);
+    if (ltoMatch) {
+      const f = parseLtoFactor(ltoMatch[1]!.trim());
+      if (f === null) return fail(`bad lto-factor ${quote(ltoMatch[1]!.trim())} at line ${n}: give a measured ratio such as 0.62 (above 0, at most 2)`);
+      if (lto) return fail(`second '# lto-factor:' line at line ${n} (first at line ${lto.line})`);
+      lto = { factor: f, line: n };
       continue;
     }
 
@@ -145,7 +163,15 @@ export function parseKconfig(text: string, file: string, opts: ParseOptions = {}
   const choiceCountErr = checkChoices(values, origin, lastLine);
   if (choiceCountErr) return fail(choiceCountErr);
 
-  return makeProfile(opts.name ?? profileNameFromPath(file), values, file, base?.name);
+  const profile = makeProfile(opts.name ?? profileNameFromPath(file), values, file, base?.name);
+  return lto ? { ...profile, ltoFactor: lto.factor } : profile;
+}
+
+/** A decimal ratio in (0, 2], or null. LTO can grow code by inlining, rarely by much. */
+function parseLtoFactor(text: string): number | null {
+  if (!/^\d{1,3}(\.\d{1,6})?$/.test(text)) return null;
+  const f = Number(text);
+  return f > 0 && f <= 2 ? f : null;
 }
 
 /** Two members of one choice set to y in the same file is an error; one set to y switches the
@@ -237,6 +263,7 @@ export function enabledSet(profile: Profile): ReadonlySet<string> {
 /** The profile as a complete fragment, symbols in table order: what goes into the image. */
 export function formatProfile(profile: Profile): string {
   const out = [`# quarklab profile ${profile.name}`];
+  if (profile.ltoFactor !== undefined) out.push(`# lto-factor: ${profile.ltoFactor}`);
   for (const s of SYMBOLS) out.push(profile.symbols[s.name] ? `CONFIG_${s.name}=y` : `# CONFIG_${s.name} is not set`);
   return out.join('\n') + '\n';
 }
