@@ -198,6 +198,9 @@ export class HttpServer implements Program {
     let r = ctx.sys.bind(fd, { addr: 0, port: this.opts.port });
     if (r === 0) r = ctx.sys.listen(fd, this.opts.backlog);
     if (r < 0) return this.fatal(`listen on port ${this.opts.port}: ${errnoName(r)}`);
+    // A server with the TCP_FASTOPEN option (its queue length): requests can arrive in the SYN.
+    // Kernels without Fast Open refuse the option, and the server works as before.
+    ctx.sys.setsockopt(fd, 'TCP_FASTOPEN', this.opts.backlog);
     ctx.sys.onReadable(fd, () => this.acceptAll());
     ctx.log(`listening on port ${this.opts.port}, backlog ${this.opts.backlog}`);
   }

@@ -6,6 +6,12 @@
  * RX and TX descriptor rings. It knows nothing of protocols: frames are opaque bytes. A frame
  * that arrives when the driver has no free RX descriptor is dropped and counted as
  * rx_missed_errors, which is what `ethtool -S` shows for a ring overrun.
+ *
+ * Group-addressed frames pass the MAC's destination-address filter (dwmac1000's frame filter
+ * with its 64-bin multicast hash, which the driver programs from the device's multicast list)
+ * or are dropped and counted as da_rx_filter_fail. Broadcast always passes; unicast frames are
+ * not filtered here (the perfect unicast filter is not modelled: eth_type_trans drops frames
+ * for other stations, as before).
  */
 import type { EventQueue, Nanos, TimerHandle } from './event-queue.js';
 
@@ -32,6 +38,44 @@ export interface MacStats {
   tx_errors: number;
   rx_irqs: number;
   tx_irqs: number;
+  /** Group-addressed frames the destination-address filter rejected (stmmac's ethtool -S name). */
+  da_rx_filter_fail: number;
+}
+
+/**
+ * The receive address filter as the driver programs it (dwmac1000 GMAC_FRAME_FILTER and
+ * GMAC_HASH_HIGH/LOW): promiscuous (PR), pass all multicast (PM), and the multicast hash
+ * table, bin n being bit n%32 of word n>>5 (word 0 is HASH_LOW).
+ */
+export interface RxFilter {
+  promiscuous: boolean;
+  allMulticast: boolean;
+  hash: readonly [number, number];
+}
+
+/** CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320) of `length` bytes, without the final inversion (crc32_le(~0, …)). */
+function crc32le(bytes: Uint8Array, offset: number, length: number): number {
+  let crc = 0xffffffff;
+  for (let i = 0; i < length; i++) {
+    crc ^= bytes[offset + i]!;
+    for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
+  }
+  return crc >>> 0;
+}
+
+function bitrev32(x: number): number {
+  let r = 0;
+  for (let i = 0; i < 32; i++) r = (r << 1) | ((x >>> i) & 1);
+  return r >>> 0;
+}
+
+/**
+ * The multicast hash bin (0–63) of the 6-byte address at `offset`: the upper 6 bits of the
+ * bit-reversed, inverted CRC-32 of the address. The hardware indexes its table this way and
+ * dwmac1000_set_filter computes the same (bitrev32(~crc32_le(~0, addr, 6)) >> 26).
+ */
+export function macHashBin(addr: Uint8Array, offset = 0): number {
+  return bitrev32(~crc32le(addr, offset, 6) >>> 0) >>> 26;
 }
 
 export interface RxDescriptor {
@@ -67,7 +111,10 @@ export class EthernetMac {
     tx_errors: 0,
     rx_irqs: 0,
     tx_irqs: 0,
+    da_rx_filter_fail: 0,
   };
+  /** After reset the hash table is empty and neither PR nor PM is set: no multicast passes. */
+  private rxFilter: RxFilter = { promiscuous: false, allMulticast: false, hash: [0, 0] };
   readonly rxRing: RxDescriptor[];
   /** Next descriptor the hardware fills. */
   private rxHead = 0;
@@ -107,6 +154,27 @@ export class EthernetMac {
 
   addTap(tap: MacTap): void {
     this.taps.push(tap);
+  }
+
+  /** The driver writes the frame filter and hash registers (ndo_set_rx_mode). */
+  setRxFilter(filter: RxFilter): void {
+    this.rxFilter = { promiscuous: filter.promiscuous, allMulticast: filter.allMulticast, hash: [filter.hash[0] >>> 0, filter.hash[1] >>> 0] };
+  }
+
+  get filter(): RxFilter {
+    return this.rxFilter;
+  }
+
+  /** Does the destination-address filter pass this frame? (Its length is already checked.) */
+  private addressPasses(frame: Uint8Array): boolean {
+    if ((frame[0]! & 1) === 0) return true; // unicast: not filtered in this model
+    const f = this.rxFilter;
+    if (f.promiscuous || f.allMulticast) return true;
+    let broadcast = true;
+    for (let i = 0; i < 6; i++) if (frame[i] !== 0xff) broadcast = false;
+    if (broadcast) return true;
+    const bin = macHashBin(frame, 0);
+    return ((f.hash[bin >> 5]! >>> (bin & 31)) & 1) === 1;
   }
 
   /** Driver posts (or re-posts) an RX buffer at ring slot `index`. */
@@ -160,6 +228,11 @@ export class EthernetMac {
     if (frame.length < 14 || frame.length > MAX_FRAME_NO_FCS) {
       this.stats.rx_length_errors++;
       this.notify('inbound', now, frame, 'dropped by MAC: bad length (rx_length_errors)');
+      return;
+    }
+    if (!this.addressPasses(frame)) {
+      this.stats.da_rx_filter_fail++;
+      this.notify('inbound', now, frame, 'dropped by MAC: multicast address not in the hash filter (da_rx_filter_fail)');
       return;
     }
     const d = this.rxRing[this.rxHead]!;

@@ -10,7 +10,7 @@ import type { BoardRam, Region } from '../emulator/ram/board-ram.js';
 import type { World } from '../emulator/world.js';
 import type { NetDevice } from '../stack/core/netdevice.js';
 import type { CostTable } from '../stack/kconfig/cost-table.js';
-import { NetStack } from '../stack/net-stack.js';
+import { NetStack, STACK_STRUCTS } from '../stack/net-stack.js';
 import type { FirmwareConfig } from './firmware.js';
 
 export interface BootedBoard {
@@ -47,6 +47,10 @@ export function bootBoard(
   table: CostTable,
   programs: readonly ProgramReservation[],
 ): BootedBoard | BootFailure {
+  const missing = STACK_STRUCTS.filter((n) => typeof table.structs[n] !== 'number');
+  if (missing.length > 0) {
+    return { error: `${table.source}: no struct sizes for ${missing.join(', ')} (add pahole output for them, or calibrate with --base-defaults)`, kind: 'input' };
+  }
   const board = world.addBoard(role, boardConfig);
   const flashError = board.flashImage(image);
   if (flashError) return { error: flashError, kind: 'fit' };

@@ -10,7 +10,8 @@ import { NS_PER_SEC, NS_PER_US } from '../emulator/event-queue.js';
 import { NO_IMPAIRMENTS } from '../emulator/wire.js';
 import { World } from '../emulator/world.js';
 import { inetFlushInterface } from '../stack/ipv4/devinet.js';
-import type { CostTable } from '../stack/kconfig/cost-table.js';
+import { linkComparison, profileCost, type CostTable } from '../stack/kconfig/cost-table.js';
+import { ltoEstimate, NO_LTO_FACTOR } from '../stack/kconfig/lto.js';
 import type { Profile } from '../stack/kconfig/kconfig.js';
 import { checkBudget, formatBytes, type BudgetSpec } from '../traces/budgets.js';
 import { Capture, DEFAULT_EPOCH_NS } from '../traces/capture.js';
@@ -191,7 +192,12 @@ export function run(opts: RunOptions): RunOutcome {
   };
   const budgets = (opts.budgets ?? []).map((b) => checkBudget(b, measured));
   const notes: string[] = [];
-  notes.push(`stack sizes are sums of object sizes from ${inputs.costTable}; a linked kernel is about 5% smaller (no LTO assumed)`);
+  const link = linkComparison(table);
+  notes.push(
+    `stack sizes are sums of object sizes from ${inputs.costTable}` +
+      (link ? `; against the linked kernel, object text is ×${link.factor.toFixed(3)} of vmlinux text (×${(link.factorWithRodata ?? link.factor).toFixed(3)} counting .rodata, which vmlinux size puts under data)` : ''),
+  );
+  notes.push(profile ? `LTO: ${ltoEstimate(profile, profileCost(profile, table).total.text).note}` : `LTO: ${NO_LTO_FACTOR} (booted from an image)`);
   const verdict = checks.every((c) => c.pass) && budgets.every((b) => b.verdict === 'pass') ? 'pass' : 'fail';
   const w = world.wires[0]!.stats;
   const report: Report = {
@@ -238,6 +244,8 @@ function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: number, el
       bootMap: b.memoryMap.map((r) => ({ name: r.name, kind: r.kind, start: r.start, size: r.size, released: r.released })),
       caches,
       allocationFailures: caches.reduce((s, c) => s + c.failures, 0) + ram.pages.failures,
+      allocationThrottled: ram.pages.throttled,
+      minFreeKbytes: ram.minFreeKbytes,
     },
     interfaces: { [b.board.mac.name]: { ...b.board.mac.stats, ...prefixKeys(b.dev.stats, 'netdev_'), ...prefixKeys(st.drivers.get(b.dev.ifindex)?.gro?.stats ?? {}, 'gro_') } },
     snmp,

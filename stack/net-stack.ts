@@ -29,8 +29,21 @@ import { IpFragments } from './ipv4/ip-fragment.js';
 import { Netlink } from './core/netlink.js';
 import { Rtnetlink } from './core/rtnetlink.js';
 import { TcpTable } from './ipv4/tcp.js';
-import { devQueueXmit, netifReceiveSkb } from './core/dev.js';
+import { devQueueXmit, netifReceiveSkb, xmitOne } from './core/dev.js';
 import { Gro } from './core/gro.js';
+import { DevAddrLists } from './core/dev-addr-lists.js';
+import { Igmp } from './ipv4/igmp.js';
+import { SocketFilters } from './core/filter.js';
+import { PacketSockets } from './packet/af-packet.js';
+
+/** The pahole sizes the stack allocates by; a cost table must have every one. */
+export const STACK_STRUCTS = [
+  'sk_buff', 'skb_shared_info', 'sk_buff_fclones', 'net', 'net_device', 'neighbour', 'neigh_table',
+  'fib_alias', 'fib_info', 'fib_nh', 'fib_table', 'key_vector', 'tnode', 'in_ifaddr', 'file', 'socket_alloc',
+  'sock', 'inet_sock', 'raw_sock', 'udp_sock', 'udp_hslot', 'tcp_sock', 'tcp_request_sock', 'tcp_timewait_sock',
+  'inet_ehash_bucket', 'inet_bind_hashbucket', 'tcp_metrics_block', 'ipq', 'packet_sock', 'sk_filter', 'bpf_prog',
+  'ip_mc_list', 'in_device',
+] as const;
 
 export interface StackEnv {
   name: string;
@@ -72,6 +85,13 @@ export class NetStack {
   /** AF_NETLINK (CONFIG_NETLINK) and its NETLINK_ROUTE family (CONFIG_RTNETLINK). */
   readonly netlink: Netlink | null;
   readonly rtnl: Rtnetlink | null;
+  /** Socket filters (CONFIG_LPF_FILTER) and packet sockets with their taps (CONFIG_PACKET). */
+  readonly filter: SocketFilters | null;
+  readonly packet: PacketSockets | null;
+  /** Devices' multicast address lists and promiscuity (dev_mc_add, dev_set_promiscuity): core, always present. */
+  readonly devAddr = new DevAddrLists(this);
+  /** IGMP and multicast memberships (CONFIG_IP_MULTICAST), or null: no group is ever joined. */
+  readonly igmp: Igmp | null;
   /** Interface/route configuration requests handled, by path: which one a program used. */
   readonly configStats = { rtnetlink: 0, ioctl: 0 };
   /** Static allocations made at init (hash tables, per-netns state), for the boot memory map. */
@@ -94,6 +114,10 @@ export class NetStack {
     this.ipfrag = new IpFragments(this);
     this.netlink = this.has('NETLINK') ? new Netlink(this) : null;
     this.rtnl = this.netlink && this.has('RTNETLINK') ? new Rtnetlink(this, this.netlink) : null;
+    this.filter = this.has('LPF_FILTER') ? new SocketFilters(this) : null;
+    this.packet = this.has('PACKET') ? new PacketSockets(this) : null;
+    // Last, so its random stream is split off after every other component's.
+    this.igmp = this.has('IP_MULTICAST') ? new Igmp(this) : null;
   }
 
   has(symbol: string): boolean {
@@ -130,6 +154,9 @@ export class NetStack {
     if (dev.up) return true;
     if (!dev.ops!.open()) return false;
     dev.up = true;
+    // __dev_open: program the receive filter; then NETDEV_UP joins 224.0.0.1 (ip_mc_up).
+    this.devAddr.setRxMode(dev);
+    this.igmp?.mcUp(dev);
     return true;
   }
 
@@ -139,13 +166,13 @@ export class NetStack {
 
   /** Send a complete Ethernet frame through the device's qdisc. */
   xmit(dev: NetDevice, skb: SkBuff): void {
-    devQueueXmit(dev, skb);
+    devQueueXmit(this, dev, skb);
   }
 
   private txWake(dev: NetDevice): void {
     while (dev.txQueue.length > 0) {
       const skb = dev.txQueue[0]!;
-      if (dev.ops!.startXmit(skb) === 'busy') return;
+      if (xmitOne(this, dev, skb) === 'busy') return;
       dev.txQueue.shift();
     }
   }

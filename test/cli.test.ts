@@ -3,6 +3,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SCENARIOS } from '../scenarios/registry.js';
 import { CLI, CLI_MISSING, quarklab, quarklabAsync, readJson, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
 import type { Report } from '../traces/report.js';
 
@@ -23,7 +24,7 @@ describe('quarklab command line', () => {
   });
 
   it('--help on every command exits 0 and prints usage', async () => {
-    const all = [['--help'], ['-h'], ['help'], ['run', '--help'], ['run', '-h'], ['image', '--help'], ['image', 'build', '--help'], ['image', 'inspect', '--help'], ['profiles', '--help']];
+    const all = [['--help'], ['-h'], ['help'], ['run', '--help'], ['run', '-h'], ['image', '--help'], ['image', 'build', '--help'], ['image', 'inspect', '--help'], ['profiles', '--help'], ['profile', '--help'], ['calibrate', '--help']];
     const results = await Promise.all(all.map((args) => quarklabAsync(args)));
     all.forEach((args, i) => {
       const r = results[i]!;
@@ -31,8 +32,9 @@ describe('quarklab command line', () => {
       expect(r.stdout, args.join(' ')).toMatch(/^usage: quarklab/);
       expect(r.stderr, args.join(' ')).toBe('');
     });
-    // run's help lists the built-in scenarios, flood among them.
-    expect(results[3]!.stdout).toMatch(/--scenario NAME\s+ping \(.*\); flood \(/);
+    // run's help lists every built-in scenario, one a line, with the option syntax.
+    expect(results[3]!.stdout).toMatch(/--scenario NAME\[:K=V,…\]/);
+    for (const name of Object.keys(SCENARIOS)) expect(results[3]!.stdout).toMatch(new RegExp(`^  ${name} +\\S`, 'm'));
   });
 
   it('bad usage and bad input: exit 2, one line on stderr, no stack frames', async () => {

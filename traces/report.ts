@@ -51,6 +51,9 @@ export interface BoardReport {
     bootMap: MemoryRegionReport[];
     caches: CacheReport[];
     allocationFailures: number;
+    /** Programs' (GFP_KERNEL) allocations held back at vm.min_free_kbytes and retried later. */
+    allocationThrottled: number;
+    minFreeKbytes: number;
   } | null;
   interfaces: Record<string, Record<string, number>>;
   snmp: Record<string, Record<string, number>> | null;

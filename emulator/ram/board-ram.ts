@@ -8,8 +8,7 @@
 // DMA rings — comes out of these pages, and can run out.
 
 import {
-  PAGE_SHIFT, PAGE_SIZE, PageAllocator,
-} from './page-allocator.js';
+  PAGE_SHIFT, PAGE_SIZE, PageAllocator, type Gfp } from './page-allocator.js';
 import { Kmalloc, KMALLOC_LARGE } from './kmalloc.js';
 import { type CacheStats, type KmemCache, SlabCaches } from './slab.js';
 
@@ -135,6 +134,16 @@ export class BoardRam {
     }
     const first = this.cursor >>> PAGE_SHIFT;
     this.pages.online(first, this.pages.nrPages - first);
+    this.pages.reservePages = Math.floor((minFreeKbytes(this.pages.free * (PAGE_SIZE / 1024)) * 1024) / PAGE_SIZE);
+  }
+
+  reservePages(): number {
+    return this.pages.reservePages;
+  }
+
+  /** vm.min_free_kbytes as the board booted with it (the GFP_KERNEL reserve). */
+  get minFreeKbytes(): number {
+    return (this.pages.reservePages * PAGE_SIZE) / 1024;
   }
 
   /** The boot memory map, in address order (copies: editing them changes nothing). */
@@ -153,8 +162,8 @@ export class BoardRam {
   }
 
   /** Zeroed allocation of size bytes; 0 when RAM is exhausted (counted). */
-  kmalloc(size: number): number {
-    return this.kmallocator.kmalloc(size);
+  kmalloc(size: number, gfp: Gfp = 'atomic'): number {
+    return this.kmallocator.kmalloc(size, gfp);
   }
 
   kfree(addr: number): void {
@@ -205,4 +214,15 @@ export class BoardRam {
     }
     return this.bytes.subarray(addr, addr + len);
   }
+}
+
+/**
+ * init_per_zone_wmark_min: min_free_kbytes = sqrt(lowmem_kbytes × 16), clamped to
+ * [128, 262144] — on a board with a few hundred KiB of heap the 128 KiB floor is most of it,
+ * which is exactly what Linux does there unless vm.min_free_kbytes is tuned down. quarklab
+ * caps it at half the heap so a process can allocate at all.
+ */
+export function minFreeKbytes(heapKbytes: number): number {
+  const linux = Math.min(Math.max(Math.floor(Math.sqrt(heapKbytes * 16)), 128), 262144);
+  return Math.min(linux, Math.floor(heapKbytes / 2));
 }

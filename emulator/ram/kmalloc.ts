@@ -5,7 +5,7 @@
 // accounted as "kmalloc-large". Rounding is the point: an skb data buffer of 1,700 bytes really
 // costs 2 KiB on the board, and the report must show that.
 
-import { PAGE_KMALLOC_LARGE, PAGE_SIZE, type PageAllocator } from './page-allocator.js';
+import { PAGE_KMALLOC_LARGE, PAGE_SIZE, type PageAllocator, type Gfp } from './page-allocator.js';
 import type { CacheStats, KmemCache, SlabCaches } from './slab.js';
 
 /** Linux's kmalloc size classes (with the 96 and 192 byte caches). */
@@ -64,13 +64,13 @@ export class Kmalloc {
    * the class cache's or kmalloc-large's failures; never throws for that). A size below 1 is a
    * bug in the caller's arithmetic (Linux would hand back ZERO_SIZE_PTR), so it throws.
    */
-  kmalloc(size: number): number {
+  kmalloc(size: number, gfp: Gfp = 'atomic'): number {
     if (!Number.isInteger(size) || size < 1) {
       throw new RangeError(`kmalloc: bad size ${size}`);
     }
     const idx = kmallocIndex(size);
-    if (idx >= 0) return this.classes[idx]!.alloc();
-    return this.allocLarge(size);
+    if (idx >= 0) return this.classes[idx]!.alloc(gfp);
+    return this.allocLarge(size, gfp);
   }
 
   /**
@@ -128,9 +128,9 @@ export class Kmalloc {
     };
   }
 
-  private allocLarge(size: number): number {
+  private allocLarge(size: number, gfp: Gfp): number {
     const order = orderForSize(size);
-    const addr = this.pages.allocPages(order, PAGE_KMALLOC_LARGE);
+    const addr = this.pages.allocPages(order, PAGE_KMALLOC_LARGE, gfp);
     if (addr === 0) {
       this.largeFailures++;
       return 0;

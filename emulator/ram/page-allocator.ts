@@ -19,6 +19,12 @@ export const MAX_ORDER = 10;
 export const PAGE_FREE = 0;
 /** Not managed by the allocator: kernel image, boot reservations, page 0 (NULL). */
 export const PAGE_RESERVED = -1;
+/**
+ * Where an allocation is made from: 'atomic' (softirq, GFP_ATOMIC: may use the reserve) or
+ * 'kernel' (a process in a system call, GFP_KERNEL: stops at the min watermark).
+ */
+export type Gfp = 'atomic' | 'kernel';
+
 /** Allocated with allocPages() and no particular owner (e.g. a driver's DMA ring). */
 export const PAGE_ANON = -2;
 /** Backing a kmalloc() too large for the kmalloc-8k cache. */
@@ -122,7 +128,29 @@ export class PageAllocator {
    * Allocate 2^order contiguous pages. Returns the byte address of the first page, or 0 when no
    * block is free (counted in failures; never throws for lack of memory).
    */
-  allocPages(order: number, ownerTag: number = PAGE_ANON): number {
+  /**
+   * Pages that process-context allocations (GFP_KERNEL) leave alone: vm.min_free_kbytes'
+   * min watermark. Softirq allocations (GFP_ATOMIC: receive rings, skbs for arriving packets)
+   * may use them, which is what keeps a board that is out of memory able to receive the ACKs
+   * that free it. 0 until the board sets it.
+   */
+  reservePages = 0;
+
+  /**
+   * GFP_KERNEL requests refused at the watermark. They are not failures: in Linux the process
+   * would sleep in reclaim; quarklab's callers wait and retry (sk_stream_wait_memory).
+   */
+  throttled = 0;
+  /** The last refusal was the watermark, not exhaustion (read by the slab layer's counters). */
+  lastRefusalThrottled = false;
+
+  allocPages(order: number, ownerTag: number = PAGE_ANON, gfp: Gfp = 'atomic'): number {
+    this.lastRefusalThrottled = false;
+    if (gfp === 'kernel' && this.free - (1 << order) < this.reservePages) {
+      this.throttled++;
+      this.lastRefusalThrottled = true;
+      return 0;
+    }
     if (!Number.isInteger(order) || order < 0) {
       throw new RangeError(`allocPages: bad order ${order}`);
     }

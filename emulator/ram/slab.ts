@@ -8,7 +8,7 @@
 // O(1); empty slabs go straight back to the page allocator so that usage returns exactly to the
 // post-boot baseline once a scenario has freed everything.
 
-import { MAX_ORDER, PAGE_SHIFT, PAGE_SIZE, type PageAllocator } from './page-allocator.js';
+import { MAX_ORDER, PAGE_SHIFT, PAGE_SIZE, type PageAllocator, type Gfp } from './page-allocator.js';
 
 /** One line of slabinfo, with lwIP-style pool counters (avail/used/max/err). */
 export interface CacheStats {
@@ -118,12 +118,13 @@ export class KmemCache {
    * Allocate one zeroed object. Returns its address, or 0 when no page can be had (counted in
    * failures). Never throws for lack of memory: callers drop and count, as Linux does.
    */
-  alloc(): number {
+  alloc(gfp: Gfp = 'atomic'): number {
     let slab = this.partial;
     if (slab === null) {
-      slab = this.grow();
+      slab = this.grow(gfp);
       if (slab === null) {
-        this.failureCount++;
+        // A GFP_KERNEL request held back at the watermark is a wait, not a failure.
+        if (!this.pages.lastRefusalThrottled) this.failureCount++;
         return 0;
       }
     }
@@ -198,8 +199,8 @@ export class KmemCache {
   }
 
   /** Take a new slab from the page allocator; null when RAM is exhausted. */
-  private grow(): Slab | null {
-    const base = this.pages.allocPages(this.order, this.id);
+  private grow(gfp: Gfp): Slab | null {
+    const base = this.pages.allocPages(this.order, this.id, gfp);
     if (base === 0) return null;
     const slab = this.spare.pop() ?? new Slab(this.objectsPerSlab);
     slab.base = base;

@@ -2,10 +2,14 @@
  * The core receive and transmit paths: netif_receive_skb (eth_type_trans, then the protocol
  * handler for the ethertype) and dev_queue_xmit (the driver, or the qdisc when its ring is
  * full).
+ *
+ * Packet taps (CONFIG_PACKET): received frames are offered to packet sockets before the
+ * protocol handler runs, and frames handed to the driver are offered to ETH_P_ALL sockets
+ * (dev_queue_xmit_nit). Without PACKET `stack.packet` is null and neither path does any work.
  */
 import type { NetStack } from '../net-stack.js';
 import { classifyFrame, ETH_HLEN, ETH_P_ARP, ETH_P_IP, EthernetFrame, PACKET_OTHERHOST } from '../ethernet/eth.js';
-import type { NetDevice } from './netdevice.js';
+import type { NetDevice, XmitResult } from './netdevice.js';
 import type { SkBuff } from './skbuff.js';
 
 export function netifReceiveSkb(stack: NetStack, dev: NetDevice, skb: SkBuff): void {
@@ -26,6 +30,8 @@ export function netifReceiveSkb(stack: NetStack, dev: NetDevice, skb: SkBuff): v
     skb.free();
     return;
   }
+  // ptype_all / ptype_base packet sockets get their copies before the protocol handler.
+  const tapped = stack.packet !== null && stack.packet.receive(skb, dev);
   switch (skb.protocol) {
     case ETH_P_IP:
       stack.ip.receive(skb, dev);
@@ -34,18 +40,34 @@ export function netifReceiveSkb(stack: NetStack, dev: NetDevice, skb: SkBuff): v
       stack.arp.receive(skb, dev);
       return;
     default:
-      dev.stats.rx_nohandler++;
+      // A packet socket for this ethertype is its handler: not "no handler" then.
+      if (!tapped) dev.stats.rx_nohandler++;
       skb.free();
   }
 }
 
-export function devQueueXmit(dev: NetDevice, skb: SkBuff): void {
+/**
+ * Frames the taps have already seen: our driver reports a full TX ring as 'busy' where Linux
+ * would have stopped the queue before calling xmit_one, so a requeued frame must not be
+ * copied to packet sockets a second time when it is retried.
+ */
+const tappedOnce = new WeakSet<SkBuff>();
+
+/** xmit_one: the packet taps (dev_queue_xmit_nit), then the driver's ndo_start_xmit. */
+export function xmitOne(stack: NetStack, dev: NetDevice, skb: SkBuff): XmitResult {
+  if (stack.packet !== null && !tappedOnce.has(skb)) stack.packet.transmit(skb, dev);
+  const r = dev.ops!.startXmit(skb);
+  if (r === 'busy' && stack.packet !== null) tappedOnce.add(skb);
+  return r;
+}
+
+export function devQueueXmit(stack: NetStack, dev: NetDevice, skb: SkBuff): void {
   if (!dev.up) {
     dev.stats.tx_dropped++;
     skb.free();
     return;
   }
-  if (dev.txQueue.length === 0 && dev.ops!.startXmit(skb) === 'ok') return;
+  if (dev.txQueue.length === 0 && xmitOne(stack, dev, skb) === 'ok') return;
   if (dev.txQueue.length >= dev.txQueueLen) {
     dev.stats.tx_dropped++;
     skb.free();

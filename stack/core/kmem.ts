@@ -7,18 +7,23 @@
 export interface SlabCache {
   readonly name: string;
   readonly objectSize: number;
-  alloc(): number;
+  alloc(gfp?: Gfp): number;
   free(addr: number): void;
 }
 
+/** 'atomic' for softirq context (may use the memory reserve), 'kernel' for a process in a system call. */
+export type Gfp = 'atomic' | 'kernel';
+
 export interface KernelMemory {
   readonly bytes: Uint8Array;
-  kmalloc(size: number): number;
+  kmalloc(size: number, gfp?: Gfp): number;
   kfree(addr: number): void;
   ksize(addr: number): number;
   createCache(name: string, objectSize: number, align?: number): SlabCache;
   /** Pages the page allocator has free now (nr_free_buffer_pages at boot sizes tcp_mem). */
   freePages(): number;
+  /** Pages only softirq allocations may take (vm.min_free_kbytes). */
+  reservePages(): number;
   readonly size: number;
 }
 

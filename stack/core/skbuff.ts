@@ -6,7 +6,7 @@
  * bytes and skb_shared_info at the end. The TypeScript object only records addresses into
  * RAM; the packet bytes are read and written in the board's memory.
  */
-import { cacheAlign, type KernelMemory, type SlabCache } from './kmem.js';
+import { cacheAlign, type Gfp, type KernelMemory, type SlabCache } from './kmem.js';
 
 /** Headroom reserved in front of received and locally built packets (NET_SKB_PAD). */
 export const NET_SKB_PAD = 32;
@@ -191,15 +191,15 @@ function wrap(a: SkbAllocator, headAddr: number, buf: number, dataSize: number, 
  * alloc_skb_fclone: TCP's transmit skbs come with a companion clone in one allocation, so
  * sending (and resending) a segment needs no further memory while the original stays queued.
  */
-export function allocSkbFclone(a: SkbAllocator, size: number): SkBuff | null {
+export function allocSkbFclone(a: SkbAllocator, size: number, gfp: Gfp = 'atomic'): SkBuff | null {
   if (!a.fcloneCache) a.fcloneCache = a.mem.createCache('skbuff_fclone_cache', a.fcloneSize);
-  const headAddr = a.fcloneCache.alloc();
+  const headAddr = a.fcloneCache.alloc(gfp);
   if (headAddr === 0) {
     a.allocFailures++;
     return null;
   }
   const dataSize = cacheAlign(size);
-  const buf = a.mem.kmalloc(dataSize + cacheAlign(a.sharedInfoSize));
+  const buf = a.mem.kmalloc(dataSize + cacheAlign(a.sharedInfoSize), gfp);
   if (buf === 0) {
     a.fcloneCache.free(headAddr);
     a.allocFailures++;

@@ -8,12 +8,15 @@
  * rx_missed_errors. After `weight` frames the poll yields, as net_rx_action does.
  */
 import type { Cpu } from '../../emulator/cpu.js';
-import type { EthernetMac } from '../../emulator/ethernet-mac.js';
+import { macHashBin, type EthernetMac } from '../../emulator/ethernet-mac.js';
 import type { EventQueue } from '../../emulator/event-queue.js';
 import type { NetDevice, NetDeviceOps, XmitResult } from '../core/netdevice.js';
 import { buildSkb, NET_SKB_PAD, rxBufferAllocSize, type SkBuff, type SkbAllocator } from '../core/skbuff.js';
 import { ETH_ZLEN } from '../ethernet/eth.js';
 import type { Gro } from '../core/gro.js';
+import type { RxMode } from '../core/dev-addr-lists.js';
+import type { EthtoolOps } from '../core/ethtool.js';
+import { stmmacEthtoolOps } from './stmmac-ethtool.js';
 
 export interface StmmacOptions {
   napiWeight: number;
@@ -33,7 +36,7 @@ export class StmmacDriver implements NetDeviceOps {
   gro: Gro | null = null;
 
   constructor(
-    private readonly mac: EthernetMac,
+    readonly mac: EthernetMac,
     private readonly dev: NetDevice,
     private readonly skbs: SkbAllocator,
     private readonly sim: EventQueue,
@@ -61,6 +64,26 @@ export class StmmacDriver implements NetDeviceOps {
     this.rxTail = 0;
     this.mac.rxIrqEnabled = true;
     return true;
+  }
+
+  /** dev->ethtool_ops (stmmac_ethtool.c). */
+  get ethtoolOps(): EthtoolOps {
+    return stmmacEthtoolOps(this);
+  }
+
+  /**
+   * ndo_set_rx_mode (stmmac_set_rx_mode → dwmac1000_set_filter): promiscuous, pass all
+   * multicast, or a 64-bin hash of the device's multicast list, written to the MAC's filter.
+   */
+  setRxMode(mode: RxMode): void {
+    const hash: [number, number] = [0, 0];
+    if (!mode.promiscuous && !mode.allMulticast) {
+      for (const addr of mode.multicast) {
+        const bin = macHashBin(addr);
+        hash[bin >> 5] = (hash[bin >> 5]! | (1 << (bin & 31))) >>> 0;
+      }
+    }
+    this.mac.setRxFilter({ promiscuous: mode.promiscuous, allMulticast: mode.allMulticast, hash });
   }
 
   stop(): void {

@@ -50,7 +50,8 @@ export class Icmp {
     switch (r.type) {
       case ICMP_ECHO:
         this.mib['InEchos']!++;
-        if (ip.dst !== 0xffffffff) this.echoReply(skb, ip, dev);
+        // icmp_echo_ignore_broadcasts (1) covers groups too: a joined group's echo is not answered.
+        if (ip.dst !== 0xffffffff && ip.dst >>> 28 !== 0xe) this.echoReply(skb, ip, dev);
         skb.free();
         return;
       case ICMP_ECHOREPLY:

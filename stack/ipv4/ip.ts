@@ -5,6 +5,12 @@
  * MIB; local packets go to the transport protocol registered for them. Output routes, fills
  * the header, fragments when the packet is larger than the MTU and DF is clear, and hands the
  * packet to the neighbour layer (or straight to the wire for broadcasts).
+ *
+ * Multicast: a datagram for a group is accepted only when the interface has joined it
+ * (ip_check_mc_rcu, through IGMP; without CONFIG_IP_MULTICAST nothing is ever joined). One
+ * sent to a group goes to the group's MAC (ip_eth_mc_map) with no ARP, and a copy is looped
+ * back to local listeners when this host is a member and the socket has IP_MULTICAST_LOOP
+ * (ip_mc_output). IpExt counts InMcastPkts/OutMcastPkts and their octets.
  */
 import { BROADCAST_MAC } from '../core/addr.js';
 import { ipChecksum } from '../core/checksum.js';
@@ -25,8 +31,27 @@ export interface IpSendParams {
   tos?: number;
   /** Set DF (path MTU discovery, IP_PMTUDISC_DO/WANT); then an oversize packet is EMSGSIZE. */
   df?: boolean;
-  /** SO_BINDTODEVICE / IP_PKTINFO: send out this interface (DHCP before it has an address). */
+  /** SO_BINDTODEVICE / IP_PKTINFO / IP_MULTICAST_IF: send out this interface (DHCP before it has an address). */
   ifindex?: number;
+  /** IP options, already padded to a multiple of 4 bytes (IGMP's Router Alert). */
+  options?: readonly number[];
+  /** The header's ID when the caller chose it (ip_select_ident gives 0 to a DF packet without a connected socket). */
+  id?: number;
+  /** IP_MULTICAST_LOOP of the sending socket (sk_mc_loop; true when there is no socket). */
+  mcLoop?: boolean;
+}
+
+/** skb->pkt_type of a multicast copy looped back to this host (dev_loopback_xmit). */
+export const PACKET_LOOPBACK = 5;
+
+/** ipv4_is_multicast: 224.0.0.0/4. */
+export function isMulticast(addr: number): boolean {
+  return addr >>> 28 === 0xe;
+}
+
+/** ip_eth_mc_map: 01:00:5e and the group's low 23 bits. */
+export function ipEthMcMap(group: number): Uint8Array {
+  return Uint8Array.of(0x01, 0x00, 0x5e, (group >>> 16) & 0x7f, (group >>> 8) & 0xff, group & 0xff);
 }
 
 /** A transport protocol's receive handler; the skb's data starts at the transport header. */
@@ -46,10 +71,16 @@ export class Ipv4 {
   private readonly handlers = new Map<number, ProtocolHandler>();
   private readonly errHandlers = new Map<number, ErrorHandler>();
   private nextId: number;
+  /**
+   * Multicast datagrams for groups this interface has not joined (a hash-filter collision, a
+   * promiscuous MAC). Linux drops them in ip_rcv_finish with no MIB counter; kept here so the
+   * drop is still counted.
+   */
+  mcNotJoined = 0;
 
   constructor(private readonly stack: NetStack) {
     this.mib = stack.mib.group('Ip', IP_MIB);
-    this.ext = stack.mib.group('IpExt', ['InCsumErrors', 'InNoRoutes', 'InTruncatedPkts', 'InBcastPkts', 'OutBcastPkts']);
+    this.ext = stack.mib.group('IpExt', ['InCsumErrors', 'InNoRoutes', 'InTruncatedPkts', 'InBcastPkts', 'OutBcastPkts', 'InMcastPkts', 'OutMcastPkts', 'InMcastOctets', 'OutMcastOctets']);
     this.nextId = stack.env.rng.split('ip-id').nextInt(0x10000);
   }
 
@@ -76,7 +107,16 @@ export class Ipv4 {
       return this.drop(skb, 'InHdrErrors');
     }
     skb.trim(r.totalLength); // strip Ethernet padding (pskb_trim_rcsum)
-    if (!this.stack.isLocalAddress(r.dst)) {
+    if (isMulticast(r.dst)) {
+      // ip_route_input_mc: only a group joined on this interface is ours (ip_check_mc_rcu).
+      if (!this.stack.igmp?.checkMc(dev, r.dst, r.protocol)) {
+        this.mcNotJoined++;
+        skb.free();
+        return;
+      }
+      this.ext['InMcastPkts']!++;
+      this.ext['InMcastOctets']! += r.totalLength;
+    } else if (!this.stack.isLocalAddress(r.dst)) {
       // Not ours and this board does not forward (ip_forward is 0).
       return this.drop(skb, 'InAddrErrors');
     }
@@ -105,7 +145,8 @@ export class Ipv4 {
     const handler = this.handlers.get(r.protocol);
     if (!handler) {
       this.mib['InUnknownProtos']!++;
-      this.stack.icmp.sendDestUnreachable(skb, r, 2 /* ICMP_PROT_UNREACH */, dev);
+      // icmp_send never answers a packet that was sent to a group.
+      if (!isMulticast(r.dst)) this.stack.icmp.sendDestUnreachable(skb, r, 2 /* ICMP_PROT_UNREACH */, dev);
       skb.free();
       return;
     }
@@ -136,7 +177,22 @@ export class Ipv4 {
     let nextHop = p.dst;
     let src = p.src ?? 0;
     const broadcast = p.dst === 0xffffffff;
-    if (broadcast || p.ifindex !== undefined) {
+    const multicast = isMulticast(p.dst);
+    if (multicast) {
+      // A group is on the link: the socket's interface (IP_MULTICAST_IF, SO_BINDTODEVICE) or
+      // the one the route to the group names; never via a gateway.
+      if (p.ifindex !== undefined) dev = this.stack.device(p.ifindex);
+      else {
+        const route = this.stack.fib.lookup(p.dst);
+        if (!route) {
+          this.mib['OutNoRoutes']!++;
+          skb.free();
+          return -ENETUNREACH;
+        }
+        dev = this.stack.device(route.ifindex);
+        if (src === 0) src = route.prefSrc || this.stack.primaryAddress(route.ifindex);
+      }
+    } else if (broadcast || p.ifindex !== undefined) {
       dev = p.ifindex !== undefined ? this.stack.device(p.ifindex) : this.stack.devices[0];
       if (!broadcast) {
         const route = this.stack.fib.lookup(p.dst);
@@ -159,7 +215,8 @@ export class Ipv4 {
       return -ENETUNREACH;
     }
     if (src === 0 && !broadcast) src = this.stack.primaryAddress(dev.ifindex);
-    const headerLength = 20;
+    const options = p.options ?? [];
+    const headerLength = 20 + options.length;
     const totalLength = headerLength + skb.len;
     const r: Ipv4Repr = {
       src,
@@ -167,29 +224,64 @@ export class Ipv4 {
       protocol: p.protocol,
       ttl: p.ttl ?? DEFAULT_TTL,
       tos: p.tos ?? 0,
-      id: this.nextId,
+      id: p.id ?? this.nextId,
       fragOff: p.df && totalLength <= dev.mtu ? IP_DF : 0,
       headerLength,
       totalLength,
     };
-    this.nextId = (this.nextId + 1) & 0xffff;
+    if (p.id === undefined) this.nextId = (this.nextId + 1) & 0xffff;
     skb.ifindex = dev.ifindex;
-    if (totalLength > dev.mtu) {
-      if (p.df) {
-        this.mib['FragFails']!++;
-        skb.free();
-        return -EMSGSIZE;
-      }
-      return this.fragment(skb, r, dev, nextHop, broadcast);
+    if (totalLength > dev.mtu && p.df) {
+      this.mib['FragFails']!++;
+      skb.free();
+      return -EMSGSIZE;
     }
+    const group = multicast ? p.dst : 0;
+    if (multicast) {
+      // ip_mc_output: a member host hears its own datagram (before any fragmenting) …
+      if (p.mcLoop !== false && this.stack.igmp?.checkMc(dev, p.dst, p.protocol)) this.loopback(skb, r, options, dev);
+      // … and a TTL of 0 keeps it on this host.
+      if (r.ttl === 0) {
+        skb.free();
+        return 0;
+      }
+    }
+    if (totalLength > dev.mtu) return this.fragment(skb, r, dev, nextHop, broadcast, options, group);
     const at = skb.push(headerLength);
-    emitIpv4(r, skb.bytes, at);
+    writeHeader(r, options, skb.bytes, at);
     skb.networkHeader = at;
-    this.finishOutput(skb, dev, nextHop, broadcast);
+    this.finishOutput(skb, dev, nextHop, broadcast, group);
     return 0;
   }
 
-  private finishOutput(skb: SkBuff, dev: NetDevice, nextHop: number, broadcast: boolean): void {
+  /**
+   * dev_loopback_xmit: a copy of the whole datagram (header and payload) goes back up through
+   * ip_rcv on `dev` once the current softirq work is done (netif_rx). Linux clones the skb and
+   * shares its data; the model copies it. No copy when memory is short, as skb_clone fails.
+   */
+  private loopback(skb: SkBuff, r: Ipv4Repr, options: readonly number[], dev: NetDevice): void {
+    const c = allocSkb(this.stack.skbs, r.headerLength + skb.len);
+    if (!c) return;
+    const at = c.put(r.headerLength + skb.len);
+    c.bytes.copyWithin(at + r.headerLength, skb.data, skb.tail);
+    writeHeader(r, options, c.bytes, at);
+    c.networkHeader = at;
+    c.pktType = PACKET_LOOPBACK;
+    c.protocol = ETH_P_IP;
+    c.ifindex = dev.ifindex;
+    this.stack.sim.after(0, () => {
+      c.tstamp = this.stack.sim.now;
+      this.receive(c, dev);
+    });
+  }
+
+  private finishOutput(skb: SkBuff, dev: NetDevice, nextHop: number, broadcast: boolean, group = 0): void {
+    if (group !== 0) {
+      this.ext['OutMcastPkts']!++;
+      this.ext['OutMcastOctets']! += skb.len;
+      ethOutput(this.stack, dev, skb, ipEthMcMap(group), ETH_P_IP);
+      return;
+    }
     if (broadcast) {
       this.ext['OutBcastPkts']!++;
       ethOutput(this.stack, dev, skb, BROADCAST_MAC, ETH_P_IP);
@@ -202,7 +294,7 @@ export class Ipv4 {
    * ip_fragment (the slow path): copy the payload into fragments of at most MTU bytes, each
    * with its own header; offsets in 8-byte units, MF on all but the last.
    */
-  private fragment(skb: SkBuff, r: Ipv4Repr, dev: NetDevice, nextHop: number, broadcast: boolean): number {
+  private fragment(skb: SkBuff, r: Ipv4Repr, dev: NetDevice, nextHop: number, broadcast: boolean, options: readonly number[], group: number): number {
     const payload = skb.view();
     const maxData = (dev.mtu - r.headerLength) & ~7;
     const frags: SkBuff[] = [];
@@ -219,7 +311,8 @@ export class Ipv4 {
       f.bytes.set(payload.subarray(off, off + n), f.put(n));
       const last = off + n >= payload.length;
       const at = f.push(r.headerLength);
-      emitIpv4({ ...r, totalLength: r.headerLength + n, fragOff: (last ? 0 : IP_MF) | (off >> 3) }, f.bytes, at);
+      // Options are copied into every fragment (only the Router Alert is ever sent, and its copy bit is set).
+      writeHeader({ ...r, totalLength: r.headerLength + n, fragOff: (last ? 0 : IP_MF) | (off >> 3) }, options, f.bytes, at);
       f.networkHeader = at;
       f.ifindex = dev.ifindex;
       frags.push(f);
@@ -228,7 +321,7 @@ export class Ipv4 {
     this.mib['FragOKs']!++;
     for (const f of frags) {
       this.mib['FragCreates']!++;
-      this.finishOutput(f, dev, nextHop, broadcast);
+      this.finishOutput(f, dev, nextHop, broadcast, group);
     }
     return 0;
   }
@@ -278,7 +371,7 @@ export class Ipv4 {
     }
     skb.networkHeader = at;
     skb.ifindex = dev.ifindex;
-    this.finishOutput(skb, dev, route.gateway !== 0 ? route.gateway : dst, dst === 0xffffffff);
+    this.finishOutput(skb, dev, route.gateway !== 0 ? route.gateway : dst, dst === 0xffffffff, isMulticast(dst) ? dst : 0);
     return 0;
   }
 
@@ -290,6 +383,12 @@ export class Ipv4 {
     this.stack.icmp.localError(skb, 3 /* ICMP_DEST_UNREACH */, 1 /* ICMP_HOST_UNREACH */);
     skb.free();
   }
+}
+
+/** The header with its options: options go in first, so emitIpv4's checksum covers them. */
+function writeHeader(r: Ipv4Repr, options: readonly number[], bytes: Uint8Array, at: number): void {
+  for (let i = 0; i < options.length; i++) bytes[at + 20 + i] = options[i]!;
+  emitIpv4(r, bytes, at);
 }
 
 export const ENETUNREACH = 101;

@@ -146,6 +146,12 @@ export class TcpSock extends Sock {
   persistTimer: TimerHandle | null = null;
   keepaliveTimer: TimerHandle | null = null;
   closeTimer: TimerHandle | null = null;
+  /** A write waiting for memory to be retried (sk_stream_wait_memory). */
+  memWaitTimer: TimerHandle | null = null;
+  /** Retry of a FIN whose segment could not be allocated. */
+  finTimer: TimerHandle | null = null;
+  /** sk_err_soft: an ICMP error that only matters if the connection times out. */
+  errSoft = 0;
   /** Segments to ACK at once before delayed ACK takes over (icsk_ack.quick). */
   quickAcks = 0;
   ackPending = false;

@@ -21,6 +21,8 @@ export interface TcpSysctl {
   synRetries: number;
   synackRetries: number;
   retries2: number;
+  /** tcp_orphan_retries (0 means 8 for a socket whose peer still answers). */
+  orphanRetries: number;
   finTimeoutNs: number;
   keepaliveTimeNs: number;
   keepaliveIntvlNs: number;
@@ -64,6 +66,7 @@ export function computeTcpSysctl(freePagesAtBoot: number, ramBytes: number, base
     synRetries: 6,
     synackRetries: 5,
     retries2: 15,
+    orphanRetries: 8,
     finTimeoutNs: 60 * NS_PER_SEC,
     keepaliveTimeNs: 7200 * NS_PER_SEC,
     keepaliveIntvlNs: 75 * NS_PER_SEC,

@@ -7,12 +7,12 @@
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, allocSkbFclone, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { MibGroup } from '../core/snmp.js';
-import type { SlabCache } from '../core/kmem.js';
+import type { Gfp, SlabCache } from '../core/kmem.js';
 import type { NetStack } from '../net-stack.js';
 import { Errno, type SockAddr } from '../socket/sock.js';
 import { IPPROTO_TCP, type Ipv4Repr } from './ipv4-header.js';
 import { tcpRcv, ackSndCheck } from './tcp-input.js';
-import { parseTcp, seqAdd, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from './tcp-header.js';
+import { parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from './tcp-header.js';
 import {
   cookieCheck,
   cookieCount,
@@ -348,8 +348,12 @@ export class TcpTable {
   }
 
   /** Allocate a write-queue segment able to hold `len` payload bytes; null when memory refuses. */
-  newSeg(sk: TcpSock, seq: number, len: number, syn: boolean, fin: boolean): TxSeg | null {
-    const skb = allocSkbFclone(this.stack.skbs, TCP_HEADROOM + Math.max(len, sk.mss));
+  /**
+   * `gfp` is 'kernel' for a program's system call (sendmsg, connect, close), which stops at the
+   * min watermark (vm.min_free_kbytes) so that softirq receive can still allocate.
+   */
+  newSeg(sk: TcpSock, seq: number, len: number, syn: boolean, fin: boolean, gfp: Gfp = 'kernel'): TxSeg | null {
+    const skb = allocSkbFclone(this.stack.skbs, TCP_HEADROOM + Math.max(len, sk.mss), gfp);
     if (!skb) return null;
     if (this.overHardLimit(skb.truesize) && !syn && !fin) {
       skb.free();
@@ -385,7 +389,10 @@ export class TcpTable {
           break;
         }
         const seg = this.newSeg(sk, tail ? tail.end : sk.sndNxt, 0, false, false);
-        if (!seg) break;
+        if (!seg) {
+          this.waitForMemory(sk);
+          break;
+        }
         tail = seg;
       }
       const n = Math.min(sk.mss - tail.len, data.length - copied);
@@ -424,10 +431,12 @@ export class TcpTable {
     }
     const cpu = this.stack.env.cpu;
     cpu.charge(cpu.cycles.copyByte * n);
-    // tcp_cleanup_rbuf: tell the peer when reading opened the window a lot.
+    // tcp_cleanup_rbuf: ACK now if one is owed for more than a segment (the once-per-two-
+    // segments ACK input deferred), or if reading opened the window a lot.
     if (sk.state === 'ESTABLISHED' || sk.state === 'FIN_WAIT1' || sk.state === 'FIN_WAIT2') {
       const offered = (sk.rcvWup + sk.rcvWnd - sk.rcvNxt) | 0;
-      if (outputFns.freeWindow(sk) >= 2 * offered && outputFns.freeWindow(sk) - offered >= 2 * sk.advMss) sendAck(sk);
+      const free = outputFns.freeWindow(sk);
+      if ((sk.ackPending && ((sk.rcvNxt - sk.rcvWup) | 0) > sk.advMss) || (free >= 2 * offered && free - offered >= 2 * sk.advMss)) sendAck(sk);
     }
     if (out.length === 1) return out[0]!;
     const all = new Uint8Array(n);
@@ -458,18 +467,45 @@ export class TcpTable {
       tail.fin = true;
       tail.end = (tail.end + 1) >>> 0;
     } else {
-      // The FIN needs its own segment; it may exceed the send buffer (sk_forced_mem_schedule).
-      const seg = this.newSeg(sk, tail ? tail.end : sk.sndNxt, 0, false, true);
-      if (!seg) {
-        sendControl(sk, TCP_ACK | TCP_FIN);
-        sk.sndNxt = seqAdd(sk.sndNxt, 1);
-      }
+      // The FIN needs its own segment; it may exceed the send buffer (sk_forced_mem_schedule)
+      // and is allocated GFP_ATOMIC, as tcp_send_fin does.
+      if (!this.newSeg(sk, tail ? tail.end : sk.sndNxt, 0, false, true, 'atomic')) this.queueFinLater(sk);
     }
     // CurrEstab counts ESTABLISHED and CLOSE_WAIT connections (RFC 4022 tcpCurrEstab).
     if (sk.state === 'ESTABLISHED' || sk.state === 'CLOSE_WAIT') this.mib['CurrEstab']!--;
     sk.state = sk.state === 'CLOSE_WAIT' ? 'LAST_ACK' : 'FIN_WAIT1';
     writeXmit(sk);
     return 0;
+  }
+
+  /**
+   * sk_stream_wait_memory: a write that found no memory (rather than a full send buffer) is
+   * retried after a short random wait (2 jiffies to HZ/5), since no ACK may come to wake it.
+   */
+  private waitForMemory(sk: TcpSock): void {
+    if (sk.memWaitTimer) return;
+    const wait = 8_000_000 + this.rng.nextInt(192_000_000);
+    sk.memWaitTimer = this.stack.sim.after(wait, () => {
+      sk.memWaitTimer = null;
+      if (sk.state === 'ESTABLISHED' || sk.state === 'CLOSE_WAIT') sk.onWritable?.();
+    });
+  }
+
+  /**
+   * No memory for the FIN's segment now: try again shortly (TCP_RESOURCE_PROBE_INTERVAL), so
+   * the FIN is queued — and retransmitted if lost — once memory frees up.
+   */
+  private queueFinLater(sk: TcpSock): void {
+    this.stack.sim.cancel(sk.finTimer);
+    sk.finTimer = this.stack.sim.after(500_000_000, () => {
+      sk.finTimer = null;
+      if (sk.state !== 'FIN_WAIT1' && sk.state !== 'LAST_ACK') return;
+      const tail = sk.writeQueue[sk.writeQueue.length - 1];
+      if (tail?.fin) return;
+      // Atomic: a timer runs in softirq context, as tcp_send_fin's retry would.
+      if (!this.newSeg(sk, tail ? tail.end : sk.sndNxt, 0, false, true, 'atomic')) this.queueFinLater(sk);
+      else writeXmit(sk);
+    });
   }
 
   /** close(): the program lets go. Unread data means RST (RFC 2525), else a FIN. */
@@ -541,8 +577,8 @@ export class TcpTable {
     const wasOrphan = sk.orphan && sk.state !== 'LISTEN' && sk.state !== 'CLOSED' && sk.state !== 'SYN_SENT' && sk.finQueued;
     if (wasOrphan) this.orphans = Math.max(0, this.orphans - 1);
     sk.state = 'CLOSED';
-    for (const t of [sk.rtxTimer, sk.delackTimer, sk.persistTimer, sk.keepaliveTimer, sk.closeTimer]) this.stack.sim.cancel(t);
-    sk.rtxTimer = sk.delackTimer = sk.persistTimer = sk.keepaliveTimer = sk.closeTimer = null;
+    for (const t of [sk.rtxTimer, sk.delackTimer, sk.persistTimer, sk.keepaliveTimer, sk.closeTimer, sk.finTimer, sk.memWaitTimer]) this.stack.sim.cancel(t);
+    sk.rtxTimer = sk.delackTimer = sk.persistTimer = sk.keepaliveTimer = sk.closeTimer = sk.finTimer = sk.memWaitTimer = null;
     sk.setLimited(null);
     this.ehash.delete(tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport));
     for (const seg of sk.writeQueue.splice(0)) this.freeSeg(sk, seg);
@@ -602,12 +638,20 @@ export class TcpTable {
     const head = sk.writeQueue.find((s) => sk.isSent(s));
     if (!head || sk.state === 'CLOSED') return;
     const s = this.sysctl;
-    const limit = sk.state === 'SYN_SENT' ? s.synRetries : s.retries2;
+    if (sk.orphan && this.outOfResources()) {
+      // tcp_out_of_resources: too many orphans, or memory short — an orphan is reset, not retried.
+      this.ext['TCPAbortOnMemory']!++;
+      sendControl(sk, TCP_RST | TCP_ACK);
+      this.destroy(sk, 0);
+      return;
+    }
+    // tcp_orphan_retries: a socket nobody holds gives up after 8 tries rather than retries2.
+    const limit = sk.state === 'SYN_SENT' ? s.synRetries : sk.orphan ? s.orphanRetries : s.retries2;
     if (head.txCount > limit) {
       this.ext['TCPAbortOnTimeout']!++;
       if (sk.state === 'SYN_SENT') this.mib['AttemptFails']!++;
       sendControl(sk, TCP_RST | TCP_ACK);
-      this.destroy(sk, Errno.ETIMEDOUT);
+      this.destroy(sk, sk.errSoft || Errno.ETIMEDOUT);
       return;
     }
     this.ext['TCPTimeouts']!++;
@@ -628,6 +672,11 @@ export class TcpTable {
     head.lost = false;
     if (outputFns.transmitSeg(sk, head, true)) head.rtxInFlight = true;
     armRetransmitTimer(sk);
+  }
+
+  /** tcp_check_oom: more orphans than tcp_max_orphans, or TCP memory past tcp_mem[2], or RAM at its reserve. */
+  private outOfResources(): boolean {
+    return this.orphans > this.sysctl.maxOrphans || this.overHardLimit(0) || this.stack.env.mem.freePages() <= this.stack.env.mem.reservePages();
   }
 
   armPersist(sk: TcpSock): void {
@@ -786,14 +835,9 @@ export class TcpTable {
     // The request sock takes the listener's buffer settings to choose its window and scale.
     const rcvWscale = this.wscaleFor(listener.rcvbuf);
     const synData = payload > 0 ? skb.bytes.slice(skb.data + th.headerLength, skb.data + skb.len) : null;
-    const req: RequestSock = {
+    const req = this.newRequest(listener, ip, th, {
       key,
       addr,
-      listener,
-      laddr: ip.dst,
-      lport: th.dstPort,
-      raddr: ip.src,
-      rport: th.srcPort,
       iss: this.initialSeq(ip.dst, th.dstPort, ip.src, th.srcPort),
       irs: th.seq,
       mss: Math.min(o.mss ?? 536, (this.stack.device(this.routeIfindex(ip.src))?.mtu ?? 1500) - 40),
@@ -801,14 +845,8 @@ export class TcpTable {
       sndWscale: o.wscale ?? 0,
       rcvWscale: o.wscale !== undefined ? rcvWscale : 0,
       sackOk: o.sackPermitted === true,
-      tstampOk: o.tsVal !== undefined,
-      tsRecent: o.tsVal ?? 0,
       tsOffset: this.rng.nextU32(),
-      window: th.window,
-      retries: 0,
-      timer: null,
-      synData: null,
-    };
+    });
     skb.free();
     this.requests.set(key, req);
     listener.synQueueLen++;
@@ -817,6 +855,27 @@ export class TcpTable {
       return;
     }
     this.sendSynAck(req);
+  }
+
+  /** A request sock's common fields, from the listener and the segment's addresses; callers set the rest. */
+  private newRequest(listener: TcpSock, ip: Ipv4Repr, th: TcpRepr, fields: Pick<RequestSock, 'iss' | 'irs' | 'mss' | 'wscaleOk' | 'sndWscale' | 'rcvWscale' | 'sackOk'> & Partial<RequestSock>): RequestSock {
+    return {
+      key: '',
+      addr: 0,
+      listener,
+      laddr: ip.dst,
+      lport: th.dstPort,
+      raddr: ip.src,
+      rport: th.srcPort,
+      tstampOk: th.options.tsVal !== undefined,
+      tsRecent: th.options.tsVal ?? 0,
+      tsOffset: 0,
+      window: th.window,
+      retries: 0,
+      timer: null,
+      synData: null,
+      ...fields,
+    };
   }
 
   private wscaleFor(rcvbuf: number): number {
@@ -925,6 +984,7 @@ export class TcpTable {
     child.rport = req.rport;
     child.rcvbuf = listener.rcvbuf;
     child.sndbuf = listener.sndbuf;
+    child.userSndbuf = listener.userSndbuf;
     child.nodelay = listener.nodelay;
     child.keepalive = listener.keepalive;
     this.initConnection(child);
@@ -964,14 +1024,8 @@ export class TcpTable {
     const seq = cookieInitSequence(this.secret, ip.src, ip.dst, th.srcPort, th.dstPort, th.seq, cookieCount(this.stack.sim.now), mssIndex);
     this.ext['SyncookiesSent']!++;
     const rcvWscale = this.wscaleFor(listener.rcvbuf);
-    const req: RequestSock = {
-      key: '',
-      addr: 0,
-      listener,
-      laddr: ip.dst,
-      lport: th.dstPort,
-      raddr: ip.src,
-      rport: th.srcPort,
+    // Without timestamps a cookie cannot carry window scale or SACK (cookie_init_timestamp).
+    const req = this.newRequest(listener, ip, th, {
       iss: seq,
       irs: th.seq,
       mss: COOKIE_MSS[mssIndex]!,
@@ -979,14 +1033,7 @@ export class TcpTable {
       sndWscale: o.wscale ?? 0,
       rcvWscale,
       sackOk: o.sackPermitted === true && o.tsVal !== undefined,
-      tstampOk: o.tsVal !== undefined,
-      tsRecent: o.tsVal ?? 0,
-      tsOffset: 0,
-      window: th.window,
-      retries: 0,
-      timer: null,
-      synData: null,
-    };
+    });
     const tsVal = o.tsVal !== undefined ? cookieTimestamp(Math.floor(this.stack.sim.now / 1e6), o.wscale !== undefined ? rcvWscale : null, o.sackPermitted === true) : undefined;
     this.sendSynAck(req, { seq, tsVal });
   }
@@ -1004,14 +1051,7 @@ export class TcpTable {
     }
     this.ext['SyncookiesRecv']!++;
     const ts = th.options.tsEcr !== undefined ? decodeCookieTimestamp(th.options.tsEcr) : { wscale: null, sackOk: false };
-    const req: RequestSock = {
-      key: '',
-      addr: 0,
-      listener,
-      laddr: ip.dst,
-      lport: th.dstPort,
-      raddr: ip.src,
-      rport: th.srcPort,
+    const req = this.newRequest(listener, ip, th, {
       iss: cookie,
       irs: seq,
       mss: COOKIE_MSS[mssIndex]!,
@@ -1020,14 +1060,7 @@ export class TcpTable {
       sndWscale: 0,
       rcvWscale: ts.wscale ?? 0,
       sackOk: ts.sackOk,
-      tstampOk: th.options.tsVal !== undefined,
-      tsRecent: th.options.tsVal ?? 0,
-      tsOffset: 0,
-      window: th.window,
-      retries: 0,
-      timer: null,
-      synData: null,
-    };
+    });
     const child = this.makeChild(listener, req, th);
     if (!child) {
       this.ext['ListenDrops']!++;
@@ -1047,7 +1080,7 @@ export class TcpTable {
     if (sk.state === 'SYN_SENT') {
       this.mib['AttemptFails']!++;
       this.destroy(sk, errno);
-    } else sk.err = errno; // soft error: reported if the connection later times out
+    } else sk.errSoft = errno; // sk_err_soft: reported only if the connection later times out
   }
 
   // ---- Fast Open hooks (CONFIG_TCP_FASTOPEN; see tcp-fastopen.ts) ---------------------------
@@ -1144,7 +1177,7 @@ export class TcpTable {
     this.chargeRcv(child, skb);
     child.receiveQueue.push(skb);
     child.info.bytesReceived += data.length;
-    const synAck = this.newSeg(child, req.iss, 0, true, false);
+    const synAck = this.newSeg(child, req.iss, 0, true, false, 'atomic');
     if (!synAck) {
       this.destroyUnhashed(child);
       return false;

@@ -13,6 +13,7 @@ import type { SockMemory } from '../socket/socket-table.js';
 import type { Datagram, DatagramSock, SockOpt } from '../socket/syscalls.js';
 import type { NetStack } from '../net-stack.js';
 import type { UdpTable } from './udp.js';
+import type { IpMcSocklist } from './igmp.js';
 
 export class UdpSock extends Sock implements DatagramSock {
   /** inet_saddr: the source address for sending (0: chosen by route per datagram). */
@@ -28,6 +29,17 @@ export class UdpSock extends Sock implements DatagramSock {
   userBoundPort = false;
   /** Hash slot the socket sits in while it has a port, -1 when unhashed. */
   slot = -1;
+  /**
+   * inet_sock's multicast state, with inet_create's defaults: IP_MULTICAST_TTL 1,
+   * IP_MULTICAST_LOOP on, IP_MULTICAST_IF unset, IP_MULTICAST_ALL on, and the socket's group
+   * memberships (ip_mc_socklist, newest first; only IGMP adds to it).
+   */
+  mcTtl = 1;
+  mcLoop = true;
+  mcIndex = 0;
+  mcAddr = 0;
+  mcAll = true;
+  readonly mcList: IpMcSocklist[] = [];
 
   constructor(
     stack: NetStack,
@@ -100,6 +112,8 @@ export class UdpSock extends Sock implements DatagramSock {
   release(): void {
     if (this.closed) return;
     this.closed = true;
+    // inet_release: ip_mc_drop_socket leaves the socket's groups first.
+    this.stack.igmp?.dropSocket(this);
     this.purgeReceiveQueue();
     this.table.destroy(this);
   }

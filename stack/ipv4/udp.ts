@@ -3,8 +3,9 @@
  * errors. The table of udp_hslots is sized and allocated at init as udp_table_init does; the
  * udp_sock structures come from the "UDP" slab cache.
  *
- * Receive, in __udp4_lib_rcv's order: header and length checks (InErrors), then broadcasts go
- * to every matching socket (none: IgnoredMulti); unicast is checksummed (InCsumErrors and
+ * Receive, in __udp4_lib_rcv's order: header and length checks (InErrors), then broadcasts and
+ * multicasts go to every matching socket (none: IgnoredMulti; a group also needs the socket's
+ * membership or IP_MULTICAST_ALL, ip_mc_sf_allow); unicast is checksummed (InCsumErrors and
  * InErrors), looked up (none: NoPorts and an ICMP port unreachable) and queued against the
  * socket's receive buffer (full: RcvbufErrors and InErrors). Linux verifies the checksum of a
  * datagram that has a socket lazily, at recvmsg; quarklab verifies it before queueing, which
@@ -19,7 +20,7 @@ import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { MibGroup } from '../core/snmp.js';
 import type { NetStack } from '../net-stack.js';
 import { Errno, type SockAddr } from '../socket/sock.js';
-import { ENOBUFS } from './ip.js';
+import { ENOBUFS, isMulticast } from './ip.js';
 import { IPPROTO_UDP, type Ipv4Repr } from './ipv4-header.js';
 import { emitUdp, parseUdp, UDP_HLEN, UDP_MAX_PAYLOAD, udpChecksumOk } from './udp-header.js';
 import { UdpSock } from './udp-socket.js';
@@ -89,6 +90,15 @@ export class UdpTable {
   /** Sockets open now. */
   get count(): number {
     return this.live;
+  }
+
+  /** Every hashed socket with its slot, in table order (what /proc/net/udp walks). */
+  hashed(): { slot: number; sk: UdpSock }[] {
+    const out: { slot: number; sk: UdpSock }[] = [];
+    this.slots.forEach((chain, slot) => {
+      for (const sk of chain) out.push({ slot, sk });
+    });
+    return out;
   }
 
   /** socket(AF_INET, SOCK_DGRAM, 0): a udp_sock in RAM, not yet bound. */
@@ -202,9 +212,18 @@ export class UdpTable {
     return sk.boundPort !== 0 || this.getPort(sk, 0) === 0;
   }
 
+  /**
+   * The interface a datagram to `dst` must leave by: SO_BINDTODEVICE, or for a group the
+   * socket's IP_MULTICAST_IF (udp_sendmsg's ipc.oif), else the route's choice.
+   */
+  private oif(sk: UdpSock, dst: number): number | undefined {
+    if (sk.bindToIfindex !== undefined) return sk.bindToIfindex;
+    return isMulticast(dst) && sk.mcIndex !== 0 ? sk.mcIndex : undefined;
+  }
+
   /** The source a datagram to `dst` leaves with, or a negative errno when there is no route. */
   private route(sk: UdpSock, dst: number): { src: number; mtu: number } | number {
-    const ifindex = sk.bindToIfindex;
+    const ifindex = this.oif(sk, dst);
     if (dst === 0xffffffff) {
       const dev = ifindex !== undefined ? this.stack.device(ifindex) : this.stack.devices[0];
       if (!dev) return -Errno.ENETUNREACH;
@@ -214,7 +233,8 @@ export class UdpTable {
     if (!r && ifindex === undefined) return -Errno.ENETUNREACH;
     const dev = this.stack.device(ifindex ?? r!.ifindex);
     if (!dev) return -Errno.ENETUNREACH;
-    return { src: sk.saddr || this.stack.ip.sourceFor(dst, ifindex), mtu: dev.mtu };
+    const mcSrc = isMulticast(dst) ? sk.mcAddr : 0;
+    return { src: sk.saddr || mcSrc || this.stack.ip.sourceFor(dst, ifindex), mtu: dev.mtu };
   }
 
   /** ip4_datagram_connect: fix the peer, choose the source, take a port. */
@@ -286,7 +306,9 @@ export class UdpTable {
     sk.chargeWrite(skb);
     // IP_PMTUDISC_WANT (the default): DF when the datagram fits the MTU, fragments when not.
     const df = 20 + UDP_HLEN + len <= rt.mtu;
-    const r = this.stack.ip.output(skb, { src: rt.src, dst: dst.addr, protocol: IPPROTO_UDP, df, ifindex: sk.bindToIfindex });
+    // A group gets the socket's IP_MULTICAST_TTL (1 by default) and IP_MULTICAST_LOOP.
+    const group = isMulticast(dst.addr);
+    const r = this.stack.ip.output(skb, { src: rt.src, dst: dst.addr, protocol: IPPROTO_UDP, df, ifindex: this.oif(sk, dst.addr), ttl: group ? sk.mcTtl : undefined, mcLoop: sk.mcLoop });
     if (r < 0) {
       if (r === -ENOBUFS) this.mib['SndbufErrors']!++;
       return r;
@@ -305,7 +327,7 @@ export class UdpTable {
     const uh = parseUdp(skb.bytes, skb.data, skb.len);
     if (typeof uh === 'string') return this.drop(skb, 'InErrors');
     skb.trim(uh.length); // pskb_trim_rcsum: the UDP length rules over IP padding
-    if (this.isBroadcast(ip.dst)) return this.broadcastDeliver(skb, ip, uh.srcPort, uh.dstPort, dev);
+    if (this.isBroadcast(ip.dst) || isMulticast(ip.dst)) return this.broadcastDeliver(skb, ip, uh.srcPort, uh.dstPort, dev);
     if (!udpChecksumOk(skb.bytes, skb.data, skb.len, ip.src, ip.dst)) return this.drop(skb, 'InCsumErrors', 'InErrors');
     const sk = this.lookup(ip.src, uh.srcPort, ip.dst, uh.dstPort, dev.ifindex);
     if (!sk) {
@@ -348,16 +370,18 @@ export class UdpTable {
   }
 
   /**
-   * __udp4_lib_mcast_deliver for broadcasts: every socket on the port that is not bound to
-   * another address, connected elsewhere or bound to another device gets the datagram (each
-   * one a copy but the last, which gets the original).
+   * __udp4_lib_mcast_deliver for broadcasts and multicasts: every socket on the port that is
+   * not bound to another address, connected elsewhere or bound to another device — and, for a
+   * group, that ip_mc_sf_allow admits — gets the datagram (each one a copy but the last, which
+   * gets the original).
    */
   private broadcastDeliver(skb: SkBuff, ip: Ipv4Repr, sport: number, dport: number, dev: NetDevice): void {
     const matches = this.slots[this.slotOf(dport)]!.filter((sk) =>
       sk.boundPort === dport &&
       (sk.boundAddr === 0 || sk.boundAddr === ip.dst) &&
       (!sk.peer || (sk.peer.addr === ip.src && sk.peer.port === sport)) &&
-      (sk.bindToIfindex === undefined || sk.bindToIfindex === dev.ifindex));
+      (sk.bindToIfindex === undefined || sk.bindToIfindex === dev.ifindex) &&
+      (this.stack.igmp === null || this.stack.igmp.sfAllow(sk, ip.dst, ip.src, dev.ifindex)));
     if (matches.length === 0) return this.drop(skb, 'IgnoredMulti');
     if (!udpChecksumOk(skb.bytes, skb.data, skb.len, ip.src, ip.dst)) return this.drop(skb, 'InCsumErrors', 'InErrors');
     for (let i = 0; i < matches.length; i++) {
@@ -389,6 +413,12 @@ export class UdpTable {
   /** udp_queue_rcv_skb: strip the header and charge the socket, or drop and count. */
   private queue(sk: UdpSock, skb: SkBuff): void {
     skb.transportHeader = skb.data;
+    // sk_filter_trim_cap (CONFIG_LPF_FILTER): the filter sees the datagram from its UDP header.
+    // A drop counts InErrors and sk_drops, as udp_queue_rcv_one_skb's drop label does in 6.1.
+    if (this.stack.filter && !this.stack.filter.run(sk, skb, UDP_HLEN)) {
+      sk.drops++;
+      return this.drop(skb, 'InErrors');
+    }
     skb.pull(UDP_HLEN);
     if ((this.memoryAllocated + skb.truesize) / PAGE_SIZE > this.udpMem[2]) return this.drop(skb, 'MemErrors', 'InErrors');
     if (!sk.queueRcv(skb)) return this.drop(skb, 'RcvbufErrors', 'InErrors');

@@ -4,7 +4,9 @@
  * every packet of that protocol addressed to the board, IP header included — how busybox
  * ping works as root.
  */
+import { skbPacket } from '../core/filter.js';
 import type { SlabCache } from '../core/kmem.js';
+import { ETH_HLEN } from '../ethernet/eth.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { Ipv4Repr } from '../ipv4/ipv4-header.js';
 import type { NetStack } from '../net-stack.js';
@@ -93,9 +95,14 @@ export class RawSockets {
     for (const sk of this.socks) {
       if (sk.protocol !== ip.protocol) continue;
       if (sk.boundAddr !== 0 && sk.boundAddr !== ip.dst) continue;
-      const copy = allocSkb(this.stack.skbs, skb.len);
+      // sk_filter in sock_queue_rcv_skb (CONFIG_LPF_FILTER), over the IP packet: a rejected
+      // packet is dropped uncounted, as raw_rcv_skb does; a kept one is cut to the verdict.
+      const keep = this.stack.filter ? this.stack.filter.verdict(sk, skbPacket(skb, skb.data, skb.data - ETH_HLEN), skb.len) : skb.len;
+      if (keep === 0) continue;
+      const len = Math.min(skb.len, Math.max(1, keep));
+      const copy = allocSkb(this.stack.skbs, len);
       if (!copy) continue;
-      copy.bytes.copyWithin(copy.put(skb.len), skb.data, skb.data + skb.len);
+      copy.bytes.copyWithin(copy.put(len), skb.data, skb.data + len);
       if (!sk.queueRcv(copy)) {
         this.rcvbufErrors++;
         copy.free();

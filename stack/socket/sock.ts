@@ -77,6 +77,8 @@ export abstract class Sock {
   /** Bytes of truesize charged for skbs in flight from this socket (sk_wmem_alloc). */
   wmemAlloc = 0;
   receiveQueue: SkBuff[] = [];
+  /** sk_drops: packets dropped at this socket, where Linux counts them (UDP filter drops, packet sockets' full buffers). */
+  drops = 0;
   /** sk_err: a pending error (positive errno) reported by the next call. */
   err = 0;
   boundAddr = 0;

@@ -9,19 +9,29 @@
 import { IPPROTO_ICMP, IPPROTO_UDP } from '../ipv4/ipv4-header.js';
 import type { NetStack } from '../net-stack.js';
 import type { PingSock } from './ping-socket.js';
-import type { RawSock } from './raw-socket.js';
+import { RawSock } from './raw-socket.js';
+import { UdpSock } from '../ipv4/udp-socket.js';
 import type { TcpSock } from '../ipv4/tcp-sock.js';
-import { AF_NETLINK } from '../core/netlink.js';
+import { AF_NETLINK, NetlinkSock } from '../core/netlink.js';
 import { sockIoctl } from '../ipv4/ioctl.js';
+import { devEthtool, SIOCETHTOOL } from '../core/ethtool.js';
+import { readProc } from '../core/procfs.js';
+import { MC_SOCK_OPTS, type McSockOpt } from '../ipv4/igmp.js';
 import { AF_INET, Errno, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, type Sock, type SockAddr } from './sock.js';
+import type { SockFprog } from '../core/filter.js';
+import { AF_PACKET, isSockaddrLl, type PacketSock, type PacketStatistics, type SockaddrLl } from '../packet/af-packet.js';
+import type { PacketRingView, TpacketReq } from '../packet/packet-ring.js';
 
-export type Datagram = { data: Uint8Array; from: SockAddr };
+/** A received datagram; packet sockets also give the frame's sockaddr_ll. */
+export type Datagram = { data: Uint8Array; from: SockAddr; sll?: SockaddrLl };
 
 /** The datagram-shaped operations each socket kind provides. */
 export interface DatagramSock extends Sock {
-  sendto(data: Uint8Array, to: SockAddr | null): number;
+  /** AF_PACKET for packet sockets (their addresses are sockaddr_ll); absent for AF_INET ones. */
+  readonly family?: number;
+  sendto(data: Uint8Array, to: SockAddr | SockaddrLl | null): number;
   recvfrom(): Datagram | number;
-  bind?(addr: SockAddr): number;
+  bind?(addr: SockAddr | SockaddrLl): number;
   connect?(addr: SockAddr): number;
   /** connect(AF_UNSPEC): dissolve a datagram socket's association. */
   disconnect?(): number;
@@ -30,7 +40,22 @@ export interface DatagramSock extends Sock {
   getsockname?(): SockAddr;
 }
 
-export type SockOpt = 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_BINDTODEVICE' | 'SO_BROADCAST' | 'SO_KEEPALIVE' | 'TCP_NODELAY' | 'TCP_FASTOPEN' | 'TCP_FASTOPEN_CONNECT' | 'IP_HDRINCL' | 'SO_REUSEADDR' | 'IP_RECVERR';
+export type SockOpt = 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_BINDTODEVICE' | 'SO_BROADCAST' | 'SO_KEEPALIVE' | 'TCP_NODELAY' | 'TCP_FASTOPEN' | 'TCP_FASTOPEN_CONNECT' | 'IP_HDRINCL' | 'SO_REUSEADDR' | 'IP_RECVERR' | 'SO_DETACH_FILTER' | 'PACKET_VERSION';
+
+/** getsockopt(SO_MEMINFO): the socket's memory counters (SK_MEMINFO_*), drops included. */
+export interface SkMeminfo {
+  rmem_alloc: number;
+  rcvbuf: number;
+  wmem_alloc: number;
+  sndbuf: number;
+  drops: number;
+}
+
+const EPROTO = 71;
+
+function isMcSockOpt(opt: string): opt is McSockOpt {
+  return (MC_SOCK_OPTS as readonly string[]).includes(opt);
+}
 
 /** SOCK_MIN_RCVBUF / SOCK_MIN_SNDBUF on this target (2048 + the skb's true size). */
 const SOCK_MIN_BUF = 2 * 2048;
@@ -52,6 +77,11 @@ export class Syscalls {
       const fd = this.nextFd++;
       this.fds.set(fd, nl);
       return fd;
+    }
+    if (domain === AF_PACKET) {
+      // No CONFIG_PACKET: the family is not registered, so socket() cannot find it.
+      if (!this.stack.packet) return -Errno.EAFNOSUPPORT;
+      return this.install(this.stack.packet.create(type, protocol));
     }
     if (domain !== AF_INET) return -Errno.EAFNOSUPPORT;
     let sk: DatagramSock | number;
@@ -75,6 +105,10 @@ export class Syscalls {
     } else {
       return -Errno.EPROTONOSUPPORT;
     }
+    return this.install(sk);
+  }
+
+  private install(sk: DatagramSock | number): number {
     if (typeof sk === 'number') return sk;
     const fd = this.nextFd++;
     this.fds.set(fd, sk);
@@ -85,11 +119,14 @@ export class Syscalls {
     return this.fds.get(fd) ?? null;
   }
 
-  bind(fd: number, addr: SockAddr): number {
+  /** bind: a sockaddr_in ({addr, port}) for AF_INET sockets, a sockaddr_ll for packet sockets. */
+  bind(fd: number, addr: SockAddr | SockaddrLl): number {
     const tcp = this.streams.get(fd);
-    if (tcp) return this.stack.tcp!.bind(tcp, addr);
+    if (tcp) return isSockaddrLl(addr) ? -Errno.EAFNOSUPPORT : this.stack.tcp!.bind(tcp, addr);
     const sk = this.get(fd);
     if (!sk) return -Errno.EBADF;
+    if (sk.family === AF_PACKET) return sk.bind!(addr);
+    if (isSockaddrLl(addr)) return -Errno.EAFNOSUPPORT; // inet_bind: not an AF_INET address
     if (sk.bind) return sk.bind(addr);
     sk.boundAddr = addr.addr;
     return 0;
@@ -105,9 +142,11 @@ export class Syscalls {
     return 0;
   }
 
-  sendto(fd: number, data: Uint8Array, to?: SockAddr): number {
+  /** sendto: `to` is a sockaddr_in, or for packet sockets a sockaddr_ll. */
+  sendto(fd: number, data: Uint8Array, to?: SockAddr | SockaddrLl): number {
     const sk = this.get(fd);
     if (!sk) return -Errno.EBADF;
+    if (to && isSockaddrLl(to) && sk.family !== AF_PACKET) return -Errno.EAFNOSUPPORT;
     const e = sk.takeError();
     if (e) return -e;
     return sk.sendto(data, to ?? null);
@@ -119,7 +158,25 @@ export class Syscalls {
     return sk.recvfrom();
   }
 
-  setsockopt(fd: number, opt: SockOpt, value: number): number {
+  /**
+   * setsockopt. SO_ATTACH_FILTER takes a struct sock_fprog (instructions as objects or bytes);
+   * PACKET_RX_RING a struct tpacket_req; the others an int.
+   */
+  setsockopt(fd: number, opt: 'SO_ATTACH_FILTER', value: SockFprog): number;
+  setsockopt(fd: number, opt: 'PACKET_RX_RING', value: TpacketReq): number;
+  setsockopt(fd: number, opt: McSockOpt, value: number | Uint8Array): number;
+  setsockopt(fd: number, opt: SockOpt, value?: number): number;
+  setsockopt(fd: number, opt: SockOpt | McSockOpt | 'SO_ATTACH_FILTER' | 'PACKET_RX_RING', value: number | Uint8Array | SockFprog | TpacketReq = 0): number {
+    if (isMcSockOpt(opt)) return this.multicastOption(fd, opt, value as number | Uint8Array);
+    if (opt === 'SO_ATTACH_FILTER' || opt === 'SO_DETACH_FILTER') return this.filterOption(fd, opt, value as SockFprog);
+    if (opt === 'PACKET_RX_RING') {
+      const sk = this.get(fd);
+      if (!sk && !this.streams.has(fd)) return -Errno.EBADF;
+      // SOL_PACKET on another family's socket reaches no handler for it.
+      if (!sk || sk.family !== AF_PACKET) return -Errno.ENOPROTOOPT;
+      return (sk as PacketSock).setRxRing(value as TpacketReq);
+    }
+    if (typeof value !== 'number') return -Errno.EINVAL;
     const tcp = this.streams.get(fd);
     if (tcp) {
       switch (opt) {
@@ -173,6 +230,84 @@ export class Syscalls {
     }
   }
 
+  /**
+   * SO_ATTACH_FILTER / SO_DETACH_FILTER. Linux 6.1 always has these options; the 2014
+   * series' LPF_FILTER switch compiled sk_attach_filter out, leaving sock_setsockopt without
+   * the cases, so they fall to its default: -ENOPROTOOPT. Filters run on the UDP, raw and
+   * packet receive paths; TCP, ping and netlink sockets are refused with -EOPNOTSUPP
+   * (quarklab does not run filters there yet, and accepting one that never runs would hide it).
+   */
+  private filterOption(fd: number, opt: 'SO_ATTACH_FILTER' | 'SO_DETACH_FILTER', prog: SockFprog): number {
+    const sk = this.get(fd);
+    if (!sk && !this.streams.has(fd)) return -Errno.EBADF;
+    const filters = this.stack.filter;
+    if (!filters) return -Errno.ENOPROTOOPT;
+    if (!sk || !this.runsFilters(sk)) return -Errno.EOPNOTSUPP;
+    return opt === 'SO_ATTACH_FILTER' ? filters.attach(sk, prog) : filters.detach(sk);
+  }
+
+  private runsFilters(sk: DatagramSock): boolean {
+    return sk.family === AF_PACKET || sk instanceof UdpSock || sk instanceof RawSock;
+  }
+
+  /**
+   * The IPPROTO_IP multicast options (IP_ADD_MEMBERSHIP, IP_DROP_MEMBERSHIP with a struct
+   * ip_mreq/ip_mreqn; IP_MULTICAST_IF/TTL/LOOP/ALL). The 2014 series made them depend on
+   * IP_MULTICAST: without it ip_setsockopt has no such options, so -ENOPROTOOPT. TCP refuses
+   * memberships (-EPROTO, is_icsk) and a TTL or interface (-EINVAL, SOCK_STREAM); the loop and
+   * all flags it accepts and ignores. Memberships are kept on UDP sockets only: raw and ping
+   * sockets answer -EOPNOTSUPP (Linux lets them join; not modelled), other families -ENOPROTOOPT.
+   */
+  private multicastOption(fd: number, opt: McSockOpt, value: number | Uint8Array): number {
+    const sk = this.get(fd);
+    const tcp = this.streams.get(fd);
+    if (!sk && !tcp) return -Errno.EBADF;
+    const igmp = this.stack.igmp;
+    if (!igmp) return -Errno.ENOPROTOOPT;
+    if (tcp) {
+      if (opt === 'IP_ADD_MEMBERSHIP' || opt === 'IP_DROP_MEMBERSHIP') return -EPROTO;
+      return opt === 'IP_MULTICAST_TTL' || opt === 'IP_MULTICAST_IF' ? -Errno.EINVAL : 0;
+    }
+    if (sk instanceof UdpSock) return igmp.setsockopt(sk, opt, value);
+    // Raw and ping sockets are AF_INET too (no family field, not netlink).
+    const inet = sk instanceof RawSock || (sk!.family === undefined && !(sk instanceof NetlinkSock));
+    return inet ? -Errno.EOPNOTSUPP : -Errno.ENOPROTOOPT;
+  }
+
+  /**
+   * The text of a /proc/net file (open, read to the end, close): snmp, netstat, dev, arp,
+   * route, tcp, udp, and igmp with IP_MULTICAST. Without PROC_FS there is no /proc/net at all:
+   * -ENOENT.
+   */
+  readProc(path: string): string | number {
+    if (!this.stack.has('PROC_FS')) return -Errno.ENOENT;
+    return readProc(this.stack, path);
+  }
+
+  /** getsockopt(PACKET_STATISTICS): packets and drops since the last call (then reset). */
+  packetStatistics(fd: number): PacketStatistics | number {
+    const sk = this.get(fd);
+    if (!sk) return this.streams.has(fd) ? -Errno.ENOPROTOOPT : -Errno.EBADF;
+    return sk.family === AF_PACKET ? (sk as PacketSock).statistics() : -Errno.ENOPROTOOPT;
+  }
+
+  /**
+   * mmap of a packet socket's PACKET_RX_RING: a view over the ring in board RAM, or -EINVAL
+   * when there is no ring, -ENODEV without PACKET_MMAP (no mmap operation at all).
+   */
+  packetRing(fd: number): PacketRingView | number {
+    const sk = this.get(fd);
+    if (!sk) return this.streams.has(fd) ? -Errno.ENODEV : -Errno.EBADF;
+    return sk.family === AF_PACKET ? (sk as PacketSock).mapRing() : -Errno.ENODEV;
+  }
+
+  /** getsockopt(SO_MEMINFO). */
+  meminfo(fd: number): SkMeminfo | number {
+    const sk = this.get(fd) ?? this.streams.get(fd);
+    if (!sk) return -Errno.EBADF;
+    return { rmem_alloc: sk.rmemAlloc, rcvbuf: sk.rcvbuf, wmem_alloc: sk.wmemAlloc, sndbuf: sk.sndbuf, drops: sk.drops };
+  }
+
   getsockopt(fd: number, opt: 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_ERROR'): number {
     const sk = this.get(fd) ?? this.streams.get(fd);
     if (!sk) return -Errno.EBADF;
@@ -188,6 +323,11 @@ export class Syscalls {
   ioctl(fd: number, request: number, arg: Uint8Array): number {
     const sk = this.get(fd) ?? this.streams.get(fd);
     if (!sk) return -Errno.EBADF;
+    if (request === SIOCETHTOOL) {
+      // dev_ioctl → dev_ethtool; the 2014 series' NET_ETHTOOL switch left a stub that answers EOPNOTSUPP.
+      if (arg.length < 32) return -Errno.EFAULT; // get_user_ifreq
+      return this.stack.has('NET_ETHTOOL') ? devEthtool(this.stack, arg) : -Errno.EOPNOTSUPP;
+    }
     return sockIoctl(this.stack, sk, request, arg);
   }
 
@@ -246,6 +386,7 @@ export class Syscalls {
     this.fds.delete(fd);
     sk.onReadable = null;
     sk.onError = null;
+    this.stack.filter?.socketClosed(sk); // sk_destruct frees the filter
     sk.release();
     return 0;
   }

@@ -1,0 +1,269 @@
+/**
+ * The classic BPF machine (struct sock_filter programs, as SO_ATTACH_FILTER takes them): the
+ * opcodes and an interpreter that runs a program stored in board RAM over a packet in board
+ * RAM. Linux 6.1 converts classic programs to eBPF before running them; this interpreter
+ * implements the semantics that conversion gives them:
+ *
+ * - A and X start at 0; scratch cells are only read after a store (filter.ts checks that).
+ * - A load outside the packet ends the program with 0 (the packet is dropped), as the
+ *   ld_abs/ld_ind helpers do. Negative offsets reach the network header (SKF_NET_OFF) and the
+ *   link-layer header (SKF_LL_OFF), as bpf_internal_load_pointer_neg_helper allows.
+ * - Division or modulo by X = 0 ends the program with 0 (by a constant 0 is refused at attach).
+ * - Shifts by X use its low five bits, as 32-bit eBPF shifts do.
+ *
+ * The program has been validated (filter.ts, bpf_check_classic) before it runs, so jumps are
+ * forward and in range and the last instruction returns: the loop always ends.
+ */
+
+// Instruction classes, sizes, modes, operations and sources (include/uapi/linux/bpf_common.h).
+export const BPF_LD = 0x00;
+export const BPF_LDX = 0x01;
+export const BPF_ST = 0x02;
+export const BPF_STX = 0x03;
+export const BPF_ALU = 0x04;
+export const BPF_JMP = 0x05;
+export const BPF_RET = 0x06;
+export const BPF_MISC = 0x07;
+export const BPF_W = 0x00;
+export const BPF_H = 0x08;
+export const BPF_B = 0x10;
+export const BPF_IMM = 0x00;
+export const BPF_ABS = 0x20;
+export const BPF_IND = 0x40;
+export const BPF_MEM = 0x60;
+export const BPF_LEN = 0x80;
+export const BPF_MSH = 0xa0;
+export const BPF_ADD = 0x00;
+export const BPF_SUB = 0x10;
+export const BPF_MUL = 0x20;
+export const BPF_DIV = 0x30;
+export const BPF_OR = 0x40;
+export const BPF_AND = 0x50;
+export const BPF_LSH = 0x60;
+export const BPF_RSH = 0x70;
+export const BPF_NEG = 0x80;
+export const BPF_MOD = 0x90;
+export const BPF_XOR = 0xa0;
+export const BPF_JA = 0x00;
+export const BPF_JEQ = 0x10;
+export const BPF_JGT = 0x20;
+export const BPF_JGE = 0x30;
+export const BPF_JSET = 0x40;
+export const BPF_K = 0x00;
+export const BPF_X = 0x08;
+export const BPF_A = 0x10;
+export const BPF_TAX = 0x00;
+export const BPF_TXA = 0x80;
+
+/** Scratch memory cells (BPF_MEMWORDS) and the longest program (BPF_MAXINSNS). */
+export const BPF_MEMWORDS = 16;
+export const BPF_MAXINSNS = 4096;
+/** struct sock_filter: u16 code, u8 jt, u8 jf, u32 k (little-endian on i386). */
+export const SOCK_FILTER_SIZE = 8;
+
+// Special load offsets (include/uapi/linux/filter.h), as unsigned 32-bit values.
+export const SKF_AD_OFF = 0xfffff000; // -0x1000: ancillary data
+export const SKF_NET_OFF = 0xfff00000; // -0x100000: relative to the network header
+export const SKF_LL_OFF = 0xffe00000; // -0x200000: relative to the link-layer header
+export const SKF_AD_PROTOCOL = 0;
+export const SKF_AD_PKTTYPE = 4;
+export const SKF_AD_IFINDEX = 8;
+export const SKF_AD_NLATTR = 12;
+export const SKF_AD_NLATTR_NEST = 16;
+export const SKF_AD_MARK = 20;
+export const SKF_AD_QUEUE = 24;
+export const SKF_AD_HATYPE = 28;
+export const SKF_AD_RXHASH = 32;
+export const SKF_AD_CPU = 36;
+export const SKF_AD_ALU_XOR_X = 40;
+export const SKF_AD_VLAN_TAG = 44;
+export const SKF_AD_VLAN_TAG_PRESENT = 48;
+export const SKF_AD_PAY_OFFSET = 52;
+export const SKF_AD_RANDOM = 56;
+export const SKF_AD_VLAN_TPID = 60;
+export const SKF_AD_MAX = 64;
+
+/** ARPHRD_ETHER: the only link type the board has. */
+const ARPHRD_ETHER = 1;
+
+/** What a program sees of a packet: addresses in `bytes` (board RAM). */
+export interface BpfPacket {
+  bytes: Uint8Array;
+  /** Offset 0 of the program's loads (skb->data at the point the filter runs). */
+  data: number;
+  /** Bytes from `data` (skb->len; BPF_LEN). */
+  len: number;
+  /** Lowest address a negative-offset load may reach (skb->head). */
+  head: number;
+  /** Network header (SKF_NET_OFF base). */
+  network: number;
+  /** Link-layer header (SKF_LL_OFF base); -1 when the packet has none. */
+  mac: number;
+  /** Ethertype (host order), pkt_type and interface, for the ancillary loads. */
+  protocol: number;
+  pktType: number;
+  ifindex: number;
+}
+
+/** A validated program in RAM: `len` instructions from `insns`. */
+export interface BpfProgram {
+  bytes: Uint8Array;
+  insns: number;
+  len: number;
+}
+
+export interface BpfEnv {
+  /** SKF_AD_RANDOM: a seeded generator (the board never reads real randomness). */
+  random(): number;
+}
+
+/** Is `k` an ancillary offset the kernel knows (bpf_anc_helper)? */
+export function isAncillary(k: number): boolean {
+  const off = (k - SKF_AD_OFF) >>> 0;
+  return k >>> 0 >= SKF_AD_OFF && off < SKF_AD_MAX && off % 4 === 0;
+}
+
+/**
+ * The address of `size` packet bytes at offset `k` (an unsigned 32-bit value that may encode a
+ * negative offset), or -1 when they are outside the packet.
+ */
+function loadPointer(p: BpfPacket, k: number, size: number): number {
+  const off = k | 0;
+  if (off >= 0) return off + size <= p.len ? p.data + off : -1;
+  let ptr: number;
+  if (off >= (SKF_NET_OFF | 0)) ptr = p.network + off - (SKF_NET_OFF | 0);
+  else if (off >= (SKF_LL_OFF | 0)) {
+    if (p.mac < 0) return -1;
+    ptr = p.mac + off - (SKF_LL_OFF | 0);
+  } else return -1;
+  return ptr >= p.head && ptr + size <= p.data + p.len ? ptr : -1;
+}
+
+function load(p: BpfPacket, k: number, size: number): number {
+  const at = loadPointer(p, k, size);
+  if (at < 0) return -1;
+  const b = p.bytes;
+  if (size === 1) return b[at]!;
+  if (size === 2) return (b[at]! << 8) | b[at + 1]!;
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+/** The ancillary loads (convert_bpf_extensions), for what the board's skbs carry. */
+function ancillary(p: BpfPacket, k: number, a: number, x: number, env: BpfEnv): number {
+  switch ((k - SKF_AD_OFF) >>> 0) {
+    case SKF_AD_PROTOCOL:
+      return p.protocol & 0xffff;
+    case SKF_AD_PKTTYPE:
+      return p.pktType;
+    case SKF_AD_IFINDEX:
+      return p.ifindex;
+    case SKF_AD_HATYPE:
+      return ARPHRD_ETHER;
+    case SKF_AD_ALU_XOR_X:
+      return (a ^ x) >>> 0;
+    case SKF_AD_RANDOM:
+      return env.random() >>> 0;
+    default:
+      // No marks, VLAN tags, receive hashes or netlink attributes on this board, one CPU and
+      // one queue: the fields these loads read are all 0 here. PAY_OFFSET (the flow
+      // dissector's payload offset) is not modelled and reads 0 as well.
+      return 0;
+  }
+}
+
+const SIZE_OF = [4, 2, 1, 0];
+
+function readU32le(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+/** Run a validated program over a packet: its return value (0 drops the packet). */
+export function bpfRun(prog: BpfProgram, p: BpfPacket, env: BpfEnv): number {
+  const code = prog.bytes;
+  const mem = new Uint32Array(BPF_MEMWORDS);
+  let a = 0;
+  let x = 0;
+  for (let pc = 0; pc < prog.len; pc++) {
+    const at = prog.insns + pc * SOCK_FILTER_SIZE;
+    const op = code[at]! | (code[at + 1]! << 8);
+    const jt = code[at + 2]!;
+    const jf = code[at + 3]!;
+    const k = readU32le(code, at + 4);
+    switch (op & 0x07) {
+      case BPF_LD:
+      case BPF_LDX: {
+        const isX = (op & 0x07) === BPF_LDX;
+        const mode = op & 0xe0;
+        const size = SIZE_OF[(op & 0x18) >> 3]!;
+        let v: number;
+        if (mode === BPF_IMM) v = k;
+        else if (mode === BPF_MEM) v = mem[k]!;
+        else if (mode === BPF_LEN) v = p.len;
+        else if (mode === BPF_MSH) {
+          const byte = load(p, k, 1);
+          if (byte < 0) return 0;
+          v = (byte & 0xf) << 2;
+        } else if (mode === BPF_ABS && isAncillary(k)) v = ancillary(p, k, a, x, env);
+        else {
+          v = load(p, mode === BPF_IND ? (x + k) >>> 0 : k, size);
+          if (v < 0) return 0;
+        }
+        if (isX) x = v >>> 0;
+        else a = v >>> 0;
+        break;
+      }
+      case BPF_ST:
+        mem[k] = a;
+        break;
+      case BPF_STX:
+        mem[k] = x;
+        break;
+      case BPF_ALU: {
+        const src = (op & BPF_X) !== 0 ? x : k;
+        switch (op & 0xf0) {
+          case BPF_ADD: a = (a + src) >>> 0; break;
+          case BPF_SUB: a = (a - src) >>> 0; break;
+          case BPF_MUL: a = Math.imul(a, src) >>> 0; break;
+          case BPF_DIV:
+            if (src === 0) return 0;
+            a = Math.floor(a / src) >>> 0;
+            break;
+          case BPF_MOD:
+            if (src === 0) return 0;
+            a = a % src;
+            break;
+          case BPF_OR: a = (a | src) >>> 0; break;
+          case BPF_AND: a = (a & src) >>> 0; break;
+          case BPF_XOR: a = (a ^ src) >>> 0; break;
+          case BPF_LSH: a = (a << (src & 31)) >>> 0; break;
+          case BPF_RSH: a = a >>> (src & 31); break;
+          case BPF_NEG: a = -a >>> 0; break;
+          default: return 0; // unreachable: validated
+        }
+        break;
+      }
+      case BPF_JMP: {
+        const opn = op & 0xf0;
+        if (opn === BPF_JA) {
+          pc += k;
+          break;
+        }
+        const src = (op & BPF_X) !== 0 ? x : k;
+        let taken: boolean;
+        if (opn === BPF_JEQ) taken = a === src;
+        else if (opn === BPF_JGT) taken = a > src;
+        else if (opn === BPF_JGE) taken = a >= src;
+        else taken = (a & src) !== 0; // BPF_JSET
+        pc += taken ? jt : jf;
+        break;
+      }
+      case BPF_RET:
+        return (op & 0x18) === BPF_A ? a : k;
+      case BPF_MISC:
+        if ((op & 0xf8) === BPF_TXA) a = x;
+        else x = a;
+        break;
+    }
+  }
+  return 0; // unreachable for a validated program: it ends in RET
+}
