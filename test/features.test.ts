@@ -11,6 +11,8 @@ import { bootPair, LAB_IP, settle } from './helpers/lab-pair.js';
 import { liveObjectBytes } from '../scenarios/boot.js';
 import { NS_PER_MS } from '../emulator/event-queue.js';
 import { AF_INET, Errno, SOCK_STREAM } from '../stack/socket/sock.js';
+import { SYMBOLS } from '../stack/kconfig/symbols.js';
+import { resolveProfile } from '../scenarios/inputs.js';
 
 afterAll(removeTempDirs);
 
@@ -171,3 +173,39 @@ describe('FIB_TRIE or FIB_LIST', () => {
     expect(c.imageDelta).toBe(c.modelledFlash - l.modelledFlash + 48 * c.sectionsDelta + c.configDelta);
   });
 });
+
+describe('every optional symbol of the full profile', () => {
+  // What depends on a symbol goes with it (PACKET_MMAP with PACKET, the qdiscs with RTNETLINK …).
+  function withDependents(symbol: string, enabled: readonly string[]): string[] {
+    const out = new Set([symbol]);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const s of SYMBOLS) {
+        if (!enabled.includes(s.name) || out.has(s.name)) continue;
+        if (s.depends.some((d) => out.has(d))) {
+          out.add(s.name);
+          grew = true;
+        }
+      }
+    }
+    return [...out];
+  }
+
+  test('turning it off shrinks the image and boot RAM by exactly its modelled cost', () => {
+    const full = must(resolveProfile('full'));
+    const optional = full.enabled.filter((s) => !['NET', 'INET'].includes(s) && !SYMBOLS.find((x) => x.name === s)?.choice);
+    expect(optional.length).toBeGreaterThanOrEqual(15);
+    for (const symbol of optional) {
+      const off = withDependents(symbol, full.enabled);
+      const path = without('full', off[0]!, off.slice(1));
+      const c = compareImages('quark-4m', 'full', path, off);
+      expect(c.imageDelta, `${off.join('+')}`).toBe(c.modelledFlash + 48 * c.sectionsDelta + c.configDelta);
+      expect(c.bootRamDelta, `${off.join('+')}`).toBe(c.modelledBootRam);
+    }
+  });
+});
+
+function must<T>(x: T): Exclude<T, { error: string }> {
+  if (typeof x === 'object' && x !== null && 'error' in x) throw new Error((x as { error: string }).error);
+  return x as Exclude<T, { error: string }>;
+}
