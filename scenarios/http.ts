@@ -26,11 +26,12 @@ export const HTTP_SERVE_DEFAULT_PATHS = ['/bytes/32768', '/chunked/32768'];
 export const HTTP_SERVE_DEFAULT_CLIENTS = 8;
 export const HTTP_SERVE_MAX_CLIENTS = 64;
 /**
- * SO_SNDBUF the board's server asks for (the kernel doubles it: 8 KiB per connection). With
- * the kernel's default and autotuning (up to tcp_wmem[2], 64 KiB) eight connections want more
- * send buffer than quark-2m's heap has; an embedded server bounds it, as lwIP's TCP_SND_BUF does.
+ * SO_SNDBUF the board's server asks for; 0 leaves the kernel's sizing (tcp_wmem and
+ * autotuning up to tcp_wmem[2]). On quark-2m eight connections then want more send buffer
+ * than the heap has, and vm.min_free_kbytes is what keeps the board receiving: set it (as an
+ * embedded server bounds its buffers, like lwIP's TCP_SND_BUF) to compare.
  */
-export const HTTP_SERVE_DEFAULT_SNDBUF = 4096;
+export const HTTP_SERVE_DEFAULT_SNDBUF = 0;
 
 export interface HttpGetOptions {
   paths: string[];

@@ -218,7 +218,8 @@ const DHCP_FIELDS = ['frame.time_epoch', 'dhcp.option.dhcp', 'dhcp.flags.bc', 'i
  * option (tshark 4.0 reports End's dhcp.option.type as 0 and its code in dhcp.option.end).
  */
 function dhcpFrames(cap: string): { t: number; type: string; bc: string; src: string; dst: string; ciaddr: string; yiaddr: string; options: number[] }[] {
-  return tsharkFields(cap, DHCP_FIELDS, 'dhcp', ['-o', 'frame.generate_epoch_time:TRUE']).map((r) => ({
+  // DHCP messages themselves, not the copies quoted inside ICMP errors about them.
+  return tsharkFields(cap, DHCP_FIELDS, 'dhcp && !icmp', ['-o', 'frame.generate_epoch_time:TRUE']).map((r) => ({
     t: Number(r[0]),
     type: r[1]!,
     bc: r[2]!,

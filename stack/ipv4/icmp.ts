@@ -129,7 +129,8 @@ export class Icmp {
     if (ip.dst === 0xffffffff || ip.src === 0 || (ip.fragOff & 0x1fff) !== 0) return; // never about broadcasts or non-first fragments
     if (!this.allowError()) return;
     const headerStart = skb.networkHeader || skb.data - ip.headerLength;
-    const quoted = Math.min(ip.headerLength + 8, ip.totalLength, skb.tail - headerStart);
+    // icmp_send quotes as much of the offending datagram as fits in 576 bytes (RFC 1812 §4.3.2.3).
+    const quoted = Math.min(576 - 20 - 8, ip.totalLength, skb.tail - headerStart);
     const out = allocSkb(this.stack.skbs, MAX_HEADER + ICMP_HLEN + quoted);
     if (!out) {
       this.mib['OutErrors']!++;

@@ -176,7 +176,7 @@ export class Ipv4 {
     let dev: NetDevice | undefined;
     let nextHop = p.dst;
     let src = p.src ?? 0;
-    const broadcast = p.dst === 0xffffffff;
+    let broadcast = p.dst === 0xffffffff;
     const multicast = isMulticast(p.dst);
     if (multicast) {
       // A group is on the link: the socket's interface (IP_MULTICAST_IF, SO_BINDTODEVICE) or
@@ -208,6 +208,9 @@ export class Ipv4 {
       dev = this.stack.device(route.ifindex);
       if (route.gateway !== 0) nextHop = route.gateway;
       if (src === 0) src = route.prefSrc || this.stack.primaryAddress(route.ifindex);
+      // The subnet's broadcast address is an RTN_BROADCAST route: sent to every host, no ARP.
+      const hostBits = route.prefixLen >= 31 ? 0 : 0xffffffff >>> route.prefixLen;
+      if (route.gateway === 0 && hostBits !== 0 && ((p.dst | hostBits) >>> 0) === p.dst) broadcast = true;
     }
     if (!dev || !dev.up) {
       this.mib['OutNoRoutes']!++;
