@@ -948,6 +948,11 @@ export class TcpTable {
     }
     const listener = req.listener;
     this.dropRequest(req.key, req);
+    this.completeHandshake(listener, req, skb, ip, th);
+  }
+
+  /** The handshake's last ACK: a full child socket takes over the segment, or the listener drops it. */
+  private completeHandshake(listener: TcpSock, req: RequestSock, skb: SkBuff, ip: Ipv4Repr, th: TcpRepr): void {
     const child = this.makeChild(listener, req, th);
     if (!child) {
       this.ext['ListenDrops']!++;
@@ -1061,13 +1066,7 @@ export class TcpTable {
       rcvWscale: ts.wscale ?? 0,
       sackOk: ts.sackOk,
     });
-    const child = this.makeChild(listener, req, th);
-    if (!child) {
-      this.ext['ListenDrops']!++;
-      skb.free();
-      return;
-    }
-    tcpRcv(child, skb, ip, th);
+    this.completeHandshake(listener, req, skb, ip, th);
   }
 
   /** ICMP errors for our segments (tcp_v4_err): hard errors abort a connection still opening. */
