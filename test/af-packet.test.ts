@@ -8,8 +8,8 @@ import { liveObjectBytes } from '../scenarios/boot.js';
 import { AF_PACKET, ETH_P_ALL, PACKET_OUTGOING, type SockaddrLl } from '../stack/packet/af-packet.js';
 import { TP_STATUS_KERNEL, TP_STATUS_LOSING, TP_STATUS_USER, TPACKET_V2, type TpacketReq } from '../stack/packet/packet-ring.js';
 import { AF_INET, Errno, SOCK_DGRAM, SOCK_RAW } from '../stack/socket/sock.js';
-import type { Datagram, Syscalls } from '../stack/socket/syscalls.js';
-import { bootPair, DUT_IP, ethFrame, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, toDut, udpSegment, type Pair } from './helpers/lab-pair.js';
+import type { Syscalls } from '../stack/socket/syscalls.js';
+import { bootPair, drain, DUT_IP, ethFrame, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, toDut, udpSegment, type Pair } from './helpers/lab-pair.js';
 
 const PACKET_HOST = 0;
 const ETH_P_IP = 0x0800;
@@ -42,17 +42,6 @@ function packetSocket(sys: Syscalls, type: number, protocol: number, ifindex: nu
   return fd;
 }
 
-function drain(sys: Syscalls, fd: number): Datagram[] {
-  const out: Datagram[] = [];
-  for (;;) {
-    const r = sys.recvfrom(fd);
-    if (typeof r === 'number') {
-      expect(r).toBe(-Errno.EAGAIN);
-      return out;
-    }
-    out.push(r);
-  }
-}
 
 /** An ICMP echo request message for a ping socket (the kernel fills id and checksum). */
 function echoRequest(seq: number, payload: Uint8Array): Uint8Array {

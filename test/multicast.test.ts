@@ -19,7 +19,7 @@ import { AF_INET, Errno, SOCK_DGRAM, SOCK_STREAM } from '../stack/socket/sock.js
 import type { Syscalls } from '../stack/socket/syscalls.js';
 import { Capture, DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { compareImages, without } from './helpers/features.js';
-import { bootPair, DUT_IP, ethFrame, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, type Pair } from './helpers/lab-pair.js';
+import { bootPair, drain, DUT_IP, ethFrame, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, type Pair } from './helpers/lab-pair.js';
 import { removeTempDirs, tempDir } from './helpers/run.js';
 import { tsharkExpert, tsharkFields } from './helpers/tshark.js';
 
@@ -112,17 +112,6 @@ function udpSocket(sys: Syscalls, port: number, reuse = true): number {
   return fd;
 }
 
-function drain(sys: Syscalls, fd: number): { data: Uint8Array; from: { addr: number; port: number } }[] {
-  const out = [];
-  for (;;) {
-    const r = sys.recvfrom(fd);
-    if (typeof r === 'number') {
-      expect(r).toBe(-Errno.EAGAIN);
-      return out;
-    }
-    out.push(r);
-  }
-}
 
 /** The lab host's sender: a UDP socket whose multicast goes out of its own address (it has no default route). */
 function labSender(p: Pair): number {

@@ -4,8 +4,8 @@ import { NS_PER_MS, NS_PER_SEC } from '../emulator/event-queue.js';
 import { writeU16 } from '../stack/core/addr.js';
 import { inetAddAddress } from '../stack/ipv4/devinet.js';
 import { AF_INET, Errno, SOCK_DGRAM } from '../stack/socket/sock.js';
-import type { Datagram, Syscalls } from '../stack/socket/syscalls.js';
-import { bootPair, DUT_IP, expectBaseline, inject, ipPacket, LAB_IP, OTHER_IP, pattern, settle, toDut, udpSegment, type Pair } from './helpers/lab-pair.js';
+import type { Syscalls } from '../stack/socket/syscalls.js';
+import { bootPair, drain, DUT_IP, expectBaseline, inject, ipPacket, LAB_IP, OTHER_IP, pattern, settle, toDut, udpSegment, type Pair } from './helpers/lab-pair.js';
 
 const EACCES = 13;
 
@@ -15,17 +15,6 @@ function udpSocket(sys: Syscalls): number {
   return fd;
 }
 
-function drain(sys: Syscalls, fd: number): Datagram[] {
-  const out: Datagram[] = [];
-  for (;;) {
-    const r = sys.recvfrom(fd);
-    if (typeof r === 'number') {
-      expect(r).toBe(-Errno.EAGAIN);
-      return out;
-    }
-    out.push(r);
-  }
-}
 
 function udpMib(p: Pair, who: 'dut' | 'lab'): Record<string, number> {
   return p[who].stack.mib.snapshot()['Udp']!;

@@ -225,9 +225,12 @@ export function writeXmit(sk: TcpSock): void {
   if (sk.state === 'SYN_SENT' || sk.state === 'LISTEN' || sk.state === 'CLOSED') return;
   if (sk.state === 'SYN_RECV' && !sk.passiveFastOpen) return;
   let sent = false;
+  // The pipe is counted once (it walks the queue); each new segment sent adds one to it. Without
+  // SACK the dupack adjustment is clamped at zero, so there it is counted afresh each time.
+  let inFlight = sk.packetsInFlight();
   for (const seg of sk.writeQueue) {
     if (sk.isSent(seg)) continue;
-    const inFlight = sk.packetsInFlight();
+    if (!sk.sackOk) inFlight = sk.packetsInFlight();
     if (inFlight >= sk.cwnd) {
       sk.setLimited('cwnd');
       break;
@@ -243,9 +246,12 @@ export function writeXmit(sk: TcpSock): void {
     if (seg.len < sk.mss && isLast && !seg.fin && !sk.nodelay && sk.sndNxt !== sk.sndUna && !sk.shutdownWr) break;
     if (!transmitSeg(sk, seg, false)) break;
     sk.sndNxt = seg.end;
+    inFlight++;
     sent = true;
   }
-  if (sent && sk.writeQueue.every((s) => sk.isSent(s))) sk.setLimited(null);
+  // Segments are in sequence order: the queue is all sent when its last one is.
+  const last = sk.writeQueue[sk.writeQueue.length - 1];
+  if (sent && (!last || sk.isSent(last))) sk.setLimited(null);
 }
 
 /** Retransmit segments marked lost, as far as the congestion window allows (tcp_xmit_retransmit_queue). */

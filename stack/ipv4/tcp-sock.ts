@@ -10,7 +10,7 @@
 import type { TimerHandle } from '../../emulator/event-queue.js';
 import type { SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
-import { Errno, Sock } from '../socket/sock.js';
+import { Sock } from '../socket/sock.js';
 import type { SockMemory } from '../socket/socket-table.js';
 import type { TcpTable } from './tcp.js';
 
@@ -110,7 +110,7 @@ export class TcpSock extends Sock {
   rcvSsthresh = 0;
   windowClamp = 0;
   ofo: OfoSeg[] = [];
-  /** Where in the queue's first skb the program has read up to is the skb's own data pointer. */
+  /** The peer's FIN has been taken in sequence; reads then end with end of stream. */
   finReceived = false;
 
   // Options agreed in the handshake.
@@ -278,11 +278,6 @@ export class TcpSock extends Sock {
 
   release(): void {
     this.table.close(this);
-  }
-
-  /** Errors a program sees for calls on a socket in the wrong state. */
-  static notConnected(): number {
-    return -Errno.ENOTCONN;
   }
 }
 

@@ -11,7 +11,8 @@ import type { Gfp, SlabCache } from '../core/kmem.js';
 import type { NetStack } from '../net-stack.js';
 import { Errno, type SockAddr } from '../socket/sock.js';
 import { IPPROTO_TCP, type Ipv4Repr } from './ipv4-header.js';
-import { tcpRcv, ackSndCheck } from './tcp-input.js';
+import { tcpRcv } from './tcp-input.js';
+import * as outputFns from './tcp-output.js';
 import { parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from './tcp-header.js';
 import {
   cookieCheck,
@@ -24,7 +25,7 @@ import {
   type RequestSock,
   type TimewaitSock,
 } from './tcp-minisocks.js';
-import { armRetransmitTimer, retransmitLost, sendAck, sendControl, sendResetFor, transmit, tsNow, writeXmit } from './tcp-output.js';
+import { armRetransmitTimer, sendAck, sendControl, sendResetFor, transmit, writeXmit } from './tcp-output.js';
 import { TcpSock, type TxSeg } from './tcp-sock.js';
 import { fastOpenCookie, passiveDecision } from './tcp-fastopen.js';
 import { TcpMetrics } from './tcp-metrics.js';
@@ -448,8 +449,9 @@ export class TcpTable {
     return all;
   }
 
-  get readable(): (sk: TcpSock) => number {
-    return (sk) => sk.receiveQueue.reduce((s, x) => s + x.len, 0);
+  /** Bytes queued for the program to read (SIOCINQ). */
+  readable(sk: TcpSock): number {
+    return sk.receiveQueue.reduce((n, x) => n + x.len, 0);
   }
 
   /** shutdown(SHUT_WR) / the sending half of close(): queue a FIN after the data. */
@@ -1196,19 +1198,4 @@ export class TcpTable {
     sk.closed = true;
     this.destroy(sk, 0);
   }
-
-  /** ACK anything owed: used after a batch of received segments. */
-  flushAcks(sk: TcpSock): void {
-    ackSndCheck(sk);
-  }
-
-  retransmitNow(sk: TcpSock): void {
-    retransmitLost(sk);
-  }
-
-  tsNow(sk: TcpSock): number {
-    return tsNow(sk);
-  }
 }
-
-import * as outputFns from './tcp-output.js';

@@ -12,7 +12,8 @@ import { writeU16, writeU32 } from '../../stack/core/addr.js';
 import { csumFold, csumPartial, ipChecksum, pseudoHeaderSum } from '../../stack/core/checksum.js';
 import { allocSkb } from '../../stack/core/skbuff.js';
 import { inetAddAddress, inetAddRoute, inetFlushInterface } from '../../stack/ipv4/devinet.js';
-import { Syscalls } from '../../stack/socket/syscalls.js';
+import { Errno } from '../../stack/socket/sock.js';
+import { Syscalls, type Datagram } from '../../stack/socket/syscalls.js';
 
 export const LAB_IP = 0xc0000201; // 192.0.2.1
 export const DUT_IP = 0xc0000202; // 192.0.2.2
@@ -145,4 +146,17 @@ export function expectBaseline(p: Pair, who: 'dut' | 'lab' = 'dut'): void {
   inetFlushInterface(b.stack, b.dev.ifindex);
   expect(b.stack.skbs.live).toBe(0);
   expect(liveObjectBytes(b.board.ram)).toBe(b.baselineObjects);
+}
+
+/** Everything a socket has queued, read until -EAGAIN (any other error fails the test). */
+export function drain(sys: Syscalls, fd: number): Datagram[] {
+  const out: Datagram[] = [];
+  for (;;) {
+    const r = sys.recvfrom(fd);
+    if (typeof r === 'number') {
+      expect(r).toBe(-Errno.EAGAIN);
+      return out;
+    }
+    out.push(r);
+  }
 }
