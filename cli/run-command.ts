@@ -31,7 +31,11 @@ ${Object.entries(BUDGET_KEYS).map(([k, v]) => `                          ${k.pad
   --cpu on|off          charge CPU cycles per packet and byte (default on)
   --costs FILE          cost table from 'quarklab calibrate' (default: Linux 6.1 i386, measured)
   --epoch SECONDS       Unix time of virtual time zero in the capture (default ${DEFAULT_EPOCH_NS / 1_000_000_000n})
-  --capture dut|all     capture the board's MAC only, or the lab host's too (default dut)
+  --capture dut|all|none
+                        capture the board's MAC only, the lab host's too, or nothing (default dut);
+                        the capture is written to its file as the run goes
+  --snaplen N           keep the first N bytes of each captured frame, as tcpdump -s (1 to 262144;
+                        default 65535, whole frames)
   --pcap                also write DIR/capture.pcap (classic libpcap, for older tools)
   --json                print report.json instead of the summary
   -h, --help            this help
@@ -59,6 +63,7 @@ export function runCommand(args: string[]): number {
       costs: { type: 'string' },
       epoch: { type: 'string' },
       capture: { type: 'string' },
+      snaplen: { type: 'string' },
       pcap: { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -73,7 +78,12 @@ export function runCommand(args: string[]): number {
   const seed = values.seed === undefined ? 1 : Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) fail(`--seed must be an integer from 0 to 4294967295, got "${values.seed}"`);
   if (values.cpu !== undefined && values.cpu !== 'on' && values.cpu !== 'off') fail(`--cpu must be on or off, got "${values.cpu}"`);
-  if (values.capture !== undefined && values.capture !== 'dut' && values.capture !== 'all') fail(`--capture must be dut or all, got "${values.capture}"`);
+  if (values.capture !== undefined && values.capture !== 'dut' && values.capture !== 'all' && values.capture !== 'none') fail(`--capture must be dut, all or none, got "${values.capture}"`);
+  let snaplen: number | undefined;
+  if (values.snaplen !== undefined) {
+    snaplen = /^\d{1,6}$/.test(values.snaplen) ? Number(values.snaplen) : NaN;
+    if (!(snaplen >= 1 && snaplen <= 262144)) fail(`--snaplen must be an integer from 1 to 262144, got "${values.snaplen}"`);
+  }
   let epochNs = DEFAULT_EPOCH_NS;
   if (values.epoch !== undefined) {
     if (!/^\d{1,11}$/.test(values.epoch)) fail(`--epoch must be whole seconds since 1970, got "${values.epoch}"`);
@@ -86,7 +96,16 @@ export function runCommand(args: string[]): number {
     budgets.push(spec);
   }
   if (values.image && values.profile) fail('give --image or --profile, not both (the image names its profile)');
+  const out = values.out ?? 'out';
+  // The capture streams into its file during the run; a board that never boots, or
+  // --capture none, writes none: leave no older one behind to be mistaken for it.
+  const clearOutput = (): void => {
+    mkdirSync(out, { recursive: true });
+    rmSync(join(out, 'capture.pcapng'), { force: true });
+    rmSync(join(out, 'capture.pcap'), { force: true });
+  };
   const outcome = run({
+    beforeCapture: clearOutput,
     board: values.board,
     profile: values.profile,
     imagePath: values.image,
@@ -96,20 +115,19 @@ export function runCommand(args: string[]): number {
     costTablePath: values.costs,
     budgets,
     epochNs,
-    captureAll: values.capture === 'all',
+    capture: values.capture === 'all' ? 'all' : values.capture === 'none' ? 'none' : 'dut',
     classicPcap: values.pcap === true,
+    captureFile: join(out, 'capture.pcapng'),
+    pcapFile: join(out, 'capture.pcap'),
+    snaplen,
   });
   if (outcome.exitCode === 2) fail(outcome.error ?? 'bad input');
-  const out = values.out ?? 'out';
-  mkdirSync(out, { recursive: true });
   const report = outcome.report!;
+  if ((outcome.captureFiles ?? []).length === 0) clearOutput();
   writeFileSync(join(out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
-  // A board that never booted has no capture: leave no older one behind to be mistaken for it.
-  if (!outcome.capture) rmSync(join(out, 'capture.pcapng'), { force: true });
-  if (outcome.capture) writeFileSync(join(out, 'capture.pcapng'), outcome.capture);
-  if (outcome.pcap) writeFileSync(join(out, 'capture.pcap'), outcome.pcap);
   writeFileSync(join(out, 'trace.msgpack'), pack(outcome.trace));
   write(values.json ? JSON.stringify(report, null, 2) : summarize(report));
-  if (!values.json) write(`wrote ${join(out, 'report.json')}${outcome.capture ? `, ${join(out, 'capture.pcapng')}` : ''}, ${join(out, 'trace.msgpack')}`);
+  const captured = outcome.captureFiles ?? [];
+  if (!values.json) write(`wrote ${join(out, 'report.json')}${captured.length > 0 ? `, ${captured[0]}` : ''}, ${join(out, 'trace.msgpack')}`);
   return outcome.exitCode;
 }

@@ -13,7 +13,7 @@
  * not filtered here (the perfect unicast filter is not modelled: eth_type_trans drops frames
  * for other stations, as before).
  */
-import type { EventQueue, Nanos, TimerHandle } from './event-queue.js';
+import { Timer, type EventQueue, type Nanos } from './event-queue.js';
 
 /** Ethernet framing overheads, in bytes on the wire (IEEE 802.3). */
 export const PREAMBLE_SFD = 8;
@@ -91,12 +91,32 @@ export interface RxDescriptor {
 
 export type FrameDirection = 'inbound' | 'outbound';
 
-/** An observer sees every frame the MAC sends or receives, with the reason when it is dropped. */
+/**
+ * An observer sees every frame the MAC sends or receives, with the reason when it is dropped.
+ * This form gets its own copy of each frame (an allocation per frame): for tests and tools.
+ */
 export type MacTap = (event: { mac: EthernetMac; direction: FrameDirection; time: Nanos; frame: Uint8Array; drop?: string }) => void;
 
-/** The wire side of a MAC: the Wire calls `deliver` for arriving frames. */
+/**
+ * The allocation-free form: the frame is `length` bytes at `offset` in `bytes`, valid only
+ * during the call (it is board RAM or a wire buffer that is reused). `drop` is null for a
+ * frame the MAC accepted.
+ */
+export type FrameTap = (mac: EthernetMac, direction: FrameDirection, time: Nanos, bytes: Buffer, offset: number, length: number, drop: string | null) => void;
+
+/** The wire side of a MAC: the Wire calls `deliverFrom` for arriving frames. */
 export interface WirePort {
-  transmit(from: EthernetMac, frame: Uint8Array): Nanos;
+  /** Send `length` bytes at `offset` in `bytes` (copied before return); returns when the last bit and gap have left. */
+  transmit(from: EthernetMac, bytes: Buffer, offset: number, length: number): Nanos;
+}
+
+/** A transmitted frame waiting for its completion interrupt (a TX descriptor in flight). */
+class TxCompletion extends Timer {
+  cookie = 0;
+  length = 0;
+  constructor(mac: EthernetMac) {
+    super(() => mac.txDone(this));
+  }
 }
 
 export class EthernetMac {
@@ -121,6 +141,11 @@ export class EthernetMac {
   private txInFlight = 0;
   private port: WirePort | null = null;
   private readonly taps: MacTap[] = [];
+  private readonly frameTaps: FrameTap[] = [];
+  /** Board RAM as a Buffer, for copies that allocate nothing. */
+  private readonly ram: Buffer;
+  private readonly txFree: TxCompletion[] = [];
+  private readonly coalesceTimer: Timer;
 
   /** Interrupt lines, raised to the driver; NAPI masks the RX one while polling. */
   rxIrqEnabled = true;
@@ -128,7 +153,6 @@ export class EthernetMac {
   rxCoalesceNs = 0;
   rxCoalesceFrames = 1;
   private coalesced = 0;
-  private coalesceTimer: TimerHandle | null = null;
   onRxIrq: (() => void) | null = null;
   onTxComplete: ((cookie: number) => void) | null = null;
 
@@ -142,6 +166,8 @@ export class EthernetMac {
     private readonly memory: Uint8Array,
   ) {
     this.rxRing = Array.from({ length: rxRingSize }, () => ({ addr: 0, size: 0, hwOwned: false, length: 0, cookie: 0 }));
+    this.ram = Buffer.from(memory.buffer, memory.byteOffset, memory.byteLength);
+    this.coalesceTimer = new Timer(() => this.raiseRxIrq());
   }
 
   attach(port: WirePort): void {
@@ -156,6 +182,10 @@ export class EthernetMac {
     this.taps.push(tap);
   }
 
+  addFrameTap(tap: FrameTap): void {
+    this.frameTaps.push(tap);
+  }
+
   /** The driver writes the frame filter and hash registers (ndo_set_rx_mode). */
   setRxFilter(filter: RxFilter): void {
     this.rxFilter = { promiscuous: filter.promiscuous, allMulticast: filter.allMulticast, hash: [filter.hash[0] >>> 0, filter.hash[1] >>> 0] };
@@ -166,14 +196,14 @@ export class EthernetMac {
   }
 
   /** Does the destination-address filter pass this frame? (Its length is already checked.) */
-  private addressPasses(frame: Uint8Array): boolean {
-    if ((frame[0]! & 1) === 0) return true; // unicast: not filtered in this model
+  private addressPasses(frame: Uint8Array, offset: number): boolean {
+    if ((frame[offset]! & 1) === 0) return true; // unicast: not filtered in this model
     const f = this.rxFilter;
     if (f.promiscuous || f.allMulticast) return true;
     let broadcast = true;
-    for (let i = 0; i < 6; i++) if (frame[i] !== 0xff) broadcast = false;
+    for (let i = 0; i < 6; i++) if (frame[offset + i] !== 0xff) broadcast = false;
     if (broadcast) return true;
-    const bin = macHashBin(frame, 0);
+    const bin = macHashBin(frame, offset);
     return ((f.hash[bin >> 5]! >>> (bin & 31)) & 1) === 1;
   }
 
@@ -202,61 +232,72 @@ export class EthernetMac {
       this.stats.tx_errors++;
       return false;
     }
-    // The DMA engine reads the frame now; the driver may not touch the buffer until completion.
-    const frame = this.memory.slice(addr, addr + length);
+    // The DMA engine reads the frame now (the wire keeps its own copy); the driver may not
+    // touch the buffer until completion.
     this.txInFlight++;
-    for (const tap of this.taps) tap({ mac: this, direction: 'outbound', time: this.sim.now, frame });
-    const done = this.port ? this.port.transmit(this, frame) : this.sim.now;
-    this.sim.at(done, () => {
-      this.txInFlight--;
-      this.stats.tx_packets++;
-      this.stats.tx_bytes += length;
-      this.stats.tx_irqs++;
-      this.onTxComplete?.(cookie);
-    });
+    this.notify('outbound', this.sim.now, this.ram, addr, length, null);
+    const done = this.port ? this.port.transmit(this, this.ram, addr, length) : this.sim.now;
+    const c = this.txFree.pop() ?? new TxCompletion(this);
+    c.cookie = cookie;
+    c.length = length;
+    this.sim.mod(c, done);
     return true;
   }
 
-  /** Called by the wire when a frame's last bit arrives. `fcsOk` is false for a corrupted frame. */
+  /** The last bit of a frame is on the wire: free its descriptor and interrupt. */
+  txDone(c: TxCompletion): void {
+    this.txInFlight--;
+    this.stats.tx_packets++;
+    this.stats.tx_bytes += c.length;
+    this.stats.tx_irqs++;
+    this.txFree.push(c);
+    this.onTxComplete?.(c.cookie);
+  }
+
+  /** A frame's last bit arrives. `fcsOk` is false for a corrupted frame. */
   deliver(frame: Uint8Array, fcsOk: boolean): void {
+    this.deliverFrom(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength), 0, frame.length, fcsOk);
+  }
+
+  /** Called by the wire when a frame's last bit arrives: `length` bytes at `offset` in `bytes`. */
+  deliverFrom(bytes: Buffer, offset: number, length: number, fcsOk: boolean): void {
     const now = this.sim.now;
     if (!fcsOk) {
       this.stats.rx_crc_errors++;
-      this.notify('inbound', now, frame, 'dropped by MAC: FCS error (rx_crc_errors)');
+      this.notify('inbound', now, bytes, offset, length, 'dropped by MAC: FCS error (rx_crc_errors)');
       return;
     }
-    if (frame.length < 14 || frame.length > MAX_FRAME_NO_FCS) {
+    if (length < 14 || length > MAX_FRAME_NO_FCS) {
       this.stats.rx_length_errors++;
-      this.notify('inbound', now, frame, 'dropped by MAC: bad length (rx_length_errors)');
+      this.notify('inbound', now, bytes, offset, length, 'dropped by MAC: bad length (rx_length_errors)');
       return;
     }
-    if (!this.addressPasses(frame)) {
+    if (!this.addressPasses(bytes, offset)) {
       this.stats.da_rx_filter_fail++;
-      this.notify('inbound', now, frame, 'dropped by MAC: multicast address not in the hash filter (da_rx_filter_fail)');
+      this.notify('inbound', now, bytes, offset, length, 'dropped by MAC: multicast address not in the hash filter (da_rx_filter_fail)');
       return;
     }
     const d = this.rxRing[this.rxHead]!;
-    if (!d.hwOwned || d.size < frame.length) {
+    if (!d.hwOwned || d.size < length) {
       this.stats.rx_missed_errors++;
-      this.notify('inbound', now, frame, 'dropped by MAC: RX ring full (rx_missed_errors)');
+      this.notify('inbound', now, bytes, offset, length, 'dropped by MAC: RX ring full (rx_missed_errors)');
       return;
     }
-    this.memory.set(frame, d.addr);
-    d.length = frame.length;
+    bytes.copy(this.ram, d.addr, offset, offset + length);
+    d.length = length;
     d.hwOwned = false;
     this.rxHead = (this.rxHead + 1) % this.rxRing.length;
     this.stats.rx_packets++;
-    this.stats.rx_bytes += frame.length;
-    this.notify('inbound', now, frame);
+    this.stats.rx_bytes += length;
+    this.notify('inbound', now, bytes, offset, length, null);
     this.coalesced++;
     if (this.rxCoalesceNs === 0 || this.coalesced >= this.rxCoalesceFrames) this.raiseRxIrq();
-    else if (!this.coalesceTimer) this.coalesceTimer = this.sim.after(this.rxCoalesceNs, () => this.raiseRxIrq());
+    else if (!this.coalesceTimer.pending) this.sim.mod(this.coalesceTimer, now + this.rxCoalesceNs);
   }
 
   /** The RX interrupt, unless NAPI has it masked (then the poll finds the frames anyway). */
   private raiseRxIrq(): void {
-    this.sim.cancel(this.coalesceTimer);
-    this.coalesceTimer = null;
+    this.sim.del(this.coalesceTimer);
     this.coalesced = 0;
     if (this.rxIrqEnabled && this.onRxIrq) {
       this.stats.rx_irqs++;
@@ -264,7 +305,10 @@ export class EthernetMac {
     }
   }
 
-  private notify(direction: FrameDirection, time: Nanos, frame: Uint8Array, drop?: string): void {
+  private notify(direction: FrameDirection, time: Nanos, bytes: Buffer, offset: number, length: number, drop: string | null): void {
+    for (let i = 0; i < this.frameTaps.length; i++) this.frameTaps[i]!(this, direction, time, bytes, offset, length, drop);
+    if (this.taps.length === 0) return;
+    const frame = new Uint8Array(bytes.subarray(offset, offset + length));
     for (const tap of this.taps) tap(drop ? { mac: this, direction, time, frame, drop } : { mac: this, direction, time, frame });
   }
 }

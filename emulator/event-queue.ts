@@ -5,6 +5,14 @@
  * virtual time). Events at the same instant run in the order they were scheduled: the heap is
  * keyed by (time, sequence number), never by object identity, so two runs of the same inputs
  * interleave identically.
+ *
+ * An event is a Timer record (Linux's timer_list): a callback fixed when the timer is made and
+ * a slot in the heap. `mod` re-arms a timer where it stands in the heap (mod_timer): a pending
+ * timer moves, nothing cancelled is left behind, and it takes a fresh sequence number, so at
+ * a shared instant it runs after everything scheduled before the re-arm, exactly as a cancel
+ * followed by a new event would. `del` takes a pending timer out of the heap (del_timer).
+ * Hot paths keep their timers for their lifetime and re-arm them; `at`/`after` make a one-shot
+ * timer for a closure, for the paths where a closure per event costs nothing that matters.
  */
 export type Nanos = number;
 
@@ -17,13 +25,24 @@ export interface TimerHandle {
   cancelled: boolean;
 }
 
-interface Entry extends TimerHandle {
-  readonly seq: number;
-  readonly run: () => void;
+/** A re-armable event: `fire` runs when the clock reaches `at`. */
+export class Timer implements TimerHandle {
+  at: Nanos = 0;
+  seq = 0;
+  /** Position in the heap, or -1 when not pending. */
+  index = -1;
+  /** Set by cancel() (the old handle semantics, which /proc readers look at). */
+  cancelled = false;
+
+  constructor(public fire: () => void) {}
+
+  get pending(): boolean {
+    return this.index >= 0;
+  }
 }
 
 export class EventQueue {
-  private heap: Entry[] = [];
+  private heap: Timer[] = [];
   private seq = 0;
   private clock: Nanos = 0;
   /** Events run so far: a cheap progress figure for benchmarks. */
@@ -35,24 +54,58 @@ export class EventQueue {
 
   /** Schedule `run` at absolute time `at` (never earlier than now). */
   at(at: Nanos, run: () => void): TimerHandle {
-    const entry: Entry = { at: Math.max(Math.round(at), this.clock), seq: this.seq++, run, cancelled: false };
-    this.push(entry);
-    return entry;
+    const t = new Timer(run);
+    this.mod(t, at);
+    return t;
   }
 
   after(delay: Nanos, run: () => void): TimerHandle {
     return this.at(this.clock + delay, run);
   }
 
-  cancel(handle: TimerHandle | undefined | null): void {
-    if (handle) handle.cancelled = true;
+  /**
+   * Arm `timer` for absolute time `at` (never earlier than now), moving it if it is pending.
+   * It takes a fresh sequence number either way.
+   */
+  mod(timer: Timer, at: Nanos): void {
+    timer.at = Math.max(Math.round(at), this.clock);
+    timer.seq = this.seq++;
+    timer.cancelled = false;
+    const h = this.heap;
+    if (timer.index < 0) {
+      timer.index = h.length;
+      h.push(timer);
+      this.siftUp(timer.index);
+    } else {
+      this.siftUp(timer.index);
+      this.siftDown(timer.index);
+    }
   }
 
-  /** Pending (not cancelled) events; cancelled ones are dropped lazily when they reach the top. */
+  /** Take a pending timer out of the queue; a no-op when it is not pending. */
+  del(timer: Timer): void {
+    const i = timer.index;
+    if (i < 0) return;
+    const h = this.heap;
+    const last = h.pop()!;
+    timer.index = -1;
+    if (last !== timer) {
+      h[i] = last;
+      last.index = i;
+      this.siftUp(i);
+      this.siftDown(last.index);
+    }
+  }
+
+  cancel(handle: TimerHandle | undefined | null): void {
+    if (!handle) return;
+    handle.cancelled = true;
+    this.del(handle as Timer);
+  }
+
+  /** Pending events. */
   get pending(): number {
-    let n = 0;
-    for (const e of this.heap) if (!e.cancelled) n++;
-    return n;
+    return this.heap.length;
   }
 
   /**
@@ -60,56 +113,69 @@ export class EventQueue {
    * The clock ends at `until` when given, so timers set "for later" stay pending.
    */
   run(until: Nanos = Number.POSITIVE_INFINITY, stop?: () => boolean): void {
-    while (this.heap.length > 0) {
-      const top = this.heap[0]!;
-      if (top.cancelled) {
-        this.pop();
-        continue;
-      }
+    const h = this.heap;
+    while (h.length > 0) {
+      const top = h[0]!;
       if (top.at > until) break;
-      this.pop();
+      this.popTop();
       this.clock = top.at;
       this.eventsRun++;
-      top.run();
+      top.fire();
       if (stop && stop()) return;
     }
     if (until !== Number.POSITIVE_INFINITY && this.clock < until) this.clock = until;
   }
 
-  private less(a: Entry, b: Entry): boolean {
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-  }
-
-  private push(e: Entry): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[parent]!)) break;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
-      i = parent;
-    }
-  }
-
-  private pop(): Entry {
+  private popTop(): void {
     const h = this.heap;
     const top = h[0]!;
     const last = h.pop()!;
-    if (h.length > 0) {
+    top.index = -1;
+    if (last !== top) {
       h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
+      last.index = 0;
+      this.siftDown(0);
     }
-    return top;
+  }
+
+  private siftUp(i: number): void {
+    const h = this.heap;
+    const e = h[i]!;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = h[parent]!;
+      if (!(e.at < p.at || (e.at === p.at && e.seq < p.seq))) break;
+      h[i] = p;
+      p.index = i;
+      i = parent;
+    }
+    h[i] = e;
+    e.index = i;
+  }
+
+  private siftDown(i: number): void {
+    const h = this.heap;
+    const n = h.length;
+    const e = h[i]!;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      let c = l;
+      let cv = h[l]!;
+      if (r < n) {
+        const rv = h[r]!;
+        if (rv.at < cv.at || (rv.at === cv.at && rv.seq < cv.seq)) {
+          c = r;
+          cv = rv;
+        }
+      }
+      if (!(cv.at < e.at || (cv.at === e.at && cv.seq < e.seq))) break;
+      h[i] = cv;
+      cv.index = i;
+      i = c;
+    }
+    h[i] = e;
+    e.index = i;
   }
 }

@@ -5,8 +5,8 @@
  * Each direction serialises frames at the link speed: a frame starts when the previous one
  * (and its inter-frame gap) has left, and arrives when its last bit has crossed the delay.
  */
-import { wireBytes, type EthernetMac, type WirePort } from './ethernet-mac.js';
-import type { EventQueue, Nanos } from './event-queue.js';
+import { MAX_FRAME_NO_FCS, wireBytes, type EthernetMac, type WirePort } from './ethernet-mac.js';
+import { Timer, type EventQueue, type Nanos } from './event-queue.js';
 import type { Prng } from './prng.js';
 
 export interface Impairments {
@@ -31,9 +31,24 @@ export interface WireStats {
   corrupted: number;
 }
 
+/** A frame on the wire: its own copy of the bytes, until its last bit reaches the far MAC. */
+class FrameInFlight extends Timer {
+  readonly bytes = Buffer.alloc(MAX_FRAME_NO_FCS);
+  length = 0;
+  fcsOk = true;
+  to: EthernetMac | null = null;
+  constructor(wire: Wire) {
+    super(() => wire.arrive(this));
+  }
+}
+
 export class Wire implements WirePort {
   readonly stats: WireStats = { frames: 0, lost: 0, duplicated: 0, reordered: 0, corrupted: 0 };
-  private readonly busyUntil = new Map<EthernetMac, Nanos>();
+  /** When each direction's transmitter is free again (a→b, b→a). */
+  private busyA: Nanos = 0;
+  private busyB: Nanos = 0;
+  /** Frame records not on the wire, reused: nothing is allocated per frame once warm. */
+  private readonly free: FrameInFlight[] = [];
 
   constructor(
     private readonly sim: EventQueue,
@@ -53,11 +68,13 @@ export class Wire implements WirePort {
   }
 
   /** Send a frame from one end; returns when its transmission (including the gap) completes. */
-  transmit(from: EthernetMac, frame: Uint8Array): Nanos {
-    const to = from === this.a ? this.b : this.a;
-    const start = Math.max(this.sim.now, this.busyUntil.get(from) ?? 0);
-    const done = start + this.serialisationNs(frame.length);
-    this.busyUntil.set(from, done);
+  transmit(from: EthernetMac, bytes: Buffer, offset: number, length: number): Nanos {
+    const fromA = from === this.a;
+    const to = fromA ? this.b : this.a;
+    const start = Math.max(this.sim.now, fromA ? this.busyA : this.busyB);
+    const done = start + this.serialisationNs(length);
+    if (fromA) this.busyA = done;
+    else this.busyB = done;
     this.stats.frames++;
     const imp = this.impairments;
     if (imp.loss > 0 && this.rng.chance(imp.loss)) {
@@ -69,20 +86,37 @@ export class Wire implements WirePort {
       this.stats.reordered++;
       arrival += imp.reorderDelayNs;
     }
-    let fcsOk = true;
-    let bytes = frame;
+    const f = this.take(to, bytes, offset, length);
     if (imp.corrupt > 0 && this.rng.chance(imp.corrupt)) {
       this.stats.corrupted++;
-      bytes = frame.slice();
-      const at = this.rng.nextInt(bytes.length);
-      bytes[at] = bytes[at]! ^ (1 << this.rng.nextInt(8));
-      fcsOk = false;
+      const at = this.rng.nextInt(length);
+      f.bytes[at] = f.bytes[at]! ^ (1 << this.rng.nextInt(8));
+      f.fcsOk = false;
     }
-    this.sim.at(arrival, () => to.deliver(bytes, fcsOk));
+    this.sim.mod(f, arrival);
     if (imp.duplicate > 0 && this.rng.chance(imp.duplicate)) {
       this.stats.duplicated++;
-      this.sim.at(arrival + this.serialisationNs(frame.length), () => to.deliver(bytes, fcsOk));
+      const d = this.take(to, f.bytes, 0, length);
+      d.fcsOk = f.fcsOk;
+      this.sim.mod(d, arrival + this.serialisationNs(length));
     }
     return done;
+  }
+
+  /** A frame's last bit reaches the far end. */
+  arrive(f: FrameInFlight): void {
+    const to = f.to!;
+    f.to = null;
+    to.deliverFrom(f.bytes, 0, f.length, f.fcsOk);
+    this.free.push(f);
+  }
+
+  private take(to: EthernetMac, bytes: Buffer, offset: number, length: number): FrameInFlight {
+    const f = this.free.pop() ?? new FrameInFlight(this);
+    bytes.copy(f.bytes, 0, offset, offset + length);
+    f.length = length;
+    f.fcsOk = true;
+    f.to = to;
+    return f;
   }
 }

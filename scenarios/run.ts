@@ -36,8 +36,18 @@ export interface RunOptions {
   costTablePath?: string;
   budgets?: BudgetSpec[];
   epochNs?: bigint;
+  /** Which MACs to capture: the board's (default), the lab host's too, or none. */
+  capture?: 'dut' | 'all' | 'none';
+  /** Same as capture: 'all' (kept for library callers). */
   captureAll?: boolean;
   classicPcap?: boolean;
+  /** Stream the capture to these files as the run goes; without them it is kept and returned. */
+  captureFile?: string;
+  pcapFile?: string;
+  /** Bytes kept of each captured frame (tcpdump -s); default 65535. */
+  snaplen?: number;
+  /** Called once the inputs are good and the boards booted, just before capture files are created. */
+  beforeCapture?: () => void;
 }
 
 export interface RunOutcome {
@@ -45,8 +55,11 @@ export interface RunOutcome {
   /** One-line error for exit code 2. */
   error?: string;
   report?: Report;
+  /** The capture's bytes, when it was kept in memory (no captureFile, capture not 'none'). */
   capture?: Uint8Array;
   pcap?: Uint8Array | null;
+  /** Files the capture was streamed to. */
+  captureFiles?: string[];
   trace: TraceLine[];
   /** Events the virtual clock ran (for benchmarks). */
   events?: number;
@@ -128,9 +141,19 @@ export function run(opts: RunOptions): RunOutcome {
   }
 
   world.connect(dut.board, lab.board, WIRE_DELAY_NS, { ...NO_IMPAIRMENTS, ...scenario.impairments });
-  const capture = new Capture(epochNs, { classicPcap: opts.classicPcap });
-  capture.attach(dut.board.mac, `board ${boardConfig.name} (dut), profile ${inputs.profile}, kernel core ${boardConfig.kernelCore}`);
-  if (opts.captureAll) capture.attach(lab.board.mac, `board ${labConfig.name} (lab host), profile ${LAB_PROFILE}`);
+  opts.beforeCapture?.();
+  const captureMode = opts.capture ?? (opts.captureAll ? 'all' : 'dut');
+  const toFile = captureMode !== 'none' && opts.captureFile !== undefined;
+  const capture = new Capture(epochNs, {
+    classicPcap: captureMode !== 'none' && opts.classicPcap,
+    file: toFile ? opts.captureFile : undefined,
+    pcapFile: toFile ? opts.pcapFile : undefined,
+    snaplen: opts.snaplen,
+  });
+  if (captureMode !== 'none') {
+    capture.attach(dut.board.mac, `board ${boardConfig.name} (dut), profile ${inputs.profile}, kernel core ${boardConfig.kernelCore}`);
+    if (captureMode === 'all') capture.attach(lab.board.mac, `board ${labConfig.name} (lab host), profile ${LAB_PROFILE}`);
+  }
 
   let finished = false;
   const processes: Process[] = [];
@@ -214,7 +237,9 @@ export function run(opts: RunOptions): RunOutcome {
     verdict,
   };
   const files = capture.finish(world.sim.now);
-  return { exitCode: verdict === 'pass' ? 0 : 1, report, capture: files.pcapng, pcap: files.pcap, trace, events: world.sim.eventsRun };
+  const kept = captureMode !== 'none' && !toFile;
+  const captureFiles = toFile ? [opts.captureFile!, ...(opts.classicPcap && opts.pcapFile !== undefined ? [opts.pcapFile] : [])] : [];
+  return { exitCode: verdict === 'pass' ? 0 : 1, report, capture: kept ? files.pcapng : undefined, pcap: kept ? files.pcap : null, captureFiles, trace, events: world.sim.eventsRun };
 }
 
 function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: number, elapsedNs: number): BoardReport {

@@ -3,14 +3,22 @@
  * with the direction, and a comment where the emulator knows why a frame was dropped or which
  * scenario step a frame starts. Timestamps are virtual time from a fixed epoch, so captures
  * are reproducible byte for byte.
+ *
+ * Frames stream to the file as the run goes, through the writer's fixed-size buffer: host
+ * memory does not grow with the capture. Without a file (library callers, tests) the bytes
+ * are kept and returned by finish().
  */
-import type { EthernetMac } from '../emulator/ethernet-mac.js';
+import type { EthernetMac, FrameDirection } from '../emulator/ethernet-mac.js';
 import type { Nanos } from '../emulator/event-queue.js';
+import { FileSink } from './byte-stream.js';
 import { PcapWriter } from './pcap-writer.js';
-import { PcapngWriter } from './pcapng-writer.js';
+import { PcapngWriter, Timestamp64 } from './pcapng-writer.js';
 
 /** 2024-01-01T00:00:00Z: the default epoch for virtual time zero. */
 export const DEFAULT_EPOCH_NS = 1_704_067_200n * 1_000_000_000n;
+
+/** The IDB snaplen when none is asked for (what the capture has always written). */
+export const DEFAULT_SNAPLEN = 65535;
 
 export interface CapturedInterface {
   mac: EthernetMac;
@@ -19,47 +27,70 @@ export interface CapturedInterface {
   drops: number;
 }
 
+export interface CaptureOptions {
+  comment?: string;
+  classicPcap?: boolean;
+  /** Stream the pcapng to this file (and the classic pcap to `pcapFile`) instead of keeping it. */
+  file?: string;
+  pcapFile?: string;
+  /** Bytes kept of each frame, as tcpdump -s (default 65535: whole frames). */
+  snaplen?: number;
+}
+
 export class Capture {
   private readonly pcapng: PcapngWriter;
   private readonly classic: PcapWriter | null;
+  private readonly ts: Timestamp64;
+  private readonly snaplen: number;
   readonly interfaces: CapturedInterface[] = [];
   private pendingNote: string | null = null;
   frames = 0;
 
   constructor(
     readonly epochNs: bigint,
-    opts: { comment?: string; classicPcap?: boolean },
+    opts: CaptureOptions,
   ) {
-    this.pcapng = new PcapngWriter({ userApplication: 'quarklab', hardware: 'quarklab emulated board', comment: opts.comment });
-    this.classic = opts.classicPcap ? new PcapWriter() : null;
+    this.snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
+    this.ts = new Timestamp64(epochNs);
+    this.pcapng = new PcapngWriter(
+      { userApplication: 'quarklab', hardware: 'quarklab emulated board', comment: opts.comment },
+      opts.file !== undefined ? new FileSink(opts.file) : undefined,
+    );
+    this.classic = opts.classicPcap ? new PcapWriter(this.snaplen, opts.pcapFile !== undefined ? new FileSink(opts.pcapFile) : undefined) : null;
+    this.classic?.setEpoch(epochNs);
   }
 
   /** Capture this MAC's traffic as its own pcapng interface. */
   attach(mac: EthernetMac, description: string): void {
-    const id = this.pcapng.addInterface({ name: mac.name, description, linkSpeedBps: mac.linkSpeedBps, macAddress: mac.address });
+    const id = this.pcapng.addInterface({ name: mac.name, description, linkSpeedBps: mac.linkSpeedBps, macAddress: mac.address, snaplen: this.snaplen });
     const iface: CapturedInterface = { mac, id, frames: 0, drops: 0 };
     this.interfaces.push(iface);
-    mac.addTap(({ direction, time, frame, drop }) => {
+    mac.addFrameTap((_mac: EthernetMac, direction: FrameDirection, time: Nanos, bytes: Buffer, offset: number, length: number, drop: string | null) => {
       iface.frames++;
-      if (drop) iface.drops++;
+      if (drop !== null) iface.drops++;
       this.frames++;
       let comment = drop;
-      if (this.pendingNote && iface === this.interfaces[0]) {
-        comment = comment ? `${this.pendingNote}; ${comment}` : this.pendingNote;
+      if (this.pendingNote !== null && iface === this.interfaces[0]) {
+        comment = comment !== null ? `${this.pendingNote}; ${comment}` : this.pendingNote;
         this.pendingNote = null;
       }
-      const ts = this.epochNs + BigInt(time);
-      this.pcapng.addPacket(id, ts, frame, comment ? { direction, comment } : { direction });
-      this.classic?.addPacket(ts, frame);
+      this.ts.set(time);
+      this.pcapng.writePacket(id, this.ts, bytes, offset, length, direction, comment);
+      this.classic?.writeRecord(time, bytes, offset, length);
     });
   }
 
   /** Attach a note (a scenario step) to the next frame on the first captured interface. */
   noteNextFrame(note: string): void {
+    if (this.interfaces.length === 0) return;
     this.pendingNote = this.pendingNote ? `${this.pendingNote}; ${note}` : note;
   }
 
-  /** Close the capture: interface statistics (received and dropped by the MAC) at `end`. */
+  /**
+   * Close the capture: interface statistics (received and dropped by the MAC) at `end`, then
+   * the rest of the buffer. Returns the bytes of a capture kept in memory; a capture streamed
+   * to files returns an empty pcapng and no pcap (its bytes are in the files).
+   */
   finish(end: Nanos): { pcapng: Uint8Array; pcap: Uint8Array | null } {
     for (const iface of this.interfaces) {
       const s = iface.mac.stats;
@@ -71,6 +102,10 @@ export class Capture {
         endTimeNs: this.epochNs + BigInt(end),
       });
     }
-    return { pcapng: this.pcapng.toBytes(), pcap: this.classic ? this.classic.toBytes() : null };
+    const pcapng = this.pcapng.inMemory ? this.pcapng.toBytes() : new Uint8Array(0);
+    const pcap = this.classic?.inMemory ? this.classic.toBytes() : null;
+    this.pcapng.close();
+    this.classic?.close();
+    return { pcapng, pcap };
   }
 }

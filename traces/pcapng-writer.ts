@@ -3,6 +3,10 @@
 // Wireshark's native format: it keeps per-interface names, nanosecond time,
 // per-packet direction and comments, and interface statistics, which classic
 // pcap cannot. Output depends only on the calls made: no host name, no clock.
+//
+// Blocks stream through a fixed-size buffer to a sink (a file as the run goes, or memory for
+// library callers), so the writer holds no more than that buffer however long the capture.
+import { BlockStream, MemorySink, type ByteSink } from './byte-stream.js';
 
 export interface PcapngInterfaceOptions {
   name: string;            // if_name, e.g. "dut:eth0"
@@ -146,11 +150,41 @@ function checkTimestamp(ns: bigint, what: string): void {
   if (ns < 0n || ns > U64_MAX) throw new Error(`pcapng: ${what} out of range: ${ns}`);
 }
 
+/** A 64-bit timestamp as the two 32-bit words an EPB stores: exact, and no BigInt per packet. */
+export class Timestamp64 {
+  /** The epoch (time zero) split into words once. */
+  private readonly epochHi: number;
+  private readonly epochLo: number;
+  hi = 0;
+  lo = 0;
+  constructor(epochNs: bigint) {
+    checkTimestamp(epochNs, 'epoch');
+    this.epochHi = Number(epochNs >> 32n);
+    this.epochLo = Number(epochNs & 0xffffffffn);
+  }
+  /** Set hi/lo to epoch + `ns` (a non-negative integer below 2^53). */
+  set(ns: number): void {
+    const hiPart = Math.floor(ns / 4294967296);
+    let lo = this.epochLo + (ns - hiPart * 4294967296);
+    let hi = this.epochHi + hiPart;
+    if (lo >= 4294967296) {
+      lo -= 4294967296;
+      hi++;
+    }
+    if (hi > 0xffffffff) throw new Error(`pcapng: timestamp out of u64 range`);
+    this.hi = hi;
+    this.lo = lo;
+  }
+}
+
 export class PcapngWriter {
-  private readonly blocks: Uint8Array[] = [];
+  private readonly out: BlockStream;
+  private readonly memory: MemorySink | null;
   private readonly snaplens: number[] = [];
 
-  constructor(section: { hardware?: string; os?: string; userApplication?: string; comment?: string }) {
+  constructor(section: { hardware?: string; os?: string; userApplication?: string; comment?: string }, sink?: ByteSink) {
+    this.memory = sink ? null : new MemorySink();
+    this.out = new BlockStream(sink ?? this.memory!);
     // SHB (spec 4.1): byte-order magic, version 1.0, section length -1 ("not
     // specified", allowed by the spec) so the header never depends on later blocks.
     const fixed = new Uint8Array(16);
@@ -164,7 +198,7 @@ export class PcapngWriter {
       .string(SHB_HARDWARE, section.hardware)
       .string(SHB_OS, section.os)
       .string(SHB_USERAPPL, section.userApplication);
-    this.blocks.push(block(BT_SHB, fixed, opts));
+    this.out.append(block(BT_SHB, fixed, opts));
   }
 
   /**
@@ -189,7 +223,7 @@ export class PcapngWriter {
     if (opts.macAddress !== undefined) o.bytes(IF_MACADDR, opts.macAddress);
     o.u64(IF_SPEED, u64(opts.linkSpeedBps, 'if_speed'));
     o.bytes(IF_TSRESOL, Uint8Array.of(TSRESOL_NS));
-    this.blocks.push(block(BT_IDB, fixed, o));
+    this.out.append(block(BT_IDB, fixed, o));
     this.snaplens.push(snaplen);
     return this.snaplens.length - 1;
   }
@@ -219,7 +253,7 @@ export class PcapngWriter {
       o.u32(EPB_FLAGS, opts.direction === 'inbound' ? EPB_DIR_INBOUND : EPB_DIR_OUTBOUND);
     }
     if (opts.dropCount !== undefined) o.u64(EPB_DROPCOUNT, u64(opts.dropCount, 'epb_dropcount'));
-    this.blocks.push(block(BT_EPB, fixed, o));
+    this.out.append(block(BT_EPB, fixed, o));
   }
 
   /** ISB (spec 4.6): counters are u64; Wireshark shows the last ISB per interface. */
@@ -247,19 +281,71 @@ export class PcapngWriter {
     if (stats.deliveredToUser !== undefined) {
       o.u64(ISB_USRDELIV, u64(stats.deliveredToUser, 'isb_usrdeliv'));
     }
-    this.blocks.push(block(BT_ISB, fixed, o));
+    this.out.append(block(BT_ISB, fixed, o));
   }
 
-  /** The whole file so far, blocks in the order they were added. */
-  toBytes(): Uint8Array {
-    const total = this.blocks.reduce((n, b) => n + b.length, 0);
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const b of this.blocks) {
-      out.set(b, at);
-      at += b.length;
+  /**
+   * The fast path for a capture: an EPB for `length` bytes at `offset` in `bytes`, written
+   * straight into the stream buffer, with the same layout addPacket gives (comment, then
+   * flags). `ts` holds the timestamp words. Nothing is allocated unless there is a comment.
+   */
+  writePacket(interfaceId: number, ts: Timestamp64, bytes: Buffer, offset: number, length: number, direction: 'inbound' | 'outbound', comment: string | null): void {
+    const snaplen = this.snaplens[interfaceId]!;
+    const captured = snaplen !== 0 && length > snaplen ? snaplen : length;
+    const dataEnd = 28 + pad4(captured);
+    const commentLen = comment === null ? 0 : Buffer.byteLength(comment, 'utf8');
+    if (commentLen > 0xffff) throw new Error('pcapng: option 1 longer than 65535 bytes');
+    const optsLen = (comment === null ? 0 : 4 + pad4(commentLen)) + 8 + 4;
+    const total = dataEnd + optsLen + 4;
+    const o = this.out;
+    const at = o.reserve(total);
+    const buf = o.buf;
+    const dv = o.dv;
+    dv.setUint32(at, BT_EPB, true);
+    dv.setUint32(at + 4, total, true);
+    dv.setUint32(at + 8, interfaceId, true);
+    dv.setUint32(at + 12, ts.hi, true);
+    dv.setUint32(at + 16, ts.lo, true);
+    dv.setUint32(at + 20, captured, true);
+    dv.setUint32(at + 24, length, true);
+    bytes.copy(buf, at + 28, offset, offset + captured);
+    buf.fill(0, at + 28 + captured, at + dataEnd);
+    let p = at + dataEnd;
+    if (comment !== null) {
+      dv.setUint16(p, OPT_COMMENT, true);
+      dv.setUint16(p + 2, commentLen, true);
+      buf.write(comment, p + 4, commentLen, 'utf8');
+      buf.fill(0, p + 4 + commentLen, p + 4 + pad4(commentLen));
+      p += 4 + pad4(commentLen);
     }
-    return out;
+    dv.setUint16(p, EPB_FLAGS, true);
+    dv.setUint16(p + 2, 4, true);
+    dv.setUint32(p + 4, direction === 'inbound' ? EPB_DIR_INBOUND : EPB_DIR_OUTBOUND, true);
+    dv.setUint32(p + 8, OPT_ENDOFOPT, true);
+    dv.setUint32(p + 12, total, true);
+    o.pos = at + total;
+  }
+
+  /** Snaplen of an interface that has been added. */
+  snaplenOf(interfaceId: number): number {
+    return this.interfaceSnaplen(interfaceId);
+  }
+
+  /** Write out what is buffered and close the sink. */
+  close(): void {
+    this.out.close();
+  }
+
+  /** The whole file so far, blocks in the order they were added (a writer made without a sink). */
+  /** True when the writer keeps its output (it was made without a sink). */
+  get inMemory(): boolean {
+    return this.memory !== null;
+  }
+
+  toBytes(): Uint8Array {
+    if (!this.memory) throw new Error('pcapng: toBytes() on a writer that streams to a file');
+    this.out.flush();
+    return this.memory.toBytes();
   }
 
   private interfaceSnaplen(interfaceId: number): number {
