@@ -60,9 +60,33 @@ export function bootRequirement(config: BoardConfig, sections: readonly Pick<Boo
   return need;
 }
 
+/**
+ * The SPI flash part, stored sparsely: only the programmed image is held; every byte past it
+ * reads as erased (0xff), as a NOR part does after a chip erase. A 64 MiB part costs the host
+ * the size of its image, not 64 MiB.
+ */
+export class Flash {
+  private image: Uint8Array = new Uint8Array(0);
+  constructor(readonly length: number) {}
+
+  /** Erase the part and program `image` at offset 0 (the caller checks it fits). */
+  program(image: Uint8Array): void {
+    this.image = image.slice();
+  }
+
+  /** `length` bytes from `offset`: a view of the image where it lies within it, else a copy with erased bytes. */
+  read(offset: number, length: number): Uint8Array {
+    const end = Math.min(offset + length, this.length);
+    if (end <= this.image.length) return this.image.subarray(offset, end);
+    const out = new Uint8Array(Math.max(0, end - offset)).fill(0xff);
+    if (offset < this.image.length) out.set(this.image.subarray(offset), 0);
+    return out;
+  }
+}
+
 export class Board {
   readonly ram: BoardRam;
-  readonly flash: Uint8Array;
+  readonly flash: Flash;
   readonly cpu: Cpu;
   readonly mac: EthernetMac;
   booted = false;
@@ -75,7 +99,7 @@ export class Board {
     cpuEnabled: boolean,
   ) {
     this.ram = new BoardRam(config.ramBytes);
-    this.flash = new Uint8Array(config.flashBytes);
+    this.flash = new Flash(config.flashBytes);
     this.cpu = new Cpu(sim, config.cpu.clockHz, config.cpu.cycles, cpuEnabled);
     const m = config.mac;
     this.mac = new EthernetMac(`${name}:eth0`, parseMac(m.address), m.linkSpeedMbps * 1_000_000, m.txRingSize, m.rxRingSize, sim, this.ram.bytes);
@@ -88,8 +112,7 @@ export class Board {
     if (image.length > this.flash.length) {
       return `image is ${image.length} bytes, larger than ${this.config.name}'s flash of ${this.flash.length} bytes (by ${image.length - this.flash.length})`;
     }
-    this.flash.fill(0xff);
-    this.flash.set(image, 0);
+    this.flash.program(image);
     return null;
   }
 

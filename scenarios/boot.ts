@@ -3,7 +3,7 @@
  * bring up the stack the image's profile describes and open the interface. The RAM in use
  * once the interface is up is the post-boot baseline every run must return to.
  */
-import type { Board, BootSection, ProgramReservation } from '../emulator/board.js';
+import type { Board, BootSection, Flash, ProgramReservation } from '../emulator/board.js';
 import type { BoardConfig } from '../emulator/board-config.js';
 import { parseImage, readConfigSection, type ParsedImage } from '../emulator/flash-image.js';
 import type { BoardRam, Region } from '../emulator/ram/board-ram.js';
@@ -32,11 +32,12 @@ export interface BootedBoard {
 export type BootFailure = { error: string; kind: 'fit' | 'input' };
 
 /** Read the image back from flash as the boot loader does: its own header gives its length. */
-function readFlash(flash: Uint8Array): ParsedImage | { error: string } {
+function readFlash(flash: Flash): ParsedImage | { error: string } {
   if (flash.length < 12) return { error: 'flash image: flash too small' };
-  const length = new DataView(flash.buffer, flash.byteOffset, flash.byteLength).getUint32(8, true);
+  const head = flash.read(0, 12);
+  const length = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(8, true);
   if (length > flash.length) return { error: `flash image: header says ${length} bytes, larger than the ${flash.length}-byte flash` };
-  return parseImage(flash.subarray(0, length));
+  return parseImage(flash.read(0, length));
 }
 
 export function bootBoard(

@@ -3,13 +3,53 @@
  * `csum_partial` returns the folded 32-bit partial sum so pseudo-headers can be added.
  */
 export function csumPartial(bytes: Uint8Array, start: number, length: number, initial = 0): number {
+  // 32-bit big-endian words (as lib/checksum.c's do_csum adds whole words): the one's-complement
+  // sum of 32-bit words folds to the same 16-bit sum as adding 16-bit words (RFC 1071 §2(C)).
+  // The running sum is a double: exact far past any frame's 2^32-per-word total.
+  const dv = viewOf(bytes);
+  let i = bytes.byteOffset + start;
+  const end = i + length;
   let sum = initial;
-  const end = start + length;
-  let i = start;
-  for (; i + 1 < end; i += 2) sum += (bytes[i]! << 8) | bytes[i + 1]!;
-  if (i < end) sum += bytes[i]! << 8;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return sum;
+  for (const end4 = end - 3; i < end4; i += 4) sum += dv.getUint32(i);
+  // Tail: a 16-bit word is the high half of the 32-bit word it starts; a last odd byte is the
+  // high byte of its 16-bit word.
+  let highHalf = true;
+  if (i + 1 < end) {
+    sum += dv.getUint16(i) * 65536;
+    i += 2;
+    highHalf = false;
+  }
+  if (i < end) sum += (dv.getUint8(i) << 8) * (highHalf ? 65536 : 1);
+  sum = (sum % 4294967296) + Math.floor(sum / 4294967296);
+  sum = (sum % 4294967296) + Math.floor(sum / 4294967296);
+  sum = (sum >>> 16) + (sum & 0xffff);
+  sum = (sum >>> 16) + (sum & 0xffff);
+  return (sum >>> 16) + (sum & 0xffff);
+}
+
+/**
+ * One DataView per underlying buffer, made once: two slots, because a run has two boards whose
+ * RAMs alternate packet by packet; anything else (a test's scratch array) takes a third.
+ */
+let bufA: ArrayBufferLike | null = null;
+let viewA: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
+let bufB: ArrayBufferLike | null = null;
+let viewB: DataView<ArrayBufferLike> = viewA;
+let useA = true;
+function viewOf(bytes: Uint8Array): DataView<ArrayBufferLike> {
+  const b = bytes.buffer;
+  if (b === bufA) return viewA;
+  if (b === bufB) return viewB;
+  const v = new DataView(b);
+  if (useA) {
+    bufA = b;
+    viewA = v;
+  } else {
+    bufB = b;
+    viewB = v;
+  }
+  useA = !useA;
+  return v;
 }
 
 /** Fold a partial sum and complement it: the value that goes into the header. */

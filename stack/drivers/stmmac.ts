@@ -9,7 +9,7 @@
  */
 import type { Cpu } from '../../emulator/cpu.js';
 import { macHashBin, type EthernetMac } from '../../emulator/ethernet-mac.js';
-import type { EventQueue } from '../../emulator/event-queue.js';
+import { Timer, type EventQueue } from '../../emulator/event-queue.js';
 import type { NetDevice, NetDeviceOps, XmitResult } from '../core/netdevice.js';
 import { buildSkb, NET_SKB_PAD, rxBufferAllocSize, type SkBuff, type SkbAllocator } from '../core/skbuff.js';
 import { ETH_ZLEN } from '../ethernet/eth.js';
@@ -27,6 +27,12 @@ export class StmmacDriver implements NetDeviceOps {
   private rxTail = 0;
   private readonly rxBufSize: number;
   private pollScheduled = false;
+  /** The NAPI poll, scheduled from the interrupt or again after a spent budget. */
+  private readonly pollTimer = new Timer(() => this.poll(this.opts.napiWeight));
+  /** One descriptor's worth of driver work finishing (its CPU time spent). */
+  private readonly stepTimer = new Timer(() => this.pollStepDone());
+  private stepLength = 0;
+  private stepBudget = 0;
   private txCookie = 1;
   private readonly txPending = new Map<number, SkBuff>();
   /** Frames lost because a fresh ring buffer or skb head could not be allocated. */
@@ -130,7 +136,7 @@ export class StmmacDriver implements NetDeviceOps {
     if (this.pollScheduled) return;
     this.pollScheduled = true;
     const at = this.cpu.charge(this.cpu.cycles.irq);
-    this.sim.at(at, () => this.poll(this.opts.napiWeight));
+    this.sim.mod(this.pollTimer, at);
   }
 
   /** One step of the NAPI poll: take the next filled descriptor, if any. */
@@ -148,16 +154,21 @@ export class StmmacDriver implements NetDeviceOps {
     const c = this.cpu.cycles;
     // The driver's share; IP and TCP charge theirs per packet the stack sees (netif_receive_skb).
     const done = this.cpu.charge(c.rxFrame + c.checksumByte * length);
-    this.sim.at(done, () => {
-      this.takeFrame(this.rxTail, length);
-      this.rxTail = (this.rxTail + 1) % this.mac.rxRing.length;
-      if (budget > 1) this.poll(budget - 1);
-      else {
-        // The budget is spent: net_rx_action flushes GRO and polls again later.
-        this.gro?.flush();
-        this.sim.at(this.cpu.idleAt, () => this.poll(this.opts.napiWeight));
-      }
-    });
+    this.stepLength = length;
+    this.stepBudget = budget;
+    this.sim.mod(this.stepTimer, done);
+  }
+
+  private pollStepDone(): void {
+    const budget = this.stepBudget;
+    this.takeFrame(this.rxTail, this.stepLength);
+    this.rxTail = (this.rxTail + 1) % this.mac.rxRing.length;
+    if (budget > 1) this.poll(budget - 1);
+    else {
+      // The budget is spent: net_rx_action flushes GRO and polls again later.
+      this.gro?.flush();
+      this.sim.mod(this.pollTimer, this.cpu.idleAt);
+    }
   }
 
   private takeFrame(index: number, length: number): void {

@@ -3,6 +3,7 @@
  * options, data from the write queue as congestion and receive windows and Nagle allow,
  * retransmissions, ACKs and resets.
  */
+import { Timer } from '../../emulator/event-queue.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
 import { IPPROTO_TCP } from './ipv4-header.js';
@@ -145,13 +146,15 @@ export function sendAck(sk: TcpSock): void {
 
 export function scheduleDelack(sk: TcpSock, delay: number): void {
   if (sk.delackTimer) return;
-  sk.delackTimer = sk.stack.sim.after(delay, () => {
+  const t = (sk.delackTimerRec ??= new Timer(() => {
     sk.delackTimer = null;
     if (sk.ackPending && sk.state !== 'CLOSED') {
       sk.table.ext['DelayedACKs']!++;
       sendAck(sk);
     }
-  });
+  }));
+  sk.stack.sim.mod(t, sk.stack.sim.now + delay);
+  sk.delackTimer = t;
 }
 
 /**
@@ -209,12 +212,14 @@ function returnLent(sk: TcpSock, seg: TxSeg, skb: SkBuff): void {
 }
 
 export function armRetransmitTimer(sk: TcpSock): void {
-  sk.stack.sim.cancel(sk.rtxTimer);
   const timeout = Math.min(sk.rto * 2 ** sk.backoff, sk.table.sysctl.rtoMaxNs);
-  sk.rtxTimer = sk.stack.sim.after(timeout, () => {
+  // mod_timer: a pending retransmission timer moves; nothing cancelled stays in the queue.
+  const t = (sk.rtxTimerRec ??= new Timer(() => {
     sk.rtxTimer = null;
     sk.table.retransmitTimer(sk);
-  });
+  }));
+  sk.stack.sim.mod(t, sk.stack.sim.now + timeout);
+  sk.rtxTimer = t;
 }
 
 /**

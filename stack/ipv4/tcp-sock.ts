@@ -7,7 +7,7 @@
  * board RAM charged by truesize to sk_rmem_alloc / sk_wmem_queued and to the protocol-wide
  * tcp_memory_allocated that tcp_mem limits.
  */
-import type { TimerHandle } from '../../emulator/event-queue.js';
+import type { Timer, TimerHandle } from '../../emulator/event-queue.js';
 import type { SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
 import { Sock } from '../socket/sock.js';
@@ -141,8 +141,11 @@ export class TcpSock extends Sock {
   retransmits = 0;
 
   // Timers.
+  /** The retransmission and delayed-ACK timers while pending (null otherwise), and the records they re-arm. */
   rtxTimer: TimerHandle | null = null;
   delackTimer: TimerHandle | null = null;
+  rtxTimerRec: Timer | null = null;
+  delackTimerRec: Timer | null = null;
   persistTimer: TimerHandle | null = null;
   keepaliveTimer: TimerHandle | null = null;
   closeTimer: TimerHandle | null = null;

@@ -29,6 +29,9 @@ import { armRetransmitTimer, sendAck, sendControl, sendResetFor, transmit, write
 import { TcpSock, type TxSeg } from './tcp-sock.js';
 import { fastOpenCookie, passiveDecision } from './tcp-fastopen.js';
 import { TcpMetrics } from './tcp-metrics.js';
+
+/** Buffer's native copy, applied to plain Uint8Arrays: a memcpy with no view allocated. */
+const copyBytes = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
 import { computeTcpSysctl, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
 
 const EPHEMERAL_LOW = 32768;
@@ -411,12 +414,25 @@ export class TcpTable {
   /** tcp_recvmsg: copy up to `max` bytes out; an empty array is end of stream. */
   recv(sk: TcpSock, max: number): Uint8Array | number {
     if (sk.state === 'LISTEN') return -Errno.ENOTCONN;
-    const out: Uint8Array[] = [];
+    let queued = 0;
+    for (let i = 0; i < sk.receiveQueue.length && queued < max; i++) queued += sk.receiveQueue[i]!.len;
+    // The buffer holds everything this call can take: min(queued, max) bytes.
+    const out = new Uint8Array(Math.min(queued, max));
+    const n = this.recvInto(sk, out, 0, max);
+    return n >= 0 ? out : n;
+  }
+
+  /**
+   * recv() into the caller's buffer (tcp_recvmsg copying to the user's iovec): bytes copied,
+   * 0 at end of stream, or -errno (-EAGAIN when nothing is queued). Allocates nothing.
+   */
+  recvInto(sk: TcpSock, into: Uint8Array, offset: number, max: number): number {
+    if (sk.state === 'LISTEN') return -Errno.ENOTCONN;
     let n = 0;
     while (n < max && sk.receiveQueue.length > 0) {
       const skb = sk.receiveQueue[0]!;
       const take = Math.min(skb.len, max - n);
-      out.push(skb.bytes.slice(skb.data, skb.data + take));
+      copyBytes.call(skb.bytes, into, offset + n, skb.data, skb.data + take);
       n += take;
       skb.pull(take);
       if (skb.len === 0) {
@@ -427,7 +443,7 @@ export class TcpTable {
     if (n === 0) {
       const e = sk.takeError();
       if (e) return -e;
-      if (sk.finReceived || sk.state === 'CLOSED') return new Uint8Array(0);
+      if (sk.finReceived || sk.state === 'CLOSED') return 0;
       return -Errno.EAGAIN;
     }
     const cpu = this.stack.env.cpu;
@@ -439,14 +455,7 @@ export class TcpTable {
       const free = outputFns.freeWindow(sk);
       if ((sk.ackPending && ((sk.rcvNxt - sk.rcvWup) | 0) > sk.advMss) || (free >= 2 * offered && free - offered >= 2 * sk.advMss)) sendAck(sk);
     }
-    if (out.length === 1) return out[0]!;
-    const all = new Uint8Array(n);
-    let o = 0;
-    for (const part of out) {
-      all.set(part, o);
-      o += part.length;
-    }
-    return all;
+    return n;
   }
 
   /** Bytes queued for the program to read (SIOCINQ). */

@@ -6,6 +6,7 @@
  * One instance per program: it owns that program's file descriptors, and closing the program
  * closes them (as exit() does).
  */
+import { Timer } from '../../emulator/event-queue.js';
 import { IPPROTO_ICMP, IPPROTO_UDP } from '../ipv4/ipv4-header.js';
 import type { NetStack } from '../net-stack.js';
 import type { PingSock } from './ping-socket.js';
@@ -353,15 +354,15 @@ export class Syscalls {
    * work in progress (softirq, the rest of the packet) is done, once however often it is woken.
    */
   private deferred(fd: number, wake: () => void): () => void {
-    let pending = false;
+    // One timer per wake-up, made once: waking a program allocates nothing.
+    const timer = new Timer(() => {
+      // A descriptor closed meanwhile wakes nobody.
+      if (this.fds.has(fd) || this.streams.has(fd)) wake();
+    });
+    const sim = this.stack.sim;
     return () => {
-      if (pending) return;
-      pending = true;
-      this.stack.sim.after(0, () => {
-        pending = false;
-        // A descriptor closed meanwhile wakes nobody.
-        if (this.fds.has(fd) || this.streams.has(fd)) wake();
-      });
+      if (timer.pending) return;
+      sim.mod(timer, sim.now);
     };
   }
 
@@ -434,6 +435,12 @@ export class Syscalls {
   recv(fd: number, max = 65536): Uint8Array | number {
     const sk = this.stream(fd);
     return typeof sk === 'number' ? sk : this.stack.tcp!.recv(sk, max);
+  }
+
+  /** recv() into `buf` from `offset`: bytes copied, 0 at end of stream, -EAGAIN when nothing is queued. */
+  recvInto(fd: number, buf: Uint8Array, offset = 0, max = buf.length - offset): number {
+    const sk = this.stream(fd);
+    return typeof sk === 'number' ? sk : this.stack.tcp!.recvInto(sk, buf, offset, max);
   }
 
   shutdown(fd: number): number {
