@@ -101,11 +101,13 @@ export function synOptions(sk: TcpSock, synAck: boolean, peer?: { wscaleOk: bool
  * tcp_transmit_skb: put a TCP header in front of the payload already at skb.data and send it.
  * Returns the IP layer's result (0 or a negative errno).
  */
-export function transmit(stack: NetStack, skb: SkBuff, repr: Omit<TcpRepr, 'headerLength'>, src: number, dst: number): number {
+/** `repr.headerLength` is filled in here (callers pass 0). */
+export function transmit(stack: NetStack, skb: SkBuff, repr: TcpRepr, src: number, dst: number): number {
   const headerLength = 20 + optionsLength(repr.options);
   const at = skb.push(headerLength);
-  const full: TcpRepr = { ...repr, headerLength };
-  emitTcp(full, skb.bytes, at, skb.len, src, dst);
+  // Completed in place rather than copied: an object spread per segment is a slow runtime call.
+  repr.headerLength = headerLength;
+  emitTcp(repr, skb.bytes, at, skb.len, src, dst);
   skb.transportHeader = at;
   const tcp = stack.tcp!;
   tcp.mib['OutSegs']!++;
@@ -127,7 +129,7 @@ export function sendControl(sk: TcpSock, flags: number, seq = sk.sndNxt, withDat
   const window = flags & TCP_RST ? 0 : selectWindow(sk);
   const options = flags & TCP_RST ? {} : dataOptions(sk);
   if (flags & TCP_ACK) ackSent(sk);
-  transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq, ack: flags & TCP_ACK ? sk.rcvNxt : 0, flags, window, urgent: 0, options }, sk.laddr, sk.raddr);
+  transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq, ack: flags & TCP_ACK ? sk.rcvNxt : 0, flags, window, urgent: 0, options, headerLength: 0 }, sk.laddr, sk.raddr);
 }
 
 function ackSent(sk: TcpSock): void {
@@ -196,7 +198,7 @@ export function transmitSeg(sk: TcpSock, seg: TxSeg, retransmit: boolean): boole
     sk.table.mib['RetransSegs']!++;
   } else if (seg.len > 0) sk.table.ext['TCPOrigDataSent']!++;
   const ack = flags & TCP_ACK ? sk.rcvNxt : 0;
-  transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq: seg.seq, ack, flags, window, urgent: 0, options }, sk.laddr, sk.raddr);
+  transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq: seg.seq, ack, flags, window, urgent: 0, options, headerLength: 0 }, sk.laddr, sk.raddr);
   if (!sk.rtxTimer) armRetransmitTimer(sk);
   return true;
 }
@@ -285,5 +287,5 @@ export function sendResetFor(stack: NetStack, src: number, dst: number, th: TcpR
     ack = (th.seq + payloadLen + (th.flags & TCP_SYN ? 1 : 0) + (th.flags & TCP_FIN ? 1 : 0)) >>> 0;
     flags |= TCP_ACK;
   }
-  transmit(stack, skb, { srcPort: th.dstPort, dstPort: th.srcPort, seq, ack, flags, window: 0, urgent: 0, options: {} }, dst, src);
+  transmit(stack, skb, { srcPort: th.dstPort, dstPort: th.srcPort, seq, ack, flags, window: 0, urgent: 0, options: {}, headerLength: 0 }, dst, src);
 }

@@ -794,7 +794,7 @@ export class TcpTable {
     if (!out) return;
     out.reserve(MAX_HEADER);
     const options = tw.tstampOk ? { tsVal: (Math.floor(this.stack.sim.now / 1e6) + tw.tsOffset) >>> 0, tsEcr: th.options.tsVal ?? tw.tsRecent } : {};
-    transmit(this.stack, out, { srcPort: tw.lport, dstPort: tw.rport, seq: tw.sndNxt, ack: tw.rcvNxt, flags: TCP_ACK, window: tw.rcvWnd, urgent: 0, options }, tw.laddr, tw.raddr);
+    transmit(this.stack, out, { srcPort: tw.lport, dstPort: tw.rport, seq: tw.sndNxt, ack: tw.rcvNxt, flags: TCP_ACK, window: tw.rcvWnd, urgent: 0, options, headerLength: 0 }, tw.laddr, tw.raddr);
   }
 
   /** A segment for a listening socket: a SYN starts a request sock (or a cookie), an ACK may complete one. */
@@ -915,7 +915,7 @@ export class TcpTable {
     if (req.sackOk) options.sackPermitted = true;
     if (req.wscaleOk) options.wscale = req.rcvWscale;
     if (req.sendCookie) options.fastOpenCookie = req.sendCookie;
-    transmit(this.stack, skb, { srcPort: req.lport, dstPort: req.rport, seq: cookie?.seq ?? req.iss, ack: (req.irs + 1) >>> 0, flags: TCP_SYN | TCP_ACK, window, urgent: 0, options }, req.laddr, req.raddr);
+    transmit(this.stack, skb, { srcPort: req.lport, dstPort: req.rport, seq: cookie?.seq ?? req.iss, ack: (req.irs + 1) >>> 0, flags: TCP_SYN | TCP_ACK, window, urgent: 0, options, headerLength: 0 }, req.laddr, req.raddr);
     if (cookie) return;
     // inet_csk_reqsk_queue_hash_add: the SYN-ACK is retransmitted 1 s, 2 s, 4 s … up to synack_retries.
     this.stack.sim.cancel(req.timer);
