@@ -71,7 +71,8 @@ export class Flash {
 
   /** Erase the part and program `image` at offset 0 (the caller checks it fits). */
   program(image: Uint8Array): void {
-    this.image = image.slice();
+    // The image is kept, not copied: callers hand over a buffer they no longer change.
+    this.image = image;
   }
 
   /** `length` bytes from `offset`: a view of the image where it lies within it, else a copy with erased bytes. */

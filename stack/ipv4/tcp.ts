@@ -47,6 +47,12 @@ export class TcpTable {
   private readonly reqCache: SlabCache;
   private readonly twCache: SlabCache;
   readonly ehash = new Map<string, TcpSock>();
+  /**
+   * The same established sockets indexed by number for the per-segment lookup (the role of
+   * __inet_lookup_established's hash): remote address·port, then local address·port, each
+   * addr × 65536 + port (48 bits, exact in a double). No string is built per segment.
+   */
+  private readonly ehashIndex = new Map<number, Map<number, TcpSock>>();
   readonly listeners = new Map<number, TcpSock>();
   readonly requests = new Map<string, RequestSock>();
   readonly timewait = new Map<string, TimewaitSock>();
@@ -332,7 +338,7 @@ export class TcpTable {
     const syn = this.newSeg(sk, sk.iss, 0, true, false);
     if (!syn) return -Errno.ENOBUFS;
     sk.state = 'SYN_SENT';
-    this.ehash.set(tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport), sk);
+    this.ehashAdd(sk);
     this.mib['ActiveOpens']!++;
     if (sk.fastOpenEnabled && this.stack.has('TCP_FASTOPEN')) {
       const cookie = this.cachedFastOpenCookie(sk.raddr);
@@ -591,7 +597,7 @@ export class TcpTable {
     for (const t of [sk.rtxTimer, sk.delackTimer, sk.persistTimer, sk.keepaliveTimer, sk.closeTimer, sk.finTimer, sk.memWaitTimer]) this.stack.sim.cancel(t);
     sk.rtxTimer = sk.delackTimer = sk.persistTimer = sk.keepaliveTimer = sk.closeTimer = sk.finTimer = sk.memWaitTimer = null;
     sk.setLimited(null);
-    this.ehash.delete(tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport));
+    this.ehashRemove(sk);
     for (const seg of sk.writeQueue.splice(0)) this.freeSeg(sk, seg);
     for (const o of sk.ofo.splice(0)) o.skb.free();
     if (errno) sk.reportError(errno);
@@ -619,6 +625,34 @@ export class TcpTable {
     });
   }
 
+  private ehashAdd(sk: TcpSock): void {
+    this.ehash.set(tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport), sk);
+    const rkey = sk.raddr * 65536 + sk.rport;
+    let byLocal = this.ehashIndex.get(rkey);
+    if (!byLocal) this.ehashIndex.set(rkey, (byLocal = new Map()));
+    byLocal.set(sk.laddr * 65536 + sk.lport, sk);
+  }
+
+  private ehashRemove(sk: TcpSock): void {
+    this.ehash.delete(tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport));
+    const rkey = sk.raddr * 65536 + sk.rport;
+    const byLocal = this.ehashIndex.get(rkey);
+    if (!byLocal) return;
+    byLocal.delete(sk.laddr * 65536 + sk.lport);
+    if (byLocal.size === 0) this.ehashIndex.delete(rkey);
+  }
+
+  /** The established socket for a 4-tuple, if any. */
+  private lookupEstablished(laddr: number, lport: number, raddr: number, rport: number): TcpSock | undefined {
+    return this.ehashIndex.get(raddr * 65536 + rport)?.get(laddr * 65536 + lport);
+  }
+
+  private isLocalUnicast(addr: number): boolean {
+    const a = this.stack.addresses;
+    for (let i = 0; i < a.length; i++) if (a[i]!.addr === addr) return true;
+    return false;
+  }
+
   /** tcp_time_wait: swap the full socket for a timewait sock for TCP_TIMEWAIT_LEN. */
   enterTimeWait(sk: TcpSock): void {
     const key = tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport);
@@ -632,7 +666,7 @@ export class TcpTable {
       } else this.ext['TCPTimeWaitOverflow']!++;
     } else this.ext['TCPTimeWaitOverflow']!++;
     sk.state = 'TIME_WAIT';
-    this.ehash.delete(key);
+    this.ehashRemove(sk);
     this.destroy(sk, 0);
   }
 
@@ -743,18 +777,18 @@ export class TcpTable {
       this.drop(skb, th === 'checksum' ? 'TCP_CSUM' : th === 'options' ? 'TCP_OPTIONS' : 'PKT_TOO_SMALL');
       return;
     }
-    if (ip.dst === 0xffffffff || !this.stack.addresses.some((a) => a.addr === ip.dst)) {
+    if (ip.dst === 0xffffffff || !this.isLocalUnicast(ip.dst)) {
       // Not to a unicast address of ours (TCP never uses broadcasts).
       skb.free();
       return;
     }
     const payload = skb.len - th.headerLength;
-    const key = tupleKey(ip.dst, th.dstPort, ip.src, th.srcPort);
-    const sk = this.ehash.get(key);
+    const sk = this.lookupEstablished(ip.dst, th.dstPort, ip.src, th.srcPort);
     if (sk) {
       tcpRcv(sk, skb, ip, th);
       return;
     }
+    const key = tupleKey(ip.dst, th.dstPort, ip.src, th.srcPort);
     const tw = this.timewait.get(key);
     if (tw) {
       if (th.flags & TCP_SYN && !(th.flags & (TCP_ACK | TCP_RST)) && ((th.seq - tw.rcvNxt) | 0) > 0 && this.listeners.has(th.dstPort)) {
@@ -986,7 +1020,7 @@ export class TcpTable {
     this.mib['CurrEstab']!++;
     this.mib['PassiveOpens']!++;
     child.parent = listener;
-    this.ehash.set(tupleKey(child.laddr, child.lport, child.raddr, child.rport), child);
+    this.ehashAdd(child);
     listener.acceptQueue.push(child);
     listener.onReadable?.();
     return child;
@@ -1194,7 +1228,7 @@ export class TcpTable {
     }
     listener.fastOpenPending++;
     child.parent = listener;
-    this.ehash.set(tupleKey(child.laddr, child.lport, child.raddr, child.rport), child);
+    this.ehashAdd(child);
     outputFns.transmitSeg(child, synAck, false);
     child.sndNxt = synAck.end;
     this.mib['PassiveOpens']!++;
