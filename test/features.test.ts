@@ -54,8 +54,8 @@ describe('INET_RAW and IP_PING', () => {
 describe('SYN_COOKIES', () => {
   test('under a SYN flood, cookies are sent only when the symbol is on', () => {
     const noCookies = without('minimal', 'SYN_COOKIES');
-    const on = runToDir({ board: 'quark-2m', profile: 'minimal', scenario: 'syn-flood:duration-ms=200' });
-    const off = runToDir({ board: 'quark-2m', profile: noCookies, scenario: 'syn-flood:duration-ms=200' });
+    const on = runToDir({ board: 'quark-2m', profile: 'minimal', scenario: 'syn-flood:duration-ms=50' });
+    const off = runToDir({ board: 'quark-2m', profile: noCookies, scenario: 'syn-flood:duration-ms=50' });
     const cookies = (r: typeof on): Record<string, number> => r.report.scenario.figures['cookies'] as Record<string, number>;
     expect(cookies(on)['SyncookiesSent']).toBeGreaterThan(0);
     expect(cookies(off)['SyncookiesSent']).toBe(0);

@@ -28,27 +28,28 @@ export function csumPartial(bytes: Uint8Array, start: number, length: number, in
 }
 
 /**
- * One DataView per underlying buffer, made once: two slots, because a run has two boards whose
- * RAMs alternate packet by packet; anything else (a test's scratch array) takes a third.
+ * One DataView per underlying buffer, made once (a weak map), with the two most recent in fast
+ * slots: a run's two boards' RAMs alternate packet by packet.
  */
 let bufA: ArrayBufferLike | null = null;
 let viewA: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
 let bufB: ArrayBufferLike | null = null;
 let viewB: DataView<ArrayBufferLike> = viewA;
-let useA = true;
+const otherViews = new WeakMap<ArrayBufferLike, DataView<ArrayBufferLike>>();
 function viewOf(bytes: Uint8Array): DataView<ArrayBufferLike> {
   const b = bytes.buffer;
   if (b === bufA) return viewA;
   if (b === bufB) return viewB;
-  const v = new DataView(b);
-  if (useA) {
-    bufA = b;
-    viewA = v;
-  } else {
-    bufB = b;
-    viewB = v;
+  let v = otherViews.get(b);
+  if (!v) {
+    v = new DataView(b);
+    otherViews.set(b, v);
   }
-  useA = !useA;
+  // The buffer missed takes the older fast slot: the two in use settle there.
+  bufB = bufA;
+  viewB = viewA;
+  bufA = b;
+  viewA = v;
   return v;
 }
 
