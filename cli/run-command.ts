@@ -32,8 +32,10 @@ ${Object.entries(BUDGET_KEYS).map(([k, v]) => `                          ${k.pad
   --costs FILE          cost table from 'quarklab calibrate' (default: Linux 6.1 i386, measured)
   --epoch SECONDS       Unix time of virtual time zero in the capture (default ${DEFAULT_EPOCH_NS / 1_000_000_000n})
   --capture dut|all|none
-                        capture the board's MAC only, the lab host's too, or nothing (default dut);
-                        the capture is written to its file as the run goes
+                        capture the board's MAC only (capture.pcapng), the lab host's too (its own
+                        file, lab.pcapng), or nothing (default dut); captures are written to their
+                        files as the run goes
+  --fcs                 keep each frame's 4-byte FCS in the capture (if_fcslen)
   --snaplen N           keep the first N bytes of each captured frame, as tcpdump -s (1 to 262144;
                         default 65535, whole frames)
   --pcap                also write DIR/capture.pcap (classic libpcap, for older tools)
@@ -65,6 +67,7 @@ export function runCommand(args: string[]): number {
       capture: { type: 'string' },
       snaplen: { type: 'string' },
       pcap: { type: 'boolean' },
+      fcs: { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -103,6 +106,7 @@ export function runCommand(args: string[]): number {
     mkdirSync(out, { recursive: true });
     rmSync(join(out, 'capture.pcapng'), { force: true });
     rmSync(join(out, 'capture.pcap'), { force: true });
+    rmSync(join(out, 'lab.pcapng'), { force: true });
   };
   const outcome = run({
     beforeCapture: clearOutput,
@@ -119,6 +123,8 @@ export function runCommand(args: string[]): number {
     classicPcap: values.pcap === true,
     captureFile: join(out, 'capture.pcapng'),
     pcapFile: join(out, 'capture.pcap'),
+    labCaptureFile: join(out, 'lab.pcapng'),
+    fcs: values.fcs === true,
     snaplen,
   });
   if (outcome.exitCode === 2) fail(outcome.error ?? 'bad input');
@@ -128,6 +134,7 @@ export function runCommand(args: string[]): number {
   writeFileSync(join(out, 'trace.msgpack'), pack(outcome.trace));
   write(values.json ? JSON.stringify(report, null, 2) : summarize(report));
   const captured = outcome.captureFiles ?? [];
-  if (!values.json) write(`wrote ${join(out, 'report.json')}${captured.length > 0 ? `, ${captured[0]}` : ''}, ${join(out, 'trace.msgpack')}`);
+  const pcapngs = captured.filter((f) => f.endsWith('.pcapng'));
+  if (!values.json) write(`wrote ${join(out, 'report.json')}${pcapngs.map((f) => `, ${f}`).join('')}, ${join(out, 'trace.msgpack')}`);
   return outcome.exitCode;
 }

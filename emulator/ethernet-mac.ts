@@ -98,16 +98,35 @@ export type FrameDirection = 'inbound' | 'outbound';
 export type MacTap = (event: { mac: EthernetMac; direction: FrameDirection; time: Nanos; frame: Uint8Array; drop?: string }) => void;
 
 /**
- * The allocation-free form: the frame is `length` bytes at `offset` in `bytes`, valid only
- * during the call (it is board RAM or a wire buffer that is reused). `drop` is null for a
- * frame the MAC accepted.
+ * What the allocation-free tap sees: one record per MAC, filled in for each frame and valid
+ * only during the call (`bytes` is board RAM or a wire buffer that is reused).
  */
-export type FrameTap = (mac: EthernetMac, direction: FrameDirection, time: Nanos, bytes: Buffer, offset: number, length: number, drop: string | null) => void;
+export interface FrameEvent {
+  mac: EthernetMac;
+  direction: FrameDirection;
+  time: Nanos;
+  /** The frame is `length` bytes at `offset` in `bytes` (without its FCS). */
+  bytes: Buffer;
+  offset: number;
+  length: number;
+  /** Why the MAC dropped it, or null when it accepted (or sent) it. */
+  drop: string | null;
+  /** The MAC dropped it for a bad FCS (the capture's CRC-error flag). */
+  crcError: boolean;
+  /** What the wire did to this frame (lost, duplicated, held back, corrupted), or null. */
+  wireNote: string | null;
+  /** The FCS the sender put on the frame when it differs from the bytes' own (a corrupted frame), else -1. */
+  sentFcs: number;
+}
+
+export type FrameTap = (event: FrameEvent) => void;
 
 /** The wire side of a MAC: the Wire calls `deliverFrom` for arriving frames. */
 export interface WirePort {
   /** Send `length` bytes at `offset` in `bytes` (copied before return); returns when the last bit and gap have left. */
   transmit(from: EthernetMac, bytes: Buffer, offset: number, length: number): Nanos;
+  /** What the wire did to the frame transmit() was last given, or null (read right after it). */
+  readonly lastTxNote: string | null;
 }
 
 /** A transmitted frame waiting for its completion interrupt (a TX descriptor in flight). */
@@ -142,6 +161,7 @@ export class EthernetMac {
   private port: WirePort | null = null;
   private readonly taps: MacTap[] = [];
   private readonly frameTaps: FrameTap[] = [];
+  private readonly event: FrameEvent;
   /** Board RAM as a Buffer, for copies that allocate nothing. */
   private readonly ram: Buffer;
   private readonly txFree: TxCompletion[] = [];
@@ -168,6 +188,7 @@ export class EthernetMac {
     this.rxRing = Array.from({ length: rxRingSize }, () => ({ addr: 0, size: 0, hwOwned: false, length: 0, cookie: 0 }));
     this.ram = Buffer.from(memory.buffer, memory.byteOffset, memory.byteLength);
     this.coalesceTimer = new Timer(() => this.raiseRxIrq());
+    this.event = { mac: this, direction: 'inbound', time: 0, bytes: this.ram, offset: 0, length: 0, drop: null, crcError: false, wireNote: null, sentFcs: -1 };
   }
 
   attach(port: WirePort): void {
@@ -235,8 +256,8 @@ export class EthernetMac {
     // The DMA engine reads the frame now (the wire keeps its own copy); the driver may not
     // touch the buffer until completion.
     this.txInFlight++;
-    this.notify('outbound', this.sim.now, this.ram, addr, length, null);
     const done = this.port ? this.port.transmit(this, this.ram, addr, length) : this.sim.now;
+    this.notify('outbound', this.sim.now, this.ram, addr, length, null, this.port ? this.port.lastTxNote : null, -1);
     const c = this.txFree.pop() ?? new TxCompletion(this);
     c.cookie = cookie;
     c.length = length;
@@ -260,27 +281,27 @@ export class EthernetMac {
   }
 
   /** Called by the wire when a frame's last bit arrives: `length` bytes at `offset` in `bytes`. */
-  deliverFrom(bytes: Buffer, offset: number, length: number, fcsOk: boolean): void {
+  deliverFrom(bytes: Buffer, offset: number, length: number, fcsOk: boolean, wireNote: string | null = null, sentFcs = -1): void {
     const now = this.sim.now;
     if (!fcsOk) {
       this.stats.rx_crc_errors++;
-      this.notify('inbound', now, bytes, offset, length, 'dropped by MAC: FCS error (rx_crc_errors)');
+      this.notify('inbound', now, bytes, offset, length, 'dropped by MAC: FCS error (rx_crc_errors)', wireNote, sentFcs, true);
       return;
     }
     if (length < 14 || length > MAX_FRAME_NO_FCS) {
       this.stats.rx_length_errors++;
-      this.notify('inbound', now, bytes, offset, length, 'dropped by MAC: bad length (rx_length_errors)');
+      this.notify('inbound', now, bytes, offset, length, 'dropped by MAC: bad length (rx_length_errors)', wireNote, sentFcs);
       return;
     }
     if (!this.addressPasses(bytes, offset)) {
       this.stats.da_rx_filter_fail++;
-      this.notify('inbound', now, bytes, offset, length, 'dropped by MAC: multicast address not in the hash filter (da_rx_filter_fail)');
+      this.notify('inbound', now, bytes, offset, length, 'dropped by MAC: multicast address not in the hash filter (da_rx_filter_fail)', wireNote, sentFcs);
       return;
     }
     const d = this.rxRing[this.rxHead]!;
     if (!d.hwOwned || d.size < length) {
       this.stats.rx_missed_errors++;
-      this.notify('inbound', now, bytes, offset, length, 'dropped by MAC: RX ring full (rx_missed_errors)');
+      this.notify('inbound', now, bytes, offset, length, 'dropped by MAC: RX ring full (rx_missed_errors)', wireNote, sentFcs);
       return;
     }
     bytes.copy(this.ram, d.addr, offset, offset + length);
@@ -289,7 +310,7 @@ export class EthernetMac {
     this.rxHead = (this.rxHead + 1) % this.rxRing.length;
     this.stats.rx_packets++;
     this.stats.rx_bytes += length;
-    this.notify('inbound', now, bytes, offset, length, null);
+    this.notify('inbound', now, bytes, offset, length, null, wireNote, sentFcs);
     this.coalesced++;
     if (this.rxCoalesceNs === 0 || this.coalesced >= this.rxCoalesceFrames) this.raiseRxIrq();
     else if (!this.coalesceTimer.pending) this.sim.mod(this.coalesceTimer, now + this.rxCoalesceNs);
@@ -305,8 +326,20 @@ export class EthernetMac {
     }
   }
 
-  private notify(direction: FrameDirection, time: Nanos, bytes: Buffer, offset: number, length: number, drop: string | null): void {
-    for (let i = 0; i < this.frameTaps.length; i++) this.frameTaps[i]!(this, direction, time, bytes, offset, length, drop);
+  private notify(direction: FrameDirection, time: Nanos, bytes: Buffer, offset: number, length: number, drop: string | null, wireNote: string | null, sentFcs: number, crcError = false): void {
+    if (this.frameTaps.length > 0) {
+      const e = this.event;
+      e.direction = direction;
+      e.time = time;
+      e.bytes = bytes;
+      e.offset = offset;
+      e.length = length;
+      e.drop = drop;
+      e.crcError = crcError;
+      e.wireNote = wireNote;
+      e.sentFcs = sentFcs;
+      for (let i = 0; i < this.frameTaps.length; i++) this.frameTaps[i]!(e);
+    }
     if (this.taps.length === 0) return;
     const frame = new Uint8Array(bytes.subarray(offset, offset + length));
     for (const tap of this.taps) tap(drop ? { mac: this, direction, time, frame, drop } : { mac: this, direction, time, frame });

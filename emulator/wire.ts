@@ -7,6 +7,7 @@
  */
 import { MAX_FRAME_NO_FCS, wireBytes, type EthernetMac, type WirePort } from './ethernet-mac.js';
 import { Timer, type EventQueue, type Nanos } from './event-queue.js';
+import { crc32 } from './flash-image.js';
 import type { Prng } from './prng.js';
 
 export interface Impairments {
@@ -36,6 +37,10 @@ class FrameInFlight extends Timer {
   readonly bytes = Buffer.alloc(MAX_FRAME_NO_FCS);
   length = 0;
   fcsOk = true;
+  /** What the wire did to this copy, for the capture at the far end (null for a clean frame). */
+  note: string | null = null;
+  /** The FCS the sender computed, kept when the bytes were corrupted after it (else -1). */
+  sentFcs = -1;
   to: EthernetMac | null = null;
   constructor(wire: Wire) {
     super(() => wire.arrive(this));
@@ -47,6 +52,8 @@ export class Wire implements WirePort {
   /** When each direction's transmitter is free again (a→b, b→a). */
   private busyA: Nanos = 0;
   private busyB: Nanos = 0;
+  /** What the wire did to the frame last given to transmit() (a note for the sender's capture). */
+  lastTxNote: string | null = null;
   /** Frame records not on the wire, reused: nothing is allocated per frame once warm. */
   private readonly free: FrameInFlight[] = [];
 
@@ -76,30 +83,43 @@ export class Wire implements WirePort {
     if (fromA) this.busyA = done;
     else this.busyB = done;
     this.stats.frames++;
+    this.lastTxNote = null;
     const imp = this.impairments;
     if (imp.loss > 0 && this.rng.chance(imp.loss)) {
       this.stats.lost++;
+      this.lastTxNote = 'wire: lost (never reaches the other end)';
       return done;
     }
     let arrival = done + this.delayNs;
+    let note: string | null = null;
     if (imp.reorder > 0 && this.rng.chance(imp.reorder)) {
       this.stats.reordered++;
       arrival += imp.reorderDelayNs;
+      note = `wire: held back ${(imp.reorderDelayNs / 1e6).toFixed(3)} ms (reordered: later frames overtake it)`;
     }
     const f = this.take(to, bytes, offset, length);
     if (imp.corrupt > 0 && this.rng.chance(imp.corrupt)) {
       this.stats.corrupted++;
       const at = this.rng.nextInt(length);
-      f.bytes[at] = f.bytes[at]! ^ (1 << this.rng.nextInt(8));
+      const bit = this.rng.nextInt(8);
+      f.sentFcs = crc32(f.bytes.subarray(0, length));
+      f.bytes[at] = f.bytes[at]! ^ (1 << bit);
       f.fcsOk = false;
+      const c = `wire: corrupted (bit ${bit} of byte ${at} flipped; the FCS no longer matches)`;
+      note = note === null ? c : `${note}; ${c}`;
     }
+    f.note = note;
     this.sim.mod(f, arrival);
     if (imp.duplicate > 0 && this.rng.chance(imp.duplicate)) {
       this.stats.duplicated++;
       const d = this.take(to, f.bytes, 0, length);
       d.fcsOk = f.fcsOk;
+      d.sentFcs = f.sentFcs;
+      d.note = note === null ? 'wire: duplicate copy' : `${note}; wire: duplicate copy`;
       this.sim.mod(d, arrival + this.serialisationNs(length));
+      note = note === null ? 'wire: duplicated (delivered twice)' : `${note}; wire: duplicated (delivered twice)`;
     }
+    this.lastTxNote = note;
     return done;
   }
 
@@ -107,7 +127,7 @@ export class Wire implements WirePort {
   arrive(f: FrameInFlight): void {
     const to = f.to!;
     f.to = null;
-    to.deliverFrom(f.bytes, 0, f.length, f.fcsOk);
+    to.deliverFrom(f.bytes, 0, f.length, f.fcsOk, f.note, f.sentFcs);
     this.free.push(f);
   }
 
@@ -116,6 +136,8 @@ export class Wire implements WirePort {
     bytes.copy(f.bytes, 0, offset, offset + length);
     f.length = length;
     f.fcsOk = true;
+    f.note = null;
+    f.sentFcs = -1;
     f.to = to;
     return f;
   }

@@ -44,6 +44,10 @@ export interface RunOptions {
   /** Stream the capture to these files as the run goes; without them it is kept and returned. */
   captureFile?: string;
   pcapFile?: string;
+  /** With capture 'all': the lab host's side streams to this file (else it is kept and returned). */
+  labCaptureFile?: string;
+  /** Append each captured frame's FCS (if_fcslen 32). */
+  fcs?: boolean;
   /** Bytes kept of each captured frame (tcpdump -s); default 65535. */
   snaplen?: number;
   /** Called once the inputs are good and the boards booted, just before capture files are created. */
@@ -58,6 +62,8 @@ export interface RunOutcome {
   /** The capture's bytes, when it was kept in memory (no captureFile, capture not 'none'). */
   capture?: Uint8Array;
   pcap?: Uint8Array | null;
+  /** The lab host's side with capture 'all', when kept in memory. */
+  labCapture?: Uint8Array;
   /** Files the capture was streamed to. */
   captureFiles?: string[];
   trace: TraceLine[];
@@ -148,11 +154,13 @@ export function run(opts: RunOptions): RunOutcome {
     classicPcap: captureMode !== 'none' && opts.classicPcap,
     file: toFile ? opts.captureFile : undefined,
     pcapFile: toFile ? opts.pcapFile : undefined,
+    labFile: toFile && captureMode === 'all' ? opts.labCaptureFile : undefined,
     snaplen: opts.snaplen,
+    fcs: opts.fcs,
   });
   if (captureMode !== 'none') {
     capture.attach(dut.board.mac, `board ${boardConfig.name} (dut), profile ${inputs.profile}, kernel core ${boardConfig.kernelCore}`);
-    if (captureMode === 'all') capture.attach(lab.board.mac, `board ${labConfig.name} (lab host), profile ${LAB_PROFILE}`);
+    if (captureMode === 'all') capture.attach(lab.board.mac, `board ${labConfig.name} (lab host), profile ${LAB_PROFILE}`, 'lab');
   }
 
   let finished = false;
@@ -238,8 +246,19 @@ export function run(opts: RunOptions): RunOutcome {
   };
   const files = capture.finish(world.sim.now);
   const kept = captureMode !== 'none' && !toFile;
-  const captureFiles = toFile ? [opts.captureFile!, ...(opts.classicPcap && opts.pcapFile !== undefined ? [opts.pcapFile] : [])] : [];
-  return { exitCode: verdict === 'pass' ? 0 : 1, report, capture: kept ? files.pcapng : undefined, pcap: kept ? files.pcap : null, captureFiles, trace, events: world.sim.eventsRun };
+  const captureFiles = toFile
+    ? [opts.captureFile!, ...(captureMode === 'all' && opts.labCaptureFile !== undefined ? [opts.labCaptureFile] : []), ...(opts.classicPcap && opts.pcapFile !== undefined ? [opts.pcapFile] : [])]
+    : [];
+  return {
+    exitCode: verdict === 'pass' ? 0 : 1,
+    report,
+    capture: kept ? files.pcapng : undefined,
+    pcap: kept ? files.pcap : null,
+    labCapture: kept && files.lab ? files.lab : undefined,
+    captureFiles,
+    trace,
+    events: world.sim.eventsRun,
+  };
 }
 
 function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: number, elapsedNs: number): BoardReport {

@@ -8,7 +8,8 @@
  * memory does not grow with the capture. Without a file (library callers, tests) the bytes
  * are kept and returned by finish().
  */
-import type { EthernetMac, FrameDirection } from '../emulator/ethernet-mac.js';
+import type { EthernetMac, FrameEvent } from '../emulator/ethernet-mac.js';
+import { crc32 } from '../emulator/flash-image.js';
 import type { Nanos } from '../emulator/event-queue.js';
 import { FileSink } from './byte-stream.js';
 import { PcapWriter } from './pcap-writer.js';
@@ -25,6 +26,8 @@ export interface CapturedInterface {
   id: number;
   frames: number;
   drops: number;
+  /** The file (writer) this interface is written to. */
+  writer: PcapngWriter;
 }
 
 export interface CaptureOptions {
@@ -33,50 +36,64 @@ export interface CaptureOptions {
   /** Stream the pcapng to this file (and the classic pcap to `pcapFile`) instead of keeping it. */
   file?: string;
   pcapFile?: string;
+  /** Where a second board's side goes (`attach(…, 'lab')`): its own pcapng, streamed or kept. */
+  labFile?: string;
   /** Bytes kept of each frame, as tcpdump -s (default 65535: whole frames). */
   snaplen?: number;
+  /** Append each frame's 4-byte FCS, as a capture that keeps it does (if_fcslen). */
+  fcs?: boolean;
 }
+
+const SECTION = { userApplication: 'quarklab', hardware: 'quarklab emulated board' };
 
 export class Capture {
   private readonly pcapng: PcapngWriter;
+  private lab: PcapngWriter | null = null;
   private readonly classic: PcapWriter | null;
   private readonly ts: Timestamp64;
   private readonly snaplen: number;
+  private readonly fcs: boolean;
   readonly interfaces: CapturedInterface[] = [];
   private pendingNote: string | null = null;
   frames = 0;
 
   constructor(
     readonly epochNs: bigint,
-    opts: CaptureOptions,
+    private readonly opts: CaptureOptions,
   ) {
     this.snaplen = opts.snaplen ?? DEFAULT_SNAPLEN;
+    this.fcs = opts.fcs === true;
     this.ts = new Timestamp64(epochNs);
-    this.pcapng = new PcapngWriter(
-      { userApplication: 'quarklab', hardware: 'quarklab emulated board', comment: opts.comment },
-      opts.file !== undefined ? new FileSink(opts.file) : undefined,
-    );
+    this.pcapng = new PcapngWriter({ ...SECTION, comment: opts.comment }, opts.file !== undefined ? new FileSink(opts.file) : undefined);
     this.classic = opts.classicPcap ? new PcapWriter(this.snaplen, opts.pcapFile !== undefined ? new FileSink(opts.pcapFile) : undefined) : null;
     this.classic?.setEpoch(epochNs);
   }
 
-  /** Capture this MAC's traffic as its own pcapng interface. */
-  attach(mac: EthernetMac, description: string): void {
-    const id = this.pcapng.addInterface({ name: mac.name, description, linkSpeedBps: mac.linkSpeedBps, macAddress: mac.address, snaplen: this.snaplen });
-    const iface: CapturedInterface = { mac, id, frames: 0, drops: 0 };
+  /**
+   * Capture this MAC's traffic as a pcapng interface: in the main file, or (`'lab'`) in the
+   * second board's own file, so each file holds one side of the link and every segment once.
+   */
+  attach(mac: EthernetMac, description: string, file: 'main' | 'lab' = 'main'): void {
+    let writer = this.pcapng;
+    if (file === 'lab') writer = this.lab ??= new PcapngWriter({ ...SECTION, comment: this.opts.comment }, this.opts.labFile !== undefined ? new FileSink(this.opts.labFile) : undefined);
+    const id = writer.addInterface({ name: mac.name, description, linkSpeedBps: mac.linkSpeedBps, macAddress: mac.address, snaplen: this.snaplen, fcsLengthBits: this.fcs ? 32 : undefined });
+    const iface: CapturedInterface = { mac, id, frames: 0, drops: 0, writer };
     this.interfaces.push(iface);
-    mac.addFrameTap((_mac: EthernetMac, direction: FrameDirection, time: Nanos, bytes: Buffer, offset: number, length: number, drop: string | null) => {
+    const main = file === 'main' && this.classic !== null;
+    mac.addFrameTap((e: FrameEvent) => {
       iface.frames++;
-      if (drop !== null) iface.drops++;
+      if (e.drop !== null) iface.drops++;
       this.frames++;
-      let comment = drop;
+      let comment = e.drop;
+      if (e.wireNote !== null) comment = comment === null ? e.wireNote : `${e.wireNote}; ${comment}`;
       if (this.pendingNote !== null && iface === this.interfaces[0]) {
         comment = comment !== null ? `${this.pendingNote}; ${comment}` : this.pendingNote;
         this.pendingNote = null;
       }
-      this.ts.set(time);
-      this.pcapng.writePacket(id, this.ts, bytes, offset, length, direction, comment);
-      this.classic?.writeRecord(time, bytes, offset, length);
+      this.ts.set(e.time);
+      const fcs = this.fcs ? (e.sentFcs !== -1 ? e.sentFcs : crc32(e.bytes.subarray(e.offset, e.offset + e.length))) : -1;
+      writer.writePacket(id, this.ts, e.bytes, e.offset, e.length, e.direction, comment, e.crcError, fcs);
+      if (main) this.classic!.writeRecord(e.time, e.bytes, e.offset, e.length);
     });
   }
 
@@ -87,15 +104,16 @@ export class Capture {
   }
 
   /**
-   * Close the capture: interface statistics (received and dropped by the MAC) at `end`, then
-   * the rest of the buffer. Returns the bytes of a capture kept in memory; a capture streamed
-   * to files returns an empty pcapng and no pcap (its bytes are in the files).
+   * Close the capture: interface statistics (received and dropped by the MAC) at `end`, the end
+   * of the run's drain, then the rest of the buffers. Returns the bytes of a capture kept in
+   * memory; a capture streamed to files returns an empty pcapng and no pcap or lab capture
+   * (their bytes are in the files).
    */
-  finish(end: Nanos): { pcapng: Uint8Array; pcap: Uint8Array | null } {
+  finish(end: Nanos): { pcapng: Uint8Array; pcap: Uint8Array | null; lab: Uint8Array | null } {
     for (const iface of this.interfaces) {
       const s = iface.mac.stats;
       const dropped = s.rx_missed_errors + s.rx_crc_errors + s.rx_length_errors;
-      this.pcapng.addInterfaceStatistics(iface.id, this.epochNs + BigInt(end), {
+      iface.writer.addInterfaceStatistics(iface.id, this.epochNs + BigInt(end), {
         received: s.rx_packets + dropped,
         dropped,
         startTimeNs: this.epochNs,
@@ -104,8 +122,10 @@ export class Capture {
     }
     const pcapng = this.pcapng.inMemory ? this.pcapng.toBytes() : new Uint8Array(0);
     const pcap = this.classic?.inMemory ? this.classic.toBytes() : null;
+    const lab = this.lab?.inMemory ? this.lab.toBytes() : null;
     this.pcapng.close();
     this.classic?.close();
-    return { pcapng, pcap };
+    this.lab?.close();
+    return { pcapng, pcap, lab };
   }
 }

@@ -14,6 +14,7 @@ export interface PcapngInterfaceOptions {
   linkSpeedBps: number;    // if_speed (bits per second)
   macAddress?: Uint8Array; // if_MACaddr (6 bytes)
   snaplen?: number;        // default 65535
+  fcsLengthBits?: number;  // if_fcslen: frames end with an FCS of this many bits
 }
 
 export interface PcapngPacketOptions {
@@ -52,6 +53,7 @@ const IF_DESCRIPTION = 3;
 const IF_MACADDR = 6;
 const IF_SPEED = 8;
 const IF_TSRESOL = 9;
+const IF_FCSLEN = 13;
 const EPB_FLAGS = 2;
 const EPB_DROPCOUNT = 4;
 const ISB_STARTTIME = 2;
@@ -61,9 +63,12 @@ const ISB_IFDROP = 5;
 const ISB_OSDROP = 7;
 const ISB_USRDELIV = 8;
 
-// epb_flags bits 0-1: 01 = inbound, 10 = outbound (spec 4.3.1).
+// epb_flags bits 0-1: 01 = inbound, 10 = outbound; bits 5-8: FCS length in bytes; bit 24 of
+// the link-layer-dependent errors (bits 16-31): CRC error (spec 4.3.1).
 const EPB_DIR_INBOUND = 1;
 const EPB_DIR_OUTBOUND = 2;
+const EPB_FCSLEN_SHIFT = 5;
+const EPB_CRC_ERROR = 1 << 24;
 
 const U64_MAX = (1n << 64n) - 1n;
 const utf8 = new TextEncoder();
@@ -223,6 +228,7 @@ export class PcapngWriter {
     if (opts.macAddress !== undefined) o.bytes(IF_MACADDR, opts.macAddress);
     o.u64(IF_SPEED, u64(opts.linkSpeedBps, 'if_speed'));
     o.bytes(IF_TSRESOL, Uint8Array.of(TSRESOL_NS));
+    if (opts.fcsLengthBits !== undefined) o.bytes(IF_FCSLEN, Uint8Array.of(opts.fcsLengthBits));
     this.out.append(block(BT_IDB, fixed, o));
     this.snaplens.push(snaplen);
     return this.snaplens.length - 1;
@@ -289,9 +295,12 @@ export class PcapngWriter {
    * straight into the stream buffer, with the same layout addPacket gives (comment, then
    * flags). `ts` holds the timestamp words. Nothing is allocated unless there is a comment.
    */
-  writePacket(interfaceId: number, ts: Timestamp64, bytes: Buffer, offset: number, length: number, direction: 'inbound' | 'outbound', comment: string | null): void {
+  writePacket(interfaceId: number, ts: Timestamp64, bytes: Buffer, offset: number, length: number, direction: 'inbound' | 'outbound', comment: string | null, crcError = false, fcs = -1): void {
     const snaplen = this.snaplens[interfaceId]!;
-    const captured = snaplen !== 0 && length > snaplen ? snaplen : length;
+    // With an FCS (fcs ≥ 0) the frame on record is the bytes and then the FCS, least significant byte first.
+    const wireLength = fcs >= 0 ? length + 4 : length;
+    const captured = snaplen !== 0 && wireLength > snaplen ? snaplen : wireLength;
+    const fromBytes = captured < length ? captured : length;
     const dataEnd = 28 + pad4(captured);
     const commentLen = comment === null ? 0 : Buffer.byteLength(comment, 'utf8');
     if (commentLen > 0xffff) throw new Error('pcapng: option 1 longer than 65535 bytes');
@@ -307,8 +316,9 @@ export class PcapngWriter {
     dv.setUint32(at + 12, ts.hi, true);
     dv.setUint32(at + 16, ts.lo, true);
     dv.setUint32(at + 20, captured, true);
-    dv.setUint32(at + 24, length, true);
-    bytes.copy(buf, at + 28, offset, offset + captured);
+    dv.setUint32(at + 24, wireLength, true);
+    bytes.copy(buf, at + 28, offset, offset + fromBytes);
+    for (let i = fromBytes; i < captured; i++) buf[at + 28 + i] = (fcs >>> (8 * (i - length))) & 0xff;
     buf.fill(0, at + 28 + captured, at + dataEnd);
     let p = at + dataEnd;
     if (comment !== null) {
@@ -320,7 +330,7 @@ export class PcapngWriter {
     }
     dv.setUint16(p, EPB_FLAGS, true);
     dv.setUint16(p + 2, 4, true);
-    dv.setUint32(p + 4, direction === 'inbound' ? EPB_DIR_INBOUND : EPB_DIR_OUTBOUND, true);
+    dv.setUint32(p + 4, ((direction === 'inbound' ? EPB_DIR_INBOUND : EPB_DIR_OUTBOUND) | (fcs >= 0 ? 4 << EPB_FCSLEN_SHIFT : 0) | (crcError ? EPB_CRC_ERROR : 0)) >>> 0, true);
     dv.setUint32(p + 8, OPT_ENDOFOPT, true);
     dv.setUint32(p + 12, total, true);
     o.pos = at + total;
