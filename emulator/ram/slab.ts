@@ -37,6 +37,8 @@ export interface CacheStats {
 /** Per-slab metadata (Linux keeps this in struct page / struct slab). */
 class Slab {
   base = 0;
+  /** The cache this slab belongs to (slabs are per cache; the page table is shared). */
+  cache: KmemCache | null = null;
   /** Free object indices; the top of the stack is freeIdx[nfree - 1]. */
   readonly freeIdx: Int32Array;
   nfree = 0;
@@ -66,7 +68,10 @@ export class KmemCache {
 
   private readonly pages: PageAllocator;
   private readonly bytes: Uint8Array;
-  /** Slab owning each page of RAM (every page of a multi-page slab points at it). */
+  /**
+   * Slab owning each page of RAM (every page of a multi-page slab points at it): one table for
+   * all of a board's caches (a page belongs to one slab at a time), not one per cache.
+   */
   private readonly slabByPage: (Slab | null)[];
   /** Slabs with at least one free object; allocation takes from the head. */
   private partial: Slab | null = null;
@@ -82,7 +87,7 @@ export class KmemCache {
   private freeCount = 0;
 
   constructor(id: number, name: string, objectSize: number, align: number,
-              pages: PageAllocator, bytes: Uint8Array) {
+              pages: PageAllocator, bytes: Uint8Array, slabByPage?: (Slab | null)[]) {
     if (!Number.isInteger(objectSize) || objectSize < 1) {
       throw new RangeError(`kmem_cache ${name}: bad object size ${objectSize}`);
     }
@@ -106,7 +111,7 @@ export class KmemCache {
     this.objectsPerSlab = Math.floor((PAGE_SIZE << order) / size);
     this.pages = pages;
     this.bytes = bytes;
-    this.slabByPage = new Array<Slab | null>(pages.nrPages).fill(null);
+    this.slabByPage = slabByPage ?? new Array<Slab | null>(pages.nrPages).fill(null);
   }
 
   get active(): number { return this.activeCount; }
@@ -167,7 +172,7 @@ export class KmemCache {
   /** True if addr lies in one of this cache's slabs. */
   owns(addr: number): boolean {
     if (!Number.isInteger(addr) || addr < 0 || addr >= this.bytes.length) return false;
-    return this.slabByPage[addr >>> PAGE_SHIFT] !== null;
+    return this.slabByPage[addr >>> PAGE_SHIFT]?.cache === this;
   }
 
   stats(): CacheStats {
@@ -192,7 +197,7 @@ export class KmemCache {
   private slabOf(addr: number): Slab {
     const slab = Number.isInteger(addr) && addr >= 0 && addr < this.bytes.length
       ? this.slabByPage[addr >>> PAGE_SHIFT] : null;
-    if (!slab) {
+    if (!slab || slab.cache !== this) {
       throw new Error(`kmem_cache_free(${this.name}): 0x${addr.toString(16)} is not in this cache`);
     }
     return slab;
@@ -204,6 +209,7 @@ export class KmemCache {
     if (base === 0) return null;
     const slab = this.spare.pop() ?? new Slab(this.objectsPerSlab);
     slab.base = base;
+    slab.cache = this;
     // Stack the indices so that index 0 is popped first: objects go out in address order.
     const n = this.objectsPerSlab;
     for (let i = 0; i < n; i++) slab.freeIdx[i] = n - 1 - i;
@@ -222,6 +228,7 @@ export class KmemCache {
     this.slabByPage.fill(null, first, first + (1 << this.order));
     this.pages.freePages(slab.base);
     slab.base = 0;
+    slab.cache = null;
     this.slabCount--;
     this.spare.push(slab);
   }
@@ -252,15 +259,19 @@ export class SlabCaches {
   /** Indexed by owner tag; tag 0 is PAGE_FREE, so slot 0 stays empty. */
   private readonly byId: (KmemCache | null)[] = [null];
   private readonly byName = new Map<string, KmemCache>();
+  /** The page → slab table all these caches share. */
+  private readonly slabByPage: (Slab | null)[];
 
-  constructor(private readonly pages: PageAllocator, private readonly bytes: Uint8Array) {}
+  constructor(private readonly pages: PageAllocator, private readonly bytes: Uint8Array) {
+    this.slabByPage = new Array<Slab | null>(pages.nrPages).fill(null);
+  }
 
   /** kmem_cache_create. A duplicate name is a bug in the caller: it throws. */
   create(name: string, objectSize: number, align = 8): KmemCache {
     if (name.length === 0 || this.byName.has(name)) {
       throw new Error(`kmem_cache_create: cache name '${name}' is empty or already used`);
     }
-    const cache = new KmemCache(this.byId.length, name, objectSize, align, this.pages, this.bytes);
+    const cache = new KmemCache(this.byId.length, name, objectSize, align, this.pages, this.bytes, this.slabByPage);
     this.byId.push(cache);
     this.byName.set(name, cache);
     return cache;
