@@ -22,6 +22,13 @@ import type { Program, ProgramContext } from './program.js';
 
 export const IPERF3_PORT = 5201;
 export const COOKIE_SIZE = 37;
+/**
+ * The board server's SO_SNDBUF per stream (the kernel doubles it, to 32 KiB): about fifteen
+ * full segments queued, enough for 100 Mbit/s at a few milliseconds of round trip. Left to
+ * autotuning (up to tcp_wmem[2], 64 KiB) the write queue on quark-2m pushes the heap down to
+ * vm.min_free_kbytes and the sender then waits for memory again and again.
+ */
+export const IPERF3_SERVER_SNDBUF = 16384;
 
 export const enum Iperf3State {
   TEST_START = 1,
@@ -103,6 +110,42 @@ function jsonMessage(value: unknown): Uint8Array {
   return out;
 }
 
+/**
+ * Control bytes waiting for the socket: send() may refuse them (EAGAIN) when the board is
+ * short of memory, so they wait here, in order, until the socket is writable again.
+ */
+class ControlOutbox {
+  private queue: Uint8Array[] = [];
+  private queued = 0;
+
+  constructor(
+    private readonly ctx: ProgramContext,
+    private readonly fd: number,
+  ) {}
+
+  /** Queue and try to send; false when the socket failed or too much is waiting. */
+  send(bytes: Uint8Array): boolean {
+    if (this.queued + bytes.length > MAX_JSON_BYTES * 2) return false;
+    this.queue.push(bytes);
+    this.queued += bytes.length;
+    return this.flush();
+  }
+
+  /** Send what the socket takes; false on a socket error. */
+  flush(): boolean {
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      const r = this.ctx.sys.send(this.fd, head);
+      if (r === -Errno.EAGAIN) return true;
+      if (r < 0) return false;
+      this.queued -= r;
+      if (r === head.length) this.queue.shift();
+      else this.queue[0] = head.subarray(r);
+    }
+    return true;
+  }
+}
+
 function stateByte(s: Iperf3State): Uint8Array {
   return Uint8Array.of(s & 0xff);
 }
@@ -132,6 +175,8 @@ export interface Iperf3Params {
   len: number;
   /** Bytes to send instead of a time limit (-n), 0 for none. */
   bytes: number;
+  /** Socket buffer size asked for with -w, 0 for none. */
+  window: number;
 }
 
 export function parseParams(p: Record<string, unknown>): Iperf3Params | { error: string } {
@@ -140,7 +185,7 @@ export function parseParams(p: Record<string, unknown>): Iperf3Params | { error:
   const num = (k: string, dflt: number): number => (typeof p[k] === 'number' && Number.isFinite(p[k]) ? (p[k] as number) : dflt);
   const parallel = Math.trunc(num('parallel', 1));
   if (parallel < 1 || parallel > MAX_STREAMS) return { error: `parallel ${parallel}: at most ${MAX_STREAMS} streams` };
-  return { time: Math.max(0, num('time', 10)), parallel, reverse: p['reverse'] === true, len: Math.max(1, Math.trunc(num('len', 131072))), bytes: Math.max(0, Math.trunc(num('num', 0))) };
+  return { time: Math.max(0, num('time', 10)), parallel, reverse: p['reverse'] === true, len: Math.max(1, Math.trunc(num('len', 131072))), bytes: Math.max(0, Math.trunc(num('num', 0))), window: Math.max(0, Math.trunc(num('window', 0))) };
 }
 
 export interface Iperf3TestRecord {
@@ -168,7 +213,7 @@ export class Iperf3Server implements Program {
   readonly stats: Iperf3ServerStats = { tests: [], refused: 0, errors: [] };
   private ctx!: ProgramContext;
   private listenFd = -1;
-  private control: { fd: number; phase: ControlPhase; in: ControlBuffer; cookie: Uint8Array | null } | null = null;
+  private control: { fd: number; phase: ControlPhase; in: ControlBuffer; out: ControlOutbox; cookie: Uint8Array | null } | null = null;
   private params: Iperf3Params | null = null;
   private streams: DataStream[] = [];
   /** Connections accepted but not yet identified (cookie pending): control or data. */
@@ -178,7 +223,14 @@ export class Iperf3Server implements Program {
   private running = false;
   private readonly pattern = dataPattern();
 
-  constructor(readonly port = IPERF3_PORT) {}
+  constructor(
+    readonly port = IPERF3_PORT,
+    /**
+     * SO_SNDBUF for each data stream when the client asks for no window (-w), 0 for the
+     * kernel's sizing. A small board bounds it, as an embedded server bounds its buffers.
+     */
+    readonly sndbufBytes = IPERF3_SERVER_SNDBUF,
+  ) {}
 
   start(ctx: ProgramContext): void {
     this.ctx = ctx;
@@ -226,8 +278,12 @@ export class Iperf3Server implements Program {
       this.ctx.sys.close(fd);
       return;
     }
-    this.control = { fd, phase: 'params', in: new ControlBuffer(), cookie };
+    const control = { fd, phase: 'params' as ControlPhase, in: new ControlBuffer(), out: new ControlOutbox(this.ctx, fd), cookie };
+    this.control = control;
     this.ctx.sys.onReadable(fd, () => this.readControl());
+    this.ctx.sys.onWritable(fd, () => {
+      if (this.control === control && !control.out.flush()) this.abort('control send failed');
+    });
     this.ctx.log(`accepted control connection`);
     this.sendControl(stateByte(Iperf3State.PARAM_EXCHANGE));
   }
@@ -240,9 +296,7 @@ export class Iperf3Server implements Program {
   private sendControl(bytes: Uint8Array): void {
     const c = this.control;
     if (!c) return;
-    // Control messages are a few hundred bytes: the socket's send buffer always takes them.
-    const r = this.ctx.sys.send(c.fd, bytes);
-    if (r !== bytes.length) this.abort(`control send: ${r < 0 ? errnoName(r) : `short write ${r}`}`);
+    if (!c.out.send(bytes)) this.abort('control send failed');
   }
 
   private readControl(): void {
@@ -313,6 +367,10 @@ export class Iperf3Server implements Program {
     const id = this.streams.length === 0 ? 1 : this.streams.length + 2;
     const s: DataStream = { fd, id, bytes: 0, cookieLeft: 0, closed: false };
     this.streams.push(s);
+    // iperf3 -w sets both buffers on each stream; without it this server bounds its send buffer.
+    const sndbuf = p.window > 0 ? p.window : this.sndbufBytes;
+    if (sndbuf > 0) this.ctx.sys.setsockopt(fd, 'SO_SNDBUF', sndbuf);
+    if (p.window > 0) this.ctx.sys.setsockopt(fd, 'SO_RCVBUF', p.window);
     this.ctx.sys.onReadable(fd, () => this.readStream(s));
     if (p.reverse) this.ctx.sys.onWritable(fd, () => this.writeStream(s));
     if (this.streams.length < p.parallel) return;
@@ -456,6 +514,7 @@ export class Iperf3Client implements Program {
   private ctx!: ProgramContext;
   private controlFd = -1;
   private readonly in = new ControlBuffer();
+  private out!: ControlOutbox;
   private phase: 'state' | 'results' = 'state';
   private readonly cookie: Uint8Array;
   private streams: DataStream[] = [];
@@ -472,11 +531,13 @@ export class Iperf3Client implements Program {
     const fd = ctx.sys.socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return this.fail(`socket: ${errnoName(fd)}`);
     this.controlFd = fd;
+    this.out = new ControlOutbox(ctx, fd);
     let sentCookie = false;
     ctx.sys.onWritable(fd, () => {
-      if (sentCookie) return;
-      sentCookie = true;
-      ctx.sys.send(fd, this.cookie);
+      if (!sentCookie) {
+        sentCookie = true;
+        this.sendControl(this.cookie);
+      } else if (!this.out.flush()) this.fail('control send failed');
     });
     ctx.sys.onReadable(fd, () => this.readControl());
     const r = ctx.sys.connect(fd, this.opts.server);
@@ -505,7 +566,7 @@ export class Iperf3Client implements Program {
       const state = (this.in.take(1)[0]! << 24) >> 24;
       switch (state) {
         case Iperf3State.PARAM_EXCHANGE:
-          this.ctx.sys.send(this.controlFd, jsonMessage({ tcp: true, omit: 0, time: this.opts.timeNs / NS_PER_SEC, num: 0, blockcount: 0, parallel: this.opts.parallel, ...(this.opts.reverse ? { reverse: true } : {}), len: 131072, pacing_timer: 1000, client_version: '3.12' }));
+          this.sendControl(jsonMessage({ tcp: true, omit: 0, time: this.opts.timeNs / NS_PER_SEC, num: 0, blockcount: 0, parallel: this.opts.parallel, ...(this.opts.reverse ? { reverse: true } : {}), len: 131072, pacing_timer: 1000, client_version: '3.12' }));
           break;
         case Iperf3State.CREATE_STREAMS:
           for (let i = 0; i < this.opts.parallel; i++) this.openStream(i);
@@ -521,12 +582,12 @@ export class Iperf3Client implements Program {
         case Iperf3State.EXCHANGE_RESULTS: {
           const secs = ((this.result.endNs ?? 0) - (this.result.startNs ?? 0)) / NS_PER_SEC;
           const sender = !this.opts.reverse;
-          this.ctx.sys.send(this.controlFd, jsonMessage({ cpu_util_total: 0, cpu_util_user: 0, cpu_util_system: 0, sender_has_retransmits: sender ? 1 : -1, congestion_used: 'cubic', streams: this.streams.map((s) => ({ id: s.id, bytes: s.bytes, retransmits: 0, jitter: 0, errors: 0, packets: 0, start_time: 0, end_time: secs })) }));
+          this.sendControl(jsonMessage({ cpu_util_total: 0, cpu_util_user: 0, cpu_util_system: 0, sender_has_retransmits: sender ? 1 : -1, congestion_used: 'cubic', streams: this.streams.map((s) => ({ id: s.id, bytes: s.bytes, retransmits: 0, jitter: 0, errors: 0, packets: 0, start_time: 0, end_time: secs })) }));
           this.phase = 'results';
           break;
         }
         case Iperf3State.DISPLAY_RESULTS:
-          this.ctx.sys.send(this.controlFd, stateByte(Iperf3State.IPERF_DONE));
+          this.sendControl(stateByte(Iperf3State.IPERF_DONE));
           this.report();
           this.ctx.exit(this.result.error ? 1 : 0);
           return;
@@ -538,6 +599,10 @@ export class Iperf3Client implements Program {
           return this.fail(`unexpected state ${state}`);
       }
     }
+  }
+
+  private sendControl(bytes: Uint8Array): void {
+    if (!this.out.send(bytes)) this.fail('control send failed');
   }
 
   private openStream(i: number): void {
@@ -578,7 +643,7 @@ export class Iperf3Client implements Program {
   private endTest(): void {
     this.sending = false;
     this.result.endNs = this.ctx.now();
-    this.ctx.sys.send(this.controlFd, stateByte(Iperf3State.TEST_END));
+    this.sendControl(stateByte(Iperf3State.TEST_END));
   }
 
   private report(): void {
