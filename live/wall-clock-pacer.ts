@@ -21,6 +21,8 @@ export interface LagStats {
   ticksBehind10ms: number;
   /** Share of wall time spent running the emulator (the rest asleep, waiting). */
   busyShare: number;
+  /** CPU seconds the whole process used (user and system: emulator, socket, capture). */
+  cpuSeconds: number;
 }
 
 /** Below this the pacer yields to the event loop (setImmediate) instead of sleeping on a timer. */
@@ -30,13 +32,14 @@ const IDLE_SLEEP_MS = 50;
 
 export class WallClockPacer {
   private readonly origin = process.hrtime.bigint();
+  private readonly cpuAtStart = process.cpuUsage();
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private stopped = false;
   private lagSum = 0;
   private lagTicks = 0;
   private busyNs = 0;
-  readonly lag: LagStats = { ticks: 0, maxLagNs: 0, meanLagNs: 0, ticksBehind1ms: 0, ticksBehind10ms: 0, busyShare: 0 };
+  readonly lag: LagStats = { ticks: 0, maxLagNs: 0, meanLagNs: 0, ticksBehind1ms: 0, ticksBehind10ms: 0, busyShare: 0, cpuSeconds: 0 };
   /** Work queued from outside (frames from the socket), done at the start of the next tick. */
   private inbox: (() => void)[] = [];
   private onStop: (() => void) | null = null;
@@ -68,6 +71,8 @@ export class WallClockPacer {
     this.immediate = null;
     const total = this.elapsedNs();
     this.lag.busyShare = total > 0 ? this.busyNs / total : 0;
+    const cpu = process.cpuUsage(this.cpuAtStart);
+    this.lag.cpuSeconds = (cpu.user + cpu.system) / 1e6;
     this.lag.meanLagNs = this.lagTicks > 0 ? Math.round(this.lagSum / this.lagTicks) : 0;
     this.onStop?.();
   }

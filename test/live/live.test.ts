@@ -7,7 +7,7 @@ import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_pr
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, quarklabAsync, removeTempDirs, tempDir } from '../helpers/run.js';
+import { CLI, loadReportSchema, quarklabAsync, removeTempDirs, schemaErrors, tempDir } from '../helpers/run.js';
 import { tshark, tsharkExpert } from '../helpers/tshark.js';
 
 const tag = String(process.pid % 100000);
@@ -136,10 +136,11 @@ describe('quarklab live: quark-2m minimal on a VXLAN tunnel to a Linux namespace
   it('ends cleanly on SIGINT with a report that measured the lag and a tshark-clean capture', async () => {
     board!.kill('SIGINT');
     expect(await boardExit).toBe(0);
-    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { verdict: string; scenario: { figures: { live: { lag: { maxLagNs: number; ticks: number }; vxlan: { rxDatagrams: number; txDatagrams: number } }; iperf3: { reverse: boolean; bytes: number }[] } } };
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { verdict: string; scenario: { figures: { live: { lag: { maxLagNs: number; ticks: number; cpuSeconds: number }; vxlan: { rxDatagrams: number; txDatagrams: number } }; iperf3: { reverse: boolean; bytes: number }[] } } };
     expect(report.verdict).toBe('pass');
+    expect(schemaErrors(loadReportSchema(), report)).toEqual([]);
     const liveFigures = report.scenario.figures.live;
-    process.stdout.write(`live lag: at most ${(liveFigures.lag.maxLagNs / 1e6).toFixed(2)} ms over ${liveFigures.lag.ticks} ticks\n`);
+    process.stdout.write(`live lag: at most ${(liveFigures.lag.maxLagNs / 1e6).toFixed(2)} ms over ${liveFigures.lag.ticks} ticks; ${liveFigures.lag.cpuSeconds.toFixed(2)} CPU s\n`);
     expect(liveFigures.lag.ticks).toBeGreaterThan(0);
     expect(liveFigures.vxlan.rxDatagrams).toBeGreaterThan(1000);
     expect(report.scenario.figures.iperf3.map((t) => t.reverse)).toEqual([false, true]);
