@@ -19,6 +19,8 @@ export const VXLAN_HEADER_LEN = 8;
 export const VXLAN_FLAG_I = 0x08;
 /** Frames the switch port in front of the board holds while the link is busy. */
 export const SWITCH_QUEUE_FRAMES = 256;
+/** Datagrams held between the socket and the next pacer tick; more are dropped (host memory stays bounded). */
+export const HOST_QUEUE_DATAGRAMS = 4096;
 
 export interface VxlanStats {
   /** Datagrams sent to the remote end. */
@@ -32,6 +34,8 @@ export interface VxlanStats {
   rxQueueDrops: number;
   /** sendto() errors from the host socket. */
   txErrors: number;
+  /** Datagrams dropped because the emulator had not taken the earlier ones yet. */
+  hostQueueDrops: number;
 }
 
 export interface TunnelEnd {
@@ -58,7 +62,9 @@ export function vxlanDecap(datagram: Uint8Array, vni: number): Uint8Array | 'bad
 }
 
 export class VxlanPort implements WirePort {
-  readonly stats: VxlanStats = { txDatagrams: 0, rxDatagrams: 0, rxBadHeader: 0, rxWrongVni: 0, rxQueueDrops: 0, txErrors: 0 };
+  readonly stats: VxlanStats = { txDatagrams: 0, rxDatagrams: 0, rxBadHeader: 0, rxWrongVni: 0, rxQueueDrops: 0, txErrors: 0, hostQueueDrops: 0 };
+  /** Datagrams from the socket not yet handed to the board. */
+  private readonly arrived: Uint8Array[] = [];
   private readonly header: Uint8Array;
   private txBusyUntil: Nanos = 0;
   private rxBusyUntil: Nanos = 0;
@@ -91,6 +97,22 @@ export class VxlanPort implements WirePort {
     return done;
   }
 
+  /** A datagram from the socket (host time): held until the pacer's next tick takes it. */
+  enqueue(datagram: Uint8Array): boolean {
+    if (this.arrived.length >= HOST_QUEUE_DATAGRAMS) {
+      this.stats.hostQueueDrops++;
+      return false;
+    }
+    this.arrived.push(datagram);
+    return true;
+  }
+
+  /** Hand every datagram that arrived to the board, at the current virtual time. */
+  takeArrived(): void {
+    for (let i = 0; i < this.arrived.length; i++) this.receive(this.arrived[i]!);
+    this.arrived.length = 0;
+  }
+
   /**
    * A datagram from the tunnel, handed over at the current virtual time: its frame reaches the
    * MAC once the link has carried it, after any frames still ahead of it.
@@ -116,6 +138,19 @@ export class VxlanPort implements WirePort {
     const arrival = Math.max(now, this.rxBusyUntil) + ser;
     this.rxBusyUntil = arrival;
     // node:dgram hands each message its own Buffer, so the frame can be kept until it arrives.
-    this.sim.at(arrival, () => this.mac.deliver(frame, true));
+    this.onLink.push(frame);
+    this.onLinkArrival.push(arrival);
+    if (this.onLink.length === 1) this.sim.at(arrival, this.deliverHead);
   }
+
+  /** Frames on the link towards the board, in order, and when each arrives. */
+  private readonly onLink: Uint8Array[] = [];
+  private readonly onLinkArrival: Nanos[] = [];
+  /** One event at a time walks the link queue: no closure per frame. */
+  private readonly deliverHead = (): void => {
+    const frame = this.onLink.shift()!;
+    this.onLinkArrival.shift();
+    this.mac.deliver(frame, true);
+    if (this.onLink.length > 0) this.sim.at(this.onLinkArrival[0]!, this.deliverHead);
+  };
 }

@@ -40,11 +40,18 @@ export class WallClockPacer {
   private lagTicks = 0;
   private busyNs = 0;
   readonly lag: LagStats = { ticks: 0, maxLagNs: 0, meanLagNs: 0, ticksBehind1ms: 0, ticksBehind10ms: 0, busyShare: 0, cpuSeconds: 0 };
-  /** Work queued from outside (frames from the socket), done at the start of the next tick. */
-  private inbox: (() => void)[] = [];
   private onStop: (() => void) | null = null;
+  /** Set by poke(): outside work (frames from the socket) waits for the next tick. */
+  private poked = false;
 
-  constructor(private readonly sim: EventQueue) {}
+  /**
+   * @param takeInput hands outside input (queued frames) to the board; each tick calls it once
+   * the virtual clock has reached the wall clock, so the input enters at the current time.
+   */
+  constructor(
+    private readonly sim: EventQueue,
+    private readonly takeInput: () => void,
+  ) {}
 
   /** Wall nanoseconds since the pacer was made. */
   elapsedNs(): Nanos {
@@ -56,9 +63,9 @@ export class WallClockPacer {
     this.wake();
   }
 
-  /** Run `work` in the emulator at the current virtual time, as soon as possible. */
-  post(work: () => void): void {
-    this.inbox.push(work);
+  /** Outside input is waiting: tick as soon as possible. */
+  poke(): void {
+    this.poked = true;
     this.wake();
   }
 
@@ -96,10 +103,9 @@ export class WallClockPacer {
     const dueBefore = this.sim.nextAt;
     // Bring the clock to now first, so frames from outside enter at the current virtual time.
     this.sim.run(target);
-    const inbox = this.inbox;
-    if (inbox.length > 0) {
-      this.inbox = [];
-      for (const work of inbox) work();
+    if (this.poked) {
+      this.poked = false;
+      this.takeInput();
       this.sim.run(target);
     }
     const ended = this.elapsedNs();
@@ -117,7 +123,7 @@ export class WallClockPacer {
     }
     if (this.stopped) return;
     const next = this.sim.nextAt;
-    if (this.inbox.length > 0 || (next !== null && next - this.elapsedNs() < SPIN_BELOW_NS)) {
+    if (this.poked || (next !== null && next - this.elapsedNs() < SPIN_BELOW_NS)) {
       this.wake();
       return;
     }
