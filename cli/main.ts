@@ -5,6 +5,7 @@
  */
 import { calibrateCommand, CALIBRATE_HELP } from './calibrate-command.js';
 import { imageCommand, IMAGE_HELP } from './image-command.js';
+import { liveCommand, LIVE_HELP } from './live-command.js';
 import { UsageError } from './output.js';
 import { profileCommand, PROFILE_HELP } from './profile-diff-command.js';
 import { profilesCommand, PROFILES_HELP } from './profiles-command.js';
@@ -14,6 +15,7 @@ const HELP = `usage: quarklab <command> [options]
 
 commands:
   run        boot a board and profile, run a scenario, write capture and report
+  live       put a board on a real network (VXLAN over UDP) at wall-clock pace
   image      build or inspect a firmware image
   profiles   list the built-in stack profiles and their cost
   profile    'profile diff A B': what separates two profiles in flash and RAM
@@ -21,18 +23,19 @@ commands:
 
 'quarklab <command> --help' for each command's options.`;
 
-const COMMANDS: Record<string, { run: (args: string[]) => number; help: string }> = {
+const COMMANDS: Record<string, { run: (args: string[]) => number | Promise<number>; help: string }> = {
   run: { run: runCommand, help: RUN_HELP },
+  live: { run: liveCommand, help: LIVE_HELP },
   image: { run: imageCommand, help: IMAGE_HELP },
   profiles: { run: profilesCommand, help: PROFILES_HELP },
   profile: { run: profileCommand, help: PROFILE_HELP },
   calibrate: { run: calibrateCommand, help: CALIBRATE_HELP },
 };
 
-export function main(argv: string[]): number {
+export function main(argv: string[]): number | Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined) {
-    process.stderr.write(`quarklab: missing command (run, image, profiles, profile, calibrate); 'quarklab --help' lists them\n`);
+    process.stderr.write(`quarklab: missing command (run, live, image, profiles, profile, calibrate); 'quarklab --help' lists them\n`);
     return 2;
   }
   if (cmd === '-h' || cmd === '--help' || cmd === 'help') {
@@ -41,24 +44,30 @@ export function main(argv: string[]): number {
   }
   const c = COMMANDS[cmd];
   if (!c) {
-    process.stderr.write(`quarklab: unknown command "${cmd}" (run, image, profiles, profile, calibrate)\n`);
+    process.stderr.write(`quarklab: unknown command "${cmd}" (run, live, image, profiles, profile, calibrate)\n`);
     return 2;
   }
   try {
-    return c.run(rest);
+    const result = c.run(rest);
+    // `live` runs on the event loop: its errors arrive as a rejected promise, handled alike.
+    return typeof result === 'number' ? result : result.catch((e: unknown) => commandError(cmd, e));
   } catch (e) {
-    if (e instanceof UsageError) {
-      process.stderr.write(`quarklab ${cmd}: ${e.message}\n`);
-      return 2;
-    }
-    // parseArgs reports unknown or malformed options as TypeErrors with a code.
-    const code = (e as { code?: string }).code;
-    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`quarklab ${cmd}: ${(e as Error).message.split('\n')[0]}\n`);
-      return 2;
-    }
-    throw e;
+    return commandError(cmd, e);
   }
+}
+
+function commandError(cmd: string, e: unknown): number {
+  if (e instanceof UsageError) {
+    process.stderr.write(`quarklab ${cmd}: ${e.message}\n`);
+    return 2;
+  }
+  // parseArgs reports unknown or malformed options as TypeErrors with a code.
+  const code = (e as { code?: string }).code;
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+    process.stderr.write(`quarklab ${cmd}: ${(e as Error).message.split('\n')[0]}\n`);
+    return 2;
+  }
+  throw e;
 }
 
 // Output piped into `head` and cut short is not an error worth a stack trace.
@@ -67,4 +76,6 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-process.exitCode = main(process.argv.slice(2));
+const exit = main(process.argv.slice(2));
+if (typeof exit === 'number') process.exitCode = exit;
+else void exit.then((code) => (process.exitCode = code));

@@ -108,6 +108,12 @@ export class EventQueue {
     return this.heap.length;
   }
 
+  /** When the next pending event is due, or null when none is: a pacing loop sleeps until then. */
+  get nextAt(): Nanos | null {
+    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
+    return this.heap.length > 0 ? this.heap[0]!.at : null;
+  }
+
   /**
    * Run events until the queue is empty, `until` is passed, or `stop()` returns true.
    * The clock ends at `until` when given, so timers set "for later" stay pending.

@@ -11,6 +11,8 @@ import { bulkScenario } from './bulk.js';
 import { httpGetOptions, httpGetScenario, httpServeOptions, httpServeScenario } from './http.js';
 import { slowReadersScenario, synFloodScenario, type SlowReaderScenarioOptions, type SynFloodScenarioOptions } from './tcp-stress.js';
 import { udpEchoOptions, udpEchoScenario } from './udp-echo.js';
+import { iperf3Options, iperf3Scenario } from './iperf3.js';
+import { replayOptions, replayScenario } from './replay.js';
 
 /** Scenario options (`--scenario NAME:key=value,…`) other than the wire impairments. */
 export type ScenarioOptions = Record<string, string>;
@@ -30,6 +32,8 @@ export const SCENARIOS: Record<string, { description: string; make: (options: Sc
   'http-get': { description: 'the board fetches 1 KB, 100 KB (chunked) and 1 MB from the lab host over one keep-alive HTTP/1.1 connection (options sizes=A+Bc+…, paths=/a+/b)', make: (o) => withOptions(httpGetOptions(o), (h) => httpGetScenario(h)) },
   'http-serve': { description: "the lab host runs 8 HTTP clients at once against the board's server, 2 requests each, the board closing first (options clients=N, sizes=A+Bc, paths=/a+/b, sndbuf=BYTES: the server's SO_SNDBUF, default 0: the kernel's own sizing)", make: (o) => withOptions(httpServeOptions(o), (h) => httpServeScenario(h)) },
   'slow-readers': { description: 'the board opens 8 downloads of 200 kB and reads them slowly (options connections=N, bytes=N, tcp_mem=LOW+PRESSURE+HIGH pages)', make: (o) => withOptions(slowReaderOptions(o), (v) => slowReadersScenario(v)) },
+  iperf3: { description: "the lab host's iperf3 client against the board's iperf3 server: -t T, then -R (options time=S default 1, parallel=N)", make: (o) => withOptions(iperf3Options(o), (v) => iperf3Scenario(v)) },
+  replay: { description: "the lab host replays a capture's frames to the board at their recorded times, addresses mapped to the lab network (options file=CAPTURE.pcapng or .pcap, device=MAC: the capture's device when it has no direction flags)", make: (o) => { const v = replayOptions(o); return 'error' in v ? v : replayScenario(v.file, v.device); } },
   'syn-flood': { description: 'spoofed SYNs at line rate against the board server while a real client connects (option duration-ms=N)', make: (o) => withOptions(synFloodOptions(o), (v) => synFloodScenario(v)) },
 };
 

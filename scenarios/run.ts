@@ -261,7 +261,7 @@ export function run(opts: RunOptions): RunOutcome {
   };
 }
 
-function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: number, elapsedNs: number): BoardReport {
+export function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: number, elapsedNs: number): BoardReport {
   const ram = b.board.ram;
   const usage = ram.usage();
   const caches = ram.slabinfo().map((c) => ({ name: c.name, objectSize: c.objectSize, active: c.active, peakActive: c.peakActive, totalObjects: c.totalObjects, pages: c.pages, peakPages: c.peakPages, failures: c.failures }));
