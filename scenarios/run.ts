@@ -21,14 +21,16 @@ import { buildFirmware } from './firmware.js';
 import { DEFAULT_BOARD, DEFAULT_PROFILE, LAB_BOARD, LAB_PROFILE, resolveBoard, resolveCostTable, resolveProfile } from './inputs.js';
 import { Process, type TraceLine } from './process.js';
 import { DEFAULT_SCENARIO, findScenario } from './registry.js';
-import type { ScenarioContext } from './scenario.js';
+import type { Scenario, ScenarioContext } from './scenario.js';
+import { Syscalls } from '../stack/socket/syscalls.js';
 
 export const QUARKLAB_VERSION = '0.1.0';
 
 export interface RunOptions {
   board?: string;
   profile?: string;
-  scenario?: string;
+  /** A built-in's `NAME[:k=v,…]`, or a scenario already made (a user's, loaded by path). */
+  scenario?: string | Scenario;
   seed?: number;
   cpu?: boolean;
   /** A prebuilt firmware image to boot instead of building one for the profile. */
@@ -72,8 +74,10 @@ export function run(opts: RunOptions): RunOutcome {
   if ('error' in labConfig) return bad(labConfig.error);
   const table = resolveCostTable(opts.costTablePath);
   if ('error' in table) return bad(table.error);
-  const scenario = findScenario(scenarioName);
+  const scenario = typeof scenarioName === 'string' ? findScenario(scenarioName) : scenarioName;
   if ('error' in scenario) return bad(scenario.error);
+  const unmeasured = unmeasuredBudget(scenario, opts.budgets ?? []);
+  if (unmeasured) return bad(unmeasured);
   let profile: Profile | null = null;
   let dutImage: Uint8Array;
   if (opts.imagePath) {
@@ -154,6 +158,7 @@ export function run(opts: RunOptions): RunOutcome {
     finish: () => {
       finished = true;
     },
+    sysctl: (on: BootedBoard, name: string, value: string) => new Syscalls(on.stack).writeSysctl(name, value),
   };
   scenario.start(ctx);
   world.sim.run(scenario.timeLimitNs, () => finished);
@@ -215,6 +220,24 @@ export function run(opts: RunOptions): RunOutcome {
   };
   const files = capture.finish(world.sim.now);
   return { exitCode: verdict === 'pass' ? 0 : 1, report, capture: files.pcapng, pcap: files.pcap, trace, events: world.sim.eventsRun };
+}
+
+/** Figures every run measures, whatever the scenario. */
+export const RUN_FIGURES: readonly string[] = ['ram.peak', 'ram.static', 'ram.heap-peak', 'ram.free-min', 'flash.image', 'rx.missed', 'alloc.failures'];
+
+/** The figures a budget may name for this scenario. */
+export function scenarioFigures(scenario: Pick<Scenario, 'produces'>): string[] {
+  return [...RUN_FIGURES, ...(scenario.produces ?? [])];
+}
+
+/** A budget on a figure this scenario never measures is bad input, refused before the run. */
+export function unmeasuredBudget(scenario: Pick<Scenario, 'name' | 'produces'>, budgets: readonly { key: string }[]): string | null {
+  for (const b of budgets) {
+    if (RUN_FIGURES.includes(b.key) || scenario.produces?.includes(b.key)) continue;
+    const own = scenario.produces && scenario.produces.length > 0 ? scenario.produces.join(', ') : 'none of its own';
+    return `budget ${b.key}: scenario ${scenario.name} does not measure ${b.key} (its figures: ${own}; every run: ${RUN_FIGURES.join(', ')})`;
+  }
+  return null;
 }
 
 function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: number, elapsedNs: number): BoardReport {
