@@ -86,7 +86,7 @@ export function parseScenarioSpec(spec: string, extra: ScenarioOptions = {}): { 
   return { name, options: { ...options, ...extra } };
 }
 
-function takeImpairments(options: ScenarioOptions): { impairments: Partial<Impairments>; rest: ScenarioOptions } | { error: string } {
+export function takeImpairments(options: ScenarioOptions): { impairments: Partial<Impairments>; rest: ScenarioOptions } | { error: string } {
   const impairments: Partial<Impairments> = {};
   const rest: ScenarioOptions = {};
   for (const [k, v] of Object.entries(options)) {

@@ -4,6 +4,8 @@
  * report and the exit code (0 all held, 1 a budget or check failed, 2 bad input).
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../emulator/package-root.js';
 import type { Program } from '../apps/program.js';
 import type { BoardConfig } from '../emulator/board-config.js';
 import { NS_PER_SEC, NS_PER_US } from '../emulator/event-queue.js';
@@ -24,7 +26,8 @@ import { DEFAULT_SCENARIO, findScenario } from './registry.js';
 import type { Scenario, ScenarioContext } from './scenario.js';
 import { Syscalls } from '../stack/socket/syscalls.js';
 
-export const QUARKLAB_VERSION = '0.1.0';
+/** quarklab's version, as package.json gives it. */
+export const QUARKLAB_VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 
 export interface RunOptions {
   board?: string;
@@ -52,6 +55,12 @@ export interface RunOutcome {
   trace: TraceLine[];
   /** Events the virtual clock ran (for benchmarks). */
   events?: number;
+  /** Every figure a budget could name, as measured (null: not measured this run). */
+  measured?: Record<string, number | null>;
+  /** The DUT's firmware image as booted (built or read), for content hashes. */
+  image?: Uint8Array;
+  /** The board file, profile and cost table the run used (their sources, for content hashes). */
+  sources?: { board: string; profile: string | null; costTable: string };
 }
 
 /** Quiet time after the scenario: long enough for TIME_WAIT, neighbour GC and leases to expire. */
@@ -128,7 +137,7 @@ export function run(opts: RunOptions): RunOutcome {
       notes: [],
       verdict: 'fail',
     };
-    return { exitCode: 1, report, trace };
+    return { exitCode: 1, report, trace, image: dutImage, sources: { board: boardConfig.name, profile: profile?.source ?? null, costTable: table.source } };
   }
 
   world.connect(dut.board, lab.board, WIRE_DELAY_NS, { ...NO_IMPAIRMENTS, ...scenario.impairments });
@@ -219,7 +228,7 @@ export function run(opts: RunOptions): RunOutcome {
     verdict,
   };
   const files = capture.finish(world.sim.now);
-  return { exitCode: verdict === 'pass' ? 0 : 1, report, capture: files.pcapng, pcap: files.pcap, trace, events: world.sim.eventsRun };
+  return { exitCode: verdict === 'pass' ? 0 : 1, report, capture: files.pcapng, pcap: files.pcap, trace, events: world.sim.eventsRun, measured, image: dutImage, sources: { board: boardConfig.name, profile: profile?.source ?? null, costTable: table.source } };
 }
 
 /** Figures every run measures, whatever the scenario. */
