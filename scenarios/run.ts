@@ -43,6 +43,15 @@ export interface RunOptions {
   epochNs?: bigint;
   captureAll?: boolean;
   classicPcap?: boolean;
+  /** Called every 65536 events while the scenario runs: how far it has got (for a progress line). */
+  onProgress?: (p: RunProgress) => void;
+}
+
+export interface RunProgress {
+  virtualNs: number;
+  /** Bytes and frames through the board's MAC, both directions. */
+  bytes: number;
+  frames: number;
 }
 
 export interface RunOutcome {
@@ -170,7 +179,17 @@ export function run(opts: RunOptions): RunOutcome {
     sysctl: (on: BootedBoard, name: string, value: string) => new Syscalls(on.stack).writeSysctl(name, value),
   };
   scenario.start(ctx);
-  world.sim.run(scenario.timeLimitNs, () => finished);
+  const onProgress = opts.onProgress;
+  const mac = dut.board.mac.stats;
+  world.sim.run(
+    scenario.timeLimitNs,
+    onProgress
+      ? () => {
+          if ((world.sim.eventsRun & 0xffff) === 0) onProgress({ virtualNs: world.sim.now, bytes: mac.rx_bytes + mac.tx_bytes, frames: mac.rx_packets + mac.tx_packets });
+          return finished;
+        }
+      : () => finished,
+  );
   const checks: CheckReport[] = [];
   if (!finished) checks.push({ name: 'scenario completes', pass: false, detail: `still running at the ${scenario.timeLimitNs / NS_PER_SEC} s limit` });
   const trafficEnd = world.sim.now;
