@@ -186,14 +186,25 @@ function cellId(board: string, profile: string, scenario: string, seed: number):
   return `${clean(board)}.${clean(profile)}.${clean(scenario.replace(/\.(m?ts|m?js)(?=:|$)/, ''))}.seed${seed}`;
 }
 
+/** The names a plan may use for a board, profile or scenario: as given, its file name, and that without extension. */
+function aliases(p: string): string[] {
+  const tail = p.includes('/') ? p.slice(p.lastIndexOf('/') + 1) : p;
+  return [p, tail, tail.replace(/\.(m?ts|m?js|config|json)$/, '')];
+}
+
+function named(want: string | undefined, have: string): boolean {
+  return want === undefined || aliases(have).includes(want) || aliases(have).includes(aliases(want)[1]!);
+}
+
 function matches(e: ExpectedFailure, c: { board: string; profile: string; scenario: string; seed: number }): boolean {
-  const tail = (p: string) => (p.includes('/') ? p.slice(p.lastIndexOf('/') + 1) : p);
-  return (e.board === undefined || e.board === c.board || tail(e.board) === tail(c.board)) && (e.profile === undefined || e.profile === c.profile || tail(e.profile) === tail(c.profile)) && (e.scenario === undefined || e.scenario === c.scenario || e.scenario === scenarioKey(c.scenario) || tail(e.scenario) === tail(scenarioKey(c.scenario))) && (e.seed === undefined || e.seed === c.seed);
+  return named(e.board, c.board) && named(e.profile, c.profile) && (e.scenario === c.scenario || named(e.scenario, scenarioKey(c.scenario))) && (e.seed === undefined || e.seed === c.seed);
 }
 
 function lookup(map: Record<string, Record<string, string>>, key: string): Record<string, string> {
-  const tail = key.includes('/') ? key.slice(key.lastIndexOf('/') + 1) : key;
-  return { ...(map[tail] ?? {}), ...(map[key] ?? {}) };
+  const out: Record<string, string> = {};
+  // The least specific spelling first, so the exact one wins.
+  for (const name of aliases(key).reverse()) Object.assign(out, map[name] ?? {});
+  return out;
 }
 
 /** Every cell, in matrix order: boards, then profiles, then scenarios, then seeds. */
@@ -241,14 +252,14 @@ export async function checkPlan(plan: Plan): Promise<Problem | null> {
     byScenario.set(s, r);
   }
   for (const key of Object.keys(plan.budgets.scenario)) {
-    if (![...byScenario.keys()].some((s) => scenarioKey(s) === key || scenarioKey(s).endsWith(`/${key}`))) return { error: place(`budgets.scenario.${key}: no scenario "${key}" in the plan`) };
+    if (![...byScenario.keys()].some((s) => aliases(scenarioKey(s)).includes(key))) return { error: place(`budgets.scenario.${key}: no scenario "${key}" in the plan`) };
   }
   // Each budget is checked where it is written, against every scenario it reaches.
   const sources: [string, Record<string, string>, (scenario: string) => boolean][] = [
     [plan.origin === 'flags' ? '--budget' : 'budgets.default', plan.budgets.default, () => true],
     ...Object.entries(plan.budgets.board).map(([k, v]) => [`budgets.board.${k}`, v, () => true] as [string, Record<string, string>, () => boolean]),
     ...Object.entries(plan.budgets.profile).map(([k, v]) => [`budgets.profile.${k}`, v, () => true] as [string, Record<string, string>, () => boolean]),
-    ...Object.entries(plan.budgets.scenario).map(([k, v]) => [`budgets.scenario.${k}`, v, (s: string) => scenarioKey(s) === k || scenarioKey(s).endsWith(`/${k}`)] as [string, Record<string, string>, (s: string) => boolean]),
+    ...Object.entries(plan.budgets.scenario).map(([k, v]) => [`budgets.scenario.${k}`, v, (s: string) => aliases(scenarioKey(s)).includes(k)] as [string, Record<string, string>, (s: string) => boolean]),
   ];
   for (const [where, budgets, reaches] of sources) {
     for (const [spec, scenario] of byScenario) {
