@@ -134,13 +134,14 @@ export async function testCommand(args: string[]): Promise<number> {
   mkdirSync(outDir, { recursive: true });
   const progress = makeProgress(cells.length);
   const pool = runPool(cells, jobs, outDir, { started: (c) => progress.started(c.id), finished: (r, d, t) => progress.finished(r, d, t) });
+  // Ctrl-C: stop handing out cells; a second one while results are written is ignored, so
+  // nothing is left half-written.
   const onSigint = () => pool.stop();
   process.on('SIGINT', onSigint);
   let outcome;
   try {
     outcome = await pool.done;
   } finally {
-    process.off('SIGINT', onSigint);
     progress.end();
   }
   const results = makeResults(outcome.results, all.length, shard, outcome.interrupted, plan.thresholds);
@@ -156,6 +157,7 @@ export async function testCommand(args: string[]): Promise<number> {
     writeFileSync(values.summary, summaryMarkdown(results, comparison), { flag: values.summary === process.env['GITHUB_STEP_SUMMARY'] ? 'a' : 'w' });
   }
   const failed = failedCount(results.cells);
+  process.off('SIGINT', onSigint);
   if (comparison) write(formatComparison(comparison));
   write(`${results.cells.length - failed} passed, ${failed} failed${outcome.interrupted ? `, ${cells.length - results.cells.length} not run (interrupted)` : ''}`);
   write(`wrote ${join(outDir, 'results.json')} and ${results.cells.length} cell folder${results.cells.length === 1 ? '' : 's'}`);

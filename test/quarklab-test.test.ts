@@ -6,7 +6,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { CLI, quarklabAsync, readJson, removeTempDirs, stderrProblems, tempDir, type CliResult } from './helpers/run.js';
 
 afterAll(removeTempDirs);
@@ -221,5 +221,33 @@ describe('baseline compare', () => {
   it('--version prints package.json version', async () => {
     const r = await quarklabAsync(['--version']);
     expect(r.stdout).toBe(`quarklab ${readJson<{ version: string }>(join(__dirname, '..', 'package.json')).version}\n`);
+  });
+});
+
+describe('Ctrl-C', () => {
+  it('stops, keeps the cells that finished and writes results for them only', async () => {
+    const work = tempDir('quarklab-sigint-');
+    const child = spawn(process.execPath, [CLI, 'test', '--scenario', 'ping', '--seed', '1', '--seed', '2', '--seed', '3', '--seed', '4', '-j', '1', '--out', 'o'], { cwd: work, env: { ...process.env, CI: 'true' } });
+    let stdout = '';
+    let interrupted = false;
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        // After the first cell finishes, as a person would press Ctrl-C.
+        if (stdout.includes('[1/4]') && !interrupted) {
+          interrupted = true;
+          child.kill('SIGINT');
+          resolve();
+        }
+      });
+    });
+    expect(await exited).toBe(130);
+    const results = readJson<ResultsFile & { interrupted: boolean }>(join(work, 'o', 'results.json'));
+    expect(results.interrupted).toBe(true);
+    expect(results.cells.length).toBeGreaterThanOrEqual(1);
+    expect(results.cells.length).toBeLessThan(4);
+    // Exactly the finished cells have folders; nothing half-written is left.
+    expect(readdirSync(join(work, 'o')).sort()).toEqual([...results.cells.map((c) => c.id), 'results.json'].sort());
   });
 });
