@@ -10,6 +10,9 @@ import { UsageError } from './output.js';
 import { profileCommand, PROFILE_HELP } from './profile-diff-command.js';
 import { profilesCommand, PROFILES_HELP } from './profiles-command.js';
 import { runCommand, RUN_HELP } from './run-command.js';
+import { compareCommand, COMPARE_HELP, mergeCommand, MERGE_HELP } from './results-commands.js';
+import { testCommand, TEST_HELP } from './test-command.js';
+import { QUARKLAB_VERSION } from '../scenarios/run.js';
 
 const HELP = `usage: quarklab <command> [options]
 
@@ -20,8 +23,11 @@ commands:
   profiles   list the built-in stack profiles and their cost
   profile    'profile diff A B': what separates two profiles in flash and RAM
   calibrate  write a cost table from your kernel build's size and pahole output
+  test       run a matrix of boards, profiles, scenarios and seeds as one CI gate
+  merge      join the results of 'test --shard' runs
+  compare    compare two results.json: flash, RAM, goodput and rtt deltas against thresholds
 
-'quarklab <command> --help' for each command's options.`;
+'quarklab <command> --help' for each command's options; 'quarklab --version' the version.`;
 
 const COMMANDS: Record<string, { run: (args: string[]) => number | Promise<number>; help: string }> = {
   run: { run: runCommand, help: RUN_HELP },
@@ -30,13 +36,20 @@ const COMMANDS: Record<string, { run: (args: string[]) => number | Promise<numbe
   profiles: { run: profilesCommand, help: PROFILES_HELP },
   profile: { run: profileCommand, help: PROFILE_HELP },
   calibrate: { run: calibrateCommand, help: CALIBRATE_HELP },
+  test: { run: testCommand, help: TEST_HELP },
+  merge: { run: mergeCommand, help: MERGE_HELP },
+  compare: { run: compareCommand, help: COMPARE_HELP },
 };
 
-export function main(argv: string[]): number | Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined) {
-    process.stderr.write(`quarklab: missing command (run, live, image, profiles, profile, calibrate); 'quarklab --help' lists them\n`);
+    process.stderr.write(`quarklab: missing command (${Object.keys(COMMANDS).join(', ')}); 'quarklab --help' lists them\n`);
     return 2;
+  }
+  if (cmd === '--version' || cmd === '-V') {
+    process.stdout.write(`quarklab ${QUARKLAB_VERSION}\n`);
+    return 0;
   }
   if (cmd === '-h' || cmd === '--help' || cmd === 'help') {
     process.stdout.write(HELP + '\n');
@@ -44,13 +57,11 @@ export function main(argv: string[]): number | Promise<number> {
   }
   const c = COMMANDS[cmd];
   if (!c) {
-    process.stderr.write(`quarklab: unknown command "${cmd}" (run, live, image, profiles, profile, calibrate)\n`);
+    process.stderr.write(`quarklab: unknown command "${cmd}" (${Object.keys(COMMANDS).join(', ')})\n`);
     return 2;
   }
   try {
-    const result = c.run(rest);
-    // `live` runs on the event loop: its errors arrive as a rejected promise, handled alike.
-    return typeof result === 'number' ? result : result.catch((e: unknown) => commandError(cmd, e));
+    return await c.run(rest);
   } catch (e) {
     return commandError(cmd, e);
   }
@@ -76,6 +87,4 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   throw e;
 });
 
-const exit = main(process.argv.slice(2));
-if (typeof exit === 'number') process.exitCode = exit;
-else void exit.then((code) => (process.exitCode = code));
+process.exitCode = await main(process.argv.slice(2));

@@ -29,9 +29,11 @@ options:
   --costs FILE        cost table from 'quarklab calibrate' (default: Linux 6.1 i386, measured)
   --scenario NAME     also run this scenario on each profile and compare runtime RAM
   --json              print the comparison as JSON
+  --fail-over BYTES   exit 1 when B's image is larger than A's by more than BYTES (a CI gate)
   -h, --help          this help
 
-exit codes: 0 the comparison was printed (whatever it shows); 2 bad usage or input.`;
+exit codes: 0 the comparison was printed (and B grew by at most --fail-over); 1 B's image grew
+by more than --fail-over bytes; 2 bad usage or input.`;
 
 export function profileCommand(args: string[]): number {
   const [sub, ...rest] = args;
@@ -51,6 +53,7 @@ function diff(args: string[]): number {
       costs: { type: 'string' },
       scenario: { type: 'string' },
       json: { type: 'boolean' },
+      'fail-over': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -61,6 +64,8 @@ function diff(args: string[]): number {
     return 0;
   }
   if (positionals.length !== 2) fail(`profile diff takes two profiles, A and B (got ${positionals.length})`);
+  const failOver = values['fail-over'];
+  if (failOver !== undefined && !/^[0-9]{1,12}$/.test(failOver)) fail(`--fail-over must be a whole number of bytes, got "${failOver}"`);
   const board = resolveBoard(values.board ?? DEFAULT_BOARD);
   if ('error' in board) fail(board.error);
   const table = resolveCostTable(values.costs);
@@ -98,5 +103,12 @@ function diff(args: string[]): number {
   }
 
   write(values.json ? JSON.stringify(result, null, 2) : formatProfileDiff(result));
+  if (failOver !== undefined) {
+    const grown = result.b.imageBytes - result.a.imageBytes;
+    if (grown > Number(failOver)) {
+      process.stderr.write(`quarklab profile diff: ${positionals[1]} is ${grown} bytes larger than ${positionals[0]} in flash, over --fail-over ${failOver}\n`);
+      return 1;
+    }
+  }
   return 0;
 }

@@ -10,6 +10,31 @@ import { BUDGET_KEYS, parseBudget, type BudgetSpec } from '../traces/budgets.js'
 import { DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { summarize } from '../traces/report.js';
 import { fail, write } from './output.js';
+import { isScenarioPath, resolveScenario } from '../api/load-scenario.js';
+import { splitScenarioSpec } from '../api/options.js';
+import type { Scenario } from '../scenarios/scenario.js';
+import { isLiveTerminal } from '../runner/progress.js';
+import type { RunProgress } from '../scenarios/run.js';
+
+/**
+ * On a terminal, a run that lasts over a wall-clock second shows one updating line on stderr:
+ * virtual time, bytes and frames through the board's MAC. In CI or a pipe, nothing.
+ */
+function terminalProgress(): { update: (p: RunProgress) => void; end: () => void } | null {
+  if (!isLiveTerminal(process.stderr)) return null;
+  const started = Date.now();
+  let shown = false;
+  return {
+    update(p) {
+      if (Date.now() - started < 1000) return;
+      shown = true;
+      process.stderr.write(`\r\x1b[2Krunning: ${(p.virtualNs / 1e9).toFixed(3)} s virtual, ${(p.bytes / 1e6).toFixed(1)} MB moved, ${p.frames} frames`);
+    },
+    end() {
+      if (shown) process.stderr.write('\r\x1b[2K');
+    },
+  };
+}
 
 export const RUN_HELP = `usage: quarklab run [options]
 
@@ -21,7 +46,8 @@ options:
   --profile NAME|FILE   stack profile: full, client, minimal, or a Kconfig fragment (default ${DEFAULT_PROFILE})
   --image FILE          boot this firmware image instead of building one from --profile
   --scenario NAME[:K=V,…]
-                        a built-in scenario (listed below; default ${DEFAULT_SCENARIO}) with options after
+                        a built-in scenario (listed below; default ${DEFAULT_SCENARIO}), or a file
+                        ./my.ts (.ts/.js/.mjs, default-exporting defineScenario), with options after
                         a colon, e.g. smoke:loss=0.05 or bulk-rx:bytes=40000000; the wire options
                         loss=P, duplicate=P, reorder=P, corrupt=P, reorder-delay-ms=N apply to any
   --seed N              seed for every random choice (default 1)
@@ -50,7 +76,7 @@ ${Object.entries(SCENARIOS)
 exit codes: 0 every budget and check held; 1 one failed (including a profile that does not
 fit the board); 2 bad usage or bad input.`;
 
-export function runCommand(args: string[]): number {
+export async function runCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
@@ -108,12 +134,25 @@ export function runCommand(args: string[]): number {
     rmSync(join(out, 'capture.pcap'), { force: true });
     rmSync(join(out, 'lab.pcapng'), { force: true });
   };
+  // A scenario file (./sensor.ts) is loaded first; a built-in is found by run() itself.
+  let scenario: string | Scenario | undefined = values.scenario;
+  if (scenario !== undefined) {
+    const split = splitScenarioSpec(scenario);
+    if ('error' in split) fail(split.error);
+    if (isScenarioPath(split.name)) {
+      const loaded = await resolveScenario(scenario);
+      if ('error' in loaded) fail(loaded.error);
+      scenario = loaded;
+    }
+  }
+  const progress = terminalProgress();
   const outcome = run({
     beforeCapture: clearOutput,
     board: values.board,
     profile: values.profile,
     imagePath: values.image,
-    scenario: values.scenario,
+    scenario,
+    onProgress: progress?.update,
     seed,
     cpu: values.cpu !== 'off',
     costTablePath: values.costs,
@@ -127,6 +166,7 @@ export function runCommand(args: string[]): number {
     fcs: values.fcs === true,
     snaplen,
   });
+  progress?.end();
   if (outcome.exitCode === 2) fail(outcome.error ?? 'bad input');
   const report = outcome.report!;
   if ((outcome.captureFiles ?? []).length === 0) clearOutput();

@@ -110,7 +110,7 @@ export class EventQueue {
 
   /** When the next pending event is due, or null when none is: a pacing loop sleeps until then. */
   get nextAt(): Nanos | null {
-    while (this.heap.length > 0 && this.heap[0]!.cancelled) this.pop();
+    // Cancelled timers leave the heap at once (del), so the top is always live.
     return this.heap.length > 0 ? this.heap[0]!.at : null;
   }
 

@@ -63,6 +63,8 @@ export function vxlanDecap(datagram: Uint8Array, vni: number): Uint8Array | 'bad
 
 export class VxlanPort implements WirePort {
   readonly stats: VxlanStats = { txDatagrams: 0, rxDatagrams: 0, rxBadHeader: 0, rxWrongVni: 0, rxQueueDrops: 0, txErrors: 0, hostQueueDrops: 0 };
+  /** A real network has no emulated impairments to note on a frame. */
+  readonly lastTxNote: string | null = null;
   /** Datagrams from the socket not yet handed to the board. */
   private readonly arrived: Uint8Array[] = [];
   private readonly header: Uint8Array;
@@ -88,7 +90,9 @@ export class VxlanPort implements WirePort {
   }
 
   /** The MAC sends: the frame leaves through the tunnel now; the link is busy for its length. */
-  transmit(_from: EthernetMac, frame: Uint8Array): Nanos {
+  transmit(_from: EthernetMac, bytes: Buffer, offset: number, length: number): Nanos {
+    // The MAC reuses its buffer: the socket gets its own copy of the frame.
+    const frame = Buffer.from(bytes.subarray(offset, offset + length));
     const start = Math.max(this.sim.now, this.txBusyUntil);
     const done = start + this.serialisationNs(frame.length);
     this.txBusyUntil = done;

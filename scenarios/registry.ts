@@ -5,32 +5,48 @@ import { dhcpOptions, dhcpScenario } from './dhcp.js';
 import { dnsScenario } from './dns.js';
 import { floodScenario } from './flood.js';
 import { pingScenario } from './ping.js';
+import type { DefinedScenario } from '../api/define-scenario.js';
 import type { Scenario } from './scenario.js';
 import { smokeScenario } from './smoke.js';
 import { bulkScenario } from './bulk.js';
 import { httpGetOptions, httpGetScenario, httpServeOptions, httpServeScenario } from './http.js';
 import { slowReadersScenario, synFloodScenario, type SlowReaderScenarioOptions, type SynFloodScenarioOptions } from './tcp-stress.js';
-import { udpEchoOptions, udpEchoScenario } from './udp-echo.js';
+import { udpEchoScenario } from './udp-echo.js';
 import { iperf3Options, iperf3Scenario } from './iperf3.js';
 import { replayOptions, replayScenario } from './replay.js';
 
 /** Scenario options (`--scenario NAME:key=value,…`) other than the wire impairments. */
 export type ScenarioOptions = Record<string, string>;
 
-export const SCENARIOS: Record<string, { description: string; make: (options: ScenarioOptions) => Scenario | { error: string } }> = {
-  ping: { description: 'the board pings the lab host 4 times (static addresses)', make: () => pingScenario() },
-  flood: { description: 'the lab host floods the board with 3000 small echo requests back to back; the board must still answer', make: () => floodScenario() },
+/**
+ * A built-in: its --help line, how it is made from options, and the budget figures beyond
+ * RAM and flash that it measures (a budget on any other is refused before the run).
+ */
+export interface BuiltinScenario {
+  description: string;
+  make: (options: ScenarioOptions) => Scenario | { error: string };
+  produces?: readonly string[];
+}
+
+/** A built-in written with defineScenario: help, validation and figures come from its definition. */
+function defined(d: DefinedScenario, description: string): BuiltinScenario {
+  return { description, make: (o) => d.instantiate(Object.entries(o)), produces: d.produces };
+}
+
+export const SCENARIOS: Record<string, BuiltinScenario> = {
+  ping: defined(pingScenario, 'the board pings the lab host 4 times (static addresses)'),
+  flood: { description: 'the lab host floods the board with 3000 small echo requests back to back; the board must still answer', make: () => floodScenario(), produces: ['rtt.p99'] },
   dhcp: { description: 'the board leases an address from the lab host by DHCP (options lease=S, renewals=N, reboot=ADDR, outage=S)', make: (o) => withOptions(dhcpOptions(o), (d) => dhcpScenario(d)) },
   'dhcp-renew': { description: 'DHCP with a 60 s lease, running past T1 to renew it once', make: (o) => withOptions(dhcpOptions(o, { leaseSeconds: 60, renewals: 1 }), (d) => dhcpScenario(d, 'dhcp-renew')) },
   'dhcp-nak': { description: 'DHCP starting in INIT-REBOOT for a foreign address: NAK, then a fresh lease', make: (o) => withOptions(dhcpOptions(o, { leaseSeconds: 3600, renewals: 0, rebootAddress: 0x0a090807 }), (d) => dhcpScenario(d, 'dhcp-nak')) },
   'dhcp-expire': { description: 'DHCP with a 60 s lease and the server gone at 10 s: renew at T1, rebind at T2, expire, start over', make: (o) => withOptions(dhcpOptions(o, { leaseSeconds: 60, renewals: 0, outageSeconds: 10 }), (d) => dhcpScenario(d, 'dhcp-expire')) },
   dns: { description: 'the board resolves a name, a missing name (NXDOMAIN) and an answer over 512 bytes (TC) from the lab host', make: (o) => noOptions('dns', o, dnsScenario) },
-  'udp-echo': { description: 'UDP echo of 64 to 4000-byte datagrams (fragmented beyond the MTU) with the lab host (option sizes=A+B+…)', make: (o) => withOptions(udpEchoOptions(o), (s) => udpEchoScenario(s)) },
-  smoke: { description: 'DHCP, then ping the gateway, then resolve the lab host by name', make: (o) => noOptions('smoke', o, () => smokeScenario()) },
-  'bulk-rx': { description: 'the board downloads 4 MB over TCP from the lab host (option bytes=N)', make: (o) => withOptions(bulkOptions(o), (b) => bulkScenario({ direction: 'rx', ...b })) },
-  'bulk-tx': { description: 'the board uploads 4 MB over TCP to the lab host (option bytes=N)', make: (o) => withOptions(bulkOptions(o), (b) => bulkScenario({ direction: 'tx', ...b })) },
-  'http-get': { description: 'the board fetches 1 KB, 100 KB (chunked) and 1 MB from the lab host over one keep-alive HTTP/1.1 connection (options sizes=A+Bc+…, paths=/a+/b)', make: (o) => withOptions(httpGetOptions(o), (h) => httpGetScenario(h)) },
-  'http-serve': { description: "the lab host runs 8 HTTP clients at once against the board's server, 2 requests each, the board closing first (options clients=N, sizes=A+Bc, paths=/a+/b, sndbuf=BYTES: the server's SO_SNDBUF, default 0: the kernel's own sizing)", make: (o) => withOptions(httpServeOptions(o), (h) => httpServeScenario(h)) },
+  'udp-echo': defined(udpEchoScenario, 'UDP echo of 64 to 4000-byte datagrams (fragmented beyond the MTU) with the lab host (option sizes=A+B+…)'),
+  smoke: { description: 'DHCP, then ping the gateway, then resolve the lab host by name', make: (o) => noOptions('smoke', o, () => smokeScenario()), produces: ['rtt.p99'] },
+  'bulk-rx': { description: 'the board downloads 4 MB over TCP from the lab host (option bytes=N)', make: (o) => withOptions(bulkOptions(o), (b) => bulkScenario({ direction: 'rx', ...b })), produces: ['goodput', 'rtt.p99'] },
+  'bulk-tx': { description: 'the board uploads 4 MB over TCP to the lab host (option bytes=N)', make: (o) => withOptions(bulkOptions(o), (b) => bulkScenario({ direction: 'tx', ...b })), produces: ['goodput', 'rtt.p99'] },
+  'http-get': { description: 'the board fetches 1 KB, 100 KB (chunked) and 1 MB from the lab host over one keep-alive HTTP/1.1 connection (options sizes=A+Bc+…, paths=/a+/b)', make: (o) => withOptions(httpGetOptions(o), (h) => httpGetScenario(h)), produces: ['goodput'] },
+  'http-serve': { description: "the lab host runs 8 HTTP clients at once against the board's server, 2 requests each, the board closing first (options clients=N, sizes=A+Bc, paths=/a+/b, sndbuf=BYTES: the server's SO_SNDBUF, default 0: the kernel's own sizing)", make: (o) => withOptions(httpServeOptions(o), (h) => httpServeScenario(h)), produces: ['goodput'] },
   'slow-readers': { description: 'the board opens 8 downloads of 200 kB and reads them slowly (options connections=N, bytes=N, tcp_mem=LOW+PRESSURE+HIGH pages)', make: (o) => withOptions(slowReaderOptions(o), (v) => slowReadersScenario(v)) },
   iperf3: { description: "the lab host's iperf3 client against the board's iperf3 server: -t T, then -R (options time=S default 1, parallel=N)", make: (o) => withOptions(iperf3Options(o), (v) => iperf3Scenario(v)) },
   replay: { description: "the lab host replays a capture's frames to the board at their recorded times, addresses mapped to the lab network (options file=CAPTURE.pcapng or .pcap, device=MAC: the capture's device when it has no direction flags)", make: (o) => { const v = replayOptions(o); return 'error' in v ? v : replayScenario(v.file, v.device); } },
@@ -67,13 +83,14 @@ export function parseScenarioSpec(spec: string, extra: ScenarioOptions = {}): { 
       if (part === '') continue;
       const eq = part.indexOf('=');
       if (eq <= 0) return { error: `scenario option "${part}": expected key=value` };
+      if (Object.hasOwn(options, part.slice(0, eq))) return { error: `scenario option "${part.slice(0, eq)}" given twice` };
       options[part.slice(0, eq)] = part.slice(eq + 1);
     }
   }
   return { name, options: { ...options, ...extra } };
 }
 
-function takeImpairments(options: ScenarioOptions): { impairments: Partial<Impairments>; rest: ScenarioOptions } | { error: string } {
+export function takeImpairments(options: ScenarioOptions): { impairments: Partial<Impairments>; rest: ScenarioOptions } | { error: string } {
   const impairments: Partial<Impairments> = {};
   const rest: ScenarioOptions = {};
   for (const [k, v] of Object.entries(options)) {
@@ -110,7 +127,7 @@ export function findScenario(spec: string, extra?: ScenarioOptions): Scenario | 
   const restKeys = Object.keys(split.rest);
   // A scenario whose maker takes no options accepts only the wire options.
   if (s.make.length === 0 && restKeys.length > 0) return { error: `scenario ${name}: unknown option "${restKeys[0]}" (only ${IMPAIRMENT_KEYS.join(', ')})` };
-  const made = s.make(split.rest);
+  const made = withProduces(s.make(split.rest), s.produces ?? []);
   if ('error' in made) return { error: `scenario ${name}: ${made.error}` };
   if (Object.keys(options).length === 0) return made;
   const label = `${name}:${Object.entries(options).map(([k, v]) => `${k}=${v}`).join(',')}`;
@@ -151,4 +168,8 @@ function synFloodOptions(o: ScenarioOptions): SynFloodScenarioOptions | { error:
   for (const k of Object.keys(o)) if (k !== 'duration-ms') return { error: `unknown option "${k}" (duration-ms=N)` };
   const durationMs = wholeNumber(o, 'duration-ms', 500, 10, 60_000);
   return typeof durationMs === 'number' ? { durationMs } : durationMs;
+}
+
+function withProduces(made: Scenario | { error: string }, produces: readonly string[]): Scenario | { error: string } {
+  return 'error' in made || made.produces !== undefined ? made : Object.assign(Object.create(Object.getPrototypeOf(made) as object) as Scenario, made, { produces });
 }

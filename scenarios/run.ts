@@ -4,6 +4,8 @@
  * report and the exit code (0 all held, 1 a budget or check failed, 2 bad input).
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../emulator/package-root.js';
 import type { Program } from '../apps/program.js';
 import type { BoardConfig } from '../emulator/board-config.js';
 import { NS_PER_SEC, NS_PER_US } from '../emulator/event-queue.js';
@@ -21,14 +23,17 @@ import { buildFirmware } from './firmware.js';
 import { DEFAULT_BOARD, DEFAULT_PROFILE, LAB_BOARD, LAB_PROFILE, resolveBoard, resolveCostTable, resolveProfile } from './inputs.js';
 import { Process, type TraceLine } from './process.js';
 import { DEFAULT_SCENARIO, findScenario } from './registry.js';
-import type { ScenarioContext } from './scenario.js';
+import type { Scenario, ScenarioContext } from './scenario.js';
+import { Syscalls } from '../stack/socket/syscalls.js';
 
-export const QUARKLAB_VERSION = '0.1.0';
+/** quarklab's version, as package.json gives it. */
+export const QUARKLAB_VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
 
 export interface RunOptions {
   board?: string;
   profile?: string;
-  scenario?: string;
+  /** A built-in's `NAME[:k=v,…]`, or a scenario already made (a user's, loaded by path). */
+  scenario?: string | Scenario;
   seed?: number;
   cpu?: boolean;
   /** A prebuilt firmware image to boot instead of building one for the profile. */
@@ -52,6 +57,15 @@ export interface RunOptions {
   snaplen?: number;
   /** Called once the inputs are good and the boards booted, just before capture files are created. */
   beforeCapture?: () => void;
+  /** Called every 65536 events while the scenario runs: how far it has got (for a progress line). */
+  onProgress?: (p: RunProgress) => void;
+}
+
+export interface RunProgress {
+  virtualNs: number;
+  /** Bytes and frames through the board's MAC, both directions. */
+  bytes: number;
+  frames: number;
 }
 
 export interface RunOutcome {
@@ -69,6 +83,12 @@ export interface RunOutcome {
   trace: TraceLine[];
   /** Events the virtual clock ran (for benchmarks). */
   events?: number;
+  /** Every figure a budget could name, as measured (null: not measured this run). */
+  measured?: Record<string, number | null>;
+  /** The DUT's firmware image as booted (built or read), for content hashes. */
+  image?: Uint8Array;
+  /** The board file, profile and cost table the run used (their sources, for content hashes). */
+  sources?: { board: string; profile: string | null; costTable: string };
 }
 
 /** Quiet time after the scenario: long enough for TIME_WAIT, neighbour GC and leases to expire. */
@@ -91,8 +111,10 @@ export function run(opts: RunOptions): RunOutcome {
   if ('error' in labConfig) return bad(labConfig.error);
   const table = resolveCostTable(opts.costTablePath);
   if ('error' in table) return bad(table.error);
-  const scenario = findScenario(scenarioName);
+  const scenario = typeof scenarioName === 'string' ? findScenario(scenarioName) : scenarioName;
   if ('error' in scenario) return bad(scenario.error);
+  const unmeasured = unmeasuredBudget(scenario, opts.budgets ?? []);
+  if (unmeasured) return bad(unmeasured);
   let profile: Profile | null = null;
   let dutImage: Uint8Array;
   if (opts.imagePath) {
@@ -143,7 +165,7 @@ export function run(opts: RunOptions): RunOutcome {
       notes: [],
       verdict: 'fail',
     };
-    return { exitCode: 1, report, trace };
+    return { exitCode: 1, report, trace, image: dutImage, sources: { board: boardConfig.name, profile: profile?.source ?? null, costTable: table.source } };
   }
 
   world.connect(dut.board, lab.board, WIRE_DELAY_NS, { ...NO_IMPAIRMENTS, ...scenario.impairments });
@@ -185,9 +207,20 @@ export function run(opts: RunOptions): RunOutcome {
     finish: () => {
       finished = true;
     },
+    sysctl: (on: BootedBoard, name: string, value: string) => new Syscalls(on.stack).writeSysctl(name, value),
   };
   scenario.start(ctx);
-  world.sim.run(scenario.timeLimitNs, () => finished);
+  const onProgress = opts.onProgress;
+  const mac = dut.board.mac.stats;
+  world.sim.run(
+    scenario.timeLimitNs,
+    onProgress
+      ? () => {
+          if ((world.sim.eventsRun & 0xffff) === 0) onProgress({ virtualNs: world.sim.now, bytes: mac.rx_bytes + mac.tx_bytes, frames: mac.rx_packets + mac.tx_packets });
+          return finished;
+        }
+      : () => finished,
+  );
   const checks: CheckReport[] = [];
   if (!finished) checks.push({ name: 'scenario completes', pass: false, detail: `still running at the ${scenario.timeLimitNs / NS_PER_SEC} s limit` });
   const trafficEnd = world.sim.now;
@@ -258,7 +291,29 @@ export function run(opts: RunOptions): RunOutcome {
     captureFiles,
     trace,
     events: world.sim.eventsRun,
+    measured,
+    image: dutImage,
+    sources: { board: boardConfig.name, profile: profile?.source ?? null, costTable: table.source },
   };
+}
+
+
+/** Figures every run measures, whatever the scenario. */
+export const RUN_FIGURES: readonly string[] = ['ram.peak', 'ram.static', 'ram.heap-peak', 'ram.free-min', 'flash.image', 'rx.missed', 'alloc.failures'];
+
+/** The figures a budget may name for this scenario. */
+export function scenarioFigures(scenario: Pick<Scenario, 'produces'>): string[] {
+  return [...RUN_FIGURES, ...(scenario.produces ?? [])];
+}
+
+/** A budget on a figure this scenario never measures is bad input, refused before the run. */
+export function unmeasuredBudget(scenario: Pick<Scenario, 'name' | 'produces'>, budgets: readonly { key: string }[]): string | null {
+  for (const b of budgets) {
+    if (RUN_FIGURES.includes(b.key) || scenario.produces?.includes(b.key)) continue;
+    const own = scenario.produces && scenario.produces.length > 0 ? scenario.produces.join(', ') : 'none of its own';
+    return `budget ${b.key}: scenario ${scenario.name} does not measure ${b.key} (its figures: ${own}; every run: ${RUN_FIGURES.join(', ')})`;
+  }
+  return null;
 }
 
 export function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: number, elapsedNs: number): BoardReport {

@@ -28,6 +28,8 @@ export interface ScenarioContext {
   step(text: string): void;
   /** Call when the scenario's traffic is over; the run then lets timers expire. */
   finish(): void;
+  /** `sysctl -w NAME=VALUE` on a board, as a program there would: 0 or a negative errno. */
+  sysctl(on: BootedBoard, name: string, value: string): number;
 }
 
 export interface ScenarioResult {
@@ -44,6 +46,8 @@ export interface Scenario {
   /** Names of the programs the DUT runs, for boot-time RAM reservations. */
   readonly dutPrograms: readonly string[];
   readonly labPrograms: readonly string[];
+  /** Budget figures it measures beyond those every run measures (goodput, rtt.p99). */
+  readonly produces?: readonly string[];
   /** Wire impairments the scenario asks for. */
   readonly impairments?: Partial<Impairments>;
   /** Virtual time after which the run is stopped as hung. */

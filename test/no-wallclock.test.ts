@@ -6,7 +6,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './helpers/run.js';
 
-const SCANNED = ['emulator', 'stack', 'apps', 'scenarios'];
+const SCANNED = ['emulator', 'stack', 'apps', 'scenarios', 'api'];
 
 const FORBIDDEN: { name: string; re: RegExp }[] = [
   { name: 'Date', re: /\bDate\b/ },

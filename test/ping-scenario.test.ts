@@ -174,8 +174,8 @@ describe('report.json and traces/report.schema.json', () => {
   });
 
   it('validates a report with budgets and one for a profile that does not boot', () => {
-    const budgeted = runToDir({ scenario: 'ping', budgets: [{ key: 'ram.peak', limit: 1024, kind: 'max', unit: 'bytes', text: 'ram.peak=1KiB' }, { key: 'goodput', limit: 1, kind: 'min', unit: 'bit/s', text: 'goodput=1' }] });
-    expect(budgeted.report.budgets.map((b) => b.verdict)).toEqual(['fail', 'not measured']);
+    const budgeted = runToDir({ scenario: 'ping', budgets: [{ key: 'ram.peak', limit: 1024, kind: 'max', unit: 'bytes', text: 'ram.peak=1KiB' }, { key: 'rtt.p99', limit: 1, kind: 'max', unit: 'ns', text: 'rtt.p99=1ns' }] });
+    expect(budgeted.report.budgets.map((b) => b.verdict)).toEqual(['fail', 'fail']);
     expect(schemaErrors(schema, readJson(budgeted.reportPath))).toEqual([]);
     const noBoot = runToDir({ scenario: 'ping', profile: 'full' });
     expect(noBoot.report.boards).toEqual([]);

@@ -285,6 +285,29 @@ export class Syscalls {
     return readProc(this.stack, path);
   }
 
+  /**
+   * `sysctl -w NAME=VALUE`: a write to /proc/sys. Modelled: net.ipv4.tcp_mem (pages, as
+   * proc_doulongvec_minmax reads it) and net.ipv4.tcp_rmem / tcp_wmem (bytes, each at least 1
+   * as proc_dointvec_minmax with SYSCTL_ONE); like Linux, fewer than three values change only
+   * the first ones. Without PROC_FS (so no PROC_SYSCTL) there is no /proc/sys: -ENOENT; an
+   * unknown name -ENOENT, a bad value -EINVAL.
+   */
+  writeSysctl(name: string, value: string): number {
+    if (!this.stack.has('PROC_FS')) return -Errno.ENOENT;
+    const tcp = this.stack.tcp;
+    const key = name.replace(/\//g, '.');
+    const target = key === 'net.ipv4.tcp_mem' ? 'tcpMem' : key === 'net.ipv4.tcp_rmem' ? 'tcpRmem' : key === 'net.ipv4.tcp_wmem' ? 'tcpWmem' : null;
+    if (target === null || !tcp) return -Errno.ENOENT;
+    const fields = value.trim().split(/\s+/);
+    if (fields.length < 1 || fields.length > 3 || fields.some((f) => !/^[0-9]+$/.test(f))) return -Errno.EINVAL;
+    const numbers = fields.map(Number);
+    if (target !== 'tcpMem' && numbers.some((n) => n < 1 || n > 0x7fffffff)) return -Errno.EINVAL;
+    const next: [number, number, number] = [...tcp.sysctl[target]];
+    numbers.forEach((n, i) => (next[i] = n));
+    tcp.sysctl[target] = next;
+    return 0;
+  }
+
   /** getsockopt(PACKET_STATISTICS): packets and drops since the last call (then reset). */
   packetStatistics(fd: number): PacketStatistics | number {
     const sk = this.get(fd);

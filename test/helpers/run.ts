@@ -135,7 +135,7 @@ export function firstDifference(a: Uint8Array, b: Uint8Array): string | null {
 
 export const REPORT_SCHEMA_PATH = join(REPO_ROOT, 'traces', 'report.schema.json');
 
-type Schema = { [k: string]: unknown };
+export type Schema = { [k: string]: unknown };
 
 /** The JSON Schema keywords schemaErrors() implements; a schema using others is refused. */
 export const SCHEMA_KEYWORDS = new Set([

@@ -1,0 +1,91 @@
+/**
+ * Running cells on N worker threads. Cells are handed out in matrix order to whichever worker
+ * is free; results are kept by cell index, so what is written never depends on N or timing.
+ * stop() (Ctrl-C) hands out no more cells, ends the workers, and removes the half-written
+ * folders of the cells they were running: what finished stays.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { CellResult } from './cell.js';
+import type { Cell } from './plan.js';
+import type { CellReply, CellRequest } from './worker.js';
+
+export interface PoolEvents {
+  started?(cell: Cell): void;
+  finished?(result: CellResult, done: number, total: number): void;
+}
+
+export interface PoolRun {
+  /** Resolves when every cell finished, or stop() was called and the workers ended. */
+  done: Promise<{ results: CellResult[]; interrupted: boolean }>;
+  stop(): void;
+}
+
+export function runPool(cells: readonly Cell[], jobs: number, outDir: string | null, events: PoolEvents = {}): PoolRun {
+  const results: CellResult[] = [];
+  const running = new Map<Worker, Cell>();
+  let next = 0;
+  let stopped = false;
+  let settle!: (v: { results: CellResult[]; interrupted: boolean }) => void;
+  let fail!: (e: Error) => void;
+  const done = new Promise<{ results: CellResult[]; interrupted: boolean }>((res, rej) => {
+    settle = res;
+    fail = rej;
+  });
+  const workers: Worker[] = [];
+  const finish = async (unfinished: readonly Cell[] = []) => {
+    await Promise.all(workers.map((w) => w.terminate()));
+    if (outDir !== null) for (const c of unfinished) rmSync(join(outDir, `${c.id}.partial`), { recursive: true, force: true });
+    results.sort((a, b) => a.index - b.index);
+    settle({ results, interrupted: stopped && results.length < cells.length });
+  };
+  const feed = (w: Worker) => {
+    if (stopped || next >= cells.length) {
+      running.delete(w);
+      if (running.size === 0) void finish();
+      return;
+    }
+    const cell = cells[next++]!;
+    running.set(w, cell);
+    events.started?.(cell);
+    w.postMessage({ cell, outDir } satisfies CellRequest);
+  };
+  const count = Math.max(1, Math.min(jobs, cells.length));
+  if (cells.length === 0) {
+    settle({ results, interrupted: false });
+    return { done, stop: () => {} };
+  }
+  for (let i = 0; i < count; i++) {
+    const w = new Worker(new URL('./worker.js', import.meta.url));
+    workers.push(w);
+    w.on('message', (reply: CellReply) => {
+      if (stopped) return;
+      if ('crash' in reply) {
+        stopped = true;
+        void Promise.all(workers.map((x) => x.terminate())).then(() => fail(new Error(`cell ${cells[reply.index]!.id} crashed: ${reply.crash}`)));
+        return;
+      }
+      results.push(reply.result);
+      events.finished?.(reply.result, results.length, cells.length);
+      feed(w);
+    });
+    w.on('error', (e) => {
+      if (!stopped) {
+        stopped = true;
+        void Promise.all(workers.map((x) => x.terminate())).then(() => fail(e));
+      }
+    });
+    feed(w);
+  }
+  return {
+    done,
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      const unfinished = [...running.values()];
+      running.clear();
+      void finish(unfinished);
+    },
+  };
+}
