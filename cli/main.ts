@@ -3,6 +3,8 @@
  * quarklab's command line. Every command has --help; bad usage or bad input is one line on
  * stderr and exit code 2, never a stack trace.
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { calibrateCommand, CALIBRATE_HELP } from './calibrate-command.js';
 import { imageCommand, IMAGE_HELP } from './image-command.js';
 import { UsageError } from './output.js';
@@ -61,10 +63,20 @@ export function main(argv: string[]): number {
   }
 }
 
-// Output piped into `head` and cut short is not an error worth a stack trace.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw e;
-});
+/** Run as the program (not imported, as the bad-input test does to call main() in-process). */
+function invokedAsProgram(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
 
-process.exitCode = main(process.argv.slice(2));
+if (invokedAsProgram()) {
+  // Output piped into `head` and cut short is not an error worth a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+  process.exitCode = main(process.argv.slice(2));
+}

@@ -35,9 +35,10 @@ exit codes: 0 the comparison was printed (whatever it shows); 2 bad usage or inp
 
 export function profileCommand(args: string[]): number {
   const [sub, ...rest] = args;
-  if (sub === undefined || sub === '-h' || sub === '--help') {
+  if (sub === undefined) fail("missing subcommand (diff); 'quarklab profile --help' shows its usage");
+  if (sub === '-h' || sub === '--help') {
     write(PROFILE_HELP);
-    return sub === undefined ? 2 : 0;
+    return 0;
   }
   if (sub === 'diff') return diff(rest);
   fail(`unknown profile command "${sub}" (diff; 'quarklab profiles' lists the built-in profiles)`);

@@ -1,5 +1,5 @@
 /** `quarklab run`: the CLI face of scenarios/run.ts. */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pack } from 'msgpackr';
@@ -9,7 +9,14 @@ import { run } from '../scenarios/run.js';
 import { BUDGET_KEYS, parseBudget, type BudgetSpec } from '../traces/budgets.js';
 import { DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { summarize } from '../traces/report.js';
+import { parseDecimalInteger } from './numbers.js';
 import { fail, write } from './output.js';
+import { prepareOutputDir } from './output-place.js';
+
+const OUTPUT_FILES = ['report.json', 'capture.pcapng', 'capture.pcap', 'trace.msgpack'];
+const DAY_S = 86_400;
+const MAX_PCAPNG_EPOCH_S = Number((1n << 64n) / 1_000_000_000n) - DAY_S;
+const MAX_PCAP_EPOCH_S = 0xffffffff - DAY_S;
 
 export const RUN_HELP = `usage: quarklab run [options]
 
@@ -70,14 +77,15 @@ export function runCommand(args: string[]): number {
     write(RUN_HELP);
     return 0;
   }
-  const seed = values.seed === undefined ? 1 : Number(values.seed);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) fail(`--seed must be an integer from 0 to 4294967295, got "${values.seed}"`);
+  const seed = values.seed === undefined ? 1 : parseDecimalInteger(values.seed, '--seed', 0, 0xffffffff);
   if (values.cpu !== undefined && values.cpu !== 'on' && values.cpu !== 'off') fail(`--cpu must be on or off, got "${values.cpu}"`);
   if (values.capture !== undefined && values.capture !== 'dut' && values.capture !== 'all') fail(`--capture must be dut or all, got "${values.capture}"`);
   let epochNs = DEFAULT_EPOCH_NS;
   if (values.epoch !== undefined) {
-    if (!/^\d{1,11}$/.test(values.epoch)) fail(`--epoch must be whole seconds since 1970, got "${values.epoch}"`);
-    epochNs = BigInt(values.epoch) * 1_000_000_000n;
+    // The capture's timestamps must hold epoch + the run: pcapng's are 64-bit nanoseconds,
+    // classic pcap's 32-bit seconds; a day of virtual time is left for the run.
+    const max = values.pcap ? MAX_PCAP_EPOCH_S : MAX_PCAPNG_EPOCH_S;
+    epochNs = BigInt(parseDecimalInteger(values.epoch, values.pcap ? '--epoch (with --pcap)' : '--epoch', 0, max)) * 1_000_000_000n;
   }
   const budgets: BudgetSpec[] = [];
   for (const b of values.budget ?? []) {
@@ -86,6 +94,9 @@ export function runCommand(args: string[]): number {
     budgets.push(spec);
   }
   if (values.image && values.profile) fail('give --image or --profile, not both (the image names its profile)');
+  const out = values.out ?? 'out';
+  const place = prepareOutputDir(out, OUTPUT_FILES, '--out');
+  if ('error' in place) fail(place.error);
   const outcome = run({
     board: values.board,
     profile: values.profile,
@@ -99,9 +110,10 @@ export function runCommand(args: string[]): number {
     captureAll: values.capture === 'all',
     classicPcap: values.pcap === true,
   });
-  if (outcome.exitCode === 2) fail(outcome.error ?? 'bad input');
-  const out = values.out ?? 'out';
-  mkdirSync(out, { recursive: true });
+  if (outcome.exitCode === 2) {
+    place.undo();
+    fail(outcome.error ?? 'bad input');
+  }
   const report = outcome.report!;
   writeFileSync(join(out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
   // A board that never booted has no capture: leave no older one behind to be mistaken for it.

@@ -34,6 +34,8 @@ export type BootFailure = { error: string; kind: 'fit' | 'input' };
 /** Read the image back from flash as the boot loader does: its own header gives its length. */
 function readFlash(flash: Uint8Array): ParsedImage | { error: string } {
   if (flash.length < 12) return { error: 'flash image: flash too small' };
+  // Erased flash reads 0xff: without the magic there is no image to take a length from.
+  if (flash[0] !== 0x51 || flash[1] !== 0x4c || flash[2] !== 0x46 || flash[3] !== 0x57) return { error: 'flash image: no image in flash (no "QLFW" magic at offset 0)' };
   const length = new DataView(flash.buffer, flash.byteOffset, flash.byteLength).getUint32(8, true);
   if (length > flash.length) return { error: `flash image: header says ${length} bytes, larger than the ${flash.length}-byte flash` };
   return parseImage(flash.subarray(0, length));
