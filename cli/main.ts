@@ -6,6 +6,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { calibrateCommand, CALIBRATE_HELP } from './calibrate-command.js';
+import { fuzzCommand, FUZZ_HELP } from './fuzz-command.js';
 import { imageCommand, IMAGE_HELP } from './image-command.js';
 import { UsageError } from './output.js';
 import { profileCommand, PROFILE_HELP } from './profile-diff-command.js';
@@ -20,6 +21,7 @@ commands:
   profiles   list the built-in stack profiles and their cost
   profile    'profile diff A B': what separates two profiles in flash and RAM
   calibrate  write a cost table from your kernel build's size and pahole output
+  fuzz       send mutated frames to a running board and check its invariants
 
 'quarklab <command> --help' for each command's options.`;
 
@@ -29,12 +31,13 @@ const COMMANDS: Record<string, { run: (args: string[]) => number; help: string }
   profiles: { run: profilesCommand, help: PROFILES_HELP },
   profile: { run: profileCommand, help: PROFILE_HELP },
   calibrate: { run: calibrateCommand, help: CALIBRATE_HELP },
+  fuzz: { run: fuzzCommand, help: FUZZ_HELP },
 };
 
 export function main(argv: string[]): number {
   const [cmd, ...rest] = argv;
   if (cmd === undefined) {
-    process.stderr.write(`quarklab: missing command (run, image, profiles, profile, calibrate); 'quarklab --help' lists them\n`);
+    process.stderr.write(`quarklab: missing command (run, image, profiles, profile, calibrate, fuzz); 'quarklab --help' lists them\n`);
     return 2;
   }
   if (cmd === '-h' || cmd === '--help' || cmd === 'help') {
@@ -43,7 +46,7 @@ export function main(argv: string[]): number {
   }
   const c = COMMANDS[cmd];
   if (!c) {
-    process.stderr.write(`quarklab: unknown command "${cmd}" (run, image, profiles, profile, calibrate)\n`);
+    process.stderr.write(`quarklab: unknown command "${cmd}" (run, image, profiles, profile, calibrate, fuzz)\n`);
     return 2;
   }
   try {
