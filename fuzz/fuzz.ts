@@ -34,6 +34,8 @@ const PORTS = { tcpListen: 80, udpEcho: 7, dhcpClient: 68, dns: 5353 };
 const FRAME_GAP_NS = 130 * NS_PER_US;
 /** Quiet time before the final baseline check: reassembly (30 s), TIME_WAIT (60 s), neighbours. */
 const QUIESCE_NS = 200 * NS_PER_SEC;
+/** What a Linux client's connect() waits with tcp_syn_retries 6: SYNs at 0, 1, 3, 7, 15, 31, 63 s, given up at 127 s. */
+const CONNECT_LIMIT_NS = 127 * NS_PER_SEC;
 
 export interface FuzzOptions {
   board: string;
@@ -65,6 +67,11 @@ export interface FuzzResult {
   virtualNs: number;
   peakRamBytes: number;
   ramBytes: number;
+  /** The longest a TCP connect after a batch took, and how many took over 1 s (SYN retransmitted). */
+  slowestConnectNs: number;
+  slowConnects: number;
+  /** Heap pages in the board's page allocator, for reading peakRamBytes against. */
+  heapBytes: number;
   failure: FuzzFailure | null;
 }
 
@@ -135,14 +142,20 @@ function labSock(l: Lab, fd: number): TcpSock | undefined {
   return (l.labSys as unknown as { streams: Map<number, TcpSock> }).streams.get(fd);
 }
 
-/** Connect lab → board:80 and accept it: null when the handshake does not complete in 1 s. */
-function tcpConnect(l: Lab): { labFd: number; dutFd: number } | null {
+/**
+ * Connect lab → board:80 and accept it, allowing what a Linux client allows for SYN retries up to
+ * CONNECT_LIMIT_NS: a heap filled by fuzzed fragments (ipfrag_high_thresh is 4 MiB, more than
+ * the board's heap) stays full until the reassembly timer (30 s) frees it, and Linux behaves the
+ * same. Null when the handshake does not complete in that time.
+ */
+function tcpConnect(l: Lab): { labFd: number; dutFd: number; tookNs: number } | null {
   const labFd = l.labSys.socket(AF_INET, SOCK_STREAM, 0);
   l.labSys.connect(labFd, { addr: DUT_IP, port: PORTS.tcpListen });
-  for (let waited = 0; waited < 1000; waited += 10) {
+  const start = l.world.sim.now;
+  while (l.world.sim.now - start < CONNECT_LIMIT_NS) {
     settle(l, 10 * NS_PER_MS);
     const a = l.dutSys.accept(l.listenFd);
-    if (typeof a !== 'number') return { labFd, dutFd: a.fd };
+    if (typeof a !== 'number') return { labFd, dutFd: a.fd, tookNs: l.world.sim.now - start };
   }
   l.labSys.close(labFd);
   return null;
@@ -201,6 +214,23 @@ function answersPing(l: Lab): boolean {
   return got && after > before;
 }
 
+/** What the board shows when a check fails: the cause, not only the symptom. */
+function boardState(l: Lab): string {
+  const ram = l.dut.board.ram;
+  const u = ram.usage();
+  const failures = ram.slabinfo().filter((c) => c.failures > 0).map((c) => `${c.name} ${c.failures}`);
+  const snap = l.dut.stack.mib.snapshot();
+  const moved = (group: string, keys: string[]): string[] => keys.filter((k) => (snap[group]?.[k] ?? 0) > 0).map((k) => `${k} ${snap[group]![k]}`);
+  const tcp = [...moved('TcpExt', ['ListenDrops', 'ListenOverflows', 'TCPReqQFullDrop', 'TCPReqQFullDoCookies', 'SyncookiesRecv', 'SyncookiesFailed', 'TCPAbortOnMemory', 'TCPBacklogDrop']), ...moved('Ip', ['ReasmFails', 'ReasmTimeout', 'InDiscards'])];
+  return [
+    `heap in use ${u.usedBytes} of ${u.heapBytes} B`,
+    `allocation failures ${failures.length > 0 ? failures.join(', ') : 'none'}${ram.pages.failures > 0 ? `, pages ${ram.pages.failures}` : ''}`,
+    `throttled at min_free ${ram.pages.throttled}`,
+    `live skbs ${l.dut.stack.skbs.live}`,
+    tcp.length > 0 ? tcp.join(', ') : 'no listen or reassembly drops',
+  ].join('; ');
+}
+
 export function fuzz(opts: FuzzOptions): FuzzResult | { error: string } {
   const batch = opts.batch ?? 500;
   const l = setUp(opts);
@@ -208,7 +238,7 @@ export function fuzz(opts: FuzzOptions): FuzzResult | { error: string } {
   const rng = new Prng(opts.seed).split('fuzz');
   const ram = l.dut.board.ram;
   const ramBytes = ram.usage().totalBytes;
-  const result: FuzzResult = { board: opts.board, profile: opts.profile, seed: opts.seed, frames: 0, batch, byProtocol: {}, virtualNs: 0, peakRamBytes: 0, ramBytes, failure: null };
+  const result: FuzzResult = { board: opts.board, profile: opts.profile, seed: opts.seed, frames: 0, batch, byProtocol: {}, virtualNs: 0, peakRamBytes: 0, ramBytes, slowestConnectNs: 0, slowConnects: 0, heapBytes: ram.usage().heapBytes, failure: null };
   const baseline = liveObjectBytes(ram);
   const batchFrames: Uint8Array[] = [];
   const fail = (problem: string, index: number): FuzzResult => {
@@ -219,21 +249,29 @@ export function fuzz(opts: FuzzOptions): FuzzResult | { error: string } {
   let index = 0;
   while (result.frames < opts.frames) {
     const conn = tcpConnect(l);
-    if (!conn) return fail(`batch ${index}: a TCP connection from the lab host to port ${PORTS.tcpListen} did not complete in 1 s`, index);
+    if (!conn) return fail(`batch ${index}: a TCP connection from the lab host to port ${PORTS.tcpListen} did not complete in ${CONNECT_LIMIT_NS / NS_PER_SEC} s (${boardState(l)})`, index);
+    result.slowestConnectNs = Math.max(result.slowestConnectNs, conn.tookNs);
+    if (conn.tookNs > NS_PER_SEC) result.slowConnects++;
     const sk = labSock(l, conn.labFd);
     const live: LiveTcp | null = sk ? { labPort: sk.lport, dutPort: sk.rport, seq: sk.sndNxt, ack: sk.rcvNxt } : null;
     const seeds: SeedFrame[] = seedFrames(l.endpoints, PORTS, live);
     batchFrames.length = 0;
     const n = Math.min(batch, opts.frames - result.frames);
     try {
+      // The batch is laid out on the virtual clock, one frame every FRAME_GAP_NS, and run at once.
+      let starved = false;
+      const t0 = l.world.sim.now;
       for (let i = 0; i < n; i++) {
         const s = seeds[rng.nextInt(seeds.length)]!;
         const frame = mutate(s.frame, rng);
         batchFrames.push(frame);
         result.byProtocol[s.protocol] = (result.byProtocol[s.protocol] ?? 0) + 1;
-        if (!inject(l, frame)) return fail(`batch ${index}: the lab host ran out of skbs to send with`, index);
-        settle(l, FRAME_GAP_NS);
+        l.world.sim.at(t0 + (i + 1) * FRAME_GAP_NS, () => {
+          if (!inject(l, frame)) starved = true;
+        });
       }
+      l.world.sim.run(t0 + (n + 1) * FRAME_GAP_NS);
+      if (starved) return fail(`batch ${index}: the lab host ran out of skbs to send with`, index);
       result.frames += n;
       settle(l, 50 * NS_PER_MS);
       drainAll(l, conn);
