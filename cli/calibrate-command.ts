@@ -1,11 +1,13 @@
 /** `quarklab calibrate`: a cost table from a team's own kernel build (`size`, `pahole`). */
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { readInputText } from './input-files.js';
+import { checkOutputFile } from './output-place.js';
 import { parseArgs } from 'node:util';
 import { resolveBoard } from '../scenarios/inputs.js';
 import { calibrate, MAX_LISTING_BYTES, type InputFile } from '../stack/kconfig/calibrate.js';
 import { loadCostTable, parseCostTable } from '../stack/kconfig/cost-table.js';
 import { SYMBOLS, driverObjects } from '../stack/kconfig/symbols.js';
-import { fail, UsageError, write } from './output.js';
+import { fail, write } from './output.js';
 
 /** The shipped table, as `run` names it in report.json. */
 const DEFAULT_TABLE = 'calibration/linux-6.1-i386.json';
@@ -60,6 +62,8 @@ export function calibrateCommand(args: string[]): number {
   }
   if (!values.size) fail('calibrate needs --size FILE (Berkeley `size` output of the kernel build\'s objects)');
   if (!values.output) fail('calibrate needs -o FILE (the cost table to write)');
+  const place = checkOutputFile(values.output, '-o');
+  if (place) fail(place.error);
 
   const defaults = loadCostTable();
   if ('error' in defaults) fail(defaults.error);
@@ -121,15 +125,9 @@ export function calibrateCommand(args: string[]): number {
 }
 
 function readInput(path: string): InputFile {
-  try {
-    const st = statSync(path);
-    if (!st.isFile()) fail(`${path}: not a file`);
-    if (st.size > MAX_LISTING_BYTES) fail(`${path}: too large (${st.size} bytes; at most ${MAX_LISTING_BYTES})`);
-    return { file: path, text: readFileSync(path, 'utf8') };
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    fail(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const text = readInputText(path, { what: 'listing', maxBytes: MAX_LISTING_BYTES, maxWhy: `the ${MAX_LISTING_BYTES} bytes a listing may be` });
+  if (typeof text !== 'string') fail(text.error);
+  return { file: path, text };
 }
 
 function listSome(xs: readonly string[]): string {

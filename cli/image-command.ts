@@ -1,11 +1,13 @@
 /** `quarklab image build|inspect`. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { describeImage, parseImage, readConfigSection } from '../emulator/flash-image.js';
+import { describeImage, MAX_IMAGE_BYTES, parseImage, readConfigSection } from '../emulator/flash-image.js';
 import { buildFirmware } from '../scenarios/firmware.js';
 import { DEFAULT_BOARD, DEFAULT_PROFILE, resolveBoard, resolveCostTable, resolveProfile } from '../scenarios/inputs.js';
 import { formatBytes } from '../traces/budgets.js';
+import { readInputFile } from './input-files.js';
 import { fail, write } from './output.js';
+import { checkOutputFile } from './output-place.js';
 
 export const IMAGE_HELP = `usage: quarklab image build [--board B] [--profile P] [--costs FILE] -o FILE
        quarklab image inspect FILE
@@ -35,6 +37,8 @@ function build(args: string[]): number {
     return 0;
   }
   if (!values.output) fail('image build needs -o FILE');
+  const place = checkOutputFile(values.output, '-o');
+  if (place) fail(place.error);
   const board = resolveBoard(values.board ?? DEFAULT_BOARD);
   if ('error' in board) fail(board.error);
   const profile = resolveProfile(values.profile ?? DEFAULT_PROFILE);
@@ -43,7 +47,10 @@ function build(args: string[]): number {
   if ('error' in table) fail(table.error);
   const fw = buildFirmware(board, profile, table);
   if ('error' in fw) fail(fw.error);
-  writeFileSync(values.output, fw.image);
+  // Written whole or not at all: a reader never sees half an image.
+  const tmp = `${values.output}.quarklab-${process.pid}`;
+  writeFileSync(tmp, fw.image);
+  renameSync(tmp, values.output);
   const fits = fw.image.length <= board.flashBytes;
   write(`${values.output}: ${fw.image.length} bytes (${formatBytes(fw.image.length)}) for ${board.name} with profile ${profile.name}, ${fw.sections.length} sections; flash ${formatBytes(board.flashBytes)}: ${fits ? 'fits' : `does NOT fit, by ${fw.image.length - board.flashBytes} bytes`}`);
   return fits ? 0 : 1;
@@ -56,12 +63,8 @@ function inspect(args: string[]): number {
     return 0;
   }
   if (positionals.length !== 1) fail('image inspect takes one FILE');
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(positionals[0]!));
-  } catch (e) {
-    fail(`${positionals[0]}: cannot read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
+  const bytes = readInputFile(positionals[0]!, { what: 'firmware image', maxBytes: MAX_IMAGE_BYTES, maxWhy: `the largest image the format allows (${MAX_IMAGE_BYTES} bytes)` });
+  if ('error' in bytes) fail(bytes.error);
   const parsed = parseImage(bytes);
   if ('error' in parsed) fail(`${positionals[0]}: ${parsed.error}`);
   write(describeImage(parsed));

@@ -3,7 +3,10 @@
  * quarklab's command line. Every command has --help; bad usage or bad input is one line on
  * stderr and exit code 2, never a stack trace.
  */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { calibrateCommand, CALIBRATE_HELP } from './calibrate-command.js';
+import { fuzzCommand, FUZZ_HELP } from './fuzz-command.js';
 import { imageCommand, IMAGE_HELP } from './image-command.js';
 import { liveCommand, LIVE_HELP } from './live-command.js';
 import { UsageError } from './output.js';
@@ -26,6 +29,7 @@ commands:
   test       run a matrix of boards, profiles, scenarios and seeds as one CI gate
   merge      join the results of 'test --shard' runs
   compare    compare two results.json: flash, RAM, goodput and rtt deltas against thresholds
+  fuzz       send mutated frames to a running board and check its invariants
 
 'quarklab <command> --help' for each command's options; 'quarklab --version' the version.`;
 
@@ -39,6 +43,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => number | Promise<numbe
   test: { run: testCommand, help: TEST_HELP },
   merge: { run: mergeCommand, help: MERGE_HELP },
   compare: { run: compareCommand, help: COMPARE_HELP },
+  fuzz: { run: fuzzCommand, help: FUZZ_HELP },
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -81,10 +86,20 @@ function commandError(cmd: string, e: unknown): number {
   throw e;
 }
 
-// Output piped into `head` and cut short is not an error worth a stack trace.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw e;
-});
+/** Run as the program (not imported, as the bad-input test does to call main() in-process). */
+function invokedAsProgram(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
 
-process.exitCode = await main(process.argv.slice(2));
+if (invokedAsProgram()) {
+  // Output piped into `head` and cut short is not an error worth a stack trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+  process.exitCode = await main(process.argv.slice(2));
+}

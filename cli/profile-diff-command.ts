@@ -37,9 +37,10 @@ by more than --fail-over bytes; 2 bad usage or input.`;
 
 export function profileCommand(args: string[]): number {
   const [sub, ...rest] = args;
-  if (sub === undefined || sub === '-h' || sub === '--help') {
+  if (sub === undefined) fail("missing subcommand (diff); 'quarklab profile --help' shows its usage");
+  if (sub === '-h' || sub === '--help') {
     write(PROFILE_HELP);
-    return sub === undefined ? 2 : 0;
+    return 0;
   }
   if (sub === 'diff') return diff(rest);
   fail(`unknown profile command "${sub}" (diff; 'quarklab profiles' lists the built-in profiles)`);

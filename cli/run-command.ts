@@ -9,6 +9,7 @@ import { run } from '../scenarios/run.js';
 import { BUDGET_KEYS, parseBudget, type BudgetSpec } from '../traces/budgets.js';
 import { DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { summarize } from '../traces/report.js';
+import { parseDecimalInteger } from './numbers.js';
 import { fail, write } from './output.js';
 import { isScenarioPath, resolveScenario } from '../api/load-scenario.js';
 import { splitScenarioSpec } from '../api/options.js';
@@ -35,6 +36,12 @@ function terminalProgress(): { update: (p: RunProgress) => void; end: () => void
     },
   };
 }
+import { prepareOutputDir } from './output-place.js';
+
+const OUTPUT_FILES = ['report.json', 'capture.pcapng', 'capture.pcap', 'lab.pcapng', 'trace.msgpack'];
+const DAY_S = 86_400;
+const MAX_PCAPNG_EPOCH_S = Number((1n << 64n) / 1_000_000_000n) - DAY_S;
+const MAX_PCAP_EPOCH_S = 0xffffffff - DAY_S;
 
 export const RUN_HELP = `usage: quarklab run [options]
 
@@ -104,8 +111,7 @@ export async function runCommand(args: string[]): Promise<number> {
     write(RUN_HELP);
     return 0;
   }
-  const seed = values.seed === undefined ? 1 : Number(values.seed);
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) fail(`--seed must be an integer from 0 to 4294967295, got "${values.seed}"`);
+  const seed = values.seed === undefined ? 1 : parseDecimalInteger(values.seed, '--seed', 0, 0xffffffff);
   if (values.cpu !== undefined && values.cpu !== 'on' && values.cpu !== 'off') fail(`--cpu must be on or off, got "${values.cpu}"`);
   if (values.capture !== undefined && values.capture !== 'dut' && values.capture !== 'all' && values.capture !== 'none') fail(`--capture must be dut, all or none, got "${values.capture}"`);
   let snaplen: number | undefined;
@@ -115,8 +121,10 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   let epochNs = DEFAULT_EPOCH_NS;
   if (values.epoch !== undefined) {
-    if (!/^\d{1,11}$/.test(values.epoch)) fail(`--epoch must be whole seconds since 1970, got "${values.epoch}"`);
-    epochNs = BigInt(values.epoch) * 1_000_000_000n;
+    // The capture's timestamps must hold epoch + the run: pcapng's are 64-bit nanoseconds,
+    // classic pcap's 32-bit seconds; a day of virtual time is left for the run.
+    const max = values.pcap ? MAX_PCAP_EPOCH_S : MAX_PCAPNG_EPOCH_S;
+    epochNs = BigInt(parseDecimalInteger(values.epoch, values.pcap ? '--epoch (with --pcap)' : '--epoch', 0, max)) * 1_000_000_000n;
   }
   const budgets: BudgetSpec[] = [];
   for (const b of values.budget ?? []) {
@@ -126,6 +134,8 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   if (values.image && values.profile) fail('give --image or --profile, not both (the image names its profile)');
   const out = values.out ?? 'out';
+  const place = prepareOutputDir(out, OUTPUT_FILES, '--out');
+  if ('error' in place) fail(place.error);
   // The capture streams into its file during the run; a board that never boots, or
   // --capture none, writes none: leave no older one behind to be mistaken for it.
   const clearOutput = (): void => {
@@ -167,7 +177,10 @@ export async function runCommand(args: string[]): Promise<number> {
     snaplen,
   });
   progress?.end();
-  if (outcome.exitCode === 2) fail(outcome.error ?? 'bad input');
+  if (outcome.exitCode === 2) {
+    place.undo();
+    fail(outcome.error ?? 'bad input');
+  }
   const report = outcome.report!;
   if ((outcome.captureFiles ?? []).length === 0) clearOutput();
   writeFileSync(join(out, 'report.json'), JSON.stringify(report, null, 2) + '\n');

@@ -6,8 +6,6 @@
  * boards/board.schema.json publishes the same rules for editors; test/board-config.test.ts
  * keeps the two in step.
  */
-import { readFileSync } from 'node:fs';
-
 export interface CpuCycleTable {
   /** Taking an interrupt and scheduling NAPI. */
   irq: number;
@@ -50,22 +48,28 @@ export interface BoardConfig {
 
 export type BoardResult = { board: BoardConfig } | { error: string };
 
-type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'mac';
+type FieldType = 'string' | 'name' | 'integer' | 'number' | 'boolean' | 'mac';
 interface FieldRule {
   path: string;
   type: FieldType;
   min?: number;
   max?: number;
   oneOf?: readonly number[];
+  /** The value must be a whole multiple of this (RAM in pages, flash in erase sectors). */
+  multipleOf?: number;
+  maxLength?: number;
 }
+
+/** The page size of the board's MMU and the flash's erase sector: both 4 KiB. */
+export const PAGE_BYTES = 4096;
 
 /** Every field a board file must have; the schema file lists the same ones. */
 export const BOARD_FIELDS: readonly FieldRule[] = [
-  { path: 'name', type: 'string' },
-  { path: 'description', type: 'string' },
-  { path: 'ramBytes', type: 'integer', min: 1 << 20, max: 1 << 30 },
-  { path: 'flashBytes', type: 'integer', min: 1 << 16, max: 1 << 30 },
-  { path: 'kernelCore', type: 'string' },
+  { path: 'name', type: 'name' },
+  { path: 'description', type: 'string', maxLength: 200 },
+  { path: 'ramBytes', type: 'integer', min: 1 << 20, max: 1 << 30, multipleOf: PAGE_BYTES },
+  { path: 'flashBytes', type: 'integer', min: 1 << 16, max: 1 << 30, multipleOf: PAGE_BYTES },
+  { path: 'kernelCore', type: 'name' },
   { path: 'executeInPlace', type: 'boolean' },
   { path: 'cpu.clockHz', type: 'integer', min: 1_000_000 },
   { path: 'cpu.cycles.irq', type: 'number', min: 0 },
@@ -88,6 +92,8 @@ export const BOARD_FIELDS: readonly FieldRule[] = [
 ];
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+/** Names go into the image header's 32-byte fields and into reports: printable ASCII. */
+const NAME_RE = /^[\x21-\x7e](?:[\x20-\x7e]{0,30}[\x21-\x7e])?$/;
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -110,11 +116,20 @@ function lookup(root: unknown, path: string): { found: boolean; value: unknown }
 function checkField(rule: FieldRule, value: unknown): string | null {
   switch (rule.type) {
     case 'string':
-      return typeof value === 'string' && value.length > 0 ? null : 'a non-empty string';
+      if (typeof value !== 'string' || value.length === 0) return 'a non-empty string';
+      return rule.maxLength !== undefined && value.length > rule.maxLength ? `a string of at most ${rule.maxLength} characters` : null;
+    case 'name':
+      return typeof value === 'string' && NAME_RE.test(value) ? null : 'a name of 1 to 32 printable ASCII characters';
     case 'boolean':
       return typeof value === 'boolean' ? null : 'true or false';
-    case 'mac':
-      return typeof value === 'string' && MAC_RE.test(value) ? null : 'a MAC address like "02:00:00:00:00:01"';
+    case 'mac': {
+      if (typeof value !== 'string' || !MAC_RE.test(value)) return 'a MAC address like "02:00:00:00:00:01"';
+      const octets = parseMac(value);
+      // A station address is unicast (I/G bit clear) and not all zero (is_valid_ether_addr).
+      if ((octets[0]! & 1) !== 0) return 'a unicast MAC address (this one is multicast: the low bit of the first octet is set)';
+      if (octets.every((o) => o === 0)) return 'a MAC address other than 00:00:00:00:00:00';
+      return null;
+    }
     case 'integer':
     case 'number': {
       const kind = rule.type === 'integer' ? 'an integer' : 'a number';
@@ -124,6 +139,7 @@ function checkField(rule: FieldRule, value: unknown): string | null {
       if (rule.oneOf && !rule.oneOf.includes(value)) return `one of ${rule.oneOf.join(', ')}`;
       if (rule.min !== undefined && value < rule.min) return `${kind} ≥ ${rule.min}`;
       if (rule.max !== undefined && value > rule.max) return `${kind} ≤ ${rule.max}`;
+      if (rule.multipleOf !== undefined && value % rule.multipleOf !== 0) return `a multiple of ${rule.multipleOf} (the page size)`;
       return null;
     }
   }
@@ -145,20 +161,15 @@ export function validateBoard(json: unknown, source: string): BoardResult {
   return { board };
 }
 
-export function loadBoardFile(path: string): BoardResult {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    return { error: `${path}: cannot read board file (${(e as NodeJS.ErrnoException).code ?? 'error'})` };
-  }
+/** A board file's text (already read, BOM dropped) → a validated board. */
+export function parseBoardText(text: string, source: string): BoardResult {
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (e) {
-    return { error: `${path}: not valid JSON (${(e as Error).message.split('\n')[0]})` };
+    return { error: `${source}: not valid JSON (${(e as Error).message.split('\n')[0]})` };
   }
-  return validateBoard(json, path);
+  return validateBoard(json, source);
 }
 
 export function parseMac(text: string): Uint8Array {

@@ -35,6 +35,8 @@ export type BootFailure = { error: string; kind: 'fit' | 'input' };
 function readFlash(flash: Flash): ParsedImage | { error: string } {
   if (flash.length < 12) return { error: 'flash image: flash too small' };
   const head = flash.read(0, 12);
+  // Erased flash reads 0xff: without the magic there is no image to take a length from.
+  if (head[0] !== 0x51 || head[1] !== 0x4c || head[2] !== 0x46 || head[3] !== 0x57) return { error: 'flash image: no image in flash (no "QLFW" magic at offset 0)' };
   const length = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(8, true);
   if (length > flash.length) return { error: `flash image: header says ${length} bytes, larger than the ${flash.length}-byte flash` };
   return parseImage(flash.read(0, length));

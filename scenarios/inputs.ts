@@ -4,7 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadBoardFile, type BoardConfig } from '../emulator/board-config.js';
+import { readInputText } from '../cli/input-files.js';
+import { parseBoardText, type BoardConfig, type BoardResult } from '../emulator/board-config.js';
 import { packageRoot } from '../emulator/package-root.js';
 import { loadCostTable, type CostTable } from '../stack/kconfig/cost-table.js';
 import type { Profile } from '../stack/kconfig/kconfig.js';
@@ -23,6 +24,15 @@ export function resolveBoard(nameOrPath: string): BoardConfig | { error: string 
   }
   const r = loadBoardFile(path);
   return 'error' in r ? r : r.board;
+}
+
+/** A board file is a page of JSON; anything near this size is not one. */
+export const MAX_BOARD_FILE_BYTES = 64 * 1024;
+
+export function loadBoardFile(path: string): BoardResult {
+  const text = readInputText(path, { what: 'board file', maxBytes: MAX_BOARD_FILE_BYTES, maxWhy: `the ${MAX_BOARD_FILE_BYTES} bytes a board file can be` });
+  if (typeof text !== 'string') return text;
+  return parseBoardText(text, path);
 }
 
 export function resolveProfile(nameOrPath: string): Profile | { error: string } {

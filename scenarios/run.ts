@@ -6,11 +6,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../emulator/package-root.js';
+import { readInputFile } from '../cli/input-files.js';
 import type { Program } from '../apps/program.js';
 import type { BoardConfig } from '../emulator/board-config.js';
 import { NS_PER_SEC, NS_PER_US } from '../emulator/event-queue.js';
 import { NO_IMPAIRMENTS } from '../emulator/wire.js';
 import { World } from '../emulator/world.js';
+import { parseImage } from '../emulator/flash-image.js';
 import { inetFlushInterface } from '../stack/ipv4/devinet.js';
 import { linkComparison, profileCost, type CostTable } from '../stack/kconfig/cost-table.js';
 import { ltoEstimate, NO_LTO_FACTOR } from '../stack/kconfig/lto.js';
@@ -118,11 +120,12 @@ export function run(opts: RunOptions): RunOutcome {
   let profile: Profile | null = null;
   let dutImage: Uint8Array;
   if (opts.imagePath) {
-    try {
-      dutImage = new Uint8Array(readFileSync(opts.imagePath));
-    } catch (e) {
-      return bad(`${opts.imagePath}: cannot read image (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
+    // An image can be no larger than the flash it is written to: read no more than that.
+    const bytes = readInputFile(opts.imagePath, { what: 'firmware image', maxBytes: boardConfig.flashBytes, maxWhy: `${boardConfig.name}'s ${boardConfig.flashBytes}-byte flash` });
+    if ('error' in bytes) return bad(bytes.error);
+    const parsed = parseImage(bytes);
+    if ('error' in parsed) return bad(`${opts.imagePath}: ${parsed.error}`);
+    dutImage = bytes;
   } else {
     const p = resolveProfile(profileName);
     if ('error' in p) return bad(p.error);

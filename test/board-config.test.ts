@@ -5,7 +5,8 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BOARD_FIELDS, loadBoardFile, validateBoard } from '../emulator/board-config.js';
+import { BOARD_FIELDS, validateBoard } from '../emulator/board-config.js';
+import { loadBoardFile } from '../scenarios/inputs.js';
 import { quarklab, REPO_ROOT, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
 
 afterAll(removeTempDirs);
@@ -31,7 +32,7 @@ function setPath(obj: Json, path: string, value: unknown): void {
 }
 
 /** A value of the wrong JSON type for a field of this validator type. */
-const WRONG: Record<string, unknown> = { string: 42, integer: '2M', number: 'fast', boolean: 'yes', mac: 1234 };
+const WRONG: Record<string, unknown> = { string: 42, name: 42, integer: '2M', number: 'fast', boolean: 'yes', mac: 1234 };
 
 describe('board files', () => {
   it('every boards/*.json validates', () => {
@@ -60,15 +61,18 @@ describe('board files', () => {
       expect(node['type'], `schema at "${parent}"`).toBe('object');
       expect([...(node['required'] as string[])].sort(), `required at "${parent || '(root)'}"`).toEqual([...keys].sort());
     }
-    const JSON_TYPE: Record<string, string> = { string: 'string', integer: 'integer', number: 'number', boolean: 'boolean', mac: 'string' };
+    const JSON_TYPE: Record<string, string> = { string: 'string', name: 'string', integer: 'integer', number: 'number', boolean: 'boolean', mac: 'string' };
     for (const rule of BOARD_FIELDS) {
       const node = schemaAt(rule.path);
       expect(node['type'], rule.path).toBe(JSON_TYPE[rule.type]);
       expect(node['minimum'], `${rule.path} minimum`).toBe(rule.min);
       expect(node['maximum'], `${rule.path} maximum`).toBe(rule.max);
       expect(node['enum'], `${rule.path} enum`).toEqual(rule.oneOf);
+      expect(node['multipleOf'], `${rule.path} multipleOf`).toBe(rule.multipleOf);
+      expect(node['maxLength'], `${rule.path} maxLength`).toBe(rule.type === 'name' ? 32 : rule.maxLength);
+      if (rule.type === 'name') expect(new RegExp(node['pattern']).test('quark-2m') && !new RegExp(node['pattern']).test('é') && !new RegExp(node['pattern']).test('x'.repeat(33))).toBe(true);
       if (rule.type === 'string') expect(node['minLength'], rule.path).toBe(1);
-      if (rule.type === 'mac') expect(new RegExp(node['pattern']).test('02:51:00:00:00:02') && !new RegExp(node['pattern']).test('02:51:00:00:00')).toBe(true);
+      if (rule.type === 'mac') expect(new RegExp(node['pattern']).test('02:51:00:00:00:02') && !new RegExp(node['pattern']).test('02:51:00:00:00') && !new RegExp(node['pattern']).test('01:00:5e:00:00:01')).toBe(true);
     }
   });
 

@@ -227,7 +227,7 @@ describe('quarklab calibrate', () => {
     writeFileSync(bad, '   text\t   data\t    bss\t    dec\t    hex\tfilename\n  24658\t     42\t     44\t  24745\t   60a9\tnet/ipv4/tcp.o\n');
     for (const [args, re] of [
       [['calibrate', '--size', bad, '-o', join(dir, 'x.json')], /^quarklab calibrate: .*bad\.size:2: dec 24745 is not text\+data\+bss/],
-      [['calibrate', '--size', join(dir, 'missing.size'), '-o', join(dir, 'x.json')], /^quarklab calibrate: .*missing\.size: cannot read \(ENOENT\)/],
+      [['calibrate', '--size', join(dir, 'missing.size'), '-o', join(dir, 'x.json')], /^quarklab calibrate: .*missing\.size: cannot open listing \(ENOENT\)/],
       [['calibrate', '-o', join(dir, 'x.json')], /^quarklab calibrate: calibrate needs --size FILE/],
       [['calibrate', '--size', join(FIX, 'objects.size')], /^quarklab calibrate: calibrate needs -o FILE/],
       [['calibrate', '--size', join(FIX, 'objects.size'), '--vmlinux', 'tiny', '-o', join(dir, 'x.json')], /^quarklab calibrate: --vmlinux takes NAME=FILE/],

@@ -44,8 +44,13 @@ export function parseBudget(text: string): BudgetSpec | { error: string } {
   const m = /^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z/]*)\s*$/.exec(text.slice(eq + 1));
   if (!m) return { error: `budget ${key}: "${text.slice(eq + 1)}" is not a number with an optional unit` };
   const table = def.unit === 'bytes' ? BYTE_UNITS : def.unit === 'bit/s' ? RATE_UNITS : def.unit === 'ns' ? TIME_UNITS : { '': 1 };
-  const mult = table[m[2]!.toLowerCase()];
-  if (mult === undefined) return { error: `budget ${key}: unknown unit "${m[2]}" (use ${Object.keys(table).filter(Boolean).join(', ')})` };
+  const unit = m[2]!.toLowerCase();
+  const mult = Object.hasOwn(table, unit) ? table[unit] : undefined;
+  if (mult === undefined) {
+    const units = Object.keys(table).filter(Boolean);
+    return { error: `budget ${key}: unknown unit "${m[2]}" (${units.length > 0 ? `use ${units.join(', ')}` : `${key} is a plain count: no unit`})` };
+  }
+  if (def.unit === 'count' && !/^[0-9]{1,15}$/.test(m[1]!)) return { error: `budget ${key}: "${m[1]}" is not a whole count` };
   return { key, limit: Math.round(Number(m[1]) * mult), kind: def.kind, unit: def.unit, text };
 }
 

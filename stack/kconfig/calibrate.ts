@@ -26,6 +26,9 @@ import type { KconfigError } from './kconfig.js';
 export const MAX_LISTING_BYTES = 16 * 1024 * 1024;
 const MAX_LINE_CHARS = 4096;
 const MAX_ENTRIES = 20000;
+const MAX_OBJECT_BYTES = 0xffffffff;
+/** KMALLOC_MAX_SIZE on i386 (MAX_ORDER 11, 4 KiB pages): no slab object is larger. */
+const MAX_STRUCT_BYTES = 4 * 1024 * 1024;
 
 /** Top-level directories of a Linux source tree: where an object path starts. */
 const KERNEL_TOP_DIRS = new Set([
@@ -102,6 +105,8 @@ function berkeley(file: string, n: number, line: string): BerkeleyLine | Kconfig
   if (dec !== text + data + bss) return fail(file, n, `dec ${dec} is not text+data+bss (${text}+${data}+${bss} = ${text + data + bss}); not \`size\` output, or edited`);
   const hex = parseInt(m[5]!, 16);
   if (hex !== dec) return fail(file, n, `hex ${m[5]} is not dec ${dec} (0x${dec.toString(16)})`);
+  // An i386 object's sections have 32-bit sizes, and the whole must fit a 32-bit address space.
+  if (dec > MAX_OBJECT_BYTES) return fail(file, n, `${m[6]} is ${dec} bytes; an i386 object is smaller than 4 GiB (${MAX_OBJECT_BYTES + 1})`);
   return { text, data, bss, name: m[6]! };
 }
 
@@ -271,6 +276,8 @@ export function parsePahole(input: InputFile): StructSize[] | KconfigError {
     if (sz && open.size === null) {
       if (sz[1]!.length > 12) return fail(file, n, 'struct size too large');
       open.size = Number(sz[1]);
+      if (open.size === 0) return fail(file, n, `struct ${open.name} has size 0; a struct the stack allocates has at least one byte`);
+      if (open.size > MAX_STRUCT_BYTES) return fail(file, n, `struct ${open.name} has size ${open.size}, more than KMALLOC_MAX_SIZE (${MAX_STRUCT_BYTES})`);
     }
   }
   if (open !== null) return fail(file, open.line, `struct ${open.name} is not closed (no '}' at the start of a line before the end of the file)`);

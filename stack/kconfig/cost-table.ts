@@ -258,7 +258,8 @@ export interface KernelCore {
 
 /** The kernel without networking (or any named build) that a profile's stack sits on. */
 export function kernelCore(table: CostTable, buildName: string): KernelCore | KconfigError {
-  const b = table.vmlinux[buildName];
+  // Own keys only: a board naming "__proto__" or "constructor" must not find Object's.
+  const b = Object.hasOwn(table.vmlinux, buildName) ? table.vmlinux[buildName] : undefined;
   if (!b) {
     return { error: `${table.source}: no vmlinux build '${buildName}' (has: ${Object.keys(table.vmlinux).join(', ')})` };
   }

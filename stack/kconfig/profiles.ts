@@ -65,8 +65,17 @@ function loadBuiltin(name: string): Profile | KconfigError {
 function loadFragment(path: string): Profile | KconfigError {
   const text = readBounded(path);
   if (isKconfigError(text)) return text;
-  return parseKconfig(text, path, { resolveBase: loadBuiltin });
+  const profile = parseKconfig(text, path, { resolveBase: loadBuiltin });
+  if (isKconfigError(profile)) return profile;
+  // The name goes into the image header (32 bytes, printable ASCII) and the report.
+  if (!PROFILE_NAME_RE.test(profile.name)) {
+    const shown = profile.name.length > 40 ? profile.name.slice(0, 40) + '…' : profile.name;
+    return { error: `${path}: profile name "${shown}" (the file name without .config) must be 1 to 32 printable ASCII characters; rename the file` };
+  }
+  return profile;
 }
+
+const PROFILE_NAME_RE = /^[\x21-\x7e](?:[\x20-\x7e]{0,30}[\x21-\x7e])?$/;
 
 function readBounded(path: string): string | KconfigError {
   try {
