@@ -9,6 +9,7 @@ import { Errno } from '../socket/sock.js';
 import type { Ipv4Repr } from './ipv4-header.js';
 import { seqGeq, seqGt, seqLeq, seqLt, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from './tcp-header.js';
 import { armRetransmitTimer, freeWindow, retransmitLost, scheduleDelack, sendAck, sendControl, tsNow, writeXmit } from './tcp-output.js';
+import { oowRateLimited } from './tcp-minisocks.js';
 import type { TcpSock, TxSeg } from './tcp-sock.js';
 
 export function tcpRcv(sk: TcpSock, skb: SkBuff, _ip: Ipv4Repr, th: TcpRepr): void {
@@ -21,25 +22,23 @@ export function tcpRcv(sk: TcpSock, skb: SkBuff, _ip: Ipv4Repr, th: TcpRepr): vo
     return;
   }
   // PAWS (RFC 7323 §5): a timestamp older than the last one seen is an old duplicate.
+  const segLen = len + (th.flags & TCP_SYN ? 1 : 0) + (th.flags & TCP_FIN ? 1 : 0);
   if (sk.tstampOk && th.options.tsVal !== undefined && !(th.flags & TCP_RST) && ((th.options.tsVal - sk.tsRecent) | 0) < 0) {
+    // tcp_validate_incoming: a duplicate ACK answers, rate limited as any out-of-window answer.
     t.ext['PAWSEstab']!++;
-    sendAck(sk);
+    if (!oowRateLimitedSk(sk, segLen, th.flags, 'TCPACKSkippedPAWS')) sendAck(sk);
     t.drop(skb, 'TCP_RFC7323_PAWS');
     return;
   }
-  const segLen = len + (th.flags & TCP_SYN ? 1 : 0) + (th.flags & TCP_FIN ? 1 : 0);
   const outOfWindow = sequenceCheck(sk, th.seq, (th.seq + segLen) >>> 0);
   if (outOfWindow) {
-    // tcp_validate_incoming: answer with a duplicate ACK. Segments without data are rate
-    // limited to one answer per 500 ms (tcp_oow_rate_limited); data segments always get one.
-    if (!(th.flags & TCP_RST)) {
-      const limited = len === 0 && !(th.flags & TCP_SYN) && sk.now - sk.lastOowAck < 500_000_000;
-      if (limited) t.ext['TCPACKSkippedSeq']!++;
-      else {
-        if (len === 0) sk.lastOowAck = sk.now;
-        sendAck(sk);
-      }
-    }
+    // tcp_validate_incoming: a SYN gets a challenge ACK; anything else (not a RST) a duplicate
+    // ACK, which tcp_oow_rate_limited holds to one per 500 ms unless the segment carries data
+    // or a FIN.
+    if (th.flags & TCP_SYN) {
+      t.ext['TCPSYNChallenge']!++;
+      challengeAck(sk);
+    } else if (!(th.flags & TCP_RST) && !oowRateLimitedSk(sk, segLen, th.flags, 'TCPACKSkippedSeq')) sendAck(sk);
     t.drop(skb, outOfWindow);
     return;
   }
@@ -73,8 +72,9 @@ export function tcpRcv(sk: TcpSock, skb: SkBuff, _ip: Ipv4Repr, th: TcpRepr): vo
     }
   }
   if (seqGt(th.ack, sk.sndNxt)) {
-    // ACK for data never sent (RFC 5961 §5): answer with an ACK and drop.
-    challengeAck(sk);
+    // ACK for data never sent: tcp_ack drops it; only outside ESTABLISHED does
+    // tcp_rcv_state_process answer with a challenge ACK.
+    if (sk.state !== 'ESTABLISHED') challengeAck(sk);
     t.drop(skb, 'TCP_ACK_UNSENT_DATA');
     return;
   }
@@ -122,13 +122,27 @@ function sequenceCheck(sk: TcpSock, seq: number, endSeq: number): 'TCP_OLD_DATA'
   return null;
 }
 
+/**
+ * tcp_oow_rate_limited: may this out-of-window segment be answered? Data or a FIN without SYN
+ * always may (not part of an ACK loop); otherwise one answer per tcp_invalid_ratelimit
+ * (500 ms) per socket, sharing last_oow_ack_time with challenge ACKs. True means hold back.
+ */
+function oowRateLimitedSk(sk: TcpSock, segLen: number, flags: number, mib: string): boolean {
+  if (segLen > 0 && !(flags & TCP_SYN)) return false;
+  return rateLimitedNow(sk, mib);
+}
+
+/** __tcp_oow_rate_limited on the socket's last_oow_ack_time. */
+function rateLimitedNow(sk: TcpSock, mib: string): boolean {
+  const r = oowRateLimited(sk.lastOowAck, sk.now);
+  sk.lastOowAck = r.last;
+  if (r.limited) sk.table.ext[mib]!++;
+  return r.limited;
+}
+
 function challengeAck(sk: TcpSock): void {
-  // tcp_send_challenge_ack: rate limited per socket (tcp_invalid_ratelimit, 500 ms).
-  if (sk.now - sk.lastChallengeAck < 500_000_000) {
-    sk.table.ext['TCPACKSkippedChallenge']!++;
-    return;
-  }
-  sk.lastChallengeAck = sk.now;
+  // tcp_send_challenge_ack: the per-socket limit (6.1's host-wide limit defaults to off: INT_MAX).
+  if (rateLimitedNow(sk, 'TCPACKSkippedChallenge')) return;
   sk.table.ext['TCPChallengeACK']!++;
   sendAck(sk);
 }

@@ -98,9 +98,11 @@ export function synOptions(sk: TcpSock, synAck: boolean, peer?: { wscaleOk: bool
 
 /**
  * tcp_transmit_skb: put a TCP header in front of the payload already at skb.data and send it.
- * Returns the IP layer's result (0 or a negative errno).
+ * `sk` is the connected socket sending it, or null for the per-CPU control socket (RSTs for
+ * strangers, SYN-ACKs of request socks, TIME_WAIT's ACKs). Returns the IP layer's result (0 or
+ * a negative errno).
  */
-export function transmit(stack: NetStack, skb: SkBuff, repr: Omit<TcpRepr, 'headerLength'>, src: number, dst: number): number {
+export function transmit(stack: NetStack, skb: SkBuff, repr: Omit<TcpRepr, 'headerLength'>, src: number, dst: number, sk: TcpSock | null): number {
   const headerLength = 20 + optionsLength(repr.options);
   const at = skb.push(headerLength);
   const full: TcpRepr = { ...repr, headerLength };
@@ -110,7 +112,14 @@ export function transmit(stack: NetStack, skb: SkBuff, repr: Omit<TcpRepr, 'head
   tcp.mib['OutSegs']!++;
   if (repr.flags & TCP_RST) tcp.mib['OutRsts']!++;
   stack.env.cpu.charge(stack.env.cpu.cycles.protocolPacket + stack.env.cpu.cycles.checksumByte * skb.len);
-  return stack.ip.output(skb, { src, dst, protocol: IPPROTO_TCP, df: true });
+  // ip_select_ident_segs: a connected socket numbers its packets from its own inet_id; the
+  // control socket's DF packets carry ID 0.
+  let id = 0;
+  if (sk) {
+    id = sk.inetId;
+    sk.inetId = (sk.inetId + 1) & 0xffff;
+  }
+  return stack.ip.output(skb, { src, dst, protocol: IPPROTO_TCP, df: true, id });
 }
 
 /** A segment with no payload (ACK, RST, window update, probe) from a full socket. */
@@ -126,7 +135,7 @@ export function sendControl(sk: TcpSock, flags: number, seq = sk.sndNxt, withDat
   const window = flags & TCP_RST ? 0 : selectWindow(sk);
   const options = flags & TCP_RST ? {} : dataOptions(sk);
   if (flags & TCP_ACK) ackSent(sk);
-  transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq, ack: flags & TCP_ACK ? sk.rcvNxt : 0, flags, window, urgent: 0, options }, sk.laddr, sk.raddr);
+  transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq, ack: flags & TCP_ACK ? sk.rcvNxt : 0, flags, window, urgent: 0, options }, sk.laddr, sk.raddr, sk);
 }
 
 function ackSent(sk: TcpSock): void {
@@ -193,7 +202,7 @@ export function transmitSeg(sk: TcpSock, seg: TxSeg, retransmit: boolean): boole
     sk.table.mib['RetransSegs']!++;
   } else if (seg.len > 0) sk.table.ext['TCPOrigDataSent']!++;
   const ack = flags & TCP_ACK ? sk.rcvNxt : 0;
-  transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq: seg.seq, ack, flags, window, urgent: 0, options }, sk.laddr, sk.raddr);
+  transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq: seg.seq, ack, flags, window, urgent: 0, options }, sk.laddr, sk.raddr, sk);
   if (!sk.rtxTimer) armRetransmitTimer(sk);
   return true;
 }
@@ -280,5 +289,5 @@ export function sendResetFor(stack: NetStack, src: number, dst: number, th: TcpR
     ack = (th.seq + payloadLen + (th.flags & TCP_SYN ? 1 : 0) + (th.flags & TCP_FIN ? 1 : 0)) >>> 0;
     flags |= TCP_ACK;
   }
-  transmit(stack, skb, { srcPort: th.dstPort, dstPort: th.srcPort, seq, ack, flags, window: 0, urgent: 0, options: {} }, dst, src);
+  transmit(stack, skb, { srcPort: th.dstPort, dstPort: th.srcPort, seq, ack, flags, window: 0, urgent: 0, options: {} }, dst, src, null);
 }

@@ -88,6 +88,8 @@ export class TcpSock extends Sock {
   lport = 0;
   raddr = 0;
   rport = 0;
+  /** inet_id: the IP ID of this connection's next packet (random start at connect or accept). */
+  inetId = 0;
 
   // Send sequence space (RFC 9293 §3.3.1).
   iss = 0;
@@ -158,8 +160,8 @@ export class TcpSock extends Sock {
   lastAckedRcvNxt = 0;
   /** Received segments since the last ACK we sent. */
   segsSinceAck = 0;
-  lastChallengeAck = -1e18;
-  lastOowAck = -1e18;
+  /** last_oow_ack_time: the last rate-limited answer (duplicate or challenge ACK); null: none yet. */
+  lastOowAck: number | null = null;
   lastRecvTime = 0;
   keepaliveProbesSent = 0;
   probesOut = 0;

@@ -98,7 +98,7 @@ export const TCP_EXT_MIB = [
   'TCPAbortOnClose', 'TCPAbortOnMemory', 'TCPAbortOnTimeout', 'TCPMemoryPressures', 'TCPSackShifted', 'TCPBacklogDrop',
   'TCPRcvQDrop', 'TCPOFOQueue', 'TCPOFODrop', 'TCPOFOMerge', 'TCPChallengeACK', 'TCPSYNChallenge', 'TCPReqQFullDoCookies',
   'TCPReqQFullDrop', 'TCPRcvCollapsed', 'TCPSpuriousRtxHostQueues', 'TCPTimeWaitOverflow', 'TCPWantZeroWindowAdv',
-  'TCPToZeroWindowAdv', 'TCPFromZeroWindowAdv', 'TCPOrigDataSent', 'TCPACKSkippedSeq', 'TCPACKSkippedChallenge',
+  'TCPToZeroWindowAdv', 'TCPFromZeroWindowAdv', 'TCPOrigDataSent', 'TCPACKSkippedSeq', 'TCPACKSkippedChallenge', 'TCPACKSkippedPAWS', 'TCPACKSkippedTimeWait',
   'TCPWinProbe', 'TCPKeepAlive', 'TCPDSACKRecv', 'TCPDSACKOldSent', 'TCPSackMerged', 'TCPZeroWindowDrop',
   'TCPFastOpenActive', 'TCPFastOpenActiveFail', 'TCPFastOpenPassive', 'TCPFastOpenPassiveFail', 'TCPFastOpenListenOverflow',
   'TCPFastOpenCookieReqd', 'TCPMemoryPressuresChrono', 'BadSegs',

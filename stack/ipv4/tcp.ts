@@ -22,7 +22,9 @@ import {
   COOKIE_MSS,
   decodeCookieTimestamp,
   tupleKey,
+  tcpTimewaitStateProcess,
   type RequestSock,
+  type TimewaitProcess,
   type TimewaitSock,
 } from './tcp-minisocks.js';
 import { armRetransmitTimer, sendAck, sendControl, sendResetFor, transmit, writeXmit } from './tcp-output.js';
@@ -67,6 +69,8 @@ export class TcpTable {
   private readonly fastOpenCookieMap = new Map<number, Uint8Array>();
   /** The per-destination metrics cache (CONFIG_TCP_METRICS), or null. */
   readonly metrics: TcpMetrics | null;
+  /** TIME_WAIT's rules: Linux's, unless a test puts a double here to see a broken one caught. */
+  timewaitProcess: TimewaitProcess = tcpTimewaitStateProcess;
 
   constructor(readonly stack: NetStack) {
     const env = stack.env;
@@ -297,6 +301,8 @@ export class TcpTable {
     // Quick ACKs at the start (tcp_incr_quickack): up to 16 segments ACKed at once.
     sk.quickAcks = Math.min(16, Math.floor(initial / (2 * sk.advMss)));
     sk.tsOffset = this.rng.nextU32();
+    // inet_id = get_random_u16() (tcp_v4_connect, tcp_v4_syn_recv_sock).
+    sk.inetId = this.rng.nextInt(0x10000);
   }
 
   private routeIfindex(dst: number): number {
@@ -616,7 +622,7 @@ export class TcpTable {
     if (this.timewait.size < this.sysctl.maxTwBuckets) {
       const addr = this.twCache.alloc();
       if (addr !== 0) {
-        const tw: TimewaitSock = { key, addr, laddr: sk.laddr, lport: sk.lport, raddr: sk.raddr, rport: sk.rport, sndNxt: sk.sndNxt, rcvNxt: sk.rcvNxt, rcvWnd: sk.rcvWnd >>> sk.rcvWscale, tsRecent: sk.tsRecent, tsOffset: sk.tsOffset, tstampOk: sk.tstampOk, timer: null };
+        const tw: TimewaitSock = { key, addr, laddr: sk.laddr, lport: sk.lport, raddr: sk.raddr, rport: sk.rport, sndNxt: sk.sndNxt, rcvNxt: sk.rcvNxt, rcvWnd: sk.rcvWnd >>> sk.rcvWscale, tsRecent: sk.tsRecent, tsOffset: sk.tsOffset, tstampOk: sk.tstampOk, timer: null, lastOowAck: null };
         tw.timer = this.stack.sim.after(this.sysctl.timewaitLenNs, () => this.killTimewait(tw));
         this.timewait.set(key, tw);
         this.ext['TW']!++;
@@ -747,15 +753,7 @@ export class TcpTable {
       return;
     }
     const tw = this.timewait.get(key);
-    if (tw) {
-      if (th.flags & TCP_SYN && !(th.flags & (TCP_ACK | TCP_RST)) && ((th.seq - tw.rcvNxt) | 0) > 0 && this.listeners.has(th.dstPort)) {
-        // A new connection for the same 4-tuple may reuse it (tcp_timewait_state_process: TCP_TW_SYN).
-        this.killTimewait(tw);
-      } else {
-        this.timewaitRcv(tw, skb, th);
-        return;
-      }
-    }
+    if (tw && this.timewaitRcv(tw, skb, ip, th, payload)) return;
     const req = this.requests.get(key);
     const listener = this.listeners.get(th.dstPort);
     if (req) {
@@ -770,22 +768,55 @@ export class TcpTable {
     skb.free();
   }
 
-  private timewaitRcv(tw: TimewaitSock, skb: SkBuff, th: TcpRepr): void {
+  /**
+   * tcp_v4_rcv's TIME_WAIT branch. Returns false when a new SYN killed the timewait sock and the
+   * segment goes on to the listener (TCP_TW_SYN); otherwise the segment is consumed here.
+   */
+  private timewaitRcv(tw: TimewaitSock, skb: SkBuff, ip: Ipv4Repr, th: TcpRepr, payload: number): boolean {
+    const syn = (th.flags & TCP_SYN) !== 0;
+    const seg = { seq: th.seq, endSeq: (th.seq + payload + (syn ? 1 : 0) + (th.flags & TCP_FIN ? 1 : 0)) >>> 0, syn, ack: (th.flags & TCP_ACK) !== 0, rst: (th.flags & TCP_RST) !== 0, tsVal: th.options.tsVal };
+    const verdict = this.timewaitProcess(tw, seg, this.stack.sim.now, () => this.rescheduleTimewait(tw));
+    switch (verdict) {
+      case 'syn':
+        if (this.listeners.has(th.dstPort)) {
+          this.killTimewait(tw);
+          return false;
+        }
+        // No listener: tcp_v4_rcv's no_tcp_socket path answers with RST.
+        sendResetFor(this.stack, ip.src, ip.dst, th, payload);
+        break;
+      case 'kill':
+        this.killTimewait(tw);
+        break;
+      case 'ack':
+        this.timewaitAck(tw);
+        break;
+      case 'rst':
+        sendResetFor(this.stack, ip.src, ip.dst, th, payload);
+        break;
+      case 'skipped':
+        this.ext['TCPACKSkippedTimeWait']!++;
+        break;
+      case 'success':
+        break;
+    }
     skb.free();
-    if (th.flags & TCP_RST) {
-      this.killTimewait(tw);
-      return;
-    }
-    // A retransmitted FIN (or anything else) is answered with the final ACK; the timer restarts.
-    if (th.flags & TCP_FIN) {
-      this.stack.sim.cancel(tw.timer);
-      tw.timer = this.stack.sim.after(this.sysctl.timewaitLenNs, () => this.killTimewait(tw));
-    }
+    return true;
+  }
+
+  /** inet_twsk_reschedule(tw, TCP_TIMEWAIT_LEN). */
+  private rescheduleTimewait(tw: TimewaitSock): void {
+    this.stack.sim.cancel(tw.timer);
+    tw.timer = this.stack.sim.after(this.sysctl.timewaitLenNs, () => this.killTimewait(tw));
+  }
+
+  /** tcp_v4_timewait_ack: the final ACK again, from the per-CPU control socket. */
+  private timewaitAck(tw: TimewaitSock): void {
     const out = allocSkb(this.stack.skbs, MAX_HEADER);
     if (!out) return;
     out.reserve(MAX_HEADER);
-    const options = tw.tstampOk ? { tsVal: (Math.floor(this.stack.sim.now / 1e6) + tw.tsOffset) >>> 0, tsEcr: th.options.tsVal ?? tw.tsRecent } : {};
-    transmit(this.stack, out, { srcPort: tw.lport, dstPort: tw.rport, seq: tw.sndNxt, ack: tw.rcvNxt, flags: TCP_ACK, window: tw.rcvWnd, urgent: 0, options }, tw.laddr, tw.raddr);
+    const options = tw.tstampOk ? { tsVal: (Math.floor(this.stack.sim.now / 1e6) + tw.tsOffset) >>> 0, tsEcr: tw.tsRecent } : {};
+    transmit(this.stack, out, { srcPort: tw.lport, dstPort: tw.rport, seq: tw.sndNxt, ack: tw.rcvNxt, flags: TCP_ACK, window: tw.rcvWnd, urgent: 0, options }, tw.laddr, tw.raddr, null);
   }
 
   /** A segment for a listening socket: a SYN starts a request sock (or a cookie), an ACK may complete one. */
@@ -906,7 +937,7 @@ export class TcpTable {
     if (req.sackOk) options.sackPermitted = true;
     if (req.wscaleOk) options.wscale = req.rcvWscale;
     if (req.sendCookie) options.fastOpenCookie = req.sendCookie;
-    transmit(this.stack, skb, { srcPort: req.lport, dstPort: req.rport, seq: cookie?.seq ?? req.iss, ack: (req.irs + 1) >>> 0, flags: TCP_SYN | TCP_ACK, window, urgent: 0, options }, req.laddr, req.raddr);
+    transmit(this.stack, skb, { srcPort: req.lport, dstPort: req.rport, seq: cookie?.seq ?? req.iss, ack: (req.irs + 1) >>> 0, flags: TCP_SYN | TCP_ACK, window, urgent: 0, options }, req.laddr, req.raddr, null);
     if (cookie) return;
     // inet_csk_reqsk_queue_hash_add: the SYN-ACK is retransmitted 1 s, 2 s, 4 s … up to synack_retries.
     this.stack.sim.cancel(req.timer);
