@@ -168,6 +168,7 @@ function synSentRcv(sk: TcpSock, skb: SkBuff, th: TcpRepr): void {
   sk.rcvWup = sk.rcvNxt;
   sk.lastAckedRcvNxt = sk.rcvNxt;
   if (o.mss !== undefined) sk.mss = Math.min(o.mss, sk.advMss);
+  sk.mssClamp = o.mss ?? 536;
   sk.wscaleOk = o.wscale !== undefined;
   sk.sndWscale = sk.wscaleOk ? o.wscale! : 0;
   if (!sk.wscaleOk) sk.rcvWscale = 0;

@@ -117,6 +117,8 @@ export class TcpSock extends Sock {
 
   // Options agreed in the handshake.
   mss = 536;
+  /** rx_opt.mss_clamp: the MSS the peer announced (before our timestamp option takes its 12). */
+  mssClamp = 536;
   advMss = 1460;
   sndWscale = 0;
   rcvWscale = 0;

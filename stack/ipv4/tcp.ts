@@ -7,9 +7,9 @@
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, allocSkbFclone, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { MibGroup } from '../core/snmp.js';
-import type { Gfp, SlabCache } from '../core/kmem.js';
+import { cacheAlign, type Gfp, type SlabCache } from '../core/kmem.js';
 import type { NetStack } from '../net-stack.js';
-import { Errno, type SockAddr } from '../socket/sock.js';
+import { Errno, skMemDefault, type SockAddr } from '../socket/sock.js';
 import { IPPROTO_TCP, type Ipv4Repr } from './ipv4-header.js';
 import { tcpRcv } from './tcp-input.js';
 import * as outputFns from './tcp-output.js';
@@ -31,7 +31,19 @@ import { armRetransmitTimer, sendAck, sendControl, sendResetFor, transmit, write
 import { TcpSock, type TxSeg } from './tcp-sock.js';
 import { fastOpenCookie, passiveDecision } from './tcp-fastopen.js';
 import { TcpMetrics } from './tcp-metrics.js';
-import { computeTcpSysctl, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
+import { computeTcpSysctl, nrFreeBufferPages, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
+
+/** MAX_TCP_HEADER: L1_CACHE_ALIGN(128 + MAX_HEADER), MAX_HEADER being LL_MAX_HEADER (32) on a plain build. */
+const MAX_TCP_HEADER = 192;
+const TCP_INIT_CWND = 10;
+/** tcp_reordering's default (TCP_FASTRETRANS_THRESH). */
+const TCP_REORDERING = 3;
+
+function roundupPowOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
 
 const EPHEMERAL_LOW = 32768;
 const EPHEMERAL_HIGH = 60999;
@@ -74,7 +86,7 @@ export class TcpTable {
 
   constructor(readonly stack: NetStack) {
     const env = stack.env;
-    this.sysctl = computeTcpSysctl(env.mem.freePages(), env.mem.size, stack.has('BASE_SMALL'), stack.has('SYN_COOKIES'));
+    this.sysctl = computeTcpSysctl(nrFreeBufferPages(env.mem.managedPages(), env.mem.reservePages()), env.mem.size, stack.has('BASE_SMALL'), stack.has('SYN_COOKIES'));
     this.mib = stack.mib.group('Tcp', TCP_MIB);
     this.ext = stack.mib.group('TcpExt', TCP_EXT_MIB);
     this.mib['RtoAlgorithm'] = 1;
@@ -222,12 +234,21 @@ export class TcpTable {
     this.updatePressure();
   }
 
-  /** tcp_sndbuf_expand: room for twice the congestion window, up to tcp_wmem[2]. */
-  sndbufExpand(sk: TcpSock): void {
+  /**
+   * tcp_sndbuf_expand: room for twice max(TCP_INIT_CWND, cwnd, reordering + 1) segments at
+   * per_mss = roundup_pow_of_two(mss + MAX_TCP_HEADER + SKB_DATA_ALIGN(skb_shared_info)) +
+   * SKB_DATA_ALIGN(sk_buff), up to tcp_wmem[2]; it only grows. At establishment
+   * (tcp_init_buffer_space) it runs whatever the memory pressure; later only without it.
+   */
+  sndbufExpand(sk: TcpSock, atEstablishment = false): void {
     if (sk.userSndbuf) return;
-    const perSeg = sk.writeQueue[0]?.skb.truesize ?? 2 * 1024 + 512;
-    const want = Math.min(this.sysctl.tcpWmem[2], 2 * Math.max(sk.cwnd, 10) * perSeg);
-    if (want > sk.sndbuf && !this.memPressure) sk.sndbuf = want;
+    if (!atEstablishment && this.memPressure) return;
+    const structs = this.stack.env.structs;
+    const mss = Math.max(sk.mssClamp, sk.mss);
+    const perMss = roundupPowOfTwo(mss + MAX_TCP_HEADER + cacheAlign(structs['skb_shared_info']!)) + cacheAlign(structs['sk_buff']!);
+    const segs = Math.max(TCP_INIT_CWND, sk.cwnd, TCP_REORDERING + 1);
+    const want = Math.min(this.sysctl.tcpWmem[2], 2 * segs * perMss);
+    if (want > sk.sndbuf) sk.sndbuf = want;
   }
 
   // ---- sockets -----------------------------------------------------------------------------
@@ -287,13 +308,7 @@ export class TcpTable {
     sk.advMss = mtu - 40;
     sk.mss = sk.advMss;
     sk.windowClamp = sk.fullSpace();
-    // tcp_select_initial_window: the window scale that lets the whole buffer be offered.
-    let space = Math.max(this.sysctl.tcpRmem[2], sk.rcvbuf);
-    sk.rcvWscale = 0;
-    while (space > 65535 && sk.rcvWscale < 14) {
-      space >>= 1;
-      sk.rcvWscale++;
-    }
+    sk.rcvWscale = this.wscaleFor(sk.rcvbuf);
     const full = sk.fullSpace();
     const initial = Math.min(full > sk.advMss ? full - (full % sk.advMss) : full, 65535);
     sk.rcvWnd = initial;
@@ -565,6 +580,8 @@ export class TcpTable {
   onEstablished(sk: TcpSock): void {
     const wasSynRecv = sk.state === 'SYN_RECV';
     sk.state = 'ESTABLISHED';
+    // tcp_init_transfer → tcp_init_buffer_space: the send buffer for the initial window.
+    this.sndbufExpand(sk, true);
     this.metrics?.init(sk);
     this.mib['CurrEstab']!++;
     if (this.sysctl && sk.keepalive) this.armKeepalive(sk);
@@ -911,14 +928,14 @@ export class TcpTable {
     };
   }
 
+  /**
+   * tcp_select_initial_window's scale: ilog2(max(space, tcp_rmem[2], rmem_max)) − 15, clamped
+   * to 0..14, so the largest buffer the socket may grow to can be offered.
+   */
   private wscaleFor(rcvbuf: number): number {
-    let space = Math.max(this.sysctl.tcpRmem[2], rcvbuf);
-    let w = 0;
-    while (space > 65535 && w < 14) {
-      space >>= 1;
-      w++;
-    }
-    return w;
+    const rmemMax = skMemDefault(this.stack.env.structs['sk_buff']!, this.stack.env.structs['skb_shared_info']!);
+    const space = Math.max(this.sysctl.tcpRmem[2], rmemMax, rcvbuf - (rcvbuf >> this.sysctl.advWinScale));
+    return Math.min(Math.max(Math.floor(Math.log2(space)) - 15, 0), 14);
   }
 
   private sendSynAck(req: RequestSock, cookie?: { seq: number; tsVal?: number }): void {
@@ -928,7 +945,10 @@ export class TcpTable {
     const listener = req.listener;
     const full = listener.rcvbuf - (listener.rcvbuf >> this.sysctl.advWinScale);
     const advMss = (this.stack.device(this.routeIfindex(req.raddr))?.mtu ?? 1500) - 40;
-    const window = Math.min(full - (full % advMss), 65535);
+    // tcp_openreq_init_rwin: the space is rounded down to the MSS less the timestamp option
+    // (TCPOLEN_TSTAMP_ALIGNED, 12) when the peer offered timestamps: 45 × 1448 = 65160.
+    const quantum = advMss - (req.tstampOk ? 12 : 0);
+    const window = Math.min(full > quantum ? full - (full % quantum) : full, 65535);
     const options: import('./tcp-header.js').TcpOptions = { mss: advMss };
     if (req.tstampOk) {
       options.tsVal = cookie?.tsVal ?? (Math.floor(this.stack.sim.now / 1e6) + req.tsOffset) >>> 0;
@@ -1005,6 +1025,7 @@ export class TcpTable {
     if (typeof child === 'number') return null;
     this.setupChild(child, listener, req, th);
     child.state = 'ESTABLISHED';
+    this.sndbufExpand(child, true);
     this.mib['CurrEstab']!++;
     this.mib['PassiveOpens']!++;
     child.parent = listener;
@@ -1036,6 +1057,7 @@ export class TcpTable {
     child.rcvWup = child.rcvNxt;
     child.lastAckedRcvNxt = child.rcvNxt;
     child.mss = req.mss;
+    child.mssClamp = req.mss;
     child.wscaleOk = req.wscaleOk;
     child.sndWscale = req.sndWscale;
     child.sackOk = req.sackOk;
@@ -1193,6 +1215,7 @@ export class TcpTable {
     const child = this.create();
     if (typeof child === 'number') return false;
     this.setupChild(child, listener, req, th);
+    this.sndbufExpand(child, true);
     child.passiveFastOpen = true;
     child.state = 'SYN_RECV';
     child.sndUna = req.iss;
