@@ -63,3 +63,35 @@ describe('the start of a bulk upload (bulk-tx, quark-2m, minimal)', () => {
     expect(flight).toBe(10);
   });
 });
+
+describe('interactive delayed ACK (pingpong) on the board as an HTTP server (http-serve)', () => {
+  it('the first request of a connection gets a pure ACK; the second rides on the response when the first reply went out within ato (40 ms) — as Linux in a namespace does', () => {
+    // Reference (two Linux ends in network namespaces, a server that reads a request and
+    // answers 5 ms later, twice on one connection): GET → pure ACK → response; then GET →
+    // response carrying the ACK. A reply sent within ato (TCP_ATO_MIN, 40 ms) of the data it
+    // answers puts the sender in pingpong mode (tcp_event_data_sent), which suspends quick
+    // ACKs; a reply later than that does not, and the next request is ACKed at once again.
+    const r = runToDir({ scenario: 'http-serve' });
+    const rows = tsharkFields(r.capturePath!, ['tcp.stream', 'ip.src', 'tcp.seq', 'tcp.len', 'tcp.ack', 'frame.time_relative', 'http.request'], 'tcp');
+    const byStream = new Map<string, string[][]>();
+    for (const x of rows) byStream.set(x[0]!, [...(byStream.get(x[0]!) ?? []), x]);
+    let piggybacked = 0;
+    for (const seg of byStream.values()) {
+      const kinds: string[] = [];
+      let firstReplyDelay = Infinity;
+      seg.forEach((x, i) => {
+        if (x[1] !== LAB || x[6] !== '1') return;
+        const end = Number(x[2]) + Number(x[3]);
+        const later = seg.slice(i + 1);
+        // The board's first segment that acknowledges the whole request.
+        const first = later.find((y) => y[1] === DUT && Number(y[4]) >= end);
+        kinds.push(first && Number(first[3]) > 0 ? 'data' : 'pure ACK');
+        if (kinds.length === 1) firstReplyDelay = Number(later.find((y) => y[1] === DUT && Number(y[3]) > 0)![5]) - Number(x[5]);
+      });
+      expect(kinds).toEqual(['pure ACK', firstReplyDelay < 0.04 ? 'data' : 'pure ACK']);
+      if (kinds[1] === 'data') piggybacked++;
+    }
+    expect(byStream.size).toBe(8);
+    expect(piggybacked).toBeGreaterThanOrEqual(6);
+  });
+});

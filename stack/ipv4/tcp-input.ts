@@ -186,6 +186,8 @@ function synSentRcv(sk: TcpSock, skb: SkBuff, th: TcpRepr): void {
   t.fastOpenSynAckReceived(sk, th.ack);
   const r = ackSegments(sk, th.ack);
   if (r.rtt !== null) sampleRtt(sk, r.rtt);
+  // tcp_finish_connect: icsk_ack.lrcvtime starts at the SYN-ACK.
+  sk.lrcvtime = sk.now;
   // The handshake's ACK goes before anything the woken program writes.
   sendAck(sk);
   t.onEstablished(sk);
@@ -384,8 +386,7 @@ function dataQueue(sk: TcpSock, skb: SkBuff, seq: number, len: number, fin: bool
   if (seq === sk.rcvNxt) {
     if (Math.max(sk.rcvWnd - ((sk.rcvNxt - sk.rcvWup) | 0), 0) === 0) {
       t.ext['TCPZeroWindowDrop']!++;
-      sk.ackPending = true;
-      sk.quickAcks = Math.max(sk.quickAcks, 1);
+      enterQuickack(sk);
       skb.free();
       return;
     }
@@ -400,6 +401,8 @@ function dataQueue(sk: TcpSock, skb: SkBuff, seq: number, len: number, fin: bool
     sk.receiveQueue.push(skb);
     sk.rcvNxt = end;
     sk.info.bytesReceived += end - seq;
+    // tcp_event_data_recv: when in-order data last came (icsk_ack.lrcvtime), for pingpong.
+    sk.lrcvtime = sk.now;
     growWindow(sk, skb);
     sk.segsSinceAck++;
     sk.ackPending = true;
@@ -407,7 +410,7 @@ function dataQueue(sk: TcpSock, skb: SkBuff, seq: number, len: number, fin: bool
     if (sk.ofo.length > 0) {
       drainOfo(sk);
       // RFC 5681 §4.2: ACK at once when a gap in the sequence space is filled.
-      if (sk.ofo.length === 0) sk.quickAcks = Math.max(sk.quickAcks, 1);
+      if (sk.ofo.length === 0) sk.ackNow = true;
     }
     sk.onReadable?.();
     return;
@@ -451,9 +454,10 @@ function drainOfo(sk: TcpSock): void {
   }
 }
 
-/** tcp_enter_quickack_mode: ACK the next segments at once (TCP_MAX_QUICKACKS, bounded by the window). */
+/** tcp_enter_quickack_mode: ACK the next segments at once (TCP_MAX_QUICKACKS, bounded by the window); leaves pingpong. */
 function enterQuickack(sk: TcpSock): void {
   sk.ackPending = true;
+  sk.pingpong = false;
   sk.quickAcks = Math.max(sk.quickAcks, Math.max(2, Math.min(16, Math.floor(sk.rcvWnd / (2 * sk.advMss)))));
 }
 
@@ -476,9 +480,13 @@ function finReceived(sk: TcpSock): void {
   const t = sk.table;
   switch (sk.state) {
     case 'ESTABLISHED':
+      // The peer is done: what we send now is a reply, so the ACK waits to ride on it.
       sk.state = 'CLOSE_WAIT';
+      sk.pingpong = true;
       break;
     case 'FIN_WAIT1':
+      // Simultaneous close: ACK the FIN at once.
+      sendAck(sk);
       sk.state = 'CLOSING';
       break;
     case 'FIN_WAIT2':
@@ -491,11 +499,16 @@ function finReceived(sk: TcpSock): void {
   sk.onReadable?.();
 }
 
-/** __tcp_ack_snd_check: ACK now, or let the delayed-ACK timer do it. */
+/**
+ * __tcp_ack_snd_check: ACK now (more than one full segment unacknowledged, quick-ACK mode —
+ * which pingpong suspends —, ICSK_ACK_NOW, or out-of-order data), or let the delayed-ACK
+ * timer do it, so that in an interactive exchange the ACK rides on the reply.
+ */
 export function ackSndCheck(sk: TcpSock): void {
   if (!sk.ackPending || sk.state === 'CLOSED' || sk.state === 'TIME_WAIT') return;
   const moreThanOneSegment = ((sk.rcvNxt - sk.rcvWup) | 0) > sk.advMss && freeWindow(sk) >= sk.rcvWnd;
-  if (moreThanOneSegment || sk.quickAcks > 0 || sk.ofo.length > 0) {
+  const quick = sk.quickAcks > 0 && !sk.pingpong;
+  if (moreThanOneSegment || quick || sk.ackNow || sk.ofo.length > 0) {
     if (sk.quickAcks > 0) sk.quickAcks--;
     sendAck(sk);
     return;

@@ -140,6 +140,7 @@ export function sendControl(sk: TcpSock, flags: number, seq = sk.sndNxt, withDat
 
 function ackSent(sk: TcpSock): void {
   sk.ackPending = false;
+  sk.ackNow = false;
   sk.segsSinceAck = 0;
   sk.lastAckedRcvNxt = sk.rcvNxt;
   if (sk.delackTimer) {
@@ -157,6 +158,8 @@ export function scheduleDelack(sk: TcpSock, delay: number): void {
   sk.delackTimer = sk.stack.sim.after(delay, () => {
     sk.delackTimer = null;
     if (sk.ackPending && sk.state !== 'CLOSED') {
+      // tcp_delack_timer_handler: a delayed ACK missed its reply; leave pingpong.
+      sk.pingpong = false;
       sk.table.ext['DelayedACKs']!++;
       sendAck(sk);
     }
@@ -200,7 +203,12 @@ export function transmitSeg(sk: TcpSock, seg: TxSeg, retransmit: boolean): boole
     seg.retransmitted = true;
     sk.retransmits++;
     sk.table.mib['RetransSegs']!++;
-  } else if (seg.len > 0) sk.table.ext['TCPOrigDataSent']!++;
+  } else if (seg.len > 0) {
+    sk.table.ext['TCPOrigDataSent']!++;
+    // tcp_event_data_sent: new data within ato (TCP_ATO_MIN) of the last data received is a
+    // reply: enter pingpong (TCP_PINGPONG_THRESH is 1 in 6.1).
+    if (sk.now - sk.lrcvtime < sk.table.sysctl.delackMinNs) sk.pingpong = true;
+  }
   const ack = flags & TCP_ACK ? sk.rcvNxt : 0;
   transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq: seg.seq, ack, flags, window, urgent: 0, options }, sk.laddr, sk.raddr, sk);
   if (!sk.rtxTimer) armRetransmitTimer(sk);

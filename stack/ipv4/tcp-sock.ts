@@ -159,6 +159,12 @@ export class TcpSock extends Sock {
   /** Segments to ACK at once before delayed ACK takes over (icsk_ack.quick). */
   quickAcks = 0;
   ackPending = false;
+  /** ICSK_ACK_NOW: this ACK may not wait (a gap in the sequence space was just filled). */
+  ackNow = false;
+  /** icsk_ack.pingpong: an interactive exchange; ACKs wait to ride on the reply. */
+  pingpong = false;
+  /** icsk_ack.lrcvtime: when in-order data last arrived (the handshake, before any). */
+  lrcvtime = 0;
   lastAckedRcvNxt = 0;
   /** Received segments since the last ACK we sent. */
   segsSinceAck = 0;

@@ -1058,6 +1058,8 @@ export class TcpTable {
     child.lastAckedRcvNxt = child.rcvNxt;
     child.mss = req.mss;
     child.mssClamp = req.mss;
+    // tcp_create_openreq_child: icsk_ack.lrcvtime starts now.
+    child.lrcvtime = this.stack.sim.now;
     child.wscaleOk = req.wscaleOk;
     child.sndWscale = req.sndWscale;
     child.sackOk = req.sackOk;
