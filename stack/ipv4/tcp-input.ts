@@ -186,6 +186,11 @@ function synSentRcv(sk: TcpSock, skb: SkBuff, th: TcpRepr): void {
   t.fastOpenSynAckReceived(sk, th.ack);
   const r = ackSegments(sk, th.ack);
   if (r.rtt !== null) sampleRtt(sk, r.rtt);
+  // tcp_rearm_rto: the SYN is acknowledged; with nothing else out, no retransmit timer.
+  if (!sk.writeQueue.some((s) => sk.isSent(s))) {
+    sk.stack.sim.cancel(sk.rtxTimer);
+    sk.rtxTimer = null;
+  }
   // tcp_finish_connect: icsk_ack.lrcvtime starts at the SYN-ACK.
   sk.lrcvtime = sk.now;
   // The handshake's ACK goes before anything the woken program writes.
@@ -236,7 +241,9 @@ function processAck(sk: TcpSock, th: TcpRepr, len: number): void {
   const windowChanged = window !== sk.sndWnd;
   // tcp_ack_update_window.
   if (seqLt(sk.sndWl1, th.seq) || (sk.sndWl1 === th.seq && seqLeq(sk.sndWl2, ack))) {
-    if (sk.sndWnd === 0 && window > 0) t.cancelPersist(sk);
+    // tcp_ack_probe: a window that now takes the next segment ends the probing.
+    const head = sk.persistTimer ? sk.writeQueue.find((s) => !sk.isSent(s)) : undefined;
+    if (head && !seqGt(head.end - (head.fin ? 1 : 0), (ack + window) >>> 0)) t.cancelPersist(sk);
     sk.sndWnd = window;
     sk.sndWl1 = th.seq;
     sk.sndWl2 = ack;

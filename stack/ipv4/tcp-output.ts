@@ -188,8 +188,9 @@ export function transmitSeg(sk: TcpSock, seg: TxSeg, retransmit: boolean): boole
   let flags = TCP_ACK;
   if (seg.syn) flags = sk.state === 'SYN_SENT' ? TCP_SYN : TCP_SYN | TCP_ACK;
   if (seg.fin) flags |= TCP_FIN;
-  // PSH marks the end of what the program has written so far (tcp_push on the last skb).
-  if (seg.len > 0 && seg === sk.writeQueue[sk.writeQueue.length - 1]) flags |= TCP_PSH;
+  // PSH marks the end of what the program has written so far (tcp_push on the last skb), and
+  // a window probe's partial segment (tcp_write_wakeup).
+  if (seg.len > 0 && (seg.psh || seg === sk.writeQueue[sk.writeQueue.length - 1])) flags |= TCP_PSH;
   let options: TcpOptions;
   if (seg.syn) {
     options = sk.state === 'SYN_SENT' ? synOptions(sk, false) : synOptions(sk, true, sk);
@@ -255,7 +256,6 @@ export function writeXmit(sk: TcpSock): void {
     const wndEnd = (sk.sndUna + sk.sndWnd) >>> 0;
     if (seg.len > 0 && seqGt(seg.end - (seg.fin ? 1 : 0), wndEnd)) {
       sk.setLimited('rwnd');
-      if (sk.sndWnd === 0 && inFlight === 0) sk.table.armPersist(sk);
       break;
     }
     // Nagle (RFC 896): a small segment waits while earlier data is unacknowledged.
@@ -269,6 +269,9 @@ export function writeXmit(sk: TcpSock): void {
   // Segments are in sequence order: the queue is all sent when its last one is.
   const last = sk.writeQueue[sk.writeQueue.length - 1];
   if (sent && (!last || sk.isSent(last))) sk.setLimited(null);
+  // tcp_check_probe_timer: nothing in flight and data waiting — whatever the window, zero or
+  // too small for the next segment — arms the probe timer, or no ACK would ever come to move on.
+  if (sk.sndNxt === sk.sndUna && last && !sk.isSent(last) && !sk.rtxTimer) sk.table.armPersist(sk);
 }
 
 /** Retransmit segments marked lost, as far as the congestion window allows (tcp_xmit_retransmit_queue). */

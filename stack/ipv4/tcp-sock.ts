@@ -48,6 +48,8 @@ export interface TxSeg {
   acked: boolean;
   /** A retransmission of this segment is in flight (counted in the pipe until acked or SACKed). */
   rtxInFlight: boolean;
+  /** PSH set on it (tcp_write_wakeup's partial segment), whatever follows it in the queue. */
+  psh?: boolean;
 }
 
 export interface OfoSeg {

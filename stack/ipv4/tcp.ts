@@ -704,19 +704,64 @@ export class TcpTable {
     return this.orphans > this.sysctl.maxOrphans || this.overHardLimit(0) || this.stack.env.mem.freePages() <= this.stack.env.mem.reservePages();
   }
 
+  /** tcp_reset_xmit_timer(ICSK_TIME_PROBE0, tcp_probe0_when): max(rto, TCP_RTO_MIN), backed off per probe. */
   armPersist(sk: TcpSock): void {
     if (sk.persistTimer) return;
     const timeout = Math.min(Math.max(sk.rto, this.sysctl.rtoMinNs) * 2 ** sk.probesOut, this.sysctl.rtoMaxNs);
     sk.persistTimer = this.stack.sim.after(timeout, () => {
       sk.persistTimer = null;
-      if (sk.state === 'CLOSED' || sk.sndWnd > 0) return;
-      if (!sk.writeQueue.some((s) => !sk.isSent(s))) return;
-      // tcp_send_probe0: a segment below snd_una makes the peer answer with its window.
-      this.ext['TCPWinProbe']!++;
+      if (sk.state === 'CLOSED') return;
+      const head = sk.writeQueue.find((s) => !sk.isSent(s));
+      // tcp_send_probe0: data in flight (its RTO takes over) or nothing to send: stop probing.
+      if (sk.sndNxt !== sk.sndUna || !head) {
+        sk.probesOut = 0;
+        return;
+      }
+      if (this.writeWakeup(sk, head)) {
+        sk.probesOut = 0;
+        return;
+      }
       sk.probesOut++;
-      sendControl(sk, TCP_ACK, (sk.sndUna - 1) >>> 0);
       this.armPersist(sk);
     });
+  }
+
+  /**
+   * tcp_write_wakeup: when the window is open but too small for the next segment, send as much
+   * of it as fits (min(window, MSS), splitting the segment) with PSH and return true; when it is
+   * shut, send a zero-window probe (a segment below snd_una the peer must answer) and return false.
+   */
+  private writeWakeup(sk: TcpSock, head: TxSeg): boolean {
+    const wndEnd = (sk.sndUna + sk.sndWnd) >>> 0;
+    if (((sk.sndNxt - wndEnd) | 0) < 0 && head.len > 0) {
+      const room = (wndEnd - head.seq) | 0;
+      const size = Math.min(room, sk.mss);
+      if (size < head.len && !this.fragmentSeg(sk, head, size)) return false;
+      head.psh = true;
+      if (!outputFns.transmitSeg(sk, head, false)) return false;
+      sk.sndNxt = head.end;
+      return true;
+    }
+    this.ext['TCPWinProbe']!++;
+    sendControl(sk, TCP_ACK, (sk.sndUna - 1) >>> 0);
+    return false;
+  }
+
+  /** tcp_fragment: split an unsent write-queue segment after `size` bytes (GFP_ATOMIC: a timer). */
+  private fragmentSeg(sk: TcpSock, seg: TxSeg, size: number): boolean {
+    const restLen = seg.len - size;
+    const rest = this.newSeg(sk, (seg.seq + size) >>> 0, restLen, false, seg.fin, 'atomic');
+    if (!rest) return false;
+    // newSeg appended it; it belongs right after `seg`.
+    sk.writeQueue.pop();
+    sk.writeQueue.splice(sk.writeQueue.indexOf(seg) + 1, 0, rest);
+    this.stack.env.mem.bytes.copyWithin(rest.payload, seg.payload + size, seg.payload + seg.len);
+    rest.skb.len = restLen;
+    seg.len = size;
+    seg.skb.len = size;
+    seg.fin = false;
+    seg.end = (seg.seq + size) >>> 0;
+    return true;
   }
 
   cancelPersist(sk: TcpSock): void {
