@@ -10,6 +10,7 @@ import { NS_PER_SEC, NS_PER_US } from '../emulator/event-queue.js';
 import { NO_IMPAIRMENTS } from '../emulator/wire.js';
 import { World } from '../emulator/world.js';
 import { inetFlushInterface } from '../stack/ipv4/devinet.js';
+import { SK_MEMORY_PCPU_RESERVE } from '../stack/ipv4/tcp.js';
 import { linkComparison, profileCost, type CostTable } from '../stack/kconfig/cost-table.js';
 import { ltoEstimate, NO_LTO_FACTOR } from '../stack/kconfig/lto.js';
 import type { Profile } from '../stack/kconfig/kconfig.js';
@@ -210,6 +211,14 @@ export function run(opts: RunOptions): RunOutcome {
     `stack sizes are sums of object sizes from ${inputs.costTable}` +
       (link ? `; against the linked kernel, object text is ×${link.factor.toFixed(3)} of vmlinux text (×${(link.factorWithRodata ?? link.factor).toFixed(3)} counting .rodata, which vmlinux size puts under data)` : ''),
   );
+  const dutTcp = dut.stack.tcp;
+  if (dutTcp && dutTcp.sysctl.tcpMem[2] < SK_MEMORY_PCPU_RESERVE) {
+    const [lo, pr, hi] = dutTcp.sysctl.tcpMem;
+    notes.push(
+      `tcp_mem ${lo} ${pr} ${hi} pages sits below the per-CPU socket-memory reserve (SK_MEMORY_PCPU_RESERVE, ${SK_MEMORY_PCPU_RESERVE} pages on each of this board's 1 CPU): ` +
+        `Linux 6.1 moves socket-memory charges to the global count tcp_mem is checked against a whole reserve at a time, so that count stays 0 until 1 MiB is charged: these limits cannot engage before then, and tcp_mem tuning is inert on this board`,
+    );
+  }
   notes.push(profile ? `LTO: ${ltoEstimate(profile, profileCost(profile, table).total.text).note}` : `LTO: ${NO_LTO_FACTOR} (booted from an image)`);
   const verdict = checks.every((c) => c.pass) && budgets.every((b) => b.verdict === 'pass') ? 'pass' : 'fail';
   const w = world.wires[0]!.stats;

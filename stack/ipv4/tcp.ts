@@ -33,6 +33,8 @@ import { fastOpenCookie, passiveDecision } from './tcp-fastopen.js';
 import { TcpMetrics } from './tcp-metrics.js';
 import { computeTcpSysctl, nrFreeBufferPages, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
 
+/** SK_MEMORY_PCPU_RESERVE: 1 << (20 − PAGE_SHIFT) pages, 1 MiB per CPU (include/net/sock.h, 6.1). */
+export const SK_MEMORY_PCPU_RESERVE = 256;
 /** MAX_TCP_HEADER: L1_CACHE_ALIGN(128 + MAX_HEADER), MAX_HEADER being LL_MAX_HEADER (32) on a plain build. */
 const MAX_TCP_HEADER = 192;
 const TCP_INIT_CWND = 10;
@@ -64,9 +66,15 @@ export class TcpTable {
   private readonly boundPorts = new Map<number, number>();
   private readonly rng;
   private readonly secret: number;
-  /** tcp_memory_allocated, in bytes of truesize. */
+  /** Bytes of truesize charged to TCP sockets (what sk_forward_alloc rounds up to pages). */
   memAllocated = 0;
   memAllocatedPeak = 0;
+  /** Pages charged so far (memAllocated rounded up), last passed on to the per-CPU reserve. */
+  private chargedPages = 0;
+  /** tcp_proto.per_cpu_fw_alloc on the board's one CPU: pages not yet moved to the global count. */
+  pcpuReservePages = 0;
+  /** tcp_memory_allocated, the global count tcp_mem is compared with (pages; may dip below 0). */
+  memoryAllocatedPages = 0;
   /** Times tcp_mem[1] was crossed (TCPMemoryPressures exists only with PROC_FS's counters). */
   pressureEpisodes = 0;
   memPressure = false;
@@ -116,9 +124,30 @@ export class TcpTable {
     return this.memPressure;
   }
 
+  /**
+   * sk_memory_allocated_add/sub (include/net/sock.h, 6.1): a charge goes to the CPU's reserve,
+   * which moves to the global tcp_memory_allocated only when it reaches ±SK_MEMORY_PCPU_RESERVE
+   * (1 MiB, 256 pages). With one CPU, tcp_mem sees nothing until a whole MiB is charged.
+   */
+  private syncMemoryAllocated(): void {
+    const pages = Math.ceil(this.memAllocated / 4096);
+    this.pcpuReservePages += pages - this.chargedPages;
+    this.chargedPages = pages;
+    if (this.pcpuReservePages >= SK_MEMORY_PCPU_RESERVE || this.pcpuReservePages <= -SK_MEMORY_PCPU_RESERVE) {
+      this.memoryAllocatedPages += this.pcpuReservePages;
+      this.pcpuReservePages = 0;
+    }
+  }
+
+  /** proto_memory_allocated: the global count, never below zero. */
+  protoMemoryAllocated(): number {
+    return Math.max(0, this.memoryAllocatedPages);
+  }
+
   private updatePressure(): void {
     if (this.memAllocated > this.memAllocatedPeak) this.memAllocatedPeak = this.memAllocated;
-    const pages = this.memAllocated / 4096;
+    this.syncMemoryAllocated();
+    const pages = this.protoMemoryAllocated();
     if (!this.memPressure && pages > this.sysctl.tcpMem[1]) {
       this.memPressure = true;
       this.pressureEpisodes++;
@@ -126,9 +155,16 @@ export class TcpTable {
     } else if (this.memPressure && pages < this.sysctl.tcpMem[0]) this.memPressure = false;
   }
 
-  /** Above tcp_mem[2] nothing more may be charged (__sk_mem_raise_allocated fails). */
+  /**
+   * __sk_mem_raise_allocated: charge `extra` bytes (to the CPU's reserve, flushed at a full
+   * reserve), then compare the global count with tcp_mem[2]; above it nothing more may be
+   * charged. Nothing is committed here: the caller charges for real if this says yes.
+   */
   private overHardLimit(extra: number): boolean {
-    return (this.memAllocated + extra) / 4096 > this.sysctl.tcpMem[2];
+    const pages = Math.ceil((this.memAllocated + extra) / 4096);
+    const reserve = this.pcpuReservePages + pages - this.chargedPages;
+    const global = reserve >= SK_MEMORY_PCPU_RESERVE ? this.memoryAllocatedPages + reserve : this.memoryAllocatedPages;
+    return Math.max(0, global) > this.sysctl.tcpMem[2];
   }
 
   /**
