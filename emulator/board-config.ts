@@ -46,6 +46,11 @@ export interface BoardConfig {
   };
   /** Default RAM reserved for each board program that runs: text, stack and heap. */
   programDefaults: { textBytes: number; stackBytes: number; heapBytes: number };
+  /**
+   * Optional sysctl values set at boot (as `sysctl.KEY=VALUE` on the kernel command line),
+   * e.g. "net.ipv4.tcp_congestion_control": "reno". The stack checks names and values at boot.
+   */
+  sysctl?: Record<string, string | number>;
 }
 
 export type BoardResult = { board: BoardConfig } | { error: string };
@@ -141,6 +146,13 @@ export function validateBoard(json: unknown, source: string): BoardResult {
     if (expected) return { error: `${source}: field "${rule.path}" is ${describe(value)}, expected ${expected}` };
   }
   const board = json as BoardConfig;
+  const sysctl = (json as { sysctl?: unknown }).sysctl;
+  if (sysctl !== undefined) {
+    if (sysctl === null || typeof sysctl !== 'object' || Array.isArray(sysctl)) return { error: `${source}: field "sysctl" is ${describe(sysctl)}, expected an object of sysctl names and values` };
+    for (const [k, v] of Object.entries(sysctl)) {
+      if (typeof v !== 'string' && !(typeof v === 'number' && Number.isFinite(v))) return { error: `${source}: field "sysctl.${k}" is ${describe(v)}, expected a string or a number` };
+    }
+  }
   if (board.mac.rxBufferBytes < 1518) return { error: `${source}: field "mac.rxBufferBytes" is too small for a full frame` };
   return { board };
 }

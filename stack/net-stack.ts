@@ -55,6 +55,8 @@ export interface StackEnv {
   config: ReadonlySet<string>;
   /** pahole sizes of kernel structures on the target (calibration `structs`). */
   structs: Readonly<Record<string, number>>;
+  /** sysctl values from the board file, applied at boot (checked by applyBootSysctl). */
+  sysctl?: Readonly<Record<string, string | number>>;
 }
 
 export interface InterfaceAddress {

@@ -10,6 +10,7 @@ import type { Ipv4Repr } from './ipv4-header.js';
 import { seqGeq, seqGt, seqLeq, seqLt, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from './tcp-header.js';
 import { armRetransmitTimer, freeWindow, retransmitLost, scheduleDelack, sendAck, sendControl, tsNow, writeXmit } from './tcp-output.js';
 import type { TcpSock, TxSeg } from './tcp-sock.js';
+import { tcpCongOnAck, tcpEndRecovery, tcpEnterRecoveryCwnd } from './tcp-recovery.js';
 
 export function tcpRcv(sk: TcpSock, skb: SkBuff, _ip: Ipv4Repr, th: TcpRepr): void {
   const len = skb.len - th.headerLength;
@@ -231,13 +232,14 @@ function processAck(sk: TcpSock, th: TcpRepr, len: number): void {
     sk.info.bytesAcked += r.bytes;
     // As tcp_ack_update_rtt: the send time of a segment sent once is exact; the echoed
     // timestamp (millisecond ticks) serves when only retransmitted segments were acked.
-    if (r.rtt !== null) sampleRtt(sk, r.rtt);
-    else if (sk.tstampOk && th.options.tsEcr) sampleRtt(sk, ((tsNow(sk) - th.options.tsEcr) >>> 0) * 1_000_000);
+    let rttNs = r.rtt;
+    if (rttNs === null && sk.tstampOk && th.options.tsEcr) rttNs = ((tsNow(sk) - th.options.tsEcr) >>> 0) * 1_000_000;
+    if (rttNs !== null) sampleRtt(sk, rttNs);
     sk.backoff = 0;
     sk.dupAcks = 0;
     if (sk.recovery) {
       if (seqGeq(ack, sk.recovery.highSeq)) {
-        if (sk.recovery.kind === 'fast') sk.cwnd = Math.max(sk.ssthresh, 2);
+        tcpEndRecovery(sk, sk.recovery.kind === 'fast');
         sk.recovery = null;
       } else if (!sk.sackOk) {
         // NewReno partial ACK (RFC 6582 §3.2): the next hole is lost too.
@@ -247,7 +249,7 @@ function processAck(sk: TcpSock, th: TcpRepr, len: number): void {
     }
     // After a timeout the window restarts from one segment in slow start (RFC 5681 §3.1);
     // in fast recovery it stays at ssthresh until the episode ends.
-    if (!sk.recovery || sk.recovery.kind === 'loss') growCwnd(sk, r.segs, priorInFlight);
+    tcpCongOnAck(sk, ack, r.segs, rttNs, priorInFlight, sk.recovery !== null && sk.recovery.kind === 'fast');
     sk.table.sndbufExpand(sk);
     onAckedFinState(sk);
     if (sk.state === 'CLOSED') return;
@@ -265,20 +267,6 @@ function processAck(sk: TcpSock, th: TcpRepr, len: number): void {
   if (sk.writeQueue.every((s) => sk.isSent(s)) && sk.state === 'ESTABLISHED') sk.setLimited(null);
   // Wake a writer once a third of the send buffer is free (sk_stream_write_space).
   if (sk.onWritable && sk.sndbuf - sk.wmemQueued >= sk.sndbuf / 3) sk.onWritable();
-}
-
-function growCwnd(sk: TcpSock, ackedSegs: number, priorInFlight: number): void {
-  // Grow only when the window was the limit (tcp_is_cwnd_limited).
-  if (priorInFlight * 2 < sk.cwnd) return;
-  if (sk.cwnd < sk.ssthresh) {
-    sk.cwnd = Math.min(sk.cwnd + ackedSegs, Math.max(sk.ssthresh, sk.cwnd + 1));
-    return;
-  }
-  sk.cwndCnt += ackedSegs;
-  if (sk.cwndCnt >= sk.cwnd) {
-    sk.cwndCnt -= sk.cwnd;
-    sk.cwnd++;
-  }
 }
 
 function markSacked(sk: TcpSock, blocks: { start: number; end: number }[]): void {
@@ -321,9 +309,7 @@ function detectLoss(sk: TcpSock): void {
     }
   }
   if (newlyLost > 0 && !sk.recovery) {
-    sk.ssthresh = Math.max(Math.floor(sk.packetsInFlight() / 2), 2);
-    sk.cwnd = sk.ssthresh;
-    sk.cwndCnt = 0;
+    tcpEnterRecoveryCwnd(sk);
     sk.recovery = { highSeq: sk.sndNxt, kind: 'fast' };
     t.ext[sk.sackOk ? 'TCPSackRecovery' : 'TCPRenoRecovery']!++;
     t.ext['TCPFastRetrans']! += newlyLost;

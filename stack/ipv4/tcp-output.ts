@@ -8,6 +8,7 @@ import type { NetStack } from '../net-stack.js';
 import { IPPROTO_TCP } from './ipv4-header.js';
 import { emitTcp, optionsLength, seqGt, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type SackBlock, type TcpOptions, type TcpRepr } from './tcp-header.js';
 import type { TcpSock, TxSeg } from './tcp-sock.js';
+import { tcpOnTxStart } from './tcp-recovery.js';
 
 export function tsNow(sk: TcpSock): number {
   return (Math.floor(sk.now / 1_000_000) + sk.tsOffset) >>> 0;
@@ -244,7 +245,9 @@ export function writeXmit(sk: TcpSock): void {
     // Nagle (RFC 896): a small segment waits while earlier data is unacknowledged.
     const isLast = seg === sk.writeQueue[sk.writeQueue.length - 1];
     if (seg.len < sk.mss && isLast && !seg.fin && !sk.nodelay && sk.sndNxt !== sk.sndUna && !sk.shutdownWr) break;
+    if (inFlight === 0) tcpOnTxStart(sk);
     if (!transmitSeg(sk, seg, false)) break;
+    sk.lastSendNs = sk.now;
     sk.sndNxt = seg.end;
     inFlight++;
     sent = true;

@@ -13,6 +13,9 @@ import type { NetStack } from '../net-stack.js';
 import { Sock } from '../socket/sock.js';
 import type { SockMemory } from '../socket/socket-table.js';
 import type { TcpTable } from './tcp.js';
+import { TcpCaState, type TcpCongestionOps } from './tcp-cong.js';
+import { tcpCaFind } from './tcp-cong-list.js';
+import { tcpCubic } from './tcp-cubic.js';
 
 export type TcpState =
   | 'CLOSED'
@@ -80,6 +83,8 @@ export interface TcpInfo {
   /** Time the application could not queue more because the send buffer was full. */
   sndbufLimitedNs: number;
   cwndLimitedNs: number;
+  /** TCP_CONGESTION: the congestion control's name. */
+  congestionControl: string;
 }
 
 export class TcpSock extends Sock {
@@ -124,10 +129,18 @@ export class TcpSock extends Sock {
   tsRecent = 0;
   tsOffset = 0;
 
-  // Congestion control (Reno/NewReno with SACK-based loss marking) and RTT (RFC 6298).
+  // Congestion control (tcp-cong.ts: the ops and their icsk_ca_priv) and RTT (RFC 6298).
+  congOps: TcpCongestionOps = tcpCubic;
+  caPriv: unknown = null;
+  caState: TcpCaState = TcpCaState.Open;
   cwnd = 10;
   ssthresh = 0x7fffffff;
   cwndCnt = 0;
+  /** The window and threshold before the current reduction, for undo (prior_cwnd, prior_ssthresh). */
+  priorCwnd = 0;
+  priorSsthresh = 0;
+  /** lsndtime: when data was last sent. */
+  lastSendNs = 0;
   dupAcks = 0;
   /**
    * Recovering until snd_una passes highSeq: 'fast' after SACK/dupack loss detection (the
@@ -207,6 +220,15 @@ export class TcpSock extends Sock {
     this.rcvbuf = s.tcpRmem[1];
     this.sndbuf = s.tcpWmem[1];
     this.rto = s.rtoInitNs;
+    // tcp_assign_congestion_control: the sysctl's default (validated at boot).
+    this.congOps = tcpCaFind(s.congestionControl) ?? tcpCubic;
+    // icsk_ca_priv starts zeroed; the ops set it up again at establishment.
+    this.congOps.init(this);
+  }
+
+  /** sk_gso_max_size: 64 KiB when the profile has GSO (IP_OFFLOAD), else 0. */
+  get gsoMaxSize(): number {
+    return this.stack.has('IP_OFFLOAD') ? 65536 : 0;
   }
 
   get now(): number {
@@ -260,6 +282,7 @@ export class TcpSock extends Sock {
       rwndLimitedNs: this.info.rwndLimitedNs,
       sndbufLimitedNs: this.info.sndbufLimitedNs,
       cwndLimitedNs: this.info.cwndLimitedNs,
+      congestionControl: this.congOps.name,
     };
   }
 

@@ -29,7 +29,9 @@ import { armRetransmitTimer, sendAck, sendControl, sendResetFor, transmit, write
 import { TcpSock, type TxSeg } from './tcp-sock.js';
 import { fastOpenCookie, passiveDecision } from './tcp-fastopen.js';
 import { TcpMetrics } from './tcp-metrics.js';
-import { computeTcpSysctl, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
+import { tcpEnterLoss, tcpInitCongestionControl } from './tcp-recovery.js';
+import { TCP_CONG_LIST } from './tcp-cong-list.js';
+import { applyBootSysctl, computeTcpSysctl, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
 
 const EPHEMERAL_LOW = 32768;
 const EPHEMERAL_HIGH = 60999;
@@ -71,6 +73,8 @@ export class TcpTable {
   constructor(readonly stack: NetStack) {
     const env = stack.env;
     this.sysctl = computeTcpSysctl(env.mem.freePages(), env.mem.size, stack.has('BASE_SMALL'), stack.has('SYN_COOKIES'));
+    // Checked before boot (checkBootSysctl), so no error can come back here.
+    applyBootSysctl(this.sysctl, env.sysctl ?? {}, TCP_CONG_LIST.map((c) => c.name));
     this.mib = stack.mib.group('Tcp', TCP_MIB);
     this.ext = stack.mib.group('TcpExt', TCP_EXT_MIB);
     this.mib['RtoAlgorithm'] = 1;
@@ -560,6 +564,7 @@ export class TcpTable {
     const wasSynRecv = sk.state === 'SYN_RECV';
     sk.state = 'ESTABLISHED';
     this.metrics?.init(sk);
+    tcpInitCongestionControl(sk);
     this.mib['CurrEstab']!++;
     if (this.sysctl && sk.keepalive) this.armKeepalive(sk);
     if (wasSynRecv) return;
@@ -659,9 +664,7 @@ export class TcpTable {
     this.ext['TCPTimeouts']!++;
     if (sk.state === 'ESTABLISHED' || sk.state === 'CLOSE_WAIT' || sk.state === 'FIN_WAIT1' || sk.state === 'LAST_ACK' || sk.state === 'CLOSING') {
       // tcp_enter_loss: everything outstanding and not SACKed is lost; restart from one segment.
-      sk.ssthresh = Math.max(Math.floor(sk.packetsInFlight() / 2), 2);
-      sk.cwnd = 1;
-      sk.cwndCnt = 0;
+      tcpEnterLoss(sk, sk.backoff === 0);
       sk.recovery = { highSeq: sk.sndNxt, kind: 'loss' };
       for (const seg of sk.writeQueue) {
         if (!sk.isSent(seg) || seg.sacked) continue;
@@ -993,6 +996,7 @@ export class TcpTable {
     child.sndbuf = listener.sndbuf;
     child.userSndbuf = listener.userSndbuf;
     child.nodelay = listener.nodelay;
+    child.congOps = listener.congOps;
     child.keepalive = listener.keepalive;
     this.initConnection(child);
     child.rcvWscale = req.rcvWscale;

@@ -33,6 +33,8 @@ export interface PairOptions {
   seed?: number;
   /** Give both boards their static addresses and the DUT its default route (default true). */
   configure?: boolean;
+  /** One-way propagation delay of the wire (default 1 µs). */
+  linkDelayNs?: number;
 }
 
 function must<T>(x: T): Exclude<T, { error: string }> {
@@ -49,7 +51,7 @@ export function bootPair(opts: PairOptions = {}): Pair {
   const world = new World(opts.seed ?? 1);
   const lab = must(bootBoard(world, 'lab', labBoard, labFw.image, table, []));
   const dut = must(bootBoard(world, 'dut', dutBoard, dutFw.image, table, []));
-  world.connect(dut.board, lab.board, NS_PER_US);
+  world.connect(dut.board, lab.board, opts.linkDelayNs ?? NS_PER_US);
   if (opts.configure ?? true) {
     expect(inetAddAddress(lab.stack, lab.dev.ifindex, LAB_IP, 24)).toBe(0);
     expect(inetAddAddress(dut.stack, dut.dev.ifindex, DUT_IP, 24)).toBe(0);
