@@ -98,13 +98,15 @@ export function bulkScenario(opts: BulkOptions): Scenario {
 }
 
 /**
- * Name the bound. The link when goodput is within 5% of what the link carries with this MSS;
- * else the CPU when the board's CPU was busy at least 90% of the transfer (cycles charged from
- * the start to the programs' exits, over that time — not the drain after); else whichever
- * limit held the sender back longest (tcp_chrono: receive window, send buffer, congestion
- * window), where a congestion window held down after retransmissions is named `loss`.
+ * Name the bound. The CPU when the board's CPU was busy at least 90% of the transfer (cycles
+ * charged from the start to the programs' exits, over that time — not the drain after); loss
+ * when at least 1% of the segments were retransmitted and the retransmissions account for at
+ * least half of the shortfall from the link ceiling; the link when goodput is within 5% of
+ * what the link carries with this MSS; else whichever limit held the sender back longest
+ * (tcp_chrono: receive window, send buffer, congestion window — `loss` again when that was
+ * the congestion window after retransmissions).
  */
-function limitingBound(ctx: ScenarioContext, goodput: number | null, transfer: { startNs: number | null; endNs: number | null }, sender: TcpInfo | null, cpuWindow: { cycles0: number; cycles1: number; t0: number; t1: number }): { bound: string; detail: string } {
+function limitingBound(ctx: ScenarioContext, goodput: number | null, transfer: { bytes: number; startNs: number | null; endNs: number | null }, sender: TcpInfo | null, cpuWindow: { cycles0: number; cycles1: number; t0: number; t1: number }): { bound: string; detail: string } {
   if (!goodput || !sender || transfer.startNs === null || transfer.endNs === null) return { bound: 'unknown', detail: 'transfer did not complete' };
   const dutCpu = ctx.dut.board.cpu;
   const elapsedNs = Math.max(1, cpuWindow.t1 - cpuWindow.t0);
@@ -112,8 +114,12 @@ function limitingBound(ctx: ScenarioContext, goodput: number | null, transfer: {
   const link = linkGoodputLimit(ctx.dut.board.mac.linkSpeedBps, sender.mss);
   const share = goodput / link;
   const ofLink = `goodput ${(share * 100).toFixed(1)}% of the ${(link / 1e6).toFixed(1)} Mbit/s link ceiling`;
-  if (share >= 0.95) return { bound: 'link', detail: `goodput is ${(share * 100).toFixed(1)}% of the ${(link / 1e6).toFixed(1)} Mbit/s the link carries with this MSS` };
+  const retransShare = sender.retransmits / Math.max(1, Math.ceil(transfer.bytes / sender.mss));
   if (dutBusy >= 0.9) return { bound: 'cpu', detail: `the board's CPU was busy ${Math.min(100, dutBusy * 100).toFixed(0)}% of the transfer (${dutCpu.clockHz / 1e6} MHz, cycle table in the board file); ${ofLink}` };
+  if (retransShare >= 0.01 && retransShare >= 0.5 * (1 - share)) {
+    return { bound: 'loss', detail: `${sender.retransmits} segments retransmitted (${(retransShare * 100).toFixed(1)}% of those sent); ${ofLink}` };
+  }
+  if (share >= 0.95) return { bound: 'link', detail: `goodput is ${(share * 100).toFixed(1)}% of the ${(link / 1e6).toFixed(1)} Mbit/s the link carries with this MSS` };
   const limits: [string, number][] = [
     ['receive window', sender.rwndLimitedNs],
     ['send buffer', sender.sndbufLimitedNs],

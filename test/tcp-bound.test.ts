@@ -60,7 +60,7 @@ describe('the bound of a bulk transfer', () => {
   });
 
   it('loss: bulk-rx:loss=0.02', () => {
-    const run = bulk('bulk-rx:bytes=300000,loss=0.02');
+    const run = bulk('bulk-rx:bytes=1000000,loss=0.02');
     expect(bound(run.report).bound, bound(run.report).detail).toBe('loss');
     expect(count(run.capturePath!, `ip.dst==${DUT} && tcp.analysis.retransmission`)).toBeGreaterThan(0);
   });

@@ -9,6 +9,7 @@ import { IPPROTO_TCP } from './ipv4-header.js';
 import { emitTcp, optionsLength, seqGt, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type SackBlock, type TcpOptions, type TcpRepr } from './tcp-header.js';
 import type { TcpSock, TxSeg } from './tcp-sock.js';
 import { tcpOnTxStart } from './tcp-recovery.js';
+import { noteRetransmit, tcpScheduleLossProbe } from './tcp-tlp.js';
 
 export function tsNow(sk: TcpSock): number {
   return (Math.floor(sk.now / 1_000_000) + sk.tsOffset) >>> 0;
@@ -53,7 +54,7 @@ export function selectWindow(sk: TcpSock): number {
 }
 
 function sackBlocks(sk: TcpSock): SackBlock[] | undefined {
-  if (!sk.sackOk || sk.ofo.length === 0) return undefined;
+  if (!sk.sackOk || (sk.ofo.length === 0 && !sk.dsackPending)) return undefined;
   const blocks: SackBlock[] = [];
   for (const o of sk.ofo) {
     const last = blocks[blocks.length - 1];
@@ -64,6 +65,11 @@ function sackBlocks(sk: TcpSock): SackBlock[] | undefined {
   // The block holding the most recent arrival goes first (RFC 2018 §4); then the rest in order.
   const recent = sk.lastOfoSeq;
   blocks.sort((a, b) => (contains(b, recent) ? 1 : 0) - (contains(a, recent) ? 1 : 0));
+  // A D-SACK block goes first (RFC 2883 §4), once (tcp_options_write clears rx_opt.dsack).
+  if (sk.dsackPending) {
+    blocks.unshift({ start: sk.dsackStart, end: sk.dsackEnd });
+    sk.dsackPending = false;
+  }
   return blocks.slice(0, sk.tstampOk ? 3 : 4);
 }
 
@@ -211,6 +217,7 @@ function returnLent(sk: TcpSock, seg: TxSeg, skb: SkBuff): void {
 
 export function armRetransmitTimer(sk: TcpSock): void {
   sk.stack.sim.cancel(sk.rtxTimer);
+  sk.xmitTimerKind = 'rto';
   const timeout = Math.min(sk.rto * 2 ** sk.backoff, sk.table.sysctl.rtoMaxNs);
   sk.rtxTimer = sk.stack.sim.after(timeout, () => {
     sk.rtxTimer = null;
@@ -255,6 +262,7 @@ export function writeXmit(sk: TcpSock): void {
   // Segments are in sequence order: the queue is all sent when its last one is.
   const last = sk.writeQueue[sk.writeQueue.length - 1];
   if (sent && (!last || sk.isSent(last))) sk.setLimited(null);
+  if (sent) tcpScheduleLossProbe(sk, false);
 }
 
 /** Retransmit segments marked lost, as far as the congestion window allows (tcp_xmit_retransmit_queue). */
@@ -266,6 +274,7 @@ export function retransmitLost(sk: TcpSock): void {
     if (!transmitSeg(sk, seg, true)) break;
     seg.lost = false;
     seg.rtxInFlight = true;
+    noteRetransmit(sk);
   }
 }
 

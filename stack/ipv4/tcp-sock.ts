@@ -141,6 +141,29 @@ export class TcpSock extends Sock {
   priorSsthresh = 0;
   /** lsndtime: when data was last sent. */
   lastSendNs = 0;
+  /** Smallest RTT sampled (tcp_min_rtt), ns; 0 before the first. */
+  minRttNs = 0;
+  // Loss recovery state (tcp-rack.ts, tcp-tlp.ts, tcp-dsack.ts).
+  /** What the shared retransmit timer is armed for (icsk_pending): RTO, loss probe or RACK reordering timeout. */
+  xmitTimerKind: 'rto' | 'tlp' | 'reo' = 'rto';
+  readonly rack = { mstampNs: 0, endSeq: 0, rttNs: 0, advanced: false, reoWndSteps: 1, reordSeen: false };
+  /** A tail loss probe is outstanding until snd_una passes tlpHighSeq (tlp_high_seq ≠ 0). */
+  tlpActive = false;
+  tlpHighSeq = 0;
+  /** The probe was a retransmission (tlp_retrans). */
+  tlpRetrans = false;
+  /** undo_marker (set: an undoable reduction is in progress) and undo_retrans. */
+  undoMarkerSet = false;
+  undoMarker = 0;
+  undoRetrans = -1;
+  /** Duplicate segments reported by D-SACKs (dsack_dups). */
+  dsackDups = 0;
+  /** F-RTO (RFC 5682) is judging the current timeout. */
+  frto = false;
+  /** A D-SACK block to put first in the next ACK (rx_opt.dsack, duplicate_sack[0]). */
+  dsackPending = false;
+  dsackStart = 0;
+  dsackEnd = 0;
   dupAcks = 0;
   /**
    * Recovering until snd_una passes highSeq: 'fast' after SACK/dupack loss detection (the

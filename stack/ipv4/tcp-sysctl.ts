@@ -123,4 +123,6 @@ export const TCP_EXT_MIB = [
   'TCPFastOpenActive', 'TCPFastOpenActiveFail', 'TCPFastOpenPassive', 'TCPFastOpenPassiveFail', 'TCPFastOpenListenOverflow',
   'TCPFastOpenCookieReqd', 'TCPMemoryPressuresChrono', 'BadSegs',
   'TCPHystartTrainDetect', 'TCPHystartTrainCwnd', 'TCPHystartDelayDetect', 'TCPHystartDelayCwnd',
+  'TCPLossProbeRecovery', 'TCPDSACKUndo', 'TCPDSACKOfoSent', 'TCPDSACKOfoRecv', 'TCPDSACKRecvSegs', 'TCPSpuriousRTOs',
+  'TCPLostRetransmit', 'TCPDSACKIgnoredNoUndo',
 ] as const;

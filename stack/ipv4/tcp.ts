@@ -30,6 +30,7 @@ import { TcpSock, type TxSeg } from './tcp-sock.js';
 import { fastOpenCookie, passiveDecision } from './tcp-fastopen.js';
 import { TcpMetrics } from './tcp-metrics.js';
 import { tcpEnterLoss, tcpInitCongestionControl } from './tcp-recovery.js';
+import { noteRetransmit } from './tcp-tlp.js';
 import { TCP_CONG_LIST } from './tcp-cong-list.js';
 import { applyBootSysctl, computeTcpSysctl, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
 
@@ -675,7 +676,10 @@ export class TcpTable {
     }
     sk.backoff = Math.min(sk.backoff + 1, 15);
     head.lost = false;
-    if (outputFns.transmitSeg(sk, head, true)) head.rtxInFlight = true;
+    if (outputFns.transmitSeg(sk, head, true)) {
+      head.rtxInFlight = true;
+      noteRetransmit(sk);
+    }
     armRetransmitTimer(sk);
   }
 
