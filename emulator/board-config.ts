@@ -21,6 +21,12 @@ export interface CpuCycleTable {
   checksumByte: number;
   /** Copying between socket buffers and programs, per byte. */
   copyByte: number;
+  /** Optional (defaults in emulator/cpu.ts): one classic BPF instruction executed by a socket filter. */
+  bpfInsn?: number;
+  /** Optional: one kernel timer expiring (softirq entry, callback dispatch). */
+  timer?: number;
+  /** Optional: GRO comparing a segment with the held one and merging it. */
+  groSegment?: number;
 }
 
 export interface BoardConfig {
@@ -92,6 +98,9 @@ export const BOARD_FIELDS: readonly FieldRule[] = [
   { path: 'programDefaults.heapBytes', type: 'integer', min: 0 },
 ];
 
+/** Cycle-table entries a board file may leave out (emulator/cpu.ts has their defaults). */
+export const OPTIONAL_CYCLES = ['bpfInsn', 'timer', 'groSegment'] as const;
+
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 
 function describe(v: unknown): string {
@@ -146,6 +155,10 @@ export function validateBoard(json: unknown, source: string): BoardResult {
     if (expected) return { error: `${source}: field "${rule.path}" is ${describe(value)}, expected ${expected}` };
   }
   const board = json as BoardConfig;
+  for (const key of OPTIONAL_CYCLES) {
+    const v = (board.cpu.cycles as unknown as Record<string, unknown>)[key];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) return { error: `${source}: field "cpu.cycles.${key}" is ${describe(v)}, expected a number ≥ 0` };
+  }
   const sysctl = (json as { sysctl?: unknown }).sysctl;
   if (sysctl !== undefined) {
     if (sysctl === null || typeof sysctl !== 'object' || Array.isArray(sysctl)) return { error: `${source}: field "sysctl" is ${describe(sysctl)}, expected an object of sysctl names and values` };

@@ -154,6 +154,7 @@ export function scheduleDelack(sk: TcpSock, delay: number): void {
   if (sk.delackTimer) return;
   sk.delackTimer = sk.stack.sim.after(delay, () => {
     sk.delackTimer = null;
+    sk.stack.chargeTimer();
     if (sk.ackPending && sk.state !== 'CLOSED') {
       sk.table.ext['DelayedACKs']!++;
       sendAck(sk);
@@ -221,6 +222,7 @@ export function armRetransmitTimer(sk: TcpSock): void {
   const timeout = Math.min(sk.rto * 2 ** sk.backoff, sk.table.sysctl.rtoMaxNs);
   sk.rtxTimer = sk.stack.sim.after(timeout, () => {
     sk.rtxTimer = null;
+    sk.stack.chargeTimer();
     sk.table.retransmitTimer(sk);
   });
 }

@@ -100,6 +100,7 @@ export function resetXmitTimer(sk: TcpSock, kind: 'tlp' | 'reo', delayNs: number
   sk.xmitTimerKind = kind;
   sk.rtxTimer = sk.stack.sim.after(delayNs, () => {
     sk.rtxTimer = null;
+    sk.stack.chargeTimer();
     fire(sk);
   });
 }

@@ -634,6 +634,7 @@ export class TcpTable {
   }
 
   private killTimewait(tw: TimewaitSock): void {
+    this.stack.chargeTimer();
     this.stack.sim.cancel(tw.timer);
     this.timewait.delete(tw.key);
     this.twCache.free(tw.addr);
@@ -693,6 +694,7 @@ export class TcpTable {
     const timeout = Math.min(Math.max(sk.rto, this.sysctl.rtoMinNs) * 2 ** sk.probesOut, this.sysctl.rtoMaxNs);
     sk.persistTimer = this.stack.sim.after(timeout, () => {
       sk.persistTimer = null;
+      this.stack.chargeTimer();
       if (sk.state === 'CLOSED' || sk.sndWnd > 0) return;
       if (!sk.writeQueue.some((s) => !sk.isSent(s))) return;
       // tcp_send_probe0: a segment below snd_una makes the peer answer with its window.
@@ -716,6 +718,7 @@ export class TcpTable {
     const wait = sk.keepaliveProbesSent > 0 ? s.keepaliveIntvlNs : Math.max(s.keepaliveTimeNs - idle, 1);
     sk.keepaliveTimer = this.stack.sim.after(wait, () => {
       sk.keepaliveTimer = null;
+      this.stack.chargeTimer();
       if (sk.state !== 'ESTABLISHED' || !sk.keepalive) return;
       if (sk.now - sk.lastRecvTime < s.keepaliveTimeNs && sk.keepaliveProbesSent === 0) return this.armKeepalive(sk);
       if (sk.keepaliveProbesSent >= s.keepaliveProbes) {

@@ -39,6 +39,9 @@ export class RawSock extends Sock {
       const r = this.stack.ip.outputPrebuilt(skb);
       return r < 0 ? r : payload.length;
     }
+    // The send's cost: protocol work, the copy from the program and the checksum.
+    const cpu = this.stack.env.cpu;
+    cpu.charge(cpu.cycles.protocolPacket + (cpu.cycles.copyByte + cpu.cycles.checksumByte) * skb.len);
     const r = this.stack.ip.output(skb, { dst: dst.addr, src: this.boundAddr || undefined, protocol: this.protocol, ifindex: this.bindToIfindex });
     return r < 0 ? r : payload.length;
   }
@@ -50,6 +53,7 @@ export class RawSock extends Sock {
     const skb = this.receiveQueue.shift();
     if (!skb) return -Errno.EAGAIN;
     const data = skb.view().slice();
+    this.stack.env.cpu.charge(this.stack.env.cpu.cycles.copyByte * data.length);
     const src = ((data[12]! << 24) | (data[13]! << 16) | (data[14]! << 8) | data[15]!) >>> 0;
     skb.free();
     return { data, from: { addr: src, port: 0 } };
