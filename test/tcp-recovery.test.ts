@@ -205,3 +205,48 @@ describe('D-SACK', () => {
     expect(sk.ssthresh).toBe(ssthreshBefore);
   });
 });
+
+describe('F-RTO', () => {
+  it('ACKs held up past the RTO: the timeout is found spurious and undone', () => {
+    const c = connect();
+    const ext = c.p.dut.stack.tcp!.ext;
+    const sk = [...(c.p.dut.stack.tcp as unknown as { all: Set<{ raddr: number; cwnd: number; ssthresh: number }> }).all].find((s) => s.raddr === LAB_IP)!;
+    const cwndBefore = sk.cwnd;
+    // For the next 300 ms every frame the lab host sends (its ACKs) takes 400 ms longer:
+    // the board's loss probe and then its RTO (200 ms minimum) fire, though nothing is lost.
+    const wire = c.p.wire;
+    const original = wire.transmit.bind(wire);
+    const labMac = c.p.lab.board.mac;
+    const until = c.p.world.sim.now + 300 * NS_PER_MS;
+    wire.transmit = (from, frame) => {
+      if (from !== labMac || c.p.world.sim.now > until) return original(from, frame);
+      const saved = wire.impairments;
+      wire.impairments = { ...saved, reorder: 1, reorderDelayNs: 400 * NS_PER_MS };
+      try {
+        return original(from, frame);
+      } finally {
+        wire.impairments = saved;
+      }
+    };
+    let left = 40 * MSS;
+    for (let i = 0; i < 200 && left > 0; i++) {
+      const r = c.p.dutSys.send(c.fd, new Uint8Array(left));
+      if (typeof r === 'number' && r > 0) left -= r;
+      run(c, 5 * NS_PER_MS);
+    }
+    run(c, 1000 * NS_PER_MS);
+    expect(c.received).toBe(60 * MSS);
+    expect(ext['TCPTimeouts']).toBe(1);
+    // RFC 5682: after the RTO's retransmission, the delayed ACKs acknowledge data that was
+    // never retransmitted: the timeout was spurious, and the window comes back.
+    expect(ext['TCPSpuriousRTOs']).toBe(1);
+    expect(ext['TCPLossUndo']).toBe(1);
+    expect(sk.cwnd).toBeGreaterThanOrEqual(cwndBefore);
+    // tshark sees the board's retransmissions (the probe's and the timeout's at least), and the
+    // board's Tcp.RetransSegs agrees with it.
+    const cap = saveCapture(c);
+    const rtx = tsharkFields(cap, ['frame.number'], `ip.src==192.0.2.2 && tcp.analysis.retransmission`);
+    expect(rtx.length).toBeGreaterThanOrEqual(2);
+    expect(c.p.dut.stack.tcp!.mib['RetransSegs']).toBe(rtx.length);
+  });
+});
