@@ -4,6 +4,13 @@
 // tcp_frto 2) undoing a spurious timeout. The board (quark-4m, full profile) sends to the lab
 // host over a wire of 5 ms each way; the test drops, delays or duplicates chosen frames of
 // the board's, and reads the board's capture with tshark.
+//
+// Oracle for the tail-loss case, real Linux (this machine's kernel, two network namespaces on
+// a veth pair, 192.0.2.1 → 192.0.2.2, offloads off, an iptables `statistic --mode nth` rule
+// dropping the 9th and 10th data segments of a 10-segment write): the sender's first
+// retransmission is the LAST segment (the probe, a few ms later on the µs-RTT veth), the
+// receiver SACKs it, and the 9th is retransmitted right after that SACK — no RTO. (The
+// namespaces ran bbr: setting cubic there was refused; TLP and RACK do not depend on it.)
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
