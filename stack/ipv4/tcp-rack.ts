@@ -48,8 +48,11 @@ function reoWnd(sk: TcpSock, sackedOut: number): number {
   return Math.min((sk.minRttNs >>> 2) * r.reoWndSteps, sk.srtt);
 }
 
-/** tcp_rack_detect_loss: mark what is due; returns the longest wait for the rest (0: none). */
-function detectLoss(sk: TcpSock): { newlyLost: number; waitNs: number } {
+/** detectLoss's results, reused so the per-ACK path allocates nothing. */
+const found = { newlyLost: 0, waitNs: 0 };
+
+/** tcp_rack_detect_loss: mark what is due; `found` gets the count and the longest wait for the rest (0: none). */
+function detectLoss(sk: TcpSock): void {
   const r = sk.rack;
   let sackedOut = 0;
   for (const seg of sk.writeQueue) {
@@ -74,7 +77,8 @@ function detectLoss(sk: TcpSock): { newlyLost: number; waitNs: number } {
       newlyLost++;
     } else if (remaining > waitNs) waitNs = remaining;
   }
-  return { newlyLost, waitNs };
+  found.newlyLost = newlyLost;
+  found.waitNs = waitNs;
 }
 
 /**
@@ -84,14 +88,15 @@ function detectLoss(sk: TcpSock): { newlyLost: number; waitNs: number } {
 export function tcpRackMarkLost(sk: TcpSock, onReoTimeout: (sk: TcpSock) => void): number {
   if (!sk.rack.advanced) return 0;
   sk.rack.advanced = false;
-  const { newlyLost, waitNs } = detectLoss(sk);
-  if (waitNs > 0) resetXmitTimer(sk, 'reo', roundUpToJiffy(waitNs) + TCP_TIMEOUT_MIN_NS, onReoTimeout);
-  return newlyLost;
+  detectLoss(sk);
+  if (found.waitNs > 0) resetXmitTimer(sk, 'reo', roundUpToJiffy(found.waitNs) + TCP_TIMEOUT_MIN_NS, onReoTimeout);
+  return found.newlyLost;
 }
 
 /** tcp_rack_reo_timeout's detection step: mark what has become due. */
 export function tcpRackDetectOnTimeout(sk: TcpSock): number {
-  return detectLoss(sk).newlyLost;
+  detectLoss(sk);
+  return found.newlyLost;
 }
 
 /** inet_csk_reset_xmit_timer: the one retransmit timer, for an RTO, a loss probe or RACK. */

@@ -104,8 +104,9 @@ export function tcpProcessLoss(sk: TcpSock, sndUnaAdvanced: boolean, origAcked: 
       rec.highSeq = sk.sndNxt;
       // Step 2b: send new data, if there is any and the peer's window takes it.
       const wndEnd = (sk.sndUna + sk.sndWnd) >>> 0;
-      const next = sk.writeQueue.find((seg) => !sk.isSent(seg));
-      if (next && ((wndEnd - sk.sndNxt) | 0) > 0) return 'new';
+      const last = sk.writeQueue[sk.writeQueue.length - 1];
+      const unsent = last !== undefined && !sk.isSent(last);
+      if (unsent && ((wndEnd - sk.sndNxt) | 0) > 0) return 'new';
       sk.frto = false;
     }
   }
