@@ -9,6 +9,12 @@ import type { Program, ProgramContext } from './program.js';
 
 export type BulkRole = { connect: SockAddr } | { listen: number };
 
+/** SO_RCVBUF / SO_SNDBUF to set on the socket before connecting or listening (iperf -w). */
+export interface BulkBuffers {
+  rcvbuf?: number;
+  sndbuf?: number;
+}
+
 export interface BulkStats {
   bytes: number;
   /** When the connection was established (connect completed or accepted). */
@@ -35,12 +41,21 @@ abstract class BulkProgram implements Program {
   protected fd = -1;
   protected listenFd = -1;
 
-  constructor(protected readonly role: BulkRole) {}
+  constructor(
+    protected readonly role: BulkRole,
+    protected readonly buffers: BulkBuffers = {},
+  ) {}
 
   start(ctx: ProgramContext): void {
     this.ctx = ctx;
     const fd = ctx.sys.socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return this.fail(`socket: ${errnoName(fd)}`);
+    // A listener's buffers pass to the connection it accepts, as in Linux.
+    for (const [opt, v] of [['SO_RCVBUF', this.buffers.rcvbuf], ['SO_SNDBUF', this.buffers.sndbuf]] as const) {
+      if (v === undefined) continue;
+      const r = ctx.sys.setsockopt(fd, opt, v);
+      if (r < 0) return this.fail(`setsockopt ${opt}: ${errnoName(r)}`);
+    }
     if ('connect' in this.role) {
       this.fd = fd;
       ctx.sys.onWritable(fd, () => this.connected());
@@ -105,8 +120,9 @@ export class BulkSource extends BulkProgram {
   constructor(
     role: BulkRole,
     readonly total: number,
+    buffers: BulkBuffers = {},
   ) {
-    super(role);
+    super(role, buffers);
     // A recognisable, deterministic pattern so the sink can check integrity.
     this.chunk = new Uint8Array(65536);
     for (let i = 0; i < this.chunk.length; i++) this.chunk[i] = (i * 7 + 3) & 255;
@@ -148,8 +164,9 @@ export class BulkSink extends BulkProgram {
   constructor(
     role: BulkRole,
     readonly expected: number,
+    buffers: BulkBuffers = {},
   ) {
-    super(role);
+    super(role, buffers);
   }
 
   protected writable(): void {}

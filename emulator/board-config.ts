@@ -19,6 +19,12 @@ export interface CpuCycleTable {
   checksumByte: number;
   /** Copying between socket buffers and programs, per byte. */
   copyByte: number;
+  /** Optional (defaults in emulator/cpu.ts): one classic BPF instruction executed by a socket filter. */
+  bpfInsn?: number;
+  /** Optional: one kernel timer expiring (softirq entry, callback dispatch). */
+  timer?: number;
+  /** Optional: GRO comparing a segment with the held one and merging it. */
+  groSegment?: number;
 }
 
 export interface BoardConfig {
@@ -44,6 +50,11 @@ export interface BoardConfig {
   };
   /** Default RAM reserved for each board program that runs: text, stack and heap. */
   programDefaults: { textBytes: number; stackBytes: number; heapBytes: number };
+  /**
+   * Optional sysctl values set at boot (as `sysctl.KEY=VALUE` on the kernel command line),
+   * e.g. "net.ipv4.tcp_congestion_control": "reno". The stack checks names and values at boot.
+   */
+  sysctl?: Record<string, string | number>;
 }
 
 export type BoardResult = { board: BoardConfig } | { error: string };
@@ -90,6 +101,9 @@ export const BOARD_FIELDS: readonly FieldRule[] = [
   { path: 'programDefaults.stackBytes', type: 'integer', min: 0 },
   { path: 'programDefaults.heapBytes', type: 'integer', min: 0 },
 ];
+
+/** Cycle-table entries a board file may leave out (emulator/cpu.ts has their defaults). */
+export const OPTIONAL_CYCLES = ['bpfInsn', 'timer', 'groSegment'] as const;
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
 /** Names go into the image header's 32-byte fields and into reports: printable ASCII. */
@@ -157,6 +171,17 @@ export function validateBoard(json: unknown, source: string): BoardResult {
     if (expected) return { error: `${source}: field "${rule.path}" is ${describe(value)}, expected ${expected}` };
   }
   const board = json as BoardConfig;
+  for (const key of OPTIONAL_CYCLES) {
+    const v = (board.cpu.cycles as unknown as Record<string, unknown>)[key];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) return { error: `${source}: field "cpu.cycles.${key}" is ${describe(v)}, expected a number ≥ 0` };
+  }
+  const sysctl = (json as { sysctl?: unknown }).sysctl;
+  if (sysctl !== undefined) {
+    if (sysctl === null || typeof sysctl !== 'object' || Array.isArray(sysctl)) return { error: `${source}: field "sysctl" is ${describe(sysctl)}, expected an object of sysctl names and values` };
+    for (const [k, v] of Object.entries(sysctl)) {
+      if (typeof v !== 'string' && !(typeof v === 'number' && Number.isFinite(v))) return { error: `${source}: field "sysctl.${k}" is ${describe(v)}, expected a string or a number` };
+    }
+  }
   if (board.mac.rxBufferBytes < 1518) return { error: `${source}: field "mac.rxBufferBytes" is too small for a full frame` };
   return { board };
 }

@@ -9,17 +9,27 @@
 import type { CpuCycleTable } from './board-config.js';
 import type { EventQueue, Nanos } from './event-queue.js';
 
+/**
+ * Defaults for the cycle-table entries a board file may omit; docs/cpu-model.md gives the
+ * reasoning for each (all three are estimates).
+ */
+export const DEFAULT_OPTIONAL_CYCLES = { bpfInsn: 8, timer: 400, groSegment: 250 } as const;
+
 export class Cpu {
   private busyUntil: Nanos = 0;
+  /** The cycle table with the optional entries filled in. */
+  readonly cycles: Required<CpuCycleTable>;
   /** Cycles charged so far, for the report's CPU utilisation. */
   cyclesUsed = 0;
 
   constructor(
     private readonly sim: EventQueue,
     readonly clockHz: number,
-    readonly cycles: CpuCycleTable,
+    cycles: CpuCycleTable,
     readonly enabled: boolean,
-  ) {}
+  ) {
+    this.cycles = { ...DEFAULT_OPTIONAL_CYCLES, ...cycles };
+  }
 
   nanosFor(cycles: number): Nanos {
     return this.enabled ? Math.ceil((cycles * 1e9) / this.clockHz) : 0;

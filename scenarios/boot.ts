@@ -3,6 +3,8 @@
  * bring up the stack the image's profile describes and open the interface. The RAM in use
  * once the interface is up is the post-boot baseline every run must return to.
  */
+import { TCP_CONG_LIST } from '../stack/ipv4/tcp-cong-list.js';
+import { checkBootSysctl } from '../stack/ipv4/tcp-sysctl.js';
 import type { Board, BootSection, Flash, ProgramReservation } from '../emulator/board.js';
 import type { BoardConfig } from '../emulator/board-config.js';
 import { parseImage, readConfigSection, type ParsedImage } from '../emulator/flash-image.js';
@@ -69,6 +71,10 @@ export function bootBoard(
   const sections: BootSection[] = parsed.sections.map((s) => ({ name: s.name, kind: s.kind, size: s.length, bytes: s.kind === 'bss' ? undefined : s.payload }));
   const booted = board.boot(sections, programs, `profile ${parsed.profile}`);
   if (!booted.ok) return { error: booted.error, kind: 'fit' };
+  if (boardConfig.sysctl) {
+    const bad = checkBootSysctl(boardConfig.sysctl, TCP_CONG_LIST.map((c) => c.name));
+    if (bad) return { error: `board ${boardConfig.name}: ${bad}`, kind: 'input' };
+  }
   let stack: NetStack;
   try {
     stack = new NetStack({
@@ -79,6 +85,7 @@ export function bootBoard(
       rng: board.rng.split('stack'),
       config: new Set(config.enabled),
       structs: table.structs,
+      sysctl: boardConfig.sysctl,
     });
   } catch (e) {
     // Only boot-time allocations throw (Linux panics there too); report it as not fitting.

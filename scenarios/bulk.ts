@@ -17,6 +17,9 @@ export const BULK_PORT = 5001;
 export interface BulkOptions {
   direction: 'rx' | 'tx';
   bytes: number;
+  /** SO_RCVBUF / SO_SNDBUF on the board's socket (bytes asked for; the kernel doubles them). */
+  rcvbuf?: number;
+  sndbuf?: number;
   impairments?: Partial<Impairments>;
 }
 
@@ -30,7 +33,10 @@ export function bulkScenario(opts: BulkOptions): Scenario {
   let sink: BulkSink | null = null;
   let source: BulkSource | null = null;
   let done = 0;
+  // The board's CPU cycles over the transfer (from the start to the programs' exits), for the bound.
+  const cpuWindow = { cycles0: 0, cycles1: 0, t0: 0, t1: 0 };
   const name = `bulk-${opts.direction}`;
+  const boardBuffers = { rcvbuf: opts.rcvbuf, sndbuf: opts.sndbuf };
   return {
     name,
     description: `the board ${opts.direction === 'rx' ? 'receives' : 'sends'} ${opts.bytes} bytes over TCP ${opts.direction === 'rx' ? 'from' : 'to'} the lab host`,
@@ -40,19 +46,23 @@ export function bulkScenario(opts: BulkOptions): Scenario {
     timeLimitNs: 600 * NS_PER_SEC,
     start(ctx: ScenarioContext) {
       staticNetwork(ctx);
+      cpuWindow.cycles0 = ctx.dut.board.cpu.cyclesUsed;
+      cpuWindow.t0 = ctx.world.sim.now;
       const finished = (): void => {
+        cpuWindow.cycles1 = ctx.dut.board.cpu.cyclesUsed;
+        cpuWindow.t1 = ctx.world.sim.now;
         if (++done === 2) ctx.finish();
       };
       // The lab host listens; the board connects (as a firmware client would).
       if (opts.direction === 'rx') {
         source = new BulkSource({ listen: BULK_PORT }, opts.bytes);
-        sink = new BulkSink({ connect: { addr: LAB_ADDR, port: BULK_PORT } }, opts.bytes);
+        sink = new BulkSink({ connect: { addr: LAB_ADDR, port: BULK_PORT } }, opts.bytes, boardBuffers);
         ctx.spawn(ctx.lab, source, finished);
         ctx.step(`scenario ${name}: board downloads ${opts.bytes} bytes`);
         ctx.spawn(ctx.dut, sink, finished);
       } else {
         sink = new BulkSink({ listen: BULK_PORT }, opts.bytes);
-        source = new BulkSource({ connect: { addr: LAB_ADDR, port: BULK_PORT } }, opts.bytes);
+        source = new BulkSource({ connect: { addr: LAB_ADDR, port: BULK_PORT } }, opts.bytes, boardBuffers);
         ctx.spawn(ctx.lab, sink, finished);
         ctx.step(`scenario ${name}: board uploads ${opts.bytes} bytes`);
         ctx.spawn(ctx.dut, source, finished);
@@ -66,7 +76,7 @@ export function bulkScenario(opts: BulkOptions): Scenario {
       const rtts = (opts.direction === 'rx' ? ctx.lab : ctx.dut).stack.tcp!.rttSamplesSeen;
       const rtt = rttStats(rtts);
       const goodput = s.goodputBps;
-      const bound = limitingBound(ctx, opts, goodput, senderInfo, receiverInfo);
+      const bound = limitingBound(ctx, goodput, s, senderInfo, cpuWindow);
       return {
         checks: [
           { name: 'transfer complete and intact', pass: s.bytes === opts.bytes && sink!.corrupt === 0 && !s.error && !source!.stats.error, detail: `${s.bytes} of ${opts.bytes} bytes, ${sink!.corrupt} corrupt${s.error ? `, sink: ${s.error}` : ''}${source!.stats.error ? `, source: ${source!.stats.error}` : ''}` },
@@ -88,27 +98,37 @@ export function bulkScenario(opts: BulkOptions): Scenario {
 }
 
 /**
- * Name the bound: loss when segments were retransmitted; CPU when the board's CPU was busy
- * most of the time; otherwise the link when goodput is near its ceiling, else the window or
- * send buffer that held the sender back longest.
+ * Name the bound. The CPU when the board's CPU was busy at least 90% of the transfer (cycles
+ * charged from the start to the programs' exits, over that time — not the drain after); loss
+ * when at least 1% of the segments were retransmitted and the retransmissions account for at
+ * least half of the shortfall from the link ceiling; the link when goodput is within 5% of
+ * what the link carries with this MSS; else whichever limit held the sender back longest
+ * (tcp_chrono: receive window, send buffer, congestion window — `loss` again when that was
+ * the congestion window after retransmissions).
  */
-function limitingBound(ctx: ScenarioContext, opts: BulkOptions, goodput: number | null, sender: TcpInfo | null, receiver: TcpInfo | null): { bound: string; detail: string } {
-  const elapsed = goodput && sender ? Math.max(1, ctx.world.sim.now) : 1;
+function limitingBound(ctx: ScenarioContext, goodput: number | null, transfer: { bytes: number; startNs: number | null; endNs: number | null }, sender: TcpInfo | null, cpuWindow: { cycles0: number; cycles1: number; t0: number; t1: number }): { bound: string; detail: string } {
+  if (!goodput || !sender || transfer.startNs === null || transfer.endNs === null) return { bound: 'unknown', detail: 'transfer did not complete' };
   const dutCpu = ctx.dut.board.cpu;
-  const dutBusy = dutCpu.enabled ? dutCpu.cyclesUsed / ((elapsed / 1e9) * dutCpu.clockHz) : 0;
-  const link = linkGoodputLimit(ctx.dut.board.mac.linkSpeedBps, (sender?.mss ?? 1448));
-  if (!goodput || !sender) return { bound: 'unknown', detail: 'transfer did not complete' };
+  const elapsedNs = Math.max(1, cpuWindow.t1 - cpuWindow.t0);
+  const dutBusy = dutCpu.enabled ? (cpuWindow.cycles1 - cpuWindow.cycles0) / ((elapsedNs / 1e9) * dutCpu.clockHz) : 0;
+  const link = linkGoodputLimit(ctx.dut.board.mac.linkSpeedBps, sender.mss);
   const share = goodput / link;
-  if (sender.retransmits > 0) return { bound: 'loss', detail: `${sender.retransmits} segments retransmitted; goodput ${(share * 100).toFixed(1)}% of the ${(link / 1e6).toFixed(1)} Mbit/s link ceiling` };
+  const ofLink = `goodput ${(share * 100).toFixed(1)}% of the ${(link / 1e6).toFixed(1)} Mbit/s link ceiling`;
+  const retransShare = sender.retransmits / Math.max(1, Math.ceil(transfer.bytes / sender.mss));
+  if (dutBusy >= 0.9) return { bound: 'cpu', detail: `the board's CPU was busy ${Math.min(100, dutBusy * 100).toFixed(0)}% of the transfer (${dutCpu.clockHz / 1e6} MHz, cycle table in the board file); ${ofLink}` };
+  if (retransShare >= 0.01 && retransShare >= 0.5 * (1 - share)) {
+    return { bound: 'loss', detail: `${sender.retransmits} segments retransmitted (${(retransShare * 100).toFixed(1)}% of those sent); ${ofLink}` };
+  }
   if (share >= 0.95) return { bound: 'link', detail: `goodput is ${(share * 100).toFixed(1)}% of the ${(link / 1e6).toFixed(1)} Mbit/s the link carries with this MSS` };
-  if (dutBusy >= 0.9) return { bound: 'cpu', detail: `the board's CPU was busy ${(dutBusy * 100).toFixed(0)}% of the time (${dutCpu.clockHz / 1e6} MHz, cycle table in the board file)` };
   const limits: [string, number][] = [
     ['receive window', sender.rwndLimitedNs],
     ['send buffer', sender.sndbufLimitedNs],
     ['congestion window', sender.cwndLimitedNs],
   ];
-  limits.sort((a, b) => b[1] - a[1]);
-  void receiver;
-  void opts;
-  return { bound: limits[0]![0], detail: `sender limited by the ${limits[0]![0]} for ${(limits[0]![1] / 1e6).toFixed(1)} ms` };
+  let top = limits[0]!;
+  for (const l of limits) if (l[1] > top[1]) top = l;
+  if (top[0] === 'congestion window' && sender.retransmits > 0) {
+    return { bound: 'loss', detail: `sender limited by a congestion window held down by loss (${sender.retransmits} segments retransmitted) for ${(top[1] / 1e6).toFixed(1)} ms; ${ofLink}` };
+  }
+  return { bound: top[0], detail: `sender limited by the ${top[0]} for ${(top[1] / 1e6).toFixed(1)} ms; ${ofLink}` };
 }

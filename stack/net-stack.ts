@@ -55,6 +55,8 @@ export interface StackEnv {
   config: ReadonlySet<string>;
   /** pahole sizes of kernel structures on the target (calibration `structs`). */
   structs: Readonly<Record<string, number>>;
+  /** sysctl values from the board file, applied at boot (checked by applyBootSysctl). */
+  sysctl?: Readonly<Record<string, string | number>>;
 }
 
 export interface InterfaceAddress {
@@ -120,6 +122,11 @@ export class NetStack {
     this.igmp = this.has('IP_MULTICAST') ? new Igmp(this) : null;
   }
 
+  /** A kernel timer expired: charge its dispatch (run_timer_softirq) to the CPU. */
+  chargeTimer(): void {
+    this.env.cpu.charge(this.env.cpu.cycles.timer);
+  }
+
   has(symbol: string): boolean {
     return this.env.config.has(symbol);
   }
@@ -143,7 +150,11 @@ export class NetStack {
     const dev = new NetDevice(`eth${this.devices.length}`, ifindex, mac.address, structAddr);
     const driver = new StmmacDriver(mac, dev, this.skbs, this.env.sim, this.env.cpu, opts, (skb) => netifReceiveSkb(this, dev, skb), () => this.txWake(dev));
     dev.ops = driver;
-    if (this.has('IP_OFFLOAD')) driver.gro = new Gro(this.skbs, (skb) => netifReceiveSkb(this, dev, skb));
+    if (this.has('IP_OFFLOAD')) driver.gro = new Gro(
+        this.skbs,
+        (skb) => netifReceiveSkb(this, dev, skb),
+        () => this.env.cpu.charge(this.env.cpu.cycles.groSegment),
+      );
     this.devices.push(dev);
     this.drivers.set(ifindex, driver);
     return dev;

@@ -231,10 +231,11 @@ describe('crafted TCP segments against an established connection on quark-2m (mi
     expectOneAck(c, r.replies);
 
     // An old duplicate: the last 100 bytes already received, sent again. Linux ACKs at once,
-    // counts DelayedACKLost (our delayed ACK was evidently lost) and records the drop as
+    // counts DelayedACKLost (our delayed ACK was evidently lost), puts a D-SACK of the
+    // duplicate in that ACK (tcp_dsack_set: TCPDSACKOldSent) and records the drop as
     // TCP_OLD_DATA (tcp_data_queue).
     r = craft(c, tcpSegment(fromLab(c, { seq: c.sk.rcvNxt - 100 })));
-    expect(r.counted).toEqual({ 'Tcp.InSegs': 1, 'Tcp.OutSegs': 1, 'TcpExt.DelayedACKLost': 1, 'drop.TCP_OLD_DATA': 1 });
+    expect(r.counted).toEqual({ 'Tcp.InSegs': 1, 'Tcp.OutSegs': 1, 'TcpExt.DelayedACKLost': 1, 'TcpExt.TCPDSACKOldSent': 1, 'drop.TCP_OLD_DATA': 1 });
     expectOneAck(c, r.replies);
     expect(c.p.dut.stack.tcp!.readable(c.sk)).toBe(0); // not delivered twice
 

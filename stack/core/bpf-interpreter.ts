@@ -177,13 +177,21 @@ function readU32le(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
+/** Instructions executed by bpfRun since boot, for the CPU charge (sk_filter's cost). */
+export const bpfStats = { insns: 0 };
+
+/** The scratch memory M[], reused (zeroed) by each run so the per-packet path allocates nothing. */
+const scratchMem = new Uint32Array(BPF_MEMWORDS);
+
 /** Run a validated program over a packet: its return value (0 drops the packet). */
 export function bpfRun(prog: BpfProgram, p: BpfPacket, env: BpfEnv): number {
   const code = prog.bytes;
-  const mem = new Uint32Array(BPF_MEMWORDS);
+  const mem = scratchMem;
+  mem.fill(0);
   let a = 0;
   let x = 0;
   for (let pc = 0; pc < prog.len; pc++) {
+    bpfStats.insns++;
     const at = prog.insns + pc * SOCK_FILTER_SIZE;
     const op = code[at]! | (code[at + 1]! << 8);
     const jt = code[at + 2]!;

@@ -21,7 +21,7 @@ import { Errno, type Sock } from '../socket/sock.js';
 import {
   BPF_ABS, BPF_ALU, BPF_B, BPF_DIV, BPF_H, BPF_IND, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JMP, BPF_JSET,
   BPF_K, BPF_LD, BPF_LDX, BPF_LSH, BPF_MAXINSNS, BPF_MEM, BPF_MEMWORDS, BPF_MOD, BPF_RET, BPF_RSH, BPF_ST,
-  BPF_STX, BPF_W, BPF_X, bpfRun, isAncillary, SKF_AD_OFF, SOCK_FILTER_SIZE, type BpfPacket,
+  BPF_STX, BPF_W, BPF_X, bpfRun, bpfStats, isAncillary, SKF_AD_OFF, SOCK_FILTER_SIZE, type BpfPacket,
 } from './bpf-interpreter.js';
 import type { SkBuff } from './skbuff.js';
 
@@ -254,12 +254,23 @@ export class SocketFilters {
     return (this.structs['sk_filter'] ?? SK_FILTER_SIZE) + (this.structs['bpf_prog'] ?? BPF_PROG_SIZE);
   }
 
+  /** Reused per run: the program's place in RAM and the interpreter's environment. */
+  private readonly prog: { bytes: Uint8Array; insns: number; len: number } = { bytes: new Uint8Array(0), insns: 0, len: 0 };
+  private readonly bpfEnv = { random: (): number => this.random() };
+
   /** bpf_prog_run: the socket's filter over `packet`; `ifNone` when it has no filter. */
   verdict(sk: Sock, packet: BpfPacket, ifNone: number): number {
     const f = this.attached.get(sk);
     if (!f) return ifNone;
-    const prog = { bytes: this.stack.env.mem.bytes, insns: f.addr + this.headerSize, len: f.len };
-    const res = bpfRun(prog, packet, { random: () => this.random() });
+    const prog = this.prog;
+    prog.bytes = this.stack.env.mem.bytes;
+    prog.insns = f.addr + this.headerSize;
+    prog.len = f.len;
+    const before = bpfStats.insns;
+    const res = bpfRun(prog, packet, this.bpfEnv);
+    // The interpreter's cost: cycles per instruction executed (docs/cpu-model.md).
+    const cpu = this.stack.env.cpu;
+    cpu.charge(cpu.cycles.bpfInsn * (bpfStats.insns - before));
     if (res === 0) this.dropped++;
     return res;
   }

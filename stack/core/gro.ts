@@ -42,11 +42,14 @@ export class Gro {
   constructor(
     private readonly skbs: SkbAllocator,
     private readonly deliver: (skb: SkBuff) => void,
+    /** Charged once per frame GRO examines (dev_gro_receive, tcp4_gro_receive). */
+    private readonly charge: () => void = () => {},
   ) {}
 
   /** napi_gro_receive: `skb.data` is at the Ethernet header. */
   receive(skb: SkBuff): void {
     this.stats.frames++;
+    this.charge();
     const h = this.held;
     const seg = tcpSegment(skb);
     if (h && seg && this.continues(h, skb, seg)) {

@@ -67,6 +67,8 @@ export interface NeighHooks {
   output(skb: SkBuff, hwAddr: Uint8Array): void;
   /** A queued packet whose destination could not be resolved (ip_link_failure). */
   unreachable(skb: SkBuff): void;
+  /** A neighbour timer expired (charged to the CPU). */
+  timerFired?(): void;
 }
 
 export class NeighTable {
@@ -182,7 +184,10 @@ export class NeighTable {
 
   private arm(n: Neighbour, delay: Nanos): void {
     this.sim.cancel(n.timer);
-    n.timer = this.sim.after(delay, () => this.timerFired(n));
+    n.timer = this.sim.after(delay, () => {
+      this.hooks.timerFired?.();
+      this.timerFired(n);
+    });
   }
 
   private setState(n: Neighbour, s: NudState): void {

@@ -26,6 +26,7 @@ export class Arp {
       solicit: (n, hw) => this.solicit(n, hw),
       output: (skb, hw) => this.outputResolved(skb, n2dev(stack, skb), hw),
       unreachable: (skb) => stack.ip.linkFailure(skb),
+      timerFired: () => stack.chargeTimer(),
     });
   }
 

@@ -106,7 +106,14 @@ export class Icmp {
     emitIcmp({ type: ICMP_ECHOREPLY, code: 0, rest }, skb.bytes, at, len - ICMP_HLEN);
     this.mib['OutMsgs']!++;
     this.mib['OutEchoReps']!++;
+    this.chargeOutput(len);
     this.stack.ip.output(skb, { src: ip.dst, dst: ip.src, protocol: IPPROTO_ICMP, tos: ip.tos });
+  }
+
+  /** icmp_push_reply's cost: the protocol work, the copy of the quoted or echoed bytes, the checksum. */
+  private chargeOutput(len: number): void {
+    const cpu = this.stack.env.cpu;
+    cpu.charge(cpu.cycles.protocolPacket + (cpu.cycles.copyByte + cpu.cycles.checksumByte) * len);
   }
 
   private allowError(): boolean {
@@ -143,6 +150,7 @@ export class Icmp {
     this.mib['OutMsgs']!++;
     if (type === ICMP_DEST_UNREACH) this.mib['OutDestUnreachs']!++;
     if (type === ICMP_TIME_EXCEEDED) this.mib['OutTimeExcds']!++;
+    this.chargeOutput(ICMP_HLEN + quoted);
     this.stack.ip.output(out, { dst: ip.src, protocol: IPPROTO_ICMP });
   }
 

@@ -377,7 +377,10 @@ export class Igmp {
     const tv = this.random(maxDelay);
     im.tmRunning = true;
     this.stack.sim.cancel(im.timer);
-    im.timer = this.stack.sim.after(this.jiffies(tv + 2), () => this.timerExpire(inDev, im));
+    im.timer = this.stack.sim.after(this.jiffies(tv + 2), () => {
+      this.stack.chargeTimer();
+      this.timerExpire(inDev, im);
+    });
   }
 
   /** igmp_mod_timer: a query asks for a report within maxDelay; an earlier pending one stands. */

@@ -177,7 +177,10 @@ export class IpFragments implements IpFragQueue {
       serial: this.serial++,
     };
     this.mem += this.qsize;
-    q.timer = this.stack.sim.after(this.ipfrag_time * NS_PER_SEC, () => this.expire(q));
+    q.timer = this.stack.sim.after(this.ipfrag_time * NS_PER_SEC, () => {
+      this.stack.chargeTimer();
+      this.expire(q);
+    });
     chain.push(q);
     return q;
   }

@@ -8,9 +8,20 @@ import type { SkBuff } from '../core/skbuff.js';
 import { Errno } from '../socket/sock.js';
 import type { Ipv4Repr } from './ipv4-header.js';
 import { seqGeq, seqGt, seqLeq, seqLt, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from './tcp-header.js';
-import { armRetransmitTimer, freeWindow, retransmitLost, scheduleDelack, sendAck, sendControl, tsNow, writeXmit } from './tcp-output.js';
+import { freeWindow, retransmitLost, scheduleDelack, sendAck, sendControl, tsNow, writeXmit } from './tcp-output.js';
 import { oowRateLimited } from './tcp-minisocks.js';
 import type { TcpSock, TxSeg } from './tcp-sock.js';
+import { tcpCongOnAck, tcpEndRecovery, tcpEnterRecovery, tcpProcessLoss, tcpRackReoTimeout } from './tcp-recovery.js';
+import { tcpRackAdvance, tcpRackMarkLost } from './tcp-rack.js';
+import { tcpProcessTlpAck, tcpSetXmitTimer } from './tcp-tlp.js';
+import { tcpCheckDsack, tcpDsackSet, tcpTryUndoDsack } from './tcp-dsack.js';
+import { TcpCaState } from './tcp-cong.js';
+
+/**
+ * What the ACK being processed did (tcp_ack's flag bits), for recovery: reset per ACK, so
+ * the per-segment path allocates nothing. FLAG_ORIG_SACK_ACKED and FLAG_DATA_SACKED.
+ */
+const ackFlags = { origSackAcked: false, dataSacked: false, highSeq: 0 };
 
 export function tcpRcv(sk: TcpSock, skb: SkBuff, _ip: Ipv4Repr, th: TcpRepr): void {
   const len = skb.len - th.headerLength;
@@ -34,11 +45,14 @@ export function tcpRcv(sk: TcpSock, skb: SkBuff, _ip: Ipv4Repr, th: TcpRepr): vo
   if (outOfWindow) {
     // tcp_validate_incoming: a SYN gets a challenge ACK; anything else (not a RST) a duplicate
     // ACK, which tcp_oow_rate_limited holds to one per 500 ms unless the segment carries data
-    // or a FIN.
+    // or a FIN. Old data is D-SACKed up to rcv_nxt (tcp_send_dupack).
     if (th.flags & TCP_SYN) {
       t.ext['TCPSYNChallenge']!++;
       challengeAck(sk);
-    } else if (!(th.flags & TCP_RST) && !oowRateLimitedSk(sk, segLen, th.flags, 'TCPACKSkippedSeq')) sendAck(sk);
+    } else if (!(th.flags & TCP_RST) && !oowRateLimitedSk(sk, segLen, th.flags, 'TCPACKSkippedSeq')) {
+      if (len > 0 && seqLt(th.seq, sk.rcvNxt)) tcpDsackSet(sk, th.seq, seqGt((th.seq + len) >>> 0, sk.rcvNxt) ? sk.rcvNxt : (th.seq + len) >>> 0, false);
+      sendAck(sk);
+    }
     t.drop(skb, outOfWindow);
     return;
   }
@@ -210,6 +224,8 @@ function ackSegments(sk: TcpSock, ack: number): { bytes: number; segs: number; r
     sk.writeQueue.shift();
     bytes += seg.len;
     segs++;
+    tcpRackAdvance(sk, seg);
+    if (!seg.retransmitted && !seg.sacked && seqLeq(seg.end, ackFlags.highSeq)) ackFlags.origSackAcked = true;
     // Karn's rule: only segments sent once give an RTT sample when there are no timestamps.
     if (!seg.retransmitted && seg.txCount === 1) rtt = sk.now - seg.sentAt;
     sk.table.freeSeg(sk, seg);
@@ -237,6 +253,11 @@ function processAck(sk: TcpSock, th: TcpRepr, len: number): void {
   const t = sk.table;
   const ack = th.ack;
   const priorInFlight = sk.packetsInFlight();
+  const priorSndUna = sk.sndUna;
+  ackFlags.origSackAcked = false;
+  ackFlags.dataSacked = false;
+  ackFlags.highSeq = sk.recovery ? sk.recovery.highSeq : sk.sndNxt;
+  let dsackEnd = -1;
   const window = th.window << sk.sndWscale;
   const windowChanged = window !== sk.sndWnd;
   // tcp_ack_update_window.
@@ -249,19 +270,29 @@ function processAck(sk: TcpSock, th: TcpRepr, len: number): void {
     sk.sndWl2 = ack;
     sk.maxWindow = Math.max(sk.maxWindow, window);
   }
-  if (th.options.sack && sk.sackOk) markSacked(sk, th.options.sack);
+  if (th.options.sack && sk.sackOk) {
+    dsackEnd = tcpCheckDsack(sk, th.options.sack, ack, priorSndUna);
+    markSacked(sk, th.options.sack);
+  }
+  let frtoNewData = false;
   if (seqGt(ack, sk.sndUna)) {
     const r = ackSegments(sk, ack);
     sk.info.bytesAcked += r.bytes;
     // As tcp_ack_update_rtt: the send time of a segment sent once is exact; the echoed
     // timestamp (millisecond ticks) serves when only retransmitted segments were acked.
-    if (r.rtt !== null) sampleRtt(sk, r.rtt);
-    else if (sk.tstampOk && th.options.tsEcr) sampleRtt(sk, ((tsNow(sk) - th.options.tsEcr) >>> 0) * 1_000_000);
+    let rttNs = r.rtt;
+    if (rttNs === null && sk.tstampOk && th.options.tsEcr) rttNs = ((tsNow(sk) - th.options.tsEcr) >>> 0) * 1_000_000;
+    if (rttNs !== null) sampleRtt(sk, rttNs);
     sk.backoff = 0;
     sk.dupAcks = 0;
+    if (sk.recovery && sk.recovery.kind === 'loss') {
+      // RTO recovery with F-RTO: a spurious timeout is undone; step 2b sends new data.
+      const verdict = tcpProcessLoss(sk, true, ackFlags.origSackAcked, ackFlags.dataSacked, false);
+      frtoNewData = verdict === 'new';
+    }
     if (sk.recovery) {
       if (seqGeq(ack, sk.recovery.highSeq)) {
-        if (sk.recovery.kind === 'fast') sk.cwnd = Math.max(sk.ssthresh, 2);
+        tcpEndRecovery(sk, sk.recovery.kind === 'fast');
         sk.recovery = null;
       } else if (!sk.sackOk) {
         // NewReno partial ACK (RFC 6582 §3.2): the next hole is lost too.
@@ -271,38 +302,28 @@ function processAck(sk: TcpSock, th: TcpRepr, len: number): void {
     }
     // After a timeout the window restarts from one segment in slow start (RFC 5681 §3.1);
     // in fast recovery it stays at ssthresh until the episode ends.
-    if (!sk.recovery || sk.recovery.kind === 'loss') growCwnd(sk, r.segs, priorInFlight);
+    tcpCongOnAck(sk, ack, r.segs, rttNs, priorInFlight, sk.recovery !== null && sk.recovery.kind === 'fast');
     sk.table.sndbufExpand(sk);
     onAckedFinState(sk);
     if (sk.state === 'CLOSED') return;
-    if (sk.writeQueue.some((s) => sk.isSent(s))) armRetransmitTimer(sk);
+    if (sk.writeQueue.some((s) => sk.isSent(s))) tcpSetXmitTimer(sk);
     else {
       sk.stack.sim.cancel(sk.rtxTimer);
       sk.rtxTimer = null;
     }
   } else if (ack === sk.sndUna && len === 0 && !windowChanged && !(th.flags & (TCP_SYN | TCP_FIN)) && sk.sndUna !== sk.sndNxt) {
     sk.dupAcks++;
+    if (sk.recovery && sk.recovery.kind === 'loss') tcpProcessLoss(sk, false, ackFlags.origSackAcked, ackFlags.dataSacked, true);
   }
+  if (sk.tlpActive) tcpProcessTlpAck(sk, ack, seqGt(ack, priorSndUna), dsackEnd === sk.tlpHighSeq, len === 0 && ack === priorSndUna && !windowChanged);
+  // A D-SACK may show every retransmission of the episode spurious (tcp_try_undo_dsack).
+  if (dsackEnd !== -1 && sk.caState !== TcpCaState.Loss) tcpTryUndoDsack(sk);
   detectLoss(sk);
-  if (sk.recovery) retransmitLost(sk);
+  if (sk.recovery && !frtoNewData) retransmitLost(sk);
   writeXmit(sk);
   if (sk.writeQueue.every((s) => sk.isSent(s)) && sk.state === 'ESTABLISHED') sk.setLimited(null);
   // Wake a writer once a third of the send buffer is free (sk_stream_write_space).
   if (sk.onWritable && sk.sndbuf - sk.wmemQueued >= sk.sndbuf / 3) sk.onWritable();
-}
-
-function growCwnd(sk: TcpSock, ackedSegs: number, priorInFlight: number): void {
-  // Grow only when the window was the limit (tcp_is_cwnd_limited).
-  if (priorInFlight * 2 < sk.cwnd) return;
-  if (sk.cwnd < sk.ssthresh) {
-    sk.cwnd = Math.min(sk.cwnd + ackedSegs, Math.max(sk.ssthresh, sk.cwnd + 1));
-    return;
-  }
-  sk.cwndCnt += ackedSegs;
-  if (sk.cwndCnt >= sk.cwnd) {
-    sk.cwndCnt -= sk.cwnd;
-    sk.cwnd++;
-  }
 }
 
 function markSacked(sk: TcpSock, blocks: { start: number; end: number }[]): void {
@@ -314,44 +335,31 @@ function markSacked(sk: TcpSock, blocks: { start: number; end: number }[]): void
         seg.sacked = true;
         seg.lost = false;
         seg.rtxInFlight = false;
+        ackFlags.dataSacked = true;
+        if (!seg.retransmitted && seqLeq(seg.end, ackFlags.highSeq)) ackFlags.origSackAcked = true;
+        tcpRackAdvance(sk, seg);
       }
     }
   }
 }
 
 /**
- * Loss detection. With SACK (RFC 6675 IsLost): a segment is lost when at least three segments
- * above it are SACKed. Without: three duplicate ACKs mark the head lost (RFC 5681 §3.2).
+ * Loss detection (tcp_identify_packet_loss). With SACK, RACK (tcp-rack.ts). Without, three
+ * duplicate ACKs mark the head lost (RFC 5681 §3.2). Newly lost segments start recovery.
  */
 function detectLoss(sk: TcpSock): void {
   const t = sk.table;
   let newlyLost = 0;
-  if (sk.sackOk) {
-    let sackedAbove = 0;
-    for (let i = sk.writeQueue.length - 1; i >= 0; i--) {
-      const seg = sk.writeQueue[i]!;
-      if (!sk.isSent(seg)) continue;
-      if (seg.sacked) sackedAbove++;
-      else if (sackedAbove >= 3 && !seg.lost && !seg.rtxInFlight) {
-        seg.lost = true;
-        newlyLost++;
-      }
-    }
-  } else if (sk.dupAcks >= 3 && !sk.recovery) {
+  if (sk.sackOk) newlyLost = tcpRackMarkLost(sk, tcpRackReoTimeout);
+  else if (sk.dupAcks >= 3 && !sk.recovery) {
     const head = sk.writeQueue[0];
     if (head && sk.isSent(head) && !head.lost) {
       head.lost = true;
       newlyLost++;
     }
   }
-  if (newlyLost > 0 && !sk.recovery) {
-    sk.ssthresh = Math.max(Math.floor(sk.packetsInFlight() / 2), 2);
-    sk.cwnd = sk.ssthresh;
-    sk.cwndCnt = 0;
-    sk.recovery = { highSeq: sk.sndNxt, kind: 'fast' };
-    t.ext[sk.sackOk ? 'TCPSackRecovery' : 'TCPRenoRecovery']!++;
-    t.ext['TCPFastRetrans']! += newlyLost;
-  } else if (newlyLost > 0) t.ext['TCPFastRetrans']! += newlyLost;
+  if (newlyLost > 0 && !sk.recovery) tcpEnterRecovery(sk, newlyLost);
+  else if (newlyLost > 0) t.ext['TCPFastRetrans']! += newlyLost;
 }
 
 /** Our FIN was acknowledged: the close states move on. */
@@ -379,14 +387,19 @@ function dataQueue(sk: TcpSock, skb: SkBuff, seq: number, len: number, fin: bool
   const t = sk.table;
   const end = (seq + len) >>> 0;
   if (seqLeq(end, sk.rcvNxt)) {
-    // A full duplicate: ACK at once and enter quick-ACK mode (DSACK is not modelled).
+    // A full duplicate: ACK at once with a D-SACK of it and enter quick-ACK mode.
     sk.table.ext['DelayedACKLost']!++;
+    tcpDsackSet(sk, seq, end, false);
     enterQuickack(sk);
     t.drop(skb, 'TCP_OLD_DATA');
     if (fin && end === sk.rcvNxt) finReceived(sk);
     return;
   }
+  // New data: a D-SACK not yet sent is dropped (tcp_data_queue clears rx_opt.dsack).
+  sk.dsackPending = false;
   if (seqLt(seq, sk.rcvNxt)) {
+    // Partly old: D-SACK the duplicate part.
+    tcpDsackSet(sk, seq, sk.rcvNxt, false);
     skb.pull((sk.rcvNxt - seq) | 0);
     seq = sk.rcvNxt;
   }
@@ -434,6 +447,7 @@ function dataQueue(sk: TcpSock, skb: SkBuff, seq: number, len: number, fin: bool
   let i = sk.ofo.length;
   while (i > 0 && seqGt(sk.ofo[i - 1]!.seq, seq)) i--;
   if (sk.ofo.some((o) => o.seq === seq && o.end === item.end)) {
+    tcpDsackSet(sk, seq, item.end, true);
     skb.free();
     return;
   }

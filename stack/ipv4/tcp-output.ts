@@ -9,6 +9,8 @@ import type { NetStack } from '../net-stack.js';
 import { IPPROTO_TCP } from './ipv4-header.js';
 import { emitTcp, optionsLength, seqGt, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type SackBlock, type TcpOptions, type TcpRepr } from './tcp-header.js';
 import type { TcpSock, TxSeg } from './tcp-sock.js';
+import { tcpOnTxStart } from './tcp-recovery.js';
+import { noteRetransmit, tcpScheduleLossProbe } from './tcp-tlp.js';
 
 export function tsNow(sk: TcpSock): number {
   return (Math.floor(sk.now / 1_000_000) + sk.tsOffset) >>> 0;
@@ -53,7 +55,7 @@ export function selectWindow(sk: TcpSock): number {
 }
 
 function sackBlocks(sk: TcpSock): SackBlock[] | undefined {
-  if (!sk.sackOk || sk.ofo.length === 0) return undefined;
+  if (!sk.sackOk || (sk.ofo.length === 0 && !sk.dsackPending)) return undefined;
   const blocks: SackBlock[] = [];
   for (const o of sk.ofo) {
     const last = blocks[blocks.length - 1];
@@ -64,6 +66,11 @@ function sackBlocks(sk: TcpSock): SackBlock[] | undefined {
   // The block holding the most recent arrival goes first (RFC 2018 §4); then the rest in order.
   const recent = sk.lastOfoSeq;
   blocks.sort((a, b) => (contains(b, recent) ? 1 : 0) - (contains(a, recent) ? 1 : 0));
+  // A D-SACK block goes first (RFC 2883 §4), once (tcp_options_write clears rx_opt.dsack).
+  if (sk.dsackPending) {
+    blocks.unshift({ start: sk.dsackStart, end: sk.dsackEnd });
+    sk.dsackPending = false;
+  }
   return blocks.slice(0, sk.tstampOk ? 3 : 4);
 }
 
@@ -160,6 +167,7 @@ export function scheduleDelack(sk: TcpSock, delay: number): void {
   if (sk.delackTimer) return;
   const t = (sk.delackTimerRec ??= new Timer(() => {
     sk.delackTimer = null;
+    sk.stack.chargeTimer();
     if (sk.ackPending && sk.state !== 'CLOSED') {
       // tcp_delack_timer_handler: a delayed ACK missed its reply; leave pingpong.
       sk.pingpong = false;
@@ -232,10 +240,13 @@ function returnLent(sk: TcpSock, seg: TxSeg, skb: SkBuff): void {
 }
 
 export function armRetransmitTimer(sk: TcpSock): void {
+  sk.stack.sim.cancel(sk.rtxTimer);
+  sk.xmitTimerKind = 'rto';
   const timeout = Math.min(sk.rto * 2 ** sk.backoff, sk.table.sysctl.rtoMaxNs);
   // mod_timer: a pending retransmission timer moves; nothing cancelled stays in the queue.
   const t = (sk.rtxTimerRec ??= new Timer(() => {
     sk.rtxTimer = null;
+    sk.stack.chargeTimer();
     sk.table.retransmitTimer(sk);
   }));
   sk.stack.sim.mod(t, sk.stack.sim.now + timeout);
@@ -268,7 +279,9 @@ export function writeXmit(sk: TcpSock): void {
     // Nagle (RFC 896): a small segment waits while earlier data is unacknowledged.
     const isLast = seg === sk.writeQueue[sk.writeQueue.length - 1];
     if (seg.len < sk.mss && isLast && !seg.fin && !sk.nodelay && sk.sndNxt !== sk.sndUna && !sk.shutdownWr) break;
+    if (inFlight === 0) tcpOnTxStart(sk);
     if (!transmitSeg(sk, seg, false)) break;
+    sk.lastSendNs = sk.now;
     sk.sndNxt = seg.end;
     inFlight++;
     sent = true;
@@ -276,6 +289,7 @@ export function writeXmit(sk: TcpSock): void {
   // Segments are in sequence order: the queue is all sent when its last one is.
   const last = sk.writeQueue[sk.writeQueue.length - 1];
   if (sent && (!last || sk.isSent(last))) sk.setLimited(null);
+  if (sent) tcpScheduleLossProbe(sk, false);
   // tcp_check_probe_timer: nothing in flight and data waiting — whatever the window, zero or
   // too small for the next segment — arms the probe timer, or no ACK would ever come to move on.
   if (sk.sndNxt === sk.sndUna && last && !sk.isSent(last) && !sk.rtxTimer) sk.table.armPersist(sk);
@@ -290,6 +304,7 @@ export function retransmitLost(sk: TcpSock): void {
     if (!transmitSeg(sk, seg, true)) break;
     seg.lost = false;
     seg.rtxInFlight = true;
+    noteRetransmit(sk);
   }
 }
 

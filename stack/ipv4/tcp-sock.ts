@@ -13,6 +13,9 @@ import type { NetStack } from '../net-stack.js';
 import { Sock } from '../socket/sock.js';
 import type { SockMemory } from '../socket/socket-table.js';
 import type { TcpTable } from './tcp.js';
+import { TcpCaState, type TcpCongestionOps } from './tcp-cong.js';
+import { tcpCaFind } from './tcp-cong-list.js';
+import { tcpCubic } from './tcp-cubic.js';
 
 export type TcpState =
   | 'CLOSED'
@@ -82,6 +85,8 @@ export interface TcpInfo {
   /** Time the application could not queue more because the send buffer was full. */
   sndbufLimitedNs: number;
   cwndLimitedNs: number;
+  /** TCP_CONGESTION: the congestion control's name. */
+  congestionControl: string;
 }
 
 export class TcpSock extends Sock {
@@ -130,10 +135,41 @@ export class TcpSock extends Sock {
   tsRecent = 0;
   tsOffset = 0;
 
-  // Congestion control (Reno/NewReno with SACK-based loss marking) and RTT (RFC 6298).
+  // Congestion control (tcp-cong.ts: the ops and their icsk_ca_priv) and RTT (RFC 6298).
+  congOps: TcpCongestionOps = tcpCubic;
+  caPriv: unknown = null;
+  caState: TcpCaState = TcpCaState.Open;
   cwnd = 10;
   ssthresh = 0x7fffffff;
   cwndCnt = 0;
+  /** The window and threshold before the current reduction, for undo (prior_cwnd, prior_ssthresh). */
+  priorCwnd = 0;
+  priorSsthresh = 0;
+  /** lsndtime: when data was last sent. */
+  lastSendNs = 0;
+  /** Smallest RTT sampled (tcp_min_rtt), ns; 0 before the first. */
+  minRttNs = 0;
+  // Loss recovery state (tcp-rack.ts, tcp-tlp.ts, tcp-dsack.ts).
+  /** What the shared retransmit timer is armed for (icsk_pending): RTO, loss probe or RACK reordering timeout. */
+  xmitTimerKind: 'rto' | 'tlp' | 'reo' = 'rto';
+  readonly rack = { mstampNs: 0, endSeq: 0, rttNs: 0, advanced: false, reoWndSteps: 1, reordSeen: false };
+  /** A tail loss probe is outstanding until snd_una passes tlpHighSeq (tlp_high_seq ≠ 0). */
+  tlpActive = false;
+  tlpHighSeq = 0;
+  /** The probe was a retransmission (tlp_retrans). */
+  tlpRetrans = false;
+  /** undo_marker (set: an undoable reduction is in progress) and undo_retrans. */
+  undoMarkerSet = false;
+  undoMarker = 0;
+  undoRetrans = -1;
+  /** Duplicate segments reported by D-SACKs (dsack_dups). */
+  dsackDups = 0;
+  /** F-RTO (RFC 5682) is judging the current timeout. */
+  frto = false;
+  /** A D-SACK block to put first in the next ACK (rx_opt.dsack, duplicate_sack[0]). */
+  dsackPending = false;
+  dsackStart = 0;
+  dsackEnd = 0;
   dupAcks = 0;
   /**
    * Recovering until snd_una passes highSeq: 'fast' after SACK/dupack loss detection (the
@@ -222,6 +258,15 @@ export class TcpSock extends Sock {
     this.rcvbuf = s.tcpRmem[1];
     this.sndbuf = s.tcpWmem[1];
     this.rto = s.rtoInitNs;
+    // tcp_assign_congestion_control: the sysctl's default (validated at boot).
+    this.congOps = tcpCaFind(s.congestionControl) ?? tcpCubic;
+    // icsk_ca_priv starts zeroed; the ops set it up again at establishment.
+    this.congOps.init(this);
+  }
+
+  /** sk_gso_max_size: 64 KiB when the profile has GSO (IP_OFFLOAD), else 0. */
+  get gsoMaxSize(): number {
+    return this.stack.has('IP_OFFLOAD') ? 65536 : 0;
   }
 
   get now(): number {
@@ -275,6 +320,7 @@ export class TcpSock extends Sock {
       rwndLimitedNs: this.info.rwndLimitedNs,
       sndbufLimitedNs: this.info.sndbufLimitedNs,
       cwndLimitedNs: this.info.cwndLimitedNs,
+      congestionControl: this.congOps.name,
     };
   }
 

@@ -36,6 +36,8 @@ export interface TcpSysctl {
   timewaitLenNs: number;
   /** tcp_adv_win_scale: the share of the receive buffer advertised (1: half). */
   advWinScale: number;
+  /** tcp_congestion_control: the default for new sockets (cubic, or a boot value). */
+  congestionControl: string;
 }
 
 const PAGE = 4096;
@@ -92,7 +94,25 @@ export function computeTcpSysctl(nrFreeBuffer: number, ramBytes: number, baseSma
     delackMaxNs: 200 * NS_PER_MS,
     timewaitLenNs: 60 * NS_PER_SEC,
     advWinScale: 1,
+    congestionControl: 'cubic',
   };
+}
+
+/** The boot-time sysctls the TCP table takes, checked: null, or one line naming the problem. */
+export function applyBootSysctl(sysctl: TcpSysctl, values: Readonly<Record<string, string | number>>, congestionControls: readonly string[]): string | null {
+  for (const [key, value] of Object.entries(values)) {
+    if (key === 'net.ipv4.tcp_congestion_control') {
+      if (typeof value !== 'string' || !congestionControls.includes(value)) return `sysctl ${key} = ${JSON.stringify(value)}: not an available congestion control (${congestionControls.join(' ')})`;
+      sysctl.congestionControl = value;
+    } else return `sysctl ${key}: not a sysctl quarklab sets at boot (it knows net.ipv4.tcp_congestion_control)`;
+  }
+  return null;
+}
+
+/** A board file's boot sysctls, checked before the board boots: null, or the problem in one line. */
+export function checkBootSysctl(values: Readonly<Record<string, string | number>>, congestionControls: readonly string[]): string | null {
+  const scratch = { congestionControl: '' } as TcpSysctl;
+  return applyBootSysctl(scratch, values, congestionControls);
 }
 
 function pow2Floor(n: number): number {
@@ -115,4 +135,7 @@ export const TCP_EXT_MIB = [
   'TCPWinProbe', 'TCPKeepAlive', 'TCPDSACKRecv', 'TCPDSACKOldSent', 'TCPSackMerged', 'TCPZeroWindowDrop',
   'TCPFastOpenActive', 'TCPFastOpenActiveFail', 'TCPFastOpenPassive', 'TCPFastOpenPassiveFail', 'TCPFastOpenListenOverflow',
   'TCPFastOpenCookieReqd', 'TCPMemoryPressuresChrono', 'BadSegs',
+  'TCPHystartTrainDetect', 'TCPHystartTrainCwnd', 'TCPHystartDelayDetect', 'TCPHystartDelayCwnd',
+  'TCPLossProbeRecovery', 'TCPDSACKUndo', 'TCPDSACKOfoSent', 'TCPDSACKOfoRecv', 'TCPDSACKRecvSegs', 'TCPSpuriousRTOs',
+  'TCPLostRetransmit', 'TCPDSACKIgnoredNoUndo',
 ] as const;

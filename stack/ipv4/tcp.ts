@@ -34,7 +34,7 @@ import { TcpMetrics } from './tcp-metrics.js';
 
 /** Buffer's native copy, applied to plain Uint8Arrays: a memcpy with no view allocated. */
 const copyBytes = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
-import { computeTcpSysctl, nrFreeBufferPages, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
+import { applyBootSysctl, computeTcpSysctl, nrFreeBufferPages, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
 
 /** SK_MEMORY_PCPU_RESERVE: 1 << (20 − PAGE_SHIFT) pages, 1 MiB per CPU (include/net/sock.h, 6.1). */
 export const SK_MEMORY_PCPU_RESERVE = 256;
@@ -49,6 +49,9 @@ function roundupPowOfTwo(n: number): number {
   while (p < n) p *= 2;
   return p;
 }
+import { tcpEnterLoss, tcpInitCongestionControl } from './tcp-recovery.js';
+import { noteRetransmit } from './tcp-tlp.js';
+import { TCP_CONG_LIST } from './tcp-cong-list.js';
 
 const EPHEMERAL_LOW = 32768;
 const EPHEMERAL_HIGH = 60999;
@@ -104,6 +107,8 @@ export class TcpTable {
   constructor(readonly stack: NetStack) {
     const env = stack.env;
     this.sysctl = computeTcpSysctl(nrFreeBufferPages(env.mem.managedPages(), env.mem.reservePages()), env.mem.size, stack.has('BASE_SMALL'), stack.has('SYN_COOKIES'));
+    // Checked before boot (checkBootSysctl), so no error can come back here.
+    applyBootSysctl(this.sysctl, env.sysctl ?? {}, TCP_CONG_LIST.map((c) => c.name));
     this.mib = stack.mib.group('Tcp', TCP_MIB);
     this.ext = stack.mib.group('TcpExt', TCP_EXT_MIB);
     this.mib['RtoAlgorithm'] = 1;
@@ -634,6 +639,7 @@ export class TcpTable {
     // tcp_init_transfer → tcp_init_buffer_space: the send buffer for the initial window.
     this.sndbufExpand(sk, true);
     this.metrics?.init(sk);
+    tcpInitCongestionControl(sk);
     this.mib['CurrEstab']!++;
     if (this.sysctl && sk.keepalive) this.armKeepalive(sk);
     if (wasSynRecv) return;
@@ -730,6 +736,7 @@ export class TcpTable {
   }
 
   private killTimewait(tw: TimewaitSock): void {
+    this.stack.chargeTimer();
     this.stack.sim.cancel(tw.timer);
     this.timewait.delete(tw.key);
     this.twCache.free(tw.addr);
@@ -761,9 +768,7 @@ export class TcpTable {
     this.ext['TCPTimeouts']!++;
     if (sk.state === 'ESTABLISHED' || sk.state === 'CLOSE_WAIT' || sk.state === 'FIN_WAIT1' || sk.state === 'LAST_ACK' || sk.state === 'CLOSING') {
       // tcp_enter_loss: everything outstanding and not SACKed is lost; restart from one segment.
-      sk.ssthresh = Math.max(Math.floor(sk.packetsInFlight() / 2), 2);
-      sk.cwnd = 1;
-      sk.cwndCnt = 0;
+      tcpEnterLoss(sk, sk.backoff === 0);
       sk.recovery = { highSeq: sk.sndNxt, kind: 'loss' };
       for (const seg of sk.writeQueue) {
         if (!sk.isSent(seg) || seg.sacked) continue;
@@ -774,7 +779,10 @@ export class TcpTable {
     }
     sk.backoff = Math.min(sk.backoff + 1, 15);
     head.lost = false;
-    if (outputFns.transmitSeg(sk, head, true)) head.rtxInFlight = true;
+    if (outputFns.transmitSeg(sk, head, true)) {
+      head.rtxInFlight = true;
+      noteRetransmit(sk);
+    }
     armRetransmitTimer(sk);
   }
 
@@ -789,6 +797,7 @@ export class TcpTable {
     const timeout = Math.min(Math.max(sk.rto, this.sysctl.rtoMinNs) * 2 ** sk.probesOut, this.sysctl.rtoMaxNs);
     sk.persistTimer = this.stack.sim.after(timeout, () => {
       sk.persistTimer = null;
+      this.stack.chargeTimer();
       if (sk.state === 'CLOSED') return;
       const head = sk.writeQueue.find((s) => !sk.isSent(s));
       // tcp_send_probe0: data in flight (its RTO takes over) or nothing to send: stop probing.
@@ -856,6 +865,7 @@ export class TcpTable {
     const wait = sk.keepaliveProbesSent > 0 ? s.keepaliveIntvlNs : Math.max(s.keepaliveTimeNs - idle, 1);
     sk.keepaliveTimer = this.stack.sim.after(wait, () => {
       sk.keepaliveTimer = null;
+      this.stack.chargeTimer();
       if (sk.state !== 'ESTABLISHED' || !sk.keepalive) return;
       if (sk.now - sk.lastRecvTime < s.keepaliveTimeNs && sk.keepaliveProbesSent === 0) return this.armKeepalive(sk);
       if (sk.keepaliveProbesSent >= s.keepaliveProbes) {
@@ -1169,6 +1179,7 @@ export class TcpTable {
     child.sndbuf = listener.sndbuf;
     child.userSndbuf = listener.userSndbuf;
     child.nodelay = listener.nodelay;
+    child.congOps = listener.congOps;
     child.keepalive = listener.keepalive;
     this.initConnection(child);
     child.rcvWscale = req.rcvWscale;

@@ -84,6 +84,9 @@ export class UdpSock extends Sock implements DatagramSock {
     const skb = this.receiveQueue.shift();
     if (!skb) return -Errno.EAGAIN;
     const data = skb.view().slice();
+    // udp_recvmsg's copy to the program.
+    const cpu = this.stack.env.cpu;
+    cpu.charge(cpu.cycles.copyByte * data.length);
     const from = { addr: readU32(skb.bytes, skb.networkHeader + 12), port: readU16(skb.bytes, skb.transportHeader) };
     skb.free();
     // Linux counts InDatagrams when the program reads the datagram, not when it is queued.

@@ -304,6 +304,9 @@ export class UdpTable {
     const at = skb.put(UDP_HLEN + len);
     skb.bytes.set(data, at + UDP_HLEN);
     emitUdp(sk.boundPort, dst.port, rt.src, dst.addr, skb.bytes, at, len);
+    // udp_sendmsg's cost: the copy from the program, the checksum, the protocol work.
+    const cpu = this.stack.env.cpu;
+    cpu.charge(cpu.cycles.protocolPacket + (cpu.cycles.copyByte + cpu.cycles.checksumByte) * (UDP_HLEN + len));
     skb.transportHeader = at;
     sk.chargeWrite(skb);
     // IP_PMTUDISC_WANT (the default): DF when the datagram fits the MTU, fragments when not.

@@ -39,6 +39,9 @@ export class PingSock extends Sock {
     this.chargeWrite(skb);
     this.stack.icmp.mib['OutMsgs']!++;
     this.stack.icmp.mib['OutEchos']!++;
+    // The send's cost: protocol work, the copy from the program and the checksum.
+    const cpu = this.stack.env.cpu;
+    cpu.charge(cpu.cycles.protocolPacket + (cpu.cycles.copyByte + cpu.cycles.checksumByte) * skb.len);
     const r = this.stack.ip.output(skb, { dst: dst.addr, src: this.boundAddr || undefined, protocol: IPPROTO_ICMP, df: true, pmtudiscWant: true, ifindex: this.bindToIfindex });
     return r < 0 ? r : message.length;
   }
@@ -50,6 +53,7 @@ export class PingSock extends Sock {
     const skb = this.receiveQueue.shift();
     if (!skb) return -Errno.EAGAIN;
     const data = skb.view().slice();
+    this.stack.env.cpu.charge(this.stack.env.cpu.cycles.copyByte * data.length);
     const from = { addr: this.owner.sourceOf(skb), port: 0 };
     skb.free();
     return { data, from };

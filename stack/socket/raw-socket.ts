@@ -39,6 +39,9 @@ export class RawSock extends Sock {
       const r = this.stack.ip.outputPrebuilt(skb);
       return r < 0 ? r : payload.length;
     }
+    // The send's cost: protocol work, the copy from the program and the checksum.
+    const cpu = this.stack.env.cpu;
+    cpu.charge(cpu.cycles.protocolPacket + (cpu.cycles.copyByte + cpu.cycles.checksumByte) * skb.len);
     // raw_sendmsg: IP_PMTUDISC_WANT by default (inet_create), so DF is set when the packet fits.
     const r = this.stack.ip.output(skb, { dst: dst.addr, src: this.boundAddr || undefined, protocol: this.protocol, df: true, pmtudiscWant: true, ifindex: this.bindToIfindex });
     return r < 0 ? r : payload.length;
@@ -51,6 +54,7 @@ export class RawSock extends Sock {
     const skb = this.receiveQueue.shift();
     if (!skb) return -Errno.EAGAIN;
     const data = skb.view().slice();
+    this.stack.env.cpu.charge(this.stack.env.cpu.cycles.copyByte * data.length);
     const src = ((data[12]! << 24) | (data[13]! << 16) | (data[14]! << 8) | data[15]!) >>> 0;
     skb.free();
     return { data, from: { addr: src, port: 0 } };

@@ -7,6 +7,7 @@
  * closes them (as exit() does).
  */
 import { Timer } from '../../emulator/event-queue.js';
+import { tcpCaFind } from '../ipv4/tcp-cong-list.js';
 import { IPPROTO_ICMP, IPPROTO_UDP } from '../ipv4/ipv4-header.js';
 import type { NetStack } from '../net-stack.js';
 import type { PingSock } from './ping-socket.js';
@@ -163,11 +164,13 @@ export class Syscalls {
    * setsockopt. SO_ATTACH_FILTER takes a struct sock_fprog (instructions as objects or bytes);
    * PACKET_RX_RING a struct tpacket_req; the others an int.
    */
+  setsockopt(fd: number, opt: 'TCP_CONGESTION', value: string): number;
   setsockopt(fd: number, opt: 'SO_ATTACH_FILTER', value: SockFprog): number;
   setsockopt(fd: number, opt: 'PACKET_RX_RING', value: TpacketReq): number;
   setsockopt(fd: number, opt: McSockOpt, value: number | Uint8Array): number;
   setsockopt(fd: number, opt: SockOpt, value?: number): number;
-  setsockopt(fd: number, opt: SockOpt | McSockOpt | 'SO_ATTACH_FILTER' | 'PACKET_RX_RING', value: number | Uint8Array | SockFprog | TpacketReq = 0): number {
+  setsockopt(fd: number, opt: SockOpt | McSockOpt | 'SO_ATTACH_FILTER' | 'PACKET_RX_RING' | 'TCP_CONGESTION', value: number | string | Uint8Array | SockFprog | TpacketReq = 0): number {
+    if (opt === 'TCP_CONGESTION') return this.congestionOption(fd, value);
     if (isMcSockOpt(opt)) return this.multicastOption(fd, opt, value as number | Uint8Array);
     if (opt === 'SO_ATTACH_FILTER' || opt === 'SO_DETACH_FILTER') return this.filterOption(fd, opt, value as SockFprog);
     if (opt === 'PACKET_RX_RING') {
@@ -229,6 +232,30 @@ export class Syscalls {
       default:
         return -Errno.ENOPROTOOPT;
     }
+  }
+
+  /**
+   * TCP_CONGESTION (do_tcp_setsockopt → tcp_set_congestion_control): the name of a registered
+   * congestion control, or -ENOENT; on a connected socket the new ops start afresh
+   * (tcp_reinit_congestion_control). Non-TCP sockets: -ENOPROTOOPT.
+   */
+  private congestionOption(fd: number, value: unknown): number {
+    const tcp = this.streams.get(fd);
+    if (!tcp) return this.get(fd) ? -Errno.ENOPROTOOPT : -Errno.EBADF;
+    if (typeof value !== 'string') return -Errno.EINVAL;
+    const ops = tcpCaFind(value);
+    if (!ops) return -Errno.ENOENT;
+    if (ops === tcp.congOps) return 0;
+    tcp.congOps = ops;
+    ops.init(tcp);
+    return 0;
+  }
+
+  /** getsockopt(TCP_CONGESTION): the socket's congestion control name. */
+  congestionControl(fd: number): string | number {
+    const tcp = this.streams.get(fd);
+    if (!tcp) return this.get(fd) ? -Errno.ENOPROTOOPT : -Errno.EBADF;
+    return tcp.congOps.name;
   }
 
   /**

@@ -5,6 +5,7 @@
 import { expect } from 'vitest';
 import { NS_PER_MS, NS_PER_US, type Nanos } from '../../emulator/event-queue.js';
 import { World } from '../../emulator/world.js';
+import type { Wire } from '../../emulator/wire.js';
 import { bootBoard, liveObjectBytes, type BootedBoard } from '../../scenarios/boot.js';
 import { buildFirmware } from '../../scenarios/firmware.js';
 import { LAB_BOARD, LAB_PROFILE, resolveBoard, resolveCostTable, resolveProfile } from '../../scenarios/inputs.js';
@@ -25,6 +26,8 @@ export interface Pair {
   lab: BootedBoard;
   dutSys: Syscalls;
   labSys: Syscalls;
+  /** The wire between them (tests may wrap its transmit to drop or delay chosen frames). */
+  wire: Wire;
 }
 
 export interface PairOptions {
@@ -33,6 +36,8 @@ export interface PairOptions {
   seed?: number;
   /** Give both boards their static addresses and the DUT its default route (default true). */
   configure?: boolean;
+  /** One-way propagation delay of the wire (default 1 µs). */
+  linkDelayNs?: number;
 }
 
 function must<T>(x: T): Exclude<T, { error: string }> {
@@ -49,13 +54,13 @@ export function bootPair(opts: PairOptions = {}): Pair {
   const world = new World(opts.seed ?? 1);
   const lab = must(bootBoard(world, 'lab', labBoard, labFw.image, table, []));
   const dut = must(bootBoard(world, 'dut', dutBoard, dutFw.image, table, []));
-  world.connect(dut.board, lab.board, NS_PER_US);
+  const wire = world.connect(dut.board, lab.board, opts.linkDelayNs ?? NS_PER_US);
   if (opts.configure ?? true) {
     expect(inetAddAddress(lab.stack, lab.dev.ifindex, LAB_IP, 24)).toBe(0);
     expect(inetAddAddress(dut.stack, dut.dev.ifindex, DUT_IP, 24)).toBe(0);
     expect(inetAddRoute(dut.stack, 0, 0, LAB_IP, dut.dev.ifindex)).toBe(0);
   }
-  const pair = { world, dut, lab, dutSys: new Syscalls(dut.stack), labSys: new Syscalls(lab.stack) };
+  const pair = { world, dut, lab, dutSys: new Syscalls(dut.stack), labSys: new Syscalls(lab.stack), wire };
   settle(pair, NS_PER_MS); // the gratuitous ARPs of the new addresses go out and are heard
   return pair;
 }
