@@ -11,7 +11,7 @@ import type { Gfp, SlabCache } from '../core/kmem.js';
 import type { NetStack } from '../net-stack.js';
 import { Errno, type SockAddr } from '../socket/sock.js';
 import { IPPROTO_TCP, type Ipv4Repr } from './ipv4-header.js';
-import { tcpRcv } from './tcp-input.js';
+import { sampleRtt, tcpRcv } from './tcp-input.js';
 import * as outputFns from './tcp-output.js';
 import { parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from './tcp-header.js';
 import {
@@ -908,6 +908,7 @@ export class TcpTable {
     if (req.sendCookie) options.fastOpenCookie = req.sendCookie;
     transmit(this.stack, skb, { srcPort: req.lport, dstPort: req.rport, seq: cookie?.seq ?? req.iss, ack: (req.irs + 1) >>> 0, flags: TCP_SYN | TCP_ACK, window, urgent: 0, options }, req.laddr, req.raddr);
     if (cookie) return;
+    if (req.retries === 0) req.synAckSentAt = this.stack.sim.now;
     // inet_csk_reqsk_queue_hash_add: the SYN-ACK is retransmitted 1 s, 2 s, 4 s … up to synack_retries.
     this.stack.sim.cancel(req.timer);
     req.timer = this.stack.sim.after(this.sysctl.rtoInitNs * 2 ** req.retries, () => {
@@ -961,6 +962,9 @@ export class TcpTable {
       skb.free();
       return;
     }
+    // tcp_synack_rtt_meas: the SYN-ACK's round trip is the first RTT sample, unless it was
+    // retransmitted (Karn: tcp_rtx_synack clears snt_synack's use) or came from a cookie.
+    if (req.synAckSentAt !== undefined && req.retries === 0) sampleRtt(child, this.stack.sim.now - req.synAckSentAt);
     tcpRcv(child, skb, ip, th);
   }
 
