@@ -41,7 +41,7 @@ export type InboundResult = Uint8Array | { error: string };
 export function buildInbound(p: TcpPacketSpec, flow: Flow, map: SeqMap, boardMac: Uint8Array): InboundResult {
   const opts = p.options === 'any' ? null : p.options;
   if (p.options === 'any') return { error: 'inbound packet with <...> options (the runner must know what to send)' };
-  const optBytes = opts ? encodeOptions(opts, map.tsValDelta).bytes : new Uint8Array(0);
+  const optBytes = opts ? encodeOptions(opts, map.tsValDelta, map.localIsn ?? 0).bytes : new Uint8Array(0);
   if (optBytes.length > 40) return { error: `inbound TCP options are ${optBytes.length} bytes; at most 40 fit` };
   const tcpLen = 20 + optBytes.length + p.len;
   const ipLen = 20 + tcpLen;

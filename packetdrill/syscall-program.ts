@@ -128,6 +128,8 @@ export class ScriptProgram implements Program {
   /** The last stream descriptor used: inline asserts read its tcp_info. */
   lastFd: number | null = null;
   private retry: (() => void) | null = null;
+  /** How a blocked call goes on when woken (a partial write, a connect in progress). */
+  private continuation: (() => CallOutcome) | null = null;
   private pollTimer: TimerHandle | null = null;
   /** Set when a blocked call finishes: its outcome and the time. */
   onComplete: ((o: CallOutcome) => void) | null = null;
@@ -182,14 +184,14 @@ export class ScriptProgram implements Program {
 
   /** Start a call. A blocking one finishes later through onComplete. */
   invoke(call: SyscallSpec): CallOutcome {
-    this.pendingWrite = null;
+    this.continuation = null;
     const o = this.attempt(call);
     if (!('blocked' in o)) return o;
     this.retry = () => {
-      const again = this.pendingWrite ? this.pendingWrite() : this.attempt(call);
+      const again = this.continuation ? this.continuation() : this.attempt(call);
       if ('blocked' in again) return;
       this.retry = null;
-      this.pendingWrite = null;
+      this.continuation = null;
       this.ctx.cancel(this.pollTimer);
       this.pollTimer = null;
       this.onComplete?.(again);
@@ -269,8 +271,9 @@ export class ScriptProgram implements Program {
         if (a[1]?.kind !== 'ellipsis') return { unsupported: 'connect to an explicit address (use ...)' };
         const r = sys.connect(fd, { addr: this.ends.remoteIp, port: this.ends.connectPort });
         if (r === -Errno.EINPROGRESS && !this.nonblocking.has(fd)) {
-          // Blocking connect: wait for the handshake (or its failure).
-          return this.waitConnect(fd);
+          // Blocking connect: wait for the handshake (or its failure), without connecting again.
+          this.continuation = () => this.waitConnect(fd);
+          return this.wait(fd);
         }
         return { ret: r };
       }
@@ -377,7 +380,7 @@ export class ScriptProgram implements Program {
           this.ctx.sys.onReadable(fd, this.wake);
           this.ctx.sys.onWritable(fd, this.wake);
           // Continue from where it stopped when woken.
-          this.pendingWrite = () => this.writeAll(fd, data, nonblocking, total);
+          this.continuation = () => this.writeAll(fd, data, nonblocking, total);
           return { blocked: true };
         }
         return { ret: sent > 0 ? sent : r };
@@ -388,7 +391,6 @@ export class ScriptProgram implements Program {
     return { ret: sent };
   }
 
-  private pendingWrite: (() => CallOutcome) | null = null;
 
   private sockopt(level: number, name: number): SockOpt | null {
     if (level === CONSTANTS.SOL_SOCKET) {

@@ -12,8 +12,11 @@ export interface OptionBytes {
   tsValAt: number;
 }
 
-/** Encode options; `ecrDelta` is added to TS ecr (inbound echoes of the board's clock). */
-export function encodeOptions(opts: OptionSpec[], ecrDelta = 0): OptionBytes {
+/**
+ * Encode options. For inbound segments `ecrDelta` is added to TS ecr (an echo of the board's
+ * clock) and `sackDelta` to SACK blocks (they name the board's sequence numbers).
+ */
+export function encodeOptions(opts: OptionSpec[], ecrDelta = 0, sackDelta = 0): OptionBytes {
   const out: number[] = [];
   let tsValAt = -1;
   const u16 = (v: number): void => void out.push((v >>> 8) & 255, v & 255);
@@ -39,8 +42,8 @@ export function encodeOptions(opts: OptionSpec[], ecrDelta = 0): OptionBytes {
       case 'sack':
         out.push(TCPOPT_SACK, 2 + 8 * o.blocks.length);
         for (const b of o.blocks) {
-          u32(b.start);
-          u32(b.end);
+          u32((b.start + sackDelta) >>> 0);
+          u32((b.end + sackDelta) >>> 0);
         }
         break;
       case 'TS':
