@@ -712,6 +712,8 @@ export class TcpTable {
       if (sk.state !== 'ESTABLISHED' || !sk.keepalive) return;
       if (sk.now - sk.lastRecvTime < s.keepaliveTimeNs && sk.keepaliveProbesSent === 0) return this.armKeepalive(sk);
       if (sk.keepaliveProbesSent >= s.keepaliveProbes) {
+        // tcp_keepalive_timer: tcp_send_active_reset, then tcp_write_err.
+        sendControl(sk, TCP_RST | TCP_ACK);
         this.destroy(sk, Errno.ETIMEDOUT);
         return;
       }
