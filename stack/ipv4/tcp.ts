@@ -262,7 +262,8 @@ export class TcpTable {
   listen(sk: TcpSock, backlog: number): number {
     if (sk.state !== 'CLOSED' && sk.state !== 'LISTEN') return -Errno.EINVAL;
     if (sk.lport === 0) return -Errno.EINVAL;
-    sk.backlog = Math.max(1, Math.min(backlog, this.sysctl.somaxconn));
+    // inet_listen: sk_max_ack_backlog is the backlog as given (capped at somaxconn), 0 included.
+    sk.backlog = Math.max(0, Math.min(backlog, this.sysctl.somaxconn));
     if (sk.state === 'LISTEN') return 0;
     sk.state = 'LISTEN';
     this.listeners.set(sk.lport, sk);
@@ -809,8 +810,8 @@ export class TcpTable {
       skb.free();
       return;
     }
-    // tcp_conn_request.
-    if (listener.acceptQueue.length >= listener.backlog) {
+    // tcp_conn_request. sk_acceptq_is_full: more than the backlog already waits for accept().
+    if (listener.acceptQueue.length > listener.backlog) {
       this.ext['ListenOverflows']!++;
       this.ext['ListenDrops']!++;
       skb.free();
@@ -972,7 +973,7 @@ export class TcpTable {
 
   /** tcp_create_openreq_child + inet_csk_complete_hashdance: a full socket for an accepted connection. */
   private makeChild(listener: TcpSock, req: RequestSock, th: TcpRepr): TcpSock | null {
-    if (listener.acceptQueue.length >= listener.backlog) {
+    if (listener.acceptQueue.length > listener.backlog) {
       this.ext['ListenOverflows']!++;
       return null;
     }
@@ -1164,7 +1165,7 @@ export class TcpTable {
    * queued for the program and a SYN-ACK of its own that acknowledges it.
    */
   private fastOpenChild(listener: TcpSock, req: RequestSock, th: TcpRepr, data: Uint8Array): boolean {
-    if (listener.acceptQueue.length >= listener.backlog) return false;
+    if (listener.acceptQueue.length > listener.backlog) return false;
     const child = this.create();
     if (typeof child === 'number') return false;
     this.setupChild(child, listener, req, th);
