@@ -176,8 +176,9 @@ export function transmitSeg(sk: TcpSock, seg: TxSeg, retransmit: boolean): boole
   let flags = TCP_ACK;
   if (seg.syn) flags = sk.state === 'SYN_SENT' ? TCP_SYN : TCP_SYN | TCP_ACK;
   if (seg.fin) flags |= TCP_FIN;
-  // PSH marks the end of what the program has written so far (tcp_push on the last skb).
-  if (seg.len > 0 && seg === sk.writeQueue[sk.writeQueue.length - 1]) flags |= TCP_PSH;
+  // PSH marks the end of what the program has written so far (tcp_push on the last skb). A
+  // Fast Open SYN's data goes without it: tcp_send_syn_data copies the SYN's flags (SYN only).
+  if (seg.len > 0 && !seg.syn && seg === sk.writeQueue[sk.writeQueue.length - 1]) flags |= TCP_PSH;
   let options: TcpOptions;
   if (seg.syn) {
     options = sk.state === 'SYN_SENT' ? synOptions(sk, false) : synOptions(sk, true, sk);
