@@ -88,6 +88,8 @@ export function matchOutbound(p: TcpPacketSpec, segs: ActualSegment[], map: SeqM
   const first = segs[0]!;
   const last = segs[segs.length - 1]!;
   const want = flagBits(p.flags);
+  // A SYN or SYN-ACK from the board gives its ISN (learned first, so a mismatch prints relative numbers).
+  if (want & 0x02 && first.tcp.flags & 0x02) map.localIsn = (first.tcp.seq - p.seq) >>> 0;
   // Every segment of a run but the last is a plain ACK; the last carries the script's flags.
   for (let i = 0; i < segs.length - 1; i++) {
     const f = segs[i]!.tcp.flags;
@@ -103,7 +105,6 @@ export function matchOutbound(p: TcpPacketSpec, segs: ActualSegment[], map: SeqM
   }
   if (first.tcp.srcPort !== flow.localPort) return field('tcp_source', flow.localPort, first.tcp.srcPort);
   if (first.tcp.dstPort !== flow.remotePort) return field('tcp_dest', flow.remotePort, first.tcp.dstPort);
-  if (want & 0x02) map.localIsn = (first.tcp.seq - p.seq) >>> 0;
   const isn = map.localIsn ?? 0;
   const seq = (first.tcp.seq - isn) >>> 0;
   if (seq !== p.seq) return field('tcp_seq', p.seq, seq);
