@@ -1048,7 +1048,8 @@ export class TcpTable {
       rcvWscale,
       sackOk: o.sackPermitted === true && o.tsVal !== undefined,
     });
-    const tsVal = o.tsVal !== undefined ? cookieTimestamp(Math.floor(this.stack.sim.now / 1e6), o.wscale !== undefined ? rcvWscale : null, o.sackPermitted === true) : undefined;
+    // cookie_init_timestamp stores the peer's own window scale (snd_wscale); ours is recomputed.
+    const tsVal = o.tsVal !== undefined ? cookieTimestamp(Math.floor(this.stack.sim.now / 1e6), o.wscale !== undefined ? Math.min(o.wscale, 14) : null, o.sackPermitted === true) : undefined;
     this.sendSynAck(req, { seq, tsVal });
   }
 
@@ -1069,10 +1070,10 @@ export class TcpTable {
       iss: cookie,
       irs: seq,
       mss: COOKIE_MSS[mssIndex]!,
+      // cookie_timestamp_decode gives back the peer's scale; ours comes from the buffer as at the SYN.
       wscaleOk: ts.wscale !== null,
-      // The peer's own scale was not saved: without it, assume none (cookies lose it, as in Linux without timestamps).
-      sndWscale: 0,
-      rcvWscale: ts.wscale ?? 0,
+      sndWscale: ts.wscale ?? 0,
+      rcvWscale: ts.wscale !== null ? this.wscaleFor(listener.rcvbuf) : 0,
       sackOk: ts.sackOk,
     });
     this.completeHandshake(listener, req, skb, ip, th);
