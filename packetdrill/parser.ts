@@ -456,7 +456,7 @@ class Parser {
         this.next();
       } while (depth > 0);
     }
-    if (result.kind === 'int' && result.value === -1 && !call.errno) this.err(`${name} expected to fail (-1) without an errno name`);
+    if (result.kind === 'int' && result.value === -1 && !call.errno) this.err(`${name} expected to fail (-1) without an errno name`, nameTok);
     return call;
   }
 
