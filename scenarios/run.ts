@@ -10,6 +10,7 @@ import { NS_PER_SEC, NS_PER_US } from '../emulator/event-queue.js';
 import { NO_IMPAIRMENTS } from '../emulator/wire.js';
 import { World } from '../emulator/world.js';
 import { inetFlushInterface } from '../stack/ipv4/devinet.js';
+import { SK_MEMORY_PCPU_RESERVE } from '../stack/ipv4/tcp.js';
 import { linkComparison, profileCost, type CostTable } from '../stack/kconfig/cost-table.js';
 import { ltoEstimate, NO_LTO_FACTOR } from '../stack/kconfig/lto.js';
 import type { Profile } from '../stack/kconfig/kconfig.js';
@@ -20,6 +21,7 @@ import { bootBoard, liveObjectBytes, programReservations, type BootedBoard } fro
 import { buildFirmware } from './firmware.js';
 import { DEFAULT_BOARD, DEFAULT_PROFILE, LAB_BOARD, LAB_PROFILE, resolveBoard, resolveCostTable, resolveProfile } from './inputs.js';
 import { Process, type TraceLine } from './process.js';
+import { QuietWireCheck } from './quiet-wire.js';
 import { DEFAULT_SCENARIO, findScenario } from './registry.js';
 import type { ScenarioContext } from './scenario.js';
 
@@ -38,6 +40,11 @@ export interface RunOptions {
   epochNs?: bigint;
   captureAll?: boolean;
   classicPcap?: boolean;
+  /**
+   * Called with each board once it has booted, before any traffic: a seam for tests that swap
+   * part of a stack for a double (a broken TIME_WAIT) to see the run's checks catch it.
+   */
+  afterBoot?: (board: BootedBoard) => void;
 }
 
 export interface RunOutcome {
@@ -127,7 +134,11 @@ export function run(opts: RunOptions): RunOutcome {
     return { exitCode: 1, report, trace };
   }
 
+  opts.afterBoot?.(lab);
+  opts.afterBoot?.(dut);
   world.connect(dut.board, lab.board, WIRE_DELAY_NS, { ...NO_IMPAIRMENTS, ...scenario.impairments });
+  const quietWire = new QuietWireCheck();
+  quietWire.attach([dut.board.mac, lab.board.mac]);
   const capture = new Capture(epochNs, { classicPcap: opts.classicPcap });
   capture.attach(dut.board.mac, `board ${boardConfig.name} (dut), profile ${inputs.profile}, kernel core ${boardConfig.kernelCore}`);
   if (opts.captureAll) capture.attach(lab.board.mac, `board ${labConfig.name} (lab host), profile ${LAB_PROFILE}`);
@@ -160,23 +171,26 @@ export function run(opts: RunOptions): RunOutcome {
   const checks: CheckReport[] = [];
   if (!finished) checks.push({ name: 'scenario completes', pass: false, detail: `still running at the ${scenario.timeLimitNs / NS_PER_SEC} s limit` });
   const trafficEnd = world.sim.now;
-  // Programs exit, then every kernel timer is allowed to expire.
+  // Programs exit, then every kernel timer is allowed to expire — unless the wire is in a storm
+  // the quiet-wire check has already condemned, which would only burn time.
+  quietWire.startDrain(trafficEnd);
   for (const p of processes) p.exit(p.program.exitCode ?? 0);
-  world.sim.run(trafficEnd + QUIESCE_LIMIT_NS);
+  world.sim.run(trafficEnd + QUIESCE_LIMIT_NS, () => quietWire.runaway);
   const outcome = scenario.result(ctx);
   // ifdown: configuration state (addresses, routes, neighbours) goes; what stays must be boot's.
   inetFlushInterface(dut.stack, dut.dev.ifindex);
   // ip tcp_metrics flush: what TCP learned per destination is a cache, not boot state.
   dut.stack.tcp?.metrics?.flush();
   checks.push(...outcome.checks);
+  checks.push(quietWire.result());
 
   const dutReport = boardReport(dut, boardConfig, dutImage.length, trafficEnd);
   const labReport = boardReport(lab, labConfig, labFw.image.length, trafficEnd);
   const m = dutReport.memory!;
   checks.push({
     name: 'RAM back to post-boot baseline after timers expire and the interface is deconfigured',
-    pass: m.leakBytes === 0 && dut.stack.skbs.live === 0,
-    detail: `live kernel objects ${m.baselineObjectBytes} B after boot, ${m.finalObjectBytes} B at the end (heap pages ${m.baselineUsedBytes} → ${m.finalUsedBytes} B); live skbs ${dut.stack.skbs.live}, sockets ${dut.stack.sockets.live}`,
+    pass: !quietWire.runaway && m.leakBytes === 0 && dut.stack.skbs.live === 0,
+    detail: quietWire.runaway ? 'not measured: the drain was stopped because the wire did not go quiet' : `live kernel objects ${m.baselineObjectBytes} B after boot, ${m.finalObjectBytes} B at the end (heap pages ${m.baselineUsedBytes} → ${m.finalUsedBytes} B); live skbs ${dut.stack.skbs.live}, sockets ${dut.stack.sockets.live}`,
   });
   const measured: Record<string, number | null> = {
     'ram.peak': m.peakBytes,
@@ -197,6 +211,14 @@ export function run(opts: RunOptions): RunOutcome {
     `stack sizes are sums of object sizes from ${inputs.costTable}` +
       (link ? `; against the linked kernel, object text is ×${link.factor.toFixed(3)} of vmlinux text (×${(link.factorWithRodata ?? link.factor).toFixed(3)} counting .rodata, which vmlinux size puts under data)` : ''),
   );
+  const dutTcp = dut.stack.tcp;
+  if (dutTcp && dutTcp.sysctl.tcpMem[2] < SK_MEMORY_PCPU_RESERVE) {
+    const [lo, pr, hi] = dutTcp.sysctl.tcpMem;
+    notes.push(
+      `tcp_mem ${lo} ${pr} ${hi} pages sits below the per-CPU socket-memory reserve (SK_MEMORY_PCPU_RESERVE, ${SK_MEMORY_PCPU_RESERVE} pages on each of this board's 1 CPU): ` +
+        `Linux 6.1 moves socket-memory charges to the global count tcp_mem is checked against a whole reserve at a time, so that count stays 0 until 1 MiB is charged: these limits cannot engage before then, and tcp_mem tuning is inert on this board`,
+    );
+  }
   notes.push(profile ? `LTO: ${ltoEstimate(profile, profileCost(profile, table).total.text).note}` : `LTO: ${NO_LTO_FACTOR} (booted from an image)`);
   const verdict = checks.every((c) => c.pass) && budgets.every((b) => b.verdict === 'pass') ? 'pass' : 'fail';
   const w = world.wires[0]!.stats;

@@ -201,6 +201,11 @@ export class BoardRam {
     };
   }
 
+  /** Pages the page allocator manages now (zone_managed_pages). */
+  managedPages(): number {
+    return this.pages.stats().total;
+  }
+
   /** Pages free in the page allocator now. */
   freePages(): number {
     return this.pages.free;

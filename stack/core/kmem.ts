@@ -20,8 +20,10 @@ export interface KernelMemory {
   kfree(addr: number): void;
   ksize(addr: number): number;
   createCache(name: string, objectSize: number, align?: number): SlabCache;
-  /** Pages the page allocator has free now (nr_free_buffer_pages at boot sizes tcp_mem). */
+  /** Pages the page allocator has free now. */
   freePages(): number;
+  /** Pages the page allocator manages (zone_managed_pages; the init sections join later). */
+  managedPages(): number;
   /** Pages only softirq allocations may take (vm.min_free_kbytes). */
   reservePages(): number;
   readonly size: number;

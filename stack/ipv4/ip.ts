@@ -12,7 +12,8 @@
  * back to local listeners when this host is a member and the socket has IP_MULTICAST_LOOP
  * (ip_mc_output). IpExt counts InMcastPkts/OutMcastPkts and their octets.
  */
-import { BROADCAST_MAC } from '../core/addr.js';
+import type { Prng } from '../../emulator/prng.js';
+import { BROADCAST_MAC, readU32 } from '../core/addr.js';
 import { ipChecksum } from '../core/checksum.js';
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
@@ -35,6 +36,11 @@ export interface IpSendParams {
   ifindex?: number;
   /** IP options, already padded to a multiple of 4 bytes (IGMP's Router Alert). */
   options?: readonly number[];
+  /**
+   * IP_PMTUDISC_WANT (raw, ping and UDP sockets by default): DF is wanted but the stack may
+   * still fragment (skb->ignore_df), so the ID comes from the hashed counter, not 0.
+   */
+  pmtudiscWant?: boolean;
   /** The header's ID when the caller chose it (ip_select_ident gives 0 to a DF packet without a connected socket). */
   id?: number;
   /** IP_MULTICAST_LOOP of the sending socket (sk_mc_loop; true when there is no socket). */
@@ -65,12 +71,35 @@ export type ErrorHandler = (inner: Ipv4Repr, innerBytes: Uint8Array, innerTransp
 
 export const DEFAULT_TTL = 64;
 
+/** ip_rt_init's idents table: alloc_large_system_hash's 2048-entry minimum on a small board. */
+const IP_IDENTS_BUCKETS = 2048;
+/** A jiffy at CONFIG_HZ=250 (Kconfig's default). */
+const NS_PER_JIFFY = 4_000_000;
+
+/** siphash_3u32(daddr, saddr, protocol, ip_id_key) stands here as a keyed integer mix (murmur3's finaliser). */
+function identHash(dst: number, src: number, protocol: number, key: number): number {
+  let h = key ^ Math.imul(dst, 0xcc9e2d51);
+  h = Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64;
+  h ^= Math.imul(src, 0x1b873593);
+  h = Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64;
+  h ^= protocol;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 export class Ipv4 {
   readonly mib: MibGroup;
   readonly ext: MibGroup;
   private readonly handlers = new Map<number, ProtocolHandler>();
   private readonly errHandlers = new Map<number, ErrorHandler>();
-  private nextId: number;
+  /** ip_idents / ip_tstamps: hashed per-(daddr, saddr, protocol) ID counters and when each was last used. */
+  private readonly idents: Uint32Array;
+  private readonly identStamps: Uint32Array;
+  private readonly identKey: number;
+  private readonly identRng: Prng;
   /**
    * Multicast datagrams for groups this interface has not joined (a hash-filter collision, a
    * promiscuous MAC). Linux drops them in ip_rcv_finish with no MIB counter; kept here so the
@@ -81,7 +110,34 @@ export class Ipv4 {
   constructor(private readonly stack: NetStack) {
     this.mib = stack.mib.group('Ip', IP_MIB);
     this.ext = stack.mib.group('IpExt', ['InCsumErrors', 'InNoRoutes', 'InTruncatedPkts', 'InBcastPkts', 'OutBcastPkts', 'InMcastPkts', 'OutMcastPkts', 'InMcastOctets', 'OutMcastOctets']);
-    this.nextId = stack.env.rng.split('ip-id').nextInt(0x10000);
+    this.identRng = stack.env.rng.split('ip-id');
+    this.identKey = this.identRng.nextU32();
+    // ip_rt_init: the counters start random (get_random_bytes), the stamps at zero. Linux takes
+    // both tables (2048 × 8 bytes) from alloc_large_system_hash; they are not charged to board
+    // RAM here yet: 16 KiB more at boot leaves a 2 MiB board below its min watermark under
+    // http-serve's 8 clients, since the emulator does not reclaim slab pages as Linux would.
+    this.idents = new Uint32Array(IP_IDENTS_BUCKETS);
+    this.identStamps = new Uint32Array(IP_IDENTS_BUCKETS);
+    for (let i = 0; i < IP_IDENTS_BUCKETS; i++) this.idents[i] = this.identRng.nextU32();
+  }
+
+  /**
+   * __ip_select_ident: the next ID of the counter this (daddr, saddr, protocol) hashes to; a
+   * counter idle for a while first jumps ahead by a random amount below the jiffies it slept
+   * (ip_idents_reserve), so the IDs do not tell how many packets went elsewhere.
+   */
+  selectIdent(dst: number, src: number, protocol: number): number {
+    const bucket = identHash(dst, src, protocol, this.identKey) & (IP_IDENTS_BUCKETS - 1);
+    const now = Math.floor(this.stack.sim.now / NS_PER_JIFFY) >>> 0;
+    const old = this.identStamps[bucket]!;
+    let delta = 0;
+    if (old !== now) {
+      this.identStamps[bucket] = now;
+      delta = this.identRng.nextInt(Math.max(1, (now - old) >>> 0));
+    }
+    const id = (this.idents[bucket]! + delta) >>> 0;
+    this.idents[bucket] = (id + 1) >>> 0;
+    return id & 0xffff;
   }
 
   register(protocol: number, handler: ProtocolHandler, onError?: ErrorHandler): void {
@@ -227,14 +283,15 @@ export class Ipv4 {
       protocol: p.protocol,
       ttl: p.ttl ?? DEFAULT_TTL,
       tos: p.tos ?? 0,
-      id: p.id ?? this.nextId,
+      id: 0,
       fragOff: p.df && totalLength <= dev.mtu ? IP_DF : 0,
       headerLength,
       totalLength,
     };
-    if (p.id === undefined) this.nextId = (this.nextId + 1) & 0xffff;
+    // ip_select_ident_segs: the caller's (a connected socket's inet_id), else 0 for DF, else hashed.
+    r.id = p.id ?? (r.fragOff & IP_DF && !p.pmtudiscWant ? 0 : this.selectIdent(p.dst, src, p.protocol));
     skb.ifindex = dev.ifindex;
-    if (totalLength > dev.mtu && p.df) {
+    if (totalLength > dev.mtu && p.df && !p.pmtudiscWant) {
       this.mib['FragFails']!++;
       skb.free();
       return -EMSGSIZE;
@@ -351,9 +408,10 @@ export class Ipv4 {
     b[at + 2] = skb.len >> 8;
     b[at + 3] = skb.len & 255;
     if (b[at + 4] === 0 && b[at + 5] === 0) {
-      b[at + 4] = this.nextId >> 8;
-      b[at + 5] = this.nextId & 255;
-      this.nextId = (this.nextId + 1) & 0xffff;
+      // raw_send_hdrinc: ip_select_ident(net, skb, NULL).
+      const hdrId = (b[at + 6]! & 0x40) !== 0 ? 0 : this.selectIdent(readU32(b, at + 16), readU32(b, at + 12), b[at + 9]!);
+      b[at + 4] = hdrId >> 8;
+      b[at + 5] = hdrId & 255;
     }
     b[at + 10] = 0;
     b[at + 11] = 0;

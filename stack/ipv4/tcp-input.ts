@@ -9,6 +9,7 @@ import { Errno } from '../socket/sock.js';
 import type { Ipv4Repr } from './ipv4-header.js';
 import { seqGeq, seqGt, seqLeq, seqLt, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from './tcp-header.js';
 import { armRetransmitTimer, freeWindow, retransmitLost, scheduleDelack, sendAck, sendControl, tsNow, writeXmit } from './tcp-output.js';
+import { oowRateLimited } from './tcp-minisocks.js';
 import type { TcpSock, TxSeg } from './tcp-sock.js';
 
 export function tcpRcv(sk: TcpSock, skb: SkBuff, _ip: Ipv4Repr, th: TcpRepr): void {
@@ -21,25 +22,23 @@ export function tcpRcv(sk: TcpSock, skb: SkBuff, _ip: Ipv4Repr, th: TcpRepr): vo
     return;
   }
   // PAWS (RFC 7323 §5): a timestamp older than the last one seen is an old duplicate.
+  const segLen = len + (th.flags & TCP_SYN ? 1 : 0) + (th.flags & TCP_FIN ? 1 : 0);
   if (sk.tstampOk && th.options.tsVal !== undefined && !(th.flags & TCP_RST) && ((th.options.tsVal - sk.tsRecent) | 0) < 0) {
+    // tcp_validate_incoming: a duplicate ACK answers, rate limited as any out-of-window answer.
     t.ext['PAWSEstab']!++;
-    sendAck(sk);
+    if (!oowRateLimitedSk(sk, segLen, th.flags, 'TCPACKSkippedPAWS')) sendAck(sk);
     t.drop(skb, 'TCP_RFC7323_PAWS');
     return;
   }
-  const segLen = len + (th.flags & TCP_SYN ? 1 : 0) + (th.flags & TCP_FIN ? 1 : 0);
   const outOfWindow = sequenceCheck(sk, th.seq, (th.seq + segLen) >>> 0);
   if (outOfWindow) {
-    // tcp_validate_incoming: answer with a duplicate ACK. Segments without data are rate
-    // limited to one answer per 500 ms (tcp_oow_rate_limited); data segments always get one.
-    if (!(th.flags & TCP_RST)) {
-      const limited = len === 0 && !(th.flags & TCP_SYN) && sk.now - sk.lastOowAck < 500_000_000;
-      if (limited) t.ext['TCPACKSkippedSeq']!++;
-      else {
-        if (len === 0) sk.lastOowAck = sk.now;
-        sendAck(sk);
-      }
-    }
+    // tcp_validate_incoming: a SYN gets a challenge ACK; anything else (not a RST) a duplicate
+    // ACK, which tcp_oow_rate_limited holds to one per 500 ms unless the segment carries data
+    // or a FIN.
+    if (th.flags & TCP_SYN) {
+      t.ext['TCPSYNChallenge']!++;
+      challengeAck(sk);
+    } else if (!(th.flags & TCP_RST) && !oowRateLimitedSk(sk, segLen, th.flags, 'TCPACKSkippedSeq')) sendAck(sk);
     t.drop(skb, outOfWindow);
     return;
   }
@@ -73,8 +72,9 @@ export function tcpRcv(sk: TcpSock, skb: SkBuff, _ip: Ipv4Repr, th: TcpRepr): vo
     }
   }
   if (seqGt(th.ack, sk.sndNxt)) {
-    // ACK for data never sent (RFC 5961 §5): answer with an ACK and drop.
-    challengeAck(sk);
+    // ACK for data never sent: tcp_ack drops it; only outside ESTABLISHED does
+    // tcp_rcv_state_process answer with a challenge ACK.
+    if (sk.state !== 'ESTABLISHED') challengeAck(sk);
     t.drop(skb, 'TCP_ACK_UNSENT_DATA');
     return;
   }
@@ -122,13 +122,27 @@ function sequenceCheck(sk: TcpSock, seq: number, endSeq: number): 'TCP_OLD_DATA'
   return null;
 }
 
+/**
+ * tcp_oow_rate_limited: may this out-of-window segment be answered? Data or a FIN without SYN
+ * always may (not part of an ACK loop); otherwise one answer per tcp_invalid_ratelimit
+ * (500 ms) per socket, sharing last_oow_ack_time with challenge ACKs. True means hold back.
+ */
+function oowRateLimitedSk(sk: TcpSock, segLen: number, flags: number, mib: string): boolean {
+  if (segLen > 0 && !(flags & TCP_SYN)) return false;
+  return rateLimitedNow(sk, mib);
+}
+
+/** __tcp_oow_rate_limited on the socket's last_oow_ack_time. */
+function rateLimitedNow(sk: TcpSock, mib: string): boolean {
+  const r = oowRateLimited(sk.lastOowAck, sk.now);
+  sk.lastOowAck = r.last;
+  if (r.limited) sk.table.ext[mib]!++;
+  return r.limited;
+}
+
 function challengeAck(sk: TcpSock): void {
-  // tcp_send_challenge_ack: rate limited per socket (tcp_invalid_ratelimit, 500 ms).
-  if (sk.now - sk.lastChallengeAck < 500_000_000) {
-    sk.table.ext['TCPACKSkippedChallenge']!++;
-    return;
-  }
-  sk.lastChallengeAck = sk.now;
+  // tcp_send_challenge_ack: the per-socket limit (6.1's host-wide limit defaults to off: INT_MAX).
+  if (rateLimitedNow(sk, 'TCPACKSkippedChallenge')) return;
   sk.table.ext['TCPChallengeACK']!++;
   sendAck(sk);
 }
@@ -154,6 +168,7 @@ function synSentRcv(sk: TcpSock, skb: SkBuff, th: TcpRepr): void {
   sk.rcvWup = sk.rcvNxt;
   sk.lastAckedRcvNxt = sk.rcvNxt;
   if (o.mss !== undefined) sk.mss = Math.min(o.mss, sk.advMss);
+  sk.mssClamp = o.mss ?? 536;
   sk.wscaleOk = o.wscale !== undefined;
   sk.sndWscale = sk.wscaleOk ? o.wscale! : 0;
   if (!sk.wscaleOk) sk.rcvWscale = 0;
@@ -171,6 +186,13 @@ function synSentRcv(sk: TcpSock, skb: SkBuff, th: TcpRepr): void {
   t.fastOpenSynAckReceived(sk, th.ack);
   const r = ackSegments(sk, th.ack);
   if (r.rtt !== null) sampleRtt(sk, r.rtt);
+  // tcp_rearm_rto: the SYN is acknowledged; with nothing else out, no retransmit timer.
+  if (!sk.writeQueue.some((s) => sk.isSent(s))) {
+    sk.stack.sim.cancel(sk.rtxTimer);
+    sk.rtxTimer = null;
+  }
+  // tcp_finish_connect: icsk_ack.lrcvtime starts at the SYN-ACK.
+  sk.lrcvtime = sk.now;
   // The handshake's ACK goes before anything the woken program writes.
   sendAck(sk);
   t.onEstablished(sk);
@@ -219,7 +241,9 @@ function processAck(sk: TcpSock, th: TcpRepr, len: number): void {
   const windowChanged = window !== sk.sndWnd;
   // tcp_ack_update_window.
   if (seqLt(sk.sndWl1, th.seq) || (sk.sndWl1 === th.seq && seqLeq(sk.sndWl2, ack))) {
-    if (sk.sndWnd === 0 && window > 0) t.cancelPersist(sk);
+    // tcp_ack_probe: a window that now takes the next segment ends the probing.
+    const head = sk.persistTimer ? sk.writeQueue.find((s) => !sk.isSent(s)) : undefined;
+    if (head && !seqGt(head.end - (head.fin ? 1 : 0), (ack + window) >>> 0)) t.cancelPersist(sk);
     sk.sndWnd = window;
     sk.sndWl1 = th.seq;
     sk.sndWl2 = ack;
@@ -369,8 +393,7 @@ function dataQueue(sk: TcpSock, skb: SkBuff, seq: number, len: number, fin: bool
   if (seq === sk.rcvNxt) {
     if (Math.max(sk.rcvWnd - ((sk.rcvNxt - sk.rcvWup) | 0), 0) === 0) {
       t.ext['TCPZeroWindowDrop']!++;
-      sk.ackPending = true;
-      sk.quickAcks = Math.max(sk.quickAcks, 1);
+      enterQuickack(sk);
       skb.free();
       return;
     }
@@ -385,6 +408,8 @@ function dataQueue(sk: TcpSock, skb: SkBuff, seq: number, len: number, fin: bool
     sk.receiveQueue.push(skb);
     sk.rcvNxt = end;
     sk.info.bytesReceived += end - seq;
+    // tcp_event_data_recv: when in-order data last came (icsk_ack.lrcvtime), for pingpong.
+    sk.lrcvtime = sk.now;
     growWindow(sk, skb);
     sk.segsSinceAck++;
     sk.ackPending = true;
@@ -392,7 +417,7 @@ function dataQueue(sk: TcpSock, skb: SkBuff, seq: number, len: number, fin: bool
     if (sk.ofo.length > 0) {
       drainOfo(sk);
       // RFC 5681 §4.2: ACK at once when a gap in the sequence space is filled.
-      if (sk.ofo.length === 0) sk.quickAcks = Math.max(sk.quickAcks, 1);
+      if (sk.ofo.length === 0) sk.ackNow = true;
     }
     sk.onReadable?.();
     return;
@@ -436,9 +461,10 @@ function drainOfo(sk: TcpSock): void {
   }
 }
 
-/** tcp_enter_quickack_mode: ACK the next segments at once (TCP_MAX_QUICKACKS, bounded by the window). */
+/** tcp_enter_quickack_mode: ACK the next segments at once (TCP_MAX_QUICKACKS, bounded by the window); leaves pingpong. */
 function enterQuickack(sk: TcpSock): void {
   sk.ackPending = true;
+  sk.pingpong = false;
   sk.quickAcks = Math.max(sk.quickAcks, Math.max(2, Math.min(16, Math.floor(sk.rcvWnd / (2 * sk.advMss)))));
 }
 
@@ -461,9 +487,13 @@ function finReceived(sk: TcpSock): void {
   const t = sk.table;
   switch (sk.state) {
     case 'ESTABLISHED':
+      // The peer is done: what we send now is a reply, so the ACK waits to ride on it.
       sk.state = 'CLOSE_WAIT';
+      sk.pingpong = true;
       break;
     case 'FIN_WAIT1':
+      // Simultaneous close: ACK the FIN at once.
+      sendAck(sk);
       sk.state = 'CLOSING';
       break;
     case 'FIN_WAIT2':
@@ -476,11 +506,16 @@ function finReceived(sk: TcpSock): void {
   sk.onReadable?.();
 }
 
-/** __tcp_ack_snd_check: ACK now, or let the delayed-ACK timer do it. */
+/**
+ * __tcp_ack_snd_check: ACK now (more than one full segment unacknowledged, quick-ACK mode —
+ * which pingpong suspends —, ICSK_ACK_NOW, or out-of-order data), or let the delayed-ACK
+ * timer do it, so that in an interactive exchange the ACK rides on the reply.
+ */
 export function ackSndCheck(sk: TcpSock): void {
   if (!sk.ackPending || sk.state === 'CLOSED' || sk.state === 'TIME_WAIT') return;
   const moreThanOneSegment = ((sk.rcvNxt - sk.rcvWup) | 0) > sk.advMss && freeWindow(sk) >= sk.rcvWnd;
-  if (moreThanOneSegment || sk.quickAcks > 0 || sk.ofo.length > 0) {
+  const quick = sk.quickAcks > 0 && !sk.pingpong;
+  if (moreThanOneSegment || quick || sk.ackNow || sk.ofo.length > 0) {
     if (sk.quickAcks > 0) sk.quickAcks--;
     sendAck(sk);
     return;

@@ -51,6 +51,71 @@ export interface TimewaitSock {
   tsOffset: number;
   tstampOk: boolean;
   timer: TimerHandle | null;
+  /** tw_last_oow_ack_time: when the last rate-limited answer went out (null: never). */
+  lastOowAck: number | null;
+}
+
+/**
+ * What tcp_timewait_state_process tells its caller (enum tcp_tw_status): do nothing, send the
+ * final ACK again, answer with RST, kill the timewait sock and let a listener take the SYN —
+ * or, for a RST (RFC 1337 off), kill it. 'skipped' is 'success' for an answer the rate limit
+ * held back (TCPACKSkippedTimeWait).
+ */
+export type TimewaitVerdict = 'success' | 'ack' | 'rst' | 'syn' | 'kill' | 'skipped';
+
+/** The parts of an arriving segment TIME_WAIT looks at. */
+export interface TimewaitSegment {
+  seq: number;
+  /** seq + payload + SYN + FIN (TCP_SKB_CB(skb)->end_seq). */
+  endSeq: number;
+  syn: boolean;
+  ack: boolean;
+  rst: boolean;
+  tsVal: number | undefined;
+}
+
+/** The rules TIME_WAIT runs, replaceable (a seam for tests of the checks that watch the wire). */
+export type TimewaitProcess = (tw: TimewaitSock, seg: TimewaitSegment, now: number, rearm: () => void) => TimewaitVerdict;
+
+/** tcp_invalid_ratelimit: at most one answer to an out-of-window segment per 500 ms per socket. */
+export const TCP_INVALID_RATELIMIT_NS = 500_000_000;
+
+/**
+ * __tcp_oow_rate_limited: true when an answer went out less than tcp_invalid_ratelimit ago;
+ * otherwise records now as the time of this one.
+ */
+export function oowRateLimited(last: number | null, now: number): { limited: boolean; last: number | null } {
+  if (last !== null && now - last >= 0 && now - last < TCP_INVALID_RATELIMIT_NS) return { limited: true, last };
+  return { limited: false, last: now };
+}
+
+/**
+ * tcp_timewait_state_process, TIME_WAIT substate (net/ipv4/tcp_minisocks.c, 6.1): an in-window
+ * bare ACK is silent and restarts the 60 s timer; a RST in window kills the sock (tcp_rfc1337
+ * 0); a new SYN may open a new connection; anything else out of window — a retransmitted FIN,
+ * old data, a stale ACK, a SYN — gets the final ACK again, rate-limited by
+ * tcp_timewait_check_oow_rate_limit unless it carries data or a FIN (tcp_oow_rate_limited).
+ * `rearm` is inet_twsk_reschedule(tw, TCP_TIMEWAIT_LEN).
+ */
+export function tcpTimewaitStateProcess(tw: TimewaitSock, seg: TimewaitSegment, now: number, rearm: () => void): TimewaitVerdict {
+  // tcp_paws_reject: an older timestamp than the last one seen (a RST is judged by it too, but
+  // only a RST whose timestamp is more than TCP_PAWS_MSL old is rejected; not modelled).
+  const pawsReject = tw.tstampOk && seg.tsVal !== undefined && !seg.rst && ((tw.tsRecent - seg.tsVal) | 0) > 0;
+  if (!pawsReject && seg.seq === tw.rcvNxt && (seg.seq === seg.endSeq || seg.rst)) {
+    // In window: only a RST or a bare ACK.
+    if (seg.rst) return 'kill';
+    rearm();
+    if (seg.tsVal !== undefined && tw.tstampOk) tw.tsRecent = seg.tsVal;
+    return 'success';
+  }
+  if (seg.syn && !seg.rst && !seg.ack && !pawsReject && (((seg.seq - tw.rcvNxt) | 0) > 0 || (tw.tstampOk && seg.tsVal !== undefined && ((tw.tsRecent - seg.tsVal) | 0) < 0))) return 'syn';
+  if (seg.rst) return 'success';
+  if (pawsReject || seg.ack) rearm();
+  // tcp_oow_rate_limited: data (or a FIN) without SYN is not part of an ACK loop: always answered.
+  if (seg.endSeq !== seg.seq && !seg.syn) return 'ack';
+  const r = oowRateLimited(tw.lastOowAck, now);
+  tw.lastOowAck = r.last;
+  return r.limited ? 'skipped' : 'ack';
 }
 
 /** MSS values a SYN cookie can encode (net/ipv4/syncookies.c msstab). */

@@ -98,9 +98,11 @@ export function synOptions(sk: TcpSock, synAck: boolean, peer?: { wscaleOk: bool
 
 /**
  * tcp_transmit_skb: put a TCP header in front of the payload already at skb.data and send it.
- * Returns the IP layer's result (0 or a negative errno).
+ * `sk` is the connected socket sending it, or null for the per-CPU control socket (RSTs for
+ * strangers, SYN-ACKs of request socks, TIME_WAIT's ACKs). Returns the IP layer's result (0 or
+ * a negative errno).
  */
-export function transmit(stack: NetStack, skb: SkBuff, repr: Omit<TcpRepr, 'headerLength'>, src: number, dst: number): number {
+export function transmit(stack: NetStack, skb: SkBuff, repr: Omit<TcpRepr, 'headerLength'>, src: number, dst: number, sk: TcpSock | null): number {
   const headerLength = 20 + optionsLength(repr.options);
   const at = skb.push(headerLength);
   const full: TcpRepr = { ...repr, headerLength };
@@ -110,7 +112,14 @@ export function transmit(stack: NetStack, skb: SkBuff, repr: Omit<TcpRepr, 'head
   tcp.mib['OutSegs']!++;
   if (repr.flags & TCP_RST) tcp.mib['OutRsts']!++;
   stack.env.cpu.charge(stack.env.cpu.cycles.protocolPacket + stack.env.cpu.cycles.checksumByte * skb.len);
-  return stack.ip.output(skb, { src, dst, protocol: IPPROTO_TCP, df: true });
+  // ip_select_ident_segs: a connected socket numbers its packets from its own inet_id; the
+  // control socket's DF packets carry ID 0.
+  let id = 0;
+  if (sk) {
+    id = sk.inetId;
+    sk.inetId = (sk.inetId + 1) & 0xffff;
+  }
+  return stack.ip.output(skb, { src, dst, protocol: IPPROTO_TCP, df: true, id });
 }
 
 /** A segment with no payload (ACK, RST, window update, probe) from a full socket. */
@@ -126,11 +135,12 @@ export function sendControl(sk: TcpSock, flags: number, seq = sk.sndNxt, withDat
   const window = flags & TCP_RST ? 0 : selectWindow(sk);
   const options = flags & TCP_RST ? {} : dataOptions(sk);
   if (flags & TCP_ACK) ackSent(sk);
-  transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq, ack: flags & TCP_ACK ? sk.rcvNxt : 0, flags, window, urgent: 0, options }, sk.laddr, sk.raddr);
+  transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq, ack: flags & TCP_ACK ? sk.rcvNxt : 0, flags, window, urgent: 0, options }, sk.laddr, sk.raddr, sk);
 }
 
 function ackSent(sk: TcpSock): void {
   sk.ackPending = false;
+  sk.ackNow = false;
   sk.segsSinceAck = 0;
   sk.lastAckedRcvNxt = sk.rcvNxt;
   if (sk.delackTimer) {
@@ -148,6 +158,8 @@ export function scheduleDelack(sk: TcpSock, delay: number): void {
   sk.delackTimer = sk.stack.sim.after(delay, () => {
     sk.delackTimer = null;
     if (sk.ackPending && sk.state !== 'CLOSED') {
+      // tcp_delack_timer_handler: a delayed ACK missed its reply; leave pingpong.
+      sk.pingpong = false;
       sk.table.ext['DelayedACKs']!++;
       sendAck(sk);
     }
@@ -176,9 +188,10 @@ export function transmitSeg(sk: TcpSock, seg: TxSeg, retransmit: boolean): boole
   let flags = TCP_ACK;
   if (seg.syn) flags = sk.state === 'SYN_SENT' ? TCP_SYN : TCP_SYN | TCP_ACK;
   if (seg.fin) flags |= TCP_FIN;
-  // PSH marks the end of what the program has written so far (tcp_push on the last skb). A
-  // Fast Open SYN's data goes without it: tcp_send_syn_data copies the SYN's flags (SYN only).
-  if (seg.len > 0 && !seg.syn && seg === sk.writeQueue[sk.writeQueue.length - 1]) flags |= TCP_PSH;
+  // PSH marks the end of what the program has written so far (tcp_push on the last skb), and
+  // a window probe's partial segment (tcp_write_wakeup). A Fast Open SYN's data goes without
+  // it: tcp_send_syn_data copies the SYN's flags (SYN only).
+  if (seg.len > 0 && !seg.syn && (seg.psh || seg === sk.writeQueue[sk.writeQueue.length - 1])) flags |= TCP_PSH;
   let options: TcpOptions;
   if (seg.syn) {
     options = sk.state === 'SYN_SENT' ? synOptions(sk, false) : synOptions(sk, true, sk);
@@ -192,9 +205,14 @@ export function transmitSeg(sk: TcpSock, seg: TxSeg, retransmit: boolean): boole
     seg.retransmitted = true;
     sk.retransmits++;
     sk.table.mib['RetransSegs']!++;
-  } else if (seg.len > 0) sk.table.ext['TCPOrigDataSent']!++;
+  } else if (seg.len > 0) {
+    sk.table.ext['TCPOrigDataSent']!++;
+    // tcp_event_data_sent: new data within ato (TCP_ATO_MIN) of the last data received is a
+    // reply: enter pingpong (TCP_PINGPONG_THRESH is 1 in 6.1).
+    if (sk.now - sk.lrcvtime < sk.table.sysctl.delackMinNs) sk.pingpong = true;
+  }
   const ack = flags & TCP_ACK ? sk.rcvNxt : 0;
-  transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq: seg.seq, ack, flags, window, urgent: 0, options }, sk.laddr, sk.raddr);
+  transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq: seg.seq, ack, flags, window, urgent: 0, options }, sk.laddr, sk.raddr, sk);
   if (!sk.rtxTimer) armRetransmitTimer(sk);
   return true;
 }
@@ -239,7 +257,6 @@ export function writeXmit(sk: TcpSock): void {
     const wndEnd = (sk.sndUna + sk.sndWnd) >>> 0;
     if (seg.len > 0 && seqGt(seg.end - (seg.fin ? 1 : 0), wndEnd)) {
       sk.setLimited('rwnd');
-      if (sk.sndWnd === 0 && inFlight === 0) sk.table.armPersist(sk);
       break;
     }
     // Nagle (RFC 896): a small segment waits while earlier data is unacknowledged.
@@ -253,6 +270,9 @@ export function writeXmit(sk: TcpSock): void {
   // Segments are in sequence order: the queue is all sent when its last one is.
   const last = sk.writeQueue[sk.writeQueue.length - 1];
   if (sent && (!last || sk.isSent(last))) sk.setLimited(null);
+  // tcp_check_probe_timer: nothing in flight and data waiting — whatever the window, zero or
+  // too small for the next segment — arms the probe timer, or no ACK would ever come to move on.
+  if (sk.sndNxt === sk.sndUna && last && !sk.isSent(last) && !sk.rtxTimer) sk.table.armPersist(sk);
 }
 
 /** Retransmit segments marked lost, as far as the congestion window allows (tcp_xmit_retransmit_queue). */
@@ -281,5 +301,5 @@ export function sendResetFor(stack: NetStack, src: number, dst: number, th: TcpR
     ack = (th.seq + payloadLen + (th.flags & TCP_SYN ? 1 : 0) + (th.flags & TCP_FIN ? 1 : 0)) >>> 0;
     flags |= TCP_ACK;
   }
-  transmit(stack, skb, { srcPort: th.dstPort, dstPort: th.srcPort, seq, ack, flags, window: 0, urgent: 0, options: {} }, dst, src);
+  transmit(stack, skb, { srcPort: th.dstPort, dstPort: th.srcPort, seq, ack, flags, window: 0, urgent: 0, options: {} }, dst, src, null);
 }

@@ -48,6 +48,8 @@ export interface TxSeg {
   acked: boolean;
   /** A retransmission of this segment is in flight (counted in the pipe until acked or SACKed). */
   rtxInFlight: boolean;
+  /** PSH set on it (tcp_write_wakeup's partial segment), whatever follows it in the queue. */
+  psh?: boolean;
 }
 
 export interface OfoSeg {
@@ -88,6 +90,8 @@ export class TcpSock extends Sock {
   lport = 0;
   raddr = 0;
   rport = 0;
+  /** inet_id: the IP ID of this connection's next packet (random start at connect or accept). */
+  inetId = 0;
 
   // Send sequence space (RFC 9293 §3.3.1).
   iss = 0;
@@ -115,6 +119,8 @@ export class TcpSock extends Sock {
 
   // Options agreed in the handshake.
   mss = 536;
+  /** rx_opt.mss_clamp: the MSS the peer announced (before our timestamp option takes its 12). */
+  mssClamp = 536;
   advMss = 1460;
   sndWscale = 0;
   rcvWscale = 0;
@@ -155,11 +161,17 @@ export class TcpSock extends Sock {
   /** Segments to ACK at once before delayed ACK takes over (icsk_ack.quick). */
   quickAcks = 0;
   ackPending = false;
+  /** ICSK_ACK_NOW: this ACK may not wait (a gap in the sequence space was just filled). */
+  ackNow = false;
+  /** icsk_ack.pingpong: an interactive exchange; ACKs wait to ride on the reply. */
+  pingpong = false;
+  /** icsk_ack.lrcvtime: when in-order data last arrived (the handshake, before any). */
+  lrcvtime = 0;
   lastAckedRcvNxt = 0;
   /** Received segments since the last ACK we sent. */
   segsSinceAck = 0;
-  lastChallengeAck = -1e18;
-  lastOowAck = -1e18;
+  /** last_oow_ack_time: the last rate-limited answer (duplicate or challenge ACK); null: none yet. */
+  lastOowAck: number | null = null;
   lastRecvTime = 0;
   keepaliveProbesSent = 0;
   probesOut = 0;

@@ -40,12 +40,25 @@ export interface TcpSysctl {
 
 const PAGE = 4096;
 
-export function computeTcpSysctl(freePagesAtBoot: number, ramBytes: number, baseSmall: boolean, syncookies: boolean): TcpSysctl {
+/**
+ * nr_free_buffer_pages() as tcp_init sees it at boot: the zone's managed pages less its high
+ * watermark — not the pages free. __setup_per_zone_wmarks (6.1, one zone): min = min_free_kbytes
+ * in pages; low = min + tmp; high = low + tmp, where tmp = max(min / 4, managed ×
+ * watermark_scale_factor (10) / 10000).
+ */
+export function nrFreeBufferPages(managedPages: number, minPages: number): number {
+  const tmp = Math.max(minPages >> 2, Math.floor((managedPages * 10) / 10000));
+  return Math.max(managedPages - (minPages + 2 * tmp), 0);
+}
+
+export function computeTcpSysctl(nrFreeBuffer: number, ramBytes: number, baseSmall: boolean, syncookies: boolean): TcpSysctl {
   // tcp_init_mem: limit = nr_free_buffer_pages / 16, at least 128 pages.
-  const limit = Math.max(Math.floor(freePagesAtBoot / 16), 128);
+  const limit = Math.max(Math.floor(nrFreeBuffer / 16), 128);
   const tcpMem: [number, number, number] = [Math.floor(limit / 4) * 3, limit, Math.floor(limit / 4) * 3 * 2];
-  // Per-socket maximum: free buffer RAM / 128 (limit << (PAGE_SHIFT - 7)), with 6.1's floors.
-  const perSocket = limit * (PAGE / 128);
+  // tcp_init: the per-socket maxima come from nr_free_buffer_pages itself (not tcp_mem):
+  // limit = N << (PAGE_SHIFT - 7) bytes, then wmem[2] = max(64 KiB, min(4 MiB, limit)) and
+  // rmem[2] = max(128 KiB, min(6 MiB, limit)).
+  const perSocket = nrFreeBuffer * (PAGE / 128);
   const tcpWmem: [number, number, number] = [4096, 16384, Math.max(65536, Math.min(perSocket, 4 * 1024 * 1024))];
   const tcpRmem: [number, number, number] = [4096, 131072, Math.max(131072, Math.min(perSocket, 6 * 1024 * 1024))];
   // alloc_large_system_hash("TCP established", scale 17): one bucket per 128 KB, at least a page of buckets.
@@ -98,7 +111,7 @@ export const TCP_EXT_MIB = [
   'TCPAbortOnClose', 'TCPAbortOnMemory', 'TCPAbortOnTimeout', 'TCPMemoryPressures', 'TCPSackShifted', 'TCPBacklogDrop',
   'TCPRcvQDrop', 'TCPOFOQueue', 'TCPOFODrop', 'TCPOFOMerge', 'TCPChallengeACK', 'TCPSYNChallenge', 'TCPReqQFullDoCookies',
   'TCPReqQFullDrop', 'TCPRcvCollapsed', 'TCPSpuriousRtxHostQueues', 'TCPTimeWaitOverflow', 'TCPWantZeroWindowAdv',
-  'TCPToZeroWindowAdv', 'TCPFromZeroWindowAdv', 'TCPOrigDataSent', 'TCPACKSkippedSeq', 'TCPACKSkippedChallenge',
+  'TCPToZeroWindowAdv', 'TCPFromZeroWindowAdv', 'TCPOrigDataSent', 'TCPACKSkippedSeq', 'TCPACKSkippedChallenge', 'TCPACKSkippedPAWS', 'TCPACKSkippedTimeWait',
   'TCPWinProbe', 'TCPKeepAlive', 'TCPDSACKRecv', 'TCPDSACKOldSent', 'TCPSackMerged', 'TCPZeroWindowDrop',
   'TCPFastOpenActive', 'TCPFastOpenActiveFail', 'TCPFastOpenPassive', 'TCPFastOpenPassiveFail', 'TCPFastOpenListenOverflow',
   'TCPFastOpenCookieReqd', 'TCPMemoryPressuresChrono', 'BadSegs',

@@ -7,9 +7,9 @@
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, allocSkbFclone, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { MibGroup } from '../core/snmp.js';
-import type { Gfp, SlabCache } from '../core/kmem.js';
+import { cacheAlign, type Gfp, type SlabCache } from '../core/kmem.js';
 import type { NetStack } from '../net-stack.js';
-import { Errno, type SockAddr } from '../socket/sock.js';
+import { Errno, skMemDefault, type SockAddr } from '../socket/sock.js';
 import { IPPROTO_TCP, type Ipv4Repr } from './ipv4-header.js';
 import { sampleRtt, tcpRcv } from './tcp-input.js';
 import * as outputFns from './tcp-output.js';
@@ -22,14 +22,30 @@ import {
   COOKIE_MSS,
   decodeCookieTimestamp,
   tupleKey,
+  tcpTimewaitStateProcess,
   type RequestSock,
+  type TimewaitProcess,
   type TimewaitSock,
 } from './tcp-minisocks.js';
 import { armRetransmitTimer, sendAck, sendControl, sendResetFor, transmit, writeXmit } from './tcp-output.js';
 import { TcpSock, type TxSeg } from './tcp-sock.js';
 import { fastOpenCookie, passiveDecision } from './tcp-fastopen.js';
 import { TcpMetrics } from './tcp-metrics.js';
-import { computeTcpSysctl, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
+import { computeTcpSysctl, nrFreeBufferPages, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
+
+/** SK_MEMORY_PCPU_RESERVE: 1 << (20 − PAGE_SHIFT) pages, 1 MiB per CPU (include/net/sock.h, 6.1). */
+export const SK_MEMORY_PCPU_RESERVE = 256;
+/** MAX_TCP_HEADER: L1_CACHE_ALIGN(128 + MAX_HEADER), MAX_HEADER being LL_MAX_HEADER (32) on a plain build. */
+const MAX_TCP_HEADER = 192;
+const TCP_INIT_CWND = 10;
+/** tcp_reordering's default (TCP_FASTRETRANS_THRESH). */
+const TCP_REORDERING = 3;
+
+function roundupPowOfTwo(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
 
 const EPHEMERAL_LOW = 32768;
 const EPHEMERAL_HIGH = 60999;
@@ -50,9 +66,15 @@ export class TcpTable {
   private readonly boundPorts = new Map<number, number>();
   private readonly rng;
   private readonly secret: number;
-  /** tcp_memory_allocated, in bytes of truesize. */
+  /** Bytes of truesize charged to TCP sockets (what sk_forward_alloc rounds up to pages). */
   memAllocated = 0;
   memAllocatedPeak = 0;
+  /** Pages charged so far (memAllocated rounded up), last passed on to the per-CPU reserve. */
+  private chargedPages = 0;
+  /** tcp_proto.per_cpu_fw_alloc on the board's one CPU: pages not yet moved to the global count. */
+  pcpuReservePages = 0;
+  /** tcp_memory_allocated, the global count tcp_mem is compared with (pages; may dip below 0). */
+  memoryAllocatedPages = 0;
   /** Times tcp_mem[1] was crossed (TCPMemoryPressures exists only with PROC_FS's counters). */
   pressureEpisodes = 0;
   memPressure = false;
@@ -67,10 +89,12 @@ export class TcpTable {
   private readonly fastOpenCookieMap = new Map<number, Uint8Array>();
   /** The per-destination metrics cache (CONFIG_TCP_METRICS), or null. */
   readonly metrics: TcpMetrics | null;
+  /** TIME_WAIT's rules: Linux's, unless a test puts a double here to see a broken one caught. */
+  timewaitProcess: TimewaitProcess = tcpTimewaitStateProcess;
 
   constructor(readonly stack: NetStack) {
     const env = stack.env;
-    this.sysctl = computeTcpSysctl(env.mem.freePages(), env.mem.size, stack.has('BASE_SMALL'), stack.has('SYN_COOKIES'));
+    this.sysctl = computeTcpSysctl(nrFreeBufferPages(env.mem.managedPages(), env.mem.reservePages()), env.mem.size, stack.has('BASE_SMALL'), stack.has('SYN_COOKIES'));
     this.mib = stack.mib.group('Tcp', TCP_MIB);
     this.ext = stack.mib.group('TcpExt', TCP_EXT_MIB);
     this.mib['RtoAlgorithm'] = 1;
@@ -100,9 +124,30 @@ export class TcpTable {
     return this.memPressure;
   }
 
+  /**
+   * sk_memory_allocated_add/sub (include/net/sock.h, 6.1): a charge goes to the CPU's reserve,
+   * which moves to the global tcp_memory_allocated only when it reaches ±SK_MEMORY_PCPU_RESERVE
+   * (1 MiB, 256 pages). With one CPU, tcp_mem sees nothing until a whole MiB is charged.
+   */
+  private syncMemoryAllocated(): void {
+    const pages = Math.ceil(this.memAllocated / 4096);
+    this.pcpuReservePages += pages - this.chargedPages;
+    this.chargedPages = pages;
+    if (this.pcpuReservePages >= SK_MEMORY_PCPU_RESERVE || this.pcpuReservePages <= -SK_MEMORY_PCPU_RESERVE) {
+      this.memoryAllocatedPages += this.pcpuReservePages;
+      this.pcpuReservePages = 0;
+    }
+  }
+
+  /** proto_memory_allocated: the global count, never below zero. */
+  protoMemoryAllocated(): number {
+    return Math.max(0, this.memoryAllocatedPages);
+  }
+
   private updatePressure(): void {
     if (this.memAllocated > this.memAllocatedPeak) this.memAllocatedPeak = this.memAllocated;
-    const pages = this.memAllocated / 4096;
+    this.syncMemoryAllocated();
+    const pages = this.protoMemoryAllocated();
     if (!this.memPressure && pages > this.sysctl.tcpMem[1]) {
       this.memPressure = true;
       this.pressureEpisodes++;
@@ -110,9 +155,16 @@ export class TcpTable {
     } else if (this.memPressure && pages < this.sysctl.tcpMem[0]) this.memPressure = false;
   }
 
-  /** Above tcp_mem[2] nothing more may be charged (__sk_mem_raise_allocated fails). */
+  /**
+   * __sk_mem_raise_allocated: charge `extra` bytes (to the CPU's reserve, flushed at a full
+   * reserve), then compare the global count with tcp_mem[2]; above it nothing more may be
+   * charged. Nothing is committed here: the caller charges for real if this says yes.
+   */
   private overHardLimit(extra: number): boolean {
-    return (this.memAllocated + extra) / 4096 > this.sysctl.tcpMem[2];
+    const pages = Math.ceil((this.memAllocated + extra) / 4096);
+    const reserve = this.pcpuReservePages + pages - this.chargedPages;
+    const global = reserve >= SK_MEMORY_PCPU_RESERVE ? this.memoryAllocatedPages + reserve : this.memoryAllocatedPages;
+    return Math.max(0, global) > this.sysctl.tcpMem[2];
   }
 
   /**
@@ -218,12 +270,21 @@ export class TcpTable {
     this.updatePressure();
   }
 
-  /** tcp_sndbuf_expand: room for twice the congestion window, up to tcp_wmem[2]. */
-  sndbufExpand(sk: TcpSock): void {
+  /**
+   * tcp_sndbuf_expand: room for twice max(TCP_INIT_CWND, cwnd, reordering + 1) segments at
+   * per_mss = roundup_pow_of_two(mss + MAX_TCP_HEADER + SKB_DATA_ALIGN(skb_shared_info)) +
+   * SKB_DATA_ALIGN(sk_buff), up to tcp_wmem[2]; it only grows. At establishment
+   * (tcp_init_buffer_space) it runs whatever the memory pressure; later only without it.
+   */
+  sndbufExpand(sk: TcpSock, atEstablishment = false): void {
     if (sk.userSndbuf) return;
-    const perSeg = sk.writeQueue[0]?.skb.truesize ?? 2 * 1024 + 512;
-    const want = Math.min(this.sysctl.tcpWmem[2], 2 * Math.max(sk.cwnd, 10) * perSeg);
-    if (want > sk.sndbuf && !this.memPressure) sk.sndbuf = want;
+    if (!atEstablishment && this.memPressure) return;
+    const structs = this.stack.env.structs;
+    const mss = Math.max(sk.mssClamp, sk.mss);
+    const perMss = roundupPowOfTwo(mss + MAX_TCP_HEADER + cacheAlign(structs['skb_shared_info']!)) + cacheAlign(structs['sk_buff']!);
+    const segs = Math.max(TCP_INIT_CWND, sk.cwnd, TCP_REORDERING + 1);
+    const want = Math.min(this.sysctl.tcpWmem[2], 2 * segs * perMss);
+    if (want > sk.sndbuf) sk.sndbuf = want;
   }
 
   // ---- sockets -----------------------------------------------------------------------------
@@ -284,13 +345,7 @@ export class TcpTable {
     sk.advMss = mtu - 40;
     sk.mss = sk.advMss;
     sk.windowClamp = sk.fullSpace();
-    // tcp_select_initial_window: the window scale that lets the whole buffer be offered.
-    let space = Math.max(this.sysctl.tcpRmem[2], sk.rcvbuf);
-    sk.rcvWscale = 0;
-    while (space > 65535 && sk.rcvWscale < 14) {
-      space >>= 1;
-      sk.rcvWscale++;
-    }
+    sk.rcvWscale = this.wscaleFor(sk.rcvbuf);
     const full = sk.fullSpace();
     const initial = Math.min(full > sk.advMss ? full - (full % sk.advMss) : full, 65535);
     sk.rcvWnd = initial;
@@ -298,6 +353,8 @@ export class TcpTable {
     // Quick ACKs at the start (tcp_incr_quickack): up to 16 segments ACKed at once.
     sk.quickAcks = Math.min(16, Math.floor(initial / (2 * sk.advMss)));
     sk.tsOffset = this.rng.nextU32();
+    // inet_id = get_random_u16() (tcp_v4_connect, tcp_v4_syn_recv_sock).
+    sk.inetId = this.rng.nextInt(0x10000);
   }
 
   private routeIfindex(dst: number): number {
@@ -560,6 +617,8 @@ export class TcpTable {
   onEstablished(sk: TcpSock): void {
     const wasSynRecv = sk.state === 'SYN_RECV';
     sk.state = 'ESTABLISHED';
+    // tcp_init_transfer → tcp_init_buffer_space: the send buffer for the initial window.
+    this.sndbufExpand(sk, true);
     this.metrics?.init(sk);
     this.mib['CurrEstab']!++;
     if (this.sysctl && sk.keepalive) this.armKeepalive(sk);
@@ -617,7 +676,7 @@ export class TcpTable {
     if (this.timewait.size < this.sysctl.maxTwBuckets) {
       const addr = this.twCache.alloc();
       if (addr !== 0) {
-        const tw: TimewaitSock = { key, addr, laddr: sk.laddr, lport: sk.lport, raddr: sk.raddr, rport: sk.rport, sndNxt: sk.sndNxt, rcvNxt: sk.rcvNxt, rcvWnd: sk.rcvWnd >>> sk.rcvWscale, tsRecent: sk.tsRecent, tsOffset: sk.tsOffset, tstampOk: sk.tstampOk, timer: null };
+        const tw: TimewaitSock = { key, addr, laddr: sk.laddr, lport: sk.lport, raddr: sk.raddr, rport: sk.rport, sndNxt: sk.sndNxt, rcvNxt: sk.rcvNxt, rcvWnd: sk.rcvWnd >>> sk.rcvWscale, tsRecent: sk.tsRecent, tsOffset: sk.tsOffset, tstampOk: sk.tstampOk, timer: null, lastOowAck: null };
         tw.timer = this.stack.sim.after(this.sysctl.timewaitLenNs, () => this.killTimewait(tw));
         this.timewait.set(key, tw);
         this.ext['TW']!++;
@@ -682,19 +741,64 @@ export class TcpTable {
     return this.orphans > this.sysctl.maxOrphans || this.overHardLimit(0) || this.stack.env.mem.freePages() <= this.stack.env.mem.reservePages();
   }
 
+  /** tcp_reset_xmit_timer(ICSK_TIME_PROBE0, tcp_probe0_when): max(rto, TCP_RTO_MIN), backed off per probe. */
   armPersist(sk: TcpSock): void {
     if (sk.persistTimer) return;
     const timeout = Math.min(Math.max(sk.rto, this.sysctl.rtoMinNs) * 2 ** sk.probesOut, this.sysctl.rtoMaxNs);
     sk.persistTimer = this.stack.sim.after(timeout, () => {
       sk.persistTimer = null;
-      if (sk.state === 'CLOSED' || sk.sndWnd > 0) return;
-      if (!sk.writeQueue.some((s) => !sk.isSent(s))) return;
-      // tcp_send_probe0: a segment below snd_una makes the peer answer with its window.
-      this.ext['TCPWinProbe']!++;
+      if (sk.state === 'CLOSED') return;
+      const head = sk.writeQueue.find((s) => !sk.isSent(s));
+      // tcp_send_probe0: data in flight (its RTO takes over) or nothing to send: stop probing.
+      if (sk.sndNxt !== sk.sndUna || !head) {
+        sk.probesOut = 0;
+        return;
+      }
+      if (this.writeWakeup(sk, head)) {
+        sk.probesOut = 0;
+        return;
+      }
       sk.probesOut++;
-      sendControl(sk, TCP_ACK, (sk.sndUna - 1) >>> 0);
       this.armPersist(sk);
     });
+  }
+
+  /**
+   * tcp_write_wakeup: when the window is open but too small for the next segment, send as much
+   * of it as fits (min(window, MSS), splitting the segment) with PSH and return true; when it is
+   * shut, send a zero-window probe (a segment below snd_una the peer must answer) and return false.
+   */
+  private writeWakeup(sk: TcpSock, head: TxSeg): boolean {
+    const wndEnd = (sk.sndUna + sk.sndWnd) >>> 0;
+    if (((sk.sndNxt - wndEnd) | 0) < 0 && head.len > 0) {
+      const room = (wndEnd - head.seq) | 0;
+      const size = Math.min(room, sk.mss);
+      if (size < head.len && !this.fragmentSeg(sk, head, size)) return false;
+      head.psh = true;
+      if (!outputFns.transmitSeg(sk, head, false)) return false;
+      sk.sndNxt = head.end;
+      return true;
+    }
+    this.ext['TCPWinProbe']!++;
+    sendControl(sk, TCP_ACK, (sk.sndUna - 1) >>> 0);
+    return false;
+  }
+
+  /** tcp_fragment: split an unsent write-queue segment after `size` bytes (GFP_ATOMIC: a timer). */
+  private fragmentSeg(sk: TcpSock, seg: TxSeg, size: number): boolean {
+    const restLen = seg.len - size;
+    const rest = this.newSeg(sk, (seg.seq + size) >>> 0, restLen, false, seg.fin, 'atomic');
+    if (!rest) return false;
+    // newSeg appended it; it belongs right after `seg`.
+    sk.writeQueue.pop();
+    sk.writeQueue.splice(sk.writeQueue.indexOf(seg) + 1, 0, rest);
+    this.stack.env.mem.bytes.copyWithin(rest.payload, seg.payload + size, seg.payload + seg.len);
+    rest.skb.len = restLen;
+    seg.len = size;
+    seg.skb.len = size;
+    seg.fin = false;
+    seg.end = (seg.seq + size) >>> 0;
+    return true;
   }
 
   cancelPersist(sk: TcpSock): void {
@@ -750,15 +854,7 @@ export class TcpTable {
       return;
     }
     const tw = this.timewait.get(key);
-    if (tw) {
-      if (th.flags & TCP_SYN && !(th.flags & (TCP_ACK | TCP_RST)) && ((th.seq - tw.rcvNxt) | 0) > 0 && this.listeners.has(th.dstPort)) {
-        // A new connection for the same 4-tuple may reuse it (tcp_timewait_state_process: TCP_TW_SYN).
-        this.killTimewait(tw);
-      } else {
-        this.timewaitRcv(tw, skb, th);
-        return;
-      }
-    }
+    if (tw && this.timewaitRcv(tw, skb, ip, th, payload)) return;
     const req = this.requests.get(key);
     const listener = this.listeners.get(th.dstPort);
     if (req) {
@@ -773,22 +869,55 @@ export class TcpTable {
     skb.free();
   }
 
-  private timewaitRcv(tw: TimewaitSock, skb: SkBuff, th: TcpRepr): void {
+  /**
+   * tcp_v4_rcv's TIME_WAIT branch. Returns false when a new SYN killed the timewait sock and the
+   * segment goes on to the listener (TCP_TW_SYN); otherwise the segment is consumed here.
+   */
+  private timewaitRcv(tw: TimewaitSock, skb: SkBuff, ip: Ipv4Repr, th: TcpRepr, payload: number): boolean {
+    const syn = (th.flags & TCP_SYN) !== 0;
+    const seg = { seq: th.seq, endSeq: (th.seq + payload + (syn ? 1 : 0) + (th.flags & TCP_FIN ? 1 : 0)) >>> 0, syn, ack: (th.flags & TCP_ACK) !== 0, rst: (th.flags & TCP_RST) !== 0, tsVal: th.options.tsVal };
+    const verdict = this.timewaitProcess(tw, seg, this.stack.sim.now, () => this.rescheduleTimewait(tw));
+    switch (verdict) {
+      case 'syn':
+        if (this.listeners.has(th.dstPort)) {
+          this.killTimewait(tw);
+          return false;
+        }
+        // No listener: tcp_v4_rcv's no_tcp_socket path answers with RST.
+        sendResetFor(this.stack, ip.src, ip.dst, th, payload);
+        break;
+      case 'kill':
+        this.killTimewait(tw);
+        break;
+      case 'ack':
+        this.timewaitAck(tw);
+        break;
+      case 'rst':
+        sendResetFor(this.stack, ip.src, ip.dst, th, payload);
+        break;
+      case 'skipped':
+        this.ext['TCPACKSkippedTimeWait']!++;
+        break;
+      case 'success':
+        break;
+    }
     skb.free();
-    if (th.flags & TCP_RST) {
-      this.killTimewait(tw);
-      return;
-    }
-    // A retransmitted FIN (or anything else) is answered with the final ACK; the timer restarts.
-    if (th.flags & TCP_FIN) {
-      this.stack.sim.cancel(tw.timer);
-      tw.timer = this.stack.sim.after(this.sysctl.timewaitLenNs, () => this.killTimewait(tw));
-    }
+    return true;
+  }
+
+  /** inet_twsk_reschedule(tw, TCP_TIMEWAIT_LEN). */
+  private rescheduleTimewait(tw: TimewaitSock): void {
+    this.stack.sim.cancel(tw.timer);
+    tw.timer = this.stack.sim.after(this.sysctl.timewaitLenNs, () => this.killTimewait(tw));
+  }
+
+  /** tcp_v4_timewait_ack: the final ACK again, from the per-CPU control socket. */
+  private timewaitAck(tw: TimewaitSock): void {
     const out = allocSkb(this.stack.skbs, MAX_HEADER);
     if (!out) return;
     out.reserve(MAX_HEADER);
-    const options = tw.tstampOk ? { tsVal: (Math.floor(this.stack.sim.now / 1e6) + tw.tsOffset) >>> 0, tsEcr: th.options.tsVal ?? tw.tsRecent } : {};
-    transmit(this.stack, out, { srcPort: tw.lport, dstPort: tw.rport, seq: tw.sndNxt, ack: tw.rcvNxt, flags: TCP_ACK, window: tw.rcvWnd, urgent: 0, options }, tw.laddr, tw.raddr);
+    const options = tw.tstampOk ? { tsVal: (Math.floor(this.stack.sim.now / 1e6) + tw.tsOffset) >>> 0, tsEcr: tw.tsRecent } : {};
+    transmit(this.stack, out, { srcPort: tw.lport, dstPort: tw.rport, seq: tw.sndNxt, ack: tw.rcvNxt, flags: TCP_ACK, window: tw.rcvWnd, urgent: 0, options }, tw.laddr, tw.raddr, null);
   }
 
   /** A segment for a listening socket: a SYN starts a request sock (or a cookie), an ACK may complete one. */
@@ -883,14 +1012,14 @@ export class TcpTable {
     };
   }
 
+  /**
+   * tcp_select_initial_window's scale: ilog2(max(space, tcp_rmem[2], rmem_max)) − 15, clamped
+   * to 0..14, so the largest buffer the socket may grow to can be offered.
+   */
   private wscaleFor(rcvbuf: number): number {
-    let space = Math.max(this.sysctl.tcpRmem[2], rcvbuf);
-    let w = 0;
-    while (space > 65535 && w < 14) {
-      space >>= 1;
-      w++;
-    }
-    return w;
+    const rmemMax = skMemDefault(this.stack.env.structs['sk_buff']!, this.stack.env.structs['skb_shared_info']!);
+    const space = Math.max(this.sysctl.tcpRmem[2], rmemMax, rcvbuf - (rcvbuf >> this.sysctl.advWinScale));
+    return Math.min(Math.max(Math.floor(Math.log2(space)) - 15, 0), 14);
   }
 
   private sendSynAck(req: RequestSock, cookie?: { seq: number; tsVal?: number }): void {
@@ -900,7 +1029,10 @@ export class TcpTable {
     const listener = req.listener;
     const full = listener.rcvbuf - (listener.rcvbuf >> this.sysctl.advWinScale);
     const advMss = (this.stack.device(this.routeIfindex(req.raddr))?.mtu ?? 1500) - 40;
-    const window = Math.min(full - (full % advMss), 65535);
+    // tcp_openreq_init_rwin: the space is rounded down to the MSS less the timestamp option
+    // (TCPOLEN_TSTAMP_ALIGNED, 12) when the peer offered timestamps: 45 × 1448 = 65160.
+    const quantum = advMss - (req.tstampOk ? 12 : 0);
+    const window = Math.min(full > quantum ? full - (full % quantum) : full, 65535);
     const options: import('./tcp-header.js').TcpOptions = { mss: advMss };
     if (req.tstampOk) {
       options.tsVal = cookie?.tsVal ?? (Math.floor(this.stack.sim.now / 1e6) + req.tsOffset) >>> 0;
@@ -909,7 +1041,7 @@ export class TcpTable {
     if (req.sackOk) options.sackPermitted = true;
     if (req.wscaleOk) options.wscale = req.rcvWscale;
     if (req.sendCookie) options.fastOpenCookie = req.sendCookie;
-    transmit(this.stack, skb, { srcPort: req.lport, dstPort: req.rport, seq: cookie?.seq ?? req.iss, ack: (req.irs + 1) >>> 0, flags: TCP_SYN | TCP_ACK, window, urgent: 0, options }, req.laddr, req.raddr);
+    transmit(this.stack, skb, { srcPort: req.lport, dstPort: req.rport, seq: cookie?.seq ?? req.iss, ack: (req.irs + 1) >>> 0, flags: TCP_SYN | TCP_ACK, window, urgent: 0, options }, req.laddr, req.raddr, null);
     if (cookie) return;
     if (req.retries === 0) req.synAckSentAt = this.stack.sim.now;
     // inet_csk_reqsk_queue_hash_add: the SYN-ACK is retransmitted 1 s, 2 s, 4 s … up to synack_retries.
@@ -981,6 +1113,7 @@ export class TcpTable {
     if (typeof child === 'number') return null;
     this.setupChild(child, listener, req, th);
     child.state = 'ESTABLISHED';
+    this.sndbufExpand(child, true);
     this.mib['CurrEstab']!++;
     this.mib['PassiveOpens']!++;
     child.parent = listener;
@@ -1012,6 +1145,9 @@ export class TcpTable {
     child.rcvWup = child.rcvNxt;
     child.lastAckedRcvNxt = child.rcvNxt;
     child.mss = req.mss;
+    child.mssClamp = req.mss;
+    // tcp_create_openreq_child: icsk_ack.lrcvtime starts now.
+    child.lrcvtime = this.stack.sim.now;
     child.wscaleOk = req.wscaleOk;
     child.sndWscale = req.sndWscale;
     child.sackOk = req.sackOk;
@@ -1170,6 +1306,7 @@ export class TcpTable {
     const child = this.create();
     if (typeof child === 'number') return false;
     this.setupChild(child, listener, req, th);
+    this.sndbufExpand(child, true);
     child.passiveFastOpen = true;
     child.state = 'SYN_RECV';
     child.sndUna = req.iss;

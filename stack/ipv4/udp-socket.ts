@@ -49,6 +49,9 @@ export class UdpSock extends Sock implements DatagramSock {
     super(stack, mem.skAddr, mem.socketAddr, mem.fileAddr);
   }
 
+  /** inet_id: the IP ID of the next datagram once connected (ip_select_ident_segs). */
+  inetId = 0;
+
   get connected(): boolean {
     return this.peer !== null;
   }

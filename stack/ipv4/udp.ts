@@ -252,6 +252,8 @@ export class UdpTable {
     if (sk.saddr === 0) sk.saddr = rt.src;
     if (sk.boundAddr === 0) sk.boundAddr = rt.src;
     sk.peer = { addr: dst, port: addr.port };
+    // ip4_datagram_connect: inet_id = get_random_u16(); its packets number from it from now on.
+    sk.inetId = this.rng.nextInt(0x10000);
     return 0;
   }
 
@@ -308,7 +310,12 @@ export class UdpTable {
     const df = 20 + UDP_HLEN + len <= rt.mtu;
     // A group gets the socket's IP_MULTICAST_TTL (1 by default) and IP_MULTICAST_LOOP.
     const group = isMulticast(dst.addr);
-    const r = this.stack.ip.output(skb, { src: rt.src, dst: dst.addr, protocol: IPPROTO_UDP, df, ifindex: this.oif(sk, dst.addr), ttl: group ? sk.mcTtl : undefined, mcLoop: sk.mcLoop });
+    let id: number | undefined;
+    if (sk.peer) {
+      id = sk.inetId;
+      sk.inetId = (sk.inetId + 1) & 0xffff;
+    }
+    const r = this.stack.ip.output(skb, { src: rt.src, dst: dst.addr, protocol: IPPROTO_UDP, df, pmtudiscWant: true, id, ifindex: this.oif(sk, dst.addr), ttl: group ? sk.mcTtl : undefined, mcLoop: sk.mcLoop });
     if (r < 0) {
       if (r === -ENOBUFS) this.mib['SndbufErrors']!++;
       return r;

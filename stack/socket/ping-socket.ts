@@ -39,7 +39,7 @@ export class PingSock extends Sock {
     this.chargeWrite(skb);
     this.stack.icmp.mib['OutMsgs']!++;
     this.stack.icmp.mib['OutEchos']!++;
-    const r = this.stack.ip.output(skb, { dst: dst.addr, src: this.boundAddr || undefined, protocol: IPPROTO_ICMP, df: true, ifindex: this.bindToIfindex });
+    const r = this.stack.ip.output(skb, { dst: dst.addr, src: this.boundAddr || undefined, protocol: IPPROTO_ICMP, df: true, pmtudiscWant: true, ifindex: this.bindToIfindex });
     return r < 0 ? r : message.length;
   }
 

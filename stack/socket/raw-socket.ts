@@ -39,7 +39,8 @@ export class RawSock extends Sock {
       const r = this.stack.ip.outputPrebuilt(skb);
       return r < 0 ? r : payload.length;
     }
-    const r = this.stack.ip.output(skb, { dst: dst.addr, src: this.boundAddr || undefined, protocol: this.protocol, ifindex: this.bindToIfindex });
+    // raw_sendmsg: IP_PMTUDISC_WANT by default (inet_create), so DF is set when the packet fits.
+    const r = this.stack.ip.output(skb, { dst: dst.addr, src: this.boundAddr || undefined, protocol: this.protocol, df: true, pmtudiscWant: true, ifindex: this.bindToIfindex });
     return r < 0 ? r : payload.length;
   }
 
