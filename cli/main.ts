@@ -10,6 +10,7 @@ import { fuzzCommand, FUZZ_HELP } from './fuzz-command.js';
 import { imageCommand, IMAGE_HELP } from './image-command.js';
 import { liveCommand, LIVE_HELP } from './live-command.js';
 import { UsageError } from './output.js';
+import { packetdrillCommand, PACKETDRILL_HELP } from './packetdrill-command.js';
 import { profileCommand, PROFILE_HELP } from './profile-diff-command.js';
 import { profilesCommand, PROFILES_HELP } from './profiles-command.js';
 import { runCommand, RUN_HELP } from './run-command.js';
@@ -30,6 +31,7 @@ commands:
   merge      join the results of 'test --shard' runs
   compare    compare two results.json: flash, RAM, goodput and rtt deltas against thresholds
   fuzz       send mutated frames to a running board and check its invariants
+  packetdrill  run packetdrill scripts against a board in virtual time
 
 'quarklab <command> --help' for each command's options; 'quarklab --version' the version.`;
 
@@ -44,6 +46,7 @@ const COMMANDS: Record<string, { run: (args: string[]) => number | Promise<numbe
   merge: { run: mergeCommand, help: MERGE_HELP },
   compare: { run: compareCommand, help: COMPARE_HELP },
   fuzz: { run: fuzzCommand, help: FUZZ_HELP },
+  packetdrill: { run: packetdrillCommand, help: PACKETDRILL_HELP },
 };
 
 export async function main(argv: string[]): Promise<number> {

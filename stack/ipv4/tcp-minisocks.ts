@@ -33,6 +33,8 @@ export interface RequestSock {
   synData: Uint8Array | null;
   /** A Fast Open cookie to give the client in the SYN-ACK. */
   sendCookie?: Uint8Array;
+  /** When the (first) SYN-ACK left: the passive side's first RTT sample (snt_synack). */
+  synAckSentAt?: number;
 }
 
 export interface TimewaitSock {

@@ -202,8 +202,9 @@ export function transmitSeg(sk: TcpSock, seg: TxSeg, retransmit: boolean): boole
   if (seg.syn) flags = sk.state === 'SYN_SENT' ? TCP_SYN : TCP_SYN | TCP_ACK;
   if (seg.fin) flags |= TCP_FIN;
   // PSH marks the end of what the program has written so far (tcp_push on the last skb), and
-  // a window probe's partial segment (tcp_write_wakeup).
-  if (seg.len > 0 && (seg.psh || seg === sk.writeQueue[sk.writeQueue.length - 1])) flags |= TCP_PSH;
+  // a window probe's partial segment (tcp_write_wakeup). A Fast Open SYN's data goes without
+  // it: tcp_send_syn_data copies the SYN's flags (SYN only).
+  if (seg.len > 0 && !seg.syn && (seg.psh || seg === sk.writeQueue[sk.writeQueue.length - 1])) flags |= TCP_PSH;
   let options: TcpOptions;
   if (seg.syn) {
     options = sk.state === 'SYN_SENT' ? synOptions(sk, false) : synOptions(sk, true, sk);

@@ -218,6 +218,8 @@ export class TcpSock extends Sock {
   // Socket options and program-side state.
   nodelay = false;
   keepalive = false;
+  /** SO_REUSEADDR (sk_reuse). */
+  reuseAddr = false;
   /** SO_SNDBUF was set: the kernel no longer grows the send buffer. */
   userSndbuf = false;
   shutdownWr = false;

@@ -139,3 +139,92 @@ export const TCP_EXT_MIB = [
   'TCPLossProbeRecovery', 'TCPDSACKUndo', 'TCPDSACKOfoSent', 'TCPDSACKOfoRecv', 'TCPDSACKRecvSegs', 'TCPSpuriousRTOs',
   'TCPLostRetransmit', 'TCPDSACKIgnoredNoUndo',
 ] as const;
+
+/**
+ * `sysctl -w net.ipv4.NAME=VALUE` on the board's TCP (net/ipv4/sysctl_net_ipv4.c names). The
+ * tunables the stack reads are set; switches the stack does not have are accepted only at the
+ * value that matches what it does (tcp_sack=1: it always offers SACK), so a script or
+ * firmware tuning that the board would silently ignore is refused instead.
+ */
+export type SysctlResult = 'ok' | 'unknown' | 'bad-value' | 'not-modelled';
+
+const SEC = NS_PER_SEC;
+
+/** Switches with one fixed behaviour in this stack: the only value it can honour. */
+export const TCP_FIXED_SYSCTLS: Record<string, string> = {
+  'net.ipv4.tcp_sack': '1',
+  'net.ipv4.tcp_timestamps': '1',
+  'net.ipv4.tcp_window_scaling': '1',
+  'net.ipv4.tcp_ecn': '0',
+  'net.ipv4.tcp_dsack': '0',
+  'net.ipv4.tcp_fack': '0',
+  'net.ipv4.tcp_recovery': '0',
+  'net.ipv4.tcp_early_retrans': '0',
+  'net.ipv4.tcp_frto': '0',
+  'net.ipv4.tcp_congestion_control': 'reno',
+  'net.ipv4.tcp_fastopen': '3',
+  'net.ipv4.tcp_abort_on_overflow': '0',
+  'net.ipv4.tcp_mtu_probing': '0',
+  'net.ipv4.tcp_no_metrics_save': '0',
+};
+
+export function setTcpSysctl(s: TcpSysctl, name: string, raw: string): SysctlResult {
+  const nums = raw.trim().split(/\s+/).map((x) => (/^0x[0-9a-f]+$/i.test(x) ? parseInt(x, 16) : /^-?\d+$/.test(x) ? Number(x) : NaN));
+  const one = (): number | null => (nums.length === 1 && Number.isSafeInteger(nums[0]) ? nums[0]! : null);
+  const three = (): [number, number, number] | null => (nums.length === 3 && nums.every((n) => Number.isSafeInteger(n) && n > 0) && nums[0]! <= nums[1]! && nums[1]! <= nums[2]! ? [nums[0]!, nums[1]!, nums[2]!] : null);
+  const setInt = (min: number, max: number, apply: (v: number) => void): SysctlResult => {
+    const v = one();
+    if (v === null || v < min || v > max) return 'bad-value';
+    apply(v);
+    return 'ok';
+  };
+  const setTriple = (apply: (v: [number, number, number]) => void): SysctlResult => {
+    const v = three();
+    if (!v) return 'bad-value';
+    apply(v);
+    return 'ok';
+  };
+  switch (name) {
+    case 'net.ipv4.tcp_syncookies':
+      // 2 (always send cookies) is not modelled: the board uses them only when the queue is full.
+      return setInt(0, 1, (v) => (s.syncookies = v === 1)) === 'ok' ? 'ok' : one() === 2 ? 'not-modelled' : 'bad-value';
+    case 'net.ipv4.tcp_syn_retries':
+      return setInt(1, 127, (v) => (s.synRetries = v));
+    case 'net.ipv4.tcp_synack_retries':
+      return setInt(0, 255, (v) => (s.synackRetries = v));
+    case 'net.ipv4.tcp_retries2':
+      return setInt(0, 255, (v) => (s.retries2 = v));
+    case 'net.ipv4.tcp_orphan_retries':
+      return setInt(0, 255, (v) => (s.orphanRetries = v === 0 ? 8 : v));
+    case 'net.ipv4.tcp_fin_timeout':
+      return setInt(1, 1 << 30, (v) => (s.finTimeoutNs = v * SEC));
+    case 'net.ipv4.tcp_keepalive_time':
+      return setInt(1, 32767, (v) => (s.keepaliveTimeNs = v * SEC));
+    case 'net.ipv4.tcp_keepalive_intvl':
+      return setInt(1, 32767, (v) => (s.keepaliveIntvlNs = v * SEC));
+    case 'net.ipv4.tcp_keepalive_probes':
+      return setInt(1, 127, (v) => (s.keepaliveProbes = v));
+    case 'net.ipv4.tcp_adv_win_scale':
+      return setInt(-31, 31, (v) => (s.advWinScale = v));
+    case 'net.ipv4.tcp_max_syn_backlog':
+      return setInt(1, 1 << 30, (v) => (s.maxSynBacklog = v));
+    case 'net.ipv4.tcp_max_tw_buckets':
+      return setInt(0, 1 << 30, (v) => (s.maxTwBuckets = v));
+    case 'net.ipv4.tcp_max_orphans':
+      return setInt(0, 1 << 30, (v) => (s.maxOrphans = v));
+    case 'net.core.somaxconn':
+      return setInt(0, 65535, (v) => (s.somaxconn = v));
+    case 'net.ipv4.tcp_rmem':
+      return setTriple((v) => (s.tcpRmem = v));
+    case 'net.ipv4.tcp_wmem':
+      return setTriple((v) => (s.tcpWmem = v));
+    case 'net.ipv4.tcp_mem':
+      return setTriple((v) => (s.tcpMem = v));
+    default: {
+      const fixed = TCP_FIXED_SYSCTLS[name];
+      if (fixed === undefined) return 'unknown';
+      const v = one();
+      return raw.trim() === fixed || (v !== null && String(v) === fixed) ? 'ok' : 'not-modelled';
+    }
+  }
+}

@@ -11,7 +11,7 @@ import { cacheAlign, type Gfp, type SlabCache } from '../core/kmem.js';
 import type { NetStack } from '../net-stack.js';
 import { Errno, skMemDefault, type SockAddr } from '../socket/sock.js';
 import { IPPROTO_TCP, type Ipv4Repr } from './ipv4-header.js';
-import { tcpRcv } from './tcp-input.js';
+import { sampleRtt, tcpRcv } from './tcp-input.js';
 import * as outputFns from './tcp-output.js';
 import { parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from './tcp-header.js';
 import {
@@ -337,7 +337,8 @@ export class TcpTable {
   listen(sk: TcpSock, backlog: number): number {
     if (sk.state !== 'CLOSED' && sk.state !== 'LISTEN') return -Errno.EINVAL;
     if (sk.lport === 0) return -Errno.EINVAL;
-    sk.backlog = Math.max(1, Math.min(backlog, this.sysctl.somaxconn));
+    // inet_listen: sk_max_ack_backlog is the backlog as given (capped at somaxconn), 0 included.
+    sk.backlog = Math.max(0, Math.min(backlog, this.sysctl.somaxconn));
     if (sk.state === 'LISTEN') return 0;
     sk.state = 'LISTEN';
     this.listeners.set(sk.lport, sk);
@@ -869,6 +870,8 @@ export class TcpTable {
       if (sk.state !== 'ESTABLISHED' || !sk.keepalive) return;
       if (sk.now - sk.lastRecvTime < s.keepaliveTimeNs && sk.keepaliveProbesSent === 0) return this.armKeepalive(sk);
       if (sk.keepaliveProbesSent >= s.keepaliveProbes) {
+        // tcp_keepalive_timer: tcp_send_active_reset, then tcp_write_err.
+        sendControl(sk, TCP_RST | TCP_ACK);
         this.destroy(sk, Errno.ETIMEDOUT);
         return;
       }
@@ -989,8 +992,8 @@ export class TcpTable {
       skb.free();
       return;
     }
-    // tcp_conn_request.
-    if (listener.acceptQueue.length >= listener.backlog) {
+    // tcp_conn_request. sk_acceptq_is_full: more than the backlog already waits for accept().
+    if (listener.acceptQueue.length > listener.backlog) {
       this.ext['ListenOverflows']!++;
       this.ext['ListenDrops']!++;
       skb.free();
@@ -1093,6 +1096,7 @@ export class TcpTable {
     if (req.sendCookie) options.fastOpenCookie = req.sendCookie;
     transmit(this.stack, skb, { srcPort: req.lport, dstPort: req.rport, seq: cookie?.seq ?? req.iss, ack: (req.irs + 1) >>> 0, flags: TCP_SYN | TCP_ACK, window, urgent: 0, options, headerLength: 0 }, req.laddr, req.raddr, null);
     if (cookie) return;
+    if (req.retries === 0) req.synAckSentAt = this.stack.sim.now;
     // inet_csk_reqsk_queue_hash_add: the SYN-ACK is retransmitted 1 s, 2 s, 4 s … up to synack_retries.
     this.stack.sim.cancel(req.timer);
     req.timer = this.stack.sim.after(this.sysctl.rtoInitNs * 2 ** req.retries, () => {
@@ -1146,12 +1150,15 @@ export class TcpTable {
       skb.free();
       return;
     }
+    // tcp_synack_rtt_meas: the SYN-ACK's round trip is the first RTT sample, unless it was
+    // retransmitted (Karn: tcp_rtx_synack clears snt_synack's use) or came from a cookie.
+    if (req.synAckSentAt !== undefined && req.retries === 0) sampleRtt(child, this.stack.sim.now - req.synAckSentAt);
     tcpRcv(child, skb, ip, th);
   }
 
   /** tcp_create_openreq_child + inet_csk_complete_hashdance: a full socket for an accepted connection. */
   private makeChild(listener: TcpSock, req: RequestSock, th: TcpRepr): TcpSock | null {
-    if (listener.acceptQueue.length >= listener.backlog) {
+    if (listener.acceptQueue.length > listener.backlog) {
       this.ext['ListenOverflows']!++;
       return null;
     }
@@ -1231,7 +1238,8 @@ export class TcpTable {
       rcvWscale,
       sackOk: o.sackPermitted === true && o.tsVal !== undefined,
     });
-    const tsVal = o.tsVal !== undefined ? cookieTimestamp(Math.floor(this.stack.sim.now / 1e6), o.wscale !== undefined ? rcvWscale : null, o.sackPermitted === true) : undefined;
+    // cookie_init_timestamp stores the peer's own window scale (snd_wscale); ours is recomputed.
+    const tsVal = o.tsVal !== undefined ? cookieTimestamp(Math.floor(this.stack.sim.now / 1e6), o.wscale !== undefined ? Math.min(o.wscale, 14) : null, o.sackPermitted === true) : undefined;
     this.sendSynAck(req, { seq, tsVal });
   }
 
@@ -1252,10 +1260,10 @@ export class TcpTable {
       iss: cookie,
       irs: seq,
       mss: COOKIE_MSS[mssIndex]!,
+      // cookie_timestamp_decode gives back the peer's scale; ours comes from the buffer as at the SYN.
       wscaleOk: ts.wscale !== null,
-      // The peer's own scale was not saved: without it, assume none (cookies lose it, as in Linux without timestamps).
-      sndWscale: 0,
-      rcvWscale: ts.wscale ?? 0,
+      sndWscale: ts.wscale ?? 0,
+      rcvWscale: ts.wscale !== null ? this.wscaleFor(listener.rcvbuf) : 0,
       sackOk: ts.sackOk,
     });
     this.completeHandshake(listener, req, skb, ip, th);
@@ -1348,7 +1356,7 @@ export class TcpTable {
    * queued for the program and a SYN-ACK of its own that acknowledges it.
    */
   private fastOpenChild(listener: TcpSock, req: RequestSock, th: TcpRepr, data: Uint8Array): boolean {
-    if (listener.acceptQueue.length >= listener.backlog) return false;
+    if (listener.acceptQueue.length > listener.backlog) return false;
     const child = this.create();
     if (typeof child === 'number') return false;
     this.setupChild(child, listener, req, th);

@@ -203,6 +203,10 @@ export class Syscalls {
         case 'SO_SNDBUF':
           tcp.userSndbuf = true;
           break;
+        case 'SO_REUSEADDR':
+          // sock_setsockopt: sk_reuse, for any socket family (servers set it before bind).
+          tcp.reuseAddr = value !== 0;
+          return 0;
         default:
           break;
       }
@@ -504,6 +508,30 @@ export class Syscalls {
     if (typeof sk === 'number') return sk;
     sk.onWritable = this.deferred(fd, wake);
     return 0;
+  }
+
+  /**
+   * poll() readiness of a stream socket as tcp_poll computes it: POLLIN for queued data, a
+   * waiting child on a listener or the peer's FIN (with POLLRDHUP); POLLOUT once connected
+   * with a third of the send buffer free (sk_stream_is_writeable); POLLHUP when closed or shut
+   * both ways; POLLERR for a pending error.
+   */
+  pollStream(fd: number): number {
+    const sk = this.stream(fd);
+    if (typeof sk === 'number') return sk;
+    const POLLIN = 0x1 | 0x40; // POLLIN | POLLRDNORM
+    const POLLOUT = 0x4 | 0x100; // POLLOUT | POLLWRNORM
+    let mask = 0;
+    if (sk.state === 'LISTEN') return sk.acceptQueue.length > 0 ? POLLIN : 0;
+    if (sk.err) mask |= 0x8;
+    if (sk.state === 'CLOSED' || (sk.shutdownWr && sk.finReceived)) mask |= 0x10;
+    if (sk.finReceived) mask |= POLLIN | 0x2000; // POLLRDHUP
+    if (sk.state !== 'SYN_SENT' && (sk.state !== 'SYN_RECV' || sk.passiveFastOpen)) {
+      if (sk.receiveQueue.some((skb) => skb.len > 0)) mask |= POLLIN;
+      if (!sk.shutdownWr && sk.state !== 'CLOSED' && sk.sndbuf - sk.wmemQueued >= sk.wmemQueued >> 1) mask |= POLLOUT;
+      else if (sk.shutdownWr) mask |= POLLOUT;
+    }
+    return mask;
   }
 
   /** getsockopt(TCP_INFO): the connection's state and counters. */

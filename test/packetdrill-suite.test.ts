@@ -1,0 +1,59 @@
+// Our packetdrill suite (test/packetdrill/*.pkt), each script a test, on quark-2m with the
+// minimal profile and quark-4m with full. Every script names its oracle (an RFC section or the
+// Linux 6.1 function) in its header; none was written from the board's output. A script for a
+// feature the profile lacks (`// quarklab: requires SYMBOL`) must come out unsupported there.
+// AWAITING lists the scripts that still fail on this branch (i12a-tcp merged): items of issue
+// 12 that i12b-cc owns, and one stack bug found here and not yet fixed. They are asserted to
+// fail with the reason named, so the list must shrink when those fixes land.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseScript } from '../packetdrill/parser.js';
+import { runScript } from '../packetdrill/runner.js';
+import { REPO_ROOT } from './helpers/run.js';
+
+const DIR = join(REPO_ROOT, 'test', 'packetdrill');
+const SCRIPTS = readdirSync(DIR).filter((f) => f.endsWith('.pkt')).sort();
+
+/** Script → the issue-12 item it waits for, and a piece of the failure it must show meanwhile. */
+const AWAITING: Record<string, { item: string; shows: string }> = {
+  'tlp-probe.pkt': { item: '12.6 RACK-TLP (i12b-cc)', shows: 'timed out waiting for packet' },
+  'recovery-sack-fast-retransmit.pkt': { item: '12.5 congestion control: tcp_reno_ssthresh halves cwnd, not the flight (i12b-cc)', shows: 'tcpi_snd_cwnd is 3' },
+  'recovery-ssthresh-halved.pkt': { item: '12.5 congestion control: tcp_reno_ssthresh halves cwnd, not the flight (i12b-cc)', shows: 'tcpi_snd_ssthresh is 2' },
+  'rto-cwnd-one.pkt': { item: '12.5 congestion control: tcp_reno_ssthresh halves cwnd, not the flight (i12b-cc)', shows: 'tcpi_snd_ssthresh is 2' },
+  'rto-slow-start-after.pkt': { item: '12.6 loss recovery after an RTO (F-RTO; i12b-cc)', shows: 'expected 2000 bytes vs actual 1000 bytes' },
+  // Not an issue-12 item: found by this suite, not fixed yet (see the branch's report).
+  'close-fin-with-data.pkt': { item: 'rcv_mss estimate (tcp_measure_rcv_mss) and tcp_cleanup_rbuf in CLOSE_WAIT', shows: 'timed out waiting for packet' },
+};
+
+const CELLS = [
+  { board: 'quark-2m', profile: 'minimal' },
+  { board: 'quark-4m', profile: 'full' },
+];
+
+describe.each(CELLS)('packetdrill suite on $board $profile', (cell) => {
+  it('has at least 60 scripts, each naming its oracle', () => {
+    expect(SCRIPTS.length).toBeGreaterThanOrEqual(60);
+    for (const f of SCRIPTS) expect(readFileSync(join(DIR, f), 'utf8'), f).toMatch(/Oracle:|RFC \d+|\(6\.1\)|_[a-z]+ \(|tcp_[a-z_]+/);
+  });
+
+  it.each(SCRIPTS)('%s', (file) => {
+    const path = join(DIR, file);
+    const text = readFileSync(path, 'utf8');
+    const script = parseScript(`test/packetdrill/${file}`, text);
+    const r = runScript(script, { board: cell.board, profile: cell.profile, toleranceUsecs: 4000, sysctls: [] });
+    const needs = script.requires.map((x) => x.symbol);
+    if (cell.profile === 'minimal' && needs.includes('TCP_FASTOPEN')) {
+      expect(r.status).toBe('unsupported');
+      return;
+    }
+    const waiting = AWAITING[file];
+    if (waiting) {
+      expect(r.status, `${file} now passes: issue ${waiting.item} landed, drop it from AWAITING`).toBe('fail');
+      expect(r.message).toContain(waiting.shows);
+      return;
+    }
+    expect(r.message ?? '').toBe('');
+    expect(r.status).toBe('pass');
+  });
+});
