@@ -2,13 +2,13 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pack } from 'msgpackr';
 import { DEFAULT_BOARD, DEFAULT_PROFILE } from '../scenarios/inputs.js';
 import { DEFAULT_SCENARIO, SCENARIOS } from '../scenarios/registry.js';
 import { run } from '../scenarios/run.js';
 import { BUDGET_KEYS, parseBudget, type BudgetSpec } from '../traces/budgets.js';
 import { DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { summarize } from '../traces/report.js';
+import { FileTraceSink } from '../traces/trace-writer.js';
 import { fail, write } from './output.js';
 
 export const RUN_HELP = `usage: quarklab run [options]
@@ -86,7 +86,11 @@ export function runCommand(args: string[]): number {
     budgets.push(spec);
   }
   if (values.image && values.profile) fail('give --image or --profile, not both (the image names its profile)');
+  const out = values.out ?? 'out';
+  // The trace streams into the folder as the run goes; the file is created on its first record.
+  const traceSink = new FileTraceSink(join(out, 'trace.msgpack'));
   const outcome = run({
+    traceSink,
     board: values.board,
     profile: values.profile,
     imagePath: values.image,
@@ -100,7 +104,6 @@ export function runCommand(args: string[]): number {
     classicPcap: values.pcap === true,
   });
   if (outcome.exitCode === 2) fail(outcome.error ?? 'bad input');
-  const out = values.out ?? 'out';
   mkdirSync(out, { recursive: true });
   const report = outcome.report!;
   writeFileSync(join(out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
@@ -108,7 +111,8 @@ export function runCommand(args: string[]): number {
   if (!outcome.capture) rmSync(join(out, 'capture.pcapng'), { force: true });
   if (outcome.capture) writeFileSync(join(out, 'capture.pcapng'), outcome.capture);
   if (outcome.pcap) writeFileSync(join(out, 'capture.pcap'), outcome.pcap);
-  writeFileSync(join(out, 'trace.msgpack'), pack(outcome.trace));
+  // A board that never booted has an empty timeline: an empty stream of records.
+  if (!traceSink.opened) writeFileSync(join(out, 'trace.msgpack'), new Uint8Array(0));
   write(values.json ? JSON.stringify(report, null, 2) : summarize(report));
   if (!values.json) write(`wrote ${join(out, 'report.json')}${outcome.capture ? `, ${join(out, 'capture.pcapng')}` : ''}, ${join(out, 'trace.msgpack')}`);
   return outcome.exitCode;

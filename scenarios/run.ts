@@ -15,6 +15,8 @@ import { ltoEstimate, NO_LTO_FACTOR } from '../stack/kconfig/lto.js';
 import type { Profile } from '../stack/kconfig/kconfig.js';
 import { checkBudget, formatBytes, type BudgetSpec } from '../traces/budgets.js';
 import { Capture, DEFAULT_EPOCH_NS } from '../traces/capture.js';
+import { Timeline } from '../traces/timeline.js';
+import { MemoryTraceSink, TraceWriter, type TraceSink } from '../traces/trace-writer.js';
 import { REPORT_SCHEMA_ID, type BoardReport, type CheckReport, type Report } from '../traces/report.js';
 import { bootBoard, liveObjectBytes, programReservations, type BootedBoard } from './boot.js';
 import { buildFirmware } from './firmware.js';
@@ -38,6 +40,11 @@ export interface RunOptions {
   epochNs?: bigint;
   captureAll?: boolean;
   classicPcap?: boolean;
+  /**
+   * Where trace.msgpack streams as the run goes (e.g. a FileTraceSink). Without one the trace is
+   * kept in memory and returned as RunOutcome.traceBytes.
+   */
+  traceSink?: TraceSink;
 }
 
 export interface RunOutcome {
@@ -48,6 +55,10 @@ export interface RunOutcome {
   capture?: Uint8Array;
   pcap?: Uint8Array | null;
   trace: TraceLine[];
+  /** trace.msgpack's bytes, when no traceSink was given. */
+  traceBytes?: Uint8Array;
+  /** Samples the timeline took (every 100 ms of the scenario's virtual time). */
+  timelineSamples?: number;
   /** Events the virtual clock ran (for benchmarks). */
   events?: number;
 }
@@ -132,6 +143,23 @@ export function run(opts: RunOptions): RunOutcome {
   capture.attach(dut.board.mac, `board ${boardConfig.name} (dut), profile ${inputs.profile}, kernel core ${boardConfig.kernelCore}`);
   if (opts.captureAll) capture.attach(lab.board.mac, `board ${labConfig.name} (lab host), profile ${LAB_PROFILE}`);
 
+  const memorySink = opts.traceSink ? null : new MemoryTraceSink();
+  const traceWriter = new TraceWriter(opts.traceSink ?? memorySink!);
+  const timeline = new Timeline(
+    {
+      sim: world.sim,
+      ram: dut.board.ram,
+      stack: dut.stack,
+      mac: dut.board.mac,
+      wire: world.wires[0]!.stats,
+      lines: trace,
+      programBytes: dut.memoryMap.filter((r) => r.kind === 'program' && !r.released).reduce((s, r) => s + r.size, 0),
+      staticBytes: dut.board.ram.usage().reservedBytes,
+      header: { board: boardConfig.name, profile: inputs.profile, scenario: scenario.name, seed },
+    },
+    traceWriter,
+  );
+  timeline.start();
   let finished = false;
   const processes: Process[] = [];
   const ctx: ScenarioContext = {
@@ -160,6 +188,7 @@ export function run(opts: RunOptions): RunOutcome {
   const checks: CheckReport[] = [];
   if (!finished) checks.push({ name: 'scenario completes', pass: false, detail: `still running at the ${scenario.timeLimitNs / NS_PER_SEC} s limit` });
   const trafficEnd = world.sim.now;
+  timeline.stop();
   // Programs exit, then every kernel timer is allowed to expire.
   for (const p of processes) p.exit(p.program.exitCode ?? 0);
   world.sim.run(trafficEnd + QUIESCE_LIMIT_NS);
@@ -211,10 +240,22 @@ export function run(opts: RunOptions): RunOutcome {
     checks,
     budgets,
     notes,
+    stalls: timeline.stalls,
     verdict,
   };
   const files = capture.finish(world.sim.now);
-  return { exitCode: verdict === 'pass' ? 0 : 1, report, capture: files.pcapng, pcap: files.pcap, trace, events: world.sim.eventsRun };
+  timeline.finish();
+  traceWriter.close();
+  return {
+    exitCode: verdict === 'pass' ? 0 : 1,
+    report,
+    capture: files.pcapng,
+    pcap: files.pcap,
+    trace,
+    traceBytes: memorySink?.bytes(),
+    timelineSamples: timeline.samples,
+    events: world.sim.eventsRun,
+  };
 }
 
 function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: number, elapsedNs: number): BoardReport {
