@@ -9,6 +9,7 @@ import { BUDGET_KEYS, parseBudget, type BudgetSpec } from '../traces/budgets.js'
 import { DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { summarize } from '../traces/report.js';
 import { FileTraceSink } from '../traces/trace-writer.js';
+import { writeReportPages } from '../traces/report-pages.js';
 import { fail, write } from './output.js';
 
 export const RUN_HELP = `usage: quarklab run [options]
@@ -113,7 +114,8 @@ export function runCommand(args: string[]): number {
   if (outcome.pcap) writeFileSync(join(out, 'capture.pcap'), outcome.pcap);
   // A board that never booted has an empty timeline: an empty stream of records.
   if (!traceSink.opened) writeFileSync(join(out, 'trace.msgpack'), new Uint8Array(0));
+  const pages = writeReportPages(out, report);
   write(values.json ? JSON.stringify(report, null, 2) : summarize(report));
-  if (!values.json) write(`wrote ${join(out, 'report.json')}${outcome.capture ? `, ${join(out, 'capture.pcapng')}` : ''}, ${join(out, 'trace.msgpack')}`);
+  if (!values.json) write(`wrote ${join(out, 'report.json')}, ${pages.html}, ${pages.md}${outcome.capture ? `, ${join(out, 'capture.pcapng')}` : ''}, ${join(out, 'trace.msgpack')}`);
   return outcome.exitCode;
 }
