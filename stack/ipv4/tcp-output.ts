@@ -238,7 +238,10 @@ export function writeXmit(sk: TcpSock): void {
     const wndEnd = (sk.sndUna + sk.sndWnd) >>> 0;
     if (seg.len > 0 && seqGt(seg.end - (seg.fin ? 1 : 0), wndEnd)) {
       sk.setLimited('rwnd');
-      if (sk.sndWnd === 0 && inFlight === 0) sk.table.armPersist(sk);
+      // tcp_check_probe_timer: nothing in flight and data waiting arms the probe timer whatever
+      // the window — a non-zero window too small for the segment needs it as much as a zero one,
+      // or a lost window update leaves both ends silent for ever.
+      if (inFlight === 0) sk.table.armPersist(sk);
       break;
     }
     // Nagle (RFC 896): a small segment waits while earlier data is unacknowledged.

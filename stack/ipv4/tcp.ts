@@ -686,9 +686,13 @@ export class TcpTable {
     const timeout = Math.min(Math.max(sk.rto, this.sysctl.rtoMinNs) * 2 ** sk.probesOut, this.sysctl.rtoMaxNs);
     sk.persistTimer = this.stack.sim.after(timeout, () => {
       sk.persistTimer = null;
-      if (sk.state === 'CLOSED' || sk.sndWnd > 0) return;
+      if (sk.state === 'CLOSED') return;
       if (!sk.writeQueue.some((s) => !sk.isSent(s))) return;
-      // tcp_send_probe0: a segment below snd_una makes the peer answer with its window.
+      // Data went out meanwhile: the retransmission timer covers it.
+      if (sk.sndNxt !== sk.sndUna) return;
+      // tcp_send_probe0: a segment below snd_una makes the peer answer with its window. (With a
+      // non-zero window too small for the next segment Linux's tcp_write_wakeup sends that much
+      // of it instead; the probe's answer reopens the transfer the same way.)
       this.ext['TCPWinProbe']!++;
       sk.probesOut++;
       sendControl(sk, TCP_ACK, (sk.sndUna - 1) >>> 0);
