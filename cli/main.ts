@@ -9,6 +9,7 @@ import { UsageError } from './output.js';
 import { profileCommand, PROFILE_HELP } from './profile-diff-command.js';
 import { profilesCommand, PROFILES_HELP } from './profiles-command.js';
 import { runCommand, RUN_HELP } from './run-command.js';
+import { traceCommand, TRACE_HELP } from './trace-command.js';
 
 const HELP = `usage: quarklab <command> [options]
 
@@ -18,6 +19,7 @@ commands:
   profiles   list the built-in stack profiles and their cost
   profile    'profile diff A B': what separates two profiles in flash and RAM
   calibrate  write a cost table from your kernel build's size and pahole output
+  trace      print a run's timeline (trace.msgpack) or export it as CSV or JSON
 
 'quarklab <command> --help' for each command's options.`;
 
@@ -27,12 +29,13 @@ const COMMANDS: Record<string, { run: (args: string[]) => number; help: string }
   profiles: { run: profilesCommand, help: PROFILES_HELP },
   profile: { run: profileCommand, help: PROFILE_HELP },
   calibrate: { run: calibrateCommand, help: CALIBRATE_HELP },
+  trace: { run: traceCommand, help: TRACE_HELP },
 };
 
 export function main(argv: string[]): number {
   const [cmd, ...rest] = argv;
   if (cmd === undefined) {
-    process.stderr.write(`quarklab: missing command (run, image, profiles, profile, calibrate); 'quarklab --help' lists them\n`);
+    process.stderr.write(`quarklab: missing command (run, image, profiles, profile, calibrate, trace); 'quarklab --help' lists them\n`);
     return 2;
   }
   if (cmd === '-h' || cmd === '--help' || cmd === 'help') {
@@ -41,7 +44,7 @@ export function main(argv: string[]): number {
   }
   const c = COMMANDS[cmd];
   if (!c) {
-    process.stderr.write(`quarklab: unknown command "${cmd}" (run, image, profiles, profile, calibrate)\n`);
+    process.stderr.write(`quarklab: unknown command "${cmd}" (run, image, profiles, profile, calibrate, trace)\n`);
     return 2;
   }
   try {
