@@ -217,6 +217,7 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 8px;border-bott
 .pass{color:#2a7d2a;font-weight:bold}.fail{color:#b3261e;font-weight:bold}.cause{color:#b3261e}
 table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
 table.num td:not(:first-child){text-align:right}.plot{margin:12px 0}
+.verdict.pass,.verdict.fail{color:#fff}
 </style></head><body>
 ${parts.join('\n')}
 <script id="plot-data" type="application/json">${scriptJson(plots)}</script>
