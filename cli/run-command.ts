@@ -15,7 +15,8 @@ import { fail, write } from './output.js';
 export const RUN_HELP = `usage: quarklab run [options]
 
 Boot a board with a stack profile, run a scenario against the lab host, and write
-DIR/capture.pcapng, DIR/report.json and DIR/trace.msgpack.
+DIR/capture.pcapng, DIR/report.json, DIR/report.html, DIR/report.md and DIR/trace.msgpack
+(the timeline, streamed as the run goes: 'quarklab trace DIR').
 
 options:
   --board NAME|FILE     board (built in: quark-2m, quark-4m; default ${DEFAULT_BOARD})

@@ -11,7 +11,8 @@ cli=$here/../../dist/cli/main.js
 printf 'board\tprofile\tscenario\texit\tverdict\tfailed checks\tstalls\n'
 grep -v '^#' "$plan" | while read -r board profile scenario; do
   [ -n "$board" ] || continue
-  out="$outdir/$board-$profile-$(echo "$scenario" | tr ':=,' '___')"
+  out="$outdir/$board-$(basename "$profile" .config)-$(echo "$scenario" | tr ':=,' '___')"
+  mkdir -p "$outdir"
   nice -n 10 node "$cli" run --board "$board" --profile "$profile" --scenario "$scenario" --out "$out" >/dev/null 2>"$out.err"
   code=$?
   node -e '
