@@ -30,7 +30,8 @@ describe('a stalled transfer names its cause', () => {
     expect(s.durationNs).toBeGreaterThan(590e9);
     expect(s.detail).toMatch(/^the board is too small for profile .* on quark-2m with bulk-tx:loss=0\.01: /);
     expect(s.detail).toContain('min_free reserve of 128.0 KiB in a 288.0 KiB heap');
-    expect(s.figures['maxFreeBytes']).toBeLessThanOrEqual(MIN_FREE);
+    // At most two pages above the reserve: a send skb needs two pages.
+    expect(s.figures['maxFreeBytes']).toBeLessThanOrEqual(MIN_FREE + 2 * 4096);
     expect(s.figures['minFreeBytes']).toBe(MIN_FREE);
     // The throttles during the stall are nearly all of the run's (the run counts them too).
     const throttled = s.figures['throttled'] as number;
