@@ -7,7 +7,9 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run } from '../scenarios/run.js';
-import { REPO_ROOT } from './helpers/run.js';
+import { DEFAULT_EPOCH_NS } from '../traces/capture.js';
+import { isPcapngError, readPcapng } from '../traces/pcapng-reader.js';
+import { REPO_ROOT, runToDir } from './helpers/run.js';
 
 const PROFILE = join(REPO_ROOT, 'test', 'fixtures', 'profiles', 'minimal-metrics-nomcast.config');
 const HEAP = 288 * 1024;
@@ -54,3 +56,32 @@ describe('a stalled transfer names its cause', () => {
     }
   }, 60_000);
 });
+
+describe('a stall with nothing coming back is named: peer gone', () => {
+  it('bulk-tx:loss=0.5 on quark-4m/client: RTO backoff with no segment received, checked against the capture', () => {
+    const run = runToDir({ board: 'quark-4m', profile: 'client', scenario: 'bulk-tx:loss=0.5' });
+    const stalls = run.report.stalls ?? [];
+    expect(stalls.length).toBe(1);
+    const s = stalls[0]!;
+    expect(s.cause).toBe('peer-gone');
+    // The capture (read with the pcapng reader, not the timeline) must agree: after the stall
+    // began the board received no TCP segment, and it kept retransmitting.
+    const cap = readPcapng(run.capture!);
+    if (isPcapngError(cap)) throw new Error(cap.message);
+    // The timeline's resolution is its sample: the stall is watched from the sample after the
+    // last progress (fromNs is that last progress's sample).
+    const from = DEFAULT_EPOCH_NS + BigInt(s.fromNs + 100_000_000);
+    // …until the end of traffic (after it, programs exit and the lab host closes its side).
+    const until = DEFAULT_EPOCH_NS + BigInt(run.report.virtualTimeNs);
+    const afterStart = cap.packets.filter((p) => p.timestampNs >= from && p.timestampNs < until);
+    const tcpIn = afterStart.filter((p) => p.direction === 'inbound' && isTcp(p.data));
+    const tcpOut = afterStart.filter((p) => p.direction === 'outbound' && isTcp(p.data));
+    expect(tcpIn.length).toBe(0);
+    expect(tcpOut.length).toBeGreaterThan(0);
+    expect(s.detail).toMatch(/^peer gone: \d+ retransmission timeouts in 598\.\d s with no ACK/);
+  }, 60_000);
+});
+
+function isTcp(frame: Uint8Array): boolean {
+  return frame.length > 34 && frame[12] === 0x08 && frame[13] === 0x00 && frame[23] === 6;
+}

@@ -37,6 +37,8 @@ export interface StallSample {
   rtoMs: number;
   free: number;
   tcpMem: number;
+  /** The board's Tcp InSegs so far: any segment from anyone (the peer answering, or not). */
+  inSegs: number;
 }
 
 export interface StallContext {
@@ -64,6 +66,8 @@ export class StallTally {
   retransmits = 0;
   arpFailures = 0;
   aborts = 0;
+  private firstInSegs = -1;
+  private lastInSegs = -1;
   readonly throttles = new Map<string, number>();
   readonly allocFailures = new Map<string, number>();
 
@@ -71,6 +75,8 @@ export class StallTally {
 
   addSample(s: StallSample, minFreeBytes: number): void {
     this.samples++;
+    if (this.firstInSegs < 0) this.firstInSegs = s.inSegs;
+    this.lastInSegs = s.inSegs;
     if (s.sndWnd === 0) this.zeroWindow++;
     if (s.memWait) this.memWait++;
     if (s.sndbufFull) this.sndbufFull++;
@@ -79,7 +85,9 @@ export class StallTally {
     // (its fclone head's slab page and its data's): within two pages of the reserve it waits.
     if (s.free <= minFreeBytes + 2 * 4096) this.belowMin++;
     if (s.backoff > this.maxBackoff) this.maxBackoff = s.backoff;
-    if (s.rtoMs > this.maxRtoMs) this.maxRtoMs = s.rtoMs;
+    // The timer actually armed: rto << backoff, capped at TCP_RTO_MAX (120 s).
+    const armedMs = Math.min(s.rtoMs * 2 ** s.backoff, 120_000);
+    if (armedMs > this.maxRtoMs) this.maxRtoMs = armedMs;
     if (s.free < this.minFree) this.minFree = s.free;
     if (s.free > this.maxFree) this.maxFree = s.free;
     if (s.tcpMem > this.maxTcpMem) this.maxTcpMem = s.tcpMem;
@@ -108,10 +116,10 @@ export class StallTally {
     if (this.samples > 0 && this.zeroWindow > half) {
       cause = 'zero-window';
       detail = `zero window: the peer advertised a receive window of 0 for ${secs} s (${this.zeroWindow} of ${this.samples} samples)`;
-    } else if (this.arpFailures > 0) {
+    } else if (this.arpFailures > 0 && this.arpFailures >= this.rtoFirings) {
       cause = 'arp-unresolved';
       detail = `ARP unresolved: ${this.arpFailures} neighbour resolution failures or unresolved discards in ${secs} s, so nothing reached the peer`;
-    } else if (this.aborts > 0 || (!resumed && this.maxBackoff >= 6)) {
+    } else if (this.aborts > 0 || (!resumed && this.maxBackoff >= 6 && this.lastInSegs === this.firstInSegs)) {
       cause = 'peer-gone';
       detail = `peer gone: ${this.rtoFirings} retransmission timeouts in ${secs} s with no ACK (backoff reached ${this.maxBackoff}, RTO ${(this.maxRtoMs / 1000).toFixed(1)} s)${this.aborts > 0 ? ', then the connection was aborted' : ''}`;
     } else if (this.samples > 0 && this.memWait > half && this.belowMin > half && this.maxTcpMem <= 4 * 4096) {
@@ -137,7 +145,10 @@ export class StallTally {
       cause = 'rto-backoff';
       figures['rtoFirings'] = this.rtoFirings;
       figures['maxBackoff'] = this.maxBackoff;
-      detail = `RTO backoff: ${this.rtoFirings} retransmission timeouts in ${secs} s, backoff up to ${this.maxBackoff} (RTO ${(this.maxRtoMs / 1000).toFixed(1)} s)`;
+      figures['segmentsIn'] = Math.max(0, this.lastInSegs - this.firstInSegs);
+      detail =
+        `RTO backoff: ${this.rtoFirings} retransmission timeouts in ${secs} s, backoff up to ${this.maxBackoff} (RTO ${(this.maxRtoMs / 1000).toFixed(1)} s), ` +
+        `while ${Math.max(0, this.lastInSegs - this.firstInSegs)} segments still came in${this.arpFailures > 0 ? ` and ARP failed ${this.arpFailures} times` : ''}`;
     } else {
       cause = 'unknown';
       detail = `no progress for ${secs} s and no cause the timeline can name (window ${this.zeroWindow ? 'zero at times' : 'open'}, no RTO, no allocation failure)`;

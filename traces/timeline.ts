@@ -278,7 +278,7 @@ export class Timeline {
         }
         if (!c.stall) c.stall = new StallTally(c.name, c.progressAt);
         c.stall.addSample(
-          { sndWnd: sk.sndWnd, memWait: sk.memWaitTimer !== null, sndbufFull: sk.wmemQueued >= sk.sndbuf, pressure: tcp.memPressure, backoff: sk.backoff, rtoMs: sk.rto / NS_PER_MS, free: usage.freeBytes, tcpMem: tcp.memAllocated },
+          { sndWnd: sk.sndWnd, memWait: sk.memWaitTimer !== null, sndbufFull: sk.wmemQueued >= sk.sndbuf, pressure: tcp.memPressure, backoff: sk.backoff, rtoMs: sk.rto / NS_PER_MS, free: usage.freeBytes, tcpMem: tcp.memAllocated, inSegs: tcp.mib['InSegs'] ?? 0 },
           ram.reservePages() * 4096,
         );
       }
