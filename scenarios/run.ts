@@ -133,6 +133,7 @@ export function run(opts: RunOptions): RunOutcome {
       checks: [{ name: 'profile fits the board', pass: false, detail: dut.error }],
       budgets: (opts.budgets ?? []).map((b) => checkBudget(b, { 'flash.image': dutImage.length })),
       notes: [],
+      stalls: [],
       verdict: 'fail',
     };
     return { exitCode: 1, report, trace };

@@ -92,7 +92,7 @@ export interface Report {
   budgets: BudgetResult[];
   notes: string[];
   /** Transfers that stopped moving, each with its cause (from the timeline). */
-  stalls?: StallReport[];
+  stalls: StallReport[];
   verdict: 'pass' | 'fail';
 }
 
