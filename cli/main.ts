@@ -17,6 +17,7 @@ import { runCommand, RUN_HELP } from './run-command.js';
 import { compareCommand, COMPARE_HELP, mergeCommand, MERGE_HELP } from './results-commands.js';
 import { testCommand, TEST_HELP } from './test-command.js';
 import { QUARKLAB_VERSION } from '../scenarios/run.js';
+import { traceCommand, TRACE_HELP } from './trace-command.js';
 
 const HELP = `usage: quarklab <command> [options]
 
@@ -32,6 +33,7 @@ commands:
   compare    compare two results.json: flash, RAM, goodput and rtt deltas against thresholds
   fuzz       send mutated frames to a running board and check its invariants
   packetdrill  run packetdrill scripts against a board in virtual time
+  trace      print a run's timeline (trace.msgpack) or export it as CSV or JSON
 
 'quarklab <command> --help' for each command's options; 'quarklab --version' the version.`;
 
@@ -47,12 +49,14 @@ const COMMANDS: Record<string, { run: (args: string[]) => number | Promise<numbe
   compare: { run: compareCommand, help: COMPARE_HELP },
   fuzz: { run: fuzzCommand, help: FUZZ_HELP },
   packetdrill: { run: packetdrillCommand, help: PACKETDRILL_HELP },
+  trace: { run: traceCommand, help: TRACE_HELP },
 };
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined) {
     process.stderr.write(`quarklab: missing command (${Object.keys(COMMANDS).join(', ')}); 'quarklab --help' lists them\n`);
+    process.stderr.write(`quarklab: missing command (run, image, profiles, profile, calibrate, trace); 'quarklab --help' lists them\n`);
     return 2;
   }
   if (cmd === '--version' || cmd === '-V') {

@@ -2,7 +2,6 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { pack } from 'msgpackr';
 import { DEFAULT_BOARD, DEFAULT_PROFILE } from '../scenarios/inputs.js';
 import { DEFAULT_SCENARIO, SCENARIOS } from '../scenarios/registry.js';
 import { run } from '../scenarios/run.js';
@@ -10,6 +9,8 @@ import { BUDGET_KEYS, parseBudget, type BudgetSpec } from '../traces/budgets.js'
 import { DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { summarize } from '../traces/report.js';
 import { parseDecimalInteger } from './numbers.js';
+import { FileTraceSink } from '../traces/trace-writer.js';
+import { writeReportPages } from '../traces/report-pages.js';
 import { fail, write } from './output.js';
 import { isScenarioPath, resolveScenario } from '../api/load-scenario.js';
 import { splitScenarioSpec } from '../api/options.js';
@@ -38,7 +39,7 @@ function terminalProgress(): { update: (p: RunProgress) => void; end: () => void
 }
 import { prepareOutputDir } from './output-place.js';
 
-const OUTPUT_FILES = ['report.json', 'capture.pcapng', 'capture.pcap', 'lab.pcapng', 'trace.msgpack'];
+const OUTPUT_FILES = ['report.json', 'report.html', 'report.md', 'capture.pcapng', 'capture.pcap', 'lab.pcapng', 'trace.msgpack'];
 const DAY_S = 86_400;
 const MAX_PCAPNG_EPOCH_S = Number((1n << 64n) / 1_000_000_000n) - DAY_S;
 const MAX_PCAP_EPOCH_S = 0xffffffff - DAY_S;
@@ -46,7 +47,8 @@ const MAX_PCAP_EPOCH_S = 0xffffffff - DAY_S;
 export const RUN_HELP = `usage: quarklab run [options]
 
 Boot a board with a stack profile, run a scenario against the lab host, and write
-DIR/capture.pcapng, DIR/report.json and DIR/trace.msgpack.
+DIR/capture.pcapng, DIR/report.json, DIR/report.html, DIR/report.md and DIR/trace.msgpack
+(the timeline, streamed as the run goes: 'quarklab trace DIR').
 
 options:
   --board NAME|FILE     board (built in: quark-2m, quark-4m; default ${DEFAULT_BOARD})
@@ -156,7 +158,10 @@ export async function runCommand(args: string[]): Promise<number> {
     }
   }
   const progress = terminalProgress();
+  // The trace streams into the folder as the run goes; the file is created on its first record.
+  const traceSink = new FileTraceSink(join(out, 'trace.msgpack'));
   const outcome = run({
+    traceSink,
     beforeCapture: clearOutput,
     board: values.board,
     profile: values.profile,
@@ -184,10 +189,12 @@ export async function runCommand(args: string[]): Promise<number> {
   const report = outcome.report!;
   if ((outcome.captureFiles ?? []).length === 0) clearOutput();
   writeFileSync(join(out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
-  writeFileSync(join(out, 'trace.msgpack'), pack(outcome.trace));
+  // A board that never booted has an empty timeline: an empty stream of records.
+  if (!traceSink.opened) writeFileSync(join(out, 'trace.msgpack'), new Uint8Array(0));
+  const pages = writeReportPages(out, report);
   write(values.json ? JSON.stringify(report, null, 2) : summarize(report));
   const captured = outcome.captureFiles ?? [];
   const pcapngs = captured.filter((f) => f.endsWith('.pcapng'));
-  if (!values.json) write(`wrote ${join(out, 'report.json')}${pcapngs.map((f) => `, ${f}`).join('')}, ${join(out, 'trace.msgpack')}`);
+  if (!values.json) write(`wrote ${join(out, 'report.json')}, ${pages.html}, ${pages.md}${pcapngs.map((f) => `, ${f}`).join('')}, ${join(out, 'trace.msgpack')}`);
   return outcome.exitCode;
 }

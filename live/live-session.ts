@@ -209,6 +209,7 @@ export async function live(opts: LiveOptions): Promise<LiveOutcome> {
     checks,
     budgets: [],
     notes: [`live: virtual time follows the host's monotonic clock; the emulator fell behind by at most ${(lag.maxLagNs / 1e6).toFixed(2)} ms (mean ${(lag.meanLagNs / 1e6).toFixed(3)} ms; ${lag.ticksBehind1ms} of ${lag.ticks} ticks more than 1 ms behind, ${lag.ticksBehind10ms} more than 10 ms; busy ${(lag.busyShare * 100).toFixed(0)}% of the wall time, ${lag.cpuSeconds.toFixed(2)} CPU s over ${(wallNs / 1e9).toFixed(2)} s)`],
+    stalls: [],
     verdict,
   };
   const files = capture.finish(virtualNs);

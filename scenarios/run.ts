@@ -20,6 +20,8 @@ import { ltoEstimate, NO_LTO_FACTOR } from '../stack/kconfig/lto.js';
 import type { Profile } from '../stack/kconfig/kconfig.js';
 import { checkBudget, formatBytes, type BudgetSpec } from '../traces/budgets.js';
 import { Capture, DEFAULT_EPOCH_NS } from '../traces/capture.js';
+import { Timeline } from '../traces/timeline.js';
+import { MemoryTraceSink, TraceWriter, type TraceSink } from '../traces/trace-writer.js';
 import { REPORT_SCHEMA_ID, type BoardReport, type CheckReport, type Report } from '../traces/report.js';
 import { bootBoard, liveObjectBytes, programReservations, type BootedBoard } from './boot.js';
 import { buildFirmware } from './firmware.js';
@@ -66,6 +68,11 @@ export interface RunOptions {
    * part of a stack for a double (a broken TIME_WAIT) to see the run's checks catch it.
    */
   afterBoot?: (board: BootedBoard) => void;
+  /**
+   * Where trace.msgpack streams as the run goes (e.g. a FileTraceSink). Without one the trace is
+   * kept in memory and returned as RunOutcome.traceBytes.
+   */
+  traceSink?: TraceSink;
   /** Called every 65536 events while the scenario runs: how far it has got (for a progress line). */
   onProgress?: (p: RunProgress) => void;
 }
@@ -90,6 +97,10 @@ export interface RunOutcome {
   /** Files the capture was streamed to. */
   captureFiles?: string[];
   trace: TraceLine[];
+  /** trace.msgpack's bytes, when no traceSink was given. */
+  traceBytes?: Uint8Array;
+  /** Samples the timeline took (every 100 ms of the scenario's virtual time). */
+  timelineSamples?: number;
   /** Events the virtual clock ran (for benchmarks). */
   events?: number;
   /** Every figure a budget could name, as measured (null: not measured this run). */
@@ -173,6 +184,7 @@ export function run(opts: RunOptions): RunOutcome {
       checks: [{ name: 'profile fits the board', pass: false, detail: dut.error }],
       budgets: (opts.budgets ?? []).map((b) => checkBudget(b, { 'flash.image': dutImage.length })),
       notes: [],
+      stalls: [],
       verdict: 'fail',
     };
     return { exitCode: 1, report, trace, image: dutImage, sources: { board: boardConfig.name, profile: profile?.source ?? null, costTable: table.source } };
@@ -199,6 +211,23 @@ export function run(opts: RunOptions): RunOutcome {
     if (captureMode === 'all') capture.attach(lab.board.mac, `board ${labConfig.name} (lab host), profile ${LAB_PROFILE}`, 'lab');
   }
 
+  const memorySink = opts.traceSink ? null : new MemoryTraceSink();
+  const traceWriter = new TraceWriter(opts.traceSink ?? memorySink!);
+  const timeline = new Timeline(
+    {
+      sim: world.sim,
+      ram: dut.board.ram,
+      stack: dut.stack,
+      mac: dut.board.mac,
+      wire: world.wires[0]!.stats,
+      lines: trace,
+      programBytes: dut.memoryMap.filter((r) => r.kind === 'program' && !r.released).reduce((s, r) => s + r.size, 0),
+      staticBytes: dut.board.ram.usage().reservedBytes,
+      header: { board: boardConfig.name, profile: inputs.profile, scenario: scenario.name, seed },
+    },
+    traceWriter,
+  );
+  timeline.start();
   let finished = false;
   const processes: Process[] = [];
   const ctx: ScenarioContext = {
@@ -238,6 +267,7 @@ export function run(opts: RunOptions): RunOutcome {
   const checks: CheckReport[] = [];
   if (!finished) checks.push({ name: 'scenario completes', pass: false, detail: `still running at the ${scenario.timeLimitNs / NS_PER_SEC} s limit` });
   const trafficEnd = world.sim.now;
+  timeline.stop();
   // Programs exit, then every kernel timer is allowed to expire — unless the wire is in a storm
   // the quiet-wire check has already condemned, which would only burn time.
   quietWire.startDrain(trafficEnd);
@@ -300,6 +330,7 @@ export function run(opts: RunOptions): RunOutcome {
     checks,
     budgets,
     notes,
+    stalls: timeline.stalls,
     verdict,
   };
   const files = capture.finish(world.sim.now);
@@ -307,6 +338,8 @@ export function run(opts: RunOptions): RunOutcome {
   const captureFiles = toFile
     ? [opts.captureFile!, ...(captureMode === 'all' && opts.labCaptureFile !== undefined ? [opts.labCaptureFile] : []), ...(opts.classicPcap && opts.pcapFile !== undefined ? [opts.pcapFile] : [])]
     : [];
+  timeline.finish();
+  traceWriter.close();
   return {
     exitCode: verdict === 'pass' ? 0 : 1,
     report,
@@ -315,6 +348,8 @@ export function run(opts: RunOptions): RunOutcome {
     labCapture: kept && files.lab ? files.lab : undefined,
     captureFiles,
     trace,
+    traceBytes: memorySink?.bytes(),
+    timelineSamples: timeline.samples,
     events: world.sim.eventsRun,
     measured,
     image: dutImage,

@@ -4,6 +4,7 @@
  */
 import type { BudgetResult } from './budgets.js';
 import { formatBytes, formatValue } from './budgets.js';
+import type { StallReport } from './stall.js';
 
 export const REPORT_SCHEMA_ID = 'quarklab-report/1';
 
@@ -90,6 +91,8 @@ export interface Report {
   checks: CheckReport[];
   budgets: BudgetResult[];
   notes: string[];
+  /** Transfers that stopped moving, each with its cause (from the timeline). */
+  stalls: StallReport[];
   verdict: 'pass' | 'fail';
 }
 
@@ -128,6 +131,7 @@ export function summarize(r: Report): string {
     const v = b.value === null ? 'not measured' : formatValue(b.value, b.unit);
     out.push(`budget ${b.verdict === 'pass' ? 'PASS' : 'FAIL'} ${b.key} ${b.kind === 'max' ? '≤' : '≥'} ${formatValue(b.limit, b.unit)}: ${v}`);
   }
+  for (const s of r.stalls ?? []) out.push(`stall ${s.connection} from ${(s.fromNs / 1e9).toFixed(1)} s for ${(s.durationNs / 1e9).toFixed(1)} s: ${s.detail}`);
   for (const n of r.notes) out.push(`note: ${n}`);
   out.push(`verdict: ${r.verdict.toUpperCase()}`);
   return out.join('\n');

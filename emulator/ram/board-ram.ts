@@ -174,6 +174,11 @@ export class BoardRam {
     return this.kmallocator.ksize(addr);
   }
 
+  /** kmalloc-large requests held back at the min_free watermark (read by the timeline). */
+  get largeThrottled(): number {
+    return this.kmallocator.largeThrottled;
+  }
+
   /** Every cache plus kmalloc-large, sorted by name (code-unit order: deterministic). */
   slabinfo(): CacheStats[] {
     const lines = this.caches.list().map((c) => c.stats());

@@ -50,6 +50,8 @@ export class Kmalloc {
   private largePages = 0;
   private largePeakPages = 0;
   private largeFailures = 0;
+  /** Large allocations held back at the min_free watermark (observed by the timeline). */
+  largeThrottled = 0;
   private largeAllocs = 0;
   private largeFrees = 0;
 
@@ -133,6 +135,7 @@ export class Kmalloc {
     const addr = this.pages.allocPages(order, PAGE_KMALLOC_LARGE, gfp);
     if (addr === 0) {
       this.largeFailures++;
+      if (this.pages.lastRefusalThrottled) this.largeThrottled++;
       return 0;
     }
     const n = 1 << order;

@@ -83,6 +83,7 @@ export class KmemCache {
   private slabCount = 0;
   private peakSlabCount = 0;
   private failureCount = 0;
+  private throttledCount = 0;
   private allocCount = 0;
   private freeCount = 0;
 
@@ -117,6 +118,8 @@ export class KmemCache {
   get active(): number { return this.activeCount; }
   get peakActive(): number { return this.peakActiveCount; }
   get failures(): number { return this.failureCount; }
+  /** alloc() calls held back at the min_free watermark (GFP_KERNEL waits, not failures). */
+  get throttled(): number { return this.throttledCount; }
   get slabs(): number { return this.slabCount; }
 
   /**
@@ -130,6 +133,7 @@ export class KmemCache {
       if (slab === null) {
         // A GFP_KERNEL request held back at the watermark is a wait, not a failure.
         if (!this.pages.lastRefusalThrottled) this.failureCount++;
+        else this.throttledCount++;
         return 0;
       }
     }

@@ -6,7 +6,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pack } from 'msgpackr';
 import { run, type RunOptions, type RunOutcome } from '../../scenarios/run.js';
 import type { Report } from '../../traces/report.js';
 
@@ -115,7 +114,7 @@ export function runToDir(opts: RunOptions, into?: string): RunFiles {
     capturePath = join(dir, 'capture.pcapng');
     writeFileSync(capturePath, outcome.capture);
   }
-  const trace = new Uint8Array(pack(outcome.trace));
+  const trace = outcome.traceBytes ?? new Uint8Array(0);
   writeFileSync(join(dir, 'trace.msgpack'), trace);
   return { outcome, report, reportJson, dir, reportPath, capturePath, capture: outcome.capture ?? null, trace };
 }

@@ -1,0 +1,91 @@
+/**
+ * trace.msgpack as a stream: each record is one msgpack map, appended to a bounded buffer that
+ * goes to its sink (a file, or memory for in-process runs) whenever it fills, so the host holds
+ * at most one buffer of the trace whatever the run's length. docs/trace-format.md describes the
+ * records.
+ */
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Packr } from 'msgpackr';
+
+/** Where the bytes go: a file written as the run goes, or chunks kept for an in-process caller. */
+export interface TraceSink {
+  write(chunk: Uint8Array): void;
+  close(): void;
+}
+
+/** Bytes buffered before a write to the sink. */
+export const TRACE_BUFFER_BYTES = 64 * 1024;
+
+/** Opens its file on the first write, so a run refused for bad input leaves no file behind. */
+export class FileTraceSink implements TraceSink {
+  private fd = -1;
+  /** True once the file was created (it stays true after close). */
+  opened = false;
+  constructor(readonly path: string) {}
+  write(chunk: Uint8Array): void {
+    if (this.fd < 0) {
+      mkdirSync(dirname(this.path), { recursive: true });
+      this.fd = openSync(this.path, 'w');
+      this.opened = true;
+    }
+    let off = 0;
+    while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
+  }
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+}
+
+/** Keeps the chunks: for runs in-process (tests, the library API) that want the bytes back. */
+export class MemoryTraceSink implements TraceSink {
+  private readonly chunks: Uint8Array[] = [];
+  write(chunk: Uint8Array): void {
+    this.chunks.push(chunk.slice());
+  }
+  close(): void {}
+  bytes(): Uint8Array {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+export class TraceWriter {
+  // Plain maps (no msgpackr record extension): any msgpack tool reads them, the same bytes every run.
+  private readonly packr = new Packr({ useRecords: false, variableMapSize: true });
+  private readonly buffer = new Uint8Array(TRACE_BUFFER_BYTES);
+  private used = 0;
+  records = 0;
+  bytesWritten = 0;
+  private closed = false;
+
+  constructor(private readonly sink: TraceSink) {}
+
+  write(record: Record<string, unknown>): void {
+    if (this.closed) return;
+    const packed = this.packr.pack(record);
+    this.records++;
+    if (this.used + packed.length > this.buffer.length) this.flush();
+    if (packed.length > this.buffer.length) {
+      this.sink.write(packed);
+      this.bytesWritten += packed.length;
+      return;
+    }
+    this.buffer.set(packed, this.used);
+    this.used += packed.length;
+  }
+
+  flush(): void {
+    if (this.used === 0) return;
+    this.sink.write(this.buffer.subarray(0, this.used));
+    this.bytesWritten += this.used;
+    this.used = 0;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.sink.close();
+    this.closed = true;
+  }
+}
