@@ -4,9 +4,9 @@
  * a clock, so a cell's files and its entry are the same whichever worker ran it.
  */
 import { createHash } from 'node:crypto';
+import { writeReportPages } from '../traces/report-pages.js';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pack } from 'msgpackr';
 import { resolveScenario } from '../api/load-scenario.js';
 import { packageRoot } from '../emulator/package-root.js';
 import { run } from '../scenarios/run.js';
@@ -71,7 +71,8 @@ export async function runCell(cell: Cell, outDir: string | null): Promise<CellRe
     mkdirSync(partial, { recursive: true });
     writeFileSync(join(partial, 'report.json'), reportText);
     if (outcome.capture) writeFileSync(join(partial, 'capture.pcapng'), outcome.capture);
-    writeFileSync(join(partial, 'trace.msgpack'), pack(outcome.trace));
+    writeFileSync(join(partial, 'trace.msgpack'), outcome.traceBytes ?? new Uint8Array(0));
+    writeReportPages(partial, report);
     rmSync(final, { recursive: true, force: true });
     renameSync(partial, final);
   }
