@@ -62,11 +62,13 @@ describe('quarklab test: the 16-cell matrix', () => {
     expect(new Set(results.cells.map((c) => c.id)).size).toBe(16);
     const wholeCells = cellFolders(join(work, 'whole'));
     const shardCells = new Map([...cellFolders(join(work, 'shard1')), ...cellFolders(join(work, 'shard2'))]);
-    expect([...shardCells.keys()].sort()).toEqual([...wholeCells.keys()].filter((k) => !k.endsWith('.xml') && !k.endsWith('.md')).sort());
+    expect([...shardCells.keys()].sort()).toEqual([...wholeCells.keys()].sort());
     for (const [k, v] of shardCells) expect(v.equals(wholeCells.get(k)!), k).toBe(true);
     // Each cell's folder has its capture, report and trace, and results.json hashes them.
     for (const c of results.cells) {
       expect(wholeCells.has(`${c.id}/capture.pcapng`)).toBe(true);
+      expect(wholeCells.has(`${c.id}/report.html`), `${c.id}/report.html`).toBe(true);
+      expect(readFileSync(join(work, 'whole', 'index.html'), 'utf8')).toContain(`href="${c.id}/report.html"`);
       expect(c.hashes.report).toMatch(/^[0-9a-f]{64}$/);
       for (const h of ['board', 'profile', 'costTable', 'image', 'capture']) expect(c.hashes[h], `${c.id} ${h}`).toMatch(/^[0-9a-f]{64}$/);
     }
@@ -248,6 +250,6 @@ describe('Ctrl-C', () => {
     expect(results.cells.length).toBeGreaterThanOrEqual(1);
     expect(results.cells.length).toBeLessThan(4);
     // Exactly the finished cells have folders; nothing half-written is left.
-    expect(readdirSync(join(work, 'o')).sort()).toEqual([...results.cells.map((c) => c.id), 'results.json'].sort());
+    expect(readdirSync(join(work, 'o')).sort()).toEqual([...results.cells.map((c) => c.id), 'index.html', 'results.json'].sort());
   });
 });
