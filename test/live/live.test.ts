@@ -156,9 +156,11 @@ describe('quarklab live: quark-2m minimal on a VXLAN tunnel to a Linux namespace
     expect(report.scenario.figures.iperf3.map((t) => t.reverse)).toEqual([false, true]);
     const cap = join(out, 'capture.pcapng');
     expect(existsSync(cap)).toBe(true);
-    const expert = tsharkExpert(cap, ['-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE']);
+    // iperf3's payload is random bytes, which tshark's heuristic Thrift dissector sometimes
+    // claims and then calls malformed: that dissector has nothing to say about this capture.
+    const expert = tsharkExpert(cap, ['--disable-protocol', 'thrift', '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE']);
     expect(expert).not.toMatch(/Malformed|Errors \(/);
-    const bad = tshark(['-n', '-r', cap, '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', '-Y', '_ws.malformed || ip.checksum.status == "Bad" || tcp.checksum.status == "Bad" || udp.checksum.status == "Bad" || icmp.checksum.status == "Bad"']);
+    const bad = tshark(['-n', '-r', cap, '--disable-protocol', 'thrift', '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', '-Y', '_ws.malformed || ip.checksum.status == "Bad" || tcp.checksum.status == "Bad" || udp.checksum.status == "Bad" || icmp.checksum.status == "Bad"']);
     expect(bad.stdout.trim()).toBe('');
   });
 });
