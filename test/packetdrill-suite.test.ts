@@ -14,10 +14,8 @@ import { REPO_ROOT } from './helpers/run.js';
 const DIR = join(REPO_ROOT, 'test', 'packetdrill');
 const SCRIPTS = readdirSync(DIR).filter((f) => f.endsWith('.pkt')).sort();
 
-/** Script → the issue-12 item it waits for, and a piece of the failure it must show meanwhile. */
+/** Script → the stack fix it waits for, and a piece of the failure it must show meanwhile. */
 const AWAITING: Record<string, { item: string; shows: string }> = {
-  'rto-slow-start-after.pkt': { item: 'loss recovery after an RTO: a retransmission is counted twice in packets in flight', shows: 'expected 2000 bytes vs actual 1000 bytes' },
-  // Not an issue-12 item: found by this suite, not fixed yet (see the branch's report).
   'close-fin-with-data.pkt': { item: 'rcv_mss estimate (tcp_measure_rcv_mss) and tcp_cleanup_rbuf in CLOSE_WAIT', shows: 'timed out waiting for packet' },
 };
 
