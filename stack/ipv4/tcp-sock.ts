@@ -149,6 +149,8 @@ export class TcpSock extends Sock {
   lastSendNs = 0;
   /** Smallest RTT sampled (tcp_min_rtt), ns; 0 before the first. */
   minRttNs = 0;
+  /** When minRttNs was sampled: it expires after tcp_min_rtt_wlen (300 s). */
+  minRttStampNs = 0;
   // Loss recovery state (tcp-rack.ts, tcp-tlp.ts, tcp-dsack.ts).
   /** What the shared retransmit timer is armed for (icsk_pending): RTO, loss probe or RACK reordering timeout. */
   xmitTimerKind: 'rto' | 'tlp' | 'reo' = 'rto';
