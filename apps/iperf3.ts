@@ -278,6 +278,10 @@ export class Iperf3Server implements Program {
       this.ctx.sys.close(fd);
       return;
     }
+    // iperf_accept (iperf_server_api.c) sets TCP_NODELAY on the control socket "for lower
+    // latency on control messages": otherwise Nagle holds TEST_START behind the unacknowledged
+    // CREATE_STREAMS byte until the client's (pingpong-delayed) ACK, 40 ms into the test.
+    this.ctx.sys.setsockopt(fd, 'TCP_NODELAY', 1);
     const control = { fd, phase: 'params' as ControlPhase, in: new ControlBuffer(), out: new ControlOutbox(this.ctx, fd), cookie };
     this.control = control;
     this.ctx.sys.onReadable(fd, () => this.readControl());
@@ -531,6 +535,8 @@ export class Iperf3Client implements Program {
     const fd = ctx.sys.socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) return this.fail(`socket: ${errnoName(fd)}`);
     this.controlFd = fd;
+    // iperf_connect (iperf_api.c) sets TCP_NODELAY on the control socket, as the server does.
+    ctx.sys.setsockopt(fd, 'TCP_NODELAY', 1);
     this.out = new ControlOutbox(ctx, fd);
     let sentCookie = false;
     ctx.sys.onWritable(fd, () => {

@@ -2,9 +2,8 @@
 // minimal profile and quark-4m with full. Every script names its oracle (an RFC section or the
 // Linux 6.1 function) in its header; none was written from the board's output. A script for a
 // feature the profile lacks (`// quarklab: requires SYMBOL`) must come out unsupported there.
-// AWAITING lists the scripts that still fail on this branch (i12a-tcp merged): items of issue
-// 12 that i12b-cc owns, and one stack bug found here and not yet fixed. They are asserted to
-// fail with the reason named, so the list must shrink when those fixes land.
+// AWAITING lists the scripts that still fail: stack bugs found by the suite and not yet fixed.
+// They are asserted to fail with the reason named, so the list must shrink when fixes land.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -15,14 +14,8 @@ import { REPO_ROOT } from './helpers/run.js';
 const DIR = join(REPO_ROOT, 'test', 'packetdrill');
 const SCRIPTS = readdirSync(DIR).filter((f) => f.endsWith('.pkt')).sort();
 
-/** Script → the issue-12 item it waits for, and a piece of the failure it must show meanwhile. */
+/** Script → the stack fix it waits for, and a piece of the failure it must show meanwhile. */
 const AWAITING: Record<string, { item: string; shows: string }> = {
-  'tlp-probe.pkt': { item: '12.6 RACK-TLP (i12b-cc)', shows: 'timed out waiting for packet' },
-  'recovery-sack-fast-retransmit.pkt': { item: '12.5 congestion control: tcp_reno_ssthresh halves cwnd, not the flight (i12b-cc)', shows: 'tcpi_snd_cwnd is 3' },
-  'recovery-ssthresh-halved.pkt': { item: '12.5 congestion control: tcp_reno_ssthresh halves cwnd, not the flight (i12b-cc)', shows: 'tcpi_snd_ssthresh is 2' },
-  'rto-cwnd-one.pkt': { item: '12.5 congestion control: tcp_reno_ssthresh halves cwnd, not the flight (i12b-cc)', shows: 'tcpi_snd_ssthresh is 2' },
-  'rto-slow-start-after.pkt': { item: '12.6 loss recovery after an RTO (F-RTO; i12b-cc)', shows: 'expected 2000 bytes vs actual 1000 bytes' },
-  // Not an issue-12 item: found by this suite, not fixed yet (see the branch's report).
   'close-fin-with-data.pkt': { item: 'rcv_mss estimate (tcp_measure_rcv_mss) and tcp_cleanup_rbuf in CLOSE_WAIT', shows: 'timed out waiting for packet' },
 };
 

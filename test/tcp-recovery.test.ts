@@ -249,11 +249,18 @@ describe('F-RTO', () => {
     expect(ext['TCPSpuriousRTOs']).toBe(1);
     expect(ext['TCPLossUndo']).toBe(1);
     expect(sk.cwnd).toBeGreaterThanOrEqual(cwndBefore);
-    // tshark sees the board's retransmissions (the probe's and the timeout's at least), and the
+    // Nothing was lost, so once the timeout is undone no fast recovery may follow: RACK's
+    // reordering window (min_rtt / 4) keeps the segments sent with the one just delivered from
+    // being marked lost while their held-up ACKs are still arriving.
+    expect(ext['TCPSackRecovery']).toBe(0);
+    expect(ext['TCPFastRetrans']).toBe(0);
+    // tshark sees the board's retransmissions — the timeout's at least; the loss probe went out
+    // while the writer still had data queued, so it carried new data (tcp_send_loss_probe sends
+    // the send head when the peer's window takes it) and is no retransmission — and the
     // board's Tcp.RetransSegs agrees with it.
     const cap = saveCapture(c);
     const rtx = tsharkFields(cap, ['frame.number'], `ip.src==192.0.2.2 && tcp.analysis.retransmission`);
-    expect(rtx.length).toBeGreaterThanOrEqual(2);
+    expect(rtx.length).toBeGreaterThanOrEqual(1);
     expect(c.p.dut.stack.tcp!.mib['RetransSegs']).toBe(rtx.length);
   });
 });

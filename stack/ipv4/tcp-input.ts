@@ -234,9 +234,20 @@ function ackSegments(sk: TcpSock, ack: number): { bytes: number; segs: number; r
   return { bytes, segs, rtt };
 }
 
+/** sysctl tcp_min_rtt_wlen: 300 s. */
+const MIN_RTT_WLEN_NS = 300_000_000_000;
+
 /** RFC 6298 §2: SRTT, RTTVAR and RTO, with Linux's 200 ms floor. */
 export function sampleRtt(sk: TcpSock, rtt: number): void {
   if (rtt <= 0) rtt = 1000;
+  // tcp_update_rtt_min (tcp_ack_update_rtt calls it before tcp_rtt_estimator): the minimum RTT
+  // over tcp_min_rtt_wlen (300 s), which RACK's reordering window (min_rtt / 4) and its
+  // retransmission-ambiguity check use. Linux keeps minmax_running_min's three samples; here
+  // a minimum older than the window is replaced by the next sample.
+  if (sk.minRttNs === 0 || rtt <= sk.minRttNs || sk.now - sk.minRttStampNs > MIN_RTT_WLEN_NS) {
+    sk.minRttNs = rtt;
+    sk.minRttStampNs = sk.now;
+  }
   if (sk.srtt === 0) {
     sk.srtt = rtt;
     sk.rttvar = rtt / 2;

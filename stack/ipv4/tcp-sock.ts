@@ -149,6 +149,8 @@ export class TcpSock extends Sock {
   lastSendNs = 0;
   /** Smallest RTT sampled (tcp_min_rtt), ns; 0 before the first. */
   minRttNs = 0;
+  /** When minRttNs was sampled: it expires after tcp_min_rtt_wlen (300 s). */
+  minRttStampNs = 0;
   // Loss recovery state (tcp-rack.ts, tcp-tlp.ts, tcp-dsack.ts).
   /** What the shared retransmit timer is armed for (icsk_pending): RTO, loss probe or RACK reordering timeout. */
   xmitTimerKind: 'rto' | 'tlp' | 'reo' = 'rto';
@@ -275,13 +277,17 @@ export class TcpSock extends Sock {
     return this.stack.sim.now;
   }
 
-  /** Bytes in flight by RFC 6675's pipe: sent, not acked, not SACKed, not marked lost, plus retransmits. */
+  /**
+   * tcp_packets_in_flight: packets_out - (sacked_out + lost_out) + retrans_out. Linux only
+   * retransmits a segment it has marked lost (or a TLP probe, which __tcp_retransmit_skb leaves
+   * out of retrans_out), so a resent segment counts once, as the copy in the network. Here a
+   * resent segment has `lost` cleared and `rtxInFlight` set: it is counted by not being lost.
+   */
   packetsInFlight(): number {
     let n = 0;
     for (const seg of this.writeQueue) {
       if (!this.isSent(seg)) break;
       if (!seg.sacked && !seg.lost) n++;
-      if (seg.rtxInFlight && !seg.sacked) n++;
     }
     // Without SACK each duplicate ACK stands for a segment that left the network (tcp_add_reno_sack).
     return this.sackOk ? n : Math.max(0, n - this.dupAcks);

@@ -6,6 +6,7 @@
  * buckets as the 2014 series did.
  */
 import { NS_PER_MS, NS_PER_SEC } from '../../emulator/event-queue.js';
+import { tcpCaFind } from './tcp-cong-list.js';
 
 export interface TcpSysctl {
   /** tcp_mem: low, pressure, high — in pages. */
@@ -156,12 +157,13 @@ export const TCP_FIXED_SYSCTLS: Record<string, string> = {
   'net.ipv4.tcp_timestamps': '1',
   'net.ipv4.tcp_window_scaling': '1',
   'net.ipv4.tcp_ecn': '0',
-  'net.ipv4.tcp_dsack': '0',
+  // The loss-recovery switches at Linux 6.1's defaults, which is what the stack always does:
+  // D-SACK (tcp_dsack 1), RACK (tcp_recovery 1), TLP (tcp_early_retrans 3), F-RTO (tcp_frto 2).
+  'net.ipv4.tcp_dsack': '1',
   'net.ipv4.tcp_fack': '0',
-  'net.ipv4.tcp_recovery': '0',
-  'net.ipv4.tcp_early_retrans': '0',
-  'net.ipv4.tcp_frto': '0',
-  'net.ipv4.tcp_congestion_control': 'reno',
+  'net.ipv4.tcp_recovery': '1',
+  'net.ipv4.tcp_early_retrans': '3',
+  'net.ipv4.tcp_frto': '2',
   'net.ipv4.tcp_fastopen': '3',
   'net.ipv4.tcp_abort_on_overflow': '0',
   'net.ipv4.tcp_mtu_probing': '0',
@@ -212,6 +214,11 @@ export function setTcpSysctl(s: TcpSysctl, name: string, raw: string): SysctlRes
       return setInt(0, 1 << 30, (v) => (s.maxTwBuckets = v));
     case 'net.ipv4.tcp_max_orphans':
       return setInt(0, 1 << 30, (v) => (s.maxOrphans = v));
+    case 'net.ipv4.tcp_congestion_control':
+      // The default for sockets made after this (tcp_set_default_congestion_control).
+      if (!tcpCaFind(raw.trim())) return 'bad-value';
+      s.congestionControl = raw.trim();
+      return 'ok';
     case 'net.core.somaxconn':
       return setInt(0, 65535, (v) => (s.somaxconn = v));
     case 'net.ipv4.tcp_rmem':
