@@ -18,8 +18,11 @@ const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', 
 describe('report.html', () => {
   it('opens in headless chromium from the file alone, and every plot has one point per sample', async () => {
     expect(existsSync(CHROMIUM), `${CHROMIUM} (apt-get install chromium)`).toBe(true);
-    // A short lossy upload: several seconds of timeline with a TCP connection in it.
-    const run = runToDir({ board: 'quark-2m', profile: 'minimal', scenario: 'bulk-tx:bytes=1000000,loss=0.03' });
+    // A short lossy upload long enough for several samples with the TCP connection in them
+    // (about 0.8 s of virtual time: 5 % loss on 2 MB). 1 MB at 3 % used to take 0.29 s because a
+    // tail loss waited for a 200 ms RTO; with tail loss probes it is over in 88 ms, before the
+    // first 100 ms sample sees the connection.
+    const run = runToDir({ board: 'quark-2m', profile: 'minimal', scenario: 'bulk-tx:bytes=2000000,loss=0.05' });
     const pages = writeReportPages(run.dir, run.report);
     expect(pages.traceError).toBeUndefined();
 
@@ -32,6 +35,15 @@ describe('report.html', () => {
     });
     expect(memSamples.length).toBeGreaterThanOrEqual(3);
     expect(tcpSamples.size).toBeGreaterThan(0);
+    // docs/trace-format.md: a sample every 100 ms of virtual time from the start of the scenario,
+    // and one last at the end of its traffic (at most 100 ms after the one before it).
+    const INTERVAL_NS = 100_000_000;
+    expect(memSamples[0]).toBe(0);
+    for (let i = 1; i < memSamples.length - 1; i++) expect(memSamples[i]! - memSamples[i - 1]!, `sample ${i}`).toBe(INTERVAL_NS);
+    const lastGap = memSamples.at(-1)! - memSamples.at(-2)!;
+    expect(lastGap).toBeGreaterThanOrEqual(0);
+    expect(lastGap).toBeLessThanOrEqual(INTERVAL_NS);
+    expect(memSamples.at(-1)).toBe(run.report.virtualTimeNs);
 
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
     try {

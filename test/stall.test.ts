@@ -78,7 +78,13 @@ describe('a stall with nothing coming back is named: peer gone', () => {
     const tcpOut = afterStart.filter((p) => p.direction === 'outbound' && isTcp(p.data));
     expect(tcpIn.length).toBe(0);
     expect(tcpOut.length).toBeGreaterThan(0);
-    expect(s.detail).toMatch(/^peer gone: \d+ retransmission timeouts in 598\.\d s with no ACK/);
+    // The stall starts at the first sample at or after the last TCP segment the board received
+    // (the capture's, on the 100 ms sample grid) and runs to the end of traffic.
+    const inbound = cap.packets.filter((p) => p.direction === 'inbound' && isTcp(p.data) && p.timestampNs < until);
+    const lastIn = Number(inbound.at(-1)!.timestampNs - DEFAULT_EPOCH_NS);
+    expect(s.fromNs).toBe(Math.ceil(lastIn / 100_000_000) * 100_000_000);
+    const secs = ((run.report.virtualTimeNs - s.fromNs) / 1e9).toFixed(1).replace('.', '\\.');
+    expect(s.detail).toMatch(new RegExp(`^peer gone: \\d+ retransmission timeouts in ${secs} s with no ACK`));
   }, 60_000);
 });
 

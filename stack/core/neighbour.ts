@@ -292,7 +292,10 @@ export class NeighTable {
     this.gcTimer = null;
     const now = this.sim.now;
     this.reachableTime = this.randomReachableTime();
-    for (const n of [...this.entries.values()]) {
+    // Linux 6.1 leaves a table below gc_thresh1 alone: `if (entries < tbl->gc_thresh1) goto out`
+    // (a board talking to one peer keeps that peer's entry, STALE, however long it idles).
+    const collect = this.entries.size >= this.params.gcThresh1;
+    for (const n of collect ? [...this.entries.values()] : []) {
       if (n.state === 'FAILED' || (n.state === 'STALE' && now - n.used > this.params.gcStaleTime)) {
         if (this.entries.size > 0) this.destroy(n);
       }
