@@ -160,7 +160,10 @@ describe('quarklab live: quark-2m minimal on a VXLAN tunnel to a Linux namespace
     // claims and then calls malformed: that dissector has nothing to say about this capture.
     const expert = tsharkExpert(cap, ['--disable-protocol', 'thrift', '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE']);
     expect(expert).not.toMatch(/Malformed|Errors \(/);
-    const bad = tshark(['-n', '-r', cap, '--disable-protocol', 'thrift', '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', '-Y', '_ws.malformed || ip.checksum.status == "Bad" || tcp.checksum.status == "Bad" || udp.checksum.status == "Bad" || icmp.checksum.status == "Bad"']);
+    // Checksums are the board's to get right. Linux's own segments are left out: about one in
+    // 65536 carries 0xffff where tshark computes 0x0000 (the same value in ones' complement,
+    // which the board accepts), and tshark calls that bad.
+    const bad = tshark(['-n', '-r', cap, '--disable-protocol', 'thrift', '-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', '-Y', '_ws.malformed || (ip.src == 192.0.2.2 && (ip.checksum.status == "Bad" || tcp.checksum.status == "Bad" || udp.checksum.status == "Bad" || icmp.checksum.status == "Bad"))']);
     expect(bad.stdout.trim()).toBe('');
   });
 });
