@@ -1,6 +1,6 @@
 /** `quarklab calibrate`: a cost table from a team's own kernel build (`size`, `pahole`). */
 import { writeFileSync } from 'node:fs';
-import { readInputText } from './input-files.js';
+import { readInputText } from '../scenarios/input-files.js';
 import { checkOutputFile } from './output-place.js';
 import { parseArgs } from 'node:util';
 import { resolveBoard } from '../scenarios/inputs.js';

@@ -6,7 +6,7 @@ import { DEFAULT_BOARD, DEFAULT_PROFILE } from '../scenarios/inputs.js';
 import { formatBytes } from '../traces/budgets.js';
 import { parseDecimalInteger } from './numbers.js';
 import { fail, write } from './output.js';
-import { readInputText } from './input-files.js';
+import { readInputText } from '../scenarios/input-files.js';
 import { checkOutputFile } from './output-place.js';
 
 export const FUZZ_HELP = `usage: quarklab fuzz [--board B] [--profile P] [--frames N] [--seed S] [--batch N] [--case FILE]

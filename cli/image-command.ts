@@ -5,7 +5,7 @@ import { describeImage, MAX_IMAGE_BYTES, parseImage, readConfigSection } from '.
 import { buildFirmware } from '../scenarios/firmware.js';
 import { DEFAULT_BOARD, DEFAULT_PROFILE, resolveBoard, resolveCostTable, resolveProfile } from '../scenarios/inputs.js';
 import { formatBytes } from '../traces/budgets.js';
-import { readInputFile } from './input-files.js';
+import { readInputFile } from '../scenarios/input-files.js';
 import { fail, write } from './output.js';
 import { checkOutputFile } from './output-place.js';
 

@@ -7,7 +7,7 @@
  */
 import { accessSync, constants, lstatSync, mkdirSync, realpathSync, rmdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { errnoCode, fileKind } from './input-files.js';
+import { errnoCode, fileKind } from '../scenarios/input-files.js';
 
 const PSEUDO_FS = ['/proc', '/sys', '/dev'];
 

@@ -4,6 +4,9 @@
  * is one step off a frame the stack accepts and reaches deep into its parsers.
  */
 import { writeU16, writeU32 } from '../stack/core/addr.js';
+import { ETH_P_ARP, ETH_P_IP } from '../stack/ethernet/eth.js';
+import { IPPROTO_IGMP } from '../stack/ipv4/igmp-header.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../stack/ipv4/ipv4-header.js';
 import { csumFold, csumPartial, ipChecksum, pseudoHeaderSum } from '../stack/core/checksum.js';
 
 export interface Endpoints {
@@ -22,12 +25,6 @@ export interface LiveTcp {
   ack: number;
 }
 
-export const ETH_P_IP = 0x0800;
-export const ETH_P_ARP = 0x0806;
-export const IPPROTO_ICMP = 1;
-export const IPPROTO_IGMP = 2;
-export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
 
 export function ethFrame(e: Endpoints, ethertype: number, payload: Uint8Array, dst: Uint8Array = e.dutMac): Uint8Array {
   const f = new Uint8Array(14 + payload.length);

@@ -16,13 +16,7 @@ import type { Cell } from './plan.js';
 /** The figures results.json keeps per cell (those a budget or a baseline compare can name). */
 export const RESULT_FIGURES = ['flash.image', 'ram.static', 'ram.peak', 'ram.heap-peak', 'ram.free-min', 'goodput', 'rtt.p99', 'rx.missed', 'alloc.failures'] as const;
 
-export interface CellResult {
-  index: number;
-  id: string;
-  board: string;
-  profile: string;
-  scenario: string;
-  seed: number;
+export interface CellResult extends Pick<Cell, 'index' | 'id' | 'board' | 'profile' | 'scenario' | 'seed'> {
   /** pass, fail, xfail (failed as the plan expects), xpass (passed, expected to fail: a failure), error (bad input). */
   verdict: 'pass' | 'fail' | 'xfail' | 'xpass' | 'error';
   /** The cell counts as held (pass or xfail). */

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readInputText } from '../cli/input-files.js';
+import { readInputText } from './input-files.js';
 import { parseBoardText, type BoardConfig, type BoardResult } from '../emulator/board-config.js';
 import { packageRoot } from '../emulator/package-root.js';
 import { loadCostTable, type CostTable } from '../stack/kconfig/cost-table.js';

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../emulator/package-root.js';
-import { readInputFile } from '../cli/input-files.js';
+import { readInputFile } from './input-files.js';
 import type { Program } from '../apps/program.js';
 import type { BoardConfig } from '../emulator/board-config.js';
 import { NS_PER_SEC, NS_PER_US } from '../emulator/event-queue.js';
