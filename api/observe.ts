@@ -52,7 +52,7 @@ export function observeBoard(b: BootedBoard): BoardObservation {
     bound: {
       heapBytes: u.heapBytes,
       tcpMemPages: tcp ? [...tcp.sysctl.tcpMem] : null,
-      tcpMemAllocatedPages: tcp ? tcp.memAllocated : null,
+      tcpMemAllocatedPages: tcp ? tcp.mem.allocated : null,
     },
     sockets: { live: st.sockets.live, skbsLive: st.skbs.live },
     mib: st.has('PROC_FS') ? (JSON.parse(JSON.stringify(st.mib.snapshot())) as Record<string, Record<string, number>>) : null,

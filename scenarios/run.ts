@@ -14,7 +14,7 @@ import { NO_IMPAIRMENTS } from '../emulator/wire.js';
 import { World } from '../emulator/world.js';
 import { parseImage } from '../emulator/flash-image.js';
 import { inetFlushInterface } from '../stack/ipv4/devinet.js';
-import { SK_MEMORY_PCPU_RESERVE } from '../stack/ipv4/tcp.js';
+import { SK_MEMORY_PCPU_RESERVE } from '../stack/core/sock-mem.js';
 import { linkComparison, profileCost, type CostTable } from '../stack/kconfig/cost-table.js';
 import { ltoEstimate, NO_LTO_FACTOR } from '../stack/kconfig/lto.js';
 import type { Profile } from '../stack/kconfig/kconfig.js';
@@ -417,8 +417,8 @@ export function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: num
           ehashEntries: st.tcp.sysctl.ehashEntries,
           maxTwBuckets: st.tcp.sysctl.maxTwBuckets,
           maxOrphans: st.tcp.sysctl.maxOrphans,
-          memAllocatedPeakBytes: st.tcp.memAllocatedPeak,
-          memoryPressureEntered: st.tcp.pressureEpisodes > 0,
+          memAllocatedPeakBytes: st.tcp.mem.allocatedPeak,
+          memoryPressureEntered: st.tcp.mem.pressureEpisodes > 0,
           dropReasons: { ...st.tcp.dropReasons },
         }
       : null,

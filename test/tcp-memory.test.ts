@@ -129,16 +129,16 @@ describe('socket memory as 6.1 counts it (sk_memory_allocated_add/sub)', () => {
       expect(skb.truesize).toBe(4288);
       tcp.chargeRcv(sk, skb);
       skbs.push(skb);
-      if (k === 243) expect(tcp.protoMemoryAllocated()).toBe(0);
-      if (k === 244) expect(tcp.protoMemoryAllocated()).toBe(256);
+      if (k === 243) expect(tcp.mem.protoMemoryAllocated()).toBe(0);
+      if (k === 244) expect(tcp.mem.protoMemoryAllocated()).toBe(256);
     }
-    expect(tcp.protoMemoryAllocated()).toBe(256);
-    expect(tcp.pcpuReservePages).toBe(1);
+    expect(tcp.mem.protoMemoryAllocated()).toBe(256);
+    expect(tcp.mem.pcpuReservePages).toBe(1);
     skbs.pop()!.free();
-    expect(tcp.protoMemoryAllocated()).toBe(256);
+    expect(tcp.mem.protoMemoryAllocated()).toBe(256);
     for (const skb of skbs) skb.free();
-    expect(tcp.memAllocated).toBe(0);
-    expect(tcp.protoMemoryAllocated()).toBe(0);
+    expect(tcp.mem.allocated).toBe(0);
+    expect(tcp.mem.protoMemoryAllocated()).toBe(0);
     sk.release();
   });
 });

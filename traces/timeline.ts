@@ -233,14 +233,14 @@ export class Timeline {
       largePages: ram.slabinfo().find((s) => s.name === 'kmalloc-large')?.pages ?? 0,
       caches: cachePages,
       owners: [
-        tcp ? tcp.memAllocated : 0,
+        tcp ? tcp.mem.allocated : 0,
         bytesOf('skbuff_head_cache') + bytesOf('skbuff_fclone_cache'),
         bytesOf('request_sock_TCP'),
         bytesOf('ip4-frags') + (stack.ipfrag?.memory ?? 0),
         this.src.programBytes,
       ],
-      tcpMem: tcp ? tcp.memAllocated : 0,
-      pressure: tcp ? tcp.memPressure : false,
+      tcpMem: tcp ? tcp.mem.allocated : 0,
+      pressure: tcp ? tcp.mem.pressure : false,
       goodput,
     });
     if (tcp) {
@@ -265,7 +265,7 @@ export class Timeline {
           rmemAlloc: sk.rmemAlloc,
           sndbufFull: sk.wmemQueued >= sk.sndbuf,
           memWait: sk.memWaitTimer !== null,
-          pressure: tcp.memPressure,
+          pressure: tcp.mem.pressure,
           acked: sk.info.bytesAcked,
           received: sk.info.bytesReceived,
         });
@@ -278,7 +278,7 @@ export class Timeline {
         }
         if (!c.stall) c.stall = new StallTally(c.name, c.progressAt);
         c.stall.addSample(
-          { sndWnd: sk.sndWnd, memWait: sk.memWaitTimer !== null, sndbufFull: sk.wmemQueued >= sk.sndbuf, pressure: tcp.memPressure, backoff: sk.backoff, rtoMs: sk.rto / NS_PER_MS, free: usage.freeBytes, tcpMem: tcp.memAllocated, inSegs: tcp.mib['InSegs'] ?? 0 },
+          { sndWnd: sk.sndWnd, memWait: sk.memWaitTimer !== null, sndbufFull: sk.wmemQueued >= sk.sndbuf, pressure: tcp.mem.pressure, backoff: sk.backoff, rtoMs: sk.rto / NS_PER_MS, free: usage.freeBytes, tcpMem: tcp.mem.allocated, inSegs: tcp.mib['InSegs'] ?? 0 },
           ram.reservePages() * 4096,
         );
       }

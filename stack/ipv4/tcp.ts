@@ -8,6 +8,7 @@ import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, allocSkbFclone, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { MibGroup } from '../core/snmp.js';
 import { cacheAlign, type Gfp, type SlabCache } from '../core/kmem.js';
+import { ProtoMemory, SK_MEMORY_PCPU_RESERVE } from '../core/sock-mem.js';
 import type { NetStack } from '../net-stack.js';
 import { Errno, skMemDefault, type SockAddr } from '../socket/sock.js';
 import { IPPROTO_TCP, type Ipv4Repr } from './ipv4-header.js';
@@ -36,8 +37,6 @@ import { TcpMetrics } from './tcp-metrics.js';
 const copyBytes = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
 import { applyBootSysctl, computeTcpSysctl, nrFreeBufferPages, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
 
-/** SK_MEMORY_PCPU_RESERVE: 1 << (20 − PAGE_SHIFT) pages, 1 MiB per CPU (include/net/sock.h, 6.1). */
-export const SK_MEMORY_PCPU_RESERVE = 256;
 /** MAX_TCP_HEADER: L1_CACHE_ALIGN(128 + MAX_HEADER), MAX_HEADER being LL_MAX_HEADER (32) on a plain build. */
 const MAX_TCP_HEADER = 192;
 const TCP_INIT_CWND = 10;
@@ -78,18 +77,8 @@ export class TcpTable {
   private readonly boundPorts = new Map<number, number>();
   private readonly rng;
   private readonly secret: number;
-  /** Bytes of truesize charged to TCP sockets (what sk_forward_alloc rounds up to pages). */
-  memAllocated = 0;
-  memAllocatedPeak = 0;
-  /** Pages charged so far (memAllocated rounded up), last passed on to the per-CPU reserve. */
-  private chargedPages = 0;
-  /** tcp_proto.per_cpu_fw_alloc on the board's one CPU: pages not yet moved to the global count. */
-  pcpuReservePages = 0;
-  /** tcp_memory_allocated, the global count tcp_mem is compared with (pages; may dip below 0). */
-  memoryAllocatedPages = 0;
-  /** Times tcp_mem[1] was crossed (TCPMemoryPressures exists only with PROC_FS's counters). */
-  pressureEpisodes = 0;
-  memPressure = false;
+  /** tcp_prot's memory: tcp_memory_allocated against tcp_mem, through the per-CPU reserve. */
+  readonly mem: ProtoMemory;
   orphans = 0;
   /** Segments dropped, by Linux 6.1's SKB_DROP_REASON_* name (what the kfree_skb tracepoint shows). */
   readonly dropReasons: Record<string, number> = {};
@@ -124,6 +113,17 @@ export class TcpTable {
     this.rng = env.rng.split('tcp');
     this.secret = this.rng.nextU32();
     this.metrics = stack.has('TCP_METRICS') ? new TcpMetrics(stack) : null;
+    const sysctl = this.sysctl;
+    const ext = this.ext;
+    this.mem = new ProtoMemory({
+      name: 'TCP',
+      get sysctlMem() {
+        return sysctl.tcpMem;
+      },
+      pcpuReserve: SK_MEMORY_PCPU_RESERVE,
+      // tcp_enter_memory_pressure (TCPMemoryPressures exists only with PROC_FS's counters).
+      enterMemoryPressure: () => ext['TCPMemoryPressures']!++,
+    });
     stack.ip.register(IPPROTO_TCP, (skb, ip, dev) => this.receive(skb, ip, dev), (inner, bytes, off, errno) => this.icmpError(inner, bytes, off, errno));
   }
 
@@ -135,50 +135,7 @@ export class TcpTable {
   }
 
   underPressure(): boolean {
-    return this.memPressure;
-  }
-
-  /**
-   * sk_memory_allocated_add/sub (include/net/sock.h, 6.1): a charge goes to the CPU's reserve,
-   * which moves to the global tcp_memory_allocated only when it reaches ±SK_MEMORY_PCPU_RESERVE
-   * (1 MiB, 256 pages). With one CPU, tcp_mem sees nothing until a whole MiB is charged.
-   */
-  private syncMemoryAllocated(): void {
-    const pages = Math.ceil(this.memAllocated / 4096);
-    this.pcpuReservePages += pages - this.chargedPages;
-    this.chargedPages = pages;
-    if (this.pcpuReservePages >= SK_MEMORY_PCPU_RESERVE || this.pcpuReservePages <= -SK_MEMORY_PCPU_RESERVE) {
-      this.memoryAllocatedPages += this.pcpuReservePages;
-      this.pcpuReservePages = 0;
-    }
-  }
-
-  /** proto_memory_allocated: the global count, never below zero. */
-  protoMemoryAllocated(): number {
-    return Math.max(0, this.memoryAllocatedPages);
-  }
-
-  private updatePressure(): void {
-    if (this.memAllocated > this.memAllocatedPeak) this.memAllocatedPeak = this.memAllocated;
-    this.syncMemoryAllocated();
-    const pages = this.protoMemoryAllocated();
-    if (!this.memPressure && pages > this.sysctl.tcpMem[1]) {
-      this.memPressure = true;
-      this.pressureEpisodes++;
-      this.ext['TCPMemoryPressures']!++;
-    } else if (this.memPressure && pages < this.sysctl.tcpMem[0]) this.memPressure = false;
-  }
-
-  /**
-   * __sk_mem_raise_allocated: charge `extra` bytes (to the CPU's reserve, flushed at a full
-   * reserve), then compare the global count with tcp_mem[2]; above it nothing more may be
-   * charged. Nothing is committed here: the caller charges for real if this says yes.
-   */
-  private overHardLimit(extra: number): boolean {
-    const pages = Math.ceil((this.memAllocated + extra) / 4096);
-    const reserve = this.pcpuReservePages + pages - this.chargedPages;
-    const global = reserve >= SK_MEMORY_PCPU_RESERVE ? this.memoryAllocatedPages + reserve : this.memoryAllocatedPages;
-    return Math.max(0, global) > this.sysctl.tcpMem[2];
+    return this.mem.pressure;
   }
 
   /**
@@ -186,7 +143,7 @@ export class TcpTable {
    * prune (collapse the receive queue, drop out-of-order data) and ask again.
    */
   rmemSchedule(sk: TcpSock, skb: SkBuff): boolean {
-    const fits = (): boolean => sk.rmemAlloc + skb.truesize <= sk.rcvbuf && !this.overHardLimit(skb.truesize);
+    const fits = (): boolean => sk.rmemAlloc + skb.truesize <= sk.rcvbuf && !this.mem.overHardLimit(skb.truesize);
     if (fits()) return true;
     this.pruneQueue(sk);
     if (fits()) return true;
@@ -265,13 +222,11 @@ export class TcpTable {
   /** skb_set_owner_r: charge a received skb to the socket and to tcp_memory_allocated. */
   chargeRcv(sk: TcpSock, skb: SkBuff): void {
     sk.rmemAlloc += skb.truesize;
-    this.memAllocated += skb.truesize;
     skb.destructor = (s) => {
       sk.rmemAlloc -= s.truesize;
-      this.memAllocated -= s.truesize;
-      this.updatePressure();
+      this.mem.uncharge(s.truesize);
     };
-    this.updatePressure();
+    this.mem.charge(skb.truesize);
   }
 
   /** A write-queue segment is acknowledged (or the socket is gone): free it unless the driver holds it. */
@@ -279,9 +234,8 @@ export class TcpTable {
     seg.acked = true;
     if (seg.lent) return;
     sk.wmemQueued -= seg.skb.truesize;
-    this.memAllocated -= seg.skb.truesize;
+    this.mem.uncharge(seg.skb.truesize);
     seg.skb.free();
-    this.updatePressure();
   }
 
   /**
@@ -292,7 +246,7 @@ export class TcpTable {
    */
   sndbufExpand(sk: TcpSock, atEstablishment = false): void {
     if (sk.userSndbuf) return;
-    if (!atEstablishment && this.memPressure) return;
+    if (!atEstablishment && this.mem.pressure) return;
     const structs = this.stack.env.structs;
     const mss = Math.max(sk.mssClamp, sk.mss);
     const perMss = roundupPowOfTwo(mss + MAX_TCP_HEADER + cacheAlign(structs['skb_shared_info']!)) + cacheAlign(structs['sk_buff']!);
@@ -428,15 +382,14 @@ export class TcpTable {
   newSeg(sk: TcpSock, seq: number, len: number, syn: boolean, fin: boolean, gfp: Gfp = 'kernel'): TxSeg | null {
     const skb = allocSkbFclone(this.stack.skbs, TCP_HEADROOM + Math.max(len, sk.mss), gfp);
     if (!skb) return null;
-    if (this.overHardLimit(skb.truesize) && !syn && !fin) {
+    if (this.mem.overHardLimit(skb.truesize) && !syn && !fin) {
       skb.free();
       return null;
     }
     skb.reserve(TCP_HEADROOM);
     const seg: TxSeg = { skb, payload: skb.data, seq, len, syn, fin, end: (seq + len + (syn ? 1 : 0) + (fin ? 1 : 0)) >>> 0, sentAt: 0, txCount: 0, retransmitted: false, sacked: false, lost: false, lent: false, acked: false, rtxInFlight: false };
     sk.wmemQueued += skb.truesize;
-    this.memAllocated += skb.truesize;
-    this.updatePressure();
+    this.mem.charge(skb.truesize);
     sk.writeQueue.push(seg);
     return seg;
   }
@@ -789,7 +742,7 @@ export class TcpTable {
 
   /** tcp_check_oom: more orphans than tcp_max_orphans, or TCP memory past tcp_mem[2], or RAM at its reserve. */
   private outOfResources(): boolean {
-    return this.orphans > this.sysctl.maxOrphans || this.overHardLimit(0) || this.stack.env.mem.freePages() <= this.stack.env.mem.reservePages();
+    return this.orphans > this.sysctl.maxOrphans || this.mem.overHardLimit(0) || this.stack.env.mem.freePages() <= this.stack.env.mem.reservePages();
   }
 
   /** tcp_reset_xmit_timer(ICSK_TIME_PROBE0, tcp_probe0_when): max(rto, TCP_RTO_MIN), backed off per probe. */

@@ -15,6 +15,7 @@ import type { Prng } from '../../emulator/prng.js';
 import { readU16 } from '../core/addr.js';
 import { udpHashSize, type HashSize } from '../core/hash-sizing.js';
 import type { SlabCache } from '../core/kmem.js';
+import { ProtoMemory } from '../core/sock-mem.js';
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { MibGroup } from '../core/snmp.js';
@@ -62,8 +63,11 @@ export class UdpTable {
   localPortRange: [number, number] = [32768, 60999];
   /** net.ipv4.udp_mem in pages {min, pressure, max}, sized from RAM as udp_init does. */
   readonly udpMem: [number, number, number];
-  /** Bytes of received datagrams queued on UDP sockets (udp_memory_allocated). */
-  memoryAllocated = 0;
+  /**
+   * udp_prot's memory: received datagrams queued on UDP sockets (udp_memory_allocated) against
+   * udp_mem. Charges reach the global count at once, not through a per-CPU reserve as in 6.1.
+   */
+  readonly mem: ProtoMemory;
   private readonly rng: Prng;
   private live = 0;
 
@@ -79,6 +83,8 @@ export class UdpTable {
     // udp_init: limit = nr_free_buffer_pages / 8, at least 128 pages; {limit/4*3, limit, limit/4*3*2}.
     const limit = Math.max(128, Math.floor(env.mem.freePages() / 8));
     this.udpMem = [Math.floor(limit / 4) * 3, limit, Math.floor(limit / 4) * 3 * 2];
+    // udp_prot has no memory_pressure: only udp_mem[2] (the hard limit) is ever checked.
+    this.mem = new ProtoMemory({ name: 'UDP', sysctlMem: this.udpMem, pcpuReserve: 0, enterMemoryPressure: null });
     this.rng = env.rng.split('udp-port');
     stack.ip.register(
       IPPROTO_UDP,
@@ -430,13 +436,13 @@ export class UdpTable {
       return this.drop(skb, 'InErrors');
     }
     skb.pull(UDP_HLEN);
-    if ((this.memoryAllocated + skb.truesize) / PAGE_SIZE > this.udpMem[2]) return this.drop(skb, 'MemErrors', 'InErrors');
+    if (this.mem.overHardLimit(skb.truesize)) return this.drop(skb, 'MemErrors', 'InErrors');
     if (!sk.queueRcv(skb)) return this.drop(skb, 'RcvbufErrors', 'InErrors');
-    this.memoryAllocated += skb.truesize;
+    this.mem.charge(skb.truesize);
     const release = skb.destructor;
     skb.destructor = (s) => {
       release?.(s);
-      this.memoryAllocated -= s.truesize;
+      this.mem.uncharge(s.truesize);
     };
   }
 
