@@ -8,7 +8,8 @@ import type { SkBuff } from '../core/skbuff.js';
 import { Errno } from '../socket/sock.js';
 import type { Ipv4Repr } from './ipv4-header.js';
 import { seqGeq, seqGt, seqLeq, seqLt, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from './tcp-header.js';
-import { freeWindow, retransmitLost, scheduleDelack, sendAck, sendControl, tsNow, writeXmit } from './tcp-output.js';
+import { freeWindow, retransmitLost, sendAck, sendControl, tsNow, writeXmit } from './tcp-output.js';
+import { armFinWait2, cancelPersist, scheduleDelack } from './tcp-timer.js';
 import { oowRateLimited } from './tcp-minisocks.js';
 import type { TcpSock, TxSeg } from './tcp-sock.js';
 import { tcpCongOnAck, tcpEndRecovery, tcpEnterRecovery, tcpProcessLoss, tcpRackReoTimeout } from './tcp-recovery.js';
@@ -261,7 +262,6 @@ export function sampleRtt(sk: TcpSock, rtt: number): void {
 }
 
 function processAck(sk: TcpSock, th: TcpRepr, len: number): void {
-  const t = sk.table;
   const ack = th.ack;
   const priorInFlight = sk.packetsInFlight();
   const priorSndUna = sk.sndUna;
@@ -275,7 +275,7 @@ function processAck(sk: TcpSock, th: TcpRepr, len: number): void {
   if (seqLt(sk.sndWl1, th.seq) || (sk.sndWl1 === th.seq && seqLeq(sk.sndWl2, ack))) {
     // tcp_ack_probe: a window that now takes the next segment ends the probing.
     const head = sk.persistTimer ? sk.writeQueue.find((s) => !sk.isSent(s)) : undefined;
-    if (head && !seqGt(head.end - (head.fin ? 1 : 0), (ack + window) >>> 0)) t.cancelPersist(sk);
+    if (head && !seqGt(head.end - (head.fin ? 1 : 0), (ack + window) >>> 0)) cancelPersist(sk);
     sk.sndWnd = window;
     sk.sndWl1 = th.seq;
     sk.sndWl2 = ack;
@@ -380,7 +380,7 @@ function onAckedFinState(sk: TcpSock): void {
   switch (sk.state) {
     case 'FIN_WAIT1':
       sk.state = 'FIN_WAIT2';
-      if (sk.orphan) t.armFinWait2(sk);
+      if (sk.orphan) armFinWait2(sk);
       break;
     case 'CLOSING':
       t.enterTimeWait(sk);

@@ -3,7 +3,6 @@
  * options, data from the write queue as congestion and receive windows and Nagle allow,
  * retransmissions, ACKs and resets.
  */
-import { Timer } from '../../emulator/event-queue.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
 import { IPPROTO_TCP } from './ipv4-header.js';
@@ -11,6 +10,7 @@ import { emitTcp, optionsLength, seqGt, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RS
 import type { TcpSock, TxSeg } from './tcp-sock.js';
 import { tcpOnTxStart } from './tcp-recovery.js';
 import { noteRetransmit, tcpScheduleLossProbe } from './tcp-tlp.js';
+import { armPersist, armRetransmitTimer, scheduleDelack } from './tcp-timer.js';
 
 export function tsNow(sk: TcpSock): number {
   return (Math.floor(sk.now / 1_000_000) + sk.tsOffset) >>> 0;
@@ -163,22 +163,6 @@ export function sendAck(sk: TcpSock): void {
   sendControl(sk, TCP_ACK);
 }
 
-export function scheduleDelack(sk: TcpSock, delay: number): void {
-  if (sk.delackTimer) return;
-  const t = (sk.delackTimerRec ??= new Timer(() => {
-    sk.delackTimer = null;
-    sk.stack.chargeTimer();
-    if (sk.ackPending && sk.state !== 'CLOSED') {
-      // tcp_delack_timer_handler: a delayed ACK missed its reply; leave pingpong.
-      sk.pingpong = false;
-      sk.table.ext['DelayedACKs']!++;
-      sendAck(sk);
-    }
-  }));
-  sk.stack.sim.mod(t, sk.stack.sim.now + delay);
-  sk.delackTimer = t;
-}
-
 /**
  * Send one write-queue segment. The skb is lent to the driver (its clone is in flight);
  * if it is still lent from a previous send, a copy goes instead, as __pskb_copy does.
@@ -240,20 +224,6 @@ function returnLent(sk: TcpSock, seg: TxSeg, skb: SkBuff): void {
   }
 }
 
-export function armRetransmitTimer(sk: TcpSock): void {
-  sk.stack.sim.cancel(sk.rtxTimer);
-  sk.xmitTimerKind = 'rto';
-  const timeout = Math.min(sk.rto * 2 ** sk.backoff, sk.table.sysctl.rtoMaxNs);
-  // mod_timer: a pending retransmission timer moves; nothing cancelled stays in the queue.
-  const t = (sk.rtxTimerRec ??= new Timer(() => {
-    sk.rtxTimer = null;
-    sk.stack.chargeTimer();
-    sk.table.retransmitTimer(sk);
-  }));
-  sk.stack.sim.mod(t, sk.stack.sim.now + timeout);
-  sk.rtxTimer = t;
-}
-
 /**
  * tcp_write_xmit: send new segments while the congestion window, the peer's window and Nagle
  * allow. `push` forces a final partial segment out (end of a write with TCP_NODELAY, or a FIN).
@@ -293,7 +263,7 @@ export function writeXmit(sk: TcpSock): void {
   if (sent) tcpScheduleLossProbe(sk, false);
   // tcp_check_probe_timer: nothing in flight and data waiting — whatever the window, zero or
   // too small for the next segment — arms the probe timer, or no ACK would ever come to move on.
-  if (sk.sndNxt === sk.sndUna && last && !sk.isSent(last) && !sk.rtxTimer) sk.table.armPersist(sk);
+  if (sk.sndNxt === sk.sndUna && last && !sk.isSent(last) && !sk.rtxTimer) armPersist(sk);
 }
 
 /** Retransmit segments marked lost, as far as the congestion window allows (tcp_xmit_retransmit_queue). */
@@ -324,4 +294,42 @@ export function sendResetFor(stack: NetStack, src: number, dst: number, th: TcpR
     flags |= TCP_ACK;
   }
   transmit(stack, skb, { srcPort: th.dstPort, dstPort: th.srcPort, seq, ack, flags, window: 0, urgent: 0, options: {}, headerLength: 0 }, dst, src, null);
+}
+
+/**
+ * tcp_write_wakeup: when the window is open but too small for the next segment, send as much
+ * of it as fits (min(window, MSS), splitting the segment) with PSH and return true; when it is
+ * shut, send a zero-window probe (a segment below snd_una the peer must answer) and return false.
+ */
+export function writeWakeup(sk: TcpSock, head: TxSeg): boolean {
+  const wndEnd = (sk.sndUna + sk.sndWnd) >>> 0;
+  if (((sk.sndNxt - wndEnd) | 0) < 0 && head.len > 0) {
+    const room = (wndEnd - head.seq) | 0;
+    const size = Math.min(room, sk.mss);
+    if (size < head.len && !fragmentSeg(sk, head, size)) return false;
+    head.psh = true;
+    if (!transmitSeg(sk, head, false)) return false;
+    sk.sndNxt = head.end;
+    return true;
+  }
+  sk.table.ext['TCPWinProbe']!++;
+  sendControl(sk, TCP_ACK, (sk.sndUna - 1) >>> 0);
+  return false;
+}
+
+/** tcp_fragment: split an unsent write-queue segment after `size` bytes (GFP_ATOMIC: a timer). */
+export function fragmentSeg(sk: TcpSock, seg: TxSeg, size: number): boolean {
+  const restLen = seg.len - size;
+  const rest = sk.table.newSeg(sk, (seg.seq + size) >>> 0, restLen, false, seg.fin, 'atomic');
+  if (!rest) return false;
+  // newSeg appended it; it belongs right after `seg`.
+  sk.writeQueue.pop();
+  sk.writeQueue.splice(sk.writeQueue.indexOf(seg) + 1, 0, rest);
+  sk.stack.env.mem.bytes.copyWithin(rest.payload, seg.payload + size, seg.payload + seg.len);
+  rest.skb.len = restLen;
+  seg.len = size;
+  seg.skb.len = size;
+  seg.fin = false;
+  seg.end = (seg.seq + size) >>> 0;
+  return true;
 }

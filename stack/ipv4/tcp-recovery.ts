@@ -9,7 +9,8 @@
 import { TCP_INFINITE_SSTHRESH, TcpCaEvent, TcpCaState, tcpCurrentSsthresh, tcpInSlowStart, tcpSetCaState } from './tcp-cong.js';
 import type { TcpSock } from './tcp-sock.js';
 import { tcpRackDetectOnTimeout } from './tcp-rack.js';
-import { armRetransmitTimer, retransmitLost } from './tcp-output.js';
+import { retransmitLost } from './tcp-output.js';
+import { armRetransmitTimer } from './tcp-timer.js';
 
 /** tcp_init_congestion_control, at establishment. */
 export function tcpInitCongestionControl(sk: TcpSock): void {

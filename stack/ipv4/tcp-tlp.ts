@@ -8,7 +8,8 @@
  * SACK) then drives RACK, so a lost tail is repaired in about two round trips, not an RTO.
  */
 import { TcpCaState } from './tcp-cong.js';
-import { armRetransmitTimer, transmitSeg } from './tcp-output.js';
+import { transmitSeg } from './tcp-output.js';
+import { armRetransmitTimer } from './tcp-timer.js';
 import { resetXmitTimer, roundUpToJiffy, TCP_TIMEOUT_MIN_NS } from './tcp-rack.js';
 import { tcpCwrAfterProbe } from './tcp-recovery.js';
 import type { TcpSock } from './tcp-sock.js';

@@ -28,7 +28,8 @@ import {
   type TimewaitProcess,
   type TimewaitSock,
 } from './tcp-minisocks.js';
-import { armRetransmitTimer, sendAck, sendControl, sendResetFor, transmit, writeXmit } from './tcp-output.js';
+import { sendAck, sendControl, sendResetFor, transmit, writeXmit } from './tcp-output.js';
+import { armFinWait2, armKeepalive } from './tcp-timer.js';
 import { TcpSock, type TxSeg } from './tcp-sock.js';
 import { fastOpenCookie, passiveDecision } from './tcp-fastopen.js';
 import { TcpMetrics } from './tcp-metrics.js';
@@ -48,8 +49,7 @@ function roundupPowOfTwo(n: number): number {
   while (p < n) p *= 2;
   return p;
 }
-import { tcpEnterLoss, tcpInitCongestionControl } from './tcp-recovery.js';
-import { noteRetransmit } from './tcp-tlp.js';
+import { tcpInitCongestionControl } from './tcp-recovery.js';
 import { TCP_CONG_LIST } from './tcp-cong-list.js';
 
 const EPHEMERAL_LOW = 32768;
@@ -582,7 +582,7 @@ export class TcpTable {
       return;
     }
     this.shutdown(sk);
-    if (sk.state === 'FIN_WAIT2') this.armFinWait2(sk);
+    if (sk.state === 'FIN_WAIT2') armFinWait2(sk);
   }
 
   // ---- state changes -----------------------------------------------------------------------
@@ -595,7 +595,7 @@ export class TcpTable {
     this.metrics?.init(sk);
     tcpInitCongestionControl(sk);
     this.mib['CurrEstab']!++;
-    if (this.sysctl && sk.keepalive) this.armKeepalive(sk);
+    if (this.sysctl && sk.keepalive) armKeepalive(sk);
     if (wasSynRecv) return;
     sk.onWritable?.();
   }
@@ -634,14 +634,6 @@ export class TcpTable {
       else this.boundPorts.set(sk.lport, n);
     }
     this.stack.sockets.free(this.sockCache, sk.mem);
-  }
-
-  armFinWait2(sk: TcpSock): void {
-    this.stack.sim.cancel(sk.closeTimer);
-    sk.closeTimer = this.stack.sim.after(this.sysctl.finTimeoutNs, () => {
-      sk.closeTimer = null;
-      if (sk.state === 'FIN_WAIT2') this.destroy(sk, 0);
-    });
   }
 
   private ehashAdd(sk: TcpSock): void {
@@ -694,145 +686,6 @@ export class TcpTable {
     this.stack.sim.cancel(tw.timer);
     this.timewait.delete(tw.key);
     this.twCache.free(tw.addr);
-  }
-
-  // ---- timers ------------------------------------------------------------------------------
-
-  /** tcp_retransmit_timer: back off, collapse the window to one segment, resend the head. */
-  retransmitTimer(sk: TcpSock): void {
-    const head = sk.writeQueue.find((s) => sk.isSent(s));
-    if (!head || sk.state === 'CLOSED') return;
-    const s = this.sysctl;
-    if (sk.orphan && this.outOfResources()) {
-      // tcp_out_of_resources: too many orphans, or memory short — an orphan is reset, not retried.
-      this.ext['TCPAbortOnMemory']!++;
-      sendControl(sk, TCP_RST | TCP_ACK);
-      this.destroy(sk, 0);
-      return;
-    }
-    // tcp_orphan_retries: a socket nobody holds gives up after 8 tries rather than retries2.
-    const limit = sk.state === 'SYN_SENT' ? s.synRetries : sk.orphan ? s.orphanRetries : s.retries2;
-    if (head.txCount > limit) {
-      this.ext['TCPAbortOnTimeout']!++;
-      if (sk.state === 'SYN_SENT') this.mib['AttemptFails']!++;
-      sendControl(sk, TCP_RST | TCP_ACK);
-      this.destroy(sk, sk.errSoft || Errno.ETIMEDOUT);
-      return;
-    }
-    this.ext['TCPTimeouts']!++;
-    if (sk.state === 'ESTABLISHED' || sk.state === 'CLOSE_WAIT' || sk.state === 'FIN_WAIT1' || sk.state === 'LAST_ACK' || sk.state === 'CLOSING') {
-      // tcp_enter_loss: everything outstanding and not SACKed is lost; restart from one segment.
-      tcpEnterLoss(sk, sk.backoff === 0);
-      sk.recovery = { highSeq: sk.sndNxt, kind: 'loss' };
-      for (const seg of sk.writeQueue) {
-        if (!sk.isSent(seg) || seg.sacked) continue;
-        seg.lost = true;
-        seg.rtxInFlight = false;
-      }
-      this.ext['TCPSlowStartRetrans']!++;
-    }
-    sk.backoff = Math.min(sk.backoff + 1, 15);
-    head.lost = false;
-    if (outputFns.transmitSeg(sk, head, true)) {
-      head.rtxInFlight = true;
-      noteRetransmit(sk);
-    }
-    armRetransmitTimer(sk);
-  }
-
-  /** tcp_check_oom: more orphans than tcp_max_orphans, or TCP memory past tcp_mem[2], or RAM at its reserve. */
-  private outOfResources(): boolean {
-    return this.orphans > this.sysctl.maxOrphans || this.mem.overHardLimit(0) || this.stack.env.mem.freePages() <= this.stack.env.mem.reservePages();
-  }
-
-  /** tcp_reset_xmit_timer(ICSK_TIME_PROBE0, tcp_probe0_when): max(rto, TCP_RTO_MIN), backed off per probe. */
-  armPersist(sk: TcpSock): void {
-    if (sk.persistTimer) return;
-    const timeout = Math.min(Math.max(sk.rto, this.sysctl.rtoMinNs) * 2 ** sk.probesOut, this.sysctl.rtoMaxNs);
-    sk.persistTimer = this.stack.sim.after(timeout, () => {
-      sk.persistTimer = null;
-      this.stack.chargeTimer();
-      if (sk.state === 'CLOSED') return;
-      const head = sk.writeQueue.find((s) => !sk.isSent(s));
-      // tcp_send_probe0: data in flight (its RTO takes over) or nothing to send: stop probing.
-      if (sk.sndNxt !== sk.sndUna || !head) {
-        sk.probesOut = 0;
-        return;
-      }
-      if (this.writeWakeup(sk, head)) {
-        sk.probesOut = 0;
-        return;
-      }
-      sk.probesOut++;
-      this.armPersist(sk);
-    });
-  }
-
-  /**
-   * tcp_write_wakeup: when the window is open but too small for the next segment, send as much
-   * of it as fits (min(window, MSS), splitting the segment) with PSH and return true; when it is
-   * shut, send a zero-window probe (a segment below snd_una the peer must answer) and return false.
-   */
-  private writeWakeup(sk: TcpSock, head: TxSeg): boolean {
-    const wndEnd = (sk.sndUna + sk.sndWnd) >>> 0;
-    if (((sk.sndNxt - wndEnd) | 0) < 0 && head.len > 0) {
-      const room = (wndEnd - head.seq) | 0;
-      const size = Math.min(room, sk.mss);
-      if (size < head.len && !this.fragmentSeg(sk, head, size)) return false;
-      head.psh = true;
-      if (!outputFns.transmitSeg(sk, head, false)) return false;
-      sk.sndNxt = head.end;
-      return true;
-    }
-    this.ext['TCPWinProbe']!++;
-    sendControl(sk, TCP_ACK, (sk.sndUna - 1) >>> 0);
-    return false;
-  }
-
-  /** tcp_fragment: split an unsent write-queue segment after `size` bytes (GFP_ATOMIC: a timer). */
-  private fragmentSeg(sk: TcpSock, seg: TxSeg, size: number): boolean {
-    const restLen = seg.len - size;
-    const rest = this.newSeg(sk, (seg.seq + size) >>> 0, restLen, false, seg.fin, 'atomic');
-    if (!rest) return false;
-    // newSeg appended it; it belongs right after `seg`.
-    sk.writeQueue.pop();
-    sk.writeQueue.splice(sk.writeQueue.indexOf(seg) + 1, 0, rest);
-    this.stack.env.mem.bytes.copyWithin(rest.payload, seg.payload + size, seg.payload + seg.len);
-    rest.skb.len = restLen;
-    seg.len = size;
-    seg.skb.len = size;
-    seg.fin = false;
-    seg.end = (seg.seq + size) >>> 0;
-    return true;
-  }
-
-  cancelPersist(sk: TcpSock): void {
-    this.stack.sim.cancel(sk.persistTimer);
-    sk.persistTimer = null;
-    sk.probesOut = 0;
-  }
-
-  armKeepalive(sk: TcpSock): void {
-    this.stack.sim.cancel(sk.keepaliveTimer);
-    const s = this.sysctl;
-    const idle = sk.now - sk.lastRecvTime;
-    const wait = sk.keepaliveProbesSent > 0 ? s.keepaliveIntvlNs : Math.max(s.keepaliveTimeNs - idle, 1);
-    sk.keepaliveTimer = this.stack.sim.after(wait, () => {
-      sk.keepaliveTimer = null;
-      this.stack.chargeTimer();
-      if (sk.state !== 'ESTABLISHED' || !sk.keepalive) return;
-      if (sk.now - sk.lastRecvTime < s.keepaliveTimeNs && sk.keepaliveProbesSent === 0) return this.armKeepalive(sk);
-      if (sk.keepaliveProbesSent >= s.keepaliveProbes) {
-        // tcp_keepalive_timer: tcp_send_active_reset, then tcp_write_err.
-        sendControl(sk, TCP_RST | TCP_ACK);
-        this.destroy(sk, Errno.ETIMEDOUT);
-        return;
-      }
-      sk.keepaliveProbesSent++;
-      this.ext['TCPKeepAlive']!++;
-      sendControl(sk, TCP_ACK, (sk.sndUna - 1) >>> 0);
-      this.armKeepalive(sk);
-    });
   }
 
   // ---- receive -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import type { PingSock } from './ping-socket.js';
 import { RawSock } from './raw-socket.js';
 import { UdpSock } from '../ipv4/udp-socket.js';
 import type { TcpSock } from '../ipv4/tcp-sock.js';
+import { armKeepalive } from '../ipv4/tcp-timer.js';
 import { AF_NETLINK, NetlinkSock } from '../core/netlink.js';
 import { sockIoctl } from '../ipv4/ioctl.js';
 import { devEthtool, SIOCETHTOOL } from '../core/ethtool.js';
@@ -189,7 +190,7 @@ export class Syscalls {
           return 0;
         case 'SO_KEEPALIVE':
           tcp.keepalive = value !== 0;
-          if (tcp.keepalive && tcp.state === 'ESTABLISHED') this.stack.tcp!.armKeepalive(tcp);
+          if (tcp.keepalive && tcp.state === 'ESTABLISHED') armKeepalive(tcp);
           return 0;
         case 'TCP_FASTOPEN':
           // On a listener: the Fast Open queue length (qlen).
