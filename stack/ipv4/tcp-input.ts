@@ -11,6 +11,8 @@ import { seqGeq, seqGt, seqLeq, seqLt, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type 
 import { freeWindow, retransmitLost, sendAck, sendControl, tsNow, writeXmit } from './tcp-output.js';
 import { armFinWait2, cancelPersist, scheduleDelack } from './tcp-timer.js';
 import { oowRateLimited } from './tcp-minisocks.js';
+import { fastOpenSynAckReceived } from './tcp-fastopen.js';
+import { fastOpenCookieLearned } from './tcp-metrics.js';
 import type { TcpSock, TxSeg } from './tcp-sock.js';
 import { tcpCongOnAck, tcpEndRecovery, tcpEnterRecovery, tcpProcessLoss, tcpRackReoTimeout } from './tcp-recovery.js';
 import { tcpRackAdvance, tcpRackMarkLost } from './tcp-rack.js';
@@ -193,12 +195,12 @@ function synSentRcv(sk: TcpSock, skb: SkBuff, th: TcpRepr): void {
     sk.tsRecent = o.tsVal!;
     sk.mss -= 12;
   }
-  if (o.fastOpenCookie && o.fastOpenCookie.length > 0) t.fastOpenCookieLearned(sk, o.fastOpenCookie);
+  if (o.fastOpenCookie && o.fastOpenCookie.length > 0) fastOpenCookieLearned(sk, o.fastOpenCookie);
   sk.sndWnd = th.window;
   sk.sndWl1 = th.seq;
   sk.sndWl2 = th.ack;
   sk.maxWindow = Math.max(sk.maxWindow, sk.sndWnd);
-  t.fastOpenSynAckReceived(sk, th.ack);
+  fastOpenSynAckReceived(sk, th.ack);
   const r = ackSegments(sk, th.ack);
   if (r.rtt !== null) sampleRtt(sk, r.rtt);
   // tcp_rearm_rto: the SYN is acknowledged; with nothing else out, no retransmit timer.

@@ -11,6 +11,7 @@
  */
 import { fnv1a } from '../../emulator/prng.js';
 import type { NetStack } from '../net-stack.js';
+import type { TcpTable } from './tcp.js';
 import type { TcpSock } from './tcp-sock.js';
 
 export const TCP_METRICS_RECLAIM_DEPTH = 5;
@@ -113,4 +114,19 @@ export class TcpMetrics {
       b.length = 0;
     }
   }
+}
+
+// ---- Fast Open client cookies (tcp_fastopen_cache_get/set live in tcp_metrics.c) ----------
+
+/** tcp_fastopen_cache_set: Linux keeps client cookies in the metrics cache. */
+export function fastOpenCookieLearned(sk: TcpSock, cookie: Uint8Array): void {
+  const t = sk.table;
+  if (!t.stack.has('TCP_FASTOPEN')) return;
+  if (t.metrics) t.metrics.storeCookie(sk.raddr, cookie);
+  else t.fastOpenCookieMap.set(sk.raddr, cookie.slice());
+}
+
+/** tcp_fastopen_cache_get: the cookie learned from this server, if any. */
+export function cachedFastOpenCookie(t: TcpTable, daddr: number): Uint8Array | undefined {
+  return t.metrics ? (t.metrics.lookup(daddr)?.fastOpenCookie ?? undefined) : t.fastOpenCookieMap.get(daddr);
 }

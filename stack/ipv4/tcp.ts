@@ -31,8 +31,8 @@ import {
 import { sendAck, sendControl, sendResetFor, transmit, writeXmit } from './tcp-output.js';
 import { armFinWait2, armKeepalive } from './tcp-timer.js';
 import { TcpSock, type TxSeg } from './tcp-sock.js';
-import { fastOpenCookie, passiveDecision } from './tcp-fastopen.js';
-import { TcpMetrics } from './tcp-metrics.js';
+import { fastOpenAcceptData, fastOpenChild, sendFastOpenSyn } from './tcp-fastopen.js';
+import { cachedFastOpenCookie, TcpMetrics } from './tcp-metrics.js';
 
 /** Buffer's native copy, applied to plain Uint8Arrays: a memcpy with no view allocated. */
 const copyBytes = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
@@ -76,7 +76,7 @@ export class TcpTable {
   readonly timewait = new Map<string, TimewaitSock>();
   private readonly boundPorts = new Map<number, number>();
   private readonly rng;
-  private readonly secret: number;
+  readonly secret: number;
   /** tcp_prot's memory: tcp_memory_allocated against tcp_mem, through the per-CPU reserve. */
   readonly mem: ProtoMemory;
   orphans = 0;
@@ -87,7 +87,7 @@ export class TcpTable {
   /** All sockets alive (for leak checks). */
   readonly all = new Set<TcpSock>();
   /** Fast Open cookies learned per server address, when there is no metrics cache to hold them. */
-  private readonly fastOpenCookieMap = new Map<number, Uint8Array>();
+  readonly fastOpenCookieMap = new Map<number, Uint8Array>();
   /** The per-destination metrics cache (CONFIG_TCP_METRICS), or null. */
   readonly metrics: TcpMetrics | null;
   /** TIME_WAIT's rules: Linux's, unless a test puts a double here to see a broken one caught. */
@@ -358,7 +358,7 @@ export class TcpTable {
     this.ehashAdd(sk);
     this.mib['ActiveOpens']!++;
     if (sk.fastOpenEnabled && this.stack.has('TCP_FASTOPEN')) {
-      const cookie = this.cachedFastOpenCookie(sk.raddr);
+      const cookie = cachedFastOpenCookie(this, sk.raddr);
       if (cookie) {
         // tcp_fastopen_defer_connect: connect() succeeds now; the SYN leaves with the first write.
         sk.fastOpenCookieToSend = cookie;
@@ -402,7 +402,7 @@ export class TcpTable {
     const e = sk.takeError();
     if (e) return -e;
     if (sk.shutdownWr || sk.finQueued) return -Errno.EPIPE;
-    if (sk.state === 'SYN_SENT' && sk.deferSyn) return this.sendFastOpenSyn(sk, data);
+    if (sk.state === 'SYN_SENT' && sk.deferSyn) return sendFastOpenSyn(sk, data);
     if (sk.state === 'SYN_SENT' || (sk.state === 'SYN_RECV' && !sk.passiveFastOpen)) return -Errno.EAGAIN;
     if (sk.state !== 'ESTABLISHED' && sk.state !== 'CLOSE_WAIT' && sk.state !== 'SYN_RECV') return -Errno.EPIPE;
     let copied = 0;
@@ -636,7 +636,7 @@ export class TcpTable {
     this.stack.sockets.free(this.sockCache, sk.mem);
   }
 
-  private ehashAdd(sk: TcpSock): void {
+  ehashAdd(sk: TcpSock): void {
     this.ehash.set(tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport), sk);
     const rkey = sk.raddr * 65536 + sk.rport;
     let byLocal = this.ehashIndex.get(rkey);
@@ -843,7 +843,7 @@ export class TcpTable {
     skb.free();
     this.requests.set(key, req);
     listener.synQueueLen++;
-    if (this.fastOpenAcceptData(listener, req, th, payload) && synData && this.fastOpenChild(listener, req, th, synData)) {
+    if (fastOpenAcceptData(this, listener, req, th, payload) && synData && fastOpenChild(this, listener, req, th, synData)) {
       this.dropRequest(key, req);
       return;
     }
@@ -983,7 +983,7 @@ export class TcpTable {
   }
 
   /** tcp_create_openreq_child: the connection's state as the handshake agreed it. */
-  private setupChild(child: TcpSock, listener: TcpSock, req: RequestSock, th: TcpRepr): void {
+  setupChild(child: TcpSock, listener: TcpSock, req: RequestSock, th: TcpRepr): void {
     child.laddr = req.laddr;
     child.lport = req.lport;
     child.raddr = req.raddr;
@@ -1086,121 +1086,5 @@ export class TcpTable {
       this.mib['AttemptFails']!++;
       this.destroy(sk, errno);
     } else sk.errSoft = errno; // sk_err_soft: reported only if the connection later times out
-  }
-
-  // ---- Fast Open hooks (CONFIG_TCP_FASTOPEN; see tcp-fastopen.ts) ---------------------------
-
-  /** tcp_fastopen_cache_set: Linux keeps client cookies in the metrics cache. */
-  fastOpenCookieLearned(sk: TcpSock, cookie: Uint8Array): void {
-    if (!this.stack.has('TCP_FASTOPEN')) return;
-    if (this.metrics) this.metrics.storeCookie(sk.raddr, cookie);
-    else this.fastOpenCookieMap.set(sk.raddr, cookie.slice());
-  }
-
-  cachedFastOpenCookie(daddr: number): Uint8Array | undefined {
-    return this.metrics ? (this.metrics.lookup(daddr)?.fastOpenCookie ?? undefined) : this.fastOpenCookieMap.get(daddr);
-  }
-
-  /** tcp_sendmsg_fastopen: the held SYN leaves now, carrying up to one MSS of the write. */
-  private sendFastOpenSyn(sk: TcpSock, data: Uint8Array): number {
-    const syn = sk.writeQueue[0]!;
-    const n = Math.min(data.length, sk.mss - 40);
-    sk.stack.env.mem.bytes.set(data.subarray(0, n), syn.payload);
-    syn.skb.len = n;
-    syn.len = n;
-    syn.end = (syn.seq + 1 + n) >>> 0;
-    sk.deferSyn = false;
-    outputFns.transmitSeg(sk, syn, false);
-    sk.sndNxt = syn.end;
-    return n;
-  }
-
-  /** The SYN-ACK answers a Fast Open SYN: was its data accepted? If not, send it after the handshake. */
-  fastOpenSynAckReceived(sk: TcpSock, ack: number): void {
-    const syn = sk.writeQueue[0];
-    if (!syn || !syn.syn || syn.len === 0) return;
-    if (ack === syn.end) {
-      this.ext['TCPFastOpenActive']!++;
-      return;
-    }
-    this.ext['TCPFastOpenActiveFail']!++;
-    syn.syn = false;
-    syn.seq = ack;
-    syn.end = (ack + syn.len) >>> 0;
-    sk.sndNxt = ack;
-  }
-
-  private tfoSecret(): number {
-    return this.secret ^ 0x7f0f0f0f;
-  }
-
-  /** Decide on a SYN's Fast Open option; returns true when the data rides with a child made now. */
-  private fastOpenAcceptData(listener: TcpSock, req: RequestSock, th: TcpRepr, payload: number): boolean {
-    if (!this.stack.has('TCP_FASTOPEN')) return false;
-    const valid = fastOpenCookie(this.tfoSecret(), req.raddr);
-    const d = passiveDecision(listener, th, payload, valid);
-    switch (d.kind) {
-      case 'none':
-        return false;
-      case 'request':
-        this.ext['TCPFastOpenCookieReqd']!++;
-        req.sendCookie = valid;
-        return false;
-      case 'reject':
-        if (d.reason === 'queue-full') this.ext['TCPFastOpenListenOverflow']!++;
-        else this.ext['TCPFastOpenPassiveFail']!++;
-        req.sendCookie = valid;
-        return false;
-      case 'accept':
-        this.ext['TCPFastOpenPassive']!++;
-        return true;
-    }
-  }
-
-  /**
-   * tcp_fastopen_create_child: the child exists from the SYN, in SYN_RECV, with the SYN's data
-   * queued for the program and a SYN-ACK of its own that acknowledges it.
-   */
-  private fastOpenChild(listener: TcpSock, req: RequestSock, th: TcpRepr, data: Uint8Array): boolean {
-    if (listener.acceptQueue.length > listener.backlog) return false;
-    const child = this.create();
-    if (typeof child === 'number') return false;
-    this.setupChild(child, listener, req, th);
-    this.sndbufExpand(child, true);
-    child.passiveFastOpen = true;
-    child.state = 'SYN_RECV';
-    child.sndUna = req.iss;
-    child.sndNxt = req.iss;
-    child.rcvNxt = (req.irs + 1 + data.length) >>> 0;
-    child.rcvWup = child.rcvNxt;
-    child.sndWnd = th.window;
-    const skb = allocSkb(this.stack.skbs, data.length);
-    if (!skb) {
-      this.destroyUnhashed(child);
-      return false;
-    }
-    skb.bytes.set(data, skb.put(data.length));
-    this.chargeRcv(child, skb);
-    child.receiveQueue.push(skb);
-    child.info.bytesReceived += data.length;
-    const synAck = this.newSeg(child, req.iss, 0, true, false, 'atomic');
-    if (!synAck) {
-      this.destroyUnhashed(child);
-      return false;
-    }
-    listener.fastOpenPending++;
-    child.parent = listener;
-    this.ehashAdd(child);
-    outputFns.transmitSeg(child, synAck, false);
-    child.sndNxt = synAck.end;
-    this.mib['PassiveOpens']!++;
-    listener.acceptQueue.push(child);
-    listener.onReadable?.();
-    return true;
-  }
-
-  private destroyUnhashed(sk: TcpSock): void {
-    sk.closed = true;
-    this.destroy(sk, 0);
   }
 }
