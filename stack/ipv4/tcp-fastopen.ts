@@ -13,7 +13,8 @@ import { fnv1a } from '../../emulator/prng.js';
 import { writeU32 } from '../core/addr.js';
 import { allocSkb } from '../core/skbuff.js';
 import type { TcpRepr } from './tcp-header.js';
-import type { RequestSock } from './tcp-minisocks.js';
+import { ehashAdd } from './inet-hashtables.js';
+import { setupChild, type RequestSock } from './tcp-minisocks.js';
 import { transmitSeg } from './tcp-output.js';
 import type { TcpTable } from './tcp.js';
 import type { TcpSock } from './tcp-sock.js';
@@ -115,7 +116,7 @@ export function fastOpenChild(t: TcpTable, listener: TcpSock, req: RequestSock, 
   if (listener.acceptQueue.length > listener.backlog) return false;
   const child = t.create();
   if (typeof child === 'number') return false;
-  t.setupChild(child, listener, req, th);
+  setupChild(t, child, listener, req, th);
   t.sndbufExpand(child, true);
   child.passiveFastOpen = true;
   child.state = 'SYN_RECV';
@@ -140,7 +141,7 @@ export function fastOpenChild(t: TcpTable, listener: TcpSock, req: RequestSock, 
   }
   listener.fastOpenPending++;
   child.parent = listener;
-  t.ehashAdd(child);
+  ehashAdd(t, child);
   transmitSeg(child, synAck, false);
   child.sndNxt = synAck.end;
   t.mib['PassiveOpens']!++;

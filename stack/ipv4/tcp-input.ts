@@ -10,7 +10,7 @@ import type { Ipv4Repr } from './ipv4-header.js';
 import { seqGeq, seqGt, seqLeq, seqLt, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from './tcp-header.js';
 import { freeWindow, retransmitLost, sendAck, sendControl, tsNow, writeXmit } from './tcp-output.js';
 import { armFinWait2, cancelPersist, scheduleDelack } from './tcp-timer.js';
-import { oowRateLimited } from './tcp-minisocks.js';
+import { enterTimeWait, oowRateLimited } from './tcp-minisocks.js';
 import { fastOpenSynAckReceived } from './tcp-fastopen.js';
 import { fastOpenCookieLearned } from './tcp-metrics.js';
 import type { TcpSock, TxSeg } from './tcp-sock.js';
@@ -385,7 +385,7 @@ function onAckedFinState(sk: TcpSock): void {
       if (sk.orphan) armFinWait2(sk);
       break;
     case 'CLOSING':
-      t.enterTimeWait(sk);
+      enterTimeWait(sk);
       break;
     case 'LAST_ACK':
       t.destroy(sk, 0);
@@ -511,7 +511,6 @@ function finReceived(sk: TcpSock): void {
   sk.rcvNxt = (sk.rcvNxt + 1) >>> 0;
   sk.ackPending = true;
   sk.quickAcks = Math.max(sk.quickAcks, 1);
-  const t = sk.table;
   switch (sk.state) {
     case 'ESTABLISHED':
       // The peer is done: what we send now is a reply, so the ACK waits to ride on it.
@@ -525,7 +524,7 @@ function finReceived(sk: TcpSock): void {
       break;
     case 'FIN_WAIT2':
       sendAck(sk);
-      t.enterTimeWait(sk);
+      enterTimeWait(sk);
       return;
     default:
       break;

@@ -6,6 +6,10 @@
  */
 import type { TimerHandle } from '../../emulator/event-queue.js';
 import { fnv1a } from '../../emulator/prng.js';
+import { ehashRemove, tupleKey } from './inet-hashtables.js';
+import type { TcpRepr } from './tcp-header.js';
+import { initConnection } from './tcp-output.js';
+import type { TcpTable } from './tcp.js';
 import type { TcpSock } from './tcp-sock.js';
 
 export interface RequestSock {
@@ -170,6 +174,74 @@ export function decodeCookieTimestamp(tsEcr: number): { wscale: number | null; s
   return { wscale: w === 0xf ? null : w, sackOk: (tsEcr & 0x10) !== 0 };
 }
 
-export function tupleKey(laddr: number, lport: number, raddr: number, rport: number): string {
-  return `${laddr}:${lport}:${raddr}:${rport}`;
+// ---- the full socket's side: a child from a request, a timewait sock from a closed socket ----
+
+/** tcp_create_openreq_child: the connection's state as the handshake agreed it. */
+export function setupChild(t: TcpTable, child: TcpSock, listener: TcpSock, req: RequestSock, th: TcpRepr): void {
+  child.laddr = req.laddr;
+  child.lport = req.lport;
+  child.raddr = req.raddr;
+  child.rport = req.rport;
+  child.rcvbuf = listener.rcvbuf;
+  child.sndbuf = listener.sndbuf;
+  child.userSndbuf = listener.userSndbuf;
+  child.nodelay = listener.nodelay;
+  child.congOps = listener.congOps;
+  child.keepalive = listener.keepalive;
+  initConnection(child);
+  child.rcvWscale = req.rcvWscale;
+  child.tsOffset = req.tsOffset;
+  child.iss = req.iss;
+  child.sndUna = (req.iss + 1) >>> 0;
+  child.sndNxt = child.sndUna;
+  child.irs = req.irs;
+  child.rcvNxt = (req.irs + 1) >>> 0;
+  child.rcvWup = child.rcvNxt;
+  child.lastAckedRcvNxt = child.rcvNxt;
+  child.mss = req.mss;
+  child.mssClamp = req.mss;
+  // tcp_create_openreq_child: icsk_ack.lrcvtime starts now.
+  child.lrcvtime = t.stack.sim.now;
+  child.wscaleOk = req.wscaleOk;
+  child.sndWscale = req.sndWscale;
+  child.sackOk = req.sackOk;
+  child.tstampOk = req.tstampOk;
+  child.tsRecent = req.tsRecent;
+  if (child.tstampOk) child.mss -= 12;
+  child.sndWnd = th.window << child.sndWscale;
+  child.sndWl1 = th.seq;
+  child.sndWl2 = th.ack;
+  child.maxWindow = child.sndWnd;
+  t.metrics?.init(child);
+}
+
+/** tcp_time_wait: swap the full socket for a timewait sock for TCP_TIMEWAIT_LEN. */
+export function enterTimeWait(sk: TcpSock): void {
+  const t = sk.table;
+  const key = tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport);
+  if (t.timewait.size < t.sysctl.maxTwBuckets) {
+    const addr = t.twCache.alloc();
+    if (addr !== 0) {
+      const tw: TimewaitSock = { key, addr, laddr: sk.laddr, lport: sk.lport, raddr: sk.raddr, rport: sk.rport, sndNxt: sk.sndNxt, rcvNxt: sk.rcvNxt, rcvWnd: sk.rcvWnd >>> sk.rcvWscale, tsRecent: sk.tsRecent, tsOffset: sk.tsOffset, tstampOk: sk.tstampOk, timer: null, lastOowAck: null };
+      tw.timer = t.stack.sim.after(t.sysctl.timewaitLenNs, () => killTimewait(t, tw));
+      t.timewait.set(key, tw);
+      t.ext['TW']!++;
+    } else t.ext['TCPTimeWaitOverflow']!++;
+  } else t.ext['TCPTimeWaitOverflow']!++;
+  sk.state = 'TIME_WAIT';
+  ehashRemove(t, sk);
+  t.destroy(sk, 0);
+}
+
+export function killTimewait(t: TcpTable, tw: TimewaitSock): void {
+  t.stack.chargeTimer();
+  t.stack.sim.cancel(tw.timer);
+  t.timewait.delete(tw.key);
+  t.twCache.free(tw.addr);
+}
+
+/** inet_twsk_reschedule(tw, TCP_TIMEWAIT_LEN). */
+export function rescheduleTimewait(t: TcpTable, tw: TimewaitSock): void {
+  t.stack.sim.cancel(tw.timer);
+  tw.timer = t.stack.sim.after(t.sysctl.timewaitLenNs, () => killTimewait(t, tw));
 }

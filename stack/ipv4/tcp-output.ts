@@ -5,8 +5,10 @@
  */
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
+import { skMemDefault } from '../socket/sock.js';
 import { IPPROTO_TCP } from './ipv4-header.js';
 import { emitTcp, optionsLength, seqGt, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type SackBlock, type TcpOptions, type TcpRepr } from './tcp-header.js';
+import type { TcpTable } from './tcp.js';
 import type { TcpSock, TxSeg } from './tcp-sock.js';
 import { tcpOnTxStart } from './tcp-recovery.js';
 import { noteRetransmit, tcpScheduleLossProbe } from './tcp-tlp.js';
@@ -332,4 +334,38 @@ export function fragmentSeg(sk: TcpSock, seg: TxSeg, size: number): boolean {
   seg.fin = false;
   seg.end = (seg.seq + size) >>> 0;
   return true;
+}
+
+/** tcp_connect_init's window and MSS, for an active open and for a child of a listener alike. */
+export function initConnection(sk: TcpSock): void {
+  const t = sk.table;
+  const mtu = t.stack.device(routeIfindex(t, sk.raddr))?.mtu ?? 1500;
+  sk.advMss = mtu - 40;
+  sk.mss = sk.advMss;
+  sk.windowClamp = sk.fullSpace();
+  sk.rcvWscale = wscaleFor(t, sk.rcvbuf);
+  const full = sk.fullSpace();
+  const initial = Math.min(full > sk.advMss ? full - (full % sk.advMss) : full, 65535);
+  sk.rcvWnd = initial;
+  sk.rcvSsthresh = initial;
+  // Quick ACKs at the start (tcp_incr_quickack): up to 16 segments ACKed at once.
+  sk.quickAcks = Math.min(16, Math.floor(initial / (2 * sk.advMss)));
+  sk.tsOffset = t.rng.nextU32();
+  // inet_id = get_random_u16() (tcp_v4_connect, tcp_v4_syn_recv_sock).
+  sk.inetId = t.rng.nextInt(0x10000);
+}
+
+/** The interface a route to `dst` leaves by (the first device when there is no route). */
+export function routeIfindex(t: TcpTable, dst: number): number {
+  return t.stack.fib.lookup(dst)?.ifindex ?? t.stack.devices[0]?.ifindex ?? 0;
+}
+
+/**
+ * tcp_select_initial_window's scale: ilog2(max(space, tcp_rmem[2], rmem_max)) − 15, clamped
+ * to 0..14, so the largest buffer the socket may grow to can be offered.
+ */
+export function wscaleFor(t: TcpTable, rcvbuf: number): number {
+  const rmemMax = skMemDefault(t.stack.env.structs['sk_buff']!, t.stack.env.structs['skb_shared_info']!);
+  const space = Math.max(t.sysctl.tcpRmem[2], rmemMax, rcvbuf - (rcvbuf >> t.sysctl.advWinScale));
+  return Math.min(Math.max(Math.floor(Math.log2(space)) - 15, 0), 14);
 }

@@ -1,42 +1,34 @@
 /**
- * TCP's tables and the socket calls (net/ipv4/tcp_ipv4.c, tcp.c, inet_connection_sock.c):
- * demultiplexing to established, timewait and listening sockets, the listen path with its
- * SYN and accept queues, SYN cookies, connect/accept/send/recv/close, timers, and memory
- * accounting against tcp_mem.
+ * TCP's tables and the socket calls (net/ipv4/tcp.c, af_inet.c): socket creation, bind,
+ * listen, accept, connect, sendmsg, recvmsg, shutdown and close, the state changes they share
+ * with the receive path (establishment, reset, tcp_done), and the per-socket buffer rules
+ * (receive scheduling and pruning, send-buffer growth) on top of the protocol's memory
+ * (core/sock-mem.ts). The receive demultiplexing and listen path are in tcp-ipv4.ts, the
+ * timers in tcp-timer.ts, Fast Open in tcp-fastopen.ts.
  */
-import type { NetDevice } from '../core/netdevice.js';
+import type { Gfp, SlabCache } from '../core/kmem.js';
+import { cacheAlign } from '../core/kmem.js';
 import { allocSkb, allocSkbFclone, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { MibGroup } from '../core/snmp.js';
-import { cacheAlign, type Gfp, type SlabCache } from '../core/kmem.js';
 import { ProtoMemory, SK_MEMORY_PCPU_RESERVE } from '../core/sock-mem.js';
 import type { NetStack } from '../net-stack.js';
-import { Errno, skMemDefault, type SockAddr } from '../socket/sock.js';
-import { IPPROTO_TCP, type Ipv4Repr } from './ipv4-header.js';
-import { sampleRtt, tcpRcv } from './tcp-input.js';
-import * as outputFns from './tcp-output.js';
-import { parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from './tcp-header.js';
-import {
-  cookieCheck,
-  cookieCount,
-  cookieInitSequence,
-  cookieTimestamp,
-  COOKIE_MSS,
-  decodeCookieTimestamp,
-  tupleKey,
-  tcpTimewaitStateProcess,
-  type RequestSock,
-  type TimewaitProcess,
-  type TimewaitSock,
-} from './tcp-minisocks.js';
-import { sendAck, sendControl, sendResetFor, transmit, writeXmit } from './tcp-output.js';
-import { armFinWait2, armKeepalive } from './tcp-timer.js';
-import { TcpSock, type TxSeg } from './tcp-sock.js';
-import { fastOpenAcceptData, fastOpenChild, sendFastOpenSyn } from './tcp-fastopen.js';
+import { Errno, type SockAddr } from '../socket/sock.js';
+import { ehashAdd, ehashRemove, pickPort } from './inet-hashtables.js';
+import { IPPROTO_TCP } from './ipv4-header.js';
+import { TCP_CONG_LIST } from './tcp-cong-list.js';
+import { sendFastOpenSyn } from './tcp-fastopen.js';
+import { TCP_ACK, TCP_RST } from './tcp-header.js';
+import { dropRequest, icmpError, initialSeq, receive } from './tcp-ipv4.js';
 import { cachedFastOpenCookie, TcpMetrics } from './tcp-metrics.js';
+import { tcpTimewaitStateProcess, type RequestSock, type TimewaitProcess, type TimewaitSock } from './tcp-minisocks.js';
+import { freeWindow, initConnection, sendAck, sendControl, transmitSeg, writeXmit } from './tcp-output.js';
+import { tcpInitCongestionControl } from './tcp-recovery.js';
+import { TcpSock, type TxSeg } from './tcp-sock.js';
+import { applyBootSysctl, computeTcpSysctl, nrFreeBufferPages, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
+import { armFinWait2, armKeepalive } from './tcp-timer.js';
 
 /** Buffer's native copy, applied to plain Uint8Arrays: a memcpy with no view allocated. */
 const copyBytes = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
-import { applyBootSysctl, computeTcpSysctl, nrFreeBufferPages, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
 
 /** MAX_TCP_HEADER: L1_CACHE_ALIGN(128 + MAX_HEADER), MAX_HEADER being LL_MAX_HEADER (32) on a plain build. */
 const MAX_TCP_HEADER = 192;
@@ -49,11 +41,7 @@ function roundupPowOfTwo(n: number): number {
   while (p < n) p *= 2;
   return p;
 }
-import { tcpInitCongestionControl } from './tcp-recovery.js';
-import { TCP_CONG_LIST } from './tcp-cong-list.js';
 
-const EPHEMERAL_LOW = 32768;
-const EPHEMERAL_HIGH = 60999;
 /** MAX_TCP_HEADER: headroom for TCP, IP and Ethernet headers in front of the payload. */
 const TCP_HEADROOM = MAX_HEADER;
 
@@ -62,20 +50,20 @@ export class TcpTable {
   readonly mib: MibGroup;
   readonly ext: MibGroup;
   private readonly sockCache: SlabCache;
-  private readonly reqCache: SlabCache;
-  private readonly twCache: SlabCache;
+  readonly reqCache: SlabCache;
+  readonly twCache: SlabCache;
   readonly ehash = new Map<string, TcpSock>();
   /**
    * The same established sockets indexed by number for the per-segment lookup (the role of
    * __inet_lookup_established's hash): remote address·port, then local address·port, each
    * addr × 65536 + port (48 bits, exact in a double). No string is built per segment.
    */
-  private readonly ehashIndex = new Map<number, Map<number, TcpSock>>();
+  readonly ehashIndex = new Map<number, Map<number, TcpSock>>();
   readonly listeners = new Map<number, TcpSock>();
   readonly requests = new Map<string, RequestSock>();
   readonly timewait = new Map<string, TimewaitSock>();
   private readonly boundPorts = new Map<number, number>();
-  private readonly rng;
+  readonly rng;
   readonly secret: number;
   /** tcp_prot's memory: tcp_memory_allocated against tcp_mem, through the per-CPU reserve. */
   readonly mem: ProtoMemory;
@@ -124,7 +112,7 @@ export class TcpTable {
       // tcp_enter_memory_pressure (TCPMemoryPressures exists only with PROC_FS's counters).
       enterMemoryPressure: () => ext['TCPMemoryPressures']!++,
     });
-    stack.ip.register(IPPROTO_TCP, (skb, ip, dev) => this.receive(skb, ip, dev), (inner, bytes, off, errno) => this.icmpError(inner, bytes, off, errno));
+    stack.ip.register(IPPROTO_TCP, (skb, ip, dev) => receive(this, skb, ip, dev), (inner, bytes, off, errno) => icmpError(this, inner, bytes, off, errno));
   }
 
   // ---- memory ------------------------------------------------------------------------------
@@ -265,19 +253,6 @@ export class TcpTable {
     return sk;
   }
 
-  private pickPort(laddr: number, raddr: number, rport: number): number {
-    // __inet_hash_connect: a randomised start, then the first port free for this 4-tuple.
-    const range = EPHEMERAL_HIGH - EPHEMERAL_LOW + 1;
-    const start = this.rng.nextInt(range);
-    for (let i = 0; i < range; i++) {
-      const port = EPHEMERAL_LOW + ((start + i) % range);
-      if (this.listeners.has(port)) continue;
-      const key = tupleKey(laddr, port, raddr, rport);
-      if (!this.ehash.has(key) && !this.timewait.has(key)) return port;
-    }
-    return 0;
-  }
-
   bind(sk: TcpSock, addr: SockAddr): number {
     if (sk.lport !== 0) return -Errno.EINVAL;
     if (addr.addr !== 0 && !this.stack.isLocalAddress(addr.addr)) return -Errno.EADDRNOTAVAIL;
@@ -308,33 +283,6 @@ export class TcpTable {
     return child;
   }
 
-  private initConnection(sk: TcpSock): void {
-    const mtu = this.stack.device(this.routeIfindex(sk.raddr))?.mtu ?? 1500;
-    sk.advMss = mtu - 40;
-    sk.mss = sk.advMss;
-    sk.windowClamp = sk.fullSpace();
-    sk.rcvWscale = this.wscaleFor(sk.rcvbuf);
-    const full = sk.fullSpace();
-    const initial = Math.min(full > sk.advMss ? full - (full % sk.advMss) : full, 65535);
-    sk.rcvWnd = initial;
-    sk.rcvSsthresh = initial;
-    // Quick ACKs at the start (tcp_incr_quickack): up to 16 segments ACKed at once.
-    sk.quickAcks = Math.min(16, Math.floor(initial / (2 * sk.advMss)));
-    sk.tsOffset = this.rng.nextU32();
-    // inet_id = get_random_u16() (tcp_v4_connect, tcp_v4_syn_recv_sock).
-    sk.inetId = this.rng.nextInt(0x10000);
-  }
-
-  private routeIfindex(dst: number): number {
-    return this.stack.fib.lookup(dst)?.ifindex ?? this.stack.devices[0]?.ifindex ?? 0;
-  }
-
-  /** secure_tcp_seq: a keyed hash of the 4-tuple plus a clock ticking every 64 ns. */
-  private initialSeq(laddr: number, lport: number, raddr: number, rport: number): number {
-    const h = cookieInitSequence(this.secret, laddr, raddr, lport, rport, 0, 0, 0);
-    return (h + Math.floor(this.stack.sim.now / 64)) >>> 0;
-  }
-
   connect(sk: TcpSock, addr: SockAddr): number {
     if (sk.state === 'ESTABLISHED') return -Errno.EISCONN;
     if (sk.state === 'SYN_SENT') return -Errno.EALREADY;
@@ -345,17 +293,17 @@ export class TcpTable {
     sk.raddr = addr.addr;
     sk.rport = addr.port;
     if (sk.lport === 0) {
-      sk.lport = this.pickPort(src, addr.addr, addr.port);
+      sk.lport = pickPort(this, src, addr.addr, addr.port);
       if (sk.lport === 0) return -Errno.EADDRNOTAVAIL;
     }
-    this.initConnection(sk);
-    sk.iss = this.initialSeq(sk.laddr, sk.lport, sk.raddr, sk.rport);
+    initConnection(sk);
+    sk.iss = initialSeq(this, sk.laddr, sk.lport, sk.raddr, sk.rport);
     sk.sndUna = sk.iss;
     sk.sndNxt = sk.iss;
     const syn = this.newSeg(sk, sk.iss, 0, true, false);
     if (!syn) return -Errno.ENOBUFS;
     sk.state = 'SYN_SENT';
-    this.ehashAdd(sk);
+    ehashAdd(this, sk);
     this.mib['ActiveOpens']!++;
     if (sk.fastOpenEnabled && this.stack.has('TCP_FASTOPEN')) {
       const cookie = cachedFastOpenCookie(this, sk.raddr);
@@ -369,7 +317,7 @@ export class TcpTable {
       // No cookie yet: ask for one with an empty Fast Open option.
       sk.fastOpenCookieToSend = new Uint8Array(0);
     }
-    outputFns.transmitSeg(sk, syn, false);
+    transmitSeg(sk, syn, false);
     sk.sndNxt = syn.end;
     return -Errno.EINPROGRESS;
   }
@@ -474,7 +422,7 @@ export class TcpTable {
     // segments ACK input deferred), or if reading opened the window a lot.
     if (sk.state === 'ESTABLISHED' || sk.state === 'FIN_WAIT1' || sk.state === 'FIN_WAIT2') {
       const offered = (sk.rcvWup + sk.rcvWnd - sk.rcvNxt) | 0;
-      const free = outputFns.freeWindow(sk);
+      const free = freeWindow(sk);
       if ((sk.ackPending && ((sk.rcvNxt - sk.rcvWup) | 0) > sk.advMss) || (free >= 2 * offered && free - offered >= 2 * sk.advMss)) sendAck(sk);
     }
     return n;
@@ -552,7 +500,7 @@ export class TcpTable {
     switch (sk.state) {
       case 'LISTEN':
         this.listeners.delete(sk.lport);
-        for (const [key, req] of [...this.requests]) if (req.listener === sk) this.dropRequest(key, req);
+        for (const [key, req] of [...this.requests]) if (req.listener === sk) dropRequest(this, key, req);
         for (const child of sk.acceptQueue.splice(0)) {
           sendControl(child, TCP_RST | TCP_ACK);
           this.destroy(child, 0);
@@ -616,7 +564,7 @@ export class TcpTable {
     for (const t of [sk.rtxTimer, sk.delackTimer, sk.persistTimer, sk.keepaliveTimer, sk.closeTimer, sk.finTimer, sk.memWaitTimer]) this.stack.sim.cancel(t);
     sk.rtxTimer = sk.delackTimer = sk.persistTimer = sk.keepaliveTimer = sk.closeTimer = sk.finTimer = sk.memWaitTimer = null;
     sk.setLimited(null);
-    this.ehashRemove(sk);
+    ehashRemove(this, sk);
     for (const seg of sk.writeQueue.splice(0)) this.freeSeg(sk, seg);
     for (const o of sk.ofo.splice(0)) o.skb.free();
     if (errno) sk.reportError(errno);
@@ -634,457 +582,5 @@ export class TcpTable {
       else this.boundPorts.set(sk.lport, n);
     }
     this.stack.sockets.free(this.sockCache, sk.mem);
-  }
-
-  ehashAdd(sk: TcpSock): void {
-    this.ehash.set(tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport), sk);
-    const rkey = sk.raddr * 65536 + sk.rport;
-    let byLocal = this.ehashIndex.get(rkey);
-    if (!byLocal) this.ehashIndex.set(rkey, (byLocal = new Map()));
-    byLocal.set(sk.laddr * 65536 + sk.lport, sk);
-  }
-
-  private ehashRemove(sk: TcpSock): void {
-    this.ehash.delete(tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport));
-    const rkey = sk.raddr * 65536 + sk.rport;
-    const byLocal = this.ehashIndex.get(rkey);
-    if (!byLocal) return;
-    byLocal.delete(sk.laddr * 65536 + sk.lport);
-    if (byLocal.size === 0) this.ehashIndex.delete(rkey);
-  }
-
-  /** The established socket for a 4-tuple, if any. */
-  private lookupEstablished(laddr: number, lport: number, raddr: number, rport: number): TcpSock | undefined {
-    return this.ehashIndex.get(raddr * 65536 + rport)?.get(laddr * 65536 + lport);
-  }
-
-  private isLocalUnicast(addr: number): boolean {
-    const a = this.stack.addresses;
-    for (let i = 0; i < a.length; i++) if (a[i]!.addr === addr) return true;
-    return false;
-  }
-
-  /** tcp_time_wait: swap the full socket for a timewait sock for TCP_TIMEWAIT_LEN. */
-  enterTimeWait(sk: TcpSock): void {
-    const key = tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport);
-    if (this.timewait.size < this.sysctl.maxTwBuckets) {
-      const addr = this.twCache.alloc();
-      if (addr !== 0) {
-        const tw: TimewaitSock = { key, addr, laddr: sk.laddr, lport: sk.lport, raddr: sk.raddr, rport: sk.rport, sndNxt: sk.sndNxt, rcvNxt: sk.rcvNxt, rcvWnd: sk.rcvWnd >>> sk.rcvWscale, tsRecent: sk.tsRecent, tsOffset: sk.tsOffset, tstampOk: sk.tstampOk, timer: null, lastOowAck: null };
-        tw.timer = this.stack.sim.after(this.sysctl.timewaitLenNs, () => this.killTimewait(tw));
-        this.timewait.set(key, tw);
-        this.ext['TW']!++;
-      } else this.ext['TCPTimeWaitOverflow']!++;
-    } else this.ext['TCPTimeWaitOverflow']!++;
-    sk.state = 'TIME_WAIT';
-    this.ehashRemove(sk);
-    this.destroy(sk, 0);
-  }
-
-  private killTimewait(tw: TimewaitSock): void {
-    this.stack.chargeTimer();
-    this.stack.sim.cancel(tw.timer);
-    this.timewait.delete(tw.key);
-    this.twCache.free(tw.addr);
-  }
-
-  // ---- receive -----------------------------------------------------------------------------
-
-  /** tcp_v4_rcv. */
-  receive(skb: SkBuff, ip: Ipv4Repr, _dev: NetDevice): void {
-    this.mib['InSegs']!++;
-    const th = parseTcp(skb.bytes, skb.data, skb.len, ip.src, ip.dst);
-    if (typeof th === 'string') {
-      if (th === 'checksum') this.mib['InCsumErrors']!++;
-      this.mib['InErrs']!++;
-      this.drop(skb, th === 'checksum' ? 'TCP_CSUM' : th === 'options' ? 'TCP_OPTIONS' : 'PKT_TOO_SMALL');
-      return;
-    }
-    if (ip.dst === 0xffffffff || !this.isLocalUnicast(ip.dst)) {
-      // Not to a unicast address of ours (TCP never uses broadcasts).
-      skb.free();
-      return;
-    }
-    const payload = skb.len - th.headerLength;
-    const sk = this.lookupEstablished(ip.dst, th.dstPort, ip.src, th.srcPort);
-    if (sk) {
-      tcpRcv(sk, skb, ip, th);
-      return;
-    }
-    const key = tupleKey(ip.dst, th.dstPort, ip.src, th.srcPort);
-    const tw = this.timewait.get(key);
-    if (tw && this.timewaitRcv(tw, skb, ip, th, payload)) return;
-    const req = this.requests.get(key);
-    const listener = this.listeners.get(th.dstPort);
-    if (req) {
-      this.requestRcv(req, skb, ip, th, payload);
-      return;
-    }
-    if (listener) {
-      this.listenRcv(listener, skb, ip, th, payload);
-      return;
-    }
-    sendResetFor(this.stack, ip.src, ip.dst, th, payload);
-    skb.free();
-  }
-
-  /**
-   * tcp_v4_rcv's TIME_WAIT branch. Returns false when a new SYN killed the timewait sock and the
-   * segment goes on to the listener (TCP_TW_SYN); otherwise the segment is consumed here.
-   */
-  private timewaitRcv(tw: TimewaitSock, skb: SkBuff, ip: Ipv4Repr, th: TcpRepr, payload: number): boolean {
-    const syn = (th.flags & TCP_SYN) !== 0;
-    const seg = { seq: th.seq, endSeq: (th.seq + payload + (syn ? 1 : 0) + (th.flags & TCP_FIN ? 1 : 0)) >>> 0, syn, ack: (th.flags & TCP_ACK) !== 0, rst: (th.flags & TCP_RST) !== 0, tsVal: th.options.tsVal };
-    const verdict = this.timewaitProcess(tw, seg, this.stack.sim.now, () => this.rescheduleTimewait(tw));
-    switch (verdict) {
-      case 'syn':
-        if (this.listeners.has(th.dstPort)) {
-          this.killTimewait(tw);
-          return false;
-        }
-        // No listener: tcp_v4_rcv's no_tcp_socket path answers with RST.
-        sendResetFor(this.stack, ip.src, ip.dst, th, payload);
-        break;
-      case 'kill':
-        this.killTimewait(tw);
-        break;
-      case 'ack':
-        this.timewaitAck(tw);
-        break;
-      case 'rst':
-        sendResetFor(this.stack, ip.src, ip.dst, th, payload);
-        break;
-      case 'skipped':
-        this.ext['TCPACKSkippedTimeWait']!++;
-        break;
-      case 'success':
-        break;
-    }
-    skb.free();
-    return true;
-  }
-
-  /** inet_twsk_reschedule(tw, TCP_TIMEWAIT_LEN). */
-  private rescheduleTimewait(tw: TimewaitSock): void {
-    this.stack.sim.cancel(tw.timer);
-    tw.timer = this.stack.sim.after(this.sysctl.timewaitLenNs, () => this.killTimewait(tw));
-  }
-
-  /** tcp_v4_timewait_ack: the final ACK again, from the per-CPU control socket. */
-  private timewaitAck(tw: TimewaitSock): void {
-    const out = allocSkb(this.stack.skbs, MAX_HEADER);
-    if (!out) return;
-    out.reserve(MAX_HEADER);
-    const options = tw.tstampOk ? { tsVal: (Math.floor(this.stack.sim.now / 1e6) + tw.tsOffset) >>> 0, tsEcr: tw.tsRecent } : {};
-    transmit(this.stack, out, { srcPort: tw.lport, dstPort: tw.rport, seq: tw.sndNxt, ack: tw.rcvNxt, flags: TCP_ACK, window: tw.rcvWnd, urgent: 0, options, headerLength: 0 }, tw.laddr, tw.raddr, null);
-  }
-
-  /** A segment for a listening socket: a SYN starts a request sock (or a cookie), an ACK may complete one. */
-  private listenRcv(listener: TcpSock, skb: SkBuff, ip: Ipv4Repr, th: TcpRepr, payload: number): void {
-    if (th.flags & TCP_RST) {
-      skb.free();
-      return;
-    }
-    if (th.flags & TCP_ACK) {
-      if (!(th.flags & TCP_SYN) && this.sysctl.syncookies) {
-        this.cookieAck(listener, skb, ip, th, payload);
-        return;
-      }
-      sendResetFor(this.stack, ip.src, ip.dst, th, payload);
-      skb.free();
-      return;
-    }
-    if (!(th.flags & TCP_SYN)) {
-      skb.free();
-      return;
-    }
-    // tcp_conn_request. sk_acceptq_is_full: more than the backlog already waits for accept().
-    if (listener.acceptQueue.length > listener.backlog) {
-      this.ext['ListenOverflows']!++;
-      this.ext['ListenDrops']!++;
-      skb.free();
-      return;
-    }
-    const synQueueFull = listener.synQueueLen >= listener.backlog;
-    if (synQueueFull) {
-      if (this.sysctl.syncookies) {
-        this.ext['TCPReqQFullDoCookies']!++;
-        this.sendCookieSynAck(listener, ip, th);
-      } else {
-        this.ext['TCPReqQFullDrop']!++;
-        this.ext['ListenDrops']!++;
-      }
-      skb.free();
-      return;
-    }
-    const addr = this.reqCache.alloc();
-    if (addr === 0) {
-      this.ext['ListenDrops']!++;
-      skb.free();
-      return;
-    }
-    const o = th.options;
-    const key = tupleKey(ip.dst, th.dstPort, ip.src, th.srcPort);
-    // The request sock takes the listener's buffer settings to choose its window and scale.
-    const rcvWscale = this.wscaleFor(listener.rcvbuf);
-    const synData = payload > 0 ? skb.bytes.slice(skb.data + th.headerLength, skb.data + skb.len) : null;
-    const req = this.newRequest(listener, ip, th, {
-      key,
-      addr,
-      iss: this.initialSeq(ip.dst, th.dstPort, ip.src, th.srcPort),
-      irs: th.seq,
-      mss: Math.min(o.mss ?? 536, (this.stack.device(this.routeIfindex(ip.src))?.mtu ?? 1500) - 40),
-      wscaleOk: o.wscale !== undefined,
-      sndWscale: o.wscale ?? 0,
-      rcvWscale: o.wscale !== undefined ? rcvWscale : 0,
-      sackOk: o.sackPermitted === true,
-      tsOffset: this.rng.nextU32(),
-    });
-    skb.free();
-    this.requests.set(key, req);
-    listener.synQueueLen++;
-    if (fastOpenAcceptData(this, listener, req, th, payload) && synData && fastOpenChild(this, listener, req, th, synData)) {
-      this.dropRequest(key, req);
-      return;
-    }
-    this.sendSynAck(req);
-  }
-
-  /** A request sock's common fields, from the listener and the segment's addresses; callers set the rest. */
-  private newRequest(listener: TcpSock, ip: Ipv4Repr, th: TcpRepr, fields: Pick<RequestSock, 'iss' | 'irs' | 'mss' | 'wscaleOk' | 'sndWscale' | 'rcvWscale' | 'sackOk'> & Partial<RequestSock>): RequestSock {
-    return {
-      key: '',
-      addr: 0,
-      listener,
-      laddr: ip.dst,
-      lport: th.dstPort,
-      raddr: ip.src,
-      rport: th.srcPort,
-      tstampOk: th.options.tsVal !== undefined,
-      tsRecent: th.options.tsVal ?? 0,
-      tsOffset: 0,
-      window: th.window,
-      retries: 0,
-      timer: null,
-      synData: null,
-      ...fields,
-    };
-  }
-
-  /**
-   * tcp_select_initial_window's scale: ilog2(max(space, tcp_rmem[2], rmem_max)) − 15, clamped
-   * to 0..14, so the largest buffer the socket may grow to can be offered.
-   */
-  private wscaleFor(rcvbuf: number): number {
-    const rmemMax = skMemDefault(this.stack.env.structs['sk_buff']!, this.stack.env.structs['skb_shared_info']!);
-    const space = Math.max(this.sysctl.tcpRmem[2], rmemMax, rcvbuf - (rcvbuf >> this.sysctl.advWinScale));
-    return Math.min(Math.max(Math.floor(Math.log2(space)) - 15, 0), 14);
-  }
-
-  private sendSynAck(req: RequestSock, cookie?: { seq: number; tsVal?: number }): void {
-    const skb = allocSkb(this.stack.skbs, MAX_HEADER);
-    if (!skb) return;
-    skb.reserve(MAX_HEADER);
-    const listener = req.listener;
-    const full = listener.rcvbuf - (listener.rcvbuf >> this.sysctl.advWinScale);
-    const advMss = (this.stack.device(this.routeIfindex(req.raddr))?.mtu ?? 1500) - 40;
-    // tcp_openreq_init_rwin: the space is rounded down to the MSS less the timestamp option
-    // (TCPOLEN_TSTAMP_ALIGNED, 12) when the peer offered timestamps: 45 × 1448 = 65160.
-    const quantum = advMss - (req.tstampOk ? 12 : 0);
-    const window = Math.min(full > quantum ? full - (full % quantum) : full, 65535);
-    const options: import('./tcp-header.js').TcpOptions = { mss: advMss };
-    if (req.tstampOk) {
-      options.tsVal = cookie?.tsVal ?? (Math.floor(this.stack.sim.now / 1e6) + req.tsOffset) >>> 0;
-      options.tsEcr = req.tsRecent;
-    }
-    if (req.sackOk) options.sackPermitted = true;
-    if (req.wscaleOk) options.wscale = req.rcvWscale;
-    if (req.sendCookie) options.fastOpenCookie = req.sendCookie;
-    transmit(this.stack, skb, { srcPort: req.lport, dstPort: req.rport, seq: cookie?.seq ?? req.iss, ack: (req.irs + 1) >>> 0, flags: TCP_SYN | TCP_ACK, window, urgent: 0, options, headerLength: 0 }, req.laddr, req.raddr, null);
-    if (cookie) return;
-    if (req.retries === 0) req.synAckSentAt = this.stack.sim.now;
-    // inet_csk_reqsk_queue_hash_add: the SYN-ACK is retransmitted 1 s, 2 s, 4 s … up to synack_retries.
-    this.stack.sim.cancel(req.timer);
-    req.timer = this.stack.sim.after(this.sysctl.rtoInitNs * 2 ** req.retries, () => {
-      req.timer = null;
-      if (req.retries >= this.sysctl.synackRetries) {
-        this.dropRequest(req.key, req);
-        return;
-      }
-      req.retries++;
-      this.mib['RetransSegs']!++;
-      this.sendSynAck(req);
-    });
-  }
-
-  private dropRequest(key: string, req: RequestSock): void {
-    this.stack.sim.cancel(req.timer);
-    this.requests.delete(key);
-    req.listener.synQueueLen--;
-    this.reqCache.free(req.addr);
-  }
-
-  /** The handshake's final ACK (or data) for a request sock: make the child and queue it for accept(). */
-  private requestRcv(req: RequestSock, skb: SkBuff, ip: Ipv4Repr, th: TcpRepr, payload: number): void {
-    if (th.flags & TCP_RST) {
-      this.ext['EmbryonicRsts']!++;
-      this.dropRequest(req.key, req);
-      skb.free();
-      return;
-    }
-    if (th.flags & TCP_SYN && !(th.flags & TCP_ACK)) {
-      // A retransmitted SYN: answer with the SYN-ACK again (inet_rtx_syn_ack).
-      skb.free();
-      this.sendSynAck(req);
-      return;
-    }
-    if (!(th.flags & TCP_ACK) || th.ack !== ((req.iss + 1) >>> 0)) {
-      sendResetFor(this.stack, ip.src, ip.dst, th, payload);
-      skb.free();
-      return;
-    }
-    const listener = req.listener;
-    this.dropRequest(req.key, req);
-    this.completeHandshake(listener, req, skb, ip, th);
-  }
-
-  /** The handshake's last ACK: a full child socket takes over the segment, or the listener drops it. */
-  private completeHandshake(listener: TcpSock, req: RequestSock, skb: SkBuff, ip: Ipv4Repr, th: TcpRepr): void {
-    const child = this.makeChild(listener, req, th);
-    if (!child) {
-      this.ext['ListenDrops']!++;
-      skb.free();
-      return;
-    }
-    // tcp_synack_rtt_meas: the SYN-ACK's round trip is the first RTT sample, unless it was
-    // retransmitted (Karn: tcp_rtx_synack clears snt_synack's use) or came from a cookie.
-    if (req.synAckSentAt !== undefined && req.retries === 0) sampleRtt(child, this.stack.sim.now - req.synAckSentAt);
-    tcpRcv(child, skb, ip, th);
-  }
-
-  /** tcp_create_openreq_child + inet_csk_complete_hashdance: a full socket for an accepted connection. */
-  private makeChild(listener: TcpSock, req: RequestSock, th: TcpRepr): TcpSock | null {
-    if (listener.acceptQueue.length > listener.backlog) {
-      this.ext['ListenOverflows']!++;
-      return null;
-    }
-    const child = this.create();
-    if (typeof child === 'number') return null;
-    this.setupChild(child, listener, req, th);
-    child.state = 'ESTABLISHED';
-    this.sndbufExpand(child, true);
-    this.mib['CurrEstab']!++;
-    this.mib['PassiveOpens']!++;
-    child.parent = listener;
-    this.ehashAdd(child);
-    listener.acceptQueue.push(child);
-    listener.onReadable?.();
-    return child;
-  }
-
-  /** tcp_create_openreq_child: the connection's state as the handshake agreed it. */
-  setupChild(child: TcpSock, listener: TcpSock, req: RequestSock, th: TcpRepr): void {
-    child.laddr = req.laddr;
-    child.lport = req.lport;
-    child.raddr = req.raddr;
-    child.rport = req.rport;
-    child.rcvbuf = listener.rcvbuf;
-    child.sndbuf = listener.sndbuf;
-    child.userSndbuf = listener.userSndbuf;
-    child.nodelay = listener.nodelay;
-    child.congOps = listener.congOps;
-    child.keepalive = listener.keepalive;
-    this.initConnection(child);
-    child.rcvWscale = req.rcvWscale;
-    child.tsOffset = req.tsOffset;
-    child.iss = req.iss;
-    child.sndUna = (req.iss + 1) >>> 0;
-    child.sndNxt = child.sndUna;
-    child.irs = req.irs;
-    child.rcvNxt = (req.irs + 1) >>> 0;
-    child.rcvWup = child.rcvNxt;
-    child.lastAckedRcvNxt = child.rcvNxt;
-    child.mss = req.mss;
-    child.mssClamp = req.mss;
-    // tcp_create_openreq_child: icsk_ack.lrcvtime starts now.
-    child.lrcvtime = this.stack.sim.now;
-    child.wscaleOk = req.wscaleOk;
-    child.sndWscale = req.sndWscale;
-    child.sackOk = req.sackOk;
-    child.tstampOk = req.tstampOk;
-    child.tsRecent = req.tsRecent;
-    if (child.tstampOk) child.mss -= 12;
-    child.sndWnd = th.window << child.sndWscale;
-    child.sndWl1 = th.seq;
-    child.sndWl2 = th.ack;
-    child.maxWindow = child.sndWnd;
-    this.metrics?.init(child);
-  }
-
-  private sendCookieSynAck(listener: TcpSock, ip: Ipv4Repr, th: TcpRepr): void {
-    const o = th.options;
-    const peerMss = o.mss ?? 536;
-    let mssIndex = 0;
-    for (let i = COOKIE_MSS.length - 1; i >= 0; i--) {
-      if (peerMss >= COOKIE_MSS[i]!) {
-        mssIndex = i;
-        break;
-      }
-    }
-    const seq = cookieInitSequence(this.secret, ip.src, ip.dst, th.srcPort, th.dstPort, th.seq, cookieCount(this.stack.sim.now), mssIndex);
-    this.ext['SyncookiesSent']!++;
-    const rcvWscale = this.wscaleFor(listener.rcvbuf);
-    // Without timestamps a cookie cannot carry window scale or SACK (cookie_init_timestamp).
-    const req = this.newRequest(listener, ip, th, {
-      iss: seq,
-      irs: th.seq,
-      mss: COOKIE_MSS[mssIndex]!,
-      wscaleOk: o.wscale !== undefined && o.tsVal !== undefined,
-      sndWscale: o.wscale ?? 0,
-      rcvWscale,
-      sackOk: o.sackPermitted === true && o.tsVal !== undefined,
-    });
-    // cookie_init_timestamp stores the peer's own window scale (snd_wscale); ours is recomputed.
-    const tsVal = o.tsVal !== undefined ? cookieTimestamp(Math.floor(this.stack.sim.now / 1e6), o.wscale !== undefined ? Math.min(o.wscale, 14) : null, o.sackPermitted === true) : undefined;
-    this.sendSynAck(req, { seq, tsVal });
-  }
-
-  /** cookie_v4_check: an ACK for a listener with no request sock may carry a valid cookie. */
-  private cookieAck(listener: TcpSock, skb: SkBuff, ip: Ipv4Repr, th: TcpRepr, payload: number): void {
-    const cookie = (th.ack - 1) >>> 0;
-    const seq = (th.seq - 1) >>> 0;
-    const mssIndex = cookieCheck(this.secret, ip.src, ip.dst, th.srcPort, th.dstPort, seq, cookie, cookieCount(this.stack.sim.now));
-    if (mssIndex < 0) {
-      this.ext['SyncookiesFailed']!++;
-      sendResetFor(this.stack, ip.src, ip.dst, th, payload);
-      skb.free();
-      return;
-    }
-    this.ext['SyncookiesRecv']!++;
-    const ts = th.options.tsEcr !== undefined ? decodeCookieTimestamp(th.options.tsEcr) : { wscale: null, sackOk: false };
-    const req = this.newRequest(listener, ip, th, {
-      iss: cookie,
-      irs: seq,
-      mss: COOKIE_MSS[mssIndex]!,
-      // cookie_timestamp_decode gives back the peer's scale; ours comes from the buffer as at the SYN.
-      wscaleOk: ts.wscale !== null,
-      sndWscale: ts.wscale ?? 0,
-      rcvWscale: ts.wscale !== null ? this.wscaleFor(listener.rcvbuf) : 0,
-      sackOk: ts.sackOk,
-    });
-    this.completeHandshake(listener, req, skb, ip, th);
-  }
-
-  /** ICMP errors for our segments (tcp_v4_err): hard errors abort a connection still opening. */
-  private icmpError(inner: Ipv4Repr, bytes: Uint8Array, off: number, errno: number): void {
-    if (off + 8 > bytes.length) return;
-    const sport = (bytes[off]! << 8) | bytes[off + 1]!;
-    const dport = (bytes[off + 2]! << 8) | bytes[off + 3]!;
-    const sk = this.ehash.get(tupleKey(inner.src, sport, inner.dst, dport));
-    if (!sk) return;
-    if (sk.state === 'SYN_SENT') {
-      this.mib['AttemptFails']!++;
-      this.destroy(sk, errno);
-    } else sk.errSoft = errno; // sk_err_soft: reported only if the connection later times out
   }
 }
