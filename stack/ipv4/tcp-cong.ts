@@ -126,6 +126,12 @@ export function tcpRenoUndoCwnd(sk: CongSock): number {
   return Math.max(sk.cwnd, sk.priorCwnd);
 }
 
+/** tcp_init_congestion_control, at establishment. */
+export function tcpInitCongestionControl(sk: CongSock & { congOps: TcpCongestionOps }): void {
+  sk.caState = TcpCaState.Open;
+  sk.congOps.init(sk);
+}
+
 /** tcp_set_ca_state: tell the ops, then record the state. */
 export function tcpSetCaState(sk: CongSock, ops: TcpCongestionOps, state: TcpCaState): void {
   ops.setState?.(sk, state);

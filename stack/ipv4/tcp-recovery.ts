@@ -12,12 +12,6 @@ import { tcpRackDetectOnTimeout } from './tcp-rack.js';
 import { retransmitLost } from './tcp-output.js';
 import { armRetransmitTimer } from './tcp-timer.js';
 
-/** tcp_init_congestion_control, at establishment. */
-export function tcpInitCongestionControl(sk: TcpSock): void {
-  sk.caState = TcpCaState.Open;
-  sk.congOps.init(sk);
-}
-
 /**
  * tcp_clean_rtx_queue's pkts_acked then tcp_cong_control: hand the RTT sample to the ops and
  * grow the window when the sender was window-limited (tcp_is_cwnd_limited) and not reducing.
