@@ -2,7 +2,9 @@
  * The small sockets TCP keeps instead of full ones (net/ipv4/tcp_minisocks.c, syncookies.c):
  * request socks for half-open connections in a listener's SYN queue, SYN cookies that replace
  * them when the queue is full, and timewait socks that hold a closed connection's 4-tuple for
- * TIME_WAIT. Each is an object in board RAM (request_sock_TCP, tw_sock_TCP).
+ * TIME_WAIT. Each is an object in board RAM (request_sock_TCP, tw_sock_TCP). Also the full
+ * socket's side of both: the child a completed handshake makes (tcp_create_openreq_child) and
+ * the swap of a closing socket for a timewait sock (tcp_time_wait).
  */
 import type { TimerHandle } from '../../emulator/event-queue.js';
 import { fnv1a } from '../../emulator/prng.js';

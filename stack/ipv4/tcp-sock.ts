@@ -1,7 +1,8 @@
 /**
  * A TCP socket (struct tcp_sock): connection state, the send and receive sequence spaces,
  * congestion control, RTT estimation and the four timers. The segment processing lives in
- * tcp-input.ts, segment building in tcp-output.ts, the tables in tcp.ts.
+ * tcp-input.ts, segment building in tcp-output.ts, the timers in tcp-timer.ts, the tables and
+ * socket calls in tcp.ts.
  *
  * Memory follows Linux: the socket is an object in the TCP slab cache; queued data are skbs in
  * board RAM charged by truesize to sk_rmem_alloc / sk_wmem_queued and to the protocol-wide
@@ -230,7 +231,7 @@ export class TcpSock extends Sock {
   orphan = false;
   backlog = 0;
   acceptQueue: TcpSock[] = [];
-  /** Request socks in the SYN queue (count; the objects live in tcp.ts). */
+  /** Request socks in the SYN queue (count; the objects live in TcpTable.requests). */
   synQueueLen = 0;
   parent: TcpSock | null = null;
   onWritable: (() => void) | null = null;

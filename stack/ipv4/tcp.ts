@@ -131,18 +131,22 @@ export class TcpTable {
    * prune (collapse the receive queue, drop out-of-order data) and ask again.
    */
   rmemSchedule(sk: TcpSock, skb: SkBuff): boolean {
-    const fits = (): boolean => sk.rmemAlloc + skb.truesize <= sk.rcvbuf && !this.mem.overHardLimit(skb.truesize);
-    if (fits()) return true;
+    if (this.rmemFits(sk, skb)) return true;
     this.pruneQueue(sk);
-    if (fits()) return true;
+    if (this.rmemFits(sk, skb)) return true;
     if (sk.ofo.length > 0) {
       this.ext['OfoPruned']!++;
       for (const o of sk.ofo) o.skb.free();
       sk.ofo = [];
     }
-    if (fits()) return true;
+    if (this.rmemFits(sk, skb)) return true;
     this.ext['RcvPruned']!++;
     return false;
+  }
+
+  /** Room in sk_rcvbuf and under tcp_mem[2] for this skb (a method, not a closure: it runs per segment). */
+  private rmemFits(sk: TcpSock, skb: SkBuff): boolean {
+    return sk.rmemAlloc + skb.truesize <= sk.rcvbuf && !this.mem.overHardLimit(skb.truesize);
   }
 
   /**
