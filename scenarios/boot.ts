@@ -7,13 +7,15 @@ import { TCP_CONG_LIST } from '../stack/ipv4/tcp-cong-list.js';
 import { checkBootSysctl } from '../stack/ipv4/tcp-sysctl.js';
 import type { Board, BootSection, Flash, ProgramReservation } from '../emulator/board.js';
 import type { BoardConfig } from '../emulator/board-config.js';
-import { parseImage, readConfigSection, type ParsedImage } from '../emulator/flash-image.js';
+import { parseImage, type ParsedImage } from '../emulator/flash-image.js';
 import type { BoardRam, Region } from '../emulator/ram/board-ram.js';
 import type { World } from '../emulator/world.js';
 import type { NetDevice } from '../stack/core/netdevice.js';
 import type { CostTable } from '../stack/kconfig/cost-table.js';
 import { NetStack, STACK_STRUCTS } from '../stack/net-stack.js';
 import type { FirmwareConfig } from './firmware.js';
+import { checkBootImage } from './image-check.js';
+import { missingStackSymbol } from '../stack/kconfig/kconfig.js';
 
 export interface BootedBoard {
   role: string;
@@ -30,8 +32,10 @@ export interface BootedBoard {
   baselineObjects: number;
 }
 
-/** Why boot failed: `fit` is a profile that does not fit (exit 1); `input` is a bad image (exit 2). */
-export type BootFailure = { error: string; kind: 'fit' | 'input' };
+/** Why boot failed: `fit` is a profile that does not fit (exit 1); `needs` is a profile without
+ * the networking every scenario drives (exit 1); `input` is a bad image (exit 2). */
+export type BootFailure = { error: string; kind: 'fit' | 'needs' | 'input' };
+
 
 /** Read the image back from flash as the boot loader does: its own header gives its length. */
 function readFlash(flash: Flash): ParsedImage | { error: string } {
@@ -52,9 +56,9 @@ export function bootBoard(
   table: CostTable,
   programs: readonly ProgramReservation[],
 ): BootedBoard | BootFailure {
-  const missing = STACK_STRUCTS.filter((n) => typeof table.structs[n] !== 'number');
-  if (missing.length > 0) {
-    return { error: `${table.source}: no struct sizes for ${missing.join(', ')} (add pahole output for them, or calibrate with --base-defaults)`, kind: 'input' };
+  const noSize = STACK_STRUCTS.filter((n) => typeof table.structs[n] !== 'number');
+  if (noSize.length > 0) {
+    return { error: `${table.source}: no struct sizes for ${noSize.join(', ')} (add pahole output for them, or calibrate with --base-defaults)`, kind: 'input' };
   }
   const board = world.addBoard(role, boardConfig);
   const flashError = board.flashImage(image);
@@ -64,10 +68,13 @@ export function bootBoard(
   if (parsed.board !== boardConfig.name) {
     return { error: `flash image was built for board ${parsed.board}, not ${boardConfig.name}`, kind: 'input' };
   }
-  const cfg = readConfigSection(parsed);
-  if ('error' in cfg) return { error: cfg.error, kind: 'input' };
-  const config = cfg.value as FirmwareConfig;
-  if (!config || !Array.isArray(config.enabled)) return { error: 'flash image: config section has no enabled symbol list', kind: 'input' };
+  const config = checkBootImage(parsed, boardConfig, table);
+  if ('error' in config) return { error: config.error, kind: 'input' };
+  const missing = missingStackSymbol(config.enabled);
+  if (missing) {
+    const what = missing === 'NET' ? 'no network stack' : 'no IPv4';
+    return { error: `profile ${parsed.profile} has CONFIG_${missing} off: ${what}, so nothing the scenario sends can leave ${boardConfig.name}`, kind: 'needs' };
+  }
   const sections: BootSection[] = parsed.sections.map((s) => ({ name: s.name, kind: s.kind, size: s.length, bytes: s.kind === 'bss' ? undefined : s.payload }));
   const booted = board.boot(sections, programs, `profile ${parsed.profile}`);
   if (!booted.ok) return { error: booted.error, kind: 'fit' };

@@ -6,7 +6,7 @@
  */
 import type { BoardConfig } from '../emulator/board-config.js';
 import { buildImage, configSection, type SectionSpec } from '../emulator/flash-image.js';
-import { kernelCore, profileCost, type CostTable, type KernelCore, type ProfileCost, type SectionSizes } from '../stack/kconfig/cost-table.js';
+import { costTableHash, kernelCore, profileCost, type CostTable, type KernelCore, type ProfileCost, type SectionSizes } from '../stack/kconfig/cost-table.js';
 import type { Profile } from '../stack/kconfig/kconfig.js';
 import { driverObjects } from '../stack/kconfig/symbols.js';
 
@@ -16,6 +16,8 @@ export interface FirmwareConfig {
   profile: string;
   enabled: string[];
   kernelCore: string;
+  /** costTableHash of the table the section sizes came from (docs/image-format.md). */
+  costTable: string;
 }
 
 export interface Firmware {
@@ -44,7 +46,13 @@ export function driverCost(table: CostTable): SectionSizes {
   return sum;
 }
 
-export function buildFirmware(board: BoardConfig, profile: Profile, table: CostTable): Firmware | { error: string } {
+/** The image's sections for a board and a set of enabled symbols, sized from the table: what
+ * buildFirmware writes and what boot (scenarios/image-check.ts) expects to find. */
+export function firmwareSections(
+  board: Pick<BoardConfig, 'name' | 'kernelCore'>,
+  profile: Pick<Profile, 'name' | 'symbols'>,
+  table: CostTable,
+): { sections: SectionSpec[]; core: KernelCore; driver: SectionSizes; stack: ProfileCost } | { error: string } {
   const core = kernelCore(table, board.kernelCore);
   if ('error' in core) return { error: `${board.name}: kernelCore: ${core.error}` };
   const stack = profileCost(profile, table);
@@ -57,7 +65,20 @@ export function buildFirmware(board: BoardConfig, profile: Profile, table: CostT
   if (core.init > 0) sections.push({ name: 'kernel.init', kind: 'init', size: core.init });
   addSizes(sections, 'driver:stmmac', driver);
   for (const s of stack.symbols) addSizes(sections, `net:${s.symbol}`, s);
-  const config: FirmwareConfig = { board: board.name, profile: profile.name, enabled: [...profile.enabled], kernelCore: board.kernelCore };
+  return { sections, core, driver, stack };
+}
+
+export function buildFirmware(board: BoardConfig, profile: Profile, table: CostTable): Firmware | { error: string } {
+  const built = firmwareSections(board, profile, table);
+  if ('error' in built) return built;
+  const { sections, core, driver, stack } = built;
+  const config: FirmwareConfig = {
+    board: board.name,
+    profile: profile.name,
+    enabled: [...profile.enabled],
+    kernelCore: board.kernelCore,
+    costTable: costTableHash(table),
+  };
   sections.push(configSection(config));
   const image = buildImage({ board: board.name, profile: profile.name, sections });
   return { image, sections, core, driver, stack };

@@ -23,6 +23,7 @@ import { Capture, DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { Timeline } from '../traces/timeline.js';
 import { MemoryTraceSink, TraceWriter, type TraceSink } from '../traces/trace-writer.js';
 import { REPORT_SCHEMA_ID, type BoardReport, type CheckReport, type Report } from '../traces/report.js';
+import { checkBootImage } from './image-check.js';
 import { bootBoard, liveObjectBytes, programReservations, type BootedBoard } from './boot.js';
 import { buildFirmware } from './firmware.js';
 import { DEFAULT_BOARD, DEFAULT_PROFILE, LAB_BOARD, LAB_PROFILE, resolveBoard, resolveCostTable, resolveProfile } from './inputs.js';
@@ -143,6 +144,10 @@ export function run(opts: RunOptions): RunOutcome {
     if ('error' in bytes) return bad(bytes.error);
     const parsed = parseImage(bytes);
     if ('error' in parsed) return bad(`${opts.imagePath}: ${parsed.error}`);
+    // What boot checks beyond the CRCs, before any work: the image must be the profile it names.
+    if (parsed.board !== boardConfig.name) return bad(`${opts.imagePath}: flash image was built for board ${parsed.board}, not ${boardConfig.name}`);
+    const valid = checkBootImage(parsed, boardConfig, table);
+    if ('error' in valid) return bad(`${opts.imagePath}: ${valid.error}`);
     dutImage = bytes;
   } else {
     const p = resolveProfile(profileName);
@@ -172,7 +177,8 @@ export function run(opts: RunOptions): RunOutcome {
   };
   if ('error' in dut) {
     if (dut.kind === 'input') return bad(dut.error);
-    // The profile does not fit this board: that is a failed check, with the numbers.
+    // The profile does not fit this board, or has no stack to run the scenario on: that is a
+    // failed check, with the numbers.
     const report: Report = {
       $schema: REPORT_SCHEMA_ID,
       quarklab: QUARKLAB_VERSION,
@@ -181,7 +187,7 @@ export function run(opts: RunOptions): RunOutcome {
       boards: [],
       wire: null,
       scenario: { name: scenario.name, description: scenario.description, figures: {} },
-      checks: [{ name: 'profile fits the board', pass: false, detail: dut.error }],
+      checks: [{ name: dut.kind === 'needs' ? 'profile has the networking the scenario needs' : 'profile fits the board', pass: false, detail: dut.error }],
       budgets: (opts.budgets ?? []).map((b) => checkBudget(b, { 'flash.image': dutImage.length })),
       notes: [],
       stalls: [],

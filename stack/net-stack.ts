@@ -100,6 +100,9 @@ export class NetStack {
   readonly initAllocations: { name: string; addr: number; bytes: number }[] = [];
 
   constructor(readonly env: StackEnv) {
+    // Boot refuses a profile without these (scenarios/boot.ts, missingStackSymbol): everything
+    // below is IPv4 on a network stack, and constructing it anyway would run it for free.
+    for (const sym of ['NET', 'INET']) if (!env.config.has(sym)) throw new Error(`NetStack needs CONFIG_${sym}`);
     const s = env.structs;
     this.skbs = createSkbAllocator(env.mem, s['sk_buff']!, s['skb_shared_info']!, s['sk_buff_fclones']!);
     this.staticAlloc('struct net (init_net)', s['net']!);

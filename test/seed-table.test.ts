@@ -124,7 +124,9 @@ function seedTable(table: CostTable): SeedFigures {
   md.push(`| 6.1 measured: vmlinux tiny → tiny+ipv4 (Berkeley \`size\`) | +${N(dText)} | +${N(dData)} | calibration, \`vmlinux\` |`);
   md.push(`| the same, the .rodata delta (${N(dRodata)}) moved from data to text | +${N(dText + dRodata)} | +${N(dData - dRodata)} | calibration, \`size -A\` sections |`);
   md.push(`| 6.1 measured: tiny+ipv4's net/ objects, summed | ${N(objTiny.text)} | ${N(objTiny.data)} | calibration, \`objects_tiny_ipv4\` |`);
-  md.push(`| model, full: the IPv4 symbols (INET and the ${v4.size - 1} that depend on it) | ${N(fullIpv4.text)} | ${N(fullIpv4.data)} | default cost table |`);
+  // Count what full enables: FIB_LIST also depends on INET but is the choice full does not make.
+  const v4InFull = fc.symbols.filter((s) => v4.has(s.symbol) && s.symbol !== 'INET').length;
+  md.push(`| model, full: the IPv4 symbols (INET and the ${v4InFull} that depend on it and full enables) | ${N(fullIpv4.text)} | ${N(fullIpv4.data)} | default cost table |`);
   md.push(`| model, full: the networking core (NET) | ${N(fullNet.text)} | ${N(fullNet.data)} | default cost table |`);
   md.push(`| model, full: the rest (${restNames.join(', ')}) | ${N(fullRest.text)} | ${N(fullRest.data)} | default cost table |`);
   md.push(`| model, full: the whole stack IPv4 needs | ${N(fc.total.text)} | ${N(fc.total.data)} | default cost table |`);
@@ -140,7 +142,21 @@ function seedTable(table: CostTable): SeedFigures {
     );
   }
   md.push('');
-  md.push('### 3. The difference, in figures', '');
+  // The seed's minimal is client less rtnetlink, ethtool and raw sockets. The qdiscs go with
+  // rtnetlink only because this model makes NET_SCHED depend on it (tc configures them over
+  // rtnetlink); NETLINK, INET_DIAG, PACKET and LPF_FILTER going too is quarklab's own choice.
+  const SEED_MINIMAL_OFF = ['RTNETLINK', 'NET_ETHTOOL', 'ETHTOOL_NETLINK', 'INET_RAW'];
+  const MODEL_FORCED_OFF = ['NET_SCHED', 'NET_SCH_FQ_CODEL'];
+  const seedMinimalText = sum(cost(client).symbols.filter((s) => !SEED_MINIMAL_OFF.includes(s.symbol) && !MODEL_FORCED_OFF.includes(s.symbol))).text;
+  const ownChoices = cost(client).symbols.filter((s) => !minimal.symbols[s.symbol] && !SEED_MINIMAL_OFF.includes(s.symbol) && !MODEL_FORCED_OFF.includes(s.symbol));
+  const ownText = sum(ownChoices).text;
+  md.push('### 3. What the seed states and what quarklab chose', '');
+  md.push('| minimal, text | stack text | text saved against full | symbols off beyond client |');
+  md.push('|---|---:|---:|---|');
+  md.push(`| as the seed states it | ${N(seedMinimalText)} | ${N(fc.total.text - seedMinimalText)} (${P(fc.total.text - seedMinimalText, fc.total.text)}) | ${SEED_MINIMAL_OFF.join(', ')}; and ${MODEL_FORCED_OFF.join(', ')}, which this model makes depend on RTNETLINK |`);
+  md.push(`| quarklab's minimal | ${N(rows[2]!.c.total.text)} | ${N(fc.total.text - rows[2]!.c.total.text)} (${P(fc.total.text - rows[2]!.c.total.text, fc.total.text)}) | the above and quarklab's own: ${ownChoices.map((s) => s.symbol).join(', ')} (${N(ownText)} of text) |`);
+  md.push('');
+  md.push('### 4. The difference, in figures', '');
   md.push(`- Linux 6.1 against 3.14: the measured IPv4 text delta is ${R(dText / SEED_IPV4_TEXT)} × the seed's 400 KB (${R((dText + dRodata) / SEED_IPV4_TEXT)} × with .rodata counted as text).`);
   md.push(`- The model's full stack is ${P(fc.total.text - dText, dText)} above the measured delta and ${P(fc.total.text - objTiny.text, objTiny.text)} above tiny+ipv4's summed objects.`);
   md.push(`- Its objects come from the core+net-full build, where the objects both builds have are ${N(commonFull)} against ${N(commonTiny)} in tiny+ipv4 (${P(commonFull - commonTiny, commonTiny)} larger); full also has ${N(onlyFull)} of objects tiny+ipv4 lacks (qdiscs, procfs and sysctl, SYN cookies) and lacks ${N(onlyTiny)} that tiny+ipv4 links (Unix sockets, IPv6 and tunnel helpers).`);
@@ -150,7 +166,10 @@ function seedTable(table: CostTable): SeedFigures {
   return {
     markdown: md.join('\n'),
     figures,
-    values: { dText, dData, dRodata, fullText: fc.total.text, fullIpv4Text: fullIpv4.text, objTinyText: objTiny.text, factor: link.factor },
+    values: {
+      dText, dData, dRodata, fullText: fc.total.text, fullIpv4Text: fullIpv4.text, objTinyText: objTiny.text, factor: link.factor,
+      clientText: rows[1]!.c.total.text, minimalText: rows[2]!.c.total.text, v4InFull, seedMinimalText, ownText,
+    },
   };
 }
 
@@ -164,6 +183,25 @@ describe('the seed\'s table, reproduced from the default calibration', () => {
     // Summing objects: 666,761 against 631,603 linked, the README's "about 5%".
     expect(seed.values['objTinyText']).toBe(666_761);
     expect(seed.values['factor']).toBeCloseTo(0.947, 3);
+  });
+
+  it('the model\'s totals match sums worked outside it', () => {
+    // python3 over calibration/linux-6.1-i386.json: each profile's symbols' objects summed, with
+    // FIB_LIST 35% of fib_trie.o and PACKET_MMAP 45% of af_packet.o (each section rounded).
+    expect(seed.values['fullText']).toBe(740_341);
+    expect(seed.values['clientText']).toBe(687_202);
+    expect(seed.values['minimalText']).toBe(434_295);
+    // Full enables nine IPv4 features besides INET: TCP_FASTOPEN, TCP_METRICS, SYN_COOKIES,
+    // INET_RAW, IP_PING, FIB_TRIE, IP_OFFLOAD, IP_MULTICAST, INET_DIAG (FIB_LIST is the
+    // choice it does not make). The doc used to say ten, counting FIB_LIST.
+    expect(seed.values['v4InFull']).toBe(9);
+    // The seed's minimal (docs/seed-table.md, table 3): client's 687,202 less the text of
+    // RTNETLINK 51,933, NET_ETHTOOL 25,157, ETHTOOL_NETLINK 37,439, INET_RAW 5,501 and the
+    // qdiscs NET_SCHED 20,096 + NET_SCH_FQ_CODEL 5,056 = 542,020. quarklab's own cuts beyond
+    // it: NETLINK 21,688 + LPF_FILTER 65,765 + PACKET 12,385 (af_packet.o's 22,518 less the
+    // 10,133 mmap share, already off in client) + INET_DIAG 7,887 = 107,725.
+    expect(seed.values['seedMinimalText']).toBe(542_020);
+    expect(seed.values['ownText']).toBe(107_725);
   });
 
   it('tells the seed\'s story: the IPv4 stack is several hundred KB of text, and the profiles cut it', () => {

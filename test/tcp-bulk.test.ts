@@ -7,7 +7,6 @@
 // would set it. Everything runs through the command line, as a user runs it.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { linkGoodputLimit } from '../scenarios/bulk.js';
 import type { Report } from '../traces/report.js';
 import { quarklabAsync, readJson, removeTempDirs, tempDir, type CliResult } from './helpers/run.js';
 import { describeFlagged, tcpAnalysisProblems } from './helpers/tcp-analysis.js';
@@ -63,13 +62,28 @@ function expectGoodput(r: CliRun, min: number): void {
   expect(t.goodputBps, `${r.args.join(' ')}: goodput ${(t.goodputBps / MBIT).toFixed(2)} Mbit/s`).toBeGreaterThanOrEqual(min);
 }
 
+/**
+ * The most goodput TCP can carry on 100 Mbit/s Ethernet, worked by hand (not from the code under
+ * test). A full-sized segment with timestamps (the 6.1 default, tcp_timestamps=1) carries 1448
+ * bytes of payload: MSS 1460 (1500 MTU − 20 IP − 20 TCP) less the 12-byte timestamp option
+ * (10 bytes, padded with two NOPs). On the wire it takes
+ *     8 preamble+SFD + 14 Ethernet + 20 IP + 20 TCP + 12 options + 1448 payload + 4 FCS + 12 gap
+ *   = 1538 byte times,
+ * so the ceiling is 100 000 000 × 1448 / 1538 = 94 148 244.47… bit/s: 94.1 Mbit/s. ACKs go the
+ * other way on a full-duplex link and take nothing from it.
+ */
+const LINK_CEILING_BPS = (100_000_000 * 1448) / 1538;
+
 /** The bound is the link, and the detail's figures are this run's: share of the MSS-limited link rate. */
 function expectLinkBound(r: CliRun): void {
   const f = figures(r);
   expect(f.bound.bound, f.bound.detail).toBe('link');
   const mbps = r.report.boards[0]!.board.linkSpeedMbps;
   expect(mbps).toBe(100);
-  const link = linkGoodputLimit(mbps * MBIT, f.sender!.mss);
+  // The sender's MSS is the 1448-byte payload the hand-worked ceiling assumes.
+  expect(f.sender!.mss).toBe(1448);
+  expect(Math.round(LINK_CEILING_BPS)).toBe(94_148_244);
+  const link = LINK_CEILING_BPS;
   const share = f.transfer.goodputBps / link;
   expect(share).toBeGreaterThanOrEqual(0.95);
   expect(f.bound.detail).toContain(`${(share * 100).toFixed(1)}%`);
@@ -138,6 +152,14 @@ describe('bulk TCP fills the 100 Mbit/s link on a small board', () => {
 
   it("bulk-rx's capture: tshark's TCP analysis reports no loss, retransmission, dup ACK, zero/full window or reordering", async () => {
     expectCleanTcpAnalysis((await rx).capture);
+    // tshark confirms the frame the hand-worked ceiling assumes: full data segments are 1514
+    // bytes captured (1538 less preamble, FCS and gap) carrying 1448 bytes, with timestamps.
+    const rows = tsharkFields((await rx).capture, ['frame.len', 'tcp.len', 'tcp.options.timestamp.tsval'], 'tcp.len > 1000');
+    expect(rows.length).toBeGreaterThan(2000);
+    for (const [frameLen, tcpLen, tsval] of rows) {
+      expect([frameLen, tcpLen]).toEqual(['1514', '1448']);
+      expect(tsval).not.toBe('');
+    }
   }, TIMEOUT_MS);
 
   it('bulk-tx on quark-2m (minimal): exit 0, ≥ 90 Mbit/s, bound by the link, RTT figures, and a clean TCP analysis', async () => {

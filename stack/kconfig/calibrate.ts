@@ -238,21 +238,30 @@ const PAHOLE_OPEN = /^(struct|union)\s+([A-Za-z_][A-Za-z0-9_]*)\s*\{\s*$/;
 /** The size comment of the outermost type: one level of indentation (pahole uses a tab). */
 const PAHOLE_SIZE = /^(?:\t| {8})\/\*\s*size:\s*(\d+),\s*cachelines:/;
 
-/** `pahole` output → the size of each struct (or union) it prints. */
+/**
+ * `pahole` output → the size of each struct (or union) it prints.
+ *
+ * pahole (dwarves 1.24, as Debian ships it) closes every struct with a `/* size: N, cachelines:
+ * … *\/` summary but prints none for a top-level union (test/fixtures/calibrate/real/
+ * structs.pahole, from a real run). A union's size is not recoverable from its member lines
+ * alone (tail padding to the strictest member's alignment is not shown), and the stack
+ * allocates no unions, so a union without a summary is read and skipped, not guessed at; one
+ * with a summary is recorded like a struct.
+ */
 export function parsePahole(input: InputFile): StructSize[] | KconfigError {
   const { file } = input;
   const lines = linesOf(input, 'pahole output');
   if ('error' in lines) return lines;
   const out: StructSize[] = [];
   const seen = new Map<string, StructSize>();
-  let open: { name: string; line: number; size: number | null } | null = null;
+  let open: { kind: string; name: string; line: number; size: number | null } | null = null;
   for (let i = 0; i < lines.length; i++) {
     const n = i + 1;
     const line = lines[i]!;
     if (open === null) {
       const m = PAHOLE_OPEN.exec(line);
       if (m) {
-        open = { name: m[2]!, line: n, size: null };
+        open = { kind: m[1]!, name: m[2]!, line: n, size: null };
         continue;
       }
       const t = line.trim();
@@ -260,6 +269,10 @@ export function parsePahole(input: InputFile): StructSize[] | KconfigError {
       return fail(file, n, `expected 'struct NAME {' (pahole output), found ${quote(line)}`);
     }
     if (line.startsWith('}')) {
+      if (open.size === null && open.kind === 'union') {
+        open = null;
+        continue;
+      }
       if (open.size === null) return fail(file, open.line, `struct ${open.name} has no '/* size: N, cachelines: …' line before its closing brace at line ${n}`);
       const prev = seen.get(open.name);
       if (prev && prev.size !== open.size) return fail(file, open.line, `struct ${open.name} again with size ${open.size} (size ${prev.size} at line ${prev.line})`);

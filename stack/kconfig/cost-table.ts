@@ -10,6 +10,7 @@
  * stated shares (FIB_LIST, PACKET_MMAP) applied and labelled. Sums of objects are not a linked
  * kernel: see `linkComparison` — the factor is reported beside the sums, never folded into them.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../emulator/package-root.js';
@@ -149,6 +150,32 @@ export function parseCostTable(json: unknown, source: string): CostTable | Kconf
   return objectsTinyIpv4 ? { source, objects, objectsTinyIpv4, vmlinux, structs } : { source, objects, vmlinux, structs };
 }
 
+const tableHashes = new WeakMap<CostTable, string>();
+
+/**
+ * SHA-256 (hex) of the table's figures — objects, tiny+ipv4 objects, vmlinux builds, structs —
+ * as JSON with every object's keys sorted, so the same figures hash the same whatever the file's
+ * layout or name. An image records the hash of the table it was built with (config section,
+ * docs/image-format.md) and boot refuses an image whose sizes came from another table.
+ */
+export function costTableHash(table: CostTable): string {
+  const hit = tableHashes.get(table);
+  if (hit) return hit;
+  const figures = { objects: table.objects, objectsTinyIpv4: table.objectsTinyIpv4 ?? null, vmlinux: table.vmlinux, structs: table.structs };
+  const hash = createHash('sha256').update(canonicalJson(figures)).digest('hex');
+  tableHashes.set(table, hash);
+  return hash;
+}
+
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (isRecord(v)) {
+    const keys = Object.keys(v).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(v[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
 /** Cost of one symbol's objects, whether or not a profile enables it. */
 export function symbolCost(name: string, table: CostTable): SymbolCost | undefined {
   const sym = findSymbol(name);
@@ -162,7 +189,7 @@ export function symbolCost(name: string, table: CostTable): SymbolCost | undefin
 }
 
 /** A profile's cost: per enabled symbol, its objects and their sizes; then the totals. */
-export function profileCost(profile: Profile, table: CostTable): ProfileCost {
+export function profileCost(profile: Pick<Profile, 'name' | 'symbols'>, table: CostTable): ProfileCost {
   const symbols: SymbolCost[] = [];
   for (const s of SYMBOLS) {
     if (profile.symbols[s.name] === true) symbols.push(symbolCost(s.name, table)!);

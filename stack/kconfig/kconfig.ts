@@ -255,6 +255,46 @@ function makeProfile(name: string, values: Map<string, boolean>, source: string,
   return base === undefined ? { name, symbols, enabled, source } : { name, symbols, enabled, source, base };
 }
 
+/**
+ * Why a list of enabled symbols (an image's config section, not a file a person wrote) is not
+ * a configuration Kconfig could have produced, or null: every name known, none twice, every
+ * dependency y, each choice whose dependencies hold with exactly one member y.
+ */
+export function checkEnabledSymbols(enabled: readonly unknown[]): string | null {
+  const on = new Set<string>();
+  for (const name of enabled) {
+    if (typeof name !== 'string') return `enabled symbol list holds a ${typeof name}, not a symbol name`;
+    if (!findSymbol(name)) return `unknown symbol CONFIG_${clip(name)}`;
+    if (on.has(name)) return `CONFIG_${name} listed twice`;
+    on.add(name);
+  }
+  for (const s of SYMBOLS) {
+    if (!on.has(s.name)) continue;
+    const dep = s.depends.find((d) => !on.has(d));
+    if (dep) return `CONFIG_${s.name}=y needs CONFIG_${dep}, which is not set`;
+  }
+  for (const group of choiceGroups()) {
+    if (!group.every((s) => s.depends.every((d) => on.has(d)))) continue;
+    const n = group.filter((s) => on.has(s.name)).length;
+    if (n !== 1) return `choice ${group[0]!.choice} needs exactly one of ${group.map((s) => `CONFIG_${s.name}`).join(', ')} set to y, found ${n}`;
+  }
+  return null;
+}
+
+/**
+ * What every scenario needs of the board's profile, in dependency order: a network stack
+ * (CONFIG_NET: sockets, devices, the qdisc layer) and IPv4 on it (CONFIG_INET: ARP, IP, ICMP,
+ * UDP, TCP). Each scenario talks IPv4 over the board's Ethernet, so a profile without either
+ * boots a kernel with no way to do its job; that is a failed check with the missing symbol
+ * named, never a stack that runs for free.
+ */
+export const NETWORKED_SCENARIO_NEEDS: readonly string[] = ['NET', 'INET'];
+
+/** The first symbol of NETWORKED_SCENARIO_NEEDS the enabled set lacks, or null. */
+export function missingStackSymbol(enabled: readonly string[]): string | null {
+  return NETWORKED_SCENARIO_NEEDS.find((s) => !enabled.includes(s)) ?? null;
+}
+
 /** The enabled symbols as the set the stack consults (names without CONFIG_). */
 export function enabledSet(profile: Profile): ReadonlySet<string> {
   return new Set(profile.enabled);
@@ -302,7 +342,8 @@ export function nearest(word: string, candidates: readonly string[]): string {
   return best;
 }
 
-function clip(s: string): string {
+/** A user-given string made safe and short for a one-line message. */
+export function clip(s: string): string {
   const printable = s.replace(/[^\x20-\x7e]/g, '?');
   return printable.length > 40 ? `${printable.slice(0, 40)}…` : printable;
 }

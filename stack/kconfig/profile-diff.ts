@@ -13,7 +13,7 @@
  */
 import { ENTRY_BYTES, HEADER_BYTES, type SectionKind } from '../../emulator/flash-image.js';
 import type { ProfileCost, SectionSizes } from './cost-table.js';
-import type { Profile } from './kconfig.js';
+import { missingStackSymbol, type Profile } from './kconfig.js';
 import { ltoEstimate, type LtoEstimate } from './lto.js';
 
 const PAGE_BYTES = 4096;
@@ -80,6 +80,9 @@ export interface SideSummary {
   staticRamBytes: number;
   stack: SectionSizes;
   lto: LtoEstimate;
+  /** The first of NET, INET this profile lacks (null when it has both): such a profile boots no
+   * IPv4 stack, every scenario fails its check on it, and its saving buys no networking. */
+  missingNetworking: string | null;
 }
 
 export interface RuntimeSide {
@@ -368,6 +371,7 @@ function summary(side: DiffSide, staticRamBytes: number): SideSummary {
     staticRamBytes,
     stack: { ...side.stack.total },
     lto: ltoEstimate(side.profile, side.stack.total.text),
+    missingNetworking: missingStackSymbol(side.profile.enabled),
   };
 }
 
@@ -382,6 +386,14 @@ export function formatProfileDiff(d: ProfileDiff): string {
     `profile diff ${A} → ${B} on board ${d.board} (${d.executeInPlace ? 'text executes in place from flash' : 'text is copied to RAM at boot'}); costs: ${d.costTable}`,
   );
   if (d.onlyInA.length + d.onlyInB.length === 0 && d.flash.rows.length === 0) out.push(`no difference: both profiles enable the same symbols`);
+  for (const side of [d.a, d.b]) {
+    if (side.missingNetworking === null) continue;
+    const what = side.missingNetworking === 'NET' ? 'no network stack' : 'no IPv4';
+    out.push(
+      `warning: ${side.profile} has CONFIG_${side.missingNetworking} off: ${what}. It boots, but every scenario fails its ` +
+        `check on it; the bytes below are what dropping networking costs, not a saving that keeps the job done.`,
+    );
+  }
 
   out.push('', 'flash: image bytes per symbol (its text and data sections; bss takes no flash)');
   out.push(...formatTable(d.flash, A, B, 'symbol'));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { bootRequirement } from '../../emulator/board.js';
 import { buildFirmware } from '../../scenarios/firmware.js';
 import { resolveBoard, resolveCostTable, resolveProfile } from '../../scenarios/inputs.js';
-import { symbolCost } from '../../stack/kconfig/cost-table.js';
+import { calibratedBootRam, calibratedFlash } from './calibration-oracle.js';
 import { tempDir } from './run.js';
 
 function must<T>(x: T): Exclude<T, { error: string }> {
@@ -41,7 +41,8 @@ export interface ImageComparison {
 }
 
 /**
- * Build both images and compare: the image grows by the symbol's text and data, plus 48 bytes
+ * Build both images and compare: the image grows by the symbol's text and data (as the raw
+ * calibration gives them, test/helpers/calibration-oracle.ts), plus 48 bytes
  * of section table per section, plus the config section's change (the enabled-symbol list).
  */
 export function compareImages(board: string, withPath: string, withoutPath: string, symbols: string[]): ImageComparison {
@@ -51,10 +52,10 @@ export function compareImages(board: string, withPath: string, withoutPath: stri
   const fwB = must(buildFirmware(b, must(resolveProfile(withoutPath)), table));
   let modelledFlash = 0;
   let modelledBootRam = 0;
+  // From the raw calibration by Linux's Makefile rules (calibration-oracle.ts), not symbolCost.
   for (const s of symbols) {
-    const c = symbolCost(s, table)!;
-    modelledFlash += c.text + c.data;
-    for (const size of [c.text, c.data, c.bss]) modelledBootRam += Math.ceil(size / 4096) * 4096;
+    modelledFlash += calibratedFlash(s);
+    modelledBootRam += calibratedBootRam(s);
   }
   const cfg = (fw: typeof fwA): number => fw.sections.find((s) => s.kind === 'config')!.size;
   return {
