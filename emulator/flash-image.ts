@@ -41,7 +41,8 @@
  * `{ error }`, never throws. buildImage takes a spec the program made; `checkImageSpec` returns
  * the one-line reason a spec is unusable, and buildImage throws only for such a spec.
  */
-import { Packr } from 'msgpackr';
+// msgpackr/pack: the same Packr, without probing for the native unpack add-on at load time.
+import { Packr } from 'msgpackr/pack';
 
 export const IMAGE_MAGIC = 'QLFW';
 export const IMAGE_VERSION = 1;
