@@ -41,7 +41,8 @@
  * `{ error }`, never throws. buildImage takes a spec the program made; `checkImageSpec` returns
  * the one-line reason a spec is unusable, and buildImage throws only for such a spec.
  */
-import { Packr } from 'msgpackr';
+// msgpackr/pack: the same Packr, without probing for the native unpack add-on at load time.
+import { Packr } from 'msgpackr/pack';
 
 export const IMAGE_MAGIC = 'QLFW';
 export const IMAGE_VERSION = 1;
@@ -113,19 +114,22 @@ export interface ImageError {
 // ---- CRC-32/ISO-HDLC -----------------------------------------------------------------------
 
 // Slicing-by-8 (Intel's method, as lib/crc32.c's CRC_LE_BITS 64): eight tables, so the loop
-// folds eight bytes per step instead of one. Table 0 is the classic byte-wise table.
+// folds eight bytes per step instead of one. Table 0 is the classic byte-wise table. The tables
+// are Int32Array and the running value stays a signed 32-bit integer until the end: a
+// Uint32Array element above 2^31 is a double in V8, and the optimised loop then bailed out
+// ("lost precision") once per call — dozens of times for each image built or verified.
 const CRC_TABLES = (() => {
-  const t = new Uint32Array(8 * 256);
+  const t = new Int32Array(8 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
+    t[n] = c;
   }
   for (let n = 0; n < 256; n++) {
     let c = t[n]!;
     for (let k = 1; k < 8; k++) {
       c = t[c & 0xff]! ^ (c >>> 8);
-      t[k * 256 + n] = c >>> 0;
+      t[k * 256 + n] = c;
     }
   }
   return t;
@@ -133,12 +137,18 @@ const CRC_TABLES = (() => {
 
 /** CRC-32 of `bytes`; pass a previous result as `crc` to continue over more bytes. */
 export function crc32(bytes: Uint8Array, crc = 0): number {
-  const t = CRC_TABLES;
-  let c = (crc ^ 0xffffffff) >>> 0;
-  let i = 0;
   const n = bytes.length;
   const end8 = n - (n & 7);
-  for (; i < end8; i += 8) {
+  // The two loops are separate functions so each is optimised whole (with its own type
+  // feedback), not entered mid-loop and left into code that has never run.
+  const c = crc32Tail(bytes, end8, n, crc32Blocks(bytes, end8, ~crc));
+  return ~c >>> 0;
+}
+
+/** Eight bytes per step over bytes[0, end8); `c` is the running (inverted) CRC as an int32. */
+function crc32Blocks(bytes: Uint8Array, end8: number, c: number): number {
+  const t = CRC_TABLES;
+  for (let i = 0; i < end8; i += 8) {
     const lo = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
     const hi = bytes[i + 4]! | (bytes[i + 5]! << 8) | (bytes[i + 6]! << 16) | (bytes[i + 7]! << 24);
     c =
@@ -151,8 +161,14 @@ export function crc32(bytes: Uint8Array, crc = 0): number {
       t[256 + ((hi >>> 16) & 0xff)]! ^
       t[hi >>> 24]!;
   }
-  for (; i < n; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
+  return c;
+}
+
+/** Byte-wise over bytes[from, n). */
+function crc32Tail(bytes: Uint8Array, from: number, n: number, c: number): number {
+  const t = CRC_TABLES;
+  for (let i = from; i < n; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return c;
 }
 
 // ---- building ------------------------------------------------------------------------------
@@ -228,17 +244,13 @@ export function fillDeterministic(out: Uint8Array, name: string): void {
   let state = fnv1a(name);
   const words = out.length >>> 2;
   // Whole words are generated into an aligned scratch array (a word's byte k is bits 8k..8k+7
-  // of z: little-endian, which the host is, checked below) and copied in; then the tail bytes.
-  if (fillScratch.length < words) fillScratch = new Uint32Array(Math.max(words, fillScratch.length * 2));
-  const w32 = fillScratch;
-  for (let w = 0; w < words; w++) {
-    state = (state + 0x6d2b79f5) | 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    w32[w] = z ^ (z >>> 14);
+  // of z: little-endian, which the host is, checked below) and copied in, a chunk at a time:
+  // the scratch stays small and warm (fresh host pages cost a page fault each), then the tail.
+  for (let w = 0; w < words; w += FILL_CHUNK_WORDS) {
+    const n = Math.min(FILL_CHUNK_WORDS, words - w);
+    state = fillWords(fillScratch, n, state);
+    out.set(fillScratchBytes.subarray(0, n << 2), w << 2);
   }
-  out.set(new Uint8Array(w32.buffer, 0, words << 2), 0);
   if ((out.length & 3) !== 0) {
     state = (state + 0x6d2b79f5) >>> 0;
     let z = state;
@@ -249,7 +261,22 @@ export function fillDeterministic(out: Uint8Array, name: string): void {
   }
 }
 
-let fillScratch = new Uint32Array(0);
+/** mulberry32 words into w32[0, words) from `state`; returns the state after them. A function of
+ * its own so the loop is optimised whole instead of entered and left mid-call (see crc32). */
+function fillWords(w32: Uint32Array, words: number, state: number): number {
+  for (let w = 0; w < words; w++) {
+    state = (state + 0x6d2b79f5) | 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 15), z | 1);
+    z ^= (z + Math.imul(z ^ (z >>> 7), z | 61)) | 0;
+    w32[w] = z ^ (z >>> 14);
+  }
+  return state;
+}
+
+const FILL_CHUNK_WORDS = 4096;
+const fillScratch = new Uint32Array(FILL_CHUNK_WORDS);
+const fillScratchBytes = new Uint8Array(fillScratch.buffer);
 if (new Uint8Array(Uint32Array.of(1).buffer)[0] !== 1) throw new Error('quarklab needs a little-endian host');
 
 // ---- parsing -------------------------------------------------------------------------------

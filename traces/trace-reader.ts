@@ -3,7 +3,7 @@
  * per plotted figure, so report.html and `quarklab trace` do not keep a record object per
  * sample. A file that is not a trace is a one-line error, never an exception.
  */
-import { unpackMultiple } from 'msgpackr';
+import { unpackMultiple } from 'msgpackr/unpack';
 import { TRACE_FORMAT } from './timeline.js';
 
 export interface TraceHeader {

@@ -6,7 +6,8 @@
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Packr } from 'msgpackr';
+// msgpackr/pack: the same Packr, without probing for the native unpack add-on at load time.
+import { Packr } from 'msgpackr/pack';
 
 /** Where the bytes go: a file written as the run goes, or chunks kept for an in-process caller. */
 export interface TraceSink {
