@@ -1,7 +1,7 @@
 /** The built-in scenarios, by name. */
 import { NO_IMPAIRMENTS, type Impairments } from '../emulator/wire.js';
 import { NS_PER_MS } from '../emulator/event-queue.js';
-import { dhcpOptions, dhcpScenario } from './dhcp.js';
+import { dhcpScenarios } from './dhcp.js';
 import { dnsScenario } from './dns.js';
 import { floodScenario } from './flood.js';
 import { pingScenario } from './ping.js';
@@ -10,9 +10,9 @@ import type { Scenario } from './scenario.js';
 import { smokeScenario } from './smoke.js';
 import { bulkScenario } from './bulk.js';
 import { httpGetOptions, httpGetScenario, httpServeOptions, httpServeScenario } from './http.js';
-import { slowReadersScenario, synFloodScenario, type SlowReaderScenarioOptions, type SynFloodScenarioOptions } from './tcp-stress.js';
+import { slowReadersScenario, synFloodScenario, type SlowReaderScenarioOptions } from './tcp-stress.js';
 import { udpEchoScenario } from './udp-echo.js';
-import { iperf3Options, iperf3Scenario } from './iperf3.js';
+import { iperf3Scenario } from './iperf3.js';
 import { replayOptions, replayScenario } from './replay.js';
 
 /** Scenario options (`--scenario NAME:key=value,…`) other than the wire impairments. */
@@ -29,28 +29,25 @@ export interface BuiltinScenario {
 }
 
 /** A built-in written with defineScenario: help, validation and figures come from its definition. */
-function defined(d: DefinedScenario, description: string): BuiltinScenario {
-  return { description, make: (o) => d.instantiate(Object.entries(o)), produces: d.produces };
+function defined(d: DefinedScenario): BuiltinScenario {
+  return { description: d.summary, make: (o) => d.instantiate(Object.entries(o)), produces: d.produces };
 }
 
 export const SCENARIOS: Record<string, BuiltinScenario> = {
-  ping: defined(pingScenario, 'the board pings the lab host 4 times (static addresses)'),
-  flood: { description: 'the lab host floods the board with 3000 small echo requests back to back; the board must still answer', make: () => floodScenario(), produces: ['rtt.p99'] },
-  dhcp: { description: 'the board leases an address from the lab host by DHCP (options lease=S, renewals=N, reboot=ADDR, outage=S)', make: (o) => withOptions(dhcpOptions(o), (d) => dhcpScenario(d)) },
-  'dhcp-renew': { description: 'DHCP with a 60 s lease, running past T1 to renew it once', make: (o) => withOptions(dhcpOptions(o, { leaseSeconds: 60, renewals: 1 }), (d) => dhcpScenario(d, 'dhcp-renew')) },
-  'dhcp-nak': { description: 'DHCP starting in INIT-REBOOT for a foreign address: NAK, then a fresh lease', make: (o) => withOptions(dhcpOptions(o, { leaseSeconds: 3600, renewals: 0, rebootAddress: 0x0a090807 }), (d) => dhcpScenario(d, 'dhcp-nak')) },
-  'dhcp-expire': { description: 'DHCP with a 60 s lease and the server gone at 10 s: renew at T1, rebind at T2, expire, start over', make: (o) => withOptions(dhcpOptions(o, { leaseSeconds: 60, renewals: 0, outageSeconds: 10 }), (d) => dhcpScenario(d, 'dhcp-expire')) },
-  dns: { description: 'the board resolves a name, a missing name (NXDOMAIN) and an answer over 512 bytes (TC) from the lab host', make: (o) => noOptions('dns', o, dnsScenario) },
-  'udp-echo': defined(udpEchoScenario, 'UDP echo of 64 to 4000-byte datagrams (fragmented beyond the MTU) with the lab host (option sizes=A+B+…)'),
-  smoke: { description: 'DHCP, then ping the gateway, then resolve the lab host by name', make: (o) => noOptions('smoke', o, () => smokeScenario()), produces: ['rtt.p99'] },
+  ping: defined(pingScenario),
+  flood: defined(floodScenario),
+  ...Object.fromEntries(dhcpScenarios.map((d) => [d.name, defined(d)])),
+  dns: defined(dnsScenario),
+  'udp-echo': defined(udpEchoScenario),
+  smoke: defined(smokeScenario),
   'bulk-rx': { description: 'the board downloads 4 MB over TCP from the lab host (options bytes=N, rcvbuf=BYTES, sndbuf=BYTES)', make: (o) => withOptions(bulkOptions(o), (b) => bulkScenario({ direction: 'rx', ...b })), produces: ['goodput', 'rtt.p99'] },
   'bulk-tx': { description: 'the board uploads 4 MB over TCP to the lab host (options bytes=N, rcvbuf=BYTES, sndbuf=BYTES)', make: (o) => withOptions(bulkOptions(o), (b) => bulkScenario({ direction: 'tx', ...b })), produces: ['goodput', 'rtt.p99'] },
   'http-get': { description: 'the board fetches 1 KB, 100 KB (chunked) and 1 MB from the lab host over one keep-alive HTTP/1.1 connection (options sizes=A+Bc+…, paths=/a+/b)', make: (o) => withOptions(httpGetOptions(o), (h) => httpGetScenario(h)), produces: ['goodput'] },
   'http-serve': { description: "the lab host runs 8 HTTP clients at once against the board's server, 2 requests each, the board closing first (options clients=N, sizes=A+Bc, paths=/a+/b, sndbuf=BYTES: the server's SO_SNDBUF, default 0: the kernel's own sizing)", make: (o) => withOptions(httpServeOptions(o), (h) => httpServeScenario(h)), produces: ['goodput'] },
   'slow-readers': { description: 'the board opens 8 downloads of 200 kB and reads them slowly (options connections=N, bytes=N, tcp_mem=LOW+PRESSURE+HIGH pages)', make: (o) => withOptions(slowReaderOptions(o), (v) => slowReadersScenario(v)) },
-  iperf3: { description: "the lab host's iperf3 client against the board's iperf3 server: -t T, then -R (options time=S default 1, parallel=N)", make: (o) => withOptions(iperf3Options(o), (v) => iperf3Scenario(v)) },
+  iperf3: defined(iperf3Scenario),
   replay: { description: "the lab host replays a capture's frames to the board at their recorded times, addresses mapped to the lab network (options file=CAPTURE.pcapng or .pcap, device=MAC: the capture's device when it has no direction flags)", make: (o) => { const v = replayOptions(o); return 'error' in v ? v : replayScenario(v.file, v.device); } },
-  'syn-flood': { description: 'spoofed SYNs at line rate against the board server while a real client connects (option duration-ms=N)', make: (o) => withOptions(synFloodOptions(o), (v) => synFloodScenario(v)) },
+  'syn-flood': defined(synFloodScenario),
 };
 
 export const DEFAULT_SCENARIO = 'smoke';
@@ -58,11 +55,6 @@ export const DEFAULT_SCENARIO = 'smoke';
 function withOptions<T>(parsed: T | { error: string }, make: (v: T) => Scenario): Scenario | { error: string } {
   if (typeof parsed === 'object' && parsed !== null && 'error' in parsed) return parsed;
   return make(parsed as T);
-}
-
-function noOptions(name: string, o: ScenarioOptions, make: () => Scenario): Scenario | { error: string } {
-  const keys = Object.keys(o);
-  return keys.length > 0 ? { error: `unknown option "${keys[0]}": scenario ${name} takes only the wire options (${IMPAIRMENT_KEYS.join(', ')})` } : make();
 }
 
 /** Wire impairments any scenario can be run with: probabilities, and the reorder hold in ms. */
@@ -168,12 +160,6 @@ function slowReaderOptions(o: ScenarioOptions): SlowReaderScenarioOptions | { er
     out.tcpMem = [parts[0]!, parts[1]!, parts[2]!];
   }
   return out;
-}
-
-function synFloodOptions(o: ScenarioOptions): SynFloodScenarioOptions | { error: string } {
-  for (const k of Object.keys(o)) if (k !== 'duration-ms') return { error: `unknown option "${k}" (duration-ms=N)` };
-  const durationMs = wholeNumber(o, 'duration-ms', 500, 10, 60_000);
-  return typeof durationMs === 'number' ? { durationMs } : durationMs;
 }
 
 function withProduces(made: Scenario | { error: string }, produces: readonly string[]): Scenario | { error: string } {

@@ -9,8 +9,9 @@ import { BulkSink, BulkSource } from '../apps/bulk.js';
 import { SlowReaders } from '../apps/slow-reader.js';
 import { SynFlood } from '../apps/syn-flood.js';
 import { NS_PER_MS, NS_PER_SEC } from '../emulator/event-queue.js';
+import { defineScenario } from '../api/define-scenario.js';
 import type { Scenario, ScenarioContext, ScenarioResult } from './scenario.js';
-import { DUT_STATIC_ADDR, LAB_ADDR, staticNetwork } from './static-network.js';
+import { LAB_ADDR, staticNetwork } from './static-network.js';
 
 export interface SlowReaderScenarioOptions {
   connections: number;
@@ -69,57 +70,49 @@ export function slowReadersScenario(o: SlowReaderScenarioOptions): Scenario {
   };
 }
 
-export interface SynFloodScenarioOptions {
-  durationMs: number;
-}
+const SYN_FLOOD_BYTES = 100_000;
 
-export function synFloodScenario(o: SynFloodScenarioOptions): Scenario {
-  let flood: SynFlood | null = null;
-  let server: BulkSource | null = null;
-  let client: BulkSink | null = null;
-  let clientStart = 0;
-  let done = 0;
-  const bytes = 100_000;
-  return {
-    name: 'syn-flood',
-    description: `the lab host floods the board with spoofed SYNs for ${o.durationMs} ms while a real client connects`,
-    dutPrograms: ['bulk-source'],
-    labPrograms: ['syn-flood', 'bulk-sink'],
-    timeLimitNs: 300 * NS_PER_SEC,
-    start(ctx: ScenarioContext) {
-      staticNetwork(ctx);
-      const finished = (): void => {
-        if (++done === 3) ctx.finish();
-      };
-      server = new BulkSource({ listen: 80 }, bytes);
-      ctx.spawn(ctx.dut, server, finished);
-      flood = new SynFlood({ target: DUT_STATIC_ADDR, port: 80, durationNs: o.durationMs * NS_PER_MS, intervalNs: 6_720, sourceNet: 0xc6336400 });
-      ctx.step(`scenario syn-flood: spoofed SYNs at line rate for ${o.durationMs} ms`);
-      ctx.spawn(ctx.lab, flood, finished);
-      // The legitimate client arrives in the middle of the flood.
-      ctx.world.sim.after((o.durationMs * NS_PER_MS) / 2, () => {
-        clientStart = ctx.world.sim.now;
-        client = new BulkSink({ connect: { addr: DUT_STATIC_ADDR, port: 80 } }, bytes);
-        ctx.step('legitimate client connects');
-        ctx.spawn(ctx.lab, client, finished);
-      });
-    },
-    result(ctx: ScenarioContext): ScenarioResult {
-      const tcp = ctx.dut.stack.tcp!;
-      const c = client?.stats;
-      const ok = !!c && c.bytes === bytes && !c.error;
-      return {
-        checks: [
-          { name: 'legitimate client served during the flood', pass: ok, detail: c ? `${c.bytes} of ${bytes} bytes, connected after ${c.startNs !== null ? ((c.startNs - clientStart) / 1e6).toFixed(1) : '-'} ms${c.error ? `, ${c.error}` : ''}` : 'client never started' },
-        ],
-        figures: {
-          synsSent: flood?.sent ?? 0,
-          cookies: { SyncookiesSent: tcp.ext['SyncookiesSent'], SyncookiesRecv: tcp.ext['SyncookiesRecv'], SyncookiesFailed: tcp.ext['SyncookiesFailed'], TCPReqQFullDoCookies: tcp.ext['TCPReqQFullDoCookies'], TCPReqQFullDrop: tcp.ext['TCPReqQFullDrop'], ListenDrops: tcp.ext['ListenDrops'] },
-          rx_missed_errors: ctx.dut.board.mac.stats.rx_missed_errors,
-          clientConnectNs: c?.startNs !== null && c?.startNs !== undefined ? c.startNs - clientStart : null,
-        },
-        measured: {},
-      };
-    },
-  };
-}
+export const synFloodScenario = defineScenario({
+  name: 'syn-flood',
+  summary: 'spoofed SYNs at line rate against the board server while a real client connects',
+  description: (o) => `the lab host floods the board with spoofed SYNs for ${o['duration-ms']} ms while a real client connects`,
+  options: { 'duration-ms': { type: 'integer', default: 500, min: 10, max: 60_000, help: 'how long the flood lasts, in ms' } },
+  programs: { board: ['bulk-source'], lab: ['syn-flood', 'bulk-sink'] },
+  timeLimitSeconds: 300,
+  state: () => ({ flood: null as SynFlood | null, client: null as BulkSink | null, clientStart: 0, done: 0 }),
+  // The board's server listens first; then the lab host's flood, and the client half-way through it.
+  board(t, o, s) {
+    const durationMs = o['duration-ms'];
+    const finished = (): void => {
+      if (++s.done === 3) t.finish();
+    };
+    t.board.spawn(new BulkSource({ listen: 80 }, SYN_FLOOD_BYTES), finished);
+    s.flood = new SynFlood({ target: t.board.addr, port: 80, durationNs: durationMs * NS_PER_MS, intervalNs: 6_720, sourceNet: 0xc6336400 });
+    t.step(`scenario syn-flood: spoofed SYNs at line rate for ${durationMs} ms`);
+    t.lab.spawn(s.flood, finished);
+    t.after((durationMs * NS_PER_MS) / 2, () => {
+      s.clientStart = t.now();
+      s.client = new BulkSink({ connect: { addr: t.board.addr, port: 80 } }, SYN_FLOOD_BYTES);
+      t.step('legitimate client connects');
+      t.lab.spawn(s.client, finished);
+    });
+  },
+  checks(_t, _o, s) {
+    const c = s.client?.stats;
+    const ok = !!c && c.bytes === SYN_FLOOD_BYTES && !c.error;
+    return [
+      { name: 'legitimate client served during the flood', pass: ok, detail: c ? `${c.bytes} of ${SYN_FLOOD_BYTES} bytes, connected after ${c.startNs !== null ? ((c.startNs - s.clientStart) / 1e6).toFixed(1) : '-'} ms${c.error ? `, ${c.error}` : ''}` : 'client never started' },
+    ];
+  },
+  figures(t, _o, s) {
+    const dut = t.board.observe();
+    const ext = dut.counters['TcpExt'] ?? {};
+    const c = s.client?.stats;
+    return {
+      synsSent: s.flood?.sent ?? 0,
+      cookies: { SyncookiesSent: ext['SyncookiesSent'], SyncookiesRecv: ext['SyncookiesRecv'], SyncookiesFailed: ext['SyncookiesFailed'], TCPReqQFullDoCookies: ext['TCPReqQFullDoCookies'], TCPReqQFullDrop: ext['TCPReqQFullDrop'], ListenDrops: ext['ListenDrops'] },
+      rx_missed_errors: dut.netdev['rx_missed_errors'],
+      clientConnectNs: c?.startNs !== null && c?.startNs !== undefined ? c.startNs - s.clientStart : null,
+    };
+  },
+});
