@@ -47,6 +47,11 @@ export interface BoardHandle {
   observe(): BoardObservation;
 }
 
+export interface ScenarioPrograms {
+  board?: readonly string[];
+  lab?: readonly string[];
+}
+
 /** What a scenario's functions are handed during a run. */
 export interface ScenarioRun {
   readonly board: BoardHandle;
@@ -83,7 +88,7 @@ export interface ScenarioDefinition<O extends OptionSchema, S> {
   description: string | ((options: OptionValues<O>, state: S) => string);
   options?: O;
   /** Names of the programs each board runs, so boot reserves their RAM as for any program. */
-  programs?: { board?: readonly string[]; lab?: readonly string[] };
+  programs?: ScenarioPrograms | ((options: OptionValues<O>) => ScenarioPrograms);
   /** Budget figures this scenario measures (from `measured`); a budget on another is refused. */
   produces?: readonly ScenarioFigure[];
   /** Virtual seconds after which the run is stopped as hung (default 60). */
@@ -138,12 +143,13 @@ export function defineScenario<O extends OptionSchema = Record<never, never>, S 
       if (made instanceof ScenarioRefusal) return { error: made.error };
       const state = made as S;
       let t: ScenarioRun | null = null;
+      const programs = typeof def.programs === 'function' ? def.programs(options) : def.programs;
       const limit = typeof def.timeLimitSeconds === 'function' ? def.timeLimitSeconds(options, state) : def.timeLimitSeconds ?? 60;
       return {
         name: def.name,
         description: describe(options, state),
-        dutPrograms: def.programs?.board ?? [],
-        labPrograms: def.programs?.lab ?? [],
+        dutPrograms: programs?.board ?? [],
+        labPrograms: programs?.lab ?? [],
         impairments: def.impairments,
         produces,
         timeLimitNs: Math.round(limit * NS_PER_SEC),

@@ -9,66 +9,71 @@ import { BulkSink, BulkSource } from '../apps/bulk.js';
 import { SlowReaders } from '../apps/slow-reader.js';
 import { SynFlood } from '../apps/syn-flood.js';
 import { NS_PER_MS, NS_PER_SEC } from '../emulator/event-queue.js';
-import { defineScenario } from '../api/define-scenario.js';
-import type { Scenario, ScenarioContext, ScenarioResult } from './scenario.js';
-import { LAB_ADDR, staticNetwork } from './static-network.js';
+import { defineScenario, refuse } from '../api/define-scenario.js';
+import { errnoName } from '../stack/socket/sock.js';
 
-export interface SlowReaderScenarioOptions {
-  connections: number;
-  bytes: number;
-  /** Override net.ipv4.tcp_mem on the board (pages), as `sysctl -w` would. */
-  tcpMem?: [number, number, number];
-}
-
-export function slowReadersScenario(o: SlowReaderScenarioOptions): Scenario {
-  const sources: BulkSource[] = [];
-  let readers: SlowReaders | null = null;
-  let done = 0;
-  return {
-    name: 'slow-readers',
-    description: `the board opens ${o.connections} downloads of ${o.bytes} bytes and reads them slowly`,
-    dutPrograms: ['slow-readers'],
-    labPrograms: Array.from({ length: o.connections }, (_, i) => `bulk-source-${i}`),
-    timeLimitNs: 600 * NS_PER_SEC,
-    start(ctx: ScenarioContext) {
-      staticNetwork(ctx);
-      if (o.tcpMem) ctx.dut.stack.tcp!.sysctl.tcpMem = [...o.tcpMem];
-      const finished = (): void => {
-        if (++done === o.connections + 1) ctx.finish();
-      };
-      for (let i = 0; i < o.connections; i++) {
-        const s = new BulkSource({ listen: 5001 + i }, o.bytes);
-        sources.push(s);
-        ctx.spawn(ctx.lab, s, finished);
-      }
-      readers = new SlowReaders({
-        servers: Array.from({ length: o.connections }, (_, i) => ({ addr: LAB_ADDR, port: 5001 + i })),
-        pauseNs: 2 * NS_PER_SEC,
-        chunk: 2048,
-        intervalNs: 10 * NS_PER_MS,
+export const slowReadersScenario = defineScenario({
+  name: 'slow-readers',
+  summary: 'the board opens 8 downloads of 200 kB and reads them slowly',
+  description: (o) => `the board opens ${o.connections} downloads of ${o.bytes} bytes and reads them slowly`,
+  options: {
+    connections: { type: 'integer', default: 8, min: 1, max: 64, help: 'downloads at once' },
+    bytes: { type: 'integer', default: 200_000, min: 1, max: 100_000_000, help: 'bytes in each download' },
+    tcp_mem: { type: 'string', default: null, pattern: /^[0-9]{1,9}\+[0-9]{1,9}\+[0-9]{1,9}$/, help: 'net.ipv4.tcp_mem as three rising page counts LOW+PRESSURE+HIGH (e.g. 16+24+32), written through /proc/sys as sysctl -w does' },
+  },
+  programs: (o) => ({ board: ['slow-readers'], lab: Array.from({ length: o.connections }, (_, i) => `bulk-source-${i}`) }),
+  timeLimitSeconds: 600,
+  state: (o) => {
+    const pages = o.tcp_mem === null ? null : o.tcp_mem.split('+').map(Number);
+    if (pages && (pages.some((p) => p < 1) || pages[0]! > pages[1]! || pages[1]! > pages[2]!)) return refuse(`tcp_mem=${o.tcp_mem}: expected three rising page counts like 16+24+32`);
+    return { tcpMem: pages, sysctlErrno: 0, sources: [] as BulkSource[], readers: null as SlowReaders | null, done: 0 };
+  },
+  lab(t, o, s) {
+    for (let i = 0; i < o.connections; i++) {
+      const src = new BulkSource({ listen: 5001 + i }, o.bytes);
+      s.sources.push(src);
+      t.lab.spawn(src, () => {
+        if (++s.done === o.connections + 1) t.finish();
       });
-      ctx.step(`scenario slow-readers: ${o.connections} downloads read slowly`);
-      ctx.spawn(ctx.dut, readers, finished);
-    },
-    result(ctx: ScenarioContext): ScenarioResult {
-      const tcp = ctx.dut.stack.tcp!;
-      const conns = readers!.conns;
-      const complete = conns.every((c) => c.bytes === o.bytes && !c.error);
-      return {
-        checks: [{ name: 'every slow download completes intact', pass: complete, detail: conns.map((c) => `${c.bytes}${c.error ? ` (${c.error})` : ''}`).join(', ') }],
-        figures: {
-          connections: o.connections,
-          bytesEach: o.bytes,
-          tcpMemPages: tcp.sysctl.tcpMem,
-          tcpMemPeakBytes: tcp.memAllocatedPeak,
-          pressureEpisodes: tcp.pressureEpisodes,
-          refused: { TCPRcvQDrop: tcp.ext['TCPRcvQDrop'], PruneCalled: tcp.ext['PruneCalled'], RcvPruned: tcp.ext['RcvPruned'], OfoPruned: tcp.ext['OfoPruned'], TCPOFODrop: tcp.ext['TCPOFODrop'], TCPRcvCollapsed: tcp.ext['TCPRcvCollapsed'], TCPZeroWindowDrop: tcp.ext['TCPZeroWindowDrop'] },
-        },
-        measured: {},
-      };
-    },
-  };
-}
+    }
+  },
+  board(t, o, s) {
+    // sysctl -w net.ipv4.tcp_mem="LOW PRESSURE HIGH", as the board's init script would.
+    if (s.tcpMem) s.sysctlErrno = t.board.sysctl('net.ipv4.tcp_mem', s.tcpMem.join(' '));
+    s.readers = new SlowReaders({
+      servers: Array.from({ length: o.connections }, (_, i) => ({ addr: t.lab.addr, port: 5001 + i })),
+      pauseNs: 2 * NS_PER_SEC,
+      chunk: 2048,
+      intervalNs: 10 * NS_PER_MS,
+    });
+    t.step(`scenario slow-readers: ${o.connections} downloads read slowly`);
+    t.board.spawn(s.readers, () => {
+      if (++s.done === o.connections + 1) t.finish();
+    });
+  },
+  checks(t, o, s) {
+    const conns = s.readers!.conns;
+    const complete = conns.every((c) => c.bytes === o.bytes && !c.error);
+    const checks = [{ name: 'every slow download completes intact', pass: complete, detail: conns.map((c) => `${c.bytes}${c.error ? ` (${c.error})` : ''}`).join(', ') }];
+    if (s.tcpMem) {
+      const why = s.sysctlErrno === 0 ? 'written' : `${errnoName(-s.sysctlErrno)}${t.board.has('PROC_FS') ? '' : ' (the profile has no PROC_FS: there is no /proc/sys to write)'}`;
+      checks.unshift({ name: `sysctl -w net.ipv4.tcp_mem="${s.tcpMem.join(' ')}"`, pass: s.sysctlErrno === 0, detail: why });
+    }
+    return checks;
+  },
+  figures(t, o, s) {
+    const dut = t.board.observe();
+    const ext = dut.counters['TcpExt'] ?? {};
+    return {
+      connections: o.connections,
+      bytesEach: o.bytes,
+      tcpMemPages: dut.bound.tcpMemPages,
+      tcpMemPeakBytes: dut.tcp!.memAllocatedPeakBytes,
+      pressureEpisodes: dut.tcp!.pressureEpisodes,
+      refused: { TCPRcvQDrop: ext['TCPRcvQDrop'], PruneCalled: ext['PruneCalled'], RcvPruned: ext['RcvPruned'], OfoPruned: ext['OfoPruned'], TCPOFODrop: ext['TCPOFODrop'], TCPRcvCollapsed: ext['TCPRcvCollapsed'], TCPZeroWindowDrop: ext['TCPZeroWindowDrop'] },
+    };
+  },
+});
 
 const SYN_FLOOD_BYTES = 100_000;
 
