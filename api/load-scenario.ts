@@ -8,7 +8,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createJiti } from 'jiti';
 import { NO_IMPAIRMENTS } from '../emulator/wire.js';
 import { findScenario, takeImpairments } from '../scenarios/registry.js';
 import type { Scenario } from '../scenarios/scenario.js';
@@ -33,6 +32,8 @@ export async function loadScenarioModule(path: string): Promise<DefinedScenario 
   if (!existsSync(full) || !statSync(full).isFile()) return { error: `scenario ${path}: no such file` };
   let mod: unknown;
   try {
+    // Loaded on first use: a run of built-ins (and each test worker) never pays for it.
+    const { createJiti } = await import('jiti');
     const jiti = createJiti(pathToFileURL(full).href, { fsCache: false, moduleCache: true, nativeModules: ['quarklab'], interopDefault: false });
     mod = await jiti.import(full);
   } catch (e) {
