@@ -2,9 +2,11 @@
  * quarklab's library API (`import … from 'quarklab'`): write scenarios, run them, boot a
  * board, build and compare profiles, and observe a board — without reaching into the stack.
  */
-export { defineScenario, isDefinedScenario } from './define-scenario.js';
-export type { BoardHandle, DefinedScenario, ScenarioDefinition, ScenarioFigure, ScenarioRun } from './define-scenario.js';
+export { defineScenario, isDefinedScenario, refuse } from './define-scenario.js';
+export type { BoardHandle, DefinedScenario, ScenarioDefinition, ScenarioFigure, ScenarioPrograms, ScenarioRefusal, ScenarioRun } from './define-scenario.js';
 export type { OptionSchema, OptionSpec, OptionValues } from './options.js';
+export { UdpClient, UdpServer } from './udp-exchange.js';
+export type { UdpClientOptions, UdpServerOptions } from './udp-exchange.js';
 export type { BoardObservation, CacheObservation } from './observe.js';
 export { bootBoard, buildImage, diffProfiles } from './boards.js';
 export type { ImageOptions, StandaloneBoard } from './boards.js';

@@ -32,7 +32,7 @@ export async function loadScenarioModule(path: string): Promise<DefinedScenario 
   if (!existsSync(full) || !statSync(full).isFile()) return { error: `scenario ${path}: no such file` };
   let mod: unknown;
   try {
-    // jiti is loaded only when a user scenario is: it is a large module most runs never need.
+    // Loaded on first use: a run of built-ins (and each test worker) never pays for it.
     const { createJiti } = await import('jiti');
     const jiti = createJiti(pathToFileURL(full).href, { fsCache: false, moduleCache: true, nativeModules: ['quarklab'], interopDefault: false });
     mod = await jiti.import(full);

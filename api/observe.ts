@@ -31,8 +31,25 @@ export interface BoardObservation {
   sockets: { live: number; skbsLive: number };
   /** /proc/net/snmp and netstat counters; null without PROC_FS (the MIB still counts, but a program could not read it). */
   mib: Record<string, Record<string, number>> | null;
+  /**
+   * The same counters as the kernel holds them, whatever the profile: what a debugger reading
+   * the kernel's memory sees. For checks on boards whose profile has no /proc to print them.
+   */
+  counters: Record<string, Record<string, number>>;
   /** The interface's counters: the MAC's (ethtool -S) and the netdev's (ip -s link). */
   netdev: Record<string, number>;
+  /** The driver's NAPI polls and failed RX buffer refills. */
+  driver: { napiPolls: number; rxAllocFailures: number };
+  /** The board's CPU: cycles charged so far, its clock, and whether cycles are charged at all (--cpu). */
+  cpu: { enabled: boolean; clockHz: number; cyclesUsed: number };
+  /** The link's speed in bit/s. */
+  linkSpeedBps: number;
+  /** IPv4 addresses on the interface now (ip -4 addr). */
+  addresses: number[];
+  /** Configuration requests the kernel handled, by path (rtnetlink messages, ioctls). */
+  configRequests: { rtnetlink: number; ioctl: number };
+  /** TCP's memory accounting and the RTT samples it took (null without TCP). */
+  tcp: { memAllocatedPeakBytes: number; pressureEpisodes: number; rttSamplesNs: number[] } | null;
 }
 
 export function observeBoard(b: BootedBoard): BoardObservation {
@@ -40,6 +57,7 @@ export function observeBoard(b: BootedBoard): BoardObservation {
   const u = ram.usage();
   const st = b.stack;
   const tcp = st.tcp;
+  const driver = st.drivers.get(b.dev.ifindex);
   return {
     ram: {
       totalBytes: u.totalBytes,
@@ -56,6 +74,13 @@ export function observeBoard(b: BootedBoard): BoardObservation {
     },
     sockets: { live: st.sockets.live, skbsLive: st.skbs.live },
     mib: st.has('PROC_FS') ? (JSON.parse(JSON.stringify(st.mib.snapshot())) as Record<string, Record<string, number>>) : null,
+    counters: st.mib.snapshot(),
     netdev: { ...(b.board.mac.stats as unknown as Record<string, number>), ...Object.fromEntries(Object.entries(b.dev.stats).map(([k, v]) => [`netdev_${k}`, v as number])) },
+    driver: { napiPolls: driver?.napiPolls ?? 0, rxAllocFailures: driver?.rxAllocFailures ?? 0 },
+    cpu: { enabled: b.board.cpu.enabled, clockHz: b.board.cpu.clockHz, cyclesUsed: b.board.cpu.cyclesUsed },
+    linkSpeedBps: b.board.mac.linkSpeedBps,
+    addresses: st.addresses.map((a) => a.addr),
+    configRequests: { ...st.configStats },
+    tcp: tcp ? { memAllocatedPeakBytes: tcp.memAllocatedPeak, pressureEpisodes: tcp.pressureEpisodes, rttSamplesNs: [...tcp.rttSamplesSeen] } : null,
   };
 }

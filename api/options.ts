@@ -5,17 +5,20 @@
  * empty lists — each problem one line.
  */
 
+/** A default of null: the option is off unless given (its value is then null). */
 export type OptionSpec =
-  | { type: 'integer'; default: number; min: number; max: number; help: string }
-  | { type: 'number'; default: number; min: number; max: number; help: string }
+  | { type: 'integer'; default: number | null; min: number; max: number; help: string }
+  | { type: 'number'; default: number | null; min: number; max: number; help: string }
   | { type: 'integer-list'; default: readonly number[]; min: number; max: number; help: string }
-  | { type: 'string'; default: string; pattern?: RegExp; help: string };
+  | { type: 'string'; default: string | null; pattern?: RegExp; help: string };
 
 export type OptionSchema = Readonly<Record<string, OptionSpec>>;
 
+type OptionValue<T extends OptionSpec> = T extends { type: 'integer-list' } ? number[] : T extends { type: 'string' } ? string : number;
+
 /** The parsed value of each option, typed from the schema. */
 export type OptionValues<S extends OptionSchema> = {
-  -readonly [K in keyof S]: S[K] extends { type: 'integer-list' } ? number[] : S[K] extends { type: 'string' } ? string : number;
+  -readonly [K in keyof S]: null extends S[K]['default'] ? OptionValue<S[K]> | null : OptionValue<S[K]>;
 };
 
 const INTEGER = /^-?[0-9]+$/;
@@ -92,7 +95,7 @@ export function parseOptions<S extends OptionSchema>(schema: S, pairs: readonly 
 export function describeOptions(schema: OptionSchema): string[] {
   return Object.entries(schema).map(([k, s]) => {
     const shape = s.type === 'integer-list' ? 'N+N…' : s.type === 'string' ? 'TEXT' : 'N';
-    const dflt = Array.isArray(s.default) ? (s.default as number[]).join('+') : String(s.default);
+    const dflt = s.default === null ? 'none' : Array.isArray(s.default) ? (s.default as number[]).join('+') : String(s.default);
     const range = s.type === 'string' ? '' : `, ${s.min} to ${s.max}`;
     return `${k}=${shape}: ${s.help} (default ${dflt}${range})`;
   });

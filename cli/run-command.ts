@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_BOARD, DEFAULT_PROFILE } from '../scenarios/inputs.js';
 import { DEFAULT_SCENARIO, SCENARIOS } from '../scenarios/registry.js';
+import { describeOptions } from '../api/options.js';
 import { run } from '../scenarios/run.js';
 import { BUDGET_KEYS, parseBudget, type BudgetSpec } from '../traces/budgets.js';
 import { DEFAULT_EPOCH_NS } from '../traces/capture.js';
@@ -79,7 +80,7 @@ ${Object.entries(BUDGET_KEYS).map(([k, v]) => `                          ${k.pad
 
 scenarios:
 ${Object.entries(SCENARIOS)
-  .map(([k, v]) => `  ${k.padEnd(13)} ${v.description}`)
+  .map(([k, v]) => [`  ${k.padEnd(13)} ${v.summary}`, ...describeOptions(v.options).map((l) => `                  ${l}`)].join('\n'))
   .join('\n')}
 
 exit codes: 0 every budget and check held; 1 one failed (including a profile that does not

@@ -3,25 +3,14 @@
  * host over TCP, measuring goodput, RTT and retransmissions, and naming what limited the
  * rate: the link, the board's CPU, the receive window, the send buffer, or loss.
  */
+import { defineScenario } from '../api/define-scenario.js';
+import type { BoardObservation } from '../api/observe.js';
 import { BulkSink, BulkSource } from '../apps/bulk.js';
-import { NS_PER_SEC } from '../emulator/event-queue.js';
-import type { Impairments } from '../emulator/wire.js';
 import { wireBytes } from '../emulator/ethernet-mac.js';
 import type { TcpInfo } from '../stack/ipv4/tcp-sock.js';
 import { rttStats } from './ping.js';
-import type { Scenario, ScenarioContext, ScenarioResult } from './scenario.js';
-import { DUT_STATIC_ADDR, LAB_ADDR, staticNetwork } from './static-network.js';
 
 export const BULK_PORT = 5001;
-
-export interface BulkOptions {
-  direction: 'rx' | 'tx';
-  bytes: number;
-  /** SO_RCVBUF / SO_SNDBUF on the board's socket (bytes asked for; the kernel doubles them). */
-  rcvbuf?: number;
-  sndbuf?: number;
-  impairments?: Partial<Impairments>;
-}
 
 /** The most goodput TCP can carry on this link with this MSS and timestamps (per frame overhead). */
 export function linkGoodputLimit(linkBps: number, mss: number): number {
@@ -29,73 +18,86 @@ export function linkGoodputLimit(linkBps: number, mss: number): number {
   return (linkBps * mss) / (wireBytes(frame) * 1);
 }
 
-export function bulkScenario(opts: BulkOptions): Scenario {
-  let sink: BulkSink | null = null;
-  let source: BulkSource | null = null;
-  let done = 0;
-  // The board's CPU cycles over the transfer (from the start to the programs' exits), for the bound.
-  const cpuWindow = { cycles0: 0, cycles1: 0, t0: 0, t1: 0 };
-  const name = `bulk-${opts.direction}`;
-  const boardBuffers = { rcvbuf: opts.rcvbuf, sndbuf: opts.sndbuf };
-  return {
-    name,
-    description: `the board ${opts.direction === 'rx' ? 'receives' : 'sends'} ${opts.bytes} bytes over TCP ${opts.direction === 'rx' ? 'from' : 'to'} the lab host`,
-    dutPrograms: [opts.direction === 'rx' ? 'bulk-sink' : 'bulk-source'],
-    labPrograms: [opts.direction === 'rx' ? 'bulk-source' : 'bulk-sink'],
-    impairments: opts.impairments,
-    timeLimitNs: 600 * NS_PER_SEC,
-    start(ctx: ScenarioContext) {
-      staticNetwork(ctx);
-      cpuWindow.cycles0 = ctx.dut.board.cpu.cyclesUsed;
-      cpuWindow.t0 = ctx.world.sim.now;
-      const finished = (): void => {
-        cpuWindow.cycles1 = ctx.dut.board.cpu.cyclesUsed;
-        cpuWindow.t1 = ctx.world.sim.now;
-        if (++done === 2) ctx.finish();
-      };
-      // The lab host listens; the board connects (as a firmware client would).
-      if (opts.direction === 'rx') {
-        source = new BulkSource({ listen: BULK_PORT }, opts.bytes);
-        sink = new BulkSink({ connect: { addr: LAB_ADDR, port: BULK_PORT } }, opts.bytes, boardBuffers);
-        ctx.spawn(ctx.lab, source, finished);
-        ctx.step(`scenario ${name}: board downloads ${opts.bytes} bytes`);
-        ctx.spawn(ctx.dut, sink, finished);
-      } else {
-        sink = new BulkSink({ listen: BULK_PORT }, opts.bytes);
-        source = new BulkSource({ connect: { addr: LAB_ADDR, port: BULK_PORT } }, opts.bytes, boardBuffers);
-        ctx.spawn(ctx.lab, sink, finished);
-        ctx.step(`scenario ${name}: board uploads ${opts.bytes} bytes`);
-        ctx.spawn(ctx.dut, source, finished);
-      }
-    },
-    result(ctx: ScenarioContext): ScenarioResult {
-      const s = sink!.stats;
-      const senderInfo = source!.stats.tcpInfo as TcpInfo | null;
-      const receiverInfo = s.tcpInfo as TcpInfo | null;
-      const dutInfo = opts.direction === 'rx' ? receiverInfo : senderInfo;
-      const rtts = (opts.direction === 'rx' ? ctx.lab : ctx.dut).stack.tcp!.rttSamplesSeen;
-      const rtt = rttStats(rtts);
-      const goodput = s.goodputBps;
-      const bound = limitingBound(ctx, goodput, s, senderInfo, cpuWindow);
-      return {
-        checks: [
-          { name: 'transfer complete and intact', pass: s.bytes === opts.bytes && sink!.corrupt === 0 && !s.error && !source!.stats.error, detail: `${s.bytes} of ${opts.bytes} bytes, ${sink!.corrupt} corrupt${s.error ? `, sink: ${s.error}` : ''}${source!.stats.error ? `, source: ${source!.stats.error}` : ''}` },
-        ],
-        figures: {
-          transfer: { direction: opts.direction, bytes: s.bytes, startNs: s.startNs, endNs: s.endNs, goodputBps: goodput },
-          rtt,
-          retransmissions: senderInfo?.retransmits ?? null,
-          sender: senderInfo,
-          receiver: receiverInfo,
-          dut: dutInfo,
-          bound,
-          dutAddress: DUT_STATIC_ADDR,
-        },
-        measured: { goodput, 'rtt.p99': rtt ? rtt.p99 : null },
-      };
-    },
-  };
+/** The board's CPU cycles over the transfer (from the start to the programs' exits), for the bound. */
+interface CpuWindow {
+  cycles0: number;
+  cycles1: number;
+  t0: number;
+  t1: number;
 }
+
+function bulkScenario(direction: 'rx' | 'tx') {
+  const name = `bulk-${direction}`;
+  const rx = direction === 'rx';
+  return defineScenario({
+    name,
+    summary: `the board ${rx ? 'downloads 4 MB over TCP from' : 'uploads 4 MB over TCP to'} the lab host`,
+    description: (o) => `the board ${rx ? 'receives' : 'sends'} ${o.bytes} bytes over TCP ${rx ? 'from' : 'to'} the lab host`,
+    options: {
+      bytes: { type: 'integer', default: 4_000_000, min: 1, max: 1_000_000_000, help: 'bytes to move' },
+      rcvbuf: { type: 'integer', default: null, min: 1, max: 64 * 1024 * 1024, help: "SO_RCVBUF on the board's socket (bytes asked for; the kernel doubles them)" },
+      sndbuf: { type: 'integer', default: null, min: 1, max: 64 * 1024 * 1024, help: "SO_SNDBUF on the board's socket (bytes asked for; the kernel doubles them)" },
+    },
+    programs: { board: [rx ? 'bulk-sink' : 'bulk-source'], lab: [rx ? 'bulk-source' : 'bulk-sink'] },
+    produces: ['goodput', 'rtt.p99'],
+    timeLimitSeconds: 600,
+    state: () => ({ sink: null as BulkSink | null, source: null as BulkSource | null, done: 0, cpu: { cycles0: 0, cycles1: 0, t0: 0, t1: 0 } as CpuWindow, finished: () => {} }),
+    // The lab host listens; the board connects (as a firmware client would).
+    lab(t, o, s) {
+      s.cpu.cycles0 = t.board.observe().cpu.cyclesUsed;
+      s.cpu.t0 = t.now();
+      s.finished = (): void => {
+        s.cpu.cycles1 = t.board.observe().cpu.cyclesUsed;
+        s.cpu.t1 = t.now();
+        if (++s.done === 2) t.finish();
+      };
+      const boardBuffers = { rcvbuf: o.rcvbuf ?? undefined, sndbuf: o.sndbuf ?? undefined };
+      const connect = { connect: { addr: t.lab.addr, port: BULK_PORT } };
+      s.source = rx ? new BulkSource({ listen: BULK_PORT }, o.bytes) : new BulkSource(connect, o.bytes, boardBuffers);
+      s.sink = rx ? new BulkSink(connect, o.bytes, boardBuffers) : new BulkSink({ listen: BULK_PORT }, o.bytes);
+      t.lab.spawn(rx ? s.source : s.sink, s.finished);
+    },
+    board(t, o, s) {
+      t.step(`scenario ${name}: board ${rx ? 'downloads' : 'uploads'} ${o.bytes} bytes`);
+      t.board.spawn(rx ? s.sink! : s.source!, s.finished);
+    },
+    checks(_t, o, s) {
+      const st = s.sink!.stats;
+      const src = s.source!.stats;
+      return [
+        { name: 'transfer complete and intact', pass: st.bytes === o.bytes && s.sink!.corrupt === 0 && !st.error && !src.error, detail: `${st.bytes} of ${o.bytes} bytes, ${s.sink!.corrupt} corrupt${st.error ? `, sink: ${st.error}` : ''}${src.error ? `, source: ${src.error}` : ''}` },
+      ];
+    },
+    figures(t, _o, s) {
+      const st = s.sink!.stats;
+      const senderInfo = s.source!.stats.tcpInfo as TcpInfo | null;
+      const receiverInfo = st.tcpInfo as TcpInfo | null;
+      const goodput = st.goodputBps;
+      return {
+        transfer: { direction, bytes: st.bytes, startNs: st.startNs, endNs: st.endNs, goodputBps: goodput },
+        rtt: rttStats(senderRtts(t.board.observe(), t.lab.observe(), rx)),
+        retransmissions: senderInfo?.retransmits ?? null,
+        sender: senderInfo,
+        receiver: receiverInfo,
+        dut: rx ? receiverInfo : senderInfo,
+        bound: limitingBound(t.board.observe(), goodput, st, senderInfo, s.cpu),
+        dutAddress: t.board.addr,
+      };
+    },
+    measured(t, _o, s) {
+      const rtt = rttStats(senderRtts(t.board.observe(), t.lab.observe(), rx));
+      return { goodput: s.sink!.stats.goodputBps, 'rtt.p99': rtt ? rtt.p99 : null };
+    },
+  });
+}
+
+/** The RTT samples the sending side's TCP took. */
+function senderRtts(board: BoardObservation, lab: BoardObservation, rx: boolean): number[] {
+  return (rx ? lab : board).tcp!.rttSamplesNs;
+}
+
+export const bulkRxScenario = bulkScenario('rx');
+export const bulkTxScenario = bulkScenario('tx');
 
 /**
  * Name the bound. The CPU when the board's CPU was busy at least 90% of the transfer (cycles
@@ -106,12 +108,12 @@ export function bulkScenario(opts: BulkOptions): Scenario {
  * (tcp_chrono: receive window, send buffer, congestion window — `loss` again when that was
  * the congestion window after retransmissions).
  */
-function limitingBound(ctx: ScenarioContext, goodput: number | null, transfer: { bytes: number; startNs: number | null; endNs: number | null }, sender: TcpInfo | null, cpuWindow: { cycles0: number; cycles1: number; t0: number; t1: number }): { bound: string; detail: string } {
+function limitingBound(dut: BoardObservation, goodput: number | null, transfer: { bytes: number; startNs: number | null; endNs: number | null }, sender: TcpInfo | null, cpuWindow: CpuWindow): { bound: string; detail: string } {
   if (!goodput || !sender || transfer.startNs === null || transfer.endNs === null) return { bound: 'unknown', detail: 'transfer did not complete' };
-  const dutCpu = ctx.dut.board.cpu;
+  const dutCpu = dut.cpu;
   const elapsedNs = Math.max(1, cpuWindow.t1 - cpuWindow.t0);
   const dutBusy = dutCpu.enabled ? (cpuWindow.cycles1 - cpuWindow.cycles0) / ((elapsedNs / 1e9) * dutCpu.clockHz) : 0;
-  const link = linkGoodputLimit(ctx.dut.board.mac.linkSpeedBps, sender.mss);
+  const link = linkGoodputLimit(dut.linkSpeedBps, sender.mss);
   const share = goodput / link;
   const ofLink = `goodput ${(share * 100).toFixed(1)}% of the ${(link / 1e6).toFixed(1)} Mbit/s link ceiling`;
   const retransShare = sender.retransmits / Math.max(1, Math.ceil(transfer.bytes / sender.mss));

@@ -4,13 +4,13 @@
  * not (NXDOMAIN), and one whose A records do not fit in 512 bytes — a truncated UDP answer
  * (TC), which the resolver asks again over TCP as glibc does, getting every record.
  */
+import { defineScenario, type ScenarioRun } from '../api/define-scenario.js';
 import { Resolver, type Resolution } from '../apps/dns-resolver.js';
 import { DnsServer, type DnsZone } from '../apps/dns-server.js';
-import { NS_PER_SEC } from '../emulator/event-queue.js';
 import { ipToString } from '../stack/core/addr.js';
-import { LAB_DOMAIN, programSeed } from './dhcp.js';
-import type { Scenario, ScenarioCheck, ScenarioContext, ScenarioResult } from './scenario.js';
-import { LAB_ADDR, staticNetwork } from './static-network.js';
+import { LAB_DOMAIN } from './dhcp.js';
+import type { ScenarioCheck } from './scenario.js';
+import { LAB_ADDR } from './static-network.js';
 
 export const LAB_NAME = LAB_DOMAIN; // lab.quarklab.test → the lab host
 export const MISSING_NAME = `nonexistent.${LAB_DOMAIN}`;
@@ -32,14 +32,14 @@ export function labZone(): DnsZone {
   };
 }
 
-export function startDnsServer(ctx: ScenarioContext): DnsServer {
+export function startDnsServer(t: ScenarioRun): DnsServer {
   const server = new DnsServer({ zone: labZone() });
-  ctx.spawn(ctx.lab, server);
+  t.lab.spawn(server);
   return server;
 }
 
-export function newResolver(ctx: ScenarioContext, names: string[], nameservers: number[]): Resolver {
-  return new Resolver({ names, nameservers, seed: programSeed(ctx.dut, 'resolver') });
+export function newResolver(t: ScenarioRun, names: string[], nameservers: number[]): Resolver {
+  return new Resolver({ names, nameservers, seed: t.board.programSeed('resolver') });
 }
 
 /** The check that `name` resolved to exactly the lab host. */
@@ -51,47 +51,42 @@ export function resolvedCheck(r: Resolution | undefined, name: string): Scenario
   };
 }
 
-export function dnsScenario(): Scenario {
-  let resolver: Resolver | null = null;
-  let server: DnsServer | null = null;
-  return {
-    name: 'dns',
-    description: 'the board resolves a name, a missing name (NXDOMAIN) and a truncated answer (TC) from the lab host',
-    dutPrograms: ['resolver'],
-    labPrograms: ['dnsd'],
-    timeLimitNs: 120 * NS_PER_SEC,
-    start(ctx: ScenarioContext) {
-      staticNetwork(ctx);
-      server = startDnsServer(ctx);
-      resolver = newResolver(ctx, [LAB_NAME, MISSING_NAME, BIG_NAME], [LAB_ADDR]);
-      ctx.step('scenario dns: three lookups against the lab host');
-      ctx.spawn(ctx.dut, resolver, () => ctx.finish());
+export const dnsScenario = defineScenario({
+  name: 'dns',
+  summary: 'the board resolves a name, a missing name (NXDOMAIN) and an answer over 512 bytes (TC) from the lab host',
+  description: 'the board resolves a name, a missing name (NXDOMAIN) and a truncated answer (TC) from the lab host',
+  programs: { board: ['resolver'], lab: ['dnsd'] },
+  timeLimitSeconds: 120,
+  state: () => ({ resolver: null as Resolver | null, server: null as DnsServer | null }),
+  lab(t, _o, s) {
+    s.server = startDnsServer(t);
+  },
+  board(t, _o, s) {
+    s.resolver = newResolver(t, [LAB_NAME, MISSING_NAME, BIG_NAME], [LAB_ADDR]);
+    t.step('scenario dns: three lookups against the lab host');
+    t.board.spawn(s.resolver, () => t.finish());
+  },
+  checks(_t, _o, s) {
+    const rs = s.resolver!.result.resolutions;
+    const find = (n: string) => rs.find((r) => r.name === n);
+    const missing = find(MISSING_NAME);
+    const big = find(BIG_NAME);
+    return [
+      resolvedCheck(find(LAB_NAME), LAB_NAME),
+      { name: `${MISSING_NAME} is NXDOMAIN`, pass: missing?.rcode === 'NXDOMAIN' && missing.addresses.length === 0, detail: missing ? `${missing.rcode ?? 'no answer'}${missing.error ? ` (${missing.error})` : ''}` : 'not looked up' },
+      {
+        // Over TCP every record arrives; if TCP could not be used, the ones that fit in 512 bytes.
+        name: `${BIG_NAME}: UDP answer over 512 bytes is truncated (TC), then answered in full over TCP`,
+        pass: big !== undefined && big.truncated && big.rcode === 'NOERROR' && (big.transport === 'tcp' ? big.addresses.length === BIG_COUNT : big.addresses.length > 0 && big.addresses.length < BIG_COUNT && big.tcpError !== null),
+        detail: big ? `${big.rcode ?? 'no answer'}, TC ${big.truncated}, ${big.addresses.length} of ${BIG_COUNT} addresses over ${big.transport ?? '—'}${big.tcpError ? ` (TCP retry: ${big.tcpError})` : ''}` : 'not looked up',
+      },
+    ];
+  },
+  figures: (_t, _o, s) => ({
+    dns: {
+      resolutions: s.resolver!.result.resolutions.map((r) => ({ ...r, addresses: r.addresses.map(ipToString) })),
+      ignored: s.resolver!.result.ignored,
+      server: s.server ? { queries: s.server.result.queries, tcpQueries: s.server.result.tcpQueries, answered: s.server.result.answered, truncated: s.server.result.truncated, dropped: s.server.result.dropped } : null,
     },
-    result(): ScenarioResult {
-      const rs = resolver!.result.resolutions;
-      const find = (n: string) => rs.find((r) => r.name === n);
-      const missing = find(MISSING_NAME);
-      const big = find(BIG_NAME);
-      return {
-        checks: [
-          resolvedCheck(find(LAB_NAME), LAB_NAME),
-          { name: `${MISSING_NAME} is NXDOMAIN`, pass: missing?.rcode === 'NXDOMAIN' && missing.addresses.length === 0, detail: missing ? `${missing.rcode ?? 'no answer'}${missing.error ? ` (${missing.error})` : ''}` : 'not looked up' },
-          {
-            // Over TCP every record arrives; if TCP could not be used, the ones that fit in 512 bytes.
-            name: `${BIG_NAME}: UDP answer over 512 bytes is truncated (TC), then answered in full over TCP`,
-            pass: big !== undefined && big.truncated && big.rcode === 'NOERROR' && (big.transport === 'tcp' ? big.addresses.length === BIG_COUNT : big.addresses.length > 0 && big.addresses.length < BIG_COUNT && big.tcpError !== null),
-            detail: big ? `${big.rcode ?? 'no answer'}, TC ${big.truncated}, ${big.addresses.length} of ${BIG_COUNT} addresses over ${big.transport ?? '—'}${big.tcpError ? ` (TCP retry: ${big.tcpError})` : ''}` : 'not looked up',
-          },
-        ],
-        figures: {
-          dns: {
-            resolutions: rs.map((r) => ({ ...r, addresses: r.addresses.map(ipToString) })),
-            ignored: resolver!.result.ignored,
-            server: server ? { queries: server.result.queries, tcpQueries: server.result.tcpQueries, answered: server.result.answered, truncated: server.result.truncated, dropped: server.result.dropped } : null,
-          },
-        },
-        measured: {},
-      };
-    },
-  };
-}
+  }),
+});

@@ -14,12 +14,12 @@
  */
 import { expectationFor, HttpClient, type HttpRequestSpec, type RequestRecord } from '../apps/http-client.js';
 import { HTTP_PORT, HttpServer } from '../apps/http-server.js';
+import { defineScenario, refuse, type ScenarioFigure, type ScenarioRefusal, type ScenarioRun } from '../api/define-scenario.js';
+import type { BoardObservation } from '../api/observe.js';
 import { NS_PER_SEC } from '../emulator/event-queue.js';
 import { ipToString } from '../stack/core/addr.js';
 import { rttStats } from './ping.js';
-import type { BootedBoard } from './boot.js';
-import type { Scenario, ScenarioCheck, ScenarioContext, ScenarioResult } from './scenario.js';
-import { DUT_STATIC_ADDR, LAB_ADDR, staticNetwork } from './static-network.js';
+import type { ScenarioCheck } from './scenario.js';
 
 export const HTTP_GET_DEFAULT_PATHS = ['/bytes/1024', '/chunked/102400', '/bytes/1048576'];
 export const HTTP_SERVE_DEFAULT_PATHS = ['/bytes/32768', '/chunked/32768'];
@@ -33,27 +33,17 @@ export const HTTP_SERVE_MAX_CLIENTS = 64;
  */
 export const HTTP_SERVE_DEFAULT_SNDBUF = 0;
 
-export interface HttpGetOptions {
-  paths: string[];
-}
-
-export interface HttpServeOptions {
-  clients: number;
-  paths: string[];
-  /** SO_SNDBUF the board's server sets on each connection; 0 leaves the kernel default and autotuning. */
-  sndbuf: number;
-}
-
 /** The TCP counters that show who closed first and what it cost, from a stack's MIB. */
 const TCP_FIGURES = ['ActiveOpens', 'PassiveOpens', 'AttemptFails', 'EstabResets', 'CurrEstab', 'InSegs', 'OutSegs', 'RetransSegs', 'InErrs', 'OutRsts'] as const;
 const TCPEXT_FIGURES = ['TW', 'TCPTimeWaitOverflow', 'TCPAbortOnClose', 'TCPAbortOnData', 'TCPAbortOnMemory', 'TCPAbortOnTimeout', 'ListenOverflows', 'ListenDrops', 'TCPTimeouts', 'DelayedACKs', 'TCPRcvQDrop', 'TCPMemoryPressures'] as const;
 
-function tcpCounters(b: BootedBoard): Record<string, number> {
-  const t = b.stack.tcp;
+function tcpCounters(b: BoardObservation): Record<string, number> {
+  const tcp = b.counters['Tcp'];
+  const ext = b.counters['TcpExt'] ?? {};
   const out: Record<string, number> = {};
-  if (!t) return out;
-  for (const k of TCP_FIGURES) out[`Tcp.${k}`] = t.mib[k] ?? 0;
-  for (const k of TCPEXT_FIGURES) out[`TcpExt.${k}`] = t.ext[k] ?? 0;
+  if (!tcp) return out;
+  for (const k of TCP_FIGURES) out[`Tcp.${k}`] = tcp[k] ?? 0;
+  for (const k of TCPEXT_FIGURES) out[`TcpExt.${k}`] = ext[k] ?? 0;
   return out;
 }
 
@@ -132,101 +122,128 @@ function closeChecks(client: HttpClient, server: HttpServer, serverSide: string,
   ];
 }
 
-function httpScenario(
-  name: string,
-  description: string,
-  serverOn: 'lab' | 'dut',
-  connections: HttpRequestSpec[][],
-  serverSndbuf: number,
-): Scenario {
-  let server: HttpServer | null = null;
-  let client: HttpClient | null = null;
-  let before: { dut: Record<string, number>; lab: Record<string, number> } | null = null;
-  const expected = connections.reduce((s, l) => s + l.length, 0);
+interface HttpRun {
+  connections: HttpRequestSpec[][];
+  /** SO_SNDBUF the server sets on each connection; 0 leaves the kernel default and autotuning. */
+  sndbuf: number;
+  server: HttpServer | null;
+  client: HttpClient | null;
+  before: { dut: Record<string, number>; lab: Record<string, number> } | null;
+}
+
+/**
+ * What both scenarios share: the server starts (on the lab host in lab(), on the board in
+ * board()) before the client on the other side, and traffic is over when the client has
+ * exited and the server has closed every connection.
+ */
+function httpParts(name: string, serverOn: 'lab' | 'dut') {
+  const expected = (s: HttpRun) => s.connections.reduce((n, l) => n + l.length, 0);
+  const startServer = (t: ScenarioRun, s: HttpRun) => {
+    s.server = new HttpServer({ port: HTTP_PORT, sndbufBytes: s.sndbuf });
+    (serverOn === 'dut' ? t.board : t.lab).spawn(s.server);
+  };
+  const tcpDeltas = (t: ScenarioRun, s: HttpRun) => {
+    const dutTcp = delta(tcpCounters(t.board.observe()), s.before!.dut);
+    const labTcp = delta(tcpCounters(t.lab.observe()), s.before!.lab);
+    return { dutTcp, labTcp, serverTcp: serverOn === 'dut' ? dutTcp : labTcp, clientTcp: serverOn === 'dut' ? labTcp : dutTcp };
+  };
   return {
-    name,
-    description,
-    dutPrograms: [serverOn === 'dut' ? 'httpd' : 'http-client'],
-    labPrograms: [serverOn === 'dut' ? 'http-client' : 'httpd'],
-    timeLimitNs: 300 * NS_PER_SEC,
-    start(ctx: ScenarioContext) {
-      staticNetwork(ctx);
-      before = { dut: tcpCounters(ctx.dut), lab: tcpCounters(ctx.lab) };
-      const serverBoard = serverOn === 'dut' ? ctx.dut : ctx.lab;
-      const clientBoard = serverOn === 'dut' ? ctx.lab : ctx.dut;
-      const serverAddr = serverOn === 'dut' ? DUT_STATIC_ADDR : LAB_ADDR;
-      server = new HttpServer({ port: HTTP_PORT, sndbufBytes: serverSndbuf });
-      ctx.spawn(serverBoard, server);
-      client = new HttpClient({ server: { addr: serverAddr, port: HTTP_PORT }, host: ipToString(serverAddr), connections });
-      // Traffic is over when the client has exited and the server has closed every connection.
+    programs: { board: [serverOn === 'dut' ? 'httpd' : 'http-client'], lab: [serverOn === 'dut' ? 'http-client' : 'httpd'] },
+    produces: ['goodput'] as const,
+    timeLimitSeconds: 300,
+    lab(t: ScenarioRun, _o: unknown, s: HttpRun) {
+      s.before = { dut: tcpCounters(t.board.observe()), lab: tcpCounters(t.lab.observe()) };
+      if (serverOn === 'lab') startServer(t, s);
+    },
+    board(t: ScenarioRun, _o: unknown, s: HttpRun) {
+      if (serverOn === 'dut') startServer(t, s);
+      const server = s.server!;
+      const serverAddr = serverOn === 'dut' ? t.board.addr : t.lab.addr;
+      s.client = new HttpClient({ server: { addr: serverAddr, port: HTTP_PORT }, host: ipToString(serverAddr), connections: s.connections });
       let clientDone = false;
       const maybeFinish = (): void => {
-        if (clientDone && server!.stats.connectionsOpen === 0) ctx.finish();
+        if (clientDone && server.stats.connectionsOpen === 0) t.finish();
       };
       server.onConnectionClosed = maybeFinish;
-      ctx.step(`scenario ${name}: ${connections.length} connection(s), ${expected} request(s) to ${ipToString(serverAddr)}:${HTTP_PORT}`);
-      ctx.spawn(clientBoard, client, () => {
+      t.step(`scenario ${name}: ${s.connections.length} connection(s), ${expected(s)} request(s) to ${ipToString(serverAddr)}:${HTTP_PORT}`);
+      (serverOn === 'dut' ? t.lab : t.board).spawn(s.client, () => {
         clientDone = true;
         maybeFinish();
       });
     },
-    result(ctx: ScenarioContext): ScenarioResult {
-      const c = client!;
-      const s = server!;
-      const dutTcp = delta(tcpCounters(ctx.dut), before!.dut);
-      const labTcp = delta(tcpCounters(ctx.lab), before!.lab);
-      const serverTcp = serverOn === 'dut' ? dutTcp : labTcp;
-      const clientTcp = serverOn === 'dut' ? labTcp : dutTcp;
+    checks(t: ScenarioRun, _o: unknown, s: HttpRun): ScenarioCheck[] {
+      const { serverTcp, clientTcp } = tcpDeltas(t, s);
+      return [intactCheck(s.client!, expected(s)), serverCheck(s.server!, expected(s)), ...closeChecks(s.client!, s.server!, serverOn === 'dut' ? 'the board' : 'the lab host', serverTcp, clientTcp)];
+    },
+    figures(t: ScenarioRun, _o: unknown, s: HttpRun): Record<string, unknown> {
+      const c = s.client!;
+      const sv = s.server!;
+      const { dutTcp, labTcp } = tcpDeltas(t, s);
       const f = httpFigures(c.requests);
+      const sndbuf = s.sndbuf;
       return {
-        checks: [intactCheck(c, expected), serverCheck(s, expected), ...closeChecks(c, s, serverOn === 'dut' ? 'the board' : 'the lab host', serverTcp, clientTcp)],
-        figures: {
-          server: serverOn === 'dut' ? 'board' : 'lab host',
-          serverSoSndbuf: serverSndbuf === 0 ? 'kernel default (autotuned)' : serverSndbuf,
-          requests: c.requests.map((r) => ({ ...r })),
-          latency: f.latency,
-          timeToFirstByte: f.ttfb,
-          goodputBps: f.goodputBps,
-          bodyBytes: f.bodyBytes,
-          responseBytes: f.responseBytes,
-          connections: {
-            opened: c.connections.length,
-            completed: c.connections.filter((x) => x.error === null && x.closedNs !== null).length,
-            serverClosedFirst: c.connections.filter((x) => x.serverClosedFirst).length,
-            peakAtServer: s.stats.peakConnections,
-            records: c.connections.map((x) => ({ ...x })),
-          },
-          serverStats: { ...s.stats, responses: { ...s.stats.responses }, errors: [...s.stats.errors] },
-          // Read from the kernels' MIBs (the minimal profile has no /proc to show them).
-          tcp: { dut: dutTcp, lab: labTcp },
+        server: serverOn === 'dut' ? 'board' : 'lab host',
+        serverSoSndbuf: sndbuf === 0 ? 'kernel default (autotuned)' : sndbuf,
+        requests: c.requests.map((r) => ({ ...r })),
+        latency: f.latency,
+        timeToFirstByte: f.ttfb,
+        goodputBps: f.goodputBps,
+        bodyBytes: f.bodyBytes,
+        responseBytes: f.responseBytes,
+        connections: {
+          opened: c.connections.length,
+          completed: c.connections.filter((x) => x.error === null && x.closedNs !== null).length,
+          serverClosedFirst: c.connections.filter((x) => x.serverClosedFirst).length,
+          peakAtServer: sv.stats.peakConnections,
+          records: c.connections.map((x) => ({ ...x })),
         },
-        measured: { goodput: f.goodputBps, 'http.latency.p99': f.latency ? f.latency.p99 : null },
+        serverStats: { ...sv.stats, responses: { ...sv.stats.responses }, errors: [...sv.stats.errors] },
+        // Read from the kernels' counters (the minimal profile has no /proc to show them).
+        tcp: { dut: dutTcp, lab: labTcp },
       };
+    },
+    measured(_t: unknown, _o: unknown, s: HttpRun): Partial<Record<ScenarioFigure, number | null>> {
+      const f = httpFigures(s.client!.requests);
+      // http.latency.p99 is kept with the figures budgets can name, for a later budget key.
+      return { goodput: f.goodputBps, 'http.latency.p99': f.latency ? f.latency.p99 : null } as Partial<Record<ScenarioFigure, number | null>>;
     },
   };
 }
 
-export function httpGetScenario(o: HttpGetOptions = { paths: HTTP_GET_DEFAULT_PATHS }): Scenario {
-  return httpScenario(
-    'http-get',
-    `the board fetches ${o.paths.join(', ')} from the lab host over one keep-alive HTTP/1.1 connection`,
-    'lab',
-    [specsFor(o.paths)],
-    0,
-  );
+const PATH_OPTIONS = {
+  sizes: { type: 'string', default: null, help: 'a body size per request joined by +, c for chunked (/chunked/N), else Content-Length (/bytes/N), e.g. 1024+102400c (none: the scenario\'s own list)' },
+  paths: { type: 'string', default: null, help: 'request targets joined by +, e.g. /+/bytes/10+/missing (instead of sizes=)' },
+} as const;
+
+function httpState(o: { sizes: string | null; paths: string | null }, defaults: string[], perConnection: number, sndbuf: number): HttpRun | ScenarioRefusal {
+  const paths = parsePaths(o, defaults);
+  if ('error' in paths) return refuse(paths.error);
+  const connections: HttpRequestSpec[][] = [];
+  for (let i = 0; i < perConnection; i++) connections.push(specsFor(paths));
+  return { connections, sndbuf, server: null, client: null, before: null };
 }
 
-export function httpServeScenario(o: HttpServeOptions = { clients: HTTP_SERVE_DEFAULT_CLIENTS, paths: HTTP_SERVE_DEFAULT_PATHS, sndbuf: HTTP_SERVE_DEFAULT_SNDBUF }): Scenario {
-  const connections: HttpRequestSpec[][] = [];
-  for (let i = 0; i < o.clients; i++) connections.push(specsFor(o.paths));
-  return httpScenario(
-    'http-serve',
-    `${o.clients} lab clients at once fetch ${o.paths.join(', ')} from the board's HTTP server, one connection each; the board closes first`,
-    'dut',
-    connections,
-    o.sndbuf,
-  );
-}
+export const httpGetScenario = defineScenario({
+  name: 'http-get',
+  summary: 'the board fetches 1 KB, 100 KB (chunked) and 1 MB from the lab host over one keep-alive HTTP/1.1 connection',
+  description: (_o, s) => `the board fetches ${s.connections[0]!.map((r) => r.path).join(', ')} from the lab host over one keep-alive HTTP/1.1 connection`,
+  options: PATH_OPTIONS,
+  state: (o) => httpState(o, HTTP_GET_DEFAULT_PATHS, 1, 0),
+  ...httpParts('http-get', 'lab'),
+});
+
+export const httpServeScenario = defineScenario({
+  name: 'http-serve',
+  summary: "the lab host runs 8 HTTP clients at once against the board's server, 2 requests each, the board closing first",
+  description: (o, s) => `${o.clients} lab clients at once fetch ${s.connections[0]!.map((r) => r.path).join(', ')} from the board's HTTP server, one connection each; the board closes first`,
+  options: {
+    clients: { type: 'integer', default: HTTP_SERVE_DEFAULT_CLIENTS, min: 1, max: HTTP_SERVE_MAX_CLIENTS, help: 'HTTP clients on the lab host, one connection each, all at once' },
+    ...PATH_OPTIONS,
+    sndbuf: { type: 'integer', default: HTTP_SERVE_DEFAULT_SNDBUF, min: 0, max: 4 * 1024 * 1024, help: "the board server's SO_SNDBUF (0: the kernel's own sizing)" },
+  },
+  state: (o) => httpState(o, HTTP_SERVE_DEFAULT_PATHS, o.clients, o.sndbuf),
+  ...httpParts('http-serve', 'dut'),
+});
 
 // ---- options -----------------------------------------------------------------------------------
 
@@ -234,39 +251,23 @@ export function httpServeScenario(o: HttpServeOptions = { clients: HTTP_SERVE_DE
  * `sizes=1024+102400c+1048576`: a body size per request, `c` for chunked (/chunked/N), else
  * with Content-Length (/bytes/N); or `paths=/+/bytes/10+/missing` for any targets.
  */
-function parsePaths(o: Record<string, string>, defaults: string[]): string[] | { error: string } {
-  if (o['sizes'] !== undefined && o['paths'] !== undefined) return { error: 'give sizes= or paths=, not both' };
-  if (o['sizes'] !== undefined) {
-    const parts = o['sizes'].split('+');
+function parsePaths(o: { sizes: string | null; paths: string | null }, defaults: string[]): string[] | { error: string } {
+  if (o.sizes !== null && o.paths !== null) return { error: 'give sizes= or paths=, not both' };
+  if (o.sizes !== null) {
+    const parts = o.sizes.split('+');
     const out: string[] = [];
     for (const p of parts) {
       const m = /^([0-9]{1,10})(c?)$/.exec(p);
-      if (!m || Number(m[1]) > 1 << 30) return { error: `sizes=${o['sizes']}: expected sizes in bytes joined by +, each up to 1073741824, with c for chunked (e.g. 1024+102400c)` };
+      if (!m || Number(m[1]) > 1 << 30) return { error: `sizes=${o.sizes}: expected sizes in bytes joined by +, each up to 1073741824, with c for chunked (e.g. 1024+102400c)` };
       out.push(`/${m[2] ? 'chunked' : 'bytes'}/${Number(m[1])}`);
     }
     return out.length > 16 ? { error: 'at most 16 requests per connection' } : out;
   }
-  if (o['paths'] !== undefined) {
-    const parts = o['paths'].split('+');
+  if (o.paths !== null) {
+    const parts = o.paths.split('+');
     if (parts.length > 16) return { error: 'at most 16 requests per connection' };
     for (const p of parts) if (!/^\/[\x21-\x7e]{0,200}$/.test(p)) return { error: `paths: "${p}" is not a path starting with / (visible ASCII, no spaces)` };
     return parts;
   }
   return defaults;
-}
-
-export function httpGetOptions(o: Record<string, string>): HttpGetOptions | { error: string } {
-  for (const k of Object.keys(o)) if (k !== 'sizes' && k !== 'paths') return { error: `unknown option "${k}" (sizes=A+Bc+…, paths=/a+/b)` };
-  const paths = parsePaths(o, HTTP_GET_DEFAULT_PATHS);
-  return 'error' in paths ? paths : { paths };
-}
-
-export function httpServeOptions(o: Record<string, string>): HttpServeOptions | { error: string } {
-  for (const k of Object.keys(o)) if (k !== 'sizes' && k !== 'paths' && k !== 'clients' && k !== 'sndbuf') return { error: `unknown option "${k}" (clients=N, sizes=A+Bc, paths=/a+/b, sndbuf=BYTES)` };
-  const clients = o['clients'] === undefined ? HTTP_SERVE_DEFAULT_CLIENTS : /^[0-9]{1,3}$/.test(o['clients']) ? Number(o['clients']) : NaN;
-  if (!(clients >= 1 && clients <= HTTP_SERVE_MAX_CLIENTS)) return { error: `clients=${o['clients']}: expected a whole number from 1 to ${HTTP_SERVE_MAX_CLIENTS}` };
-  const sndbuf = o['sndbuf'] === undefined ? HTTP_SERVE_DEFAULT_SNDBUF : /^[0-9]{1,9}$/.test(o['sndbuf']) ? Number(o['sndbuf']) : NaN;
-  if (!(sndbuf >= 0 && sndbuf <= 4 * 1024 * 1024)) return { error: `sndbuf=${o['sndbuf']}: expected bytes from 0 (the kernel's default) to 4194304` };
-  const paths = parsePaths(o, HTTP_SERVE_DEFAULT_PATHS);
-  return 'error' in paths ? paths : { clients, paths, sndbuf };
 }

@@ -15,6 +15,7 @@ const count = PING_DEFAULTS.count;
 
 export const pingScenario = defineScenario({
   name: 'ping',
+  summary: `the board pings the lab host ${count} times (static addresses)`,
   description: `the board pings the lab host ${count} times`,
   programs: { board: ['ping'] },
   produces: ['rtt.p99'],

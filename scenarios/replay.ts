@@ -5,12 +5,11 @@
  * Stateless, as tcpreplay is: ARP, ICMP, UDP, DHCP, DNS, fragments, floods and malformed frames
  * replay meaningfully; TCP segments go out as recorded, not re-sequenced.
  */
+import { defineScenario, refuse } from '../api/define-scenario.js';
 import { FrameReplay } from '../apps/frame-replay.js';
 import { NS_PER_SEC } from '../emulator/event-queue.js';
-import { inetAddAddress } from '../stack/ipv4/devinet.js';
 import { applyMacs, planReplay, type ReplayPlan } from './replay-capture.js';
-import type { Scenario, ScenarioContext, ScenarioResult } from './scenario.js';
-import { DUT_STATIC_ADDR, LAB_ADDR, LAB_PREFIX, staticNetwork } from './static-network.js';
+import { DUT_STATIC_ADDR, LAB_ADDR, LAB_PREFIX } from './static-network.js';
 
 /** After the last frame, how long the board's late answers are still waited for. */
 const QUIET_AFTER_NS = NS_PER_SEC;
@@ -25,15 +24,6 @@ export interface BoardAnswers {
   tcp: number;
   tcpResets: number;
   other: number;
-}
-
-export function replayOptions(o: Record<string, string>): { file: string; device?: Uint8Array } | { error: string } {
-  for (const k of Object.keys(o)) if (k !== 'file' && k !== 'device') return { error: `unknown option "${k}" (file=CAPTURE.pcapng or .pcap, device=MAC)` };
-  if (!o['file']) return { error: 'file=CAPTURE is required (a pcapng or classic pcap capture)' };
-  if (o['device'] === undefined) return { file: o['file'] };
-  const m = /^([0-9a-fA-F]{2})(?:[:-]([0-9a-fA-F]{2})){5}$/.test(o['device']) ? o['device'].split(/[:-]/).map((x) => parseInt(x, 16)) : null;
-  if (!m) return { error: `device=${o['device']}: expected a MAC address like 02:51:00:00:00:02` };
-  return { file: o['file'], device: Uint8Array.from(m) };
 }
 
 function classify(frame: Uint8Array, a: BoardAnswers): void {
@@ -62,50 +52,52 @@ function classify(frame: Uint8Array, a: BoardAnswers): void {
 }
 
 /**
- * The scenario; the capture is read and mapped here, before any board boots, so a malformed
- * capture is refused up front. The MACs go in once the boards exist.
+ * The capture is read and mapped in `state`, before any board boots, so a malformed capture
+ * is refused up front. The MACs go in once the boards exist.
  */
-export function replayScenario(file: string, device?: Uint8Array): Scenario | { error: string } {
-  const plan = planReplay(file, DUT_STATIC_ADDR, LAB_ADDR, device);
-  if ('error' in plan) return plan;
-  let player: FrameReplay | null = null;
-  const answers: BoardAnswers = { frames: 0, arpReplies: 0, arpRequests: 0, icmpEchoReplies: 0, icmpErrors: 0, udp: 0, tcp: 0, tcpResets: 0, other: 0 };
-  return {
-    name: 'replay',
-    description: `the lab host replays ${plan.frames.length} frames of ${file} to the board at their recorded times`,
-    dutPrograms: [],
-    labPrograms: ['tcpreplay'],
-    timeLimitNs: plan.frames[plan.frames.length - 1]!.offsetNs + 60 * NS_PER_SEC,
-    start(ctx: ScenarioContext) {
-      staticNetwork(ctx);
-      for (const f of plan.frames) applyMacs(f, ctx.dut.board.mac.address, ctx.lab.board.mac.address);
-      for (const a of plan.labAddresses) inetAddAddress(ctx.lab.stack, ctx.lab.dev.ifindex, a, LAB_PREFIX);
-      ctx.dut.board.mac.addTap(({ direction, frame }) => {
-        if (direction === 'outbound') classify(frame, answers);
-      });
-      player = new FrameReplay(plan.frames, ctx.lab.dev.ifindex);
-      ctx.step(`scenario replay: ${plan.frames.length} frames of ${plan.captured} in the capture, to device ${plan.deviceMac}${plan.deviceIp ? ` (${plan.deviceIp})` : ''}`);
-      ctx.spawn(ctx.lab, player, () => {
-        ctx.world.sim.after(QUIET_AFTER_NS, () => ctx.finish());
-      });
-    },
-    result(ctx: ScenarioContext): ScenarioResult {
-      const r = player!.result;
-      const errors = Object.entries(r.errors).map(([k, v]) => `${v} ${k}`).join(', ');
-      return {
-        checks: [
-          { name: 'every frame replayed', pass: r.sent === plan.frames.length, detail: `${r.sent} of ${plan.frames.length} frames sent${errors ? `; refused: ${errors}` : ''}` },
-        ],
-        figures: {
-          replay: figuresOf(plan, r),
-          boardAnswers: { ...answers },
-          dut: { rx_missed_errors: ctx.dut.board.mac.stats.rx_missed_errors, rx_packets: ctx.dut.board.mac.stats.rx_packets },
-        },
-        measured: {},
-      };
-    },
-  };
-}
+export const replayScenario = defineScenario({
+  name: 'replay',
+  summary: "the lab host replays a capture's frames to the board at their recorded times, addresses mapped to the lab network",
+  options: {
+    file: { type: 'string', default: null, help: 'the capture to replay, pcapng or classic pcap (required)' },
+    device: { type: 'string', default: null, pattern: /^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/, help: "the capture's device, a MAC like 02:51:00:00:00:02 (none: the one the capture's frames are addressed to)" },
+  },
+  programs: { lab: ['tcpreplay'] },
+  state: (o) => {
+    if (!o.file) return refuse('file=CAPTURE is required (a pcapng or classic pcap capture)');
+    const device = o.device === null ? undefined : Uint8Array.from(o.device.split(/[:-]/).map((x) => parseInt(x, 16)));
+    const plan = planReplay(o.file, DUT_STATIC_ADDR, LAB_ADDR, device);
+    if ('error' in plan) return refuse(plan.error);
+    const answers: BoardAnswers = { frames: 0, arpReplies: 0, arpRequests: 0, icmpEchoReplies: 0, icmpErrors: 0, udp: 0, tcp: 0, tcpResets: 0, other: 0 };
+    return { plan, answers, player: null as FrameReplay | null };
+  },
+  description: (o, s) => `the lab host replays ${s.plan.frames.length} frames of ${o.file} to the board at their recorded times`,
+  timeLimitSeconds: (_o, s) => s.plan.frames[s.plan.frames.length - 1]!.offsetNs / NS_PER_SEC + 60,
+  lab(t, _o, s) {
+    const plan = s.plan;
+    for (const f of plan.frames) applyMacs(f, t.board.mac, t.lab.mac);
+    for (const a of plan.labAddresses) t.lab.addAddress(a, LAB_PREFIX);
+    t.board.tap((direction, frame) => {
+      if (direction === 'outbound') classify(frame, s.answers);
+    });
+    s.player = new FrameReplay(plan.frames, t.lab.ifindex);
+    t.step(`scenario replay: ${plan.frames.length} frames of ${plan.captured} in the capture, to device ${plan.deviceMac}${plan.deviceIp ? ` (${plan.deviceIp})` : ''}`);
+    t.lab.spawn(s.player, () => t.after(QUIET_AFTER_NS, () => t.finish()));
+  },
+  checks(_t, _o, s) {
+    const r = s.player!.result;
+    const errors = Object.entries(r.errors).map(([k, v]) => `${v} ${k}`).join(', ');
+    return [{ name: 'every frame replayed', pass: r.sent === s.plan.frames.length, detail: `${r.sent} of ${s.plan.frames.length} frames sent${errors ? `; refused: ${errors}` : ''}` }];
+  },
+  figures(t, _o, s) {
+    const dut = t.board.observe();
+    return {
+      replay: figuresOf(s.plan, s.player!.result),
+      boardAnswers: { ...s.answers },
+      dut: { rx_missed_errors: dut.netdev['rx_missed_errors'], rx_packets: dut.netdev['rx_packets'] },
+    };
+  },
+});
 
 function figuresOf(plan: ReplayPlan, r: FrameReplay['result']): Record<string, unknown> {
   return { framesInCapture: plan.captured, framesToDevice: plan.frames.length, deviceMac: plan.deviceMac, deviceIp: plan.deviceIp, peers: plan.peers, sent: r.sent, refused: r.errors, startNs: r.startNs, endNs: r.endNs };

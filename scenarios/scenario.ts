@@ -1,6 +1,8 @@
 /**
- * What a built-in scenario is: the programs it runs on each board (so boot can reserve their
- * RAM), how it drives them, and the checks that decide its verdict.
+ * A scenario ready to run, as defineScenario (api/define-scenario.ts) makes it from a
+ * definition and options, built-in or the user's: the programs it runs on each board (so
+ * boot can reserve their RAM), how it drives them, and the checks that decide its verdict.
+ * `quarklab run` is the only caller; scenarios themselves see ScenarioRun, not this.
  */
 import type { Program } from '../apps/program.js';
 import type { Nanos } from '../emulator/event-queue.js';

@@ -9,117 +9,115 @@ import { BulkSink, BulkSource } from '../apps/bulk.js';
 import { SlowReaders } from '../apps/slow-reader.js';
 import { SynFlood } from '../apps/syn-flood.js';
 import { NS_PER_MS, NS_PER_SEC } from '../emulator/event-queue.js';
-import type { Scenario, ScenarioContext, ScenarioResult } from './scenario.js';
-import { DUT_STATIC_ADDR, LAB_ADDR, staticNetwork } from './static-network.js';
+import { defineScenario, refuse } from '../api/define-scenario.js';
+import { errnoName } from '../stack/socket/sock.js';
 
-export interface SlowReaderScenarioOptions {
-  connections: number;
-  bytes: number;
-  /** Override net.ipv4.tcp_mem on the board (pages), as `sysctl -w` would. */
-  tcpMem?: [number, number, number];
-}
-
-export function slowReadersScenario(o: SlowReaderScenarioOptions): Scenario {
-  const sources: BulkSource[] = [];
-  let readers: SlowReaders | null = null;
-  let done = 0;
-  return {
-    name: 'slow-readers',
-    description: `the board opens ${o.connections} downloads of ${o.bytes} bytes and reads them slowly`,
-    dutPrograms: ['slow-readers'],
-    labPrograms: Array.from({ length: o.connections }, (_, i) => `bulk-source-${i}`),
-    timeLimitNs: 600 * NS_PER_SEC,
-    start(ctx: ScenarioContext) {
-      staticNetwork(ctx);
-      if (o.tcpMem) ctx.dut.stack.tcp!.sysctl.tcpMem = [...o.tcpMem];
-      const finished = (): void => {
-        if (++done === o.connections + 1) ctx.finish();
-      };
-      for (let i = 0; i < o.connections; i++) {
-        const s = new BulkSource({ listen: 5001 + i }, o.bytes);
-        sources.push(s);
-        ctx.spawn(ctx.lab, s, finished);
-      }
-      readers = new SlowReaders({
-        servers: Array.from({ length: o.connections }, (_, i) => ({ addr: LAB_ADDR, port: 5001 + i })),
-        pauseNs: 2 * NS_PER_SEC,
-        chunk: 2048,
-        intervalNs: 10 * NS_PER_MS,
+export const slowReadersScenario = defineScenario({
+  name: 'slow-readers',
+  summary: 'the board opens 8 downloads of 200 kB and reads them slowly',
+  description: (o) => `the board opens ${o.connections} downloads of ${o.bytes} bytes and reads them slowly`,
+  options: {
+    connections: { type: 'integer', default: 8, min: 1, max: 64, help: 'downloads at once' },
+    bytes: { type: 'integer', default: 200_000, min: 1, max: 100_000_000, help: 'bytes in each download' },
+    tcp_mem: { type: 'string', default: null, pattern: /^[0-9]{1,9}\+[0-9]{1,9}\+[0-9]{1,9}$/, help: 'net.ipv4.tcp_mem as three rising page counts LOW+PRESSURE+HIGH (e.g. 16+24+32), written through /proc/sys as sysctl -w does' },
+  },
+  programs: (o) => ({ board: ['slow-readers'], lab: Array.from({ length: o.connections }, (_, i) => `bulk-source-${i}`) }),
+  timeLimitSeconds: 600,
+  state: (o) => {
+    const pages = o.tcp_mem === null ? null : o.tcp_mem.split('+').map(Number);
+    if (pages && (pages.some((p) => p < 1) || pages[0]! > pages[1]! || pages[1]! > pages[2]!)) return refuse(`tcp_mem=${o.tcp_mem}: expected three rising page counts like 16+24+32`);
+    return { tcpMem: pages, sysctlErrno: 0, sources: [] as BulkSource[], readers: null as SlowReaders | null, done: 0 };
+  },
+  lab(t, o, s) {
+    for (let i = 0; i < o.connections; i++) {
+      const src = new BulkSource({ listen: 5001 + i }, o.bytes);
+      s.sources.push(src);
+      t.lab.spawn(src, () => {
+        if (++s.done === o.connections + 1) t.finish();
       });
-      ctx.step(`scenario slow-readers: ${o.connections} downloads read slowly`);
-      ctx.spawn(ctx.dut, readers, finished);
-    },
-    result(ctx: ScenarioContext): ScenarioResult {
-      const tcp = ctx.dut.stack.tcp!;
-      const conns = readers!.conns;
-      const complete = conns.every((c) => c.bytes === o.bytes && !c.error);
-      return {
-        checks: [{ name: 'every slow download completes intact', pass: complete, detail: conns.map((c) => `${c.bytes}${c.error ? ` (${c.error})` : ''}`).join(', ') }],
-        figures: {
-          connections: o.connections,
-          bytesEach: o.bytes,
-          tcpMemPages: tcp.sysctl.tcpMem,
-          tcpMemPeakBytes: tcp.mem.allocatedPeak,
-          pressureEpisodes: tcp.mem.pressureEpisodes,
-          refused: { TCPRcvQDrop: tcp.ext['TCPRcvQDrop'], PruneCalled: tcp.ext['PruneCalled'], RcvPruned: tcp.ext['RcvPruned'], OfoPruned: tcp.ext['OfoPruned'], TCPOFODrop: tcp.ext['TCPOFODrop'], TCPRcvCollapsed: tcp.ext['TCPRcvCollapsed'], TCPZeroWindowDrop: tcp.ext['TCPZeroWindowDrop'] },
-        },
-        measured: {},
-      };
-    },
-  };
-}
+    }
+  },
+  board(t, o, s) {
+    // sysctl -w net.ipv4.tcp_mem="LOW PRESSURE HIGH", as the board's init script would.
+    if (s.tcpMem) s.sysctlErrno = t.board.sysctl('net.ipv4.tcp_mem', s.tcpMem.join(' '));
+    s.readers = new SlowReaders({
+      servers: Array.from({ length: o.connections }, (_, i) => ({ addr: t.lab.addr, port: 5001 + i })),
+      pauseNs: 2 * NS_PER_SEC,
+      chunk: 2048,
+      intervalNs: 10 * NS_PER_MS,
+    });
+    t.step(`scenario slow-readers: ${o.connections} downloads read slowly`);
+    t.board.spawn(s.readers, () => {
+      if (++s.done === o.connections + 1) t.finish();
+    });
+  },
+  checks(t, o, s) {
+    const conns = s.readers!.conns;
+    const complete = conns.every((c) => c.bytes === o.bytes && !c.error);
+    const checks = [{ name: 'every slow download completes intact', pass: complete, detail: conns.map((c) => `${c.bytes}${c.error ? ` (${c.error})` : ''}`).join(', ') }];
+    if (s.tcpMem) {
+      const why = s.sysctlErrno === 0 ? 'written' : `${errnoName(-s.sysctlErrno)}${t.board.has('PROC_FS') ? '' : ' (the profile has no PROC_FS: there is no /proc/sys to write)'}`;
+      checks.unshift({ name: `sysctl -w net.ipv4.tcp_mem="${s.tcpMem.join(' ')}"`, pass: s.sysctlErrno === 0, detail: why });
+    }
+    return checks;
+  },
+  figures(t, o, s) {
+    const dut = t.board.observe();
+    const ext = dut.counters['TcpExt'] ?? {};
+    return {
+      connections: o.connections,
+      bytesEach: o.bytes,
+      tcpMemPages: dut.bound.tcpMemPages,
+      tcpMemPeakBytes: dut.tcp!.memAllocatedPeakBytes,
+      pressureEpisodes: dut.tcp!.pressureEpisodes,
+      refused: { TCPRcvQDrop: ext['TCPRcvQDrop'], PruneCalled: ext['PruneCalled'], RcvPruned: ext['RcvPruned'], OfoPruned: ext['OfoPruned'], TCPOFODrop: ext['TCPOFODrop'], TCPRcvCollapsed: ext['TCPRcvCollapsed'], TCPZeroWindowDrop: ext['TCPZeroWindowDrop'] },
+    };
+  },
+});
 
-export interface SynFloodScenarioOptions {
-  durationMs: number;
-}
+const SYN_FLOOD_BYTES = 100_000;
 
-export function synFloodScenario(o: SynFloodScenarioOptions): Scenario {
-  let flood: SynFlood | null = null;
-  let server: BulkSource | null = null;
-  let client: BulkSink | null = null;
-  let clientStart = 0;
-  let done = 0;
-  const bytes = 100_000;
-  return {
-    name: 'syn-flood',
-    description: `the lab host floods the board with spoofed SYNs for ${o.durationMs} ms while a real client connects`,
-    dutPrograms: ['bulk-source'],
-    labPrograms: ['syn-flood', 'bulk-sink'],
-    timeLimitNs: 300 * NS_PER_SEC,
-    start(ctx: ScenarioContext) {
-      staticNetwork(ctx);
-      const finished = (): void => {
-        if (++done === 3) ctx.finish();
-      };
-      server = new BulkSource({ listen: 80 }, bytes);
-      ctx.spawn(ctx.dut, server, finished);
-      flood = new SynFlood({ target: DUT_STATIC_ADDR, port: 80, durationNs: o.durationMs * NS_PER_MS, intervalNs: 6_720, sourceNet: 0xc6336400 });
-      ctx.step(`scenario syn-flood: spoofed SYNs at line rate for ${o.durationMs} ms`);
-      ctx.spawn(ctx.lab, flood, finished);
-      // The legitimate client arrives in the middle of the flood.
-      ctx.world.sim.after((o.durationMs * NS_PER_MS) / 2, () => {
-        clientStart = ctx.world.sim.now;
-        client = new BulkSink({ connect: { addr: DUT_STATIC_ADDR, port: 80 } }, bytes);
-        ctx.step('legitimate client connects');
-        ctx.spawn(ctx.lab, client, finished);
-      });
-    },
-    result(ctx: ScenarioContext): ScenarioResult {
-      const tcp = ctx.dut.stack.tcp!;
-      const c = client?.stats;
-      const ok = !!c && c.bytes === bytes && !c.error;
-      return {
-        checks: [
-          { name: 'legitimate client served during the flood', pass: ok, detail: c ? `${c.bytes} of ${bytes} bytes, connected after ${c.startNs !== null ? ((c.startNs - clientStart) / 1e6).toFixed(1) : '-'} ms${c.error ? `, ${c.error}` : ''}` : 'client never started' },
-        ],
-        figures: {
-          synsSent: flood?.sent ?? 0,
-          cookies: { SyncookiesSent: tcp.ext['SyncookiesSent'], SyncookiesRecv: tcp.ext['SyncookiesRecv'], SyncookiesFailed: tcp.ext['SyncookiesFailed'], TCPReqQFullDoCookies: tcp.ext['TCPReqQFullDoCookies'], TCPReqQFullDrop: tcp.ext['TCPReqQFullDrop'], ListenDrops: tcp.ext['ListenDrops'] },
-          rx_missed_errors: ctx.dut.board.mac.stats.rx_missed_errors,
-          clientConnectNs: c?.startNs !== null && c?.startNs !== undefined ? c.startNs - clientStart : null,
-        },
-        measured: {},
-      };
-    },
-  };
-}
+export const synFloodScenario = defineScenario({
+  name: 'syn-flood',
+  summary: 'spoofed SYNs at line rate against the board server while a real client connects',
+  description: (o) => `the lab host floods the board with spoofed SYNs for ${o['duration-ms']} ms while a real client connects`,
+  options: { 'duration-ms': { type: 'integer', default: 500, min: 10, max: 60_000, help: 'how long the flood lasts, in ms' } },
+  programs: { board: ['bulk-source'], lab: ['syn-flood', 'bulk-sink'] },
+  timeLimitSeconds: 300,
+  state: () => ({ flood: null as SynFlood | null, client: null as BulkSink | null, clientStart: 0, done: 0 }),
+  // The board's server listens first; then the lab host's flood, and the client half-way through it.
+  board(t, o, s) {
+    const durationMs = o['duration-ms'];
+    const finished = (): void => {
+      if (++s.done === 3) t.finish();
+    };
+    t.board.spawn(new BulkSource({ listen: 80 }, SYN_FLOOD_BYTES), finished);
+    s.flood = new SynFlood({ target: t.board.addr, port: 80, durationNs: durationMs * NS_PER_MS, intervalNs: 6_720, sourceNet: 0xc6336400 });
+    t.step(`scenario syn-flood: spoofed SYNs at line rate for ${durationMs} ms`);
+    t.lab.spawn(s.flood, finished);
+    t.after((durationMs * NS_PER_MS) / 2, () => {
+      s.clientStart = t.now();
+      s.client = new BulkSink({ connect: { addr: t.board.addr, port: 80 } }, SYN_FLOOD_BYTES);
+      t.step('legitimate client connects');
+      t.lab.spawn(s.client, finished);
+    });
+  },
+  checks(_t, _o, s) {
+    const c = s.client?.stats;
+    const ok = !!c && c.bytes === SYN_FLOOD_BYTES && !c.error;
+    return [
+      { name: 'legitimate client served during the flood', pass: ok, detail: c ? `${c.bytes} of ${SYN_FLOOD_BYTES} bytes, connected after ${c.startNs !== null ? ((c.startNs - s.clientStart) / 1e6).toFixed(1) : '-'} ms${c.error ? `, ${c.error}` : ''}` : 'client never started' },
+    ];
+  },
+  figures(t, _o, s) {
+    const dut = t.board.observe();
+    const ext = dut.counters['TcpExt'] ?? {};
+    const c = s.client?.stats;
+    return {
+      synsSent: s.flood?.sent ?? 0,
+      cookies: { SyncookiesSent: ext['SyncookiesSent'], SyncookiesRecv: ext['SyncookiesRecv'], SyncookiesFailed: ext['SyncookiesFailed'], TCPReqQFullDoCookies: ext['TCPReqQFullDoCookies'], TCPReqQFullDrop: ext['TCPReqQFullDrop'], ListenDrops: ext['ListenDrops'] },
+      rx_missed_errors: dut.netdev['rx_missed_errors'],
+      clientConnectNs: c?.startNs !== null && c?.startNs !== undefined ? c.startNs - s.clientStart : null,
+    };
+  },
+});

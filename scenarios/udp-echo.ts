@@ -12,6 +12,7 @@ export const ECHO_SIZES = [64, 1472, 1473, 4000];
 
 export const udpEchoScenario = defineScenario({
   name: 'udp-echo',
+  summary: 'UDP echo of 64 to 4000-byte datagrams (fragmented beyond the MTU) with the lab host',
   description: (o) => `the board sends UDP datagrams of ${o.sizes.join(', ')} bytes to the lab host's echo server and checks each echo`,
   options: { sizes: { type: 'integer-list', default: ECHO_SIZES, min: 0, max: 65507, help: 'datagram payload sizes in bytes, sent in turn' } },
   programs: { board: ['udp-echo'], lab: ['echod'] },

@@ -9,11 +9,19 @@
 // checked against only 256 pages (1 MiB) at a time (sk_memory_allocated_add,
 // SK_MEMORY_PCPU_RESERVE), so on a one-CPU 2 MiB board the count stays 0, the limits never
 // engage, and the report says the tuning is inert. Either way every download completes.
+//
+// tcp_mem is written as a program on the board writes it: through /proc/sys (sysctl -w). The
+// minimal profile has no PROC_FS, so the fitted run uses minimal plus PROC_FS, and on minimal
+// itself the write fails with ENOENT, as it does on a Linux kernel built without /proc. /proc
+// costs this board 28 KiB of static RAM, and the heap left holds two slow downloads at once
+// (a third connect() gets ENOBUFS), so the fitted run opens two.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allocSkb } from '../stack/core/skbuff.js';
 import { bootPair } from './helpers/lab-pair.js';
 import type { BoardReport, Report } from '../traces/report.js';
-import { removeTempDirs, runToDir, type RunFiles } from './helpers/run.js';
+import { removeTempDirs, runToDir, tempDir, type RunFiles } from './helpers/run.js';
 
 const MiB = 1024 * 1024;
 const PAGE = 4096;
@@ -45,12 +53,12 @@ function check(r: Report, name: string): { pass: boolean; detail: string } {
 const DOWNLOADS = 'every slow download completes intact';
 const LEAK = 'RAM back to post-boot baseline after timers expire and the interface is deconfigured';
 
-function expectAllDownloadsAndNoLeak(run: RunFiles): void {
+function expectAllDownloadsAndNoLeak(run: RunFiles, downloads = 8): void {
   const r = run.report;
   const failed = r.checks.filter((c) => !c.pass).map((c) => `${c.name}: ${c.detail}`);
   expect(failed).toEqual([]);
   expect(run.outcome.exitCode).toBe(0);
-  expect(check(r, DOWNLOADS).detail).toBe(Array(8).fill('200000').join(', '));
+  expect(check(r, DOWNLOADS).detail).toBe(Array(downloads).fill('200000').join(', '));
   expect(check(r, LEAK).pass).toBe(true);
   expect(dut(r).memory!.leakBytes).toBe(0);
 }
@@ -60,11 +68,23 @@ afterAll(removeTempDirs);
 describe('slow readers on quark-2m (minimal): receive memory under a 2 MiB ceiling', () => {
   let stock: RunFiles;
   let fitted: RunFiles;
+  let noProc: RunFiles;
 
   beforeAll(() => {
     stock = runToDir({ board: 'quark-2m', profile: 'minimal', scenario: 'slow-readers' });
-    fitted = runToDir({ board: 'quark-2m', profile: 'minimal', scenario: 'slow-readers:tcp_mem=8+12+16' });
-  }, TIMEOUT_MS);
+    const withProc = join(tempDir('quarklab-tcpmem-'), 'minimal-procfs.config');
+    writeFileSync(withProc, '# base: minimal\nCONFIG_PROC_FS=y\n');
+    fitted = runToDir({ board: 'quark-2m', profile: withProc, scenario: 'slow-readers:tcp_mem=8+12+16,connections=2' });
+    noProc = runToDir({ board: 'quark-2m', profile: 'minimal', scenario: 'slow-readers:tcp_mem=8+12+16,connections=1' });
+  }, 2 * TIMEOUT_MS);
+
+  it('without PROC_FS there is no /proc/sys: the tcp_mem write fails with ENOENT, a failed check, and tcp_mem stays as booted', () => {
+    const c = check(noProc.report, 'sysctl -w net.ipv4.tcp_mem="8 12 16"');
+    expect(c.pass).toBe(false);
+    expect(c.detail).toMatch(/^ENOENT \(the profile has no PROC_FS/);
+    expect(noProc.outcome.exitCode).toBe(1);
+    expect(dut(noProc.report).tcp!.tcpMemPages).toEqual(dut(stock.report).tcp!.tcpMemPages);
+  });
 
   it("default sysctls: RAM runs out before Linux's computed tcp_mem does, yet every download completes", () => {
     const r = stock.report;
@@ -93,11 +113,13 @@ describe('slow readers on quark-2m (minimal): receive memory under a 2 MiB ceili
 
   it('tcp_mem=8+12+16 is inert (6.1): the per-CPU reserve keeps the global count at 0, TCP never enters pressure, RAM runs out first; the report says so', () => {
     const r = fitted.report;
-    expectAllDownloadsAndNoLeak(fitted);
+    expectAllDownloadsAndNoLeak(fitted, 2);
+    expect(dut(r).profile.enabled).toContain('PROC_FS');
     const board = dut(r);
     const m = board.memory!;
     const tcp = board.tcp!;
     const f = figures(r);
+    expect(check(r, 'sysctl -w net.ipv4.tcp_mem="8 12 16"')).toEqual({ name: 'sysctl -w net.ipv4.tcp_mem="8 12 16"', pass: true, detail: 'written' });
     expect(tcp.tcpMemPages).toEqual([8, 12, 16]);
     // Far more than 16 pages were charged to sockets, yet tcp_memory_allocated never left 0:
     expect(tcp.memAllocatedPeakBytes).toBeGreaterThan(16 * PAGE);

@@ -27,6 +27,8 @@ describe('a user scenario by path', () => {
   it('type-checks against the package declarations, importing only from quarklab', () => {
     expect(readmeScenario()).toMatch(/from 'quarklab';/);
     expect(readmeScenario()).not.toMatch(/from '\.|quarklab\//);
+    // The issue asks for a user scenario of about 30 lines: the exchange helpers keep it so.
+    expect(readmeScenario().trimEnd().split('\n').length).toBeLessThanOrEqual(32);
     // One tsc run over the scenario and a copy with a misspelt option: only the copy may fail,
     // so the check can fail and the README's module has no type error.
     writeFileSync(join(project, 'broken.ts'), readmeScenario().replace("o['interval-ms']", "o['interval-s']"));
