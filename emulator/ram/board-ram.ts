@@ -1,5 +1,5 @@
 // Board RAM: one buffer of exactly the board's size, the single source of truth for memory
-// (DESIGN.md, "Memory is real").
+// (docs/architecture.md, invariant 2).
 //
 // Boot carves the kernel image and other fixed reservations upward from address 0, in page
 // units, like memblock. startAllocator() then hands every page not reserved to the page
