@@ -137,7 +137,7 @@ export class KmemCache {
         return 0;
       }
     }
-    const idx = slab.freeIdx[--slab.nfree];
+    const idx = slab.freeIdx[--slab.nfree]!;
     slab.inUse[idx] = 1;
     if (slab.nfree === 0) this.unlinkPartial(slab);
     this.allocCount++;
