@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { PageAllocator, PAGE_SIZE } from '../emulator/ram/page-allocator.js';
 import { SlobHeap, SLOB_MINALIGN } from '../emulator/ram/slob.js';
 import { Prng } from '../emulator/prng.js';
+import { BoardRam } from '../emulator/ram/board-ram.js';
 
 const SLOB_TAG = 7;
 
@@ -113,5 +114,53 @@ describe('SLOB (mm/slob.c)', () => {
     for (const blk of live) slob.free(blk.addr, blk.size);
     expect(slob.pages).toBe(0);
     expect(pa.stats().used).toBe(0);
+  });
+});
+
+describe('board RAM on SLOB', () => {
+  function boardRam(allocator: 'slob' | 'slub') {
+    const ram = new BoardRam(64 * PAGE_SIZE);
+    ram.startAllocator(allocator);
+    return ram;
+  }
+
+  it('kmalloc(100) costs 108 bytes of a shared page on SLOB, a 128-byte slot of a kmalloc-128 slab on SLUB', () => {
+    const slob = boardRam('slob');
+    const slub = boardRam('slub');
+    const a = Array.from({ length: 10 }, () => slob.kmalloc(100));
+    const b = Array.from({ length: 10 }, () => slub.kmalloc(100));
+    // SLOB: each block is the 8-byte header + 100 bytes = 54 units; the next header must be
+    // 8-aligned, so blocks sit 112 bytes apart with a 4-byte free fragment between them.
+    expect(a[1]! - a[0]!).toBe(112);
+    expect(slob.ksize(a[0]!)).toBe(100);
+    const kindOnSlob = slob.slabinfo().find((c) => c.name === 'kmalloc-128')!;
+    expect([kindOnSlob.active, kindOnSlob.heldBytes]).toEqual([10, 1080]);
+    expect(slob.liveObjectBytes()).toBe(1080);
+    expect(slob.slobFreeBytes()).toBe(4096 - 1080);
+    expect(slob.usage().usedBytes).toBe(4096);
+    // SLUB: ten 128-byte slots in one order-0 slab.
+    expect(b[1]! - b[0]!).toBe(128);
+    expect(slub.ksize(b[0]!)).toBe(128);
+    expect(slub.slabinfo().find((c) => c.name === 'kmalloc-128')!.heldBytes).toBe(4096);
+    expect(slub.liveObjectBytes()).toBe(1280);
+    for (const x of a) slob.kfree(x);
+    expect([slob.usage().usedBytes, slob.liveObjectBytes()]).toEqual([0, 0]);
+  });
+
+  it('named caches share pages with kmalloc on SLOB and are still reported by name', () => {
+    const ram = boardRam('slob');
+    const skb = ram.createCache('skbuff_head_cache', 172);
+    const x = skb.alloc();
+    const y = ram.kmalloc(60);
+    // One page holds both: the cache object first (172 bytes, no header), then kmalloc's block.
+    expect(Math.floor(x / PAGE_SIZE)).toBe(Math.floor(y / PAGE_SIZE));
+    expect(y - 8).toBe(x + 176); // 172 rounds to 176 for the next 8-byte-aligned header
+    const info = ram.slabinfo();
+    expect(info.find((c) => c.name === 'skbuff_head_cache')!.heldBytes).toBe(172);
+    expect(info.find((c) => c.name === 'kmalloc-64')!.heldBytes).toBe(68);
+    expect(ram.ramKinds().map((k) => k.name)).toContain('skbuff_head_cache');
+    skb.free(x);
+    ram.kfree(y);
+    expect(ram.usage().usedBytes).toBe(0);
   });
 });
