@@ -23,19 +23,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { packageRoot } from '../emulator/package-root.js';
-
-interface Case {
-  label: string;
-  bytes: number;
-  capture: 'dut' | 'none';
-}
-
-const CASES: Case[] = [
-  { label: 'bulk-rx 4 MB, capture to file', bytes: 4_000_000, capture: 'dut' },
-  { label: 'bulk-rx 117 MB, capture to file', bytes: 117_000_000, capture: 'dut' },
-  { label: 'bulk-rx 400 MB, capture to file', bytes: 400_000_000, capture: 'dut' },
-  { label: 'bulk-rx 117 MB, --capture none', bytes: 117_000_000, capture: 'none' },
-];
+import { CASES, type Case } from './bench-cases.js';
 
 interface Measured {
   virtualS: number;

@@ -111,14 +111,7 @@ export function bootBoard(
  * (a half-empty slab page stays allocated), so it is what a leak shows in.
  */
 export function liveObjectBytes(ram: BoardRam): number {
-  let sum = 0;
-  let cachePages = 0;
-  for (const c of ram.slabinfo()) {
-    sum += c.objectSize > 0 ? c.active * c.objectSize : c.pages * 4096;
-    cachePages += c.pages;
-  }
-  // Pages allocated directly (packet-socket rings, DMA buffers) belong to no cache: count them whole.
-  return sum + (ram.usage().usedBytes - cachePages * 4096);
+  return ram.liveObjectBytes();
 }
 
 /** RAM reservations for the named programs, from the board's documented defaults. */

@@ -1,4 +1,4 @@
-// Invariant 1 (DESIGN.md): the same board, profile, scenario and seed give byte-identical
+// Invariant 1 (docs/architecture.md): the same board, profile, scenario and seed give byte-identical
 // capture, trace and report — run twice in one process, and once more through the CLI.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// Invariant 1 (DESIGN.md): the emulator, the stack, the board programs and the scenarios never
+// Invariant 1 (docs/architecture.md): the emulator, the stack, the board programs and the scenarios never
 // read host time or host randomness, and never schedule on the host's event loop: everything
 // runs on the virtual clock and the seeded PRNG. A scan of their sources, comments ignored.
 import { readdirSync, readFileSync } from 'node:fs';

@@ -214,7 +214,7 @@ describe('pcapng read by tshark 4.0', () => {
 
   it('detects a bad checksum in the same pipeline (the checks above can fail)', () => {
     const bad = PING.slice();
-    bad[24] ^= 0xff; // IP header checksum
+    bad[24] = bad[24]! ^ 0xff; // IP header checksum
     const w = new PcapngWriter({});
     w.addInterface({ name: 'x', description: 'x', linkSpeedBps: 10_000_000 });
     w.addPacket(0, T0, bad);

@@ -1,4 +1,4 @@
-// Invariant 2 (DESIGN.md): board RAM is a hard ceiling. On a booted quark-2m, allocating until
+// Invariant 2 (docs/architecture.md): board RAM is a hard ceiling. On a booted quark-2m, allocating until
 // RAM runs out returns NULL and counts it — never throws — and the board keeps working: a frame
 // that arrives then is dropped and counted. Freeing everything returns usage to the post-boot
 // baseline, and a whole scenario ends with no leak.

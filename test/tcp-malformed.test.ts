@@ -200,7 +200,7 @@ describe('crafted TCP segments against an established connection on quark-2m (mi
     expect(r.replies).toEqual([]);
 
     // Truncated options: a timestamp option (kind 8) claiming 10 bytes with 2 left in the header.
-    // quarklab's parser rejects the segment (DESIGN.md invariant 3) as InErrs with the reason
+    // quarklab's parser rejects the segment (docs/architecture.md invariant 3) as InErrs with the reason
     // TCP_OPTIONS; Linux 6.1's tcp_parse_options would stop at the bad option and process the
     // segment, and has no TCP_OPTIONS drop reason — noted in the report on these tests.
     r = craft(c, tcpSegment(fromLab(c, { options: Uint8Array.of(1, 1, 8, 10) })));

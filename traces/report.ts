@@ -5,6 +5,7 @@
 import type { BudgetResult } from './budgets.js';
 import { formatBytes, formatValue } from './budgets.js';
 import type { StallReport } from './stall.js';
+import type { WireStats } from '../emulator/wire.js';
 
 export const REPORT_SCHEMA_ID = 'quarklab-report/1';
 
@@ -86,7 +87,8 @@ export interface Report {
   inputs: { board: string; profile: string; scenario: string; seed: number; cpu: boolean; epochNs: string; costTable: string };
   virtualTimeNs: number;
   boards: BoardReport[];
-  wire: Record<string, number> | null;
+  /** What the wire did to the frames it carried (its seeded impairments). */
+  wire: WireStats | null;
   scenario: { name: string; description: string; figures: Record<string, unknown> };
   checks: CheckReport[];
   budgets: BudgetResult[];

@@ -13,7 +13,7 @@
 import type { EventQueue, Nanos, TimerHandle } from '../emulator/event-queue.js';
 import { NS_PER_MS } from '../emulator/event-queue.js';
 import type { BoardRam } from '../emulator/ram/board-ram.js';
-import type { KmemCache } from '../emulator/ram/slab.js';
+import type { RamKind } from '../emulator/ram/board-ram.js';
 import type { EthernetMac } from '../emulator/ethernet-mac.js';
 import type { WireStats } from '../emulator/wire.js';
 import type { NetStack } from '../stack/net-stack.js';
@@ -71,7 +71,7 @@ interface Probe {
 }
 
 export class Timeline {
-  private readonly caches: KmemCache[] = [];
+  private readonly caches: RamKind[] = [];
   private readonly conns = new Map<TcpSock, ConnState>();
   private readonly probes: Probe[] = [];
   private readonly dropReasonSeen = new Set<string>();
@@ -170,9 +170,9 @@ export class Timeline {
 
   /** Caches created since the last sample get an id (their index) and a `cache` record. */
   private addNewCaches(): void {
-    const list = this.src.ram.slabinfo();
-    if (list.length - 1 === this.caches.length) return; // slabinfo adds kmalloc-large
-    for (const c of this.src.ram.caches.list()) {
+    const list = this.src.ram.ramKinds();
+    if (list.length === this.caches.length) return;
+    for (const c of list) {
       if (this.caches.includes(c)) continue;
       const id = this.caches.length;
       this.caches.push(c);
@@ -219,9 +219,10 @@ export class Timeline {
       }
     }
     const cachePages: number[] = new Array<number>(this.caches.length);
-    for (let i = 0; i < this.caches.length; i++) cachePages[i] = this.caches[i]!.slabs << this.caches[i]!.order;
+    // In pages (fractional on SLOB, where a kind holds bytes of shared pages).
+    for (let i = 0; i < this.caches.length; i++) cachePages[i] = this.caches[i]!.heldBytes / 4096;
     const bytesOf = (name: string): number => {
-      const c = ram.caches.get(name);
+      const c = ram.cache(name);
       return c ? c.active * c.objectSize : 0;
     };
     const usage = ram.usage();

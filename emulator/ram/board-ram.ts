@@ -1,5 +1,5 @@
 // Board RAM: one buffer of exactly the board's size, the single source of truth for memory
-// (DESIGN.md, "Memory is real").
+// (docs/architecture.md, invariant 2).
 //
 // Boot carves the kernel image and other fixed reservations upward from address 0, in page
 // units, like memblock. startAllocator() then hands every page not reserved to the page
@@ -11,6 +11,31 @@ import {
   PAGE_SHIFT, PAGE_SIZE, PageAllocator, type Gfp } from './page-allocator.js';
 import { Kmalloc, KMALLOC_LARGE } from './kmalloc.js';
 import { type CacheStats, type KmemCache, SlabCaches } from './slab.js';
+import { SlobHeap } from './slob.js';
+import { SlobCache, SlobKmalloc } from './slob-caches.js';
+
+/**
+ * The slab allocator the kernel was built with (Linux 6.1's "Choose SLAB allocator"): SLOB is
+ * what tinyconfig selects and what the calibration kernels were built with; SLUB is Linux's
+ * default elsewhere.
+ */
+export type SlabAllocator = 'slob' | 'slub';
+
+/** Owner tag of SLOB's shared pages in the page allocator (SLUB caches use their own ids). */
+export const PAGE_SLOB = -4;
+
+/** What the stack sees of a cache, whichever allocator backs it. */
+export type BoardCache = KmemCache | SlobCache;
+
+/** A kind of object RAM is grouped by: a cache, or on SLOB a kmalloc size class. */
+export interface RamKind {
+  readonly name: string;
+  readonly objectSize: number;
+  readonly failures: number;
+  readonly throttled: number;
+  /** Bytes the kind holds now (its slabs' pages on SLUB; its live objects on SLOB). */
+  readonly heldBytes: number;
+}
 
 export type RegionKind =
   | 'kernel-text' | 'kernel-data' | 'kernel-bss' | 'init' | 'stack-text' | 'stack-data'
@@ -51,6 +76,8 @@ export class BoardRam {
   readonly pages: PageAllocator;
   readonly caches: SlabCaches;
   private readonly kmallocator: Kmalloc;
+  /** Set when the board boots a SLOB kernel (startAllocator('slob')). */
+  private slob: { heap: SlobHeap; kmalloc: SlobKmalloc; caches: Map<string, SlobCache> } | null = null;
   private readonly regions: Region[] = [];
   private readonly regionByName = new Map<string, Region>();
   /** Next free byte for reserve(): always page-aligned. */
@@ -126,9 +153,13 @@ export class BoardRam {
   }
 
   /** Hand every page outside live reservations to the page allocator. Call once, after boot's reservations. */
-  startAllocator(): void {
+  startAllocator(allocator: SlabAllocator = 'slub'): void {
     if (this.started) throw new Error('startAllocator: already started');
     this.started = true;
+    if (allocator === 'slob') {
+      const heap = new SlobHeap(this.pages, this.bytes, PAGE_SLOB);
+      this.slob = { heap, kmalloc: new SlobKmalloc(heap, this.pages, this.bytes, PAGE_SLOB), caches: new Map() };
+    }
     for (const r of this.regions) {
       if (r.released) this.pages.online(r.start >>> PAGE_SHIFT, r.pages);
     }
@@ -152,37 +183,94 @@ export class BoardRam {
   }
 
   /** kmem_cache_create for a named cache (skbuff_head_cache, TCP, ...), sized from calibration. */
-  createCache(name: string, objectSize: number, align = 8): KmemCache {
+  createCache(name: string, objectSize: number, align = 8): BoardCache {
     if (name === KMALLOC_LARGE) throw new Error(`createCache: '${name}' is reserved`);
+    if (this.slob) {
+      if (name.length === 0 || this.slob.caches.has(name) || /^kmalloc-/.test(name)) {
+        throw new Error(`kmem_cache_create: cache name '${name}' is empty or already used`);
+      }
+      const c = new SlobCache(name, objectSize, align, this.slob.heap, this.pages, this.bytes);
+      this.slob.caches.set(name, c);
+      return c;
+    }
     return this.caches.create(name, objectSize, align);
   }
 
-  cache(name: string): KmemCache | undefined {
-    return this.caches.get(name);
+  cache(name: string): BoardCache | undefined {
+    return this.slob ? this.slob.caches.get(name) : this.caches.get(name);
+  }
+
+  /** The named caches (not the kmalloc classes), sorted by name. */
+  cacheList(): BoardCache[] {
+    const list: BoardCache[] = this.slob ? [...this.slob.caches.values()] : this.caches.list();
+    return list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /**
+   * The kinds RAM is grouped by, sorted by name: the caches (with SLUB's kmalloc classes), or on
+   * SLOB the caches and the kmalloc size classes. The objects are live: read them any time.
+   */
+  ramKinds(): RamKind[] {
+    const list: RamKind[] = this.slob ? [...this.slob.caches.values(), ...this.slob.kmalloc.kinds] : this.caches.list();
+    return list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /** Which slab allocator the board booted with. */
+  get allocator(): SlabAllocator {
+    return this.slob ? 'slob' : 'slub';
+  }
+
+  /**
+   * Bytes held by live kernel objects: every object in use at its slot size (on SLOB with its
+   * header), large kmallocs whole, and pages allocated directly (packet rings, DMA buffers).
+   * Unlike pages in use this does not move with slab fragmentation, so it is what a leak shows in.
+   */
+  liveObjectBytes(): number {
+    let sum = 0;
+    let allocatorPages = this.slob ? this.slob.heap.pages : 0;
+    for (const c of this.slabinfo()) {
+      sum += this.slob ? c.heldBytes : c.objectSize > 0 ? c.active * c.objectSize : c.pages * PAGE_SIZE;
+      allocatorPages += c.pages;
+    }
+    return sum + (this.usage().usedBytes - allocatorPages * PAGE_SIZE);
+  }
+
+  /** SLOB only: the shared pages' bytes no live object takes (its free fragments); 0 on SLUB. */
+  slobFreeBytes(): number {
+    if (!this.slob) return 0;
+    let live = 0;
+    for (const c of this.slob.caches.values()) live += c.heldBytes;
+    for (const k of this.slob.kmalloc.stats()) if (k.name !== KMALLOC_LARGE) live += k.heldBytes;
+    return this.slob.heap.pages * PAGE_SIZE - live;
   }
 
   /** Zeroed allocation of size bytes; 0 when RAM is exhausted (counted). */
   kmalloc(size: number, gfp: Gfp = 'atomic'): number {
-    return this.kmallocator.kmalloc(size, gfp);
+    return this.slob ? this.slob.kmalloc.kmalloc(size, gfp) : this.kmallocator.kmalloc(size, gfp);
   }
 
   kfree(addr: number): void {
-    this.kmallocator.kfree(addr);
+    if (this.slob) this.slob.kmalloc.kfree(addr);
+    else this.kmallocator.kfree(addr);
   }
 
   ksize(addr: number): number {
-    return this.kmallocator.ksize(addr);
+    return this.slob ? this.slob.kmalloc.ksize(addr) : this.kmallocator.ksize(addr);
   }
 
   /** kmalloc-large requests held back at the min_free watermark (read by the timeline). */
   get largeThrottled(): number {
-    return this.kmallocator.largeThrottled;
+    return this.slob ? this.slob.kmalloc.largeThrottled : this.kmallocator.largeThrottled;
   }
 
-  /** Every cache plus kmalloc-large, sorted by name (code-unit order: deterministic). */
+  /**
+   * Every cache plus kmalloc's classes and kmalloc-large, sorted by name (code-unit order:
+   * deterministic). On SLOB the kmalloc classes are kinds of request, not caches.
+   */
   slabinfo(): CacheStats[] {
-    const lines = this.caches.list().map((c) => c.stats());
-    lines.push(this.kmallocator.largeStats());
+    const lines = this.slob
+      ? [...[...this.slob.caches.values()].map((c) => c.stats()), ...this.slob.kmalloc.stats()]
+      : [...this.caches.list().map((c) => c.stats()), this.kmallocator.largeStats()];
     return lines.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 

@@ -124,6 +124,8 @@ export class Kmalloc {
       slabs: this.largeActive,
       pages: this.largePages,
       peakPages: this.largePeakPages,
+      heldBytes: this.largePages * PAGE_SIZE,
+      peakHeldBytes: this.largePeakPages * PAGE_SIZE,
       failures: this.largeFailures,
       allocs: this.largeAllocs,
       frees: this.largeFrees,

@@ -167,7 +167,7 @@ export class PageAllocator {
       this.failureCount++;
       return 0;
     }
-    const page = this.freeHead[o];
+    const page = this.freeHead[o]!;
     this.unlink(page, o);
     // Split: keep the lower half, put upper halves back, so a fresh allocator hands out
     // ascending addresses.
@@ -191,7 +191,7 @@ export class PageAllocator {
    */
   freePages(addr: number): number {
     const page = this.pageOf(addr);
-    const order = this.blockOrder[page];
+    const order = this.blockOrder[page]!;
     const tag = this.owner[page];
     if ((addr & (PAGE_SIZE - 1)) !== 0 || order < 0 || this.onFreeList[page] === 1
         || tag === PAGE_FREE || tag === PAGE_RESERVED) {
@@ -209,14 +209,14 @@ export class PageAllocator {
 
   /** Owner tag of the page holding addr. */
   ownerOf(addr: number): number {
-    return this.owner[this.pageOf(addr)];
+    return this.owner[this.pageOf(addr)]!;
   }
 
   /** Order of the allocated block headed at addr, or -1 if addr is not an allocated block head. */
   orderOf(addr: number): number {
     const page = this.pageOf(addr);
     if ((addr & (PAGE_SIZE - 1)) !== 0 || this.onFreeList[page] === 1) return -1;
-    return this.blockOrder[page];
+    return this.blockOrder[page]!;
   }
 
   /** Number of free blocks of each order (like /proc/buddyinfo). */
@@ -224,7 +224,7 @@ export class PageAllocator {
     const counts: number[] = [];
     for (let o = 0; o <= MAX_ORDER; o++) {
       let c = 0;
-      for (let p = this.freeHead[o]; p !== NONE; p = this.next[p]) c++;
+      for (let p = this.freeHead[o]!; p !== NONE; p = this.next[p]!) c++;
       counts.push(c);
     }
     return counts;
@@ -251,7 +251,7 @@ export class PageAllocator {
   }
 
   private link(page: number, order: number): void {
-    const head = this.freeHead[order];
+    const head = this.freeHead[order]!;
     this.next[page] = head;
     this.prev[page] = NONE;
     if (head !== NONE) this.prev[head] = page;
@@ -261,8 +261,8 @@ export class PageAllocator {
   }
 
   private unlink(page: number, order: number): void {
-    const n = this.next[page];
-    const p = this.prev[page];
+    const n = this.next[page]!;
+    const p = this.prev[page]!;
     if (p !== NONE) this.next[p] = n;
     else this.freeHead[order] = n;
     if (n !== NONE) this.prev[n] = p;

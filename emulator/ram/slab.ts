@@ -28,6 +28,12 @@ export interface CacheStats {
   /** Pages held by the cache (slabs * pagesPerSlab). */
   pages: number;
   peakPages: number;
+  /**
+   * Bytes of RAM the cache accounts for: on SLUB the pages its slabs hold; on SLOB, where pages
+   * are shared, what its live objects take (header and rounding included).
+   */
+  heldBytes: number;
+  peakHeldBytes: number;
   /** alloc() calls that returned 0 (lwIP "err"). */
   failures: number;
   allocs: number;
@@ -121,6 +127,8 @@ export class KmemCache {
   /** alloc() calls held back at the min_free watermark (GFP_KERNEL waits, not failures). */
   get throttled(): number { return this.throttledCount; }
   get slabs(): number { return this.slabCount; }
+  /** Bytes of RAM the cache's slabs hold now. */
+  get heldBytes(): number { return (this.slabCount << this.order) * PAGE_SIZE; }
 
   /**
    * Allocate one zeroed object. Returns its address, or 0 when no page can be had (counted in
@@ -137,7 +145,7 @@ export class KmemCache {
         return 0;
       }
     }
-    const idx = slab.freeIdx[--slab.nfree];
+    const idx = slab.freeIdx[--slab.nfree]!;
     slab.inUse[idx] = 1;
     if (slab.nfree === 0) this.unlinkPartial(slab);
     this.allocCount++;
@@ -192,6 +200,8 @@ export class KmemCache {
       slabs: this.slabCount,
       pages: this.slabCount * pagesPerSlab,
       peakPages: this.peakSlabCount * pagesPerSlab,
+      heldBytes: this.slabCount * pagesPerSlab * PAGE_SIZE,
+      peakHeldBytes: this.peakSlabCount * pagesPerSlab * PAGE_SIZE,
       failures: this.failureCount,
       allocs: this.allocCount,
       frees: this.freeCount,

@@ -160,7 +160,7 @@ function snmp(stack: NetStack): string {
   const icmp = stack.icmp.mib;
   const perType = (dir: 'In' | 'Out', type: number): number => {
     const name = ICMP_MIB_MAP.find(([, t]) => t === type)?.[0];
-    return name ? (icmp[`${dir}${name}`] ?? 0) : 0;
+    return name ? (icmp[`${dir}${name}` as keyof typeof icmp] ?? 0) : 0;
   };
   const icmpNames = ['InMsgs', 'InErrors', 'InCsumErrors', ...ICMP_MIB_MAP.map(([n]) => `In${n}`), 'OutMsgs', 'OutErrors', ...ICMP_MIB_MAP.map(([n]) => `Out${n}`)];
   const icmpValues = [

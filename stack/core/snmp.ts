@@ -3,15 +3,19 @@
  * them (Ip, Icmp, Udp, Tcp, TcpExt …). A counter that nothing has touched still exists and
  * reads 0, as in /proc; a group appears only when its protocol is built in.
  */
-export type MibGroup = Record<string, number>;
+export type MibGroup<K extends string = string> = Record<K, number>;
 
 export class Mib {
   readonly groups = new Map<string, MibGroup>();
 
-  group(name: string, counters: readonly string[]): MibGroup {
-    let g = this.groups.get(name);
+  /**
+   * The group's counters, keyed by the names given: `group('Ip', IP_MIB).InReceives++` checks
+   * the counter's name at compile time, as Linux's enum of MIB fields does.
+   */
+  group<K extends string>(name: string, counters: readonly K[]): MibGroup<K> {
+    let g = this.groups.get(name) as MibGroup<K> | undefined;
     if (!g) {
-      g = {};
+      g = {} as MibGroup<K>;
       for (const c of counters) g[c] = 0;
       this.groups.set(name, g);
     }
@@ -24,6 +28,14 @@ export class Mib {
     return out;
   }
 }
+
+/** The names of a counter list, as a type: `MibNames<typeof IP_MIB>` is 'InReceives' | …. */
+export type MibNames<L extends readonly string[]> = L[number];
+
+export const IP_EXT_MIB = [
+  'InCsumErrors', 'InNoRoutes', 'InTruncatedPkts', 'InBcastPkts', 'OutBcastPkts', 'InMcastPkts',
+  'OutMcastPkts', 'InMcastOctets', 'OutMcastOctets',
+] as const;
 
 export const IP_MIB = [
   'InReceives', 'InHdrErrors', 'InAddrErrors', 'InUnknownProtos', 'InDiscards', 'InDelivers',

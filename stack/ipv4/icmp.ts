@@ -5,7 +5,7 @@
  */
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
-import { ICMP_MIB, type MibGroup } from '../core/snmp.js';
+import { ICMP_MIB, type MibGroup, type MibNames } from '../core/snmp.js';
 import { NS_PER_MS } from '../../emulator/event-queue.js';
 import type { NetStack } from '../net-stack.js';
 import { emitIcmp, ICMP_DEST_UNREACH, ICMP_ECHO, ICMP_ECHOREPLY, ICMP_HLEN, ICMP_PARAMETERPROB, ICMP_TIME_EXCEEDED, parseIcmp } from './icmp-header.js';
@@ -28,7 +28,7 @@ function unreachErrno(code: number): number {
 }
 
 export class Icmp {
-  readonly mib: MibGroup;
+  readonly mib: MibGroup<MibNames<typeof ICMP_MIB>>;
   /** Token bucket of icmp_ratelimit (1000 ms, burst 50) for errors we send. */
   private tokens = 50;
   private lastRefill = 0;

@@ -27,6 +27,7 @@ import { allocSkb, type SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
 import { writeU16 } from '../core/addr.js';
 import { ipChecksum } from '../core/checksum.js';
+import type { IP_MIB, MibNames } from '../core/snmp.js';
 import { IP_DF, IP_MF, IP_OFFSET, type Ipv4Repr } from './ipv4-header.js';
 
 /** IPv4 reassembly as ip.ts calls it. */
@@ -133,8 +134,8 @@ export class IpFragments implements IpFragQueue {
     return jhash3(((id << 16) | protocol) >>> 0, src >>> 0, dst >>> 0, this.rnd) & (this.buckets - 1);
   }
 
-  private count(name: string): void {
-    this.stack.ip.mib[name]!++;
+  private count(name: MibNames<typeof IP_MIB>): void {
+    this.stack.ip.mib[name]++;
   }
 
   /** ip_defrag. */

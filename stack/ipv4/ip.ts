@@ -17,7 +17,7 @@ import { BROADCAST_MAC, readU32 } from '../core/addr.js';
 import { ipChecksum } from '../core/checksum.js';
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
-import { IP_MIB, type MibGroup } from '../core/snmp.js';
+import { IP_EXT_MIB, IP_MIB, type MibGroup, type MibNames } from '../core/snmp.js';
 import { ETH_P_IP, PACKET_OTHERHOST } from '../ethernet/eth.js';
 import { ethOutput } from '../ethernet/eth-output.js';
 import type { NetStack } from '../net-stack.js';
@@ -91,8 +91,9 @@ function identHash(dst: number, src: number, protocol: number, key: number): num
 }
 
 export class Ipv4 {
-  readonly mib: MibGroup;
-  readonly ext: MibGroup;
+  readonly mib: MibGroup<MibNames<typeof IP_MIB>>;
+  /** IpExt; ReasmOverlaps exists only where fragment reassembly is built (ip-fragment.ts adds it). */
+  readonly ext: MibGroup<MibNames<typeof IP_EXT_MIB>> & { ReasmOverlaps?: number };
   private readonly handlers = new Map<number, ProtocolHandler>();
   private readonly errHandlers = new Map<number, ErrorHandler>();
   /** ip_idents / ip_tstamps: hashed per-(daddr, saddr, protocol) ID counters and when each was last used. */
@@ -109,7 +110,7 @@ export class Ipv4 {
 
   constructor(private readonly stack: NetStack) {
     this.mib = stack.mib.group('Ip', IP_MIB);
-    this.ext = stack.mib.group('IpExt', ['InCsumErrors', 'InNoRoutes', 'InTruncatedPkts', 'InBcastPkts', 'OutBcastPkts', 'InMcastPkts', 'OutMcastPkts', 'InMcastOctets', 'OutMcastOctets']);
+    this.ext = stack.mib.group('IpExt', IP_EXT_MIB);
     this.identRng = stack.env.rng.split('ip-id');
     this.identKey = this.identRng.nextU32();
     // ip_rt_init: the counters start random (get_random_bytes), the stamps at zero. Linux takes
@@ -210,8 +211,8 @@ export class Ipv4 {
     handler(skb, r, dev);
   }
 
-  private drop(skb: SkBuff, counter: string): void {
-    this.mib[counter]!++;
+  private drop(skb: SkBuff, counter: MibNames<typeof IP_MIB>): void {
+    this.mib[counter]++;
     skb.free();
   }
 

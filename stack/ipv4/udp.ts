@@ -18,7 +18,7 @@ import type { SlabCache } from '../core/kmem.js';
 import { ProtoMemory } from '../core/sock-mem.js';
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
-import type { MibGroup } from '../core/snmp.js';
+import type { MibGroup, MibNames } from '../core/snmp.js';
 import type { NetStack } from '../net-stack.js';
 import { Errno, type SockAddr } from '../socket/sock.js';
 import { ENOBUFS, isMulticast } from './ip.js';
@@ -53,7 +53,7 @@ const UNREACH: readonly (readonly [number, boolean])[] = [
 ];
 
 export class UdpTable {
-  readonly mib: MibGroup;
+  readonly mib: MibGroup<MibNames<typeof UDP_MIB>>;
   readonly cache: SlabCache;
   /** The udp_hslot array (port hash and address hash halves) in RAM. */
   readonly hash: HashSize & { addr: number };
@@ -333,8 +333,8 @@ export class UdpTable {
     return len;
   }
 
-  private drop(skb: SkBuff, ...counters: string[]): void {
-    for (const c of counters) this.mib[c]!++;
+  private drop(skb: SkBuff, ...counters: MibNames<typeof UDP_MIB>[]): void {
+    for (const c of counters) this.mib[c]++;
     skb.free();
   }
 
