@@ -81,6 +81,6 @@ export function observeBoard(b: BootedBoard): BoardObservation {
     linkSpeedBps: b.board.mac.linkSpeedBps,
     addresses: st.addresses.map((a) => a.addr),
     configRequests: { ...st.configStats },
-    tcp: tcp ? { memAllocatedPeakBytes: tcp.memAllocatedPeak, pressureEpisodes: tcp.pressureEpisodes, rttSamplesNs: [...tcp.rttSamplesSeen] } : null,
+    tcp: tcp ? { memAllocatedPeakBytes: tcp.mem.allocatedPeak, pressureEpisodes: tcp.mem.pressureEpisodes, rttSamplesNs: [...tcp.rttSamplesSeen] } : null,
   };
 }

@@ -15,7 +15,7 @@ import { World } from '../emulator/world.js';
 import { parseImage } from '../emulator/flash-image.js';
 import { inetFlushInterface } from '../stack/ipv4/devinet.js';
 import { SK_MEMORY_PCPU_RESERVE } from '../stack/core/sock-mem.js';
-import { linkComparison, profileCost, type CostTable } from '../stack/kconfig/cost-table.js';
+import { costTableHash, linkComparison, profileCost, type CostTable } from '../stack/kconfig/cost-table.js';
 import { ltoEstimate, NO_LTO_FACTOR } from '../stack/kconfig/lto.js';
 import type { Profile } from '../stack/kconfig/kconfig.js';
 import { checkBudget, formatBytes, type BudgetSpec } from '../traces/budgets.js';
@@ -25,13 +25,31 @@ import { MemoryTraceSink, TraceWriter, type TraceSink } from '../traces/trace-wr
 import { REPORT_SCHEMA_ID, type BoardReport, type CheckReport, type Report } from '../traces/report.js';
 import { checkBootImage } from './image-check.js';
 import { bootBoard, liveObjectBytes, programReservations, type BootedBoard } from './boot.js';
-import { buildFirmware } from './firmware.js';
+import { buildFirmware, type Firmware } from './firmware.js';
 import { DEFAULT_BOARD, DEFAULT_PROFILE, LAB_BOARD, LAB_PROFILE, resolveBoard, resolveCostTable, resolveProfile } from './inputs.js';
 import { Process, type TraceLine } from './process.js';
 import { QuietWireCheck } from './quiet-wire.js';
 import { DEFAULT_SCENARIO, findScenario } from './registry.js';
 import type { Scenario, ScenarioContext } from './scenario.js';
 import { Syscalls } from '../stack/socket/syscalls.js';
+
+/**
+ * The lab host's firmware depends only on its board file and the cost table, so a process that
+ * runs many cells (a `quarklab test` worker, the test suite) builds it once per cost table. The
+ * image is never written after it is built: flash keeps it as handed over.
+ */
+const labFirmwareByTable = new Map<string, Firmware | { error: string }>();
+
+function labFirmware(labConfig: BoardConfig, table: CostTable): Firmware | { error: string } {
+  const key = `${labConfig.name}:${costTableHash(table)}`;
+  let fw = labFirmwareByTable.get(key);
+  if (!fw) {
+    const labProfile = resolveProfile(LAB_PROFILE);
+    fw = 'error' in labProfile ? labProfile : buildFirmware(labConfig, labProfile, table);
+    labFirmwareByTable.set(key, fw);
+  }
+  return fw;
+}
 
 /** quarklab's version, as package.json gives it. */
 export const QUARKLAB_VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
@@ -157,9 +175,7 @@ export function run(opts: RunOptions): RunOutcome {
     if ('error' in fw) return bad(fw.error);
     dutImage = fw.image;
   }
-  const labProfile = resolveProfile(LAB_PROFILE);
-  if ('error' in labProfile) return bad(labProfile.error);
-  const labFw = buildFirmware(labConfig, labProfile, table);
+  const labFw = labFirmware(labConfig, table);
   if ('error' in labFw) return bad(labFw.error);
 
   const world = new World(seed, cpu);
