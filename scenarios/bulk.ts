@@ -4,7 +4,8 @@
  * rate: the link, the board's CPU, the receive window, the send buffer, or loss.
  */
 import { BulkSink, BulkSource } from '../apps/bulk.js';
-import { NS_PER_SEC } from '../emulator/event-queue.js';
+import { Ping, PING_DEFAULTS } from '../apps/ping.js';
+import { NS_PER_MS, NS_PER_SEC } from '../emulator/event-queue.js';
 import type { Impairments } from '../emulator/wire.js';
 import { wireBytes } from '../emulator/ethernet-mac.js';
 import type { TcpInfo } from '../stack/ipv4/tcp-sock.js';
@@ -21,6 +22,16 @@ export interface BulkOptions {
   rcvbuf?: number;
   sndbuf?: number;
   impairments?: Partial<Impairments>;
+  /** With bulk-tx: the board also pings the lab host this many times, every PING_UNDER_LOAD_INTERVAL_NS, during the upload. */
+  ping?: number;
+}
+
+/** Echo requests under load go out every 10 ms, starting with the upload. */
+export const PING_UNDER_LOAD_INTERVAL_NS = 10 * NS_PER_MS;
+
+/** Nearest-rank percentile of RTT samples (ns). */
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
 }
 
 /** The most goodput TCP can carry on this link with this MSS and timestamps (per frame overhead). */
@@ -33,6 +44,8 @@ export function bulkScenario(opts: BulkOptions): Scenario {
   let sink: BulkSink | null = null;
   let source: BulkSource | null = null;
   let done = 0;
+  let ping: Ping | null = null;
+  const programs = opts.ping ? 3 : 2;
   // The board's CPU cycles over the transfer (from the start to the programs' exits), for the bound.
   const cpuWindow = { cycles0: 0, cycles1: 0, t0: 0, t1: 0 };
   const name = `bulk-${opts.direction}`;
@@ -40,7 +53,7 @@ export function bulkScenario(opts: BulkOptions): Scenario {
   return {
     name,
     description: `the board ${opts.direction === 'rx' ? 'receives' : 'sends'} ${opts.bytes} bytes over TCP ${opts.direction === 'rx' ? 'from' : 'to'} the lab host`,
-    dutPrograms: [opts.direction === 'rx' ? 'bulk-sink' : 'bulk-source'],
+    dutPrograms: opts.direction === 'rx' ? ['bulk-sink'] : opts.ping ? ['bulk-source', 'ping'] : ['bulk-source'],
     labPrograms: [opts.direction === 'rx' ? 'bulk-source' : 'bulk-sink'],
     impairments: opts.impairments,
     timeLimitNs: 600 * NS_PER_SEC,
@@ -51,7 +64,7 @@ export function bulkScenario(opts: BulkOptions): Scenario {
       const finished = (): void => {
         cpuWindow.cycles1 = ctx.dut.board.cpu.cyclesUsed;
         cpuWindow.t1 = ctx.world.sim.now;
-        if (++done === 2) ctx.finish();
+        if (++done === programs) ctx.finish();
       };
       // The lab host listens; the board connects (as a firmware client would).
       if (opts.direction === 'rx') {
@@ -66,6 +79,11 @@ export function bulkScenario(opts: BulkOptions): Scenario {
         ctx.spawn(ctx.lab, sink, finished);
         ctx.step(`scenario ${name}: board uploads ${opts.bytes} bytes`);
         ctx.spawn(ctx.dut, source, finished);
+        if (opts.ping) {
+          // Latency under load: the echo requests queue behind the upload in the board's qdisc.
+          ping = new Ping({ ...PING_DEFAULTS, count: opts.ping, intervalNs: PING_UNDER_LOAD_INTERVAL_NS, target: LAB_ADDR });
+          ctx.spawn(ctx.dut, ping, finished);
+        }
       }
     },
     result(ctx: ScenarioContext): ScenarioResult {
@@ -90,11 +108,20 @@ export function bulkScenario(opts: BulkOptions): Scenario {
           dut: dutInfo,
           bound,
           dutAddress: DUT_STATIC_ADDR,
+          ...(ping ? { pingUnderLoad: pingFigures(ping) } : {}),
         },
         measured: { goodput, 'rtt.p99': rtt ? rtt.p99 : null },
       };
     },
   };
+}
+
+/** The ping-under-load figures: what was sent and answered, and the RTT's p50/p99 (ns). */
+function pingFigures(ping: Ping): object {
+  const r = ping.result;
+  const sorted = [...r.rttNs].sort((a, b) => a - b);
+  const rtt = sorted.length === 0 ? null : { min: sorted[0]!, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted[sorted.length - 1]! };
+  return { transmitted: r.transmitted, received: r.received, socketKind: r.socketKind, rtt };
 }
 
 /**

@@ -44,7 +44,7 @@ export const SCENARIOS: Record<string, BuiltinScenario> = {
   'udp-echo': defined(udpEchoScenario, 'UDP echo of 64 to 4000-byte datagrams (fragmented beyond the MTU) with the lab host (option sizes=A+B+…)'),
   smoke: { description: 'DHCP, then ping the gateway, then resolve the lab host by name', make: (o) => noOptions('smoke', o, () => smokeScenario()), produces: ['rtt.p99'] },
   'bulk-rx': { description: 'the board downloads 4 MB over TCP from the lab host (options bytes=N, rcvbuf=BYTES, sndbuf=BYTES)', make: (o) => withOptions(bulkOptions(o), (b) => bulkScenario({ direction: 'rx', ...b })), produces: ['goodput', 'rtt.p99'] },
-  'bulk-tx': { description: 'the board uploads 4 MB over TCP to the lab host (options bytes=N, rcvbuf=BYTES, sndbuf=BYTES)', make: (o) => withOptions(bulkOptions(o), (b) => bulkScenario({ direction: 'tx', ...b })), produces: ['goodput', 'rtt.p99'] },
+  'bulk-tx': { description: 'the board uploads 4 MB over TCP to the lab host (options bytes=N, rcvbuf=BYTES, sndbuf=BYTES, ping=N: also ping the lab host N times every 10 ms during the upload)', make: (o) => withOptions(bulkOptions(o, true), (b) => bulkScenario({ direction: 'tx', ...b })), produces: ['goodput', 'rtt.p99'] },
   'http-get': { description: 'the board fetches 1 KB, 100 KB (chunked) and 1 MB from the lab host over one keep-alive HTTP/1.1 connection (options sizes=A+Bc+…, paths=/a+/b)', make: (o) => withOptions(httpGetOptions(o), (h) => httpGetScenario(h)), produces: ['goodput'] },
   'http-serve': { description: "the lab host runs 8 HTTP clients at once against the board's server, 2 requests each, the board closing first (options clients=N, sizes=A+Bc, paths=/a+/b, sndbuf=BYTES: the server's SO_SNDBUF, default 0: the kernel's own sizing)", make: (o) => withOptions(httpServeOptions(o), (h) => httpServeScenario(h)), produces: ['goodput'] },
   'slow-readers': { description: 'the board opens 8 downloads of 200 kB and reads them slowly (options connections=N, bytes=N, tcp_mem=LOW+PRESSURE+HIGH pages)', make: (o) => withOptions(slowReaderOptions(o), (v) => slowReadersScenario(v)) },
@@ -136,16 +136,20 @@ export function findScenario(spec: string, extra?: ScenarioOptions): Scenario | 
 }
 
 /** bulk-rx / bulk-tx options: bytes=N (default 4 MB); rcvbuf=BYTES, sndbuf=BYTES on the board's socket. */
-function bulkOptions(o: ScenarioOptions): { bytes: number; rcvbuf?: number; sndbuf?: number } | { error: string } {
-  for (const k of Object.keys(o)) if (!['bytes', 'rcvbuf', 'sndbuf'].includes(k)) return { error: `unknown option "${k}" (bytes=N, rcvbuf=BYTES, sndbuf=BYTES)` };
+function bulkOptions(o: ScenarioOptions, pingable = false): { bytes: number; rcvbuf?: number; sndbuf?: number; ping?: number } | { error: string } {
+  const keys = pingable ? ['bytes', 'rcvbuf', 'sndbuf', 'ping'] : ['bytes', 'rcvbuf', 'sndbuf'];
+  for (const k of Object.keys(o)) if (!keys.includes(k)) return { error: `unknown option "${k}" (${keys.map((k) => (k === 'bytes' || k === 'ping' ? `${k}=N` : `${k}=BYTES`)).join(', ')})` };
   const bytes = o['bytes'] === undefined ? 4_000_000 : Number(o['bytes']);
   if (!Number.isInteger(bytes) || bytes < 1 || bytes > 1_000_000_000) return { error: `bytes=${o['bytes']}: expected a whole number of bytes from 1 to 1000000000` };
-  const out: { bytes: number; rcvbuf?: number; sndbuf?: number } = { bytes };
+  const out: { bytes: number; rcvbuf?: number; sndbuf?: number; ping?: number } = { bytes };
   for (const key of ['rcvbuf', 'sndbuf'] as const) {
     const n = wholeNumber(o, key, -1, 1, 64 * 1024 * 1024);
     if (typeof n !== 'number') return n;
     if (n > 0) out[key] = n;
   }
+  const ping = wholeNumber(o, 'ping', -1, 1, 10_000);
+  if (typeof ping !== 'number') return ping;
+  if (ping > 0) out.ping = ping;
   return out;
 }
 

@@ -31,6 +31,7 @@ import { QuietWireCheck } from './quiet-wire.js';
 import { DEFAULT_SCENARIO, findScenario } from './registry.js';
 import type { Scenario, ScenarioContext } from './scenario.js';
 import { Syscalls } from '../stack/socket/syscalls.js';
+import { qdiscShow } from '../stack/sched/qdisc.js';
 
 /** quarklab's version, as package.json gives it. */
 export const QUARKLAB_VERSION: string = (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
@@ -407,6 +408,7 @@ export function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: num
       minFreeKbytes: ram.minFreeKbytes,
     },
     interfaces: { [b.board.mac.name]: { ...b.board.mac.stats, ...prefixKeys(b.dev.stats, 'netdev_'), ...prefixKeys(st.drivers.get(b.dev.ifindex)?.gro?.stats ?? {}, 'gro_') } },
+    qdiscs: { [b.board.mac.name]: qdiscShow(b.dev.qdisc) },
     snmp,
     arp: { ...st.neigh.stats },
     tcp: st.tcp

@@ -71,7 +71,7 @@ describe('profile diff: the comparison', () => {
       // Flash: the symbol's text and data payload; bss takes no flash.
       expect(r.a, r.name).toBe(inA ? c.text + c.data : null);
       expect(r.b, r.name).toBe(inA ? null : c.text + c.data);
-      expect(r.delta, r.name).toBe(inA ? -(c.text + c.data) : c.text + c.data);
+      expect(r.delta, r.name).toBe(inA ? 0 - (c.text + c.data) : c.text + c.data); // 0 - x: +0 for a symbol with no objects
     }
     expect(d.flash.added).toBe(d.onlyInB.length);
     expect(d.flash.removed).toBe(d.onlyInA.length);
@@ -169,7 +169,8 @@ describe('quarklab profile diff', () => {
       expect(Math.abs(x.delta), x.name).toBe(c.text + c.data);
     }
     expect(rows.reduce((s, x) => s + x.delta, 0)).toBe(fb.image.length - fa.image.length);
-    expect(r.stdout).toMatch(/^add\/remove: 2\/16 grow\/shrink: 0\/2 up\/down: \d+\/-\d+ \(-\d+\)$/m);
+    // 18 removed: 16 costed symbols plus NET_SCH_DEFAULT and DEFAULT_FQ_CODEL (full's default qdisc, no objects).
+    expect(r.stdout).toMatch(/^add\/remove: 2\/18 grow\/shrink: 0\/2 up\/down: \d+\/-\d+ \(-\d+\)$/m);
     expect(r.stdout).toContain(`Total: full=${fa.image.length}, minimal=${fb.image.length}, chg -`);
     expect(r.stdout).toMatch(/^<image headers: -41 sections × 48 bytes \(66 → 25\)>\s+3264\s+1296\s+-1968$/m);
     expect(r.stdout).toContain(`text after LTO: full: ${NO_LTO_FACTOR}; minimal: ${NO_LTO_FACTOR}`);
