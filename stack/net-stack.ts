@@ -28,6 +28,7 @@ import { FibTrie } from './ipv4/fib-trie.js';
 import { IpFragments } from './ipv4/ip-fragment.js';
 import { Netlink } from './core/netlink.js';
 import { Rtnetlink } from './core/rtnetlink.js';
+import { SockDiag } from './core/sock-diag.js';
 import { TcpTable } from './ipv4/tcp.js';
 import { devQueueXmit, netifReceiveSkb, xmitOne } from './core/dev.js';
 import { Gro } from './core/gro.js';
@@ -89,6 +90,8 @@ export class NetStack {
   /** AF_NETLINK (CONFIG_NETLINK) and its NETLINK_ROUTE family (CONFIG_RTNETLINK). */
   readonly netlink: Netlink | null;
   readonly rtnl: Rtnetlink | null;
+  /** NETLINK_SOCK_DIAG with inet_diag/tcp_diag (CONFIG_INET_DIAG), or null: the family does not exist. */
+  readonly sockDiag: SockDiag | null;
   /** Socket filters (CONFIG_LPF_FILTER) and packet sockets with their taps (CONFIG_PACKET). */
   readonly filter: SocketFilters | null;
   readonly packet: PacketSockets | null;
@@ -125,6 +128,7 @@ export class NetStack {
     this.ipfrag = new IpFragments(this);
     this.netlink = this.has('NETLINK') ? new Netlink(this) : null;
     this.rtnl = this.netlink && this.has('RTNETLINK') ? new Rtnetlink(this, this.netlink) : null;
+    this.sockDiag = this.netlink && this.has('INET_DIAG') ? new SockDiag(this, this.netlink) : null;
     this.filter = this.has('LPF_FILTER') ? new SocketFilters(this) : null;
     this.packet = this.has('PACKET') ? new PacketSockets(this) : null;
     // Last, so its random stream is split off after every other component's.
