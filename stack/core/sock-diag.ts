@@ -15,9 +15,9 @@
 import type { NetStack } from '../net-stack.js';
 import type { TcpSock } from '../ipv4/tcp-sock.js';
 import { Errno } from '../socket/sock.js';
-import type { Netlink, NetlinkSock } from './netlink.js';
+import { netlinkAck, type Netlink, type NetlinkSock } from './netlink.js';
 import {
-  NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_MIN_TYPE,
+  NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE,
   NlWriter, nlmsgAlign, parseNlmsg, rd32le, wr32le,
 } from './netlink-message.js';
 import type { SkBuff } from './skbuff.js';
@@ -54,16 +54,7 @@ export class SockDiag {
         if (r === true) dumped = true;
         else err = r;
       }
-      if (!dumped && (err !== 0 || (h.flags & NLM_F_ACK) !== 0)) {
-        const w = new NlWriter();
-        const m = w.begin(NLMSG_ERROR, 0, h.seq, sk.portid);
-        const e = new Uint8Array(4);
-        wr32le(e, 0, err >>> 0);
-        w.bytes(e);
-        w.bytes(b.subarray(h.at, h.at + (err !== 0 ? h.len : NLMSG_HDRLEN)));
-        w.end(m);
-        sk.deliver(w.view());
-      }
+      if (!dumped && (err !== 0 || (h.flags & NLM_F_ACK) !== 0)) netlinkAck(sk, b, h, err);
       at += Math.min(nlmsgAlign(h.len), end - at);
     }
   }
