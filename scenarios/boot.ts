@@ -5,6 +5,7 @@
  */
 import { TCP_CONG_LIST } from '../stack/ipv4/tcp-cong-list.js';
 import { checkBootSysctl } from '../stack/ipv4/tcp-sysctl.js';
+import { bootDefaultQdisc } from '../stack/sched/sch-api.js';
 import type { Board, BootSection, Flash, ProgramReservation } from '../emulator/board.js';
 import type { BoardConfig } from '../emulator/board-config.js';
 import { parseImage, type ParsedImage } from '../emulator/flash-image.js';
@@ -81,6 +82,8 @@ export function bootBoard(
   if (boardConfig.sysctl) {
     const bad = checkBootSysctl(boardConfig.sysctl, TCP_CONG_LIST.map((c) => c.name));
     if (bad) return { error: `board ${boardConfig.name}: ${bad}`, kind: 'input' };
+    const qdisc = bootDefaultQdisc(new Set(config.enabled), boardConfig.sysctl);
+    if ('error' in qdisc) return { error: `board ${boardConfig.name}: ${qdisc.error}`, kind: 'input' };
   }
   let stack: NetStack;
   try {

@@ -3,9 +3,11 @@
  * host over TCP, measuring goodput, RTT and retransmissions, and naming what limited the
  * rate: the link, the board's CPU, the receive window, the send buffer, or loss.
  */
-import { defineScenario } from '../api/define-scenario.js';
+import { defineScenario, refuse } from '../api/define-scenario.js';
 import type { BoardObservation } from '../api/observe.js';
 import { BulkSink, BulkSource } from '../apps/bulk.js';
+import { Ping, PING_DEFAULTS } from '../apps/ping.js';
+import { NS_PER_MS } from '../emulator/event-queue.js';
 import { wireBytes } from '../emulator/ethernet-mac.js';
 import type { TcpInfo } from '../stack/ipv4/tcp-sock.js';
 import { rttStats } from './ping.js';
@@ -16,6 +18,22 @@ export const BULK_PORT = 5001;
 export function linkGoodputLimit(linkBps: number, mss: number): number {
   const frame = 14 + 20 + 20 + 12 + mss;
   return (linkBps * mss) / (wireBytes(frame) * 1);
+}
+
+/** Echo requests under load (bulk-tx:ping=N) go out every 10 ms, starting with the upload. */
+export const PING_UNDER_LOAD_INTERVAL_NS = 10 * NS_PER_MS;
+
+/** Nearest-rank percentile of RTT samples (ns). */
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+}
+
+/** The ping-under-load figures: what was sent and answered, and the RTT's p50/p99 (ns). */
+function pingFigures(ping: Ping): object {
+  const r = ping.result;
+  const sorted = [...r.rttNs].sort((a, b) => a - b);
+  const rtt = sorted.length === 0 ? null : { min: sorted[0]!, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted[sorted.length - 1]! };
+  return { transmitted: r.transmitted, received: r.received, socketKind: r.socketKind, rtt };
 }
 
 /** The board's CPU cycles over the transfer (from the start to the programs' exits), for the bound. */
@@ -37,11 +55,12 @@ function bulkScenario(direction: 'rx' | 'tx') {
       bytes: { type: 'integer', default: 4_000_000, min: 1, max: 1_000_000_000, help: 'bytes to move' },
       rcvbuf: { type: 'integer', default: null, min: 1, max: 64 * 1024 * 1024, help: "SO_RCVBUF on the board's socket (bytes asked for; the kernel doubles them)" },
       sndbuf: { type: 'integer', default: null, min: 1, max: 64 * 1024 * 1024, help: "SO_SNDBUF on the board's socket (bytes asked for; the kernel doubles them)" },
+      ping: { type: 'integer', default: null, min: 1, max: 100_000, help: rx ? 'bulk-tx only' : 'also ping the lab host N times, every 10 ms, during the upload: latency under load, queued behind it in the qdisc' },
     },
-    programs: { board: [rx ? 'bulk-sink' : 'bulk-source'], lab: [rx ? 'bulk-source' : 'bulk-sink'] },
+    programs: (o) => ({ board: rx ? ['bulk-sink'] : o.ping ? ['bulk-source', 'ping'] : ['bulk-source'], lab: [rx ? 'bulk-source' : 'bulk-sink'] }),
     produces: ['goodput', 'rtt.p99'],
     timeLimitSeconds: 600,
-    state: () => ({ sink: null as BulkSink | null, source: null as BulkSource | null, done: 0, cpu: { cycles0: 0, cycles1: 0, t0: 0, t1: 0 } as CpuWindow, finished: () => {} }),
+    state: (o) => (rx && o.ping !== null ? refuse('ping=N goes with bulk-tx: the board pings while it uploads') : { sink: null as BulkSink | null, source: null as BulkSource | null, ping: null as Ping | null, done: 0, cpu: { cycles0: 0, cycles1: 0, t0: 0, t1: 0 } as CpuWindow, finished: () => {} }),
     // The lab host listens; the board connects (as a firmware client would).
     lab(t, o, s) {
       s.cpu.cycles0 = t.board.observe().cpu.cyclesUsed;
@@ -49,7 +68,7 @@ function bulkScenario(direction: 'rx' | 'tx') {
       s.finished = (): void => {
         s.cpu.cycles1 = t.board.observe().cpu.cyclesUsed;
         s.cpu.t1 = t.now();
-        if (++s.done === 2) t.finish();
+        if (++s.done === (s.ping ? 3 : 2)) t.finish();
       };
       const boardBuffers = { rcvbuf: o.rcvbuf ?? undefined, sndbuf: o.sndbuf ?? undefined };
       const connect = { connect: { addr: t.lab.addr, port: BULK_PORT } };
@@ -60,6 +79,11 @@ function bulkScenario(direction: 'rx' | 'tx') {
     board(t, o, s) {
       t.step(`scenario ${name}: board ${rx ? 'downloads' : 'uploads'} ${o.bytes} bytes`);
       t.board.spawn(rx ? s.sink! : s.source!, s.finished);
+      if (o.ping) {
+        // Latency under load: the echo requests queue behind the upload in the board's qdisc.
+        s.ping = new Ping({ ...PING_DEFAULTS, count: o.ping, intervalNs: PING_UNDER_LOAD_INTERVAL_NS, target: t.lab.addr });
+        t.board.spawn(s.ping, s.finished);
+      }
     },
     checks(_t, o, s) {
       const st = s.sink!.stats;
@@ -82,6 +106,7 @@ function bulkScenario(direction: 'rx' | 'tx') {
         dut: rx ? receiverInfo : senderInfo,
         bound: limitingBound(t.board.observe(), goodput, st, senderInfo, s.cpu),
         dutAddress: t.board.addr,
+        ...(s.ping ? { pingUnderLoad: pingFigures(s.ping) } : {}),
       };
     },
     measured(t, _o, s) {

@@ -32,6 +32,7 @@ import { QuietWireCheck } from './quiet-wire.js';
 import { DEFAULT_SCENARIO, findScenario } from './registry.js';
 import type { Scenario, ScenarioContext } from './scenario.js';
 import { Syscalls } from '../stack/socket/syscalls.js';
+import { qdiscShow } from '../stack/sched/qdisc.js';
 
 /**
  * The lab host's firmware depends only on its board file and the cost table, so a process that
@@ -429,6 +430,7 @@ export function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: num
       minFreeKbytes: ram.minFreeKbytes,
     },
     interfaces: { [b.board.mac.name]: { ...b.board.mac.stats, ...prefixKeys(b.dev.stats, 'netdev_'), ...prefixKeys(st.drivers.get(b.dev.ifindex)?.gro?.stats ?? {}, 'gro_') } },
+    qdiscs: { [b.board.mac.name]: qdiscShow(b.dev.qdisc) },
     snmp,
     arp: { ...st.neigh.stats },
     tcp: st.tcp

@@ -28,6 +28,7 @@ import { FibTrie } from './ipv4/fib-trie.js';
 import { IpFragments } from './ipv4/ip-fragment.js';
 import { Netlink } from './core/netlink.js';
 import { Rtnetlink } from './core/rtnetlink.js';
+import { SockDiag } from './core/sock-diag.js';
 import { TcpTable } from './ipv4/tcp.js';
 import { devQueueXmit, netifReceiveSkb, xmitOne } from './core/dev.js';
 import { Gro } from './core/gro.js';
@@ -35,6 +36,8 @@ import { DevAddrLists } from './core/dev-addr-lists.js';
 import { Igmp } from './ipv4/igmp.js';
 import { SocketFilters } from './core/filter.js';
 import { PacketSockets } from './packet/af-packet.js';
+import { bootDefaultQdisc, configDefaultQdisc, qdiscCreateDefault } from './sched/sch-api.js';
+import { qdiscRun, type HardStartXmit } from './sched/sch-generic.js';
 
 /** The pahole sizes the stack allocates by; a cost table must have every one. */
 export const STACK_STRUCTS = [
@@ -87,6 +90,8 @@ export class NetStack {
   /** AF_NETLINK (CONFIG_NETLINK) and its NETLINK_ROUTE family (CONFIG_RTNETLINK). */
   readonly netlink: Netlink | null;
   readonly rtnl: Rtnetlink | null;
+  /** NETLINK_SOCK_DIAG with inet_diag/tcp_diag (CONFIG_INET_DIAG), or null: the family does not exist. */
+  readonly sockDiag: SockDiag | null;
   /** Socket filters (CONFIG_LPF_FILTER) and packet sockets with their taps (CONFIG_PACKET). */
   readonly filter: SocketFilters | null;
   readonly packet: PacketSockets | null;
@@ -96,6 +101,10 @@ export class NetStack {
   readonly igmp: Igmp | null;
   /** Interface/route configuration requests handled, by path: which one a program used. */
   readonly configStats = { rtnetlink: 0, ioctl: 0 };
+  /** default_qdisc_ops: the kind dev_activate attaches (Kconfig's, or net.core.default_qdisc). */
+  defaultQdisc: string;
+  /** xmit_one bound to this stack: what the qdisc layer calls to reach the driver. */
+  readonly hardStartXmit: HardStartXmit = (dev, skb) => xmitOne(this, dev, skb);
   /** Static allocations made at init (hash tables, per-netns state), for the boot memory map. */
   readonly initAllocations: { name: string; addr: number; bytes: number }[] = [];
 
@@ -106,6 +115,9 @@ export class NetStack {
     const s = env.structs;
     this.skbs = createSkbAllocator(env.mem, s['sk_buff']!, s['skb_shared_info']!, s['sk_buff_fclones']!);
     this.staticAlloc('struct net (init_net)', s['net']!);
+    // Checked before boot (scenarios/boot.ts), so an error here only keeps Kconfig's choice.
+    const q = bootDefaultQdisc(env.config, env.sysctl);
+    this.defaultQdisc = 'kind' in q ? q.kind : configDefaultQdisc(env.config);
     this.arp = new Arp(this);
     this.neigh = this.arp.table;
     this.fib = this.has('FIB_TRIE') ? new FibTrie(env.mem, s) : new FibList(env.mem, s);
@@ -119,6 +131,7 @@ export class NetStack {
     this.ipfrag = new IpFragments(this);
     this.netlink = this.has('NETLINK') ? new Netlink(this) : null;
     this.rtnl = this.netlink && this.has('RTNETLINK') ? new Rtnetlink(this, this.netlink) : null;
+    this.sockDiag = this.netlink && this.has('INET_DIAG') ? new SockDiag(this, this.netlink) : null;
     this.filter = this.has('LPF_FILTER') ? new SocketFilters(this) : null;
     this.packet = this.has('PACKET') ? new PacketSockets(this) : null;
     // Last, so its random stream is split off after every other component's.
@@ -168,6 +181,11 @@ export class NetStack {
     if (dev.up) return true;
     if (!dev.ops!.open()) return false;
     dev.up = true;
+    // dev_activate: attach the default qdisc (its tables come from board RAM), once.
+    if (dev.qdisc.kind === 'noop') {
+      const hashrnd = this.defaultQdisc === 'fq_codel' ? this.env.rng.split('fq_codel').nextU32() : 0;
+      dev.qdisc = qdiscCreateDefault(this.defaultQdisc, this.env.mem, dev, this.env.structs['Qdisc'], hashrnd);
+    }
     // __dev_open: program the receive filter; then NETDEV_UP joins 224.0.0.1 (ip_mc_up).
     this.devAddr.setRxMode(dev);
     this.igmp?.mcUp(dev);
@@ -183,12 +201,9 @@ export class NetStack {
     devQueueXmit(this, dev, skb);
   }
 
+  /** netif_tx_wake_queue → __netif_schedule → net_tx_action: run the qdisc again. */
   private txWake(dev: NetDevice): void {
-    while (dev.txQueue.length > 0) {
-      const skb = dev.txQueue[0]!;
-      if (xmitOne(this, dev, skb) === 'busy') return;
-      dev.txQueue.shift();
-    }
+    qdiscRun(dev.qdisc, dev, this.env.sim.now, this.hardStartXmit);
   }
 
   /** Is `addr` one of ours (or a broadcast we accept)? */

@@ -85,6 +85,8 @@ const FLASH_BY_HAND: Readonly<Record<string, number>> = {
   FIB_LIST: 3_858, // round(11,003 × 0.35) + round(20 × 0.35) = 3,851 + 7
   TCP_FASTOPEN: 2_280, // net/ipv4/tcp_fastopen.o
   BASE_SMALL: 0, // no objects
+  NET_SCH_DEFAULT: 0, // a Kconfig choice of default qdisc: no objects
+  DEFAULT_FQ_CODEL: 0, // likewise
 };
 
 describe('profile diff: the comparison', () => {
@@ -105,7 +107,7 @@ describe('profile diff: the comparison', () => {
       // Flash: the symbol's text and data payload; bss takes no flash.
       expect(r.a, r.name).toBe(inA ? bytes : null);
       expect(r.b, r.name).toBe(inA ? null : bytes);
-      expect(r.delta, r.name).toBe(inA ? -bytes : bytes);
+      expect(r.delta, r.name).toBe(inA ? 0 - bytes : bytes); // 0 - x: +0 for a symbol with no objects
     }
     expect(d.flash.added).toBe(d.onlyInB.length);
     expect(d.flash.removed).toBe(d.onlyInA.length);
@@ -200,7 +202,8 @@ describe('quarklab profile diff', () => {
     expect(symbols.map((x) => x.name).sort()).toEqual(symmetricDifference(full, minimal));
     for (const x of symbols) expect(Math.abs(x.delta), x.name).toBe(FLASH_BY_HAND[x.name]);
     expect(rows.reduce((s, x) => s + x.delta, 0)).toBe(fb.image.length - fa.image.length);
-    expect(r.stdout).toMatch(/^add\/remove: 2\/16 grow\/shrink: 0\/2 up\/down: \d+\/-\d+ \(-\d+\)$/m);
+    // 18 removed: 16 costed symbols plus NET_SCH_DEFAULT and DEFAULT_FQ_CODEL (full's default qdisc, no objects).
+    expect(r.stdout).toMatch(/^add\/remove: 2\/18 grow\/shrink: 0\/2 up\/down: \d+\/-\d+ \(-\d+\)$/m);
     expect(r.stdout).toContain(`Total: full=${fa.image.length}, minimal=${fb.image.length}, chg -`);
     expect(r.stdout).toMatch(/^<image headers: -41 sections × 48 bytes \(66 → 25\)>\s+3264\s+1296\s+-1968$/m);
     expect(r.stdout).toContain(`text after LTO: full: ${NO_LTO_FACTOR}; minimal: ${NO_LTO_FACTOR}`);

@@ -59,7 +59,10 @@ describe('a stalled transfer names its cause', () => {
 
 describe('a stall with nothing coming back is named: peer gone', () => {
   it('bulk-tx:loss=0.5 on quark-4m/client: RTO backoff with no segment received, checked against the capture', () => {
-    const run = runToDir({ board: 'quark-4m', profile: 'client', scenario: 'bulk-tx:loss=0.5' });
+    // Seed 9: a realization of the 50% loss in which nothing comes back for the rest of the run
+    // (the default seed's, since byte queue limits reordered the wire's loss draws, loses ARP
+    // instead: a different stall, named as such).
+    const run = runToDir({ board: 'quark-4m', profile: 'client', scenario: 'bulk-tx:loss=0.5', seed: 9 });
     const stalls = run.report.stalls ?? [];
     expect(stalls.length).toBe(1);
     const s = stalls[0]!;

@@ -6,6 +6,7 @@ import type { BudgetResult } from './budgets.js';
 import { formatBytes, formatValue } from './budgets.js';
 import type { StallReport } from './stall.js';
 import type { WireStats } from '../emulator/wire.js';
+import type { QdiscShow } from '../stack/sched/qdisc.js';
 
 export const REPORT_SCHEMA_ID = 'quarklab-report/1';
 
@@ -58,6 +59,8 @@ export interface BoardReport {
     minFreeKbytes: number;
   } | null;
   interfaces: Record<string, Record<string, number>>;
+  /** Per MAC: its device's qdisc as `tc -s qdisc show` reports it (kind, sent, drops, backlog, …). */
+  qdiscs: Record<string, QdiscShow>;
   snmp: Record<string, Record<string, number>> | null;
   arp: Record<string, number> | null;
   /** TCP's limits as computed from this board's RAM, its memory use and its drops by reason. */
@@ -126,6 +129,8 @@ export function summarize(r: Report): string {
   if (dut) {
     for (const [name, s] of Object.entries(dut.interfaces)) {
       out.push(`${name}: rx ${s['rx_packets']} frames, tx ${s['tx_packets']} frames, rx_missed_errors ${s['rx_missed_errors']}, rx_crc_errors ${s['rx_crc_errors']}`);
+      const q = dut.qdiscs[name];
+      if (q) out.push(`${name} qdisc ${q.kind}: sent ${q.sentPackets} pkt, dropped ${q.drops}, overlimits ${q.overlimits}, requeues ${q.requeues}, marks ${q.marks}, backlog ${q.backlogBytes}b ${q.qlen}p`);
     }
   }
   for (const c of r.checks) out.push(`check ${c.pass ? 'PASS' : 'FAIL'} ${c.name}: ${c.detail}`);

@@ -1,7 +1,7 @@
 /**
  * The core receive and transmit paths: netif_receive_skb (eth_type_trans, then the protocol
- * handler for the ethertype) and dev_queue_xmit (the driver, or the qdisc when its ring is
- * full).
+ * handler for the ethertype) and dev_queue_xmit (the device's qdisc, which hands packets to
+ * the driver until it stops its queue).
  *
  * Packet taps (CONFIG_PACKET): received frames are offered to packet sockets before the
  * protocol handler runs, and frames handed to the driver are offered to ETH_P_ALL sockets
@@ -11,6 +11,7 @@ import type { NetStack } from '../net-stack.js';
 import { classifyFrame, ETH_HLEN, ETH_P_ARP, ETH_P_IP, EthernetFrame, PACKET_OTHERHOST } from '../ethernet/eth.js';
 import type { NetDevice, XmitResult } from './netdevice.js';
 import type { SkBuff } from './skbuff.js';
+import { devXmitSkb } from '../sched/sch-generic.js';
 
 export function netifReceiveSkb(stack: NetStack, dev: NetDevice, skb: SkBuff): void {
   // Protocol processing costs CPU once per packet the stack sees (GRO makes that fewer).
@@ -47,9 +48,8 @@ export function netifReceiveSkb(stack: NetStack, dev: NetDevice, skb: SkBuff): v
 }
 
 /**
- * Frames the taps have already seen: our driver reports a full TX ring as 'busy' where Linux
- * would have stopped the queue before calling xmit_one, so a requeued frame must not be
- * copied to packet sockets a second time when it is retried.
+ * Frames the taps have already seen: a driver that answers NETDEV_TX_BUSY has its frame
+ * requeued, and it must not be copied to packet sockets a second time when it is retried.
  */
 const tappedOnce = new WeakSet<SkBuff>();
 
@@ -61,17 +61,12 @@ export function xmitOne(stack: NetStack, dev: NetDevice, skb: SkBuff): XmitResul
   return r;
 }
 
+/** __dev_queue_xmit: through the device's qdisc (stack/sched) to xmit_one. */
 export function devQueueXmit(stack: NetStack, dev: NetDevice, skb: SkBuff): void {
   if (!dev.up) {
     dev.stats.tx_dropped++;
     skb.free();
     return;
   }
-  if (dev.txQueue.length === 0 && xmitOne(stack, dev, skb) === 'ok') return;
-  if (dev.txQueue.length >= dev.txQueueLen) {
-    dev.stats.tx_dropped++;
-    skb.free();
-    return;
-  }
-  dev.txQueue.push(skb);
+  devXmitSkb(dev.qdisc, dev, skb, stack.sim.now, stack.hardStartXmit);
 }

@@ -18,6 +18,7 @@ import type { NetStack } from '../net-stack.js';
 import { Errno, Sock, type SockAddr } from '../socket/sock.js';
 import type { SockMemory } from '../socket/socket-table.js';
 import type { Datagram, DatagramSock } from '../socket/syscalls.js';
+import { NLMSG_ERROR, NLMSG_HDRLEN, NlWriter, wr32le, type NlmsgHeader } from './netlink-message.js';
 
 export const AF_NETLINK = 16;
 export const NETLINK_ROUTE = 0;
@@ -163,4 +164,19 @@ export class Netlink {
   get count(): number {
     return this.socks.size;
   }
+}
+
+/** NLM_F_CAPPED: an acknowledgement that carries only the request's header. */
+const NLM_F_CAPPED = 0x100;
+
+/** netlink_ack: NLMSG_ERROR with the error and the request's header (its whole body too on failure). */
+export function netlinkAck(sk: NetlinkSock, bytes: Uint8Array, h: NlmsgHeader, err: number): void {
+  const w = new NlWriter();
+  const at = w.begin(NLMSG_ERROR, err !== 0 ? 0 : NLM_F_CAPPED, h.seq, sk.portid);
+  const e = new Uint8Array(4);
+  wr32le(e, 0, err >>> 0);
+  w.bytes(e);
+  w.bytes(bytes.subarray(h.at, h.at + (err !== 0 ? h.len : NLMSG_HDRLEN)));
+  w.end(at);
+  sk.deliver(w.view());
 }

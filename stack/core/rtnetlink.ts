@@ -21,11 +21,11 @@ import type { NetStack } from '../net-stack.js';
 import { Errno } from '../socket/sock.js';
 import { inetAddAddress, inetAddRoute, inetDelAddress, inetDelRoute } from '../ipv4/devinet.js';
 import type { Route } from '../ipv4/fib.js';
-import { NETLINK_ROUTE, type Netlink, type NetlinkSock } from './netlink.js';
+import { NETLINK_ROUTE, netlinkAck, type Netlink, type NetlinkSock } from './netlink.js';
 import {
   IFA_ADDRESS, IFA_BROADCAST, IFA_F_PERMANENT, IFA_LABEL, IFA_LOCAL, IFADDRMSG_LEN, IFINFOMSG_LEN,
   IFLA_ADDRESS, IFLA_BROADCAST, IFLA_IFNAME, IFLA_MTU, IFLA_TXQLEN, NLM_F_ACK, NLM_F_DUMP, NLM_F_EXCL,
-  NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_MIN_TYPE, nlmsgAlign, NlWriter,
+  NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE, nlmsgAlign, NlWriter,
   parseAttrs, parseNlmsg, rd32le, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RTA_DST,
   RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, RTM_DELADDR, RTM_DELROUTE, RTM_GETADDR,
   RTM_GETLINK, RTM_GETROUTE, RTM_MAX, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTMSG_LEN, RTN_UNICAST,
@@ -35,8 +35,6 @@ import {
 const AF_UNSPEC = 0;
 const AF_INET = 2;
 const ERANGE = 34;
-/** NLM_F_CAPPED: an acknowledgement that carries only the request's header. */
-const NLM_F_CAPPED = 0x100;
 const ARPHRD_ETHER = 1;
 /** IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_MULTICAST | IFF_LOWER_UP, for an open Ethernet device. */
 const IFF_UP_FLAGS = 0x1 | 0x2 | 0x40 | 0x1000 | 0x10000;
@@ -118,16 +116,8 @@ export class Rtnetlink {
     return result;
   }
 
-  /** netlink_ack: NLMSG_ERROR with the error and the request's header (its whole body too on failure). */
   private ack(sk: NetlinkSock, bytes: Uint8Array, h: NlmsgHeader, err: number): void {
-    const w = new NlWriter();
-    const at = w.begin(NLMSG_ERROR, err !== 0 ? 0 : NLM_F_CAPPED, h.seq, sk.portid);
-    const e = new Uint8Array(4);
-    wr32le(e, 0, err >>> 0);
-    w.bytes(e);
-    w.bytes(bytes.subarray(h.at, h.at + (err !== 0 ? h.len : NLMSG_HDRLEN)));
-    w.end(at);
-    sk.deliver(w.view());
+    netlinkAck(sk, bytes, h, err);
   }
 
   // ------------------------------------------------------------------ addresses

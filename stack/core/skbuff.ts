@@ -47,6 +47,12 @@ export class SkBuff {
   ifindex = 0;
   /** Receive timestamp in virtual ns. */
   tstamp = 0;
+  /** skb->priority (TC_PRIO_*): picks the pfifo_fast band. */
+  priority = 0;
+  /** skb->next: the list a qdisc (fq_codel's flow queues, pfifo_fast's bands) keeps it on. */
+  next: SkBuff | null = null;
+  /** codel_skb_cb->enqueue_time, in virtual ns: when the qdisc took it (CoDel's sojourn time). */
+  enqueueTime = 0;
   /**
    * Set while a TCP write-queue skb is lent to the driver (the fclone's clone is in flight):
    * freeing it then returns it to its owner instead of releasing memory.

@@ -50,7 +50,7 @@ export class StmmacDriver implements NetDeviceOps {
     private readonly opts: StmmacOptions,
     /** netif_receive_skb: hands a received frame to the stack. */
     private readonly receive: (skb: SkBuff) => void,
-    /** Called when TX ring space frees up, so the qdisc can send what it holds. */
+    /** netif_tx_wake_queue: ring space freed after the queue was stopped; the qdisc runs again. */
     private readonly txWake: () => void,
   ) {
     this.rxBufSize = rxBufferAllocSize(skbs, opts.rxFrameBytes);
@@ -69,6 +69,7 @@ export class StmmacDriver implements NetDeviceOps {
     }
     this.rxTail = 0;
     this.mac.rxIrqEnabled = true;
+    this.dev.txResetQueue(this.sim.now);
     return true;
   }
 
@@ -119,16 +120,29 @@ export class StmmacDriver implements NetDeviceOps {
     this.dev.stats.tx_packets++;
     this.dev.stats.tx_bytes += skb.len;
     this.txPending.set(cookie, skb);
+    // stmmac_xmit stops the queue when a worst-case skb would no longer fit; our skbs are
+    // linear (one descriptor each), so that is when no descriptor is left. Then BQL's count.
+    if (this.mac.txSpace === 0) this.dev.drvXoff = true;
+    this.dev.txSentQueue(skb.len);
     return 'ok';
   }
 
   private txComplete(cookie: number): void {
     const skb = this.txPending.get(cookie);
+    let bytes = 0;
     if (skb) {
+      bytes = skb.len;
       this.txPending.delete(cookie);
       skb.free();
     }
-    this.txWake();
+    // stmmac_tx_clean: report the completed bytes to BQL (which may restart the queue), and
+    // wake a queue the driver stopped once a descriptor is free again.
+    let wake = this.dev.txCompletedQueue(bytes, this.sim.now);
+    if (this.dev.drvXoff && this.mac.txSpace > 0) {
+      this.dev.drvXoff = false;
+      wake = true;
+    }
+    if (wake && !this.dev.txStopped) this.txWake();
   }
 
   private rxInterrupt(): void {

@@ -105,7 +105,9 @@ export function applyBootSysctl(sysctl: TcpSysctl, values: Readonly<Record<strin
     if (key === 'net.ipv4.tcp_congestion_control') {
       if (typeof value !== 'string' || !congestionControls.includes(value)) return `sysctl ${key} = ${JSON.stringify(value)}: not an available congestion control (${congestionControls.join(' ')})`;
       sysctl.congestionControl = value;
-    } else return `sysctl ${key}: not a sysctl quarklab sets at boot (it knows net.ipv4.tcp_congestion_control)`;
+    } else if (key === 'net.core.default_qdisc') {
+      continue; // the qdisc layer's: checked and applied by stack/sched/sch-api.ts
+    } else return `sysctl ${key}: not a sysctl quarklab sets at boot (it knows net.ipv4.tcp_congestion_control, net.core.default_qdisc)`;
   }
   return null;
 }

@@ -380,6 +380,28 @@ export const SYMBOLS: readonly KconfigSymbol[] = [
     objects: ['net/sched/sch_fq_codel.o'],
   },
   {
+    name: 'NET_SCH_DEFAULT',
+    help:
+      'Allow override of the default queueing discipline (net/sched/Kconfig): the DEFAULT_NET_SCH ' +
+      'choice below picks it; without it every device gets pfifo_fast. No objects: the code is sch_api.c.',
+    depends: ['NET_SCHED'],
+    objects: [],
+  },
+  {
+    name: 'DEFAULT_FQ_CODEL',
+    help: 'fq_codel as the default qdisc (CONFIG_DEFAULT_NET_SCH="fq_codel"). No objects.',
+    depends: ['NET_SCH_DEFAULT', 'NET_SCH_FQ_CODEL'],
+    objects: [],
+    choice: 'DEFAULT_NET_SCH',
+  },
+  {
+    name: 'DEFAULT_PFIFO_FAST',
+    help: 'pfifo_fast as the default qdisc (CONFIG_DEFAULT_NET_SCH="pfifo_fast"), Kconfig\'s default. No objects.',
+    depends: ['NET_SCH_DEFAULT'],
+    objects: [],
+    choice: 'DEFAULT_NET_SCH',
+  },
+  {
     name: 'BASE_SMALL',
     help:
       'Shrink the stack\'s hash tables (2014 branch): netdev name/ifindex hash 256→4 buckets, ' +

@@ -47,6 +47,9 @@ const WHOLE: Readonly<Record<string, () => readonly string[]>> = {
   NET_SCHED: () => [...under('net/sched/', ['net/sched/sch_generic.o', 'net/sched/sch_fq_codel.o']), 'net/core/gen_estimator.o', 'net/core/flow_offload.o'],
   NET_SCH_FQ_CODEL: () => ['net/sched/sch_fq_codel.o'],
   BASE_SMALL: () => [],
+  // Kconfig choices of the default qdisc: they select, they build no object.
+  NET_SCH_DEFAULT: () => [],
+  DEFAULT_FQ_CODEL: () => [],
 };
 
 function share(object: string, fraction: number): Sizes {

@@ -1,0 +1,167 @@
+/**
+ * sock_diag over netlink (CONFIG_INET_DIAG: net/core/sock_diag.c, net/ipv4/inet_diag.c,
+ * tcp_diag.c): the NETLINK_SOCK_DIAG family answering SOCK_DIAG_BY_FAMILY requests — an
+ * inet_diag_req_v2 — with one inet_diag_msg per matching TCP socket, as ss(8) asks for them.
+ *
+ * Only AF_INET/IPPROTO_TCP has a handler (tcp_diag); UDP and raw diag are separate Kconfig
+ * symbols (INET_UDP_DIAG, INET_RAW_DIAG) that no profile builds, so inet_diag answers ENOENT
+ * for them as it does for a protocol with no handler. Other families: sock_diag_rcv_msg's
+ * ENOENT too (sock_diag_handlers[family] is NULL). Without INET_DIAG the family itself does not
+ * exist and socket(AF_NETLINK, …, NETLINK_SOCK_DIAG) fails with EPROTONOSUPPORT.
+ *
+ * Only dumps are modelled (NLM_F_DUMP); an exact-socket lookup answers EOPNOTSUPP here where
+ * Linux would look the socket up (inet_diag_cmd_exact).
+ */
+import type { NetStack } from '../net-stack.js';
+import type { TcpSock } from '../ipv4/tcp-sock.js';
+import { Errno } from '../socket/sock.js';
+import { netlinkAck, type Netlink, type NetlinkSock } from './netlink.js';
+import {
+  NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE,
+  NlWriter, nlmsgAlign, parseNlmsg, rd32le, wr32le,
+} from './netlink-message.js';
+import type { SkBuff } from './skbuff.js';
+import { TCP_STATE } from './procfs.js';
+
+export const NETLINK_SOCK_DIAG = 4;
+export const SOCK_DIAG_BY_FAMILY = 20;
+export const AF_INET = 2;
+export const IPPROTO_TCP = 6;
+/** sizeof(struct inet_diag_req_v2) and sizeof(struct inet_diag_msg). */
+export const INET_DIAG_REQ_V2_LEN = 56;
+export const INET_DIAG_MSG_LEN = 72;
+
+export class SockDiag {
+  /** Requests answered, for the report's "which path" figures. */
+  requests = 0;
+
+  constructor(private readonly stack: NetStack, netlink: Netlink) {
+    netlink.registerFamily(NETLINK_SOCK_DIAG, { input: (sk, skb) => this.input(sk, skb) }, 'sock_diag');
+  }
+
+  /** sock_diag_rcv → netlink_rcv_skb: each message in turn; errors (and NLM_F_ACK) acknowledged. */
+  private input(sk: NetlinkSock, skb: SkBuff): void {
+    const b = skb.bytes;
+    let at = skb.data;
+    const end = skb.tail;
+    while (at + NLMSG_HDRLEN <= end) {
+      const h = parseNlmsg(b, at, end);
+      if (!h) return;
+      let err = 0;
+      let dumped = false;
+      if ((h.flags & NLM_F_REQUEST) !== 0 && h.type >= NLMSG_MIN_TYPE) {
+        const r = this.request(sk, b, h.at + NLMSG_HDRLEN, h.at + h.len, h.type, h.flags, h.seq);
+        if (r === true) dumped = true;
+        else err = r;
+      }
+      if (!dumped && (err !== 0 || (h.flags & NLM_F_ACK) !== 0)) netlinkAck(sk, b, h, err);
+      at += Math.min(nlmsgAlign(h.len), end - at);
+    }
+  }
+
+  /** sock_diag_rcv_msg → inet_diag_handler_cmd: true when a dump was sent, else an errno. */
+  private request(sk: NetlinkSock, b: Uint8Array, body: number, end: number, type: number, flags: number, seq: number): true | number {
+    if (type !== SOCK_DIAG_BY_FAMILY) return -Errno.EINVAL; // the old TCPDIAG_GETSOCK types are not modelled
+    if (end - body < INET_DIAG_REQ_V2_LEN) return -Errno.EINVAL;
+    const family = b[body]!;
+    const protocol = b[body + 1]!;
+    if (family !== AF_INET) return -Errno.ENOENT;
+    if (protocol !== IPPROTO_TCP || !this.stack.tcp) return -Errno.ENOENT;
+    if ((flags & NLM_F_DUMP) !== NLM_F_DUMP) return -Errno.EOPNOTSUPP;
+    this.requests++;
+    const states = rd32le(b, body + 4);
+    const w = new NlWriter();
+    const t = this.stack.tcp;
+    const socks: TcpSock[] = [...[...t.listeners.keys()].sort((x, y) => x - y).map((p) => t.listeners.get(p)!), ...t.ehash.values()];
+    for (const s of socks) {
+      const st = TCP_STATE[s.state];
+      if ((states & (1 << st)) === 0) continue;
+      const m = w.begin(SOCK_DIAG_BY_FAMILY, NLM_F_MULTI, seq, sk.portid);
+      w.bytes(inetDiagMsg(s, st));
+      w.end(m);
+    }
+    const done = w.begin(NLMSG_DONE, NLM_F_MULTI, seq, sk.portid);
+    w.bytes(new Uint8Array(4)); // the dump's final status, 0
+    w.end(done);
+    sk.deliver(w.view());
+    return true;
+  }
+}
+
+/** inet_sk_diag_fill: struct inet_diag_msg for one socket (no extension attributes). */
+function inetDiagMsg(s: TcpSock, state: number): Uint8Array {
+  const m = new Uint8Array(INET_DIAG_MSG_LEN);
+  m[0] = AF_INET;
+  m[1] = state;
+  // idiag_timer / idiag_retrans: 1 with the retransmit timer pending (as /proc/net/tcp's tr).
+  const rtx = s.rtxTimer !== null && !s.rtxTimer.cancelled;
+  m[2] = rtx ? 1 : 0;
+  m[3] = rtx ? s.retransmits & 0xff : 0;
+  // inet_diag_sockid: ports and addresses in network order, interface, cookie.
+  m[4] = s.lport >>> 8;
+  m[5] = s.lport & 0xff;
+  m[6] = s.rport >>> 8;
+  m[7] = s.rport & 0xff;
+  be32(m, 8, s.laddr);
+  be32(m, 24, s.raddr);
+  wr32le(m, 40, 0); // idiag_if: not bound to a device
+  wr32le(m, 44, s.skAddr >>> 0); // cookie: the struct sock's address (sock_gen_cookie is unique too)
+  wr32le(m, 48, 0);
+  const listen = s.state === 'LISTEN';
+  const last = s.writeQueue[s.writeQueue.length - 1];
+  // tcp_diag_get_info: rqueue = accept backlog (listen) or rcv_nxt − copied_seq; wqueue = write_seq − snd_una.
+  wr32le(m, 52, 0); // idiag_expires (ms): the timer's remaining time is not reported here
+  wr32le(m, 56, listen ? s.acceptQueue.length : s.receiveQueue.reduce((n, skb) => n + skb.len, 0));
+  wr32le(m, 60, listen || !last ? 0 : (last.end - s.sndUna) >>> 0);
+  wr32le(m, 64, 0); // uid: programs run as root
+  wr32le(m, 68, s.socketAddr >>> 0); // inode, as /proc/net/tcp shows it
+  return m;
+}
+
+function be32(b: Uint8Array, o: number, v: number): void {
+  b[o] = v >>> 24;
+  b[o + 1] = (v >>> 16) & 0xff;
+  b[o + 2] = (v >>> 8) & 0xff;
+  b[o + 3] = v & 0xff;
+}
+
+/** The parsed form of one inet_diag_msg (for programs such as ss). */
+export interface InetDiagMsg {
+  family: number;
+  state: number;
+  timer: number;
+  retrans: number;
+  sport: number;
+  dport: number;
+  src: number;
+  dst: number;
+  rqueue: number;
+  wqueue: number;
+  inode: number;
+}
+
+export function parseInetDiagMsg(b: Uint8Array, at: number): InetDiagMsg {
+  const u32be = (o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+  return {
+    family: b[at]!,
+    state: b[at + 1]!,
+    timer: b[at + 2]!,
+    retrans: b[at + 3]!,
+    sport: (b[at + 4]! << 8) | b[at + 5]!,
+    dport: (b[at + 6]! << 8) | b[at + 7]!,
+    src: u32be(at + 8),
+    dst: u32be(at + 24),
+    rqueue: rd32le(b, at + 56),
+    wqueue: rd32le(b, at + 60),
+    inode: rd32le(b, at + 68),
+  };
+}
+
+/** struct inet_diag_req_v2 for a dump of AF_INET/`protocol` sockets in `states` (a 1 << TCP_* mask). */
+export function inetDiagReqV2(protocol: number, states: number): Uint8Array {
+  const r = new Uint8Array(INET_DIAG_REQ_V2_LEN);
+  r[0] = AF_INET;
+  r[1] = protocol;
+  wr32le(r, 4, states >>> 0);
+  return r;
+}
