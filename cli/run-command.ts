@@ -137,8 +137,14 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   if (values.image && values.profile) fail('give --image or --profile, not both (the image names its profile)');
   const out = values.out ?? 'out';
-  const place = prepareOutputDir(out, OUTPUT_FILES, '--out');
-  if ('error' in place) fail(place.error);
+  // The output folder is made and probed only once run() has found every other input good.
+  let place: { dir: string; undo: () => void } | null = null;
+  const prepareOutput = (): { error: string } | null => {
+    const p = prepareOutputDir(out, OUTPUT_FILES, '--out');
+    if ('error' in p) return p;
+    place = p;
+    return null;
+  };
   // The capture streams into its file during the run; a board that never boots, or
   // --capture none, writes none: leave no older one behind to be mistaken for it.
   const clearOutput = (): void => {
@@ -163,6 +169,7 @@ export async function runCommand(args: string[]): Promise<number> {
   const traceSink = new FileTraceSink(join(out, 'trace.msgpack'));
   const outcome = run({
     traceSink,
+    inputsGood: prepareOutput,
     beforeCapture: clearOutput,
     board: values.board,
     profile: values.profile,
@@ -184,7 +191,7 @@ export async function runCommand(args: string[]): Promise<number> {
   });
   progress?.end();
   if (outcome.exitCode === 2) {
-    place.undo();
+    (place as { undo: () => void } | null)?.undo();
     fail(outcome.error ?? 'bad input');
   }
   const report = outcome.report!;

@@ -81,6 +81,12 @@ export interface RunOptions {
   fcs?: boolean;
   /** Bytes kept of each captured frame (tcpdump -s); default 65535. */
   snaplen?: number;
+  /**
+   * Called once every named input (board, profile or image, scenario, budgets, cost table) has
+   * been read and found good, before anything boots: the CLI creates and probes its output folder
+   * here, so a bad input never touches the file system. A returned error is bad input (exit 2).
+   */
+  inputsGood?: () => { error: string } | null;
   /** Called once the inputs are good and the boards booted, just before capture files are created. */
   beforeCapture?: () => void;
   /**
@@ -178,6 +184,8 @@ export function run(opts: RunOptions): RunOutcome {
   }
   const labFw = labFirmware(labConfig, table);
   if ('error' in labFw) return bad(labFw.error);
+  const outputProblem = opts.inputsGood?.();
+  if (outputProblem) return bad(outputProblem.error);
 
   const world = new World(seed, cpu);
   const lab = bootBoard(world, 'lab', labConfig, labFw.image, table, programReservations(labConfig, scenario.labPrograms));
