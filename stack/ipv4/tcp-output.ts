@@ -235,9 +235,8 @@ function returnLent(sk: TcpSock, seg: TxSeg, skb: SkBuff): void {
   seg.lent = false;
   skb.data = seg.payload;
   skb.len = seg.len;
-  if (seg.acked) {
-    sk.table.freeSeg(sk, seg);
-  }
+  // Acknowledged meanwhile: freeSeg already took it off the socket's accounts.
+  if (seg.acked) skb.free();
 }
 
 export function armRetransmitTimer(sk: TcpSock): void {

@@ -274,14 +274,18 @@ export class TcpTable {
     this.updatePressure();
   }
 
-  /** A write-queue segment is acknowledged (or the socket is gone): free it unless the driver holds it. */
+  /**
+   * tcp_wmem_free_skb: a write-queue segment is acknowledged (or the socket is gone). Its
+   * truesize leaves sk_wmem_queued and is uncharged now, whether or not the driver still holds
+   * the clone: a writer's wake-up (tcp_check_space) depends on sk_wmem_queued, and a peer can
+   * acknowledge a segment before the MAC reports it sent. Only the memory waits for the driver.
+   */
   freeSeg(sk: TcpSock, seg: TxSeg): void {
     seg.acked = true;
-    if (seg.lent) return;
     sk.wmemQueued -= seg.skb.truesize;
     this.memAllocated -= seg.skb.truesize;
-    seg.skb.free();
     this.updatePressure();
+    if (!seg.lent) seg.skb.free();
   }
 
   /**
