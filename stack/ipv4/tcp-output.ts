@@ -150,6 +150,7 @@ export function sendControl(sk: TcpSock, flags: number, seq = sk.sndNxt, withDat
 
 function ackSent(sk: TcpSock): void {
   sk.ackPending = false;
+  sk.ackPushed = 0;
   sk.ackNow = false;
   sk.segsSinceAck = 0;
   sk.lastAckedRcvNxt = sk.rcvNxt;
