@@ -1088,17 +1088,26 @@ export class TcpTable {
     return Math.min(Math.max(Math.floor(Math.log2(space)) - 15, 0), 14);
   }
 
+  /**
+   * tcp_openreq_init_rwin: the window a SYN-ACK offers, and the child's first rcv_wnd and
+   * rcv_ssthresh (tcp_create_openreq_child takes req->rsk_rcv_wnd). The space is rounded down
+   * to the MSS less the timestamp option (TCPOLEN_TSTAMP_ALIGNED, 12) when the peer offered
+   * timestamps: 45 × 1448 = 65160.
+   */
+  private openreqRcvWnd(req: RequestSock): number {
+    const listener = req.listener;
+    const full = listener.rcvbuf - (listener.rcvbuf >> this.sysctl.advWinScale);
+    const advMss = (this.stack.device(this.routeIfindex(req.raddr))?.mtu ?? 1500) - 40;
+    const quantum = advMss - (req.tstampOk ? 12 : 0);
+    return Math.min(full > quantum ? full - (full % quantum) : full, 65535);
+  }
+
   private sendSynAck(req: RequestSock, cookie?: { seq: number; tsVal?: number }): void {
     const skb = allocSkb(this.stack.skbs, MAX_HEADER);
     if (!skb) return;
     skb.reserve(MAX_HEADER);
-    const listener = req.listener;
-    const full = listener.rcvbuf - (listener.rcvbuf >> this.sysctl.advWinScale);
     const advMss = (this.stack.device(this.routeIfindex(req.raddr))?.mtu ?? 1500) - 40;
-    // tcp_openreq_init_rwin: the space is rounded down to the MSS less the timestamp option
-    // (TCPOLEN_TSTAMP_ALIGNED, 12) when the peer offered timestamps: 45 × 1448 = 65160.
-    const quantum = advMss - (req.tstampOk ? 12 : 0);
-    const window = Math.min(full > quantum ? full - (full % quantum) : full, 65535);
+    const window = this.openreqRcvWnd(req);
     const options: import('./tcp-header.js').TcpOptions = { mss: advMss };
     if (req.tstampOk) {
       options.tsVal = cookie?.tsVal ?? (Math.floor(this.stack.sim.now / 1e6) + req.tsOffset) >>> 0;
@@ -1202,6 +1211,8 @@ export class TcpTable {
     child.congOps = listener.congOps;
     child.keepalive = listener.keepalive;
     this.initConnection(child);
+    child.rcvWnd = this.openreqRcvWnd(req);
+    child.rcvSsthresh = child.rcvWnd;
     child.rcvWscale = req.rcvWscale;
     child.tsOffset = req.tsOffset;
     child.iss = req.iss;
