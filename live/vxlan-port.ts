@@ -13,7 +13,7 @@
  */
 import type { Socket } from 'node:dgram';
 import { wireBytes, type EthernetMac, type WirePort } from '../emulator/ethernet-mac.js';
-import type { EventQueue, Nanos } from '../emulator/event-queue.js';
+import { Timer, type EventQueue, type Nanos } from '../emulator/event-queue.js';
 
 export const VXLAN_HEADER_LEN = 8;
 export const VXLAN_FLAG_I = 0x08;
@@ -89,17 +89,36 @@ export class VxlanPort implements WirePort {
     return Math.ceil((wireBytes(frameLen) * 8 * 1e9) / this.mac.linkSpeedBps);
   }
 
-  /** The MAC sends: the frame leaves through the tunnel now; the link is busy for its length. */
+  /**
+   * The MAC sends: the link is busy for the frame's length, and the datagram leaves through the
+   * tunnel when the frame's last bit is on the link (the MAC's TX completion, in virtual time).
+   * Sent at once instead, a burst of frames would reach the peer faster than the link carries
+   * them, and the peer could acknowledge a segment before the board's driver had finished
+   * sending it.
+   */
   transmit(_from: EthernetMac, bytes: Buffer, offset: number, length: number): Nanos {
     // The MAC reuses its buffer: the socket gets its own copy of the frame.
     const frame = Buffer.from(bytes.subarray(offset, offset + length));
     const start = Math.max(this.sim.now, this.txBusyUntil);
     const done = start + this.serialisationNs(frame.length);
     this.txBusyUntil = done;
-    this.stats.txDatagrams++;
-    this.socket.send([this.header, frame], this.remote.port, this.remote.address, this.onSent);
+    this.onTxLink.push(frame);
+    this.onTxLinkDone.push(done);
+    if (this.onTxLink.length === 1) this.sim.mod(this.sendHeadTimer, done);
     return done;
   }
+
+  /** Frames on the link away from the board, in order, and when each has been carried. */
+  private readonly onTxLink: Buffer[] = [];
+  private readonly onTxLinkDone: Nanos[] = [];
+  /** One timer, re-armed, walks the outgoing link queue: no event or closure per frame. */
+  private readonly sendHeadTimer = new Timer(() => {
+    const frame = this.onTxLink.shift()!;
+    this.onTxLinkDone.shift();
+    this.stats.txDatagrams++;
+    this.socket.send([this.header, frame], this.remote.port, this.remote.address, this.onSent);
+    if (this.onTxLink.length > 0) this.sim.mod(this.sendHeadTimer, this.onTxLinkDone[0]!);
+  });
 
   /** A datagram from the socket (host time): held until the pacer's next tick takes it. */
   enqueue(datagram: Uint8Array): boolean {

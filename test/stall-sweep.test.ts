@@ -19,7 +19,7 @@ import { isPcapngError, readPcapng } from '../traces/pcapng-reader.js';
 
 describe('stalls found by the sweep', () => {
   it('slow-readers:loss=0.05 on quark-4m/client completes: the probe timer covers a too-small window', () => {
-    const out = run({ board: 'quark-4m', profile: 'client', scenario: 'slow-readers:loss=0.05' });
+    const out = run({ board: 'quark-4m', profile: 'client', scenario: 'slow-readers:loss=0.05', capture: 'all' });
     const r = out.report!;
     expect(r.checks.find((c) => c.name === 'scenario completes')).toBeUndefined();
     const downloads = r.checks.find((c) => c.name === 'every slow download completes intact')!;
@@ -27,9 +27,11 @@ describe('stalls found by the sweep', () => {
     expect(r.virtualTimeNs).toBeLessThan(60e9);
     expect(r.stalls ?? []).toEqual([]);
     // The sender is the lab host: TCPWinProbe counts its zero-window probes, each a segment
-    // with no payload one below what the board last acknowledged on that connection.
+    // with no payload one below what the board last acknowledged on that connection. They are
+    // read from the lab host's own capture: a probe the lossy wire dropped never reaches the
+    // board's.
     const lab = r.boards.find((b) => b.role === 'lab')!;
-    const cap = readPcapng(out.capture!);
+    const cap = readPcapng(out.labCapture!);
     if (isPcapngError(cap)) throw new Error(cap.message);
     const lastAck = new Map<string, number>();
     let zeroWindowProbes = 0;
@@ -44,7 +46,7 @@ describe('stalls found by the sweep', () => {
       const seq = view.getUint32(tcp + 4);
       const ack = view.getUint32(tcp + 8);
       const payload = 14 + view.getUint16(16) - tcp - (d[tcp + 12]! >> 4) * 4;
-      if (p.direction === 'outbound') lastAck.set(`${dport}:${sport}`, ack);
+      if (p.direction === 'inbound') lastAck.set(`${dport}:${sport}`, ack);
       else if (payload === 0 && lastAck.get(`${sport}:${dport}`) === ((seq + 1) >>> 0)) zeroWindowProbes++;
     }
     expect(lab.snmp!['TcpExt']!['TCPWinProbe']).toBe(zeroWindowProbes);

@@ -29,6 +29,15 @@ export class StmmacDriver implements NetDeviceOps {
   private pollScheduled = false;
   /** The NAPI poll, scheduled from the interrupt or again after a spent budget. */
   private readonly pollTimer = new Timer(() => this.poll(this.opts.napiWeight));
+  /**
+   * stmmac_tx_clean runs once for every descriptor the hardware finished by then and reports
+   * their bytes to BQL in one netdev_tx_completed_queue call. Completions that land at the same
+   * instant (a coalesced TX interrupt) are gathered here and reported together, after the last
+   * of them: reported one frame at a time, the queue would restart after each and byte queue
+   * limits would never see the ring run dry.
+   */
+  private txCleanBytes = 0;
+  private readonly txCleanTimer = new Timer(() => this.txClean());
   /** One descriptor's worth of driver work finishing (its CPU time spent). */
   private readonly stepTimer = new Timer(() => this.pollStepDone());
   private stepLength = 0;
@@ -129,12 +138,18 @@ export class StmmacDriver implements NetDeviceOps {
 
   private txComplete(cookie: number): void {
     const skb = this.txPending.get(cookie);
-    let bytes = 0;
     if (skb) {
-      bytes = skb.len;
+      this.txCleanBytes += skb.len;
       this.txPending.delete(cookie);
       skb.free();
     }
+    // Queued after every completion already due now, so it runs after the last of them.
+    if (!this.txCleanTimer.pending) this.sim.mod(this.txCleanTimer, this.sim.now);
+  }
+
+  private txClean(): void {
+    const bytes = this.txCleanBytes;
+    this.txCleanBytes = 0;
     // stmmac_tx_clean: report the completed bytes to BQL (which may restart the queue), and
     // wake a queue the driver stopped once a descriptor is free again.
     let wake = this.dev.txCompletedQueue(bytes, this.sim.now);

@@ -7,13 +7,13 @@
 import type { SkBuff } from '../core/skbuff.js';
 import { Errno } from '../socket/sock.js';
 import type { Ipv4Repr } from './ipv4-header.js';
-import { seqGeq, seqGt, seqLeq, seqLt, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from './tcp-header.js';
+import { seqGeq, seqGt, seqLeq, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type TcpRepr } from './tcp-header.js';
 import { freeWindow, retransmitLost, sendAck, sendControl, tsNow, writeXmit } from './tcp-output.js';
 import { armFinWait2, cancelPersist, scheduleDelack } from './tcp-timer.js';
 import { enterTimeWait, oowRateLimited } from './tcp-minisocks.js';
 import { fastOpenSynAckReceived } from './tcp-fastopen.js';
 import { fastOpenCookieLearned } from './tcp-metrics.js';
-import type { TcpSock, TxSeg } from './tcp-sock.js';
+import { TCP_MIN_MSS, TCP_MSS_DEFAULT, type TcpSock, type TxSeg } from './tcp-sock.js';
 import { tcpCongOnAck, tcpEndRecovery, tcpEnterRecovery, tcpProcessLoss, tcpRackReoTimeout } from './tcp-recovery.js';
 import { tcpRackAdvance, tcpRackMarkLost } from './tcp-rack.js';
 import { tcpProcessTlpAck, tcpSetXmitTimer } from './tcp-tlp.js';
@@ -119,7 +119,7 @@ export function tcpRcv(sk: TcpSock, skb: SkBuff, _ip: Ipv4Repr, th: TcpRepr): vo
         return;
       }
       skb.pull(th.headerLength);
-      dataQueue(sk, skb, th.seq, len, (th.flags & TCP_FIN) !== 0);
+      dataQueue(sk, skb, th.seq, len, (th.flags & TCP_FIN) !== 0, th);
     } else skb.free();
   } else {
     if (th.flags & TCP_FIN && th.seq === sk.rcvNxt) finReceived(sk);
@@ -396,7 +396,7 @@ function onAckedFinState(sk: TcpSock): void {
 }
 
 /** tcp_data_queue: in-order data goes to the receive queue, later data to the out-of-order queue. */
-function dataQueue(sk: TcpSock, skb: SkBuff, seq: number, len: number, fin: boolean): void {
+function dataQueue(sk: TcpSock, skb: SkBuff, seq: number, len: number, fin: boolean, th: TcpRepr): void {
   const t = sk.table;
   const end = (seq + len) >>> 0;
   if (seqLeq(end, sk.rcvNxt)) {
@@ -436,6 +436,7 @@ function dataQueue(sk: TcpSock, skb: SkBuff, seq: number, len: number, fin: bool
     sk.info.bytesReceived += end - seq;
     // tcp_event_data_recv: when in-order data last came (icsk_ack.lrcvtime), for pingpong.
     sk.lrcvtime = sk.now;
+    measureRcvMss(sk, len, th);
     growWindow(sk, skb);
     sk.segsSinceAck++;
     sk.ackPending = true;
@@ -493,6 +494,35 @@ function enterQuickack(sk: TcpSock): void {
   sk.ackPending = true;
   sk.pingpong = false;
   sk.quickAcks = Math.max(sk.quickAcks, Math.max(2, Math.min(16, Math.floor(sk.rcvWnd / (2 * sk.advMss)))));
+}
+
+/**
+ * tcp_measure_rcv_mss (6.1): a segment at least rcv_mss long sets it (up to advmss). A shorter
+ * one counts when it is a plausible full segment (TCP_MSS_DEFAULT or more with its header, or
+ * TCP_MIN_MSS or more without FIN, URG, SYN or PSH) and the one before had the same payload;
+ * otherwise it marks the ACK owed as pushed (ICSK_ACK_PUSHED, then PUSHED2).
+ */
+function measureRcvMss(sk: TcpSock, len: number, th: TcpRepr): void {
+  const lss = sk.lastSegSize;
+  sk.lastSegSize = 0;
+  if (len >= sk.rcvMss) {
+    sk.rcvMss = Math.min(len, sk.advMss);
+    return;
+  }
+  // TCP_REMNANT: FIN | URG | SYN | PSH.
+  const remnant = (th.flags & (TCP_FIN | TCP_URG | TCP_SYN | TCP_PSH)) !== 0;
+  const withHeader = len + th.headerLength;
+  if (withHeader >= TCP_MSS_DEFAULT + 20 || (withHeader >= TCP_MIN_MSS + 20 && !remnant)) {
+    // tcp_header_len: the fixed header and, with timestamps, their aligned option.
+    const seg = withHeader - (20 + (sk.tstampOk ? 12 : 0));
+    sk.lastSegSize = seg;
+    if (seg === lss) {
+      sk.rcvMss = seg;
+      return;
+    }
+  }
+  if (sk.ackPushed & 1) sk.ackPushed |= 2;
+  sk.ackPushed |= 1;
 }
 
 /** tcp_grow_window: open rcv_ssthresh while segments use the buffer efficiently. */

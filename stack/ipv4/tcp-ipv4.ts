@@ -19,6 +19,7 @@ import {
   COOKIE_MSS,
   decodeCookieTimestamp,
   killTimewait,
+  openreqRcvWnd,
   rescheduleTimewait,
   setupChild,
   type RequestSock,
@@ -218,13 +219,8 @@ function sendSynAck(t: TcpTable, req: RequestSock, cookie?: { seq: number; tsVal
   const skb = allocSkb(t.stack.skbs, MAX_HEADER);
   if (!skb) return;
   skb.reserve(MAX_HEADER);
-  const listener = req.listener;
-  const full = listener.rcvbuf - (listener.rcvbuf >> t.sysctl.advWinScale);
   const advMss = (t.stack.device(routeIfindex(t, req.raddr))?.mtu ?? 1500) - 40;
-  // tcp_openreq_init_rwin: the space is rounded down to the MSS less the timestamp option
-  // (TCPOLEN_TSTAMP_ALIGNED, 12) when the peer offered timestamps: 45 × 1448 = 65160.
-  const quantum = advMss - (req.tstampOk ? 12 : 0);
-  const window = Math.min(full > quantum ? full - (full % quantum) : full, 65535);
+  const window = openreqRcvWnd(t, req, advMss);
   const options: TcpOptions = { mss: advMss };
   if (req.tstampOk) {
     options.tsVal = cookie?.tsVal ?? (Math.floor(t.stack.sim.now / 1e6) + req.tsOffset) >>> 0;

@@ -178,6 +178,19 @@ export function decodeCookieTimestamp(tsEcr: number): { wscale: number | null; s
 
 // ---- the full socket's side: a child from a request, a timewait sock from a closed socket ----
 
+/**
+ * tcp_openreq_init_rwin: the window a SYN-ACK offers, and the child's first rcv_wnd and
+ * rcv_ssthresh (tcp_create_openreq_child takes req->rsk_rcv_wnd). The listener's space is
+ * rounded down to the MSS less the timestamp option (TCPOLEN_TSTAMP_ALIGNED, 12) when the peer
+ * offered timestamps: 45 × 1448 = 65160.
+ */
+export function openreqRcvWnd(t: TcpTable, req: RequestSock, advMss: number): number {
+  const listener = req.listener;
+  const full = listener.rcvbuf - (listener.rcvbuf >> t.sysctl.advWinScale);
+  const quantum = advMss - (req.tstampOk ? 12 : 0);
+  return Math.min(full > quantum ? full - (full % quantum) : full, 65535);
+}
+
 /** tcp_create_openreq_child: the connection's state as the handshake agreed it. */
 export function setupChild(t: TcpTable, child: TcpSock, listener: TcpSock, req: RequestSock, th: TcpRepr): void {
   child.laddr = req.laddr;
@@ -191,6 +204,8 @@ export function setupChild(t: TcpTable, child: TcpSock, listener: TcpSock, req: 
   child.congOps = listener.congOps;
   child.keepalive = listener.keepalive;
   initConnection(child);
+  child.rcvWnd = openreqRcvWnd(t, req, child.advMss);
+  child.rcvSsthresh = child.rcvWnd;
   child.rcvWscale = req.rcvWscale;
   child.tsOffset = req.tsOffset;
   child.iss = req.iss;

@@ -152,6 +152,7 @@ export function sendControl(sk: TcpSock, flags: number, seq = sk.sndNxt, withDat
 
 function ackSent(sk: TcpSock): void {
   sk.ackPending = false;
+  sk.ackPushed = 0;
   sk.ackNow = false;
   sk.segsSinceAck = 0;
   sk.lastAckedRcvNxt = sk.rcvNxt;
@@ -221,9 +222,8 @@ function returnLent(sk: TcpSock, seg: TxSeg, skb: SkBuff): void {
   seg.lent = false;
   skb.data = seg.payload;
   skb.len = seg.len;
-  if (seg.acked) {
-    sk.table.freeSeg(sk, seg);
-  }
+  // Acknowledged meanwhile: freeSeg already took it off the socket's accounts.
+  if (seg.acked) skb.free();
 }
 
 /**

@@ -90,6 +90,10 @@ export interface TcpInfo {
   congestionControl: string;
 }
 
+/** TCP_MSS_DEFAULT and TCP_MIN_MSS (include/net/tcp.h): bounds of the receive-MSS estimate. */
+export const TCP_MSS_DEFAULT = 536;
+export const TCP_MIN_MSS = 88;
+
 export class TcpSock extends Sock {
   state: TcpState = 'CLOSED';
   laddr = 0;
@@ -203,6 +207,15 @@ export class TcpSock extends Sock {
   /** Segments to ACK at once before delayed ACK takes over (icsk_ack.quick). */
   quickAcks = 0;
   ackPending = false;
+  /**
+   * icsk_ack.rcv_mss: the peer's segment size as this end sees it (tcp_measure_rcv_mss), which
+   * sets when a read owes the peer an ACK (tcp_cleanup_rbuf). TCP_MSS_DEFAULT until established.
+   */
+  rcvMss = TCP_MSS_DEFAULT;
+  /** icsk_ack.last_seg_size: the last short segment's payload, free of SACK jitter. */
+  lastSegSize = 0;
+  /** icsk_ack.pending's ICSK_ACK_PUSHED (1) and ICSK_ACK_PUSHED2 (2): short segments came; cleared when an ACK leaves. */
+  ackPushed = 0;
   /** ICSK_ACK_NOW: this ACK may not wait (a gap in the sequence space was just filled). */
   ackNow = false;
   /** icsk_ack.pingpong: an interactive exchange; ACKs wait to ride on the reply. */

@@ -23,7 +23,7 @@ import { dropRequest, icmpError, initialSeq, receive } from './tcp-ipv4.js';
 import { cachedFastOpenCookie, TcpMetrics } from './tcp-metrics.js';
 import { tcpTimewaitStateProcess, type RequestSock, type TimewaitProcess, type TimewaitSock } from './tcp-minisocks.js';
 import { freeWindow, initConnection, sendAck, sendControl, transmitSeg, writeXmit } from './tcp-output.js';
-import { TcpSock, type TxSeg } from './tcp-sock.js';
+import { TCP_MIN_MSS, TCP_MSS_DEFAULT, TcpSock, type TxSeg } from './tcp-sock.js';
 import { applyBootSysctl, computeTcpSysctl, nrFreeBufferPages, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
 import { armFinWait2, armKeepalive } from './tcp-timer.js';
 
@@ -221,13 +221,17 @@ export class TcpTable {
     this.mem.charge(skb.truesize);
   }
 
-  /** A write-queue segment is acknowledged (or the socket is gone): free it unless the driver holds it. */
+  /**
+   * tcp_wmem_free_skb: a write-queue segment is acknowledged (or the socket is gone). Its
+   * truesize leaves sk_wmem_queued and is uncharged now, whether or not the driver still holds
+   * the clone: a writer's wake-up (tcp_check_space) depends on sk_wmem_queued, and a peer can
+   * acknowledge a segment before the MAC reports it sent. Only the memory waits for the driver.
+   */
   freeSeg(sk: TcpSock, seg: TxSeg): void {
     seg.acked = true;
-    if (seg.lent) return;
     sk.wmemQueued -= seg.skb.truesize;
     this.mem.uncharge(seg.skb.truesize);
-    seg.skb.free();
+    if (!seg.lent) seg.skb.free();
   }
 
   /**
@@ -422,12 +426,19 @@ export class TcpTable {
     }
     const cpu = this.stack.env.cpu;
     cpu.charge(cpu.cycles.copyByte * n);
-    // tcp_cleanup_rbuf: ACK now if one is owed for more than a segment (the once-per-two-
-    // segments ACK input deferred), or if reading opened the window a lot.
-    if (sk.state === 'ESTABLISHED' || sk.state === 'FIN_WAIT1' || sk.state === 'FIN_WAIT2') {
-      const offered = (sk.rcvWup + sk.rcvWnd - sk.rcvNxt) | 0;
-      const free = freeWindow(sk);
-      if ((sk.ackPending && ((sk.rcvNxt - sk.rcvWup) | 0) > sk.advMss) || (free >= 2 * offered && free - offered >= 2 * sk.advMss)) sendAck(sk);
+    // tcp_cleanup_rbuf: ACK now if one is owed for more than rcv_mss (the once-per-two-
+    // segments ACK input deferred), or for short pushed segments this read drained (not in
+    // pingpong unless two came), in any state; or, unless the peer has finished sending
+    // (RCV_SHUTDOWN), if reading opened the window a lot.
+    if (sk.state !== 'CLOSED' && sk.state !== 'TIME_WAIT') {
+      let timeToAck = sk.ackPending && (((sk.rcvNxt - sk.rcvWup) | 0) > sk.rcvMss
+        || (((sk.ackPushed & 2) !== 0 || ((sk.ackPushed & 1) !== 0 && !sk.pingpong)) && sk.rmemAlloc === 0));
+      if (!timeToAck && !sk.finReceived) {
+        const offered = (sk.rcvWup + sk.rcvWnd - sk.rcvNxt) | 0;
+        const free = freeWindow(sk);
+        timeToAck = free >= 2 * offered && free - offered >= 2 * sk.advMss;
+      }
+      if (timeToAck) sendAck(sk);
     }
     return n;
   }
@@ -542,6 +553,8 @@ export class TcpTable {
   onEstablished(sk: TcpSock): void {
     const wasSynRecv = sk.state === 'SYN_RECV';
     sk.state = 'ESTABLISHED';
+    // tcp_initialize_rcv_mss: a guess at the peer's segment size until segments show it.
+    sk.rcvMss = Math.max(Math.min(sk.advMss, sk.mss, sk.rcvWnd >> 1, TCP_MSS_DEFAULT), TCP_MIN_MSS);
     // tcp_init_transfer → tcp_init_buffer_space: the send buffer for the initial window.
     this.sndbufExpand(sk, true);
     this.metrics?.init(sk);
