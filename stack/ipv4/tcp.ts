@@ -21,6 +21,8 @@ import {
   cookieTimestamp,
   COOKIE_MSS,
   decodeCookieTimestamp,
+  synqNoRecentOverflow,
+  synqOverflowStamp,
   tupleKey,
   tcpTimewaitStateProcess,
   type RequestSock,
@@ -1137,23 +1139,25 @@ export class TcpTable {
       skb.free();
       return;
     }
-    const listener = req.listener;
-    this.dropRequest(req.key, req);
-    this.completeHandshake(listener, req, skb, ip, th);
+    // tcp_check_req: the request leaves the SYN queue only once its child exists. With no child
+    // (accept queue full, no memory) it stays there, acked, and its SYN-ACK timer goes on, so
+    // the client's next ACK or data segment tries again (listen_overflow, abort_on_overflow 0).
+    if (this.completeHandshake(req.listener, req, skb, ip, th)) this.dropRequest(req.key, req);
   }
 
   /** The handshake's last ACK: a full child socket takes over the segment, or the listener drops it. */
-  private completeHandshake(listener: TcpSock, req: RequestSock, skb: SkBuff, ip: Ipv4Repr, th: TcpRepr): void {
+  private completeHandshake(listener: TcpSock, req: RequestSock, skb: SkBuff, ip: Ipv4Repr, th: TcpRepr): boolean {
     const child = this.makeChild(listener, req, th);
     if (!child) {
       this.ext['ListenDrops']!++;
       skb.free();
-      return;
+      return false;
     }
     // tcp_synack_rtt_meas: the SYN-ACK's round trip is the first RTT sample, unless it was
     // retransmitted (Karn: tcp_rtx_synack clears snt_synack's use) or came from a cookie.
     if (req.synAckSentAt !== undefined && req.retries === 0) sampleRtt(child, this.stack.sim.now - req.synAckSentAt);
     tcpRcv(child, skb, ip, th);
+    return true;
   }
 
   /** tcp_create_openreq_child + inet_csk_complete_hashdance: a full socket for an accepted connection. */
@@ -1226,6 +1230,7 @@ export class TcpTable {
       }
     }
     const seq = cookieInitSequence(this.secret, ip.src, ip.dst, th.srcPort, th.dstPort, th.seq, cookieCount(this.stack.sim.now), mssIndex);
+    listener.synqOverflowAt = synqOverflowStamp(listener.synqOverflowAt, this.stack.sim.now);
     this.ext['SyncookiesSent']!++;
     const rcvWscale = this.wscaleFor(listener.rcvbuf);
     // Without timestamps a cookie cannot carry window scale or SACK (cookie_init_timestamp).
@@ -1245,6 +1250,13 @@ export class TcpTable {
 
   /** cookie_v4_check: an ACK for a listener with no request sock may carry a valid cookie. */
   private cookieAck(listener: TcpSock, skb: SkBuff, ip: Ipv4Repr, th: TcpRepr, payload: number): void {
+    // No cookie was sent in the last two minutes: the ACK is not checked at all, and the listener
+    // answers it as any stray ACK, with a reset (tcp_rcv_state_process in LISTEN).
+    if (synqNoRecentOverflow(listener.synqOverflowAt, this.stack.sim.now)) {
+      sendResetFor(this.stack, ip.src, ip.dst, th, payload);
+      skb.free();
+      return;
+    }
     const cookie = (th.ack - 1) >>> 0;
     const seq = (th.seq - 1) >>> 0;
     const mssIndex = cookieCheck(this.secret, ip.src, ip.dst, th.srcPort, th.dstPort, seq, cookie, cookieCount(this.stack.sim.now));
