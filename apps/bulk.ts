@@ -144,13 +144,20 @@ export class BulkSource extends BulkProgram {
   }
 
   protected readable(): void {
-    // The sink sends nothing; reading end of stream (or an error) ends the program.
-    const r = this.ctx.sys.recv(this.fd, 4096);
-    if (typeof r === 'number') {
-      if (r !== -Errno.EAGAIN) this.fail(`recv: ${errnoName(r)}`);
-      return;
+    // The sink sends nothing but perhaps a request, which is read and discarded; reading end of
+    // stream (or an error) ends the program. Read until the queue is empty: the request and
+    // the sink's FIN may come in one wakeup.
+    for (;;) {
+      const r = this.ctx.sys.recv(this.fd, 4096);
+      if (typeof r === 'number') {
+        if (r !== -Errno.EAGAIN) this.fail(`recv: ${errnoName(r)}`);
+        return;
+      }
+      if (r.length === 0) {
+        if (this.sentAll) this.finish(0);
+        return;
+      }
     }
-    if (r.length === 0 && this.sentAll) this.finish(0);
   }
 }
 
@@ -160,16 +167,30 @@ export class BulkSink extends BulkProgram {
   corrupt = 0;
   /** The sink's read buffer, reused for every recv. */
   private readonly buf = Buffer.alloc(RECV_BYTES);
+  private requestSent = false;
 
+  /**
+   * `request`: bytes the sink sends as soon as it is connected, before reading, as a client that
+   * speaks first does (iperf3's client sends its 37-byte cookie, an HTTP client its request).
+   * The source reads and discards them.
+   */
   constructor(
     role: BulkRole,
     readonly expected: number,
     buffers: BulkBuffers = {},
+    private readonly request: Uint8Array | null = null,
   ) {
     super(role, buffers);
   }
 
-  protected writable(): void {}
+  protected writable(): void {
+    if (!this.request || this.requestSent || this.stats.startNs === null) return;
+    const r = this.ctx.sys.send(this.fd, this.request);
+    if (r === -Errno.EAGAIN) return;
+    if (r < 0) return this.fail(`send: ${errnoName(r)}`);
+    if (r !== this.request.length) return this.fail(`send: ${r} of ${this.request.length} bytes of the request`);
+    this.requestSent = true;
+  }
 
   protected readable(): void {
     for (;;) {

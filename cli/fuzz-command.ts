@@ -100,7 +100,7 @@ function summary(r: FuzzResult, wallS: number): string {
   return [
     `quarklab fuzz on ${r.board} with profile ${r.profile} (seed ${r.seed}): ${r.frames} frames in ${wallS.toFixed(1)} s, ${Math.round(r.frames / Math.max(wallS, 1e-3))} frames/s, ${(r.virtualNs / 1e9).toFixed(1)} s virtual`,
     `frames by seed protocol: ${protocols}`,
-    `peak RAM in use ${formatBytes(r.peakRamBytes)} of ${formatBytes(r.ramBytes)}; slowest TCP connect after a batch ${(r.slowestConnectNs / 1e9).toFixed(3)} s (${r.slowConnects} of ${Math.ceil(r.frames / r.batch)} over 1 s: SYN retransmitted while the heap was full)`,
+    `peak RAM in use ${formatBytes(r.peakRamBytes)} of ${formatBytes(r.ramBytes)}; slowest TCP connect after a batch ${(r.slowestConnectNs / 1e9).toFixed(3)} s (${r.slowConnects} of ${Math.ceil(r.frames / r.batch)} over 1 s: SYN or request retransmitted while the heap was full)`,
     r.failure ? `verdict: FAIL ${r.failure.problem}` : `verdict: PASS no exception, RAM within the board, ping and TCP connect after every batch of ${r.batch}, back to baseline after traffic stopped`,
   ].join('\n');
 }

@@ -144,23 +144,50 @@ function labSock(l: Lab, fd: number): TcpSock | undefined {
 }
 
 /**
- * Connect lab → board:80 and accept it, allowing what a Linux client allows for SYN retries up to
- * CONNECT_LIMIT_NS: a heap filled by fuzzed fragments (ipfrag_high_thresh is 4 MiB, more than
- * the board's heap) stays full until the reassembly timer (30 s) frees it, and Linux behaves the
- * same. Null when the handshake does not complete in that time.
+ * Connect lab → board:80 and send a one-byte request, as an HTTP client speaks first; the check
+ * is that the board accepts the connection and reads the byte. Sending first matters under SYN
+ * cookies: when the listener's SYN queue is full (fuzzed SYNs hold request socks for their 63 s
+ * of SYN-ACK retries) the board answers with a cookie and keeps no state, so if the handshake's
+ * last ACK is dropped (no memory for the child socket) nothing is retransmitted by the board,
+ * and a client that waits for the server would wait for ever, on Linux too. The request
+ * carries the ACK again, is retransmitted on RTO, and completes the cookie handshake
+ * (cookie_v4_check on the data segment) once memory is back. A heap filled by fuzzed fragments
+ * (ipfrag_high_thresh is 4 MiB, more than the board's heap) stays full until the reassembly
+ * timer (30 s) frees it, and Linux behaves the same; the wait allowed is what a Linux client's
+ * connect() allows for SYN retries, CONNECT_LIMIT_NS. Null when it does not complete in time.
  */
 function tcpConnect(l: Lab): { labFd: number; dutFd: number; tookNs: number } | null {
+  // The fuzzer spoofs the lab host's own address, so the board echoes forged TSvals to the lab's
+  // real connection and its RTT samples (days long; Linux's tcp_rtt_tsopt_us accepts up to
+  // 24 days) reach the lab's metrics cache, seeding the next connect's RTO at TCP_RTO_MAX. A
+  // separate fuzzing host would not do that; the lab host forgets them as
+  // `ip tcp_metrics flush` would.
+  l.lab.stack.tcp?.metrics?.flush();
   const labFd = l.labSys.socket(AF_INET, SOCK_STREAM, 0);
   l.labSys.connect(labFd, { addr: DUT_IP, port: PORTS.tcpListen });
   const start = l.world.sim.now;
+  let sent = false;
+  let dutFd = -1;
   while (l.world.sim.now - start < CONNECT_LIMIT_NS) {
     settle(l, 10 * NS_PER_MS);
-    const a = l.dutSys.accept(l.listenFd);
-    if (typeof a !== 'number') return { labFd, dutFd: a.fd, tookNs: l.world.sim.now - start };
+    if (!sent && labSock(l, labFd)?.state === 'ESTABLISHED') sent = l.labSys.send(labFd, REQUEST) === 1;
+    // Connections the fuzzed SYNs and ACKs completed wait in the same accept queue: only the
+    // probe's own (its source port) counts; the others are closed.
+    for (let a = l.dutSys.accept(l.listenFd); dutFd < 0 && typeof a !== 'number'; a = l.dutSys.accept(l.listenFd)) {
+      if (a.peer.addr === LAB_IP && a.peer.port === labSock(l, labFd)?.lport) dutFd = a.fd;
+      else l.dutSys.close(a.fd);
+    }
+    if (dutFd >= 0) {
+      const r = l.dutSys.recv(dutFd, 1);
+      if (typeof r !== 'number' && r.length === 1) return { labFd, dutFd, tookNs: l.world.sim.now - start };
+    }
   }
   l.labSys.close(labFd);
+  if (dutFd >= 0) l.dutSys.close(dutFd);
   return null;
 }
+
+const REQUEST = new Uint8Array([0x47]); // 'G', the first byte of a GET
 
 function drainAll(l: Lab, conn: { dutFd: number } | null): void {
   for (const fd of l.udpFds) while (typeof l.dutSys.recvfrom(fd) !== 'number');
@@ -250,7 +277,7 @@ export function fuzz(opts: FuzzOptions): FuzzResult | { error: string } {
   let index = 0;
   while (result.frames < opts.frames) {
     const conn = tcpConnect(l);
-    if (!conn) return fail(`batch ${index}: a TCP connection from the lab host to port ${PORTS.tcpListen} did not complete in ${CONNECT_LIMIT_NS / NS_PER_SEC} s (${boardState(l)})`, index);
+    if (!conn) return fail(`batch ${index}: a TCP connection from the lab host to port ${PORTS.tcpListen} and its one-byte request did not complete in ${CONNECT_LIMIT_NS / NS_PER_SEC} s (${boardState(l)})`, index);
     result.slowestConnectNs = Math.max(result.slowestConnectNs, conn.tookNs);
     if (conn.tookNs > NS_PER_SEC) result.slowConnects++;
     const sk = labSock(l, conn.labFd);

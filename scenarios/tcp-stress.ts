@@ -76,6 +76,8 @@ export const slowReadersScenario = defineScenario({
 });
 
 const SYN_FLOOD_BYTES = 100_000;
+/** An iperf3-style client cookie: 37 bytes the client sends before the transfer starts. */
+const CLIENT_REQUEST = new TextEncoder().encode('quarklabsynfloodclient0000000000000\0\0');
 
 export const synFloodScenario = defineScenario({
   name: 'syn-flood',
@@ -97,7 +99,13 @@ export const synFloodScenario = defineScenario({
     t.lab.spawn(s.flood, finished);
     t.after((durationMs * NS_PER_MS) / 2, () => {
       s.clientStart = t.now();
-      s.client = new BulkSink({ connect: { addr: t.board.addr, port: 80 } }, SYN_FLOOD_BYTES);
+      // The client speaks first, as iperf3's does (its 37-byte cookie) and HTTP's: with SYN
+      // cookies the board keeps no state for the handshake, so if the client's final ACK is
+      // lost in the flooded RX ring nothing on the board ever resends the SYN-ACK, and a
+      // client waiting for the server to speak would wait for ever, on Linux too (RFC 4987
+      // §3.6). The request carries the ACK again and is retransmitted on RTO until it gets
+      // through and completes the handshake through cookie_v4_check.
+      s.client = new BulkSink({ connect: { addr: t.board.addr, port: 80 } }, SYN_FLOOD_BYTES, {}, CLIENT_REQUEST);
       t.step('legitimate client connects');
       t.lab.spawn(s.client, finished);
     });

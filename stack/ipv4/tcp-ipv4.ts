@@ -21,6 +21,8 @@ import {
   killTimewait,
   openreqRcvWnd,
   rescheduleTimewait,
+  synqNoRecentOverflow,
+  synqOverflowStamp,
   setupChild,
   type RequestSock,
   type TimewaitSock,
@@ -272,23 +274,25 @@ function requestRcv(t: TcpTable, req: RequestSock, skb: SkBuff, ip: Ipv4Repr, th
     skb.free();
     return;
   }
-  const listener = req.listener;
-  dropRequest(t, req.key, req);
-  completeHandshake(t, listener, req, skb, ip, th);
+  // tcp_check_req: the request leaves the SYN queue only once its child exists. With no child
+  // (accept queue full, no memory) it stays there, acked, and its SYN-ACK timer goes on, so
+  // the client's next ACK or data segment tries again (listen_overflow, abort_on_overflow 0).
+  if (completeHandshake(t, req.listener, req, skb, ip, th)) dropRequest(t, req.key, req);
 }
 
 /** The handshake's last ACK: a full child socket takes over the segment, or the listener drops it. */
-function completeHandshake(t: TcpTable, listener: TcpSock, req: RequestSock, skb: SkBuff, ip: Ipv4Repr, th: TcpRepr): void {
+function completeHandshake(t: TcpTable, listener: TcpSock, req: RequestSock, skb: SkBuff, ip: Ipv4Repr, th: TcpRepr): boolean {
   const child = makeChild(t, listener, req, th);
   if (!child) {
     t.ext['ListenDrops']!++;
     skb.free();
-    return;
+    return false;
   }
   // tcp_synack_rtt_meas: the SYN-ACK's round trip is the first RTT sample, unless it was
   // retransmitted (Karn: tcp_rtx_synack clears snt_synack's use) or came from a cookie.
   if (req.synAckSentAt !== undefined && req.retries === 0) sampleRtt(child, t.stack.sim.now - req.synAckSentAt);
   tcpRcv(child, skb, ip, th);
+  return true;
 }
 
 /** tcp_create_openreq_child + inet_csk_complete_hashdance: a full socket for an accepted connection. */
@@ -322,6 +326,7 @@ function sendCookieSynAck(t: TcpTable, listener: TcpSock, ip: Ipv4Repr, th: TcpR
     }
   }
   const seq = cookieInitSequence(t.secret, ip.src, ip.dst, th.srcPort, th.dstPort, th.seq, cookieCount(t.stack.sim.now), mssIndex);
+  listener.synqOverflowAt = synqOverflowStamp(listener.synqOverflowAt, t.stack.sim.now);
   t.ext['SyncookiesSent']!++;
   const rcvWscale = wscaleFor(t, listener.rcvbuf);
   // Without timestamps a cookie cannot carry window scale or SACK (cookie_init_timestamp).
@@ -341,6 +346,13 @@ function sendCookieSynAck(t: TcpTable, listener: TcpSock, ip: Ipv4Repr, th: TcpR
 
 /** cookie_v4_check: an ACK for a listener with no request sock may carry a valid cookie. */
 function cookieAck(t: TcpTable, listener: TcpSock, skb: SkBuff, ip: Ipv4Repr, th: TcpRepr, payload: number): void {
+  // No cookie was sent in the last two minutes: the ACK is not checked at all, and the listener
+  // answers it as any stray ACK, with a reset (tcp_rcv_state_process in LISTEN).
+  if (synqNoRecentOverflow(listener.synqOverflowAt, t.stack.sim.now)) {
+    sendResetFor(t.stack, ip.src, ip.dst, th, payload);
+    skb.free();
+    return;
+  }
   const cookie = (th.ack - 1) >>> 0;
   const seq = (th.seq - 1) >>> 0;
   const mssIndex = cookieCheck(t.secret, ip.src, ip.dst, th.srcPort, th.dstPort, seq, cookie, cookieCount(t.stack.sim.now));

@@ -126,8 +126,12 @@ export function tcpTimewaitStateProcess(tw: TimewaitSock, seg: TimewaitSegment, 
 
 /** MSS values a SYN cookie can encode (net/ipv4/syncookies.c msstab). */
 export const COOKIE_MSS = [536, 1300, 1440, 1460] as const;
-/** Cookies are valid for this many minutes of their 64-second counter (MAX_SYNCOOKIE_AGE). */
+/** Cookies are valid for this many periods of their counter (MAX_SYNCOOKIE_AGE). */
 const MAX_SYNCOOKIE_AGE = 2;
+/** TCP_SYNCOOKIE_PERIOD: the counter's unit, 60 * HZ in include/net/tcp.h. */
+const SYNCOOKIE_PERIOD_NS = 60e9;
+/** TCP_SYNCOOKIE_VALID: a cookie ACK is checked only this long after the last SYN queue overflow. */
+export const SYNCOOKIE_VALID_NS = MAX_SYNCOOKIE_AGE * SYNCOOKIE_PERIOD_NS;
 const COOKIE_BITS = 24;
 
 function keyedHash(secret: number, parts: number[]): number {
@@ -136,9 +140,23 @@ function keyedHash(secret: number, parts: number[]): number {
   return h >>> 0;
 }
 
-/** The cookie counter: minutes (64 s units) of virtual time. */
+/** tcp_cookie_time: the cookie counter, whole TCP_SYNCOOKIE_PERIODs (60 s) of virtual time. */
 export function cookieCount(nowNs: number): number {
-  return Math.floor(nowNs / 64e9);
+  return Math.floor(nowNs / SYNCOOKIE_PERIOD_NS);
+}
+
+/**
+ * tcp_synq_no_recent_overflow: no SYN queue overflow in the last TCP_SYNCOOKIE_VALID (the lower
+ * bound is the stamp less HZ, as Linux allows for a racing tcp_synq_overflow).
+ */
+export function synqNoRecentOverflow(overflowAt: number | null, nowNs: number): boolean {
+  if (overflowAt === null) return true;
+  return !(nowNs >= overflowAt - 1e9 && nowNs <= overflowAt + SYNCOOKIE_VALID_NS);
+}
+
+/** tcp_synq_overflow: the stamp moves at most once a second. */
+export function synqOverflowStamp(overflowAt: number | null, nowNs: number): number {
+  return overflowAt !== null && nowNs >= overflowAt && nowNs <= overflowAt + 1e9 ? overflowAt : nowNs;
 }
 
 /**

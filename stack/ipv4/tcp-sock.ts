@@ -246,6 +246,11 @@ export class TcpSock extends Sock {
   acceptQueue: TcpSock[] = [];
   /** Request socks in the SYN queue (count; the objects live in TcpTable.requests). */
   synQueueLen = 0;
+  /**
+   * tcp_synq_overflow's stamp (rx_opt.ts_recent_stamp on a listener): when a SYN last found the
+   * SYN queue full and was answered with a cookie; null before the first overflow.
+   */
+  synqOverflowAt: number | null = null;
   parent: TcpSock | null = null;
   onWritable: (() => void) | null = null;
   /** TCP Fast Open: data to carry in the SYN (client) or the cookie the server issued. */
