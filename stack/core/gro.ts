@@ -9,9 +9,9 @@
  * frames' pages instead); its memory is that buffer, at most GRO_MAX_BYTES. Headers and
  * checksums are rewritten for the merged packet, which Linux marks CHECKSUM_UNNECESSARY.
  */
-import { readU16, readU32, writeU16 } from './addr.js';
 import { csumFold, csumPartial, ipChecksum, pseudoHeaderSum } from './checksum.js';
 import { allocSkb, MAX_HEADER, type SkBuff, type SkbAllocator } from './skbuff.js';
+import { readU16, readU32, writeU16 } from '../uapi/byte-order.js';
 
 /** The merged packet's capacity: 16 KiB, an order-2 page allocation. */
 export const GRO_MAX_BYTES = 16 * 1024;

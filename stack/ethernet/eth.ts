@@ -1,7 +1,8 @@
 /**
  * Ethernet II header: a typed view over bytes plus the plain parsed form, and eth_type_trans.
  */
-import { BROADCAST_MAC, macEqual, readU16, writeU16 } from '../core/addr.js';
+import { BROADCAST_MAC, macEqual } from '../core/addr.js';
+import { readU16, writeU16 } from '../uapi/byte-order.js';
 
 export const ETH_HLEN = 14;
 export const ETH_P_IP = 0x0800;

@@ -13,7 +13,7 @@
  * (ip_mc_output). IpExt counts InMcastPkts/OutMcastPkts and their octets.
  */
 import type { Prng } from '../../emulator/prng.js';
-import { BROADCAST_MAC, readU32 } from '../core/addr.js';
+import { BROADCAST_MAC } from '../core/addr.js';
 import { ipChecksum } from '../core/checksum.js';
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
@@ -23,6 +23,7 @@ import { ethOutput } from '../ethernet/eth-output.js';
 import type { NetStack } from '../net-stack.js';
 import { checkIpOptions } from './ip-options.js';
 import { emitIpv4, IP_DF, IP_MF, IP_OFFSET, parseIpv4, type Ipv4Repr } from './ipv4-header.js';
+import { readU32 } from '../uapi/byte-order.js';
 
 export interface IpSendParams {
   src?: number;

@@ -1,8 +1,8 @@
 /**
  * IPv4 header (RFC 791): checked view over bytes and the plain parsed form.
  */
-import { readU16, readU32, writeU16, writeU32 } from '../core/addr.js';
 import { ipChecksum } from '../core/checksum.js';
+import { readU16, readU32, writeU16, writeU32 } from '../uapi/byte-order.js';
 
 export const IPPROTO_ICMP = 1;
 export const IPPROTO_TCP = 6;

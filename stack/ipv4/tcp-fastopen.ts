@@ -10,9 +10,9 @@
  * quarklab's boards boot with net.ipv4.tcp_fastopen = 3 (client and server enabled).
  */
 import { fnv1a } from '../../emulator/prng.js';
-import { writeU32 } from '../core/addr.js';
 import type { TcpRepr } from './tcp-header.js';
 import type { TcpSock } from './tcp-sock.js';
+import { writeU32 } from '../uapi/byte-order.js';
 
 export const TFO_COOKIE_LEN = 8;
 

@@ -2,9 +2,9 @@
  * TCP header and options (RFC 9293, RFC 7323 timestamps and window scale, RFC 2018 SACK,
  * RFC 7413 Fast Open cookie): the parsed form, a bounds-checked parser and an emitter.
  */
-import { readU16, readU32, writeU16, writeU32 } from '../core/addr.js';
 import { csumFold, csumPartial, pseudoHeaderSum } from '../core/checksum.js';
 import { IPPROTO_TCP } from './ipv4-header.js';
+import { readU16, readU32, writeU16, writeU32 } from '../uapi/byte-order.js';
 
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;

@@ -12,7 +12,6 @@
  * counts the same and keeps a corrupt datagram from holding receive-buffer memory.
  */
 import type { Prng } from '../../emulator/prng.js';
-import { readU16 } from '../core/addr.js';
 import { udpHashSize, type HashSize } from '../core/hash-sizing.js';
 import type { SlabCache } from '../core/kmem.js';
 import type { NetDevice } from '../core/netdevice.js';
@@ -24,6 +23,7 @@ import { ENOBUFS, isMulticast } from './ip.js';
 import { IPPROTO_UDP, type Ipv4Repr } from './ipv4-header.js';
 import { emitUdp, parseUdp, UDP_HLEN, UDP_MAX_PAYLOAD, udpChecksumOk } from './udp-header.js';
 import { UdpSock } from './udp-socket.js';
+import { readU16 } from '../uapi/byte-order.js';
 
 /** /proc/net/snmp's Udp line in Linux 6.1. */
 export const UDP_MIB = ['InDatagrams', 'NoPorts', 'InErrors', 'OutDatagrams', 'RcvbufErrors', 'SndbufErrors', 'InCsumErrors', 'IgnoredMulti', 'MemErrors'] as const;
