@@ -5,12 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { NS_PER_MS } from '../emulator/event-queue.js';
 import type { FrameDirection } from '../emulator/ethernet-mac.js';
 import { liveObjectBytes } from '../scenarios/boot.js';
-import { AF_PACKET, ETH_P_ALL, PACKET_OUTGOING, type SockaddrLl } from '../stack/packet/af-packet.js';
+import { AF_PACKET, PACKET_OUTGOING, type SockaddrLl } from '../stack/packet/af-packet.js';
 import { TP_STATUS_KERNEL, TP_STATUS_LOSING, TP_STATUS_USER, TPACKET_V2, type TpacketReq } from '../stack/packet/packet-ring.js';
 import { AF_INET, Errno, SOCK_DGRAM, SOCK_RAW } from '../stack/socket/sock.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
 import { bootPair, drain, DUT_IP, ethFrame, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, toDut, udpSegment, type Pair } from './helpers/lab-pair.js';
 import { readU32le } from '../stack/uapi/byte-order.js';
+import { ETH_P_ALL } from '../stack/uapi/if-ether.js';
 
 const PACKET_HOST = 0;
 const ETH_P_IP = 0x0800;

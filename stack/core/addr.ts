@@ -25,8 +25,3 @@ export function macToString(m: Uint8Array): string {
 export const BROADCAST_MAC = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 export const ZERO_MAC = new Uint8Array(6);
 
-export function macEqual(a: Uint8Array, aOff: number, b: Uint8Array): boolean {
-  for (let i = 0; i < 6; i++) if (a[aOff + i] !== b[i]) return false;
-  return true;
-}
-

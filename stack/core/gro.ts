@@ -9,7 +9,7 @@
  * frames' pages instead); its memory is that buffer, at most GRO_MAX_BYTES. Headers and
  * checksums are rewritten for the merged packet, which Linux marks CHECKSUM_UNNECESSARY.
  */
-import { csumFold, csumPartial, ipChecksum, pseudoHeaderSum } from './checksum.js';
+import { csumFold, csumPartial, ipChecksum, pseudoHeaderSum } from '../wire/checksum.js';
 import { allocSkb, MAX_HEADER, type SkBuff, type SkbAllocator } from './skbuff.js';
 import { readU16, readU32, writeU16 } from '../uapi/byte-order.js';
 

@@ -8,9 +8,9 @@ import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import { ICMP_MIB, type MibGroup } from '../core/snmp.js';
 import { NS_PER_MS } from '../../emulator/event-queue.js';
 import type { NetStack } from '../net-stack.js';
-import { emitIcmp, ICMP_DEST_UNREACH, ICMP_ECHO, ICMP_ECHOREPLY, ICMP_HLEN, ICMP_PARAMETERPROB, ICMP_TIME_EXCEEDED, parseIcmp } from './icmp-header.js';
+import { emitIcmp, ICMP_DEST_UNREACH, ICMP_ECHO, ICMP_ECHOREPLY, ICMP_HLEN, ICMP_PARAMETERPROB, ICMP_TIME_EXCEEDED, parseIcmp } from '../wire/icmp-header.js';
 import { EHOSTUNREACH, ENETUNREACH, EMSGSIZE } from './ip.js';
-import { IPPROTO_ICMP, parseIpv4, type Ipv4Repr } from './ipv4-header.js';
+import { IPPROTO_ICMP, parseIpv4, type Ipv4Repr } from '../wire/ipv4-header.js';
 
 export const ECONNREFUSED = 111;
 export const EPROTO = 71;

@@ -53,9 +53,9 @@ import {
   IPPROTO_IGMP,
   parseIgmp,
   parseIgmpv3Query,
-} from './igmp-header.js';
+} from '../wire/igmp-header.js';
 import { ipEthMcMap, isMulticast, PACKET_LOOPBACK } from './ip.js';
-import type { Ipv4Repr } from './ipv4-header.js';
+import type { Ipv4Repr } from '../wire/ipv4-header.js';
 import type { UdpSock } from './udp-socket.js';
 import { readU32 } from '../uapi/byte-order.js';
 

@@ -14,16 +14,17 @@
  */
 import type { Prng } from '../../emulator/prng.js';
 import { BROADCAST_MAC } from '../core/addr.js';
-import { ipChecksum } from '../core/checksum.js';
+import { ipChecksum } from '../wire/checksum.js';
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import { IP_MIB, type MibGroup } from '../core/snmp.js';
-import { ETH_P_IP, PACKET_OTHERHOST } from '../ethernet/eth.js';
+import { PACKET_OTHERHOST } from '../ethernet/eth.js';
 import { ethOutput } from '../ethernet/eth-output.js';
 import type { NetStack } from '../net-stack.js';
-import { checkIpOptions } from './ip-options.js';
-import { emitIpv4, IP_DF, IP_MF, IP_OFFSET, parseIpv4, type Ipv4Repr } from './ipv4-header.js';
+import { checkIpOptions } from '../wire/ip-options.js';
+import { emitIpv4, IP_DF, IP_MF, IP_OFFSET, parseIpv4, type Ipv4Repr } from '../wire/ipv4-header.js';
 import { readU32 } from '../uapi/byte-order.js';
+import { ETH_P_IP } from '../uapi/if-ether.js';
 
 export interface IpSendParams {
   src?: number;

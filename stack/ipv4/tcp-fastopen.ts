@@ -10,7 +10,7 @@
  * quarklab's boards boot with net.ipv4.tcp_fastopen = 3 (client and server enabled).
  */
 import { fnv1a } from '../../emulator/prng.js';
-import type { TcpRepr } from './tcp-header.js';
+import type { TcpRepr } from '../wire/tcp-header.js';
 import type { TcpSock } from './tcp-sock.js';
 import { writeU32 } from '../uapi/byte-order.js';
 

@@ -10,10 +10,10 @@ import type { MibGroup } from '../core/snmp.js';
 import { cacheAlign, type Gfp, type SlabCache } from '../core/kmem.js';
 import type { NetStack } from '../net-stack.js';
 import { Errno, skMemDefault, type SockAddr } from '../socket/sock.js';
-import { IPPROTO_TCP, type Ipv4Repr } from './ipv4-header.js';
+import { IPPROTO_TCP, type Ipv4Repr } from '../wire/ipv4-header.js';
 import { sampleRtt, tcpRcv } from './tcp-input.js';
 import * as outputFns from './tcp-output.js';
-import { parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from './tcp-header.js';
+import { parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpRepr } from '../wire/tcp-header.js';
 import {
   cookieCheck,
   cookieCount,
@@ -1086,7 +1086,7 @@ export class TcpTable {
     // (TCPOLEN_TSTAMP_ALIGNED, 12) when the peer offered timestamps: 45 × 1448 = 65160.
     const quantum = advMss - (req.tstampOk ? 12 : 0);
     const window = Math.min(full > quantum ? full - (full % quantum) : full, 65535);
-    const options: import('./tcp-header.js').TcpOptions = { mss: advMss };
+    const options: import('../wire/tcp-header.js').TcpOptions = { mss: advMss };
     if (req.tstampOk) {
       options.tsVal = cookie?.tsVal ?? (Math.floor(this.stack.sim.now / 1e6) + req.tsOffset) >>> 0;
       options.tsEcr = req.tsRecent;

@@ -20,8 +20,8 @@ import type { MibGroup } from '../core/snmp.js';
 import type { NetStack } from '../net-stack.js';
 import { Errno, type SockAddr } from '../socket/sock.js';
 import { ENOBUFS, isMulticast } from './ip.js';
-import { IPPROTO_UDP, type Ipv4Repr } from './ipv4-header.js';
-import { emitUdp, parseUdp, UDP_HLEN, UDP_MAX_PAYLOAD, udpChecksumOk } from './udp-header.js';
+import { IPPROTO_UDP, type Ipv4Repr } from '../wire/ipv4-header.js';
+import { emitUdp, parseUdp, UDP_HLEN, UDP_MAX_PAYLOAD, udpChecksumOk } from '../wire/udp-header.js';
 import { UdpSock } from './udp-socket.js';
 import { readU16 } from '../uapi/byte-order.js';
 

@@ -9,7 +9,7 @@ import type { Wire } from '../../emulator/wire.js';
 import { bootBoard, liveObjectBytes, type BootedBoard } from '../../scenarios/boot.js';
 import { buildFirmware } from '../../scenarios/firmware.js';
 import { LAB_BOARD, LAB_PROFILE, resolveBoard, resolveCostTable, resolveProfile } from '../../scenarios/inputs.js';
-import { csumFold, csumPartial, ipChecksum, pseudoHeaderSum } from '../../stack/core/checksum.js';
+import { csumFold, csumPartial, ipChecksum, pseudoHeaderSum } from '../../stack/wire/checksum.js';
 import { allocSkb } from '../../stack/core/skbuff.js';
 import { inetAddAddress, inetAddRoute, inetFlushInterface } from '../../stack/ipv4/devinet.js';
 import { Errno } from '../../stack/socket/sock.js';

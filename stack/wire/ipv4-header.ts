@@ -1,7 +1,7 @@
 /**
  * IPv4 header (RFC 791): checked view over bytes and the plain parsed form.
  */
-import { ipChecksum } from '../core/checksum.js';
+import { ipChecksum } from './checksum.js';
 import { readU16, readU32, writeU16, writeU32 } from '../uapi/byte-order.js';
 
 export const IPPROTO_ICMP = 1;

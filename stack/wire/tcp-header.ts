@@ -2,7 +2,7 @@
  * TCP header and options (RFC 9293, RFC 7323 timestamps and window scale, RFC 2018 SACK,
  * RFC 7413 Fast Open cookie): the parsed form, a bounds-checked parser and an emitter.
  */
-import { csumFold, csumPartial, pseudoHeaderSum } from '../core/checksum.js';
+import { csumFold, csumPartial, pseudoHeaderSum } from './checksum.js';
 import { IPPROTO_TCP } from './ipv4-header.js';
 import { readU16, readU32, writeU16, writeU32 } from '../uapi/byte-order.js';
 

@@ -1,7 +1,7 @@
 /**
  * UDP header (RFC 768): checked parse and emit, with the IPv4 pseudo-header checksum.
  */
-import { csumFold, csumPartial, pseudoHeaderSum } from '../core/checksum.js';
+import { csumFold, csumPartial, pseudoHeaderSum } from './checksum.js';
 import { IPPROTO_UDP } from './ipv4-header.js';
 import { readU16, writeU16 } from '../uapi/byte-order.js';
 
