@@ -6,6 +6,7 @@
  * Messages come off the wire from whoever sends them, so parsing never trusts a length: each
  * one is checked before it is read, and bad input is an `{ error }` the caller counts and drops.
  */
+import { readU16, readU32, writeU32 } from '../stack/uapi/byte-order.js';
 
 export const BOOTP_SERVER_PORT = 67;
 export const BOOTP_CLIENT_PORT = 68;
@@ -136,25 +137,25 @@ export class DhcpPacket {
     return this.bytes[3]!;
   }
   get xid(): number {
-    return u32(this.bytes, 4);
+    return readU32(this.bytes, 4);
   }
   get secs(): number {
-    return u16(this.bytes, 8);
+    return readU16(this.bytes, 8);
   }
   get flags(): number {
-    return u16(this.bytes, 10);
+    return readU16(this.bytes, 10);
   }
   get ciaddr(): number {
-    return u32(this.bytes, 12);
+    return readU32(this.bytes, 12);
   }
   get yiaddr(): number {
-    return u32(this.bytes, 16);
+    return readU32(this.bytes, 16);
   }
   get siaddr(): number {
-    return u32(this.bytes, 20);
+    return readU32(this.bytes, 20);
   }
   get giaddr(): number {
-    return u32(this.bytes, 24);
+    return readU32(this.bytes, 24);
   }
   get chaddr(): Uint8Array {
     return this.bytes.subarray(28, 28 + 16);
@@ -166,7 +167,7 @@ export class DhcpPacket {
     return this.bytes.subarray(108, 108 + 128);
   }
   get cookie(): number {
-    return u32(this.bytes, COOKIE_OFFSET);
+    return readU32(this.bytes, COOKIE_OFFSET);
   }
   get options(): Uint8Array {
     return this.bytes.subarray(OPTIONS_OFFSET);
@@ -211,13 +212,13 @@ const isBad = (v: unknown): v is Bad => typeof v === 'object' && v !== null && '
 function addrList(code: number, d: Uint8Array): number[] | Bad {
   if (d.length === 0 || d.length % 4 !== 0) return { error: `option ${code}: length ${d.length} is not a non-zero multiple of 4` };
   const out: number[] = [];
-  for (let i = 0; i < d.length; i += 4) out.push(u32(d, i));
+  for (let i = 0; i < d.length; i += 4) out.push(readU32(d, i));
   return out;
 }
 
 function fixed32(code: number, d: Uint8Array): number | Bad {
   if (d.length !== 4) return { error: `option ${code}: length ${d.length}, expected 4` };
-  return u32(d, 0);
+  return readU32(d, 0);
 }
 
 /** Option text (hostname, domain, message): printable ASCII up to a NUL, as dhcpcd accepts. */
@@ -312,7 +313,7 @@ export function parseDhcp(bytes: Uint8Array): DhcpParseResult {
         break;
       case DhcpOption.MAX_MESSAGE_SIZE:
         if (d.length !== 2) return { error: `option 57: length ${d.length}, expected 2` };
-        repr.maxMessageSize = u16(d, 0);
+        repr.maxMessageSize = readU16(d, 0);
         if (repr.maxMessageSize < DHCP_MIN_MAX_MESSAGE) return { error: `option 57: ${repr.maxMessageSize} is below the minimum 576` };
         break;
       case DhcpOption.CLIENT_ID:
@@ -335,7 +336,7 @@ function optionList(r: DhcpRepr): DhcpRawOption[] {
   const u8 = (code: number, v: number) => out.push({ code, data: Uint8Array.of(v) });
   const a32 = (code: number, vs: readonly number[]) => {
     const d = new Uint8Array(4 * vs.length);
-    vs.forEach((v, i) => w32(d, 4 * i, v));
+    vs.forEach((v, i) => writeU32(d, 4 * i, v));
     out.push({ code, data: d });
   };
   const str = (code: number, s: string) => out.push({ code, data: asciiBytes(s) });
@@ -381,16 +382,16 @@ export function emitDhcp(r: DhcpRepr): Uint8Array {
   out[1] = HTYPE_ETHER;
   out[2] = 6;
   out[3] = r.hops ?? 0;
-  w32(out, 4, r.xid);
+  writeU32(out, 4, r.xid);
   out[8] = (r.secs >>> 8) & 255;
   out[9] = r.secs & 255;
   if (r.broadcast) out[10] = 0x80;
-  w32(out, 12, r.ciaddr);
-  w32(out, 16, r.yiaddr);
-  w32(out, 20, r.siaddr);
-  w32(out, 24, r.giaddr);
+  writeU32(out, 12, r.ciaddr);
+  writeU32(out, 16, r.yiaddr);
+  writeU32(out, 20, r.siaddr);
+  writeU32(out, 24, r.giaddr);
   out.set(r.chaddr.subarray(0, 6), 28);
-  w32(out, COOKIE_OFFSET, DHCP_MAGIC_COOKIE);
+  writeU32(out, COOKIE_OFFSET, DHCP_MAGIC_COOKIE);
   let i = OPTIONS_OFFSET;
   for (const o of optionList(r)) {
     let at = 0;
@@ -428,15 +429,3 @@ function asciiBytes(s: string): Uint8Array {
   return d;
 }
 
-function u16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
-}
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-function w32(b: Uint8Array, o: number, v: number): void {
-  b[o] = (v >>> 24) & 255;
-  b[o + 1] = (v >>> 16) & 255;
-  b[o + 2] = (v >>> 8) & 255;
-  b[o + 3] = v & 255;
-}

@@ -7,6 +7,7 @@
  * loop; on top of that the number of jumps and the name's length (255 bytes, labels of 63) are
  * bounded. Every length is checked before it is read: bad input is an `{ error }`, never a throw.
  */
+import { readU16, readU32 } from '../stack/uapi/byte-order.js';
 
 export const DNS_PORT = 53;
 /** RFC 1035 §4.2.1: UDP messages are limited to 512 bytes; beyond that the answer is truncated (TC). */
@@ -68,22 +69,22 @@ export class DnsHeader {
   }
 
   get id(): number {
-    return u16(this.bytes, 0);
+    return readU16(this.bytes, 0);
   }
   get flags(): number {
-    return u16(this.bytes, 2);
+    return readU16(this.bytes, 2);
   }
   get qdcount(): number {
-    return u16(this.bytes, 4);
+    return readU16(this.bytes, 4);
   }
   get ancount(): number {
-    return u16(this.bytes, 6);
+    return readU16(this.bytes, 6);
   }
   get nscount(): number {
-    return u16(this.bytes, 8);
+    return readU16(this.bytes, 8);
   }
   get arcount(): number {
-    return u16(this.bytes, 10);
+    return readU16(this.bytes, 10);
   }
 }
 
@@ -134,9 +135,9 @@ function readRecord(msg: Uint8Array, offset: number): { rr: DnsRecord; next: num
   if ('error' in n) return n;
   const at = n.next;
   if (at + 10 > msg.length) return { error: `record "${n.name}" at ${offset}: fixed fields run past the end` };
-  const rdlen = u16(msg, at + 8);
+  const rdlen = readU16(msg, at + 8);
   if (at + 10 + rdlen > msg.length) return { error: `record "${n.name}" at ${offset}: RDATA of ${rdlen} bytes runs past the end` };
-  const rr: DnsRecord = { name: n.name, type: u16(msg, at), class: u16(msg, at + 2), ttl: u32(msg, at + 4), data: msg.slice(at + 10, at + 10 + rdlen) };
+  const rr: DnsRecord = { name: n.name, type: readU16(msg, at), class: readU16(msg, at + 2), ttl: readU32(msg, at + 4), data: msg.slice(at + 10, at + 10 + rdlen) };
   if (rr.type === DnsType.A && rdlen !== 4) return { error: `A record "${n.name}": RDATA of ${rdlen} bytes, expected 4` };
   return { rr, next: at + 10 + rdlen };
 }
@@ -168,7 +169,7 @@ export function parseDns(msg: Uint8Array): DnsRepr | { error: string } {
     const n = readName(msg, at);
     if ('error' in n) return n;
     if (n.next + 4 > msg.length) return { error: `question "${n.name}": type and class run past the end` };
-    repr.questions.push({ name: n.name, type: u16(msg, n.next), class: u16(msg, n.next + 2) });
+    repr.questions.push({ name: n.name, type: readU16(msg, n.next), class: readU16(msg, n.next + 2) });
     at = n.next + 4;
   }
   for (const [count, list] of [[h.ancount, repr.answers], [h.nscount, repr.authorities], [h.arcount, repr.additionals]] as const) {
@@ -344,7 +345,7 @@ export function emitDns(r: DnsRepr, opts: EmitOptions = {}): Uint8Array | { erro
 
 /** The IPv4 address in an A record's RDATA. */
 export function aRecordAddress(rr: DnsRecord): number | null {
-  return rr.type === DnsType.A && rr.data.length === 4 ? u32(rr.data, 0) : null;
+  return rr.type === DnsType.A && rr.data.length === 4 ? readU32(rr.data, 0) : null;
 }
 
 export function aRecordData(addr: number): Uint8Array {
@@ -357,9 +358,3 @@ export function sameName(a: string, b: string): boolean {
   return norm(a) === norm(b);
 }
 
-function u16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
-}
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}

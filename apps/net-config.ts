@@ -19,6 +19,7 @@
 import { ipToString, prefixMask } from '../stack/core/addr.js';
 import { AF_INET, errnoName, SOCK_DGRAM, SOCK_RAW } from '../stack/socket/sock.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
+import { readU16le, readU32le, writeU16le, writeU32, writeU32le } from '../stack/uapi/byte-order.js';
 
 export const AF_NETLINK = 16;
 export const NETLINK_ROUTE = 0;
@@ -81,24 +82,26 @@ export interface ConfigOutcome {
 function rtattr(type: number, payload: Uint8Array): Uint8Array {
   const len = 4 + payload.length;
   const out = new Uint8Array((len + 3) & ~3);
-  le16(out, 0, len);
-  le16(out, 2, type);
+  writeU16le(out, 0, len);
+  writeU16le(out, 2, type);
   out.set(payload, 4);
   return out;
 }
 
 function be32(v: number): Uint8Array {
-  return Uint8Array.of(v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255);
+  const b = new Uint8Array(4);
+  writeU32(b, 0, v);
+  return b;
 }
 
 function nlmsg(type: number, flags: number, seq: number, body: Uint8Array[]): Uint8Array {
   const len = NLMSG_HDRLEN + body.reduce((s, b) => s + b.length, 0);
   const out = new Uint8Array(len);
-  le32(out, 0, len);
-  le16(out, 4, type);
-  le16(out, 6, flags);
-  le32(out, 8, seq);
-  le32(out, 12, 0);
+  writeU32le(out, 0, len);
+  writeU16le(out, 4, type);
+  writeU16le(out, 6, flags);
+  writeU32le(out, 8, seq);
+  writeU32le(out, 12, 0);
   let at = NLMSG_HDRLEN;
   for (const b of body) {
     out.set(b, at);
@@ -114,7 +117,7 @@ export function addrMessage(type: typeof RTM_NEWADDR | typeof RTM_DELADDR, seq: 
   ifa[1] = c.prefixLen;
   ifa[2] = 0;
   ifa[3] = RT_SCOPE_UNIVERSE;
-  le32(ifa, 4, c.ifindex);
+  writeU32le(ifa, 4, c.ifindex);
   const flags = NLM_F_REQUEST | NLM_F_ACK | (type === RTM_NEWADDR ? NLM_F_CREATE | NLM_F_EXCL : 0);
   return nlmsg(type, flags, seq, [ifa, rtattr(IFA_LOCAL, be32(c.address)), rtattr(IFA_ADDRESS, be32(c.address))]);
 }
@@ -131,7 +134,7 @@ export function defaultRouteMessage(type: typeof RTM_NEWROUTE | typeof RTM_DELRO
   rtm[6] = RT_SCOPE_UNIVERSE;
   rtm[7] = RTN_UNICAST;
   const oif = new Uint8Array(4);
-  le32(oif, 0, ifindex);
+  writeU32le(oif, 0, ifindex);
   const flags = NLM_F_REQUEST | NLM_F_ACK | (type === RTM_NEWROUTE ? NLM_F_CREATE | NLM_F_EXCL : 0);
   return nlmsg(type, flags, seq, [rtm, rtattr(RTA_GATEWAY, be32(gateway)), rtattr(RTA_OIF, oif)]);
 }
@@ -140,12 +143,12 @@ export function defaultRouteMessage(type: typeof RTM_NEWROUTE | typeof RTM_DELRO
 export function parseNetlinkAck(bytes: Uint8Array, seq: number): number | { error: string } {
   let at = 0;
   while (at + NLMSG_HDRLEN <= bytes.length) {
-    const len = rd32(bytes, at);
+    const len = readU32le(bytes, at);
     if (len < NLMSG_HDRLEN || at + len > bytes.length) return { error: `netlink message of length ${len} at ${at} runs past ${bytes.length} bytes` };
-    const type = rd16(bytes, at + 4);
-    if (type === NLMSG_ERROR && rd32(bytes, at + 8) === seq) {
+    const type = readU16le(bytes, at + 4);
+    if (type === NLMSG_ERROR && readU32le(bytes, at + 8) === seq) {
       if (len < NLMSG_HDRLEN + 4) return { error: 'NLMSG_ERROR without its error field' };
-      return rd32(bytes, at + NLMSG_HDRLEN) | 0;
+      return readU32le(bytes, at + NLMSG_HDRLEN) | 0;
     }
     at += (len + 3) & ~3;
   }
@@ -156,7 +159,7 @@ export function parseNetlinkAck(bytes: Uint8Array, seq: number): number | { erro
 
 /** struct sockaddr_in: family in host order, port and address in network order. */
 function sockaddrIn(out: Uint8Array, at: number, addr: number): void {
-  le16(out, at, AF_INET);
+  writeU16le(out, at, AF_INET);
   out.set(be32(addr), at + 4);
 }
 
@@ -178,7 +181,7 @@ export function rtentryDefault(gateway: number): Uint8Array {
   sockaddrIn(out, 4, 0); // rt_dst
   sockaddrIn(out, 20, gateway); // rt_gateway
   sockaddrIn(out, 36, 0); // rt_genmask
-  le16(out, 52, RTF_UP | RTF_GATEWAY);
+  writeU16le(out, 52, RTF_UP | RTF_GATEWAY);
   return out;
 }
 
@@ -187,7 +190,7 @@ export function interfaceInfo(sys: Syscalls, fd: number, ifname: string): { ifin
   const req = ifreqAddr(ifname, 0);
   let r = sys.ioctl(fd, SIOCGIFINDEX, req);
   if (r < 0) return { error: `SIOCGIFINDEX ${ifname}: ${errnoName(r)}` };
-  const ifindex = rd32(req, 16);
+  const ifindex = readU32le(req, 16);
   const hw = ifreqAddr(ifname, 0);
   r = sys.ioctl(fd, SIOCGIFHWADDR, hw);
   if (r < 0) return { error: `SIOCGIFHWADDR ${ifname}: ${errnoName(r)}` };
@@ -280,19 +283,3 @@ export function removeInterfaceConfig(sys: Syscalls, c: InterfaceConfig): Config
   return apply(sys, false, c);
 }
 
-function le16(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 255;
-  b[o + 1] = (v >>> 8) & 255;
-}
-function le32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 255;
-  b[o + 1] = (v >>> 8) & 255;
-  b[o + 2] = (v >>> 16) & 255;
-  b[o + 3] = (v >>> 24) & 255;
-}
-function rd16(b: Uint8Array, o: number): number {
-  return b[o]! | (b[o + 1]! << 8);
-}
-function rd32(b: Uint8Array, o: number): number {
-  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-}

@@ -5,8 +5,8 @@
  */
 import { NS_PER_MS, NS_PER_SEC, type Nanos, type TimerHandle } from '../emulator/event-queue.js';
 import { ipToString } from '../stack/core/addr.js';
-import { ipChecksum } from '../stack/core/checksum.js';
-import { IPPROTO_ICMP } from '../stack/ipv4/ipv4-header.js';
+import { ipChecksum } from '../stack/wire/checksum.js';
+import { IPPROTO_ICMP } from '../stack/wire/ipv4-header.js';
 import { AF_INET, Errno, errnoName, SOCK_DGRAM, SOCK_RAW } from '../stack/socket/sock.js';
 import type { Program, ProgramContext } from './program.js';
 

@@ -7,7 +7,8 @@
  * then falls back to /proc/net/tcp; this one reports the failure so the difference shows).
  */
 import { ipToString } from '../stack/core/addr.js';
-import { NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NlWriter, nlmsgAlign, parseNlmsg, rd32le } from '../stack/core/netlink-message.js';
+import { NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NlWriter, nlmsgAlign, parseNlmsg } from '../stack/core/netlink-message.js';
+import { readU32le } from '../stack/uapi/byte-order.js';
 import { INET_DIAG_MSG_LEN, IPPROTO_TCP, NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, inetDiagReqV2, parseInetDiagMsg, type InetDiagMsg } from '../stack/core/sock-diag.js';
 import { errnoName, SOCK_RAW } from '../stack/socket/sock.js';
 import { AF_NETLINK } from './net-config.js';
@@ -75,7 +76,7 @@ export class Ss implements Program {
         if (!h) break;
         if (h.type === NLMSG_DONE) done = true;
         else if (h.type === NLMSG_ERROR) {
-          this.result.error = `netlink error ${-(rd32le(b, p + NLMSG_HDRLEN) | 0)}`;
+          this.result.error = `netlink error ${-(readU32le(b, p + NLMSG_HDRLEN) | 0)}`;
           done = true;
         } else if (h.type === SOCK_DIAG_BY_FAMILY && h.len >= NLMSG_HDRLEN + INET_DIAG_MSG_LEN) {
           const m = parseInetDiagMsg(b, p + NLMSG_HDRLEN);

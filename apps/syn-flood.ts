@@ -5,11 +5,11 @@
  * gateway and die there.
  */
 import type { Nanos } from '../emulator/event-queue.js';
-import { csumFold, csumPartial, pseudoHeaderSum } from '../stack/core/checksum.js';
-import { writeU16, writeU32 } from '../stack/core/addr.js';
-import { IPPROTO_TCP } from '../stack/ipv4/ipv4-header.js';
+import { csumFold, csumPartial, pseudoHeaderSum } from '../stack/wire/checksum.js';
+import { IPPROTO_TCP } from '../stack/wire/ipv4-header.js';
 import { AF_INET, Errno, errnoName, SOCK_RAW } from '../stack/socket/sock.js';
 import type { Program, ProgramContext } from './program.js';
+import { writeU16, writeU32 } from '../stack/uapi/byte-order.js';
 
 export interface SynFloodOptions {
   target: number;

@@ -3,11 +3,11 @@
  * the seeds the fuzzer mutates. Each is correct on the wire (checksums, lengths), so a mutation
  * is one step off a frame the stack accepts and reaches deep into its parsers.
  */
-import { writeU16, writeU32 } from '../stack/core/addr.js';
-import { ETH_P_ARP, ETH_P_IP } from '../stack/ethernet/eth.js';
-import { IPPROTO_IGMP } from '../stack/ipv4/igmp-header.js';
-import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../stack/ipv4/ipv4-header.js';
-import { csumFold, csumPartial, ipChecksum, pseudoHeaderSum } from '../stack/core/checksum.js';
+import { IPPROTO_IGMP } from '../stack/wire/igmp-header.js';
+import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../stack/wire/ipv4-header.js';
+import { csumFold, csumPartial, ipChecksum, pseudoHeaderSum } from '../stack/wire/checksum.js';
+import { writeU16, writeU32 } from '../stack/uapi/byte-order.js';
+import { ETH_P_ARP, ETH_P_IP } from '../stack/uapi/if-ether.js';
 
 export interface Endpoints {
   dutMac: Uint8Array;
@@ -24,7 +24,6 @@ export interface LiveTcp {
   seq: number;
   ack: number;
 }
-
 
 export function ethFrame(e: Endpoints, ethertype: number, payload: Uint8Array, dst: Uint8Array = e.dutMac): Uint8Array {
   const f = new Uint8Array(14 + payload.length);

@@ -24,9 +24,9 @@ import { inetAddAddress, inetAddRoute, inetFlushInterface } from '../stack/ipv4/
 import type { TcpSock } from '../stack/ipv4/tcp-sock.js';
 import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../stack/socket/sock.js';
 import { Syscalls } from '../stack/socket/syscalls.js';
-import { ETH_P_ARP } from '../stack/ethernet/eth.js';
 import { ethFrame, seedFrames, type Endpoints, type LiveTcp, type SeedFrame } from './frames.js';
 import { mutate } from './mutate.js';
+import { ETH_P_ARP } from '../stack/uapi/if-ether.js';
 
 export const LAB_IP = 0xc0000201; // 192.0.2.1
 export const DUT_IP = 0xc0000202; // 192.0.2.2

@@ -5,11 +5,11 @@
  * behind them; sometimes they are left wrong, to exercise the drops.
  */
 import type { Prng } from '../emulator/prng.js';
-import { readU32, writeU16 } from '../stack/core/addr.js';
-import { ipChecksum } from '../stack/core/checksum.js';
-import { ETH_P_IP } from '../stack/ethernet/eth.js';
-import { IPPROTO_TCP, IPPROTO_UDP } from '../stack/ipv4/ipv4-header.js';
+import { ipChecksum } from '../stack/wire/checksum.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../stack/wire/ipv4-header.js';
 import { transportChecksum } from './frames.js';
+import { readU32, writeU16 } from '../stack/uapi/byte-order.js';
+import { ETH_P_IP } from '../stack/uapi/if-ether.js';
 
 const INTERESTING = [0x00, 0x01, 0x7f, 0x80, 0xff, 0x40, 0x20, 0x10, 0x05, 0x0f];
 /** The largest frame the lab's MAC sends (no FCS): 1514 bytes. */

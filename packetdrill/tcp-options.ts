@@ -3,7 +3,7 @@
  * the script's layout, NOPs included): used to build inbound segments and as the expected
  * bytes for outbound ones. And the packetdrill-style text of options and packets.
  */
-import { TCPOPT_EOL, TCPOPT_FASTOPEN, TCPOPT_MSS, TCPOPT_NOP, TCPOPT_SACK, TCPOPT_SACK_PERM, TCPOPT_TIMESTAMP, TCPOPT_WINDOW, type TcpOptions } from '../stack/ipv4/tcp-header.js';
+import { TCPOPT_EOL, TCPOPT_FASTOPEN, TCPOPT_MSS, TCPOPT_NOP, TCPOPT_SACK, TCPOPT_SACK_PERM, TCPOPT_TIMESTAMP, TCPOPT_WINDOW, type TcpOptions } from '../stack/wire/tcp-header.js';
 import type { OptionSpec, TcpPacketSpec } from './script.js';
 
 export interface OptionBytes {

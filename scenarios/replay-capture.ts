@@ -17,6 +17,7 @@
 import { readFileSync } from 'node:fs';
 import { isPcapngError, readPcapng } from '../traces/pcapng-reader.js';
 import { readPcap } from '../traces/pcap-reader.js';
+import { readU32, writeU32 } from '../stack/uapi/byte-order.js';
 
 export interface ReplayFrame {
   /** Time after the first replayed frame. */
@@ -68,17 +69,6 @@ function macText(b: Uint8Array, o = 0): string {
 
 function ipText(a: number): string {
   return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
-}
-
-function readU32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-
-function writeU32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & 255;
-  b[o + 2] = (v >>> 8) & 255;
-  b[o + 3] = v & 255;
 }
 
 /** RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), for the checksum at `at` when a 32-bit field changes. */

@@ -5,11 +5,13 @@ import { describe, expect, it } from 'vitest';
 import { NS_PER_MS } from '../emulator/event-queue.js';
 import type { FrameDirection } from '../emulator/ethernet-mac.js';
 import { liveObjectBytes } from '../scenarios/boot.js';
-import { AF_PACKET, ETH_P_ALL, PACKET_OUTGOING, type SockaddrLl } from '../stack/packet/af-packet.js';
+import { AF_PACKET, PACKET_OUTGOING, type SockaddrLl } from '../stack/packet/af-packet.js';
 import { TP_STATUS_KERNEL, TP_STATUS_LOSING, TP_STATUS_USER, TPACKET_V2, type TpacketReq } from '../stack/packet/packet-ring.js';
 import { AF_INET, Errno, SOCK_DGRAM, SOCK_RAW } from '../stack/socket/sock.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
 import { bootPair, drain, DUT_IP, ethFrame, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, toDut, udpSegment, type Pair } from './helpers/lab-pair.js';
+import { readU32le } from '../stack/uapi/byte-order.js';
+import { ETH_P_ALL } from '../stack/uapi/if-ether.js';
 
 const PACKET_HOST = 0;
 const ETH_P_IP = 0x0800;
@@ -42,7 +44,6 @@ function packetSocket(sys: Syscalls, type: number, protocol: number, ifindex: nu
   return fd;
 }
 
-
 /** An ICMP echo request message for a ping socket (the kernel fills id and checksum). */
 function echoRequest(seq: number, payload: Uint8Array): Uint8Array {
   const m = new Uint8Array(8 + payload.length);
@@ -58,10 +59,6 @@ function expectSameFrame(captured: Uint8Array, onWire: Uint8Array): void {
   expect(onWire.length).toBe(Math.max(60, captured.length));
   expect(onWire.subarray(0, captured.length)).toEqual(captured);
   expect(onWire.subarray(captured.length).every((b) => b === 0)).toBe(true);
-}
-
-function u32le(b: Uint8Array, at: number): number {
-  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
 /** RAM in use outside slab caches and kmalloc-large: page allocations such as ring blocks. */
@@ -325,12 +322,12 @@ describe('packet socket rings (PACKET_MMAP)', () => {
       expect(ts).toBeGreaterThanOrEqual(lastTs);
       lastTs = ts;
       // The header is in board RAM at the slot: the status word and the frame bytes there.
-      expect(u32le(ram.bytes, f.addr)).toBe(TP_STATUS_USER);
+      expect(readU32le(ram.bytes, f.addr)).toBe(TP_STATUS_USER);
       expect(ram.bytes.subarray(f.addr + 66, f.addr + 66 + f.tp_len)).toEqual(frames[i]);
       // Frames sit in blocks of two: slot i at block i/2, offset (i%2) × 2048.
       if (i % 2 === 1) expect(f.addr % PAGE).toBe(2048);
       ring.release();
-      expect(u32le(ram.bytes, f.addr)).toBe(TP_STATUS_KERNEL);
+      expect(readU32le(ram.bytes, f.addr)).toBe(TP_STATUS_KERNEL);
     }
     expect(ring.next()).toBeNull();
     // The ring is free again; the next frame is marked: frames were lost since the last statistics.

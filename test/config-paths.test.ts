@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NS_PER_MS } from '../emulator/event-queue.js';
-import { readU32, writeU32 } from '../stack/core/addr.js';
 import { inetAddAddress } from '../stack/ipv4/devinet.js';
 import {
   SIOCADDRT, SIOCDELRT, SIOCGIFADDR, SIOCGIFFLAGS, SIOCGIFHWADDR, SIOCGIFINDEX, SIOCGIFMTU, SIOCGIFNAME, SIOCGIFNETMASK,
@@ -15,6 +14,7 @@ import {
 import { AF_INET, Errno, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM } from '../stack/socket/sock.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
 import { bootPair, DUT_IP, expectBaseline, LAB_IP, pattern, settle, type Pair } from './helpers/lab-pair.js';
+import { readU16le, readU32, readU32le, writeU16le, writeU32, writeU32le } from '../stack/uapi/byte-order.js';
 
 const AF_NETLINK = 16;
 const NETLINK_ROUTE = 0;
@@ -25,19 +25,6 @@ const ESRCH = 3;
 
 // ---------------------------------------------------------------- netlink encoding (i386)
 
-function le16(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 255;
-  b[o + 1] = (v >>> 8) & 255;
-}
-function le32(b: Uint8Array, o: number, v: number): void {
-  for (let i = 0; i < 4; i++) b[o + i] = (v >>> (8 * i)) & 255;
-}
-function rd16(b: Uint8Array, o: number): number {
-  return b[o]! | (b[o + 1]! << 8);
-}
-function rd32(b: Uint8Array, o: number): number {
-  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-}
 function be(v: number): Uint8Array {
   const b = new Uint8Array(4);
   writeU32(b, 0, v);
@@ -45,23 +32,23 @@ function be(v: number): Uint8Array {
 }
 function u32(v: number): Uint8Array {
   const b = new Uint8Array(4);
-  le32(b, 0, v);
+  writeU32le(b, 0, v);
   return b;
 }
 function attr(type: number, payload: Uint8Array): Uint8Array {
   const b = new Uint8Array((4 + payload.length + 3) & ~3);
-  le16(b, 0, 4 + payload.length);
-  le16(b, 2, type);
+  writeU16le(b, 0, 4 + payload.length);
+  writeU16le(b, 2, type);
   b.set(payload, 4);
   return b;
 }
 function nlmsg(type: number, flags: number, seq: number, ...parts: Uint8Array[]): Uint8Array {
   const len = 16 + parts.reduce((s, p) => s + p.length, 0);
   const b = new Uint8Array(len);
-  le32(b, 0, len);
-  le16(b, 4, type);
-  le16(b, 6, flags);
-  le32(b, 8, seq);
+  writeU32le(b, 0, len);
+  writeU16le(b, 4, type);
+  writeU16le(b, 6, flags);
+  writeU32le(b, 8, seq);
   let at = 16;
   for (const p of parts) {
     b.set(p, at);
@@ -73,7 +60,7 @@ function ifaddrmsg(family: number, prefixLen: number, ifindex: number): Uint8Arr
   const b = new Uint8Array(8);
   b[0] = family;
   b[1] = prefixLen;
-  le32(b, 4, ifindex);
+  writeU32le(b, 4, ifindex);
   return b;
 }
 /** struct rtmsg: 12 bytes (eight u8 fields and rtm_flags). */
@@ -107,9 +94,9 @@ function recvAll(sys: Syscalls, fd: number): Msg[] {
     if (typeof r === 'number') return out;
     let at = 0;
     while (at + 16 <= r.data.length) {
-      const len = rd32(r.data, at);
+      const len = readU32le(r.data, at);
       expect(len).toBeGreaterThanOrEqual(16);
-      out.push({ type: rd16(r.data, at + 4), flags: rd16(r.data, at + 6), seq: rd32(r.data, at + 8), body: r.data.slice(at + 16, at + len) });
+      out.push({ type: readU16le(r.data, at + 4), flags: readU16le(r.data, at + 6), seq: readU32le(r.data, at + 8), body: r.data.slice(at + 16, at + len) });
       at += (len + 3) & ~3;
     }
   }
@@ -121,16 +108,16 @@ function request(sys: Syscalls, fd: number, msg: Uint8Array): number {
   const replies = recvAll(sys, fd);
   const ack = replies.find((m) => m.type === 2);
   if (!ack) throw new Error('no acknowledgement');
-  expect(ack.seq).toBe(rd32(msg, 8));
-  return rd32(ack.body, 0) | 0;
+  expect(ack.seq).toBe(readU32le(msg, 8));
+  return readU32le(ack.body, 0) | 0;
 }
 
 function attrsOf(body: Uint8Array, fixed: number): Map<number, Uint8Array> {
   const m = new Map<number, Uint8Array>();
   let at = fixed;
   while (at + 4 <= body.length) {
-    const len = rd16(body, at);
-    m.set(rd16(body, at + 2), body.slice(at + 4, at + len));
+    const len = readU16le(body, at);
+    m.set(readU16le(body, at + 2), body.slice(at + 4, at + len));
     at += (len + 3) & ~3;
   }
   return m;
@@ -142,7 +129,7 @@ function ifreq(name: string, addr?: number, family = AF_INET): Uint8Array {
   const b = new Uint8Array(32);
   for (let i = 0; i < name.length; i++) b[i] = name.charCodeAt(i);
   if (addr !== undefined) {
-    le16(b, 16, family);
+    writeU16le(b, 16, family);
     writeU32(b, 20, addr);
   }
   return b;
@@ -150,16 +137,16 @@ function ifreq(name: string, addr?: number, family = AF_INET): Uint8Array {
 
 function rtentry(dst: number, genmask: number, gateway: number, flags: number, dev?: string): Uint8Array {
   const b = new Uint8Array(84 + 16);
-  le16(b, 4, AF_INET);
+  writeU16le(b, 4, AF_INET);
   writeU32(b, 8, dst);
-  le16(b, 20, AF_INET);
+  writeU16le(b, 20, AF_INET);
   writeU32(b, 24, gateway);
-  le16(b, 36, AF_INET);
+  writeU16le(b, 36, AF_INET);
   writeU32(b, 40, genmask);
-  le16(b, 52, flags);
+  writeU16le(b, 52, flags);
   if (dev) {
     // rt_dev points into the same buffer: the name sits just after the structure.
-    le32(b, 68, 84);
+    writeU32le(b, 68, 84);
     for (let i = 0; i < dev.length; i++) b[84 + i] = dev.charCodeAt(i);
   }
   return b;
@@ -241,7 +228,7 @@ describe('configuration by rtnetlink (client profile: NETLINK and RTNETLINK buil
     // The same address again with NLM_F_EXCL: EEXIST, and the error message carries the request.
     s.sendto(nl, add, { addr: 0, port: 0 });
     const err = recvAll(s, nl)[0]!;
-    expect(rd32(err.body, 0) | 0).toBe(-Errno.EEXIST);
+    expect(readU32le(err.body, 0) | 0).toBe(-Errno.EEXIST);
     expect(err.body.slice(4)).toEqual(add);
     const cases: [Uint8Array, number][] = [
       [nlmsg(20, REQ | ACK, 2, ifaddrmsg(AF_INET, 33, ifindex), attr(2, be(DUT_IP))), -Errno.EINVAL], // prefix > 32
@@ -262,21 +249,21 @@ describe('configuration by rtnetlink (client profile: NETLINK and RTNETLINK buil
     expect(request(s, nl, bad)).toBe(0);
     // Lying lengths: too short, longer than what was sent; non-requests and control messages are skipped.
     const short = nlmsg(20, REQ | ACK, 14, ifaddrmsg(AF_INET, 24, ifindex));
-    le32(short, 0, 8);
+    writeU32le(short, 0, 8);
     const long = nlmsg(20, REQ | ACK, 15, ifaddrmsg(AF_INET, 24, ifindex));
-    le32(long, 0, 4000);
+    writeU32le(long, 0, 4000);
     for (const m of [short, long, nlmsg(20, ACK, 16, ifaddrmsg(AF_INET, 24, ifindex)), nlmsg(1, REQ, 17)]) {
       expect(s.sendto(nl, m, { addr: 0, port: 0 })).toBe(m.length);
     }
     const quiet = recvAll(s, nl);
-    expect(quiet.filter((m) => rd32(m.body, 0) !== 0)).toEqual([]); // only the ACK asked by the non-request
+    expect(quiet.filter((m) => readU32le(m.body, 0) !== 0)).toEqual([]); // only the ACK asked by the non-request
     // Random bytes never throw.
     let x = 12345;
     for (let i = 0; i < 300; i++) {
       const junk = new Uint8Array(16 + (i % 64));
       for (let j = 0; j < junk.length; j++) junk[j] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
-      if (i % 2) le32(junk, 0, junk.length);
-      if (i % 3) le16(junk, 6, REQ);
+      if (i % 2) writeU32le(junk, 0, junk.length);
+      if (i % 3) writeU16le(junk, 6, REQ);
       s.sendto(nl, junk, { addr: 0, port: 0 });
       recvAll(s, nl);
     }
@@ -320,18 +307,18 @@ describe('configuration by ioctl (minimal profile: no NETLINK)', () => {
 
     const q = ifreq('eth0');
     expect(s.ioctl(fd, SIOCGIFADDR, q)).toBe(0);
-    expect([rd16(q, 16), readU32(q, 20)]).toEqual([AF_INET, DUT_IP]);
+    expect([readU16le(q, 16), readU32(q, 20)]).toEqual([AF_INET, DUT_IP]);
     expect(s.ioctl(fd, SIOCGIFINDEX, q)).toBe(0);
-    expect(rd32(q, 16)).toBe(p.dut.dev.ifindex);
+    expect(readU32le(q, 16)).toBe(p.dut.dev.ifindex);
     expect(s.ioctl(fd, SIOCGIFFLAGS, q)).toBe(0);
-    expect(rd16(q, 16) & IFF_UP).toBe(IFF_UP);
+    expect(readU16le(q, 16) & IFF_UP).toBe(IFF_UP);
     expect(s.ioctl(fd, SIOCGIFHWADDR, q)).toBe(0);
     expect([...q.subarray(18, 24)]).toEqual([...p.dut.dev.hwAddr]);
-    le32(q, 16, 1400);
+    writeU32le(q, 16, 1400);
     expect(s.ioctl(fd, SIOCSIFMTU, q)).toBe(0);
     expect(s.ioctl(fd, SIOCGIFMTU, q)).toBe(0);
-    expect(rd32(q, 16)).toBe(1400);
-    le32(q, 16, p.dut.dev.ifindex);
+    expect(readU32le(q, 16)).toBe(1400);
+    writeU32le(q, 16, p.dut.dev.ifindex);
     expect(s.ioctl(fd, SIOCGIFNAME, q)).toBe(0);
     expect(String.fromCharCode(...q.subarray(0, 4))).toBe('eth0');
     expect(s.ioctl(fd, SIOCINQ, new Uint8Array(4))).toBe(0); // UDP's own request: not a configuration one
@@ -369,7 +356,7 @@ describe('configuration by ioctl (minimal profile: no NETLINK)', () => {
     expect(s.ioctl(fd, SIOCADDRT, rtentry(0, 0, 0xc0000201, RTF_UP | RTF_GATEWAY))).toBe(-Errno.ENETUNREACH);
     expect(s.ioctl(fd, SIOCADDRT, rtentry(0x0b000001, 0, 0, RTF_UP | RTF_HOST, 'eth7'))).toBe(-Errno.ENODEV);
     const wild = rtentry(0, 0, 0x0a000001, RTF_UP | RTF_GATEWAY);
-    le32(wild, 68, 5000); // rt_dev points outside the program's buffer
+    writeU32le(wild, 68, 5000); // rt_dev points outside the program's buffer
     expect(s.ioctl(fd, SIOCADDRT, wild)).toBe(-EFAULT);
     expect(s.ioctl(fd, SIOCADDRT, rtentry(0x0b000001, 0, 0, RTF_UP | RTF_HOST, 'eth0'))).toBe(0);
     expect(p.dut.stack.fib.lookup(0x0b000001)?.prefixLen).toBe(32);

@@ -2,7 +2,7 @@
 // fragment skbs in the DUT's RAM, Linux's counters, timers and limits.
 import { describe, expect, it } from 'vitest';
 import { NS_PER_MS, NS_PER_SEC } from '../emulator/event-queue.js';
-import { IP_MF } from '../stack/ipv4/ipv4-header.js';
+import { IP_MF } from '../stack/wire/ipv4-header.js';
 import { AF_INET, SOCK_DGRAM } from '../stack/socket/sock.js';
 import { bootPair, DUT_IP, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, toDut, udpSegment, type Pair } from './helpers/lab-pair.js';
 

@@ -11,9 +11,8 @@ import { KMALLOC_SIZES, kmallocIndex } from '../emulator/ram/kmalloc.js';
 import { liveObjectBytes } from '../scenarios/boot.js';
 import { buildFirmware } from '../scenarios/firmware.js';
 import { resolveBoard, resolveCostTable, resolveProfile } from '../scenarios/inputs.js';
-import { readU16, readU32, writeU16 } from '../stack/core/addr.js';
-import { ipChecksum } from '../stack/core/checksum.js';
-import { emitIgmp, emitIgmpv3Query } from '../stack/ipv4/igmp-header.js';
+import { ipChecksum } from '../stack/wire/checksum.js';
+import { emitIgmp, emitIgmpv3Query } from '../stack/wire/igmp-header.js';
 import { ipMreqn } from '../stack/ipv4/igmp.js';
 import { AF_INET, Errno, SOCK_DGRAM, SOCK_STREAM } from '../stack/socket/sock.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
@@ -22,6 +21,7 @@ import { compareImages, without } from './helpers/features.js';
 import { bootPair, drain, DUT_IP, ethFrame, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, type Pair } from './helpers/lab-pair.js';
 import { removeTempDirs, tempDir } from './helpers/run.js';
 import { tsharkExpert, tsharkFields } from './helpers/tshark.js';
+import { readU16, readU32, writeU16 } from '../stack/uapi/byte-order.js';
 
 afterAll(removeTempDirs);
 
@@ -111,7 +111,6 @@ function udpSocket(sys: Syscalls, port: number, reuse = true): number {
   expect(sys.bind(fd, { addr: 0, port })).toBe(0);
   return fd;
 }
-
 
 /** The lab host's sender: a UDP socket whose multicast goes out of its own address (it has no default route). */
 function labSender(p: Pair): number {

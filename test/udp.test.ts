@@ -1,11 +1,11 @@
 // UDP on two booted boards: sockets in board RAM, datagrams on the wire, Linux's counters.
 import { describe, expect, it } from 'vitest';
 import { NS_PER_MS, NS_PER_SEC } from '../emulator/event-queue.js';
-import { writeU16 } from '../stack/core/addr.js';
 import { inetAddAddress } from '../stack/ipv4/devinet.js';
 import { AF_INET, Errno, SOCK_DGRAM } from '../stack/socket/sock.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
 import { bootPair, drain, DUT_IP, expectBaseline, inject, ipPacket, LAB_IP, OTHER_IP, pattern, settle, toDut, udpSegment, type Pair } from './helpers/lab-pair.js';
+import { writeU16 } from '../stack/uapi/byte-order.js';
 
 const EACCES = 13;
 
@@ -14,7 +14,6 @@ function udpSocket(sys: Syscalls): number {
   expect(fd).toBeGreaterThanOrEqual(0);
   return fd;
 }
-
 
 function udpMib(p: Pair, who: 'dut' | 'lab'): Record<string, number> {
   return p[who].stack.mib.snapshot()['Udp']!;

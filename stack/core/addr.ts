@@ -25,24 +25,3 @@ export function macToString(m: Uint8Array): string {
 export const BROADCAST_MAC = new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
 export const ZERO_MAC = new Uint8Array(6);
 
-export function macEqual(a: Uint8Array, aOff: number, b: Uint8Array): boolean {
-  for (let i = 0; i < 6; i++) if (a[aOff + i] !== b[i]) return false;
-  return true;
-}
-
-export function readU16(b: Uint8Array, o: number): number {
-  return (b[o]! << 8) | b[o + 1]!;
-}
-export function readU32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
-}
-export function writeU16(b: Uint8Array, o: number, v: number): void {
-  b[o] = (v >>> 8) & 255;
-  b[o + 1] = v & 255;
-}
-export function writeU32(b: Uint8Array, o: number, v: number): void {
-  b[o] = (v >>> 24) & 255;
-  b[o + 1] = (v >>> 16) & 255;
-  b[o + 2] = (v >>> 8) & 255;
-  b[o + 3] = v & 255;
-}

@@ -14,6 +14,7 @@
  * The program has been validated (filter.ts, bpf_check_classic) before it runs, so jumps are
  * forward and in range and the last instruction returns: the loop always ends.
  */
+import { readU32le } from '../uapi/byte-order.js';
 
 // Instruction classes, sizes, modes, operations and sources (include/uapi/linux/bpf_common.h).
 export const BPF_LD = 0x00;
@@ -172,10 +173,6 @@ function ancillary(p: BpfPacket, k: number, a: number, x: number, env: BpfEnv): 
 }
 
 const SIZE_OF = [4, 2, 1, 0];
-
-function readU32le(b: Uint8Array, at: number): number {
-  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
-}
 
 /** Instructions executed by bpfRun since boot, for the CPU charge (sk_filter's cost). */
 export const bpfStats = { insns: 0 };

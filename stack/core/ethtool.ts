@@ -20,6 +20,7 @@
  */
 import type { NetStack } from '../net-stack.js';
 import { Errno } from '../socket/sock.js';
+import { readU32le, writeU16le, writeU32le } from '../uapi/byte-order.js';
 
 export const SIOCETHTOOL = 0x8946;
 
@@ -134,26 +135,10 @@ function fits(arg: Uint8Array, at: number, len: number): boolean {
   return at >= 0 && len >= 0 && at + len <= arg.length;
 }
 
-function rd32(b: Uint8Array, o: number): number {
-  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-}
-
-function wr32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 255;
-  b[o + 1] = (v >>> 8) & 255;
-  b[o + 2] = (v >>> 16) & 255;
-  b[o + 3] = (v >>> 24) & 255;
-}
-
-function wr16(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 255;
-  b[o + 1] = (v >>> 8) & 255;
-}
-
 /** A u64 counter as two little-endian words (counters stay below 2^53). */
 function wr64(b: Uint8Array, o: number, v: number): void {
-  wr32(b, o, v >>> 0);
-  wr32(b, o + 4, Math.floor(v / 2 ** 32) >>> 0);
+  writeU32le(b, o, v >>> 0);
+  writeU32le(b, o + 4, Math.floor(v / 2 ** 32) >>> 0);
 }
 
 /** strscpy into a fixed char array: NUL-terminated, truncated to fit, zero-padded. */
@@ -184,10 +169,10 @@ function linkModeWords(bits: readonly number[]): number[] {
  */
 export function devEthtool(stack: NetStack, arg: Uint8Array): number {
   if (arg.length < 32) return -Errno.EFAULT;
-  const at = rd32(arg, 16);
+  const at = readU32le(arg, 16);
   // copy_from_user(&ethcmd, useraddr, 4): ifr_data must point at the program's memory.
   if (at === 0 || !fits(arg, at, 4)) return -Errno.EFAULT;
-  const cmd = rd32(arg, at);
+  const cmd = readU32le(arg, at);
   const mem = stack.env.mem;
   const state = mem.kmalloc(ETHTOOL_DEVLINK_COMPAT_SIZE);
   if (state === 0) return -Errno.ENOMEM;
@@ -212,8 +197,8 @@ function command(stack: NetStack, ops: EthtoolOps, cmd: number, arg: Uint8Array,
       return getLinkKsettings(ops, arg, at);
     case ETHTOOL_GLINK: {
       if (!fits(arg, at, ETHTOOL_VALUE_SIZE)) return -Errno.EFAULT;
-      wr32(arg, at, ETHTOOL_GLINK);
-      wr32(arg, at + 4, ops.getLink() ? 1 : 0);
+      writeU32le(arg, at, ETHTOOL_GLINK);
+      writeU32le(arg, at + 4, ops.getLink() ? 1 : 0);
       return 0;
     }
     case ETHTOOL_GCOALESCE:
@@ -239,7 +224,7 @@ function getDrvinfo(ops: EthtoolOps, arg: Uint8Array, at: number): number {
   if (!fits(arg, at, ETHTOOL_DRVINFO_SIZE)) return -Errno.EFAULT;
   const info = ops.getDrvinfo();
   const b = new Uint8Array(ETHTOOL_DRVINFO_SIZE);
-  wr32(b, 0, ETHTOOL_GDRVINFO);
+  writeU32le(b, 0, ETHTOOL_GDRVINFO);
   wrString(b, 4, 32, info.driver);
   wrString(b, 36, 32, info.version);
   wrString(b, 68, 32, info.fwVersion);
@@ -247,11 +232,11 @@ function getDrvinfo(ops: EthtoolOps, arg: Uint8Array, at: number): number {
   wrString(b, 132, 32, info.eromVersion);
   // reserved2[12] at 164, then n_priv_flags, n_stats, testinfo_len, eedump_len, regdump_len.
   const count = (sset: number): number => Math.max(0, ops.getSsetCount(sset));
-  wr32(b, 176, count(ETH_SS_PRIV_FLAGS));
-  wr32(b, 180, count(ETH_SS_STATS));
-  wr32(b, 184, count(ETH_SS_TEST));
-  wr32(b, 188, info.eedumpLen);
-  wr32(b, 192, info.regdumpLen);
+  writeU32le(b, 176, count(ETH_SS_PRIV_FLAGS));
+  writeU32le(b, 180, count(ETH_SS_STATS));
+  writeU32le(b, 184, count(ETH_SS_TEST));
+  writeU32le(b, 188, info.eedumpLen);
+  writeU32le(b, 192, info.regdumpLen);
   arg.set(b, at);
   return 0;
 }
@@ -261,10 +246,10 @@ function getSettings(ops: EthtoolOps, arg: Uint8Array, at: number): number {
   if (!fits(arg, at, ETHTOOL_CMD_SIZE)) return -Errno.EFAULT;
   const k = ops.getLinkKsettings();
   const b = new Uint8Array(ETHTOOL_CMD_SIZE);
-  wr32(b, 0, ETHTOOL_GSET);
-  wr32(b, 4, linkModeWords(k.supported)[0]!);
-  wr32(b, 8, linkModeWords(k.advertising)[0]!);
-  wr16(b, 12, k.speed & 0xffff); // speed, low half (ethtool_cmd_speed_set)
+  writeU32le(b, 0, ETHTOOL_GSET);
+  writeU32le(b, 4, linkModeWords(k.supported)[0]!);
+  writeU32le(b, 8, linkModeWords(k.advertising)[0]!);
+  writeU16le(b, 12, k.speed & 0xffff); // speed, low half (ethtool_cmd_speed_set)
   b[14] = k.duplex;
   b[15] = k.port;
   b[16] = k.phyAddress;
@@ -272,10 +257,10 @@ function getSettings(ops: EthtoolOps, arg: Uint8Array, at: number): number {
   b[18] = k.autoneg;
   b[19] = k.mdioSupport;
   // maxtxpkt, maxrxpkt (20, 24) stay 0.
-  wr16(b, 28, k.speed >>> 16); // speed_hi
+  writeU16le(b, 28, k.speed >>> 16); // speed_hi
   b[30] = k.ethTpMdix;
   b[31] = k.ethTpMdixCtrl;
-  wr32(b, 32, linkModeWords(k.lpAdvertising)[0]!);
+  writeU32le(b, 32, linkModeWords(k.lpAdvertising)[0]!);
   arg.set(b, at);
   return 0;
 }
@@ -289,7 +274,7 @@ function getLinkKsettings(ops: EthtoolOps, arg: Uint8Array, at: number): number 
   if (!fits(arg, at, ETHTOOL_LINK_SETTINGS_SIZE)) return -Errno.EFAULT;
   const nwords = (arg[at + 15]! << 24) >> 24; // s8 link_mode_masks_nwords
   const b = new Uint8Array(ETHTOOL_LINK_SETTINGS_SIZE + 3 * 4 * ETHTOOL_LINK_MODE_MASK_NU32);
-  wr32(b, 0, ETHTOOL_GLINKSETTINGS);
+  writeU32le(b, 0, ETHTOOL_GLINKSETTINGS);
   if (nwords !== ETHTOOL_LINK_MODE_MASK_NU32) {
     b[15] = -ETHTOOL_LINK_MODE_MASK_NU32 & 0xff;
     arg.set(b.subarray(0, ETHTOOL_LINK_SETTINGS_SIZE), at);
@@ -297,7 +282,7 @@ function getLinkKsettings(ops: EthtoolOps, arg: Uint8Array, at: number): number 
   }
   if (!fits(arg, at, b.length)) return -Errno.EFAULT;
   const k = ops.getLinkKsettings();
-  wr32(b, 4, k.speed);
+  writeU32le(b, 4, k.speed);
   b[8] = k.duplex;
   b[9] = k.port;
   b[10] = k.phyAddress;
@@ -311,7 +296,7 @@ function getLinkKsettings(ops: EthtoolOps, arg: Uint8Array, at: number): number 
   let o = ETHTOOL_LINK_SETTINGS_SIZE;
   for (const mask of [k.supported, k.advertising, k.lpAdvertising]) {
     for (const w of linkModeWords(mask)) {
-      wr32(b, o, w);
+      writeU32le(b, o, w);
       o += 4;
     }
   }
@@ -324,11 +309,11 @@ function getCoalesce(ops: EthtoolOps, arg: Uint8Array, at: number): number {
   if (!fits(arg, at, ETHTOOL_COALESCE_SIZE)) return -Errno.EFAULT;
   const c = ops.getCoalesce();
   const b = new Uint8Array(ETHTOOL_COALESCE_SIZE);
-  wr32(b, 0, ETHTOOL_GCOALESCE);
-  wr32(b, 4, c.rxCoalesceUsecs);
-  wr32(b, 8, c.rxMaxCoalescedFrames);
-  wr32(b, 20, c.txCoalesceUsecs);
-  wr32(b, 24, c.txMaxCoalescedFrames);
+  writeU32le(b, 0, ETHTOOL_GCOALESCE);
+  writeU32le(b, 4, c.rxCoalesceUsecs);
+  writeU32le(b, 8, c.rxMaxCoalescedFrames);
+  writeU32le(b, 20, c.txCoalesceUsecs);
+  writeU32le(b, 24, c.txMaxCoalescedFrames);
   arg.set(b, at);
   return 0;
 }
@@ -338,11 +323,11 @@ function getRingparam(ops: EthtoolOps, arg: Uint8Array, at: number): number {
   if (!fits(arg, at, ETHTOOL_RINGPARAM_SIZE)) return -Errno.EFAULT;
   const r = ops.getRingparam();
   const b = new Uint8Array(ETHTOOL_RINGPARAM_SIZE);
-  wr32(b, 0, ETHTOOL_GRINGPARAM);
-  wr32(b, 4, r.rxMaxPending);
-  wr32(b, 16, r.txMaxPending);
-  wr32(b, 20, r.rxPending);
-  wr32(b, 32, r.txPending);
+  writeU32le(b, 0, ETHTOOL_GRINGPARAM);
+  writeU32le(b, 4, r.rxMaxPending);
+  writeU32le(b, 16, r.txMaxPending);
+  writeU32le(b, 20, r.rxPending);
+  writeU32le(b, 32, r.txPending);
   arg.set(b, at);
   return 0;
 }
@@ -354,8 +339,8 @@ function getRingparam(ops: EthtoolOps, arg: Uint8Array, at: number): number {
  */
 function getSsetInfo(stack: NetStack, ops: EthtoolOps, arg: Uint8Array, at: number): number {
   if (!fits(arg, at, ETHTOOL_SSET_INFO_SIZE)) return -Errno.EFAULT;
-  const maskLo = rd32(arg, at + 8);
-  const maskHi = rd32(arg, at + 12);
+  const maskLo = readU32le(arg, at + 8);
+  const maskHi = readU32le(arg, at + 12);
   if (maskLo === 0 && maskHi === 0) return 0;
   const nbits = popcount(maskLo) + popcount(maskHi);
   const buf = stack.env.mem.kmalloc(4 * nbits); // kcalloc(n_bits, sizeof(u32))
@@ -374,9 +359,9 @@ function getSsetInfo(stack: NetStack, ops: EthtoolOps, arg: Uint8Array, at: numb
     }
     if (!fits(arg, at, ETHTOOL_SSET_INFO_SIZE + 4 * counts.length)) return -Errno.EFAULT;
     const b = new Uint8Array(ETHTOOL_SSET_INFO_SIZE + 4 * counts.length);
-    wr32(b, 0, ETHTOOL_GSSET_INFO);
-    wr32(b, 8, outLo);
-    counts.forEach((n, i) => wr32(b, ETHTOOL_SSET_INFO_SIZE + 4 * i, n));
+    writeU32le(b, 0, ETHTOOL_GSSET_INFO);
+    writeU32le(b, 8, outLo);
+    counts.forEach((n, i) => writeU32le(b, ETHTOOL_SSET_INFO_SIZE + 4 * i, n));
     arg.set(b, at);
     return 0;
   } finally {
@@ -396,7 +381,7 @@ function popcount(x: number): number {
  */
 function getStrings(stack: NetStack, ops: EthtoolOps, arg: Uint8Array, at: number): number {
   if (!fits(arg, at, ETHTOOL_GSTRINGS_SIZE)) return -Errno.EFAULT;
-  const set = rd32(arg, at + 4);
+  const set = readU32le(arg, at + 4);
   const n = ops.getSsetCount(set);
   if (n < 0) return n;
   const bytes = n * ETH_GSTRING_LEN;
@@ -407,8 +392,8 @@ function getStrings(stack: NetStack, ops: EthtoolOps, arg: Uint8Array, at: numbe
     const names = ops.getStrings(set);
     for (let i = 0; i < n; i++) wrString(mem.bytes, buf + i * ETH_GSTRING_LEN, ETH_GSTRING_LEN, names[i] ?? '');
     if (!fits(arg, at, ETHTOOL_GSTRINGS_SIZE + bytes)) return -Errno.EFAULT;
-    wr32(arg, at, ETHTOOL_GSTRINGS);
-    wr32(arg, at + 8, n);
+    writeU32le(arg, at, ETHTOOL_GSTRINGS);
+    writeU32le(arg, at + 8, n);
     if (n > 0) arg.set(mem.bytes.subarray(buf, buf + bytes), at + ETHTOOL_GSTRINGS_SIZE);
     return 0;
   } finally {
@@ -428,8 +413,8 @@ function getStats(stack: NetStack, ops: EthtoolOps, arg: Uint8Array, at: number)
     const values = ops.getEthtoolStats();
     for (let i = 0; i < n; i++) wr64(mem.bytes, buf + 8 * i, values[i] ?? 0);
     if (!fits(arg, at, ETHTOOL_STATS_SIZE + 8 * n)) return -Errno.EFAULT;
-    wr32(arg, at, ETHTOOL_GSTATS);
-    wr32(arg, at + 4, n);
+    writeU32le(arg, at, ETHTOOL_GSTATS);
+    writeU32le(arg, at + 4, n);
     if (n > 0) arg.set(mem.bytes.subarray(buf, buf + 8 * n), at + ETHTOOL_STATS_SIZE);
     return 0;
   } finally {

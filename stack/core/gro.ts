@@ -9,13 +9,14 @@
  * frames' pages instead); its memory is that buffer, at most GRO_MAX_BYTES. Headers and
  * checksums are rewritten for the merged packet, which Linux marks CHECKSUM_UNNECESSARY.
  */
-import { readU16, readU32, writeU16 } from './addr.js';
-import { csumFold, csumPartial, ipChecksum, pseudoHeaderSum } from './checksum.js';
+import { readU16 } from '../uapi/byte-order.js';
+import { ETH_HLEN, ETH_P_IP } from '../uapi/if-ether.js';
+import { IP_MF, IP_OFFSET, IPPROTO_TCP, IPV4_HLEN, Ipv4Packet } from '../wire/ipv4-header.js';
+import { TCP_ACK, TCP_HLEN, TCP_PSH, TcpPacket, tcpChecksumValid, tcpFillChecksum } from '../wire/tcp-header.js';
 import { allocSkb, MAX_HEADER, type SkBuff, type SkbAllocator } from './skbuff.js';
 
 /** The merged packet's capacity: 16 KiB, an order-2 page allocation. */
 export const GRO_MAX_BYTES = 16 * 1024;
-const ETH_HLEN = 14;
 
 interface Held {
   skb: SkBuff;
@@ -57,7 +58,7 @@ export class Gro {
       return;
     }
     this.flush();
-    if (!seg || seg.flags !== 0x10 || seg.payload === 0) {
+    if (!seg || seg.flags !== TCP_ACK || seg.payload === 0) {
       this.pass(skb);
       return;
     }
@@ -80,20 +81,17 @@ export class Gro {
 
   private continues(h: Held, skb: SkBuff, seg: Segment): boolean {
     if (h.flushAfter || seg.payload === 0 || seg.payload > h.segSize) return false;
-    if ((seg.flags & ~0x08) !== 0x10 || seg.seq !== h.nextSeq) return false;
-    const a = h.skb.bytes;
-    const ha = h.skb.data;
-    const hb = skb.data;
+    if ((seg.flags & ~TCP_PSH) !== TCP_ACK || seg.seq !== h.nextSeq) return false;
     // Same addresses and ports, ACK, window and options, byte for byte (tcp_gro_receive).
-    const ipA = ha + ETH_HLEN;
-    const ipB = hb + ETH_HLEN;
-    if (readU32(a, ipA + 12) !== readU32(a, ipB + 12) || readU32(a, ipA + 16) !== readU32(a, ipB + 16)) return false;
-    const tA = ipA + 20;
-    const tB = ipB + 20;
-    if (readU32(a, tA) !== readU32(a, tB) || readU32(a, tA + 8) !== readU32(a, tB + 8) || readU16(a, tA + 14) !== readU16(a, tB + 14)) return false;
-    const thlen = (a[tA + 12]! >> 4) * 4;
-    if (thlen !== (a[tB + 12]! >> 4) * 4) return false;
-    for (let i = 20; i < thlen; i++) if (a[tA + i] !== a[tB + i]) return false;
+    const ipA = heldIp.wrap(h.skb.bytes, h.skb.data + ETH_HLEN);
+    const ipB = frameIp.wrap(skb.bytes, skb.data + ETH_HLEN);
+    if (ipA.src !== ipB.src || ipA.dst !== ipB.dst) return false;
+    const tA = heldTcp.wrap(h.skb.bytes, ipA.at + IPV4_HLEN);
+    const tB = frameTcp.wrap(skb.bytes, ipB.at + IPV4_HLEN);
+    if (tA.ports !== tB.ports || tA.ack !== tB.ack || tA.window !== tB.window) return false;
+    const thlen = tA.headerLength;
+    if (thlen !== tB.headerLength) return false;
+    for (let i = TCP_HLEN; i < thlen; i++) if (tA.bytes[tA.at + i] !== tB.bytes[tB.at + i]) return false;
     return h.skb.len + seg.payload <= GRO_MAX_BYTES - MAX_HEADER;
   }
 
@@ -121,8 +119,9 @@ export class Gro {
     const from = skb.data + seg.payloadOffset;
     h.skb.bytes.copyWithin(h.skb.put(seg.payload), from, from + seg.payload);
     // PSH is carried over and ends the merge.
-    if (seg.flags & 0x08) {
-      h.skb.bytes[h.skb.data + ETH_HLEN + 20 + 13] = h.skb.bytes[h.skb.data + ETH_HLEN + 20 + 13]! | 0x08;
+    if (seg.flags & TCP_PSH) {
+      const th = heldTcp.wrap(h.skb.bytes, h.skb.data + ETH_HLEN + IPV4_HLEN);
+      th.flags = th.flags | TCP_PSH;
       h.flushAfter = true;
     }
     h.count++;
@@ -139,33 +138,33 @@ interface Segment {
   payloadOffset: number;
 }
 
+// One view of each kind per role, repointed per frame, so GRO allocates no views.
+const heldIp = new Ipv4Packet();
+const frameIp = new Ipv4Packet();
+const heldTcp = new TcpPacket();
+const frameTcp = new TcpPacket();
+
 /** A plain IPv4/TCP frame GRO may merge: no IP options or fragments, checksums good. */
 function tcpSegment(skb: SkBuff): Segment | null {
   const b = skb.bytes;
   const d = skb.data;
-  if (skb.len < ETH_HLEN + 40 || readU16(b, d + 12) !== 0x0800) return null;
-  const ip = d + ETH_HLEN;
-  if (b[ip] !== 0x45 || b[ip + 9] !== 6 || (readU16(b, ip + 6) & 0x3fff) !== 0) return null;
-  const total = readU16(b, ip + 2);
-  if (total > skb.len - ETH_HLEN || total < 40 || ipChecksum(b, ip, 20) !== 0) return null;
-  const t = ip + 20;
-  const thlen = (b[t + 12]! >> 4) * 4;
-  if (thlen < 20 || 20 + thlen > total) return null;
-  const src = readU32(b, ip + 12);
-  const dst = readU32(b, ip + 16);
-  if (csumFold(csumPartial(b, t, total - 20, pseudoHeaderSum(src, dst, 6, total - 20))) !== 0) return null;
-  return { seq: readU32(b, t + 4), flags: b[t + 13]!, payload: total - 20 - thlen, payloadOffset: ETH_HLEN + 20 + thlen };
+  if (skb.len < ETH_HLEN + IPV4_HLEN + TCP_HLEN || readU16(b, d + 12) !== ETH_P_IP) return null;
+  const ip = frameIp.wrap(b, d + ETH_HLEN);
+  if (ip.version !== 4 || ip.headerLength !== IPV4_HLEN || ip.protocol !== IPPROTO_TCP || (ip.fragOff & (IP_MF | IP_OFFSET)) !== 0) return null;
+  const total = ip.totalLength;
+  if (total > skb.len - ETH_HLEN || total < IPV4_HLEN + TCP_HLEN || !ip.checksumValid()) return null;
+  const t = frameTcp.wrap(b, ip.at + IPV4_HLEN);
+  const thlen = t.headerLength;
+  if (thlen < TCP_HLEN || IPV4_HLEN + thlen > total) return null;
+  if (!tcpChecksumValid(b, t.at, total - IPV4_HLEN, ip.src, ip.dst)) return null;
+  return { seq: t.seq, flags: t.flags, payload: total - IPV4_HLEN - thlen, payloadOffset: ETH_HLEN + IPV4_HLEN + thlen };
 }
 
 /** The merged packet's IP length and both checksums. */
 function fixHeaders(skb: SkBuff): void {
-  const b = skb.bytes;
-  const ip = skb.data + ETH_HLEN;
+  const ip = heldIp.wrap(skb.bytes, skb.data + ETH_HLEN);
   const total = skb.len - ETH_HLEN;
-  writeU16(b, ip + 2, total);
-  writeU16(b, ip + 10, 0);
-  writeU16(b, ip + 10, ipChecksum(b, ip, 20));
-  const t = ip + 20;
-  writeU16(b, t + 16, 0);
-  writeU16(b, t + 16, csumFold(csumPartial(b, t, total - 20, pseudoHeaderSum(readU32(b, ip + 12), readU32(b, ip + 16), 6, total - 20))));
+  ip.totalLength = total;
+  ip.fillChecksum();
+  tcpFillChecksum(skb.bytes, ip.at + IPV4_HLEN, total - IPV4_HLEN, ip.src, ip.dst);
 }

@@ -4,6 +4,7 @@
  * host byte order — little-endian on i386 — while addresses inside attributes stay in network
  * order (__be32). Every read is bounds-checked against the message it belongs to.
  */
+import { readU16le, readU32le, writeU16le, writeU32le } from '../uapi/byte-order.js';
 export const NLMSG_HDRLEN = 16;
 export const NLMSG_ALIGNTO = 4;
 export const RTA_HDRLEN = 4;
@@ -70,23 +71,6 @@ export function nlmsgAlign(n: number): number {
   return (n + NLMSG_ALIGNTO - 1) & ~(NLMSG_ALIGNTO - 1);
 }
 
-export function rd16le(b: Uint8Array, o: number): number {
-  return b[o]! | (b[o + 1]! << 8);
-}
-export function rd32le(b: Uint8Array, o: number): number {
-  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
-}
-export function wr16le(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 255;
-  b[o + 1] = (v >>> 8) & 255;
-}
-export function wr32le(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 255;
-  b[o + 1] = (v >>> 8) & 255;
-  b[o + 2] = (v >>> 16) & 255;
-  b[o + 3] = (v >>> 24) & 255;
-}
-
 export interface NlmsgHeader {
   /** Offset of the header in the buffer. */
   at: number;
@@ -100,9 +84,9 @@ export interface NlmsgHeader {
 /** One nlmsghdr at `at`, if a whole one (and the length it claims) fits before `end`. */
 export function parseNlmsg(b: Uint8Array, at: number, end: number): NlmsgHeader | null {
   if (at + NLMSG_HDRLEN > end) return null;
-  const len = rd32le(b, at);
+  const len = readU32le(b, at);
   if (len < NLMSG_HDRLEN || len > end - at) return null;
-  return { at, len, type: rd16le(b, at + 4), flags: rd16le(b, at + 6), seq: rd32le(b, at + 8), pid: rd32le(b, at + 12) };
+  return { at, len, type: readU16le(b, at + 4), flags: readU16le(b, at + 6), seq: readU32le(b, at + 8), pid: readU32le(b, at + 12) };
 }
 
 /** An attribute: where its payload is and how long it is. */
@@ -119,9 +103,9 @@ export interface Attr {
 export function parseAttrs(b: Uint8Array, at: number, end: number): Map<number, Attr> {
   const out = new Map<number, Attr>();
   while (at + RTA_HDRLEN <= end) {
-    const len = rd16le(b, at);
+    const len = readU16le(b, at);
     if (len < RTA_HDRLEN || len > end - at) break;
-    out.set(rd16le(b, at + 2) & 0x3fff, { at: at + RTA_HDRLEN, len: len - RTA_HDRLEN });
+    out.set(readU16le(b, at + 2) & 0x3fff, { at: at + RTA_HDRLEN, len: len - RTA_HDRLEN });
     at += nlmsgAlign(len);
   }
   return out;
@@ -146,10 +130,10 @@ export class NlWriter {
     this.room(NLMSG_HDRLEN);
     const at = this.length;
     this.buf.fill(0, at, at + NLMSG_HDRLEN);
-    wr16le(this.buf, at + 4, type);
-    wr16le(this.buf, at + 6, flags);
-    wr32le(this.buf, at + 8, seq);
-    wr32le(this.buf, at + 12, pid);
+    writeU16le(this.buf, at + 4, type);
+    writeU16le(this.buf, at + 6, flags);
+    writeU32le(this.buf, at + 8, seq);
+    writeU32le(this.buf, at + 12, pid);
     this.length += NLMSG_HDRLEN;
     return at;
   }
@@ -164,8 +148,8 @@ export class NlWriter {
   attr(type: number, payload: Uint8Array): void {
     const len = RTA_HDRLEN + payload.length;
     this.room(nlmsgAlign(len));
-    wr16le(this.buf, this.length, len);
-    wr16le(this.buf, this.length + 2, type);
+    writeU16le(this.buf, this.length, len);
+    writeU16le(this.buf, this.length + 2, type);
     this.buf.set(payload, this.length + RTA_HDRLEN);
     this.buf.fill(0, this.length + len, this.length + nlmsgAlign(len));
     this.length += nlmsgAlign(len);
@@ -173,7 +157,7 @@ export class NlWriter {
 
   u32(type: number, v: number): void {
     const p = new Uint8Array(4);
-    wr32le(p, 0, v);
+    writeU32le(p, 0, v);
     this.attr(type, p);
   }
 
@@ -189,7 +173,7 @@ export class NlWriter {
 
   /** Fill in the length of the message begun at `at`. */
   end(at: number): void {
-    wr32le(this.buf, at, this.length - at);
+    writeU32le(this.buf, at, this.length - at);
   }
 
   /** Drop everything from `at` on (a message that did not fit). */

@@ -18,7 +18,8 @@ import type { NetStack } from '../net-stack.js';
 import { Errno, Sock, type SockAddr } from '../socket/sock.js';
 import type { SockMemory } from '../socket/socket-table.js';
 import type { Datagram, DatagramSock } from '../socket/syscalls.js';
-import { NLMSG_ERROR, NLMSG_HDRLEN, NlWriter, wr32le, type NlmsgHeader } from './netlink-message.js';
+import { NLMSG_ERROR, NLMSG_HDRLEN, NlWriter, type NlmsgHeader } from './netlink-message.js';
+import { writeU32le } from '../uapi/byte-order.js';
 
 export const AF_NETLINK = 16;
 export const NETLINK_ROUTE = 0;
@@ -174,7 +175,7 @@ export function netlinkAck(sk: NetlinkSock, bytes: Uint8Array, h: NlmsgHeader, e
   const w = new NlWriter();
   const at = w.begin(NLMSG_ERROR, err !== 0 ? 0 : NLM_F_CAPPED, h.seq, sk.portid);
   const e = new Uint8Array(4);
-  wr32le(e, 0, err >>> 0);
+  writeU32le(e, 0, err >>> 0);
   w.bytes(e);
   w.bytes(bytes.subarray(h.at, h.at + (err !== 0 ? h.len : NLMSG_HDRLEN)));
   w.end(at);

@@ -16,6 +16,7 @@
  * each message handled here.
  */
 import { prefixMask } from './addr.js';
+
 import type { SkBuff } from './skbuff.js';
 import type { NetStack } from '../net-stack.js';
 import { Errno } from '../socket/sock.js';
@@ -26,11 +27,12 @@ import {
   IFA_ADDRESS, IFA_BROADCAST, IFA_F_PERMANENT, IFA_LABEL, IFA_LOCAL, IFADDRMSG_LEN, IFINFOMSG_LEN,
   IFLA_ADDRESS, IFLA_BROADCAST, IFLA_IFNAME, IFLA_MTU, IFLA_TXQLEN, NLM_F_ACK, NLM_F_DUMP, NLM_F_EXCL,
   NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE, nlmsgAlign, NlWriter,
-  parseAttrs, parseNlmsg, rd32le, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RTA_DST,
+  parseAttrs, parseNlmsg, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RTA_DST,
   RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, RTM_DELADDR, RTM_DELROUTE, RTM_GETADDR,
   RTM_GETLINK, RTM_GETROUTE, RTM_MAX, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTMSG_LEN, RTN_UNICAST,
-  RTPROT_BOOT, RTPROT_DHCP, RTPROT_KERNEL, wr16le, wr32le, type Attr, type NlmsgHeader,
+  RTPROT_BOOT, RTPROT_DHCP, RTPROT_KERNEL, type Attr, type NlmsgHeader,
 } from './netlink-message.js';
+import { readU32, readU32le, writeU16le, writeU32le } from '../uapi/byte-order.js';
 
 const AF_UNSPEC = 0;
 const AF_INET = 2;
@@ -53,15 +55,11 @@ interface Request {
   end: number;
 }
 
-function be32(b: Uint8Array, a: Attr): number {
-  return ((b[a.at]! << 24) | (b[a.at + 1]! << 16) | (b[a.at + 2]! << 8) | b[a.at + 3]!) >>> 0;
-}
-
 /** An attribute as a u32 (host order) or __be32, or a negative errno when it is too short (nla_validate: ERANGE). */
 function u32Attr(b: Uint8Array, a: Attr | undefined, bigEndian: boolean): number | null | { err: number } {
   if (!a) return null;
   if (a.len < 4) return { err: -ERANGE };
-  return bigEndian ? be32(b, a) : rd32le(b, a.at);
+  return bigEndian ? readU32(b, a.at) : readU32le(b, a.at);
 }
 
 function protocolCode(p: Route['protocol']): number {
@@ -126,7 +124,7 @@ export class Rtnetlink {
     if (r.end - r.body < IFADDRMSG_LEN) return null;
     return {
       prefixLen: r.bytes[r.body + 1]!,
-      ifindex: rd32le(r.bytes, r.body + 4),
+      ifindex: readU32le(r.bytes, r.body + 4),
       attrs: parseAttrs(r.bytes, r.body + nlmsgAlign(IFADDRMSG_LEN), r.end),
     };
   }
@@ -174,7 +172,7 @@ export class Rtnetlink {
         ifa[1] = a.prefixLen;
         ifa[2] = IFA_F_PERMANENT;
         ifa[3] = RT_SCOPE_UNIVERSE;
-        wr32le(ifa, 4, a.ifindex);
+        writeU32le(ifa, 4, a.ifindex);
         w.bytes(ifa);
         w.be32(IFA_ADDRESS, a.addr);
         w.be32(IFA_LOCAL, a.addr);
@@ -287,13 +285,13 @@ export class Rtnetlink {
   /** rtnl_getlink / rtnl_dump_ifinfo: RTM_NEWLINK for one device (ifi_index) or all of them. */
   private getLink(r: Request, dump: boolean): number {
     if (r.end - r.body < IFINFOMSG_LEN && !dump) return -Errno.EINVAL;
-    const devs = dump ? this.stack.devices : this.stack.devices.filter((d) => d.ifindex === rd32le(r.bytes, r.body + 4));
+    const devs = dump ? this.stack.devices : this.stack.devices.filter((d) => d.ifindex === readU32le(r.bytes, r.body + 4));
     if (!dump && devs.length === 0) return -Errno.ENODEV;
     const write = (w: NlWriter, d: (typeof devs)[number]): void => {
       const ifi = new Uint8Array(IFINFOMSG_LEN);
-      wr16le(ifi, 2, ARPHRD_ETHER);
-      wr32le(ifi, 4, d.ifindex);
-      wr32le(ifi, 8, d.up ? IFF_UP_FLAGS : IFF_DOWN_FLAGS);
+      writeU16le(ifi, 2, ARPHRD_ETHER);
+      writeU32le(ifi, 4, d.ifindex);
+      writeU32le(ifi, 8, d.up ? IFF_UP_FLAGS : IFF_DOWN_FLAGS);
       w.bytes(ifi);
       w.str(IFLA_IFNAME, d.name);
       w.u32(IFLA_MTU, d.mtu);

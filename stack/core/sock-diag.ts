@@ -17,9 +17,9 @@ import type { TcpSock } from '../ipv4/tcp-sock.js';
 import { Errno } from '../socket/sock.js';
 import { netlinkAck, type Netlink, type NetlinkSock } from './netlink.js';
 import {
-  NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE,
-  NlWriter, nlmsgAlign, parseNlmsg, rd32le, wr32le,
+  NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE, NlWriter, nlmsgAlign, parseNlmsg,
 } from './netlink-message.js';
+import { readU32le, writeU32, writeU32le } from '../uapi/byte-order.js';
 import type { SkBuff } from './skbuff.js';
 import { TCP_STATE } from './procfs.js';
 
@@ -69,7 +69,7 @@ export class SockDiag {
     if (protocol !== IPPROTO_TCP || !this.stack.tcp) return -Errno.ENOENT;
     if ((flags & NLM_F_DUMP) !== NLM_F_DUMP) return -Errno.EOPNOTSUPP;
     this.requests++;
-    const states = rd32le(b, body + 4);
+    const states = readU32le(b, body + 4);
     const w = new NlWriter();
     const t = this.stack.tcp;
     const socks: TcpSock[] = [...[...t.listeners.keys()].sort((x, y) => x - y).map((p) => t.listeners.get(p)!), ...t.ehash.values()];
@@ -102,27 +102,20 @@ function inetDiagMsg(s: TcpSock, state: number): Uint8Array {
   m[5] = s.lport & 0xff;
   m[6] = s.rport >>> 8;
   m[7] = s.rport & 0xff;
-  be32(m, 8, s.laddr);
-  be32(m, 24, s.raddr);
-  wr32le(m, 40, 0); // idiag_if: not bound to a device
-  wr32le(m, 44, s.skAddr >>> 0); // cookie: the struct sock's address (sock_gen_cookie is unique too)
-  wr32le(m, 48, 0);
+  writeU32(m, 8, s.laddr);
+  writeU32(m, 24, s.raddr);
+  writeU32le(m, 40, 0); // idiag_if: not bound to a device
+  writeU32le(m, 44, s.skAddr >>> 0); // cookie: the struct sock's address (sock_gen_cookie is unique too)
+  writeU32le(m, 48, 0);
   const listen = s.state === 'LISTEN';
   const last = s.writeQueue[s.writeQueue.length - 1];
   // tcp_diag_get_info: rqueue = accept backlog (listen) or rcv_nxt − copied_seq; wqueue = write_seq − snd_una.
-  wr32le(m, 52, 0); // idiag_expires (ms): the timer's remaining time is not reported here
-  wr32le(m, 56, listen ? s.acceptQueue.length : s.receiveQueue.reduce((n, skb) => n + skb.len, 0));
-  wr32le(m, 60, listen || !last ? 0 : (last.end - s.sndUna) >>> 0);
-  wr32le(m, 64, 0); // uid: programs run as root
-  wr32le(m, 68, s.socketAddr >>> 0); // inode, as /proc/net/tcp shows it
+  writeU32le(m, 52, 0); // idiag_expires (ms): the timer's remaining time is not reported here
+  writeU32le(m, 56, listen ? s.acceptQueue.length : s.receiveQueue.reduce((n, skb) => n + skb.len, 0));
+  writeU32le(m, 60, listen || !last ? 0 : (last.end - s.sndUna) >>> 0);
+  writeU32le(m, 64, 0); // uid: programs run as root
+  writeU32le(m, 68, s.socketAddr >>> 0); // inode, as /proc/net/tcp shows it
   return m;
-}
-
-function be32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
 }
 
 /** The parsed form of one inet_diag_msg (for programs such as ss). */
@@ -151,9 +144,9 @@ export function parseInetDiagMsg(b: Uint8Array, at: number): InetDiagMsg {
     dport: (b[at + 6]! << 8) | b[at + 7]!,
     src: u32be(at + 8),
     dst: u32be(at + 24),
-    rqueue: rd32le(b, at + 56),
-    wqueue: rd32le(b, at + 60),
-    inode: rd32le(b, at + 68),
+    rqueue: readU32le(b, at + 56),
+    wqueue: readU32le(b, at + 60),
+    inode: readU32le(b, at + 68),
   };
 }
 
@@ -162,6 +155,6 @@ export function inetDiagReqV2(protocol: number, states: number): Uint8Array {
   const r = new Uint8Array(INET_DIAG_REQ_V2_LEN);
   r[0] = AF_INET;
   r[1] = protocol;
-  wr32le(r, 4, states >>> 0);
+  writeU32le(r, 4, states >>> 0);
   return r;
 }

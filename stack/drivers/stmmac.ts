@@ -12,11 +12,11 @@ import { macHashBin, type EthernetMac } from '../../emulator/ethernet-mac.js';
 import { Timer, type EventQueue } from '../../emulator/event-queue.js';
 import type { NetDevice, NetDeviceOps, XmitResult } from '../core/netdevice.js';
 import { buildSkb, NET_SKB_PAD, rxBufferAllocSize, type SkBuff, type SkbAllocator } from '../core/skbuff.js';
-import { ETH_ZLEN } from '../ethernet/eth.js';
 import type { Gro } from '../core/gro.js';
 import type { RxMode } from '../core/dev-addr-lists.js';
 import type { EthtoolOps } from '../core/ethtool.js';
 import { stmmacEthtoolOps } from './stmmac-ethtool.js';
+import { ETH_ZLEN } from '../uapi/if-ether.js';
 
 export interface StmmacOptions {
   napiWeight: number;

@@ -2,7 +2,8 @@
 import type { NetDevice } from '../core/netdevice.js';
 import type { SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
-import { emitEthernet, ETH_HLEN } from './eth.js';
+import { ETH_HLEN } from '../uapi/if-ether.js';
+import { emitEthernet } from '../wire/ethernet-header.js';
 
 export function ethOutput(stack: NetStack, dev: NetDevice, skb: SkBuff, dst: Uint8Array, ethertype: number): void {
   const at = skb.push(ETH_HLEN);

@@ -8,9 +8,9 @@ import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import { ICMP_MIB, type MibGroup, type MibNames } from '../core/snmp.js';
 import { NS_PER_MS } from '../../emulator/event-queue.js';
 import type { NetStack } from '../net-stack.js';
-import { emitIcmp, ICMP_DEST_UNREACH, ICMP_ECHO, ICMP_ECHOREPLY, ICMP_HLEN, ICMP_PARAMETERPROB, ICMP_TIME_EXCEEDED, parseIcmp } from './icmp-header.js';
+import { emitIcmp, ICMP_DEST_UNREACH, ICMP_ECHO, ICMP_ECHOREPLY, ICMP_HLEN, ICMP_PARAMETERPROB, ICMP_TIME_EXCEEDED, parseIcmp } from '../wire/icmp-header.js';
 import { EHOSTUNREACH, ENETUNREACH, EMSGSIZE } from './ip.js';
-import { IPPROTO_ICMP, parseIpv4, type Ipv4Repr } from './ipv4-header.js';
+import { IPPROTO_ICMP, parseQuotedIpv4, type Ipv4Repr } from '../wire/ipv4-header.js';
 
 export const ECONNREFUSED = 111;
 export const EPROTO = 71;
@@ -75,7 +75,7 @@ export class Icmp {
   private deliverError(bytes: Uint8Array, offset: number, length: number, type: number, code: number): void {
     // The quoted header was never checksummed by the receiver: parse without trusting it.
     if (length < 28) return;
-    const inner = parseInnerHeader(bytes, offset, length);
+    const inner = parseQuotedIpv4(bytes, offset, length);
     if (!inner) return;
     const errno = type === ICMP_DEST_UNREACH ? unreachErrno(code) : type === ICMP_TIME_EXCEEDED ? EHOSTUNREACH : EPROTO;
     this.stack.raw?.error(inner, errno);
@@ -164,23 +164,3 @@ export class Icmp {
   }
 }
 
-/** The IP header quoted inside an ICMP error: bounds-checked, checksum not required. */
-function parseInnerHeader(bytes: Uint8Array, offset: number, length: number): Ipv4Repr | null {
-  const vihl = bytes[offset]!;
-  const hl = (vihl & 15) * 4;
-  if (vihl >> 4 !== 4 || hl < 20 || hl + 8 > length) return null;
-  const r = parseIpv4(bytes, offset, length);
-  if (typeof r !== 'string') return r;
-  // Quoted headers can be truncated (total length larger than what was quoted): read fields directly.
-  return {
-    tos: bytes[offset + 1]!,
-    totalLength: (bytes[offset + 2]! << 8) | bytes[offset + 3]!,
-    id: (bytes[offset + 4]! << 8) | bytes[offset + 5]!,
-    fragOff: (bytes[offset + 6]! << 8) | bytes[offset + 7]!,
-    ttl: bytes[offset + 8]!,
-    protocol: bytes[offset + 9]!,
-    src: ((bytes[offset + 12]! << 24) | (bytes[offset + 13]! << 16) | (bytes[offset + 14]! << 8) | bytes[offset + 15]!) >>> 0,
-    dst: ((bytes[offset + 16]! << 24) | (bytes[offset + 17]! << 16) | (bytes[offset + 18]! << 8) | bytes[offset + 19]!) >>> 0,
-    headerLength: hl,
-  };
-}

@@ -25,7 +25,6 @@
  */
 import { NS_PER_SEC, type TimerHandle } from '../../emulator/event-queue.js';
 import type { Prng } from '../../emulator/prng.js';
-import { readU32 } from '../core/addr.js';
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, type SkBuff } from '../core/skbuff.js';
 import { PACKET_BROADCAST, PACKET_MULTICAST } from '../ethernet/eth.js';
@@ -54,10 +53,11 @@ import {
   IPPROTO_IGMP,
   parseIgmp,
   parseIgmpv3Query,
-} from './igmp-header.js';
+} from '../wire/igmp-header.js';
 import { ipEthMcMap, isMulticast, PACKET_LOOPBACK } from './ip.js';
-import type { Ipv4Repr } from './ipv4-header.js';
+import type { Ipv4Repr } from '../wire/ipv4-header.js';
 import type { UdpSock } from './udp-socket.js';
+import { readU32 } from '../uapi/byte-order.js';
 
 /** CONFIG_HZ of the calibrated builds (calibration `configs`: HZ_250): IGMP's timers run in jiffies. */
 const HZ = 250;

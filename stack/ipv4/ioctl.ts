@@ -14,13 +14,15 @@
  * dev_ioctl. Changes go through devinet.ts, as the rtnetlink path does; stack.configStats.ioctl
  * counts each configuration request handled here.
  */
-import { prefixMask, readU32, writeU32 } from '../core/addr.js';
+import { prefixMask } from '../core/addr.js';
 import type { NetDevice } from '../core/netdevice.js';
 import type { NetStack } from '../net-stack.js';
 import { NetlinkSock } from '../core/netlink.js';
 import { Errno, type Sock } from '../socket/sock.js';
 import { UdpSock } from './udp-socket.js';
 import { inetAddAddress, inetAddRoute, inetDelAddress, inetDelRoute } from './devinet.js';
+import { readU16le, readU32le, writeU16le, writeU32le } from '../uapi/byte-order.js';
+import { readU32, writeU32 } from '../uapi/byte-order.js';
 
 export const SIOCADDRT = 0x890b;
 export const SIOCDELRT = 0x890c;
@@ -62,23 +64,6 @@ const ENOTTY = 25;
 /** Not an ioctl this layer knows: the caller tries the next one (Linux's ENOIOCTLCMD). */
 const NOT_MINE = null;
 
-function rd16le(b: Uint8Array, o: number): number {
-  return b[o]! | (b[o + 1]! << 8);
-}
-function rd32le(b: Uint8Array, o: number): number {
-  return (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) | 0;
-}
-function wr16le(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 255;
-  b[o + 1] = (v >>> 8) & 255;
-}
-function wr32le(b: Uint8Array, o: number, v: number): void {
-  b[o] = v & 255;
-  b[o + 1] = (v >>> 8) & 255;
-  b[o + 2] = (v >>> 16) & 255;
-  b[o + 3] = (v >>> 24) & 255;
-}
-
 /** A NUL-terminated name of at most IFNAMSIZ−1 characters at `at` (ifr_name[IFNAMSIZ-1] = 0). */
 function readName(b: Uint8Array, at: number): string {
   let s = '';
@@ -92,12 +77,12 @@ function readName(b: Uint8Array, at: number): string {
 
 /** struct sockaddr_in at `at`: family (host order) and address (network order). */
 function readSin(b: Uint8Array, at: number): { family: number; addr: number } {
-  return { family: rd16le(b, at), addr: readU32(b, at + 4) };
+  return { family: readU16le(b, at), addr: readU32(b, at + 4) };
 }
 
 function writeSin(b: Uint8Array, at: number, addr: number): void {
   b.fill(0, at, at + 16);
-  wr16le(b, at, AF_INET);
+  writeU16le(b, at, AF_INET);
   writeU32(b, at + 4, addr);
 }
 
@@ -137,7 +122,7 @@ export function sockIoctl(stack: NetStack, sk: Sock, request: number, arg: Uint8
   if (sk instanceof UdpSock && (request === SIOCINQ || request === SIOCOUTQ)) {
     if (arg.length < 4) return -EFAULT;
     // udp_ioctl: SIOCINQ is the length of the next datagram's payload, not of the whole queue.
-    wr32le(arg, 0, request === SIOCOUTQ ? sk.wmemAlloc : sk.receiveQueue[0]?.len ?? 0);
+    writeU32le(arg, 0, request === SIOCOUTQ ? sk.wmemAlloc : sk.receiveQueue[0]?.len ?? 0);
     return 0;
   }
   const inet = !(sk instanceof NetlinkSock);
@@ -206,7 +191,7 @@ function devinetIoctl(stack: NetStack, cmd: number, arg: Uint8Array): number | n
       // Accepted; quarklab derives an address's broadcast from its prefix and keeps no other.
       return 0;
     case SIOCSIFFLAGS:
-      return changeFlags(stack, dev, rd16le(arg, 16));
+      return changeFlags(stack, dev, readU16le(arg, 16));
     default:
       return NOT_MINE;
   }
@@ -228,7 +213,7 @@ function devIoctl(stack: NetStack, cmd: number, arg: Uint8Array): number | null 
   if (!known.includes(cmd)) return NOT_MINE;
   if (arg.length < IFREQ_SIZE) return -EFAULT;
   if (cmd === SIOCGIFNAME) {
-    const dev = stack.device(rd32le(arg, 16));
+    const dev = stack.device(readU32le(arg, 16) | 0);
     if (!dev) return -Errno.ENODEV;
     arg.fill(0, 0, IFNAMSIZ);
     for (let i = 0; i < dev.name.length; i++) arg[i] = dev.name.charCodeAt(i);
@@ -238,27 +223,27 @@ function devIoctl(stack: NetStack, cmd: number, arg: Uint8Array): number | null 
   if (!dev) return -Errno.ENODEV;
   switch (cmd) {
     case SIOCGIFFLAGS:
-      wr16le(arg, 16, deviceFlags(dev));
+      writeU16le(arg, 16, deviceFlags(dev));
       return 0;
     case SIOCSIFFLAGS:
-      return changeFlags(stack, dev, rd16le(arg, 16));
+      return changeFlags(stack, dev, readU16le(arg, 16));
     case SIOCGIFMTU:
-      wr32le(arg, 16, dev.mtu);
+      writeU32le(arg, 16, dev.mtu);
       return 0;
     case SIOCSIFMTU: {
       // dev_set_mtu: between ETH_MIN_MTU and what the MAC can frame (1500 here).
-      const mtu = rd32le(arg, 16);
+      const mtu = readU32le(arg, 16) | 0;
       if (mtu < 68 || mtu > 1500) return -Errno.EINVAL;
       dev.mtu = mtu;
       return 0;
     }
     case SIOCGIFHWADDR:
       arg.fill(0, 16, 32);
-      wr16le(arg, 16, ARPHRD_ETHER);
+      writeU16le(arg, 16, ARPHRD_ETHER);
       arg.set(dev.hwAddr, 18);
       return 0;
     case SIOCGIFINDEX:
-      wr32le(arg, 16, dev.ifindex);
+      writeU32le(arg, 16, dev.ifindex);
       return 0;
     default:
       return NOT_MINE;
@@ -275,9 +260,9 @@ function routeIoctl(stack: NetStack, cmd: number, arg: Uint8Array): number {
   const dst = readSin(arg, 4);
   const gw = readSin(arg, 20);
   const genmask = readSin(arg, 36);
-  const flags = rd16le(arg, 52);
-  const metric = (rd16le(arg, 64) << 16) >> 16;
-  const devPtr = rd32le(arg, 68) >>> 0;
+  const flags = readU16le(arg, 52);
+  const metric = (readU16le(arg, 64) << 16) >> 16;
+  const devPtr = readU32le(arg, 68);
   if (dst.family !== AF_INET) return -Errno.EAFNOSUPPORT;
   let plen = 32;
   if ((flags & RTF_HOST) === 0) {

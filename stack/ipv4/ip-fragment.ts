@@ -25,10 +25,10 @@ import { ipfragHashSize } from '../core/hash-sizing.js';
 import type { SlabCache } from '../core/kmem.js';
 import { allocSkb, type SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
-import { writeU16 } from '../core/addr.js';
-import { ipChecksum } from '../core/checksum.js';
+import { ipChecksum } from '../wire/checksum.js';
 import type { IP_MIB, MibNames } from '../core/snmp.js';
-import { IP_DF, IP_MF, IP_OFFSET, type Ipv4Repr } from './ipv4-header.js';
+import { IP_DF, IP_MF, IP_OFFSET, type Ipv4Repr } from '../wire/ipv4-header.js';
+import { writeU16 } from '../uapi/byte-order.js';
 
 /** IPv4 reassembly as ip.ts calls it. */
 export interface IpFragQueue {

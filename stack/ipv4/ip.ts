@@ -13,16 +13,16 @@
  * (ip_mc_output). IpExt counts InMcastPkts/OutMcastPkts and their octets.
  */
 import type { Prng } from '../../emulator/prng.js';
-import { BROADCAST_MAC, readU32 } from '../core/addr.js';
-import { ipChecksum } from '../core/checksum.js';
+import { BROADCAST_MAC } from '../core/addr.js';
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import { IP_EXT_MIB, IP_MIB, type MibGroup, type MibNames } from '../core/snmp.js';
-import { ETH_P_IP, PACKET_OTHERHOST } from '../ethernet/eth.js';
+import { PACKET_OTHERHOST } from '../ethernet/eth.js';
 import { ethOutput } from '../ethernet/eth-output.js';
 import type { NetStack } from '../net-stack.js';
-import { checkIpOptions } from './ip-options.js';
-import { emitIpv4, IP_DF, IP_MF, IP_OFFSET, parseIpv4, type Ipv4Repr } from './ipv4-header.js';
+import { checkIpOptions } from '../wire/ip-options.js';
+import { emitIpv4, IP_DF, IP_MF, IP_OFFSET, IPV4_HLEN, Ipv4Packet, parseIpv4, type Ipv4Repr } from '../wire/ipv4-header.js';
+import { ETH_P_IP } from '../uapi/if-ether.js';
 
 export interface IpSendParams {
   src?: number;
@@ -394,32 +394,23 @@ export class Ipv4 {
    */
   outputPrebuilt(skb: SkBuff): number {
     this.mib['OutRequests']!++;
-    const b = skb.bytes;
     const at = skb.data;
-    if (skb.len < 20 || b[at]! >> 4 !== 4) {
+    const iph = hdrincl.wrap(skb.bytes, at);
+    if (skb.len < IPV4_HLEN || iph.version !== 4) {
       skb.free();
       return -EINVAL;
     }
-    const hl = (b[at]! & 15) * 4;
-    if (hl < 20 || hl > skb.len) {
+    const hl = iph.headerLength;
+    if (hl < IPV4_HLEN || hl > skb.len) {
       skb.free();
       return -EINVAL;
     }
     // iph->tot_len is always the real length for hdrincl (raw_send_hdrinc sets it).
-    b[at + 2] = skb.len >> 8;
-    b[at + 3] = skb.len & 255;
-    if (b[at + 4] === 0 && b[at + 5] === 0) {
-      // raw_send_hdrinc: ip_select_ident(net, skb, NULL).
-      const hdrId = (b[at + 6]! & 0x40) !== 0 ? 0 : this.selectIdent(readU32(b, at + 16), readU32(b, at + 12), b[at + 9]!);
-      b[at + 4] = hdrId >> 8;
-      b[at + 5] = hdrId & 255;
-    }
-    b[at + 10] = 0;
-    b[at + 11] = 0;
-    const sum = ipChecksum(b, at, hl);
-    b[at + 10] = sum >> 8;
-    b[at + 11] = sum & 255;
-    const dst = ((b[at + 16]! << 24) | (b[at + 17]! << 16) | (b[at + 18]! << 8) | b[at + 19]!) >>> 0;
+    iph.totalLength = skb.len;
+    // raw_send_hdrinc: ip_select_ident(net, skb, NULL) when the program left the ID zero.
+    if (iph.id === 0) iph.id = (iph.fragOff & IP_DF) !== 0 ? 0 : this.selectIdent(iph.dst, iph.src, iph.protocol);
+    iph.fillChecksum();
+    const dst = iph.dst;
     const route = this.stack.fib.lookup(dst);
     const dev = route ? this.stack.device(route.ifindex) : undefined;
     if (!route || !dev || !dev.up) {
@@ -446,6 +437,9 @@ export class Ipv4 {
     skb.free();
   }
 }
+
+/** The view outputPrebuilt points at each program-built header (one, so the path allocates nothing). */
+const hdrincl = new Ipv4Packet();
 
 /** The header with its options: options go in first, so emitIpv4's checksum covers them. */
 function writeHeader(r: Ipv4Repr, options: readonly number[], bytes: Uint8Array, at: number): void {

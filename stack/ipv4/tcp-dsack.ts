@@ -6,7 +6,7 @@
  * when every retransmission of the episode is so reported (undo_retrans reaches 0), the
  * window reduction is undone (TCPDSACKUndo).
  */
-import { seqGeq, seqGt, seqLeq, seqLt, type SackBlock } from './tcp-header.js';
+import { seqGeq, seqGt, seqLeq, seqLt, type SackBlock } from '../wire/tcp-header.js';
 import { tcpUndoCwndReduction } from './tcp-recovery.js';
 import type { TcpSock } from './tcp-sock.js';
 

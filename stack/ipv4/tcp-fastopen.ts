@@ -10,14 +10,14 @@
  * quarklab's boards boot with net.ipv4.tcp_fastopen = 3 (client and server enabled).
  */
 import { fnv1a } from '../../emulator/prng.js';
-import { writeU32 } from '../core/addr.js';
 import { allocSkb } from '../core/skbuff.js';
-import type { TcpRepr } from './tcp-header.js';
+import type { TcpRepr } from '../wire/tcp-header.js';
 import { ehashAdd } from './inet-hashtables.js';
 import { setupChild, type RequestSock } from './tcp-minisocks.js';
 import { transmitSeg } from './tcp-output.js';
 import type { TcpTable } from './tcp.js';
 import type { TcpSock } from './tcp-sock.js';
+import { writeU32 } from '../uapi/byte-order.js';
 
 export const TFO_COOKIE_LEN = 8;
 

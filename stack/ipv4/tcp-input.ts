@@ -6,8 +6,8 @@
  */
 import type { SkBuff } from '../core/skbuff.js';
 import { Errno } from '../socket/sock.js';
-import type { Ipv4Repr } from './ipv4-header.js';
-import { seqGeq, seqGt, seqLeq, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type TcpRepr } from './tcp-header.js';
+import type { Ipv4Repr } from '../wire/ipv4-header.js';
+import { seqGeq, seqGt, seqLeq, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type TcpRepr } from '../wire/tcp-header.js';
 import { freeWindow, retransmitLost, sendAck, sendControl, tsNow, writeXmit } from './tcp-output.js';
 import { armFinWait2, cancelPersist, scheduleDelack } from './tcp-timer.js';
 import { enterTimeWait, oowRateLimited } from './tcp-minisocks.js';

@@ -7,9 +7,9 @@
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import { ehashAdd, lookupEstablished, tupleKey } from './inet-hashtables.js';
-import type { Ipv4Repr } from './ipv4-header.js';
+import type { Ipv4Repr } from '../wire/ipv4-header.js';
 import { fastOpenAcceptData, fastOpenChild } from './tcp-fastopen.js';
-import { parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpRepr } from './tcp-header.js';
+import { parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpRepr } from '../wire/tcp-header.js';
 import { sampleRtt, tcpRcv } from './tcp-input.js';
 import {
   cookieCheck,

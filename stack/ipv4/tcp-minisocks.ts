@@ -9,7 +9,7 @@
 import type { TimerHandle } from '../../emulator/event-queue.js';
 import { fnv1a } from '../../emulator/prng.js';
 import { ehashRemove, tupleKey } from './inet-hashtables.js';
-import type { TcpRepr } from './tcp-header.js';
+import type { TcpRepr } from '../wire/tcp-header.js';
 import { initConnection } from './tcp-output.js';
 import type { TcpTable } from './tcp.js';
 import type { TcpSock } from './tcp-sock.js';

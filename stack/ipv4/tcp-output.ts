@@ -6,8 +6,8 @@
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
 import { skMemDefault } from '../socket/sock.js';
-import { IPPROTO_TCP } from './ipv4-header.js';
-import { emitTcp, optionsLength, seqGt, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type SackBlock, type TcpOptions, type TcpRepr } from './tcp-header.js';
+import { IPPROTO_TCP } from '../wire/ipv4-header.js';
+import { emitTcp, optionsLength, seqGt, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type SackBlock, type TcpOptions, type TcpRepr } from '../wire/tcp-header.js';
 import type { TcpTable } from './tcp.js';
 import type { TcpSock, TxSeg } from './tcp-sock.js';
 import { tcpOnTxStart } from './tcp-recovery.js';

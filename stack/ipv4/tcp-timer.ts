@@ -6,7 +6,7 @@
  */
 import { Timer } from '../../emulator/event-queue.js';
 import { Errno } from '../socket/sock.js';
-import { TCP_ACK, TCP_RST } from './tcp-header.js';
+import { TCP_ACK, TCP_RST } from '../wire/tcp-header.js';
 import { sendAck, sendControl, transmitSeg, writeWakeup } from './tcp-output.js';
 import { tcpEnterLoss } from './tcp-recovery.js';
 import type { TcpTable } from './tcp.js';

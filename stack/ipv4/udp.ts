@@ -12,7 +12,6 @@
  * counts the same and keeps a corrupt datagram from holding receive-buffer memory.
  */
 import type { Prng } from '../../emulator/prng.js';
-import { readU16 } from '../core/addr.js';
 import { udpHashSize, type HashSize } from '../core/hash-sizing.js';
 import type { SlabCache } from '../core/kmem.js';
 import { ProtoMemory } from '../core/sock-mem.js';
@@ -22,9 +21,10 @@ import type { MibGroup, MibNames } from '../core/snmp.js';
 import type { NetStack } from '../net-stack.js';
 import { Errno, type SockAddr } from '../socket/sock.js';
 import { ENOBUFS, isMulticast } from './ip.js';
-import { IPPROTO_UDP, type Ipv4Repr } from './ipv4-header.js';
-import { emitUdp, parseUdp, UDP_HLEN, UDP_MAX_PAYLOAD, udpChecksumOk } from './udp-header.js';
+import { IPPROTO_UDP, type Ipv4Repr } from '../wire/ipv4-header.js';
+import { emitUdp, parseUdp, UDP_HLEN, UDP_MAX_PAYLOAD, udpChecksumOk } from '../wire/udp-header.js';
 import { UdpSock } from './udp-socket.js';
+import { readU16 } from '../uapi/byte-order.js';
 
 /** /proc/net/snmp's Udp line in Linux 6.1. */
 export const UDP_MIB = ['InDatagrams', 'NoPorts', 'InErrors', 'OutDatagrams', 'RcvbufErrors', 'SndbufErrors', 'InCsumErrors', 'IgnoredMulti', 'MemErrors'] as const;

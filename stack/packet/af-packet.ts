@@ -24,16 +24,15 @@ import type { SlabCache } from '../core/kmem.js';
 import type { NetDevice } from '../core/netdevice.js';
 import { skbPacket } from '../core/filter.js';
 import { allocSkb, type SkBuff } from '../core/skbuff.js';
-import { emitEthernet, ETH_HLEN, ETH_ZLEN } from '../ethernet/eth.js';
 import type { NetStack } from '../net-stack.js';
 import { Errno, Sock, SOCK_DGRAM, SOCK_RAW, type SockAddr } from '../socket/sock.js';
 import type { SockMemory } from '../socket/socket-table.js';
 import type { Datagram, DatagramSock, SockOpt } from '../socket/syscalls.js';
 import { PacketRing, PacketRingView, TP_STATUS_LOSING, TPACKET_V2, TPACKET2_HDRLEN, tpacketAlign, type TpacketReq } from './packet-ring.js';
+import { ETH_HLEN, ETH_P_ALL, ETH_ZLEN } from '../uapi/if-ether.js';
+import { emitEthernet } from '../wire/ethernet-header.js';
 
 export const AF_PACKET = 17;
-/** Every protocol (host order; htons(ETH_P_ALL) in Linux). */
-export const ETH_P_ALL = 0x0003;
 /** pkt_type of a frame this host sends, as a tap sees it. */
 export const PACKET_OUTGOING = 4;
 const ARPHRD_ETHER = 1;

@@ -15,6 +15,7 @@
  */
 import type { KernelMemory } from '../core/kmem.js';
 import { Errno } from '../socket/sock.js';
+import { readU16le, readU32le, writeU16le, writeU32le } from '../uapi/byte-order.js';
 
 export const TPACKET_V1 = 0;
 export const TPACKET_V2 = 1;
@@ -88,21 +89,6 @@ export interface RingFrameInfo {
   ifindex: number;
   pktType: number;
   srcAddr: Uint8Array;
-}
-
-function writeU16le(b: Uint8Array, at: number, v: number): void {
-  b[at] = v & 0xff;
-  b[at + 1] = (v >>> 8) & 0xff;
-}
-function writeU32le(b: Uint8Array, at: number, v: number): void {
-  writeU16le(b, at, v & 0xffff);
-  writeU16le(b, at + 2, v >>> 16);
-}
-export function readU16le(b: Uint8Array, at: number): number {
-  return b[at]! | (b[at + 1]! << 8);
-}
-export function readU32le(b: Uint8Array, at: number): number {
-  return (readU16le(b, at) | (readU16le(b, at + 2) << 16)) >>> 0;
 }
 
 export class PacketRing {

@@ -8,7 +8,7 @@
  */
 import { Timer } from '../../emulator/event-queue.js';
 import { tcpCaFind } from '../ipv4/tcp-cong-list.js';
-import { IPPROTO_ICMP, IPPROTO_UDP } from '../ipv4/ipv4-header.js';
+import { IPPROTO_ICMP, IPPROTO_UDP } from '../wire/ipv4-header.js';
 import type { NetStack } from '../net-stack.js';
 import type { PingSock } from './ping-socket.js';
 import { RawSock } from './raw-socket.js';

@@ -2,9 +2,9 @@
 // data offset that may lie) plus payload, checksummed over the IPv4 pseudo-header unless the
 // case is a bad checksum; and a tap that records the TCP segments a board's MAC sends, so a
 // test sees the ACKs a drop provokes exactly as they leave the board.
-import { readU16, readU32, writeU16, writeU32 } from '../../stack/core/addr.js';
-import { csumFold, csumPartial, pseudoHeaderSum } from '../../stack/core/checksum.js';
+import { csumFold, csumPartial, pseudoHeaderSum } from '../../stack/wire/checksum.js';
 import type { BootedBoard } from '../../scenarios/boot.js';
+import { readU16, readU32, writeU16, writeU32 } from '../../stack/uapi/byte-order.js';
 
 export const FIN = 0x01;
 export const SYN = 0x02;

@@ -1,7 +1,7 @@
 /**
  * ARP for IPv4 over Ethernet (RFC 826): view, parsed form and emit.
  */
-import { readU16, readU32, writeU16, writeU32 } from '../core/addr.js';
+import { readU16, readU32, writeU16, writeU32 } from '../uapi/byte-order.js';
 
 export const ARP_LEN = 28;
 export const ARPOP_REQUEST = 1;

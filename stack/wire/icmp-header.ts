@@ -1,6 +1,6 @@
 /** ICMP header (RFC 792): the fixed 8 bytes, checked and emitted. */
-import { readU16, writeU16 } from '../core/addr.js';
-import { ipChecksum } from '../core/checksum.js';
+import { ipChecksum } from './checksum.js';
+import { readU16, writeU16 } from '../uapi/byte-order.js';
 
 export const ICMP_ECHOREPLY = 0;
 export const ICMP_DEST_UNREACH = 3;

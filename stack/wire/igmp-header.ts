@@ -6,8 +6,8 @@
  * 8-byte header (type 0x22, a reserved word, the record count) followed by group records of 8
  * bytes plus 4 per source. Every length is checked before a field is read.
  */
-import { readU16, readU32, writeU16, writeU32 } from '../core/addr.js';
-import { ipChecksum } from '../core/checksum.js';
+import { ipChecksum } from './checksum.js';
+import { readU16, readU32, writeU16, writeU32 } from '../uapi/byte-order.js';
 
 export const IPPROTO_IGMP = 2;
 

@@ -2,9 +2,12 @@
  * TCP header and options (RFC 9293, RFC 7323 timestamps and window scale, RFC 2018 SACK,
  * RFC 7413 Fast Open cookie): the parsed form, a bounds-checked parser and an emitter.
  */
-import { readU16, readU32, writeU16, writeU32 } from '../core/addr.js';
-import { csumFold, csumPartial, pseudoHeaderSum } from '../core/checksum.js';
+import { csumFold, csumPartial, pseudoHeaderSum } from './checksum.js';
 import { IPPROTO_TCP } from './ipv4-header.js';
+import { readU16, readU32, writeU16, writeU32 } from '../uapi/byte-order.js';
+
+/** Header length without options. */
+export const TCP_HLEN = 20;
 
 export const TCP_FIN = 0x01;
 export const TCP_SYN = 0x02;
@@ -63,8 +66,7 @@ export function parseTcp(bytes: Uint8Array, offset: number, length: number, src:
   if (length < 20) return 'truncated';
   const headerLength = (bytes[offset + 12]! >> 4) * 4;
   if (headerLength < 20 || headerLength > length) return 'data-offset';
-  const sum = csumPartial(bytes, offset, length, pseudoHeaderSum(src, dst, IPPROTO_TCP, length));
-  if (csumFold(sum) !== 0) return 'checksum';
+  if (!tcpChecksumValid(bytes, offset, length, src, dst)) return 'checksum';
   const options = parseOptions(bytes, offset + 20, headerLength - 20);
   if (!options) return 'options';
   return {
@@ -129,19 +131,92 @@ function parseOptions(b: Uint8Array, start: number, len: number): TcpOptions | n
 
 /** Bytes the options take, padded to 32 bits, in the order Linux writes them. */
 export function optionsLength(o: TcpOptions): number {
-  let n = 0;
-  if (o.mss !== undefined) n += 4;
-  if (o.tsVal !== undefined) n += 12; // SACK_PERM + TS share 12 bytes when both: NOP NOP TS or SACKPERM TS
-  else if (o.sackPermitted) n += 4;
-  if (o.wscale !== undefined) n += 4;
-  if (o.sack && o.sack.length > 0) n += 4 + 8 * o.sack.length;
-  if (o.fastOpenCookie) n += (2 + o.fastOpenCookie.length + 3) & ~3;
-  return n;
+  return putOptions(o, null, 0);
+}
+
+/**
+ * The options layout, written once: tcp_options_write's order and padding, so captures look
+ * like Linux's. With `b` null nothing is written and only the length is counted (optionsLength),
+ * so the size and the bytes cannot disagree. Returns the bytes the options take from `start`.
+ */
+function putOptions(o: TcpOptions, b: Uint8Array | null, start: number): number {
+  let i = start;
+  if (o.mss !== undefined) {
+    if (b) {
+      b[i] = TCPOPT_MSS;
+      b[i + 1] = 4;
+      writeU16(b, i + 2, o.mss);
+    }
+    i += 4;
+  }
+  if (o.tsVal !== undefined) {
+    // SACK_PERM shares the timestamp's 12 bytes when both are sent; NOP NOP otherwise.
+    if (b) {
+      if (o.sackPermitted) {
+        b[i] = TCPOPT_SACK_PERM;
+        b[i + 1] = 2;
+      } else {
+        b[i] = TCPOPT_NOP;
+        b[i + 1] = TCPOPT_NOP;
+      }
+      b[i + 2] = TCPOPT_TIMESTAMP;
+      b[i + 3] = 10;
+      writeU32(b, i + 4, o.tsVal);
+      writeU32(b, i + 8, o.tsEcr ?? 0);
+    }
+    i += 12;
+  } else if (o.sackPermitted) {
+    if (b) {
+      b[i] = TCPOPT_NOP;
+      b[i + 1] = TCPOPT_NOP;
+      b[i + 2] = TCPOPT_SACK_PERM;
+      b[i + 3] = 2;
+    }
+    i += 4;
+  }
+  if (o.wscale !== undefined) {
+    if (b) {
+      b[i] = TCPOPT_NOP;
+      b[i + 1] = TCPOPT_WINDOW;
+      b[i + 2] = 3;
+      b[i + 3] = o.wscale;
+    }
+    i += 4;
+  }
+  if (o.sack && o.sack.length > 0) {
+    if (b) {
+      b[i] = TCPOPT_NOP;
+      b[i + 1] = TCPOPT_NOP;
+      b[i + 2] = TCPOPT_SACK;
+      b[i + 3] = 2 + 8 * o.sack.length;
+    }
+    i += 4;
+    for (const blk of o.sack) {
+      if (b) {
+        writeU32(b, i, blk.start);
+        writeU32(b, i + 4, blk.end);
+      }
+      i += 8;
+    }
+  }
+  if (o.fastOpenCookie) {
+    if (b) {
+      b[i] = TCPOPT_FASTOPEN;
+      b[i + 1] = 2 + o.fastOpenCookie.length;
+      b.set(o.fastOpenCookie, i + 2);
+    }
+    i += 2 + o.fastOpenCookie.length;
+    while ((i - start) % 4 !== 0) {
+      if (b) b[i] = TCPOPT_NOP;
+      i++;
+    }
+  }
+  return i - start;
 }
 
 /**
  * Write the header at `offset` (payload already follows it) and the checksum over
- * `segmentLength` bytes. Option layout follows tcp_options_write so captures look like Linux's.
+ * `segmentLength` bytes.
  */
 export function emitTcp(r: TcpRepr, b: Uint8Array, offset: number, segmentLength: number, src: number, dst: number): void {
   writeU16(b, offset, r.srcPort);
@@ -153,62 +228,57 @@ export function emitTcp(r: TcpRepr, b: Uint8Array, offset: number, segmentLength
   writeU16(b, offset + 14, r.window);
   writeU16(b, offset + 16, 0);
   writeU16(b, offset + 18, r.urgent);
-  let i = offset + 20;
-  const o = r.options;
-  if (o.mss !== undefined) {
-    b[i] = TCPOPT_MSS;
-    b[i + 1] = 4;
-    writeU16(b, i + 2, o.mss);
-    i += 4;
+  putOptions(r.options, b, offset + TCP_HLEN);
+  tcpFillChecksum(b, offset, segmentLength, src, dst);
+}
+
+/** Recompute the checksum of the segment at `offset` over the pseudo-header (tcp_v4_send_check). */
+export function tcpFillChecksum(b: Uint8Array, offset: number, segmentLength: number, src: number, dst: number): void {
+  writeU16(b, offset + 16, 0);
+  writeU16(b, offset + 16, csumFold(csumPartial(b, offset, segmentLength, pseudoHeaderSum(src, dst, IPPROTO_TCP, segmentLength))));
+}
+
+/** True when the segment's checksum over the pseudo-header verifies. */
+export function tcpChecksumValid(b: Uint8Array, offset: number, segmentLength: number, src: number, dst: number): boolean {
+  return csumFold(csumPartial(b, offset, segmentLength, pseudoHeaderSum(src, dst, IPPROTO_TCP, segmentLength))) === 0;
+}
+
+/**
+ * Field accessors over a TCP header at `at` (smoltcp's TcpPacket), for paths that look at a
+ * segment without parsing it (GRO). `wrap` repoints it; no bounds checks, callers check length.
+ */
+export class TcpPacket {
+  bytes: Uint8Array = new Uint8Array(0);
+  at = 0;
+
+  wrap(bytes: Uint8Array, at: number): this {
+    this.bytes = bytes;
+    this.at = at;
+    return this;
   }
-  if (o.tsVal !== undefined) {
-    if (o.sackPermitted) {
-      b[i] = TCPOPT_SACK_PERM;
-      b[i + 1] = 2;
-    } else {
-      b[i] = TCPOPT_NOP;
-      b[i + 1] = TCPOPT_NOP;
-    }
-    b[i + 2] = TCPOPT_TIMESTAMP;
-    b[i + 3] = 10;
-    writeU32(b, i + 4, o.tsVal);
-    writeU32(b, i + 8, o.tsEcr ?? 0);
-    i += 12;
-  } else if (o.sackPermitted) {
-    b[i] = TCPOPT_NOP;
-    b[i + 1] = TCPOPT_NOP;
-    b[i + 2] = TCPOPT_SACK_PERM;
-    b[i + 3] = 2;
-    i += 4;
+  /** Source and destination ports as one 32-bit word, for comparing flows. */
+  get ports(): number {
+    return readU32(this.bytes, this.at);
   }
-  if (o.wscale !== undefined) {
-    b[i] = TCPOPT_NOP;
-    b[i + 1] = TCPOPT_WINDOW;
-    b[i + 2] = 3;
-    b[i + 3] = o.wscale;
-    i += 4;
+  get seq(): number {
+    return readU32(this.bytes, this.at + 4);
   }
-  if (o.sack && o.sack.length > 0) {
-    b[i] = TCPOPT_NOP;
-    b[i + 1] = TCPOPT_NOP;
-    b[i + 2] = TCPOPT_SACK;
-    b[i + 3] = 2 + 8 * o.sack.length;
-    i += 4;
-    for (const blk of o.sack) {
-      writeU32(b, i, blk.start);
-      writeU32(b, i + 4, blk.end);
-      i += 8;
-    }
+  get ack(): number {
+    return readU32(this.bytes, this.at + 8);
   }
-  if (o.fastOpenCookie) {
-    b[i] = TCPOPT_FASTOPEN;
-    b[i + 1] = 2 + o.fastOpenCookie.length;
-    b.set(o.fastOpenCookie, i + 2);
-    i += 2 + o.fastOpenCookie.length;
-    while ((i - offset) % 4 !== 0) b[i++] = TCPOPT_NOP;
+  /** Data offset × 4: the header length in bytes, options included. */
+  get headerLength(): number {
+    return (this.bytes[this.at + 12]! >> 4) * 4;
   }
-  const sum = csumPartial(b, offset, segmentLength, pseudoHeaderSum(src, dst, IPPROTO_TCP, segmentLength));
-  writeU16(b, offset + 16, csumFold(sum));
+  get flags(): number {
+    return this.bytes[this.at + 13]!;
+  }
+  set flags(v: number) {
+    this.bytes[this.at + 13] = v;
+  }
+  get window(): number {
+    return readU16(this.bytes, this.at + 14);
+  }
 }
 
 /** Sequence-space comparisons (RFC 9293 §3.4), modulo 2^32. */
