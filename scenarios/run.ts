@@ -22,7 +22,8 @@ import { checkBudget, formatBytes, type BudgetSpec } from '../traces/budgets.js'
 import { Capture, DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { Timeline } from '../traces/timeline.js';
 import { MemoryTraceSink, TraceWriter, type TraceSink } from '../traces/trace-writer.js';
-import { REPORT_SCHEMA_ID, type BoardReport, type CheckReport, type Report } from '../traces/report.js';
+import { REPORT_SCHEMA_ID, type BoardReport, type CheckReport, type Report, type SocketsReport } from '../traces/report.js';
+import { socketTable } from './socket-table.js';
 import { checkBootImage } from './image-check.js';
 import { bootBoard, liveObjectBytes, programReservations, type BootedBoard } from './boot.js';
 import { buildFirmware, type Firmware } from './firmware.js';
@@ -302,6 +303,8 @@ export function run(opts: RunOptions): RunOutcome {
   // Programs exit, then every kernel timer is allowed to expire — unless the wire is in a storm
   // the quiet-wire check has already condemned, which would only burn time.
   quietWire.startDrain(trafficEnd);
+  // The report's socket table: ss on the board while the scenario's sockets are still open.
+  const dutSockets = socketTable(dut, world.sim, trace);
   for (const p of processes) p.exit(p.program.exitCode ?? 0);
   world.sim.run(trafficEnd + QUIESCE_LIMIT_NS, () => quietWire.runaway);
   const outcome = scenario.result(ctx);
@@ -312,8 +315,8 @@ export function run(opts: RunOptions): RunOutcome {
   checks.push(...outcome.checks);
   checks.push(quietWire.result());
 
-  const dutReport = boardReport(dut, boardConfig, dutImage.length, trafficEnd);
-  const labReport = boardReport(lab, labConfig, labFw.image.length, trafficEnd);
+  const dutReport = boardReport(dut, boardConfig, dutImage.length, trafficEnd, dutSockets);
+  const labReport = boardReport(lab, labConfig, labFw.image.length, trafficEnd, null);
   const m = dutReport.memory!;
   checks.push({
     name: 'RAM back to post-boot baseline after timers expire and the interface is deconfigured',
@@ -407,7 +410,7 @@ export function unmeasuredBudget(scenario: Pick<Scenario, 'name' | 'produces'>, 
   return null;
 }
 
-export function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: number, elapsedNs: number): BoardReport {
+export function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: number, elapsedNs: number, sockets: SocketsReport | null): BoardReport {
   const ram = b.board.ram;
   const usage = ram.usage();
   const caches = ram.slabinfo().map((c) => ({ name: c.name, objectSize: c.objectSize, active: c.active, peakActive: c.peakActive, totalObjects: c.totalObjects, pages: c.pages, peakPages: c.peakPages, failures: c.failures }));
@@ -439,6 +442,7 @@ export function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: num
     },
     interfaces: { [b.board.mac.name]: { ...b.board.mac.stats, ...prefixKeys(b.dev.stats, 'netdev_'), ...prefixKeys(st.drivers.get(b.dev.ifindex)?.gro?.stats ?? {}, 'gro_') } },
     qdiscs: { [b.board.mac.name]: qdiscShow(b.dev.qdisc) },
+    sockets,
     snmp,
     arp: { ...st.neigh.stats },
     tcp: st.tcp

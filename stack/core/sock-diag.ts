@@ -9,6 +9,9 @@
  * ENOENT too (sock_diag_handlers[family] is NULL). Without INET_DIAG the family itself does not
  * exist and socket(AF_NETLINK, …, NETLINK_SOCK_DIAG) fails with EPROTONOSUPPORT.
  *
+ * A dump walks the listeners, then the connections, request socks and TIME_WAIT socks (the
+ * ehash's three kinds of entry), as /proc/net/tcp does.
+ *
  * Only dumps are modelled (NLM_F_DUMP); an exact-socket lookup answers EOPNOTSUPP here where
  * Linux would look the socket up (inet_diag_cmd_exact).
  */
@@ -71,13 +74,9 @@ export class SockDiag {
     this.requests++;
     const states = readU32le(b, body + 4);
     const w = new NlWriter();
-    const t = this.stack.tcp;
-    const socks: TcpSock[] = [...[...t.listeners.keys()].sort((x, y) => x - y).map((p) => t.listeners.get(p)!), ...t.ehash.values()];
-    for (const s of socks) {
-      const st = TCP_STATE[s.state];
-      if ((states & (1 << st)) === 0) continue;
+    for (const msg of tcpDiagMsgs(this.stack, states)) {
       const m = w.begin(SOCK_DIAG_BY_FAMILY, NLM_F_MULTI, seq, sk.portid);
-      w.bytes(inetDiagMsg(s, st));
+      w.bytes(msg);
       w.end(m);
     }
     const done = w.begin(NLMSG_DONE, NLM_F_MULTI, seq, sk.portid);
@@ -86,6 +85,26 @@ export class SockDiag {
     sk.deliver(w.view());
     return true;
   }
+}
+
+/**
+ * inet_diag_dump_icsk for AF_INET/TCP: one inet_diag_msg per socket whose state is in `states`
+ * (a 1 << TCP_* mask) — the listeners, then the ehash, which in 6.1 also holds request socks
+ * (TCP_NEW_SYN_RECV, asked for by TCPF_SYN_RECV) and timewait socks (filtered by tw_substate).
+ */
+export function tcpDiagMsgs(stack: NetStack, states: number): Uint8Array[] {
+  const t = stack.tcp;
+  if (!t) return [];
+  const out: Uint8Array[] = [];
+  const socks: TcpSock[] = [...[...t.listeners.keys()].sort((x, y) => x - y).map((p) => t.listeners.get(p)!), ...t.ehash.values()];
+  for (const s of socks) {
+    const st = TCP_STATE[s.state];
+    if ((states & (1 << st)) !== 0) out.push(inetDiagMsg(s, st));
+  }
+  const now = stack.sim.now;
+  if ((states & (1 << TCP_STATE.SYN_RECV)) !== 0) for (const r of t.requests.values()) out.push(miniDiagMsg(r, TCP_STATE.SYN_RECV, 1, r.retries, r.timer, now));
+  if ((states & (1 << TCP_STATE.TIME_WAIT)) !== 0) for (const tw of t.timewait.values()) out.push(miniDiagMsg(tw, TCP_STATE.TIME_WAIT, 3, 0, tw.timer, now));
+  return out;
 }
 
 /** inet_sk_diag_fill: struct inet_diag_msg for one socket (no extension attributes). */
@@ -109,12 +128,44 @@ function inetDiagMsg(s: TcpSock, state: number): Uint8Array {
   writeU32le(m, 48, 0);
   const listen = s.state === 'LISTEN';
   const last = s.writeQueue[s.writeQueue.length - 1];
-  // tcp_diag_get_info: rqueue = accept backlog (listen) or rcv_nxt − copied_seq; wqueue = write_seq − snd_una.
+  // tcp_diag_get_info: a listener's rqueue/wqueue are sk_ack_backlog and sk_max_ack_backlog;
+  // otherwise rcv_nxt − copied_seq and write_seq − snd_una.
   writeU32le(m, 52, 0); // idiag_expires (ms): the timer's remaining time is not reported here
   writeU32le(m, 56, listen ? s.acceptQueue.length : s.receiveQueue.reduce((n, skb) => n + skb.len, 0));
-  writeU32le(m, 60, listen || !last ? 0 : (last.end - s.sndUna) >>> 0);
+  writeU32le(m, 60, listen ? s.backlog : !last ? 0 : (last.end - s.sndUna) >>> 0);
   writeU32le(m, 64, 0); // uid: programs run as root
   writeU32le(m, 68, s.socketAddr >>> 0); // inode, as /proc/net/tcp shows it
+  return m;
+}
+
+/**
+ * inet_req_diag_fill (state TCP_SYN_RECV, timer 1, retrans num_retrans) and inet_twsk_diag_fill
+ * (state tw_substate, timer 3, retrans 0): the common fill, the timer's remaining time in ms,
+ * and zero queues, uid and inode — these minisocks have no struct socket.
+ */
+function miniDiagMsg(
+  s: { laddr: number; lport: number; raddr: number; rport: number; addr: number },
+  state: number,
+  timer: number,
+  retrans: number,
+  handle: { at: number; cancelled: boolean } | null,
+  now: number,
+): Uint8Array {
+  const m = new Uint8Array(INET_DIAG_MSG_LEN);
+  m[0] = AF_INET;
+  m[1] = state;
+  m[2] = timer;
+  m[3] = retrans & 0xff;
+  m[4] = s.lport >>> 8;
+  m[5] = s.lport & 0xff;
+  m[6] = s.rport >>> 8;
+  m[7] = s.rport & 0xff;
+  writeU32(m, 8, s.laddr);
+  writeU32(m, 24, s.raddr);
+  writeU32le(m, 44, s.addr >>> 0); // cookie: the minisock's address
+  // jiffies_delta_to_msecs: a timer already due reads 0.
+  const left = handle && !handle.cancelled ? Math.max(0, handle.at - now) : 0;
+  writeU32le(m, 52, Math.floor(left / 1e6));
   return m;
 }
 
