@@ -34,6 +34,10 @@ import { DEFAULT_SCENARIO, findScenario } from './registry.js';
 import type { Scenario, ScenarioContext } from './scenario.js';
 import { Syscalls } from '../stack/socket/syscalls.js';
 import { qdiscShow } from '../stack/sched/qdisc.js';
+import { bootDefaultQdisc } from '../stack/sched/sch-api.js';
+import { checkBootSysctl } from '../stack/ipv4/tcp-sysctl.js';
+import { TCP_CONG_LIST } from '../stack/ipv4/tcp-cong-list.js';
+import type { SysctlSetting } from './sysctl-option.js';
 
 /**
  * The lab host's firmware depends only on its board file and the cost table, so a process that
@@ -68,6 +72,11 @@ export interface RunOptions {
   costTablePath?: string;
   budgets?: BudgetSpec[];
   epochNs?: bigint;
+  /**
+   * Boot values of sysctls on the board (`run --sysctl NAME=VALUE`), as a kernel built with
+   * other defaults: over the board file's own, checked before anything boots.
+   */
+  sysctls?: SysctlSetting[];
   /** Which MACs to capture: the board's (default), the lab host's too, or none. */
   capture?: 'dut' | 'all' | 'none';
   /** Same as capture: 'all' (kept for library callers). */
@@ -164,6 +173,7 @@ export function run(opts: RunOptions): RunOutcome {
   if (unmeasured) return bad(unmeasured);
   let profile: Profile | null = null;
   let dutImage: Uint8Array;
+  let enabled: readonly string[];
   if (opts.imagePath) {
     // An image can be no larger than the flash it is written to: read no more than that.
     const bytes = readInputFile(opts.imagePath, { what: 'firmware image', maxBytes: boardConfig.flashBytes, maxWhy: `${boardConfig.name}'s ${boardConfig.flashBytes}-byte flash` });
@@ -175,6 +185,7 @@ export function run(opts: RunOptions): RunOutcome {
     const valid = checkBootImage(parsed, boardConfig, table);
     if ('error' in valid) return bad(`${opts.imagePath}: ${valid.error}`);
     dutImage = bytes;
+    enabled = valid.enabled;
   } else {
     const p = resolveProfile(profileName);
     if ('error' in p) return bad(p.error);
@@ -182,7 +193,13 @@ export function run(opts: RunOptions): RunOutcome {
     const fw = buildFirmware(boardConfig, p, table);
     if ('error' in fw) return bad(fw.error);
     dutImage = fw.image;
+    enabled = p.enabled;
   }
+  const dutConfig = withBootSysctls(boardConfig, opts.sysctls ?? []);
+  const sysctlProblem = dutConfig.sysctl ? checkBootSysctl(dutConfig.sysctl, TCP_CONG_LIST.map((c) => c.name)) : null;
+  if (sysctlProblem) return bad(`--sysctl: ${sysctlProblem}`);
+  const qdisc = bootDefaultQdisc(new Set(enabled), dutConfig.sysctl);
+  if ('error' in qdisc) return bad(`--sysctl: ${qdisc.error}`);
   const labFw = labFirmware(labConfig, table);
   if ('error' in labFw) return bad(labFw.error);
   const outputProblem = opts.inputsGood?.();
@@ -191,7 +208,7 @@ export function run(opts: RunOptions): RunOutcome {
   const world = new World(seed, cpu);
   const lab = bootBoard(world, 'lab', labConfig, labFw.image, table, programReservations(labConfig, scenario.labPrograms));
   if ('error' in lab) return bad(`lab host: ${lab.error}`);
-  const dut = bootBoard(world, 'dut', boardConfig, dutImage, table, programReservations(boardConfig, scenario.dutPrograms));
+  const dut = bootBoard(world, 'dut', dutConfig, dutImage, table, programReservations(boardConfig, scenario.dutPrograms));
   const inputs = {
     board: boardConfig.name,
     profile: profile?.name ?? opts.imagePath ?? profileName,
@@ -200,6 +217,7 @@ export function run(opts: RunOptions): RunOutcome {
     cpu,
     epochNs: epochNs.toString(),
     costTable: opts.costTablePath ?? 'calibration/linux-6.1-i386.json',
+    ...(opts.sysctls && opts.sysctls.length > 0 ? { sysctl: Object.fromEntries(opts.sysctls.map((x) => [x.name, x.value])) } : {}),
   };
   if ('error' in dut) {
     if (dut.kind === 'input') return bad(dut.error);
@@ -391,6 +409,12 @@ export function run(opts: RunOptions): RunOutcome {
   };
 }
 
+
+/** The board file with `--sysctl` boot values over its own (the last setting of a name wins). */
+function withBootSysctls(config: BoardConfig, sysctls: readonly SysctlSetting[]): BoardConfig {
+  if (sysctls.length === 0) return config;
+  return { ...config, sysctl: { ...config.sysctl, ...Object.fromEntries(sysctls.map((x) => [x.name, x.value])) } };
+}
 
 /** Figures every run measures, whatever the scenario. */
 export const RUN_FIGURES: readonly string[] = ['ram.peak', 'ram.static', 'ram.heap-peak', 'ram.free-min', 'flash.image', 'rx.missed', 'alloc.failures'];

@@ -105,7 +105,7 @@ export interface CheckReport {
 export interface Report {
   $schema: string;
   quarklab: string;
-  inputs: { board: string; profile: string; scenario: string; seed: number; cpu: boolean; epochNs: string; costTable: string };
+  inputs: { board: string; profile: string; scenario: string; seed: number; cpu: boolean; epochNs: string; costTable: string; sysctl?: Record<string, string> };
   virtualTimeNs: number;
   boards: BoardReport[];
   /** What the wire did to the frames it carried (its seeded impairments). */
