@@ -16,9 +16,9 @@
  */
 import { Errno } from '../socket/sock.js';
 import { readU16le } from '../uapi/byte-order.js';
-import { netlinkAck, type Netlink, type NetlinkSock } from './netlink.js';
+import { NETLINK_DUMPED, netlinkRcvSkb, type Netlink, type NetlinkSock } from './netlink.js';
 import {
-  NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE, NlWriter, attrString, nlmsgAlign, parseAttrs, parseNlmsg, type Attr,
+  NLM_F_DUMP, NLM_F_MULTI, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE, NlWriter, attrString, nlmsgAlign, parseAttrs, type Attr,
 } from './netlink-message.js';
 import type { SkBuff } from './skbuff.js';
 
@@ -88,25 +88,13 @@ export class Genetlink {
 
   /** genl_rcv → netlink_rcv_skb → genl_rcv_msg for each message. */
   private input(sk: NetlinkSock, skb: SkBuff): void {
-    const b = skb.bytes;
-    let at = skb.data;
-    const end = skb.tail;
-    while (at + NLMSG_HDRLEN <= end) {
-      const h = parseNlmsg(b, at, end);
-      if (!h) return;
-      let err = 0;
-      let answered = false;
-      if ((h.flags & NLM_F_REQUEST) !== 0 && h.type >= NLMSG_MIN_TYPE) {
-        const w = new NlWriter();
-        err = this.request(sk, b, h.at, h.len, h.type, h.flags, h.seq, w);
-        if (err === 0 && w.length > 0) {
-          sk.deliver(w.view());
-          answered = (h.flags & NLM_F_DUMP) === NLM_F_DUMP;
-        }
-      }
-      if (!answered && (err !== 0 || (h.flags & NLM_F_ACK) !== 0)) netlinkAck(sk, b, h, err);
-      at += Math.min(nlmsgAlign(h.len), end - at);
-    }
+    netlinkRcvSkb(sk, skb, (b, h) => {
+      const w = new NlWriter();
+      const err = this.request(sk, b, h.at, h.len, h.type, h.flags, h.seq, w);
+      if (err !== 0 || w.length === 0) return err;
+      sk.deliver(w.view());
+      return (h.flags & NLM_F_DUMP) === NLM_F_DUMP ? NETLINK_DUMPED : 0;
+    });
   }
 
   private request(sk: NetlinkSock, b: Uint8Array, at: number, len: number, type: number, flags: number, seq: number, w: NlWriter): number {

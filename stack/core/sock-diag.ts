@@ -18,9 +18,9 @@
 import type { NetStack } from '../net-stack.js';
 import type { TcpSock } from '../ipv4/tcp-sock.js';
 import { Errno } from '../socket/sock.js';
-import { netlinkAck, type Netlink, type NetlinkSock } from './netlink.js';
+import { NETLINK_DUMPED, netlinkRcvSkb, type Netlink, type NetlinkSock } from './netlink.js';
 import {
-  NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE, NlWriter, nlmsgAlign, parseNlmsg,
+  NLM_F_DUMP, NLM_F_MULTI, NLMSG_DONE, NLMSG_HDRLEN, NlWriter,
 } from './netlink-message.js';
 import { readU32le, writeU32, writeU32le } from '../uapi/byte-order.js';
 import type { SkBuff } from './skbuff.js';
@@ -44,22 +44,10 @@ export class SockDiag {
 
   /** sock_diag_rcv → netlink_rcv_skb: each message in turn; errors (and NLM_F_ACK) acknowledged. */
   private input(sk: NetlinkSock, skb: SkBuff): void {
-    const b = skb.bytes;
-    let at = skb.data;
-    const end = skb.tail;
-    while (at + NLMSG_HDRLEN <= end) {
-      const h = parseNlmsg(b, at, end);
-      if (!h) return;
-      let err = 0;
-      let dumped = false;
-      if ((h.flags & NLM_F_REQUEST) !== 0 && h.type >= NLMSG_MIN_TYPE) {
-        const r = this.request(sk, b, h.at + NLMSG_HDRLEN, h.at + h.len, h.type, h.flags, h.seq);
-        if (r === true) dumped = true;
-        else err = r;
-      }
-      if (!dumped && (err !== 0 || (h.flags & NLM_F_ACK) !== 0)) netlinkAck(sk, b, h, err);
-      at += Math.min(nlmsgAlign(h.len), end - at);
-    }
+    netlinkRcvSkb(sk, skb, (b, h) => {
+      const r = this.request(sk, b, h.at + NLMSG_HDRLEN, h.at + h.len, h.type, h.flags, h.seq);
+      return r === true ? NETLINK_DUMPED : r;
+    });
   }
 
   /** sock_diag_rcv_msg → inet_diag_handler_cmd: true when a dump was sent, else an errno. */
@@ -107,25 +95,32 @@ export function tcpDiagMsgs(stack: NetStack, states: number): Uint8Array[] {
   return out;
 }
 
-/** inet_sk_diag_fill: struct inet_diag_msg for one socket (no extension attributes). */
-function inetDiagMsg(s: TcpSock, state: number): Uint8Array {
+/**
+ * inet_diag_msg_common_fill: family, state, and the inet_diag_sockid — ports and addresses in
+ * network order, no bound interface (idiag_if 0), the cookie.
+ */
+function diagMsgCommon(s: { laddr: number; lport: number; raddr: number; rport: number }, cookie: number, state: number): Uint8Array {
   const m = new Uint8Array(INET_DIAG_MSG_LEN);
   m[0] = AF_INET;
   m[1] = state;
-  // idiag_timer / idiag_retrans: 1 with the retransmit timer pending (as /proc/net/tcp's tr).
-  const rtx = s.rtxTimer !== null && !s.rtxTimer.cancelled;
-  m[2] = rtx ? 1 : 0;
-  m[3] = rtx ? s.retransmits & 0xff : 0;
-  // inet_diag_sockid: ports and addresses in network order, interface, cookie.
   m[4] = s.lport >>> 8;
   m[5] = s.lport & 0xff;
   m[6] = s.rport >>> 8;
   m[7] = s.rport & 0xff;
   writeU32(m, 8, s.laddr);
   writeU32(m, 24, s.raddr);
-  writeU32le(m, 40, 0); // idiag_if: not bound to a device
-  writeU32le(m, 44, s.skAddr >>> 0); // cookie: the struct sock's address (sock_gen_cookie is unique too)
-  writeU32le(m, 48, 0);
+  writeU32le(m, 44, cookie >>> 0);
+  return m;
+}
+
+/** inet_sk_diag_fill: struct inet_diag_msg for one socket (no extension attributes). */
+function inetDiagMsg(s: TcpSock, state: number): Uint8Array {
+  // cookie: the struct sock's address (sock_gen_cookie is unique too).
+  const m = diagMsgCommon(s, s.skAddr, state);
+  // idiag_timer / idiag_retrans: 1 with the retransmit timer pending (as /proc/net/tcp's tr).
+  const rtx = s.rtxTimer !== null && !s.rtxTimer.cancelled;
+  m[2] = rtx ? 1 : 0;
+  m[3] = rtx ? s.retransmits & 0xff : 0;
   const listen = s.state === 'LISTEN';
   const last = s.writeQueue[s.writeQueue.length - 1];
   // tcp_diag_get_info: a listener's rqueue/wqueue are sk_ack_backlog and sk_max_ack_backlog;
@@ -151,18 +146,9 @@ function miniDiagMsg(
   handle: { at: number; cancelled: boolean } | null,
   now: number,
 ): Uint8Array {
-  const m = new Uint8Array(INET_DIAG_MSG_LEN);
-  m[0] = AF_INET;
-  m[1] = state;
+  const m = diagMsgCommon(s, s.addr, state); // cookie: the minisock's address
   m[2] = timer;
   m[3] = retrans & 0xff;
-  m[4] = s.lport >>> 8;
-  m[5] = s.lport & 0xff;
-  m[6] = s.rport >>> 8;
-  m[7] = s.rport & 0xff;
-  writeU32(m, 8, s.laddr);
-  writeU32(m, 24, s.raddr);
-  writeU32le(m, 44, s.addr >>> 0); // cookie: the minisock's address
   // jiffies_delta_to_msecs: a timer already due reads 0.
   const left = handle && !handle.cancelled ? Math.max(0, handle.at - now) : 0;
   writeU32le(m, 52, Math.floor(left / 1e6));
