@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { collectScripts, junitXml, parseAll, runSuite } from '../packetdrill/suite.js';
 import { DEFAULT_TOLERANCE_USECS } from '../packetdrill/timing.js';
 import { resolveBoard, resolveProfile } from '../scenarios/inputs.js';
-import { computeTcpSysctl, setTcpSysctl } from '../stack/ipv4/tcp-sysctl.js';
+import { parseSysctlSetting } from '../scenarios/sysctl-option.js';
 import { fail, write } from './output.js';
 
 export const PACKETDRILL_HELP = `usage: quarklab packetdrill SCRIPT.pkt|DIR… [options]
@@ -59,17 +59,10 @@ export function packetdrillCommand(args: string[]): number {
   const p = resolveProfile(profile);
   if ('error' in p) fail(p.error);
   const sysctls: Array<{ name: string; value: string }> = [];
-  const probe = computeTcpSysctl(512, 2 << 20, false, true);
   for (const s of values.sysctl ?? []) {
-    const eq = s.indexOf('=');
-    if (eq <= 0) fail(`--sysctl wants NAME=VALUE, got "${s}"`);
-    const name = s.slice(0, eq);
-    const value = s.slice(eq + 1);
-    const r = setTcpSysctl(probe, name, value);
-    if (r === 'unknown') fail(`--sysctl ${name}: not a sysctl the board has`);
-    if (r === 'bad-value') fail(`--sysctl ${name}: bad value "${value}"`);
-    if (r === 'not-modelled') fail(`--sysctl ${name}=${value}: the board does not model that setting`);
-    sysctls.push({ name, value });
+    const setting = parseSysctlSetting(s, '--sysctl', { bootOnly: false });
+    if ('error' in setting) fail(setting.error);
+    sysctls.push(setting);
   }
   const files = collectScripts(positionals);
   if ('error' in files) fail(files.error);

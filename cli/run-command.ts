@@ -39,6 +39,7 @@ function terminalProgress(): { update: (p: RunProgress) => void; end: () => void
   };
 }
 import { prepareOutputDir } from './output-place.js';
+import { parseSysctlSetting, type SysctlSetting } from '../scenarios/sysctl-option.js';
 
 const OUTPUT_FILES = ['report.json', 'report.html', 'report.md', 'capture.pcapng', 'capture.pcap', 'lab.pcapng', 'trace.msgpack'];
 const DAY_S = 86_400;
@@ -64,6 +65,10 @@ options:
   --out DIR             output folder (default out)
   --budget KEY=VALUE    fail (exit 1) when a figure breaks its limit; repeatable. Keys:
 ${Object.entries(BUDGET_KEYS).map(([k, v]) => `                          ${k.padEnd(15)} ${v.kind === 'max' ? 'at most' : 'at least'}: ${v.help}`).join('\n')}
+  --sysctl NAME=VALUE   the board's boot value of a sysctl, as a kernel built with other defaults
+                        (over the board file's; repeatable), e.g. net.ipv4.tcp_rmem='4096 8192 16384'
+                        or net.core.default_qdisc=pfifo_fast; works without PROC_SYSCTL, where no
+                        program can change a sysctl at run time
   --cpu on|off          charge CPU cycles per packet and byte (default on)
   --costs FILE          cost table from 'quarklab calibrate' (default: Linux 6.1 i386, measured)
   --epoch SECONDS       Unix time of virtual time zero in the capture (default ${DEFAULT_EPOCH_NS / 1_000_000_000n})
@@ -97,6 +102,7 @@ export async function runCommand(args: string[]): Promise<number> {
       seed: { type: 'string' },
       out: { type: 'string' },
       budget: { type: 'string', multiple: true },
+      sysctl: { type: 'string', multiple: true },
       cpu: { type: 'string' },
       costs: { type: 'string' },
       epoch: { type: 'string' },
@@ -134,6 +140,12 @@ export async function runCommand(args: string[]): Promise<number> {
     const spec = parseBudget(b);
     if ('error' in spec) fail(spec.error);
     budgets.push(spec);
+  }
+  const sysctls: SysctlSetting[] = [];
+  for (const s of values.sysctl ?? []) {
+    const setting = parseSysctlSetting(s, '--sysctl', { bootOnly: true });
+    if ('error' in setting) fail(setting.error);
+    sysctls.push(setting);
   }
   if (values.image && values.profile) fail('give --image or --profile, not both (the image names its profile)');
   const out = values.out ?? 'out';
@@ -180,6 +192,7 @@ export async function runCommand(args: string[]): Promise<number> {
     cpu: values.cpu !== 'off',
     costTablePath: values.costs,
     budgets,
+    sysctls,
     epochNs,
     capture: values.capture === 'all' ? 'all' : values.capture === 'none' ? 'none' : 'dut',
     classicPcap: values.pcap === true,

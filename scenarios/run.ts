@@ -22,7 +22,8 @@ import { checkBudget, formatBytes, type BudgetSpec } from '../traces/budgets.js'
 import { Capture, DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { Timeline } from '../traces/timeline.js';
 import { MemoryTraceSink, TraceWriter, type TraceSink } from '../traces/trace-writer.js';
-import { REPORT_SCHEMA_ID, type BoardReport, type CheckReport, type Report } from '../traces/report.js';
+import { REPORT_SCHEMA_ID, type BoardReport, type CheckReport, type Report, type SocketsReport } from '../traces/report.js';
+import { socketTable } from './socket-table.js';
 import { checkBootImage } from './image-check.js';
 import { bootBoard, liveObjectBytes, programReservations, type BootedBoard } from './boot.js';
 import { buildFirmware, type Firmware } from './firmware.js';
@@ -33,6 +34,10 @@ import { DEFAULT_SCENARIO, findScenario } from './registry.js';
 import type { Scenario, ScenarioContext } from './scenario.js';
 import { Syscalls } from '../stack/socket/syscalls.js';
 import { qdiscShow } from '../stack/sched/qdisc.js';
+import { bootDefaultQdisc } from '../stack/sched/sch-api.js';
+import { checkBootSysctl } from '../stack/ipv4/tcp-sysctl.js';
+import { TCP_CONG_LIST } from '../stack/ipv4/tcp-cong-list.js';
+import type { SysctlSetting } from './sysctl-option.js';
 
 /**
  * The lab host's firmware depends only on its board file and the cost table, so a process that
@@ -67,6 +72,11 @@ export interface RunOptions {
   costTablePath?: string;
   budgets?: BudgetSpec[];
   epochNs?: bigint;
+  /**
+   * Boot values of sysctls on the board (`run --sysctl NAME=VALUE`), as a kernel built with
+   * other defaults: over the board file's own, checked before anything boots.
+   */
+  sysctls?: SysctlSetting[];
   /** Which MACs to capture: the board's (default), the lab host's too, or none. */
   capture?: 'dut' | 'all' | 'none';
   /** Same as capture: 'all' (kept for library callers). */
@@ -163,6 +173,7 @@ export function run(opts: RunOptions): RunOutcome {
   if (unmeasured) return bad(unmeasured);
   let profile: Profile | null = null;
   let dutImage: Uint8Array;
+  let enabled: readonly string[];
   if (opts.imagePath) {
     // An image can be no larger than the flash it is written to: read no more than that.
     const bytes = readInputFile(opts.imagePath, { what: 'firmware image', maxBytes: boardConfig.flashBytes, maxWhy: `${boardConfig.name}'s ${boardConfig.flashBytes}-byte flash` });
@@ -174,6 +185,7 @@ export function run(opts: RunOptions): RunOutcome {
     const valid = checkBootImage(parsed, boardConfig, table);
     if ('error' in valid) return bad(`${opts.imagePath}: ${valid.error}`);
     dutImage = bytes;
+    enabled = valid.enabled;
   } else {
     const p = resolveProfile(profileName);
     if ('error' in p) return bad(p.error);
@@ -181,7 +193,13 @@ export function run(opts: RunOptions): RunOutcome {
     const fw = buildFirmware(boardConfig, p, table);
     if ('error' in fw) return bad(fw.error);
     dutImage = fw.image;
+    enabled = p.enabled;
   }
+  const dutConfig = withBootSysctls(boardConfig, opts.sysctls ?? []);
+  const sysctlProblem = dutConfig.sysctl ? checkBootSysctl(dutConfig.sysctl, TCP_CONG_LIST.map((c) => c.name)) : null;
+  if (sysctlProblem) return bad(`--sysctl: ${sysctlProblem}`);
+  const qdisc = bootDefaultQdisc(new Set(enabled), dutConfig.sysctl);
+  if ('error' in qdisc) return bad(`--sysctl: ${qdisc.error}`);
   const labFw = labFirmware(labConfig, table);
   if ('error' in labFw) return bad(labFw.error);
   const outputProblem = opts.inputsGood?.();
@@ -190,7 +208,7 @@ export function run(opts: RunOptions): RunOutcome {
   const world = new World(seed, cpu);
   const lab = bootBoard(world, 'lab', labConfig, labFw.image, table, programReservations(labConfig, scenario.labPrograms));
   if ('error' in lab) return bad(`lab host: ${lab.error}`);
-  const dut = bootBoard(world, 'dut', boardConfig, dutImage, table, programReservations(boardConfig, scenario.dutPrograms));
+  const dut = bootBoard(world, 'dut', dutConfig, dutImage, table, programReservations(boardConfig, scenario.dutPrograms));
   const inputs = {
     board: boardConfig.name,
     profile: profile?.name ?? opts.imagePath ?? profileName,
@@ -199,6 +217,7 @@ export function run(opts: RunOptions): RunOutcome {
     cpu,
     epochNs: epochNs.toString(),
     costTable: opts.costTablePath ?? 'calibration/linux-6.1-i386.json',
+    ...(opts.sysctls && opts.sysctls.length > 0 ? { sysctl: Object.fromEntries(opts.sysctls.map((x) => [x.name, x.value])) } : {}),
   };
   if ('error' in dut) {
     if (dut.kind === 'input') return bad(dut.error);
@@ -302,6 +321,8 @@ export function run(opts: RunOptions): RunOutcome {
   // Programs exit, then every kernel timer is allowed to expire — unless the wire is in a storm
   // the quiet-wire check has already condemned, which would only burn time.
   quietWire.startDrain(trafficEnd);
+  // The report's socket table: ss on the board while the scenario's sockets are still open.
+  const dutSockets = socketTable(dut, world.sim, trace);
   for (const p of processes) p.exit(p.program.exitCode ?? 0);
   world.sim.run(trafficEnd + QUIESCE_LIMIT_NS, () => quietWire.runaway);
   const outcome = scenario.result(ctx);
@@ -312,8 +333,8 @@ export function run(opts: RunOptions): RunOutcome {
   checks.push(...outcome.checks);
   checks.push(quietWire.result());
 
-  const dutReport = boardReport(dut, boardConfig, dutImage.length, trafficEnd);
-  const labReport = boardReport(lab, labConfig, labFw.image.length, trafficEnd);
+  const dutReport = boardReport(dut, boardConfig, dutImage.length, trafficEnd, dutSockets);
+  const labReport = boardReport(lab, labConfig, labFw.image.length, trafficEnd, null);
   const m = dutReport.memory!;
   checks.push({
     name: 'RAM back to post-boot baseline after timers expire and the interface is deconfigured',
@@ -389,6 +410,12 @@ export function run(opts: RunOptions): RunOutcome {
 }
 
 
+/** The board file with `--sysctl` boot values over its own (the last setting of a name wins). */
+function withBootSysctls(config: BoardConfig, sysctls: readonly SysctlSetting[]): BoardConfig {
+  if (sysctls.length === 0) return config;
+  return { ...config, sysctl: { ...config.sysctl, ...Object.fromEntries(sysctls.map((x) => [x.name, x.value])) } };
+}
+
 /** Figures every run measures, whatever the scenario. */
 export const RUN_FIGURES: readonly string[] = ['ram.peak', 'ram.static', 'ram.heap-peak', 'ram.free-min', 'flash.image', 'rx.missed', 'alloc.failures'];
 
@@ -407,7 +434,7 @@ export function unmeasuredBudget(scenario: Pick<Scenario, 'name' | 'produces'>, 
   return null;
 }
 
-export function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: number, elapsedNs: number): BoardReport {
+export function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: number, elapsedNs: number, sockets: SocketsReport | null): BoardReport {
   const ram = b.board.ram;
   const usage = ram.usage();
   const caches = ram.slabinfo().map((c) => ({ name: c.name, objectSize: c.objectSize, active: c.active, peakActive: c.peakActive, totalObjects: c.totalObjects, pages: c.pages, peakPages: c.peakPages, failures: c.failures }));
@@ -439,6 +466,7 @@ export function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: num
     },
     interfaces: { [b.board.mac.name]: { ...b.board.mac.stats, ...prefixKeys(b.dev.stats, 'netdev_'), ...prefixKeys(st.drivers.get(b.dev.ifindex)?.gro?.stats ?? {}, 'gro_') } },
     qdiscs: { [b.board.mac.name]: qdiscShow(b.dev.qdisc) },
+    sockets,
     snmp,
     arp: { ...st.neigh.stats },
     tcp: st.tcp

@@ -30,6 +30,12 @@ import { IpFragments } from './ipv4/ip-fragment.js';
 import { Netlink } from './core/netlink.js';
 import { Rtnetlink } from './core/rtnetlink.js';
 import { SockDiag } from './core/sock-diag.js';
+import { Genetlink } from './core/genetlink.js';
+import { netdevHashEntries } from './core/hash-sizing.js';
+
+/** sizeof(struct hlist_head) on i386: one pointer. */
+const HLIST_HEAD_SIZE = 4;
+import { registerEthtoolNetlink } from './core/ethtool-netlink.js';
 import { TcpTable } from './ipv4/tcp.js';
 import { devQueueXmit, netifReceiveSkb, xmitOne } from './core/dev.js';
 import { Gro } from './core/gro.js';
@@ -93,6 +99,7 @@ export class NetStack {
   readonly rtnl: Rtnetlink | null;
   /** NETLINK_SOCK_DIAG with inet_diag/tcp_diag (CONFIG_INET_DIAG), or null: the family does not exist. */
   readonly sockDiag: SockDiag | null;
+  readonly genl: Genetlink | null;
   /** Socket filters (CONFIG_LPF_FILTER) and packet sockets with their taps (CONFIG_PACKET). */
   readonly filter: SocketFilters | null;
   readonly packet: PacketSockets | null;
@@ -116,6 +123,10 @@ export class NetStack {
     const s = env.structs;
     this.skbs = createSkbAllocator(env.mem, s['sk_buff']!, s['skb_shared_info']!, s['sk_buff_fclones']!);
     this.staticAlloc('struct net (init_net)', s['net']!);
+    // netdev_init: the name and ifindex hashes of init_net, hlist_heads of one pointer each.
+    const netdevHash = netdevHashEntries(env.config.has('BASE_SMALL')) * HLIST_HEAD_SIZE;
+    this.staticAlloc('netdev name hash (dev_name_head)', netdevHash);
+    this.staticAlloc('netdev index hash (dev_index_head)', netdevHash);
     // Checked before boot (scenarios/boot.ts), so an error here only keeps Kconfig's choice.
     const q = bootDefaultQdisc(env.config, env.sysctl);
     this.defaultQdisc = 'kind' in q ? q.kind : configDefaultQdisc(env.config);
@@ -133,6 +144,9 @@ export class NetStack {
     this.netlink = this.has('NETLINK') ? new Netlink(this) : null;
     this.rtnl = this.netlink && this.has('RTNETLINK') ? new Rtnetlink(this, this.netlink) : null;
     this.sockDiag = this.netlink && this.has('INET_DIAG') ? new SockDiag(this, this.netlink) : null;
+    // genl_init: NETLINK_GENERIC and nlctrl come with netlink; ethnl_init registers "ethtool".
+    this.genl = this.netlink ? new Genetlink(this.netlink) : null;
+    if (this.genl && this.has('ETHTOOL_NETLINK')) registerEthtoolNetlink(this, this.genl);
     this.filter = this.has('LPF_FILTER') ? new SocketFilters(this) : null;
     this.packet = this.has('PACKET') ? new PacketSockets(this) : null;
     // Last, so its random stream is split off after every other component's.

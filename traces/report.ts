@@ -29,6 +29,22 @@ export interface CacheReport {
   failures: number;
 }
 
+/** One TCP socket as ss -tan prints it. */
+export interface SocketRow {
+  state: string;
+  recvQ: number;
+  sendQ: number;
+  local: string;
+  peer: string;
+}
+
+/** The board's TCP sockets when the scenario's traffic ended, and where the list came from. */
+export interface SocketsReport {
+  source: 'ss (sock_diag)' | 'ss (/proc/net/tcp)' | 'kernel tables';
+  detail: string;
+  rows: SocketRow[];
+}
+
 export interface BoardReport {
   role: string;
   board: { name: string; ramBytes: number; flashBytes: number; kernelCore: string; executeInPlace: boolean; linkSpeedMbps: number; cpuClockHz: number };
@@ -61,6 +77,8 @@ export interface BoardReport {
   interfaces: Record<string, Record<string, number>>;
   /** Per MAC: its device's qdisc as `tc -s qdisc show` reports it (kind, sent, drops, backlog, …). */
   qdiscs: Record<string, QdiscShow>;
+  /** TCP sockets at the end of the scenario (null: not taken, as for the lab host). */
+  sockets: SocketsReport | null;
   snmp: Record<string, Record<string, number>> | null;
   arp: Record<string, number> | null;
   /** TCP's limits as computed from this board's RAM, its memory use and its drops by reason. */
@@ -87,7 +105,7 @@ export interface CheckReport {
 export interface Report {
   $schema: string;
   quarklab: string;
-  inputs: { board: string; profile: string; scenario: string; seed: number; cpu: boolean; epochNs: string; costTable: string };
+  inputs: { board: string; profile: string; scenario: string; seed: number; cpu: boolean; epochNs: string; costTable: string; sysctl?: Record<string, string> };
   virtualTimeNs: number;
   boards: BoardReport[];
   /** What the wire did to the frames it carried (its seeded impairments). */
@@ -132,6 +150,10 @@ export function summarize(r: Report): string {
       const q = dut.qdiscs[name];
       if (q) out.push(`${name} qdisc ${q.kind}: sent ${q.sentPackets} pkt, dropped ${q.drops}, overlimits ${q.overlimits}, requeues ${q.requeues}, marks ${q.marks}, backlog ${q.backlogBytes}b ${q.qlen}p`);
     }
+  }
+  if (dut?.sockets) {
+    out.push(`sockets at the end of the scenario (${dut.sockets.source}): ${dut.sockets.rows.length === 0 ? 'none' : dut.sockets.rows.length}`);
+    for (const s of dut.sockets.rows) out.push(`  ${pad(s.state, 10)} ${String(s.recvQ).padStart(6)} ${String(s.sendQ).padStart(6)} ${pad(s.local, 21)} ${s.peer}`);
   }
   for (const c of r.checks) out.push(`check ${c.pass ? 'PASS' : 'FAIL'} ${c.name}: ${c.detail}`);
   for (const b of r.budgets) {

@@ -56,8 +56,12 @@ export const ETHTOOL_SSET_INFO_SIZE = 16;
  */
 const ETHTOOL_DEVLINK_COMPAT_SIZE = 200;
 
-/** __ETHTOOL_LINK_MODE_MASK_NBITS in 6.1 (up to ETHTOOL_LINK_MODE_800000baseVR8_Full_BIT, 99), in u32 words. */
-export const ETHTOOL_LINK_MODE_MASK_NU32 = 4;
+/**
+ * __ETHTOOL_LINK_MODE_MASK_NU32: __ETHTOOL_LINK_MODE_MASK_NBITS in 6.1 is 93 (the last mode is
+ * ETHTOOL_LINK_MODE_10baseT1L_Full_BIT, 92; the 10baseT1S and 800G modes came in 6.3 and 6.4),
+ * so 3 u32 words.
+ */
+export const ETHTOOL_LINK_MODE_MASK_NU32 = 3;
 
 export const ETHTOOL_LINK_MODE = {
   '10baseT_Half': 0,

@@ -61,6 +61,7 @@ export function largeSystemHashSize(r: HashRequest): HashSize {
 /**
  * UDP's table (udp_table_init, Linux 6.1): each slot is two udp_hslots (the port hash and the
  * address+port hash), one slot per 2 MB of RAM, at least UDP_HTABLE_SIZE_MIN (256; 128 under
+ * BASE_SMALL — include/linux/udp.h, the only networking table 6.1 itself sizes by
  * BASE_SMALL), at most 64 Ki. The 2014 BASE_SMALL branch asked for 16 (uhash_entries), which
  * the floor raises to 128.
  */
@@ -82,4 +83,15 @@ export function udpHashSize(ramBytes: number, hslotSize: number, baseSmall: bool
  */
 export function ipfragHashSize(baseSmall: boolean): { buckets: number; maxDepth: number; bucketBytes: number } {
   return baseSmall ? { buckets: 16, maxDepth: 32, bucketBytes: 4 } : { buckets: 1024, maxDepth: 128, bucketBytes: 4 };
+}
+
+/**
+ * The per-netns device hashes netdev_init kmallocs at boot (net/core/dev.c, netdev_create_hash):
+ * dev_name_head and dev_index_head, NETDEV_HASHENTRIES hlist_heads each (4 bytes on i386).
+ * Linux 6.1 has NETDEV_HASHBITS 8 whatever BASE_SMALL says (include/net/net_namespace.h); the
+ * 2014 BASE_SMALL branch made it 2 bits, 4 buckets, which is what this model's BASE_SMALL
+ * follows, as it does for its other tables.
+ */
+export function netdevHashEntries(baseSmall: boolean): number {
+  return baseSmall ? 4 : 256;
 }

@@ -111,6 +111,13 @@ export function parseAttrs(b: Uint8Array, at: number, end: number): Map<number, 
   return out;
 }
 
+/** An NLA_STRING / NLA_NUL_STRING attribute's text, up to its first NUL. */
+export function attrString(b: Uint8Array, a: Attr): string {
+  let s = '';
+  for (let i = 0; i < a.len && b[a.at + i] !== 0; i++) s += String.fromCharCode(b[a.at + i]!);
+  return s;
+}
+
 /** Builds netlink messages into a growing byte array. */
 export class NlWriter {
   private buf = new Uint8Array(256);
@@ -169,6 +176,32 @@ export class NlWriter {
     const p = new Uint8Array(s.length + 1);
     for (let i = 0; i < s.length; i++) p[i] = s.charCodeAt(i) & 0x7f;
     this.attr(type, p);
+  }
+
+  u8(type: number, v: number): void {
+    this.attr(type, Uint8Array.of(v & 0xff));
+  }
+
+  u16(type: number, v: number): void {
+    this.attr(type, Uint8Array.of(v & 0xff, (v >>> 8) & 0xff));
+  }
+
+  /** An NLA_FLAG attribute: present, no payload. */
+  flag(type: number): void {
+    this.attr(type, new Uint8Array(0));
+  }
+
+  /** nla_nest_start: an attribute whose payload is the attributes written until nestEnd. */
+  nestStart(type: number): number {
+    this.room(RTA_HDRLEN);
+    const at = this.length;
+    writeU16le(this.buf, at + 2, type);
+    this.length += RTA_HDRLEN;
+    return at;
+  }
+
+  nestEnd(at: number): void {
+    writeU16le(this.buf, at, this.length - at);
   }
 
   /** Fill in the length of the message begun at `at`. */

@@ -18,7 +18,7 @@ import type { NetStack } from '../net-stack.js';
 import { Errno, Sock, type SockAddr } from '../socket/sock.js';
 import type { SockMemory } from '../socket/socket-table.js';
 import type { Datagram, DatagramSock } from '../socket/syscalls.js';
-import { NLMSG_ERROR, NLMSG_HDRLEN, NlWriter, type NlmsgHeader } from './netlink-message.js';
+import { NLM_F_ACK, NLM_F_REQUEST, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_MIN_TYPE, NlWriter, nlmsgAlign, parseNlmsg, type NlmsgHeader } from './netlink-message.js';
 import { writeU32le } from '../uapi/byte-order.js';
 
 export const AF_NETLINK = 16;
@@ -180,4 +180,26 @@ export function netlinkAck(sk: NetlinkSock, bytes: Uint8Array, h: NlmsgHeader, e
   w.bytes(bytes.subarray(h.at, h.at + (err !== 0 ? h.len : NLMSG_HDRLEN)));
   w.end(at);
   sk.deliver(w.view());
+}
+
+/** What a family's handler returns for a message it answered with a dump (no acknowledgement follows). */
+export const NETLINK_DUMPED = 1;
+
+/**
+ * netlink_rcv_skb: each message of the request skb in turn, handed to the family (requests
+ * only, not control messages); an error, or success with NLM_F_ACK, is acknowledged, a dump is
+ * not. A length that lies ends the walk, as in Linux.
+ */
+export function netlinkRcvSkb(sk: NetlinkSock, skb: SkBuff, handle: (bytes: Uint8Array, h: NlmsgHeader) => number): void {
+  const b = skb.bytes;
+  let at = skb.data;
+  const end = skb.tail;
+  while (at + NLMSG_HDRLEN <= end) {
+    const h = parseNlmsg(b, at, end);
+    if (!h) return;
+    let err = 0;
+    if ((h.flags & NLM_F_REQUEST) !== 0 && h.type >= NLMSG_MIN_TYPE) err = handle(b, h);
+    if (err !== NETLINK_DUMPED && (err !== 0 || (h.flags & NLM_F_ACK) !== 0)) netlinkAck(sk, b, h, err);
+    at += Math.min(nlmsgAlign(h.len), end - at);
+  }
 }

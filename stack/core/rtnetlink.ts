@@ -22,12 +22,12 @@ import type { NetStack } from '../net-stack.js';
 import { Errno } from '../socket/sock.js';
 import { inetAddAddress, inetAddRoute, inetDelAddress, inetDelRoute } from '../ipv4/devinet.js';
 import type { Route } from '../ipv4/fib.js';
-import { NETLINK_ROUTE, netlinkAck, type Netlink, type NetlinkSock } from './netlink.js';
+import { NETLINK_DUMPED, NETLINK_ROUTE, netlinkRcvSkb, type Netlink, type NetlinkSock } from './netlink.js';
 import {
   IFA_ADDRESS, IFA_BROADCAST, IFA_F_PERMANENT, IFA_LABEL, IFA_LOCAL, IFADDRMSG_LEN, IFINFOMSG_LEN,
-  IFLA_ADDRESS, IFLA_BROADCAST, IFLA_IFNAME, IFLA_MTU, IFLA_TXQLEN, NLM_F_ACK, NLM_F_DUMP, NLM_F_EXCL,
-  NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE, nlmsgAlign, NlWriter,
-  parseAttrs, parseNlmsg, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RTA_DST,
+  IFLA_ADDRESS, IFLA_BROADCAST, IFLA_IFNAME, IFLA_MTU, IFLA_TXQLEN, NLM_F_DUMP, NLM_F_EXCL,
+  NLM_F_MULTI, NLMSG_DONE, NLMSG_HDRLEN, nlmsgAlign, NlWriter,
+  parseAttrs, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RTA_DST,
   RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, RTM_DELADDR, RTM_DELROUTE, RTM_GETADDR,
   RTM_GETLINK, RTM_GETROUTE, RTM_MAX, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTMSG_LEN, RTN_UNICAST,
   RTPROT_BOOT, RTPROT_DHCP, RTPROT_KERNEL, type Attr, type NlmsgHeader,
@@ -44,7 +44,7 @@ const IFF_DOWN_FLAGS = 0x2 | 0x1000;
 /** NLMSG_GOODSIZE on i386: a page less the aligned skb_shared_info. */
 const NLMSG_GOODSIZE = 4096 - 256;
 /** Returned by a handler that answered with a dump: no acknowledgement follows (Linux's -EINTR). */
-const DUMPED = 1;
+const DUMPED = NETLINK_DUMPED;
 
 interface Request {
   sk: NetlinkSock;
@@ -76,19 +76,7 @@ export class Rtnetlink {
 
   /** netlink_rcv_skb: every message in the request skb, in order. */
   private input(sk: NetlinkSock, skb: SkBuff): void {
-    const bytes = skb.bytes;
-    let at = skb.data;
-    const end = skb.tail;
-    while (at + NLMSG_HDRLEN <= end) {
-      const h = parseNlmsg(bytes, at, end);
-      if (!h) return; // a length that lies ends the walk, as in Linux
-      let err = 0;
-      if ((h.flags & NLM_F_REQUEST) !== 0 && h.type >= NLMSG_MIN_TYPE) {
-        err = this.dispatch({ sk, bytes, h, body: at + NLMSG_HDRLEN, end: at + h.len });
-      }
-      if (err !== DUMPED && (err !== 0 || (h.flags & NLM_F_ACK) !== 0)) this.ack(sk, bytes, h, err);
-      at += Math.min(nlmsgAlign(h.len), end - at);
-    }
+    netlinkRcvSkb(sk, skb, (bytes, h) => this.dispatch({ sk, bytes, h, body: h.at + NLMSG_HDRLEN, end: h.at + h.len }));
   }
 
   /** rtnetlink_rcv_msg: 0 or a negative errno for the acknowledgement, or DUMPED. */
@@ -114,9 +102,6 @@ export class Rtnetlink {
     return result;
   }
 
-  private ack(sk: NetlinkSock, bytes: Uint8Array, h: NlmsgHeader, err: number): void {
-    netlinkAck(sk, bytes, h, err);
-  }
 
   // ------------------------------------------------------------------ addresses
 

@@ -406,7 +406,8 @@ const SYMBOL_TABLE = [
     help:
       'Shrink the stack\'s hash tables (2014 branch): netdev name/ifindex hash 256→4 buckets, ' +
       'IP fragment hash 1024→16 (depth 128→32), TCP established/bind hash to 16 ' +
-      '(max_tw_buckets = max_orphans = 8), UDP hash 16 raised to the floor of 128. No objects.',
+      '(max_tw_buckets = max_orphans = 8), UDP hash 16 raised to the floor of 128. No objects. ' +
+      'Linux 6.1 itself sizes only UDP_HTABLE_SIZE_MIN (256→128) by it among these; the rest are the branch\'s.',
     depends: [],
     objects: [],
   },
