@@ -17,44 +17,23 @@
  * socket is in Linux), so the acknowledgement is on the socket when sendto returns.
  */
 import { ipToString, prefixMask } from '../stack/core/addr.js';
-import { AF_INET, errnoName, SOCK_DGRAM, SOCK_RAW } from '../stack/socket/sock.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
 import { readU16le, readU32le, writeU16le, writeU32, writeU32le } from '../stack/uapi/byte-order.js';
-
-export const AF_NETLINK = 16;
-export const NETLINK_ROUTE = 0;
-
-export const NLMSG_ERROR = 2;
-export const RTM_NEWADDR = 20;
-export const RTM_DELADDR = 21;
-export const RTM_NEWROUTE = 24;
-export const RTM_DELROUTE = 25;
-export const NLM_F_REQUEST = 0x1;
-export const NLM_F_ACK = 0x4;
-export const NLM_F_EXCL = 0x200;
-export const NLM_F_CREATE = 0x400;
-export const IFA_ADDRESS = 1;
-export const IFA_LOCAL = 2;
-export const RTA_DST = 1;
-export const RTA_OIF = 4;
-export const RTA_GATEWAY = 5;
-export const RT_TABLE_MAIN = 254;
-export const RTPROT_BOOT = 3;
-export const RT_SCOPE_UNIVERSE = 0;
-export const RTN_UNICAST = 1;
-const NLMSG_HDRLEN = 16;
-
-export const SIOCADDRT = 0x890b;
-export const SIOCDELRT = 0x890c;
-export const SIOCSIFADDR = 0x8916;
-export const SIOCSIFNETMASK = 0x891c;
-export const SIOCGIFHWADDR = 0x8927;
-export const SIOCGIFINDEX = 0x8933;
-export const RTF_UP = 0x0001;
-export const RTF_GATEWAY = 0x0002;
-/** sizeof(struct ifreq) and sizeof(struct rtentry) on i386. */
-export const IFREQ_SIZE = 32;
-export const RTENTRY_SIZE = 84;
+import { AF_INET, AF_NETLINK, SOCK_DGRAM, SOCK_RAW } from '../stack/uapi/socket.js';
+import {
+  NETLINK_ROUTE, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
+} from '../stack/uapi/netlink.js';
+import {
+  RTA_GATEWAY, RTA_OIF, RTM_DELADDR, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWROUTE, RTN_UNICAST,
+  RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN,
+} from '../stack/uapi/rtnetlink.js';
+import { IFA_ADDRESS, IFA_LOCAL } from '../stack/uapi/if-addr.js';
+import {
+  SIOCADDRT, SIOCDELRT, SIOCGIFHWADDR, SIOCGIFINDEX, SIOCSIFADDR, SIOCSIFNETMASK,
+} from '../stack/uapi/sockios.js';
+import { RTENTRY_SIZE, RTF_GATEWAY, RTF_UP } from '../stack/uapi/route.js';
+import { IFREQ_SIZE } from '../stack/uapi/if.js';
+import { errnoName } from '../stack/uapi/errno.js';
 
 export interface InterfaceConfig {
   ifindex: number;

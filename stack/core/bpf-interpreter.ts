@@ -15,6 +15,7 @@
  * forward and in range and the last instruction returns: the loop always ends.
  */
 import { readU32le } from '../uapi/byte-order.js';
+import { ARPHRD_ETHER } from '../uapi/if-arp.js';
 
 // Instruction classes, sizes, modes, operations and sources (include/uapi/linux/bpf_common.h).
 export const BPF_LD = 0x00;
@@ -83,9 +84,6 @@ export const SKF_AD_PAY_OFFSET = 52;
 export const SKF_AD_RANDOM = 56;
 export const SKF_AD_VLAN_TPID = 60;
 export const SKF_AD_MAX = 64;
-
-/** ARPHRD_ETHER: the only link type the board has. */
-const ARPHRD_ETHER = 1;
 
 /** What a program sees of a packet: addresses in `bytes` (board RAM). */
 export interface BpfPacket {

@@ -19,10 +19,8 @@
  * (stack/socket/syscalls.ts).
  */
 import type { NetStack } from '../net-stack.js';
-import { Errno } from '../socket/sock.js';
 import { readU32le, writeU16le, writeU32le } from '../uapi/byte-order.js';
-
-export const SIOCETHTOOL = 0x8946;
+import { Errno } from '../uapi/errno.js';
 
 export const ETHTOOL_GSET = 0x01;
 export const ETHTOOL_GDRVINFO = 0x03;

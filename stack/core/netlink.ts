@@ -15,14 +15,14 @@
 import type { SlabCache } from './kmem.js';
 import { allocSkb, type SkBuff } from './skbuff.js';
 import type { NetStack } from '../net-stack.js';
-import { Errno, Sock, type SockAddr } from '../socket/sock.js';
+import { Sock, type SockAddr } from '../socket/sock.js';
 import type { SockMemory } from '../socket/socket-table.js';
 import type { Datagram, DatagramSock } from '../socket/syscalls.js';
-import { NLMSG_ERROR, NLMSG_HDRLEN, NlWriter, type NlmsgHeader } from './netlink-message.js';
+import { NlWriter, type NlmsgHeader } from './netlink-message.js';
 import { writeU32le } from '../uapi/byte-order.js';
+import { NLM_F_CAPPED, NLMSG_ERROR, NLMSG_HDRLEN } from '../uapi/netlink.js';
+import { Errno } from '../uapi/errno.js';
 
-export const AF_NETLINK = 16;
-export const NETLINK_ROUTE = 0;
 /** MAX_LINKS: netlink protocol numbers are 0..31. */
 const MAX_LINKS = 32;
 export const NETLINK_SOCK_EXTRA = 208;
@@ -166,9 +166,6 @@ export class Netlink {
     return this.socks.size;
   }
 }
-
-/** NLM_F_CAPPED: an acknowledgement that carries only the request's header. */
-const NLM_F_CAPPED = 0x100;
 
 /** netlink_ack: NLMSG_ERROR with the error and the request's header (its whole body too on failure). */
 export function netlinkAck(sk: NetlinkSock, bytes: Uint8Array, h: NlmsgHeader, err: number): void {

@@ -14,22 +14,19 @@
  */
 import type { NetStack } from '../net-stack.js';
 import type { TcpSock } from '../ipv4/tcp-sock.js';
-import { Errno } from '../socket/sock.js';
 import { netlinkAck, type Netlink, type NetlinkSock } from './netlink.js';
-import {
-  NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE, NlWriter, nlmsgAlign, parseNlmsg,
-} from './netlink-message.js';
+import { NlWriter, parseNlmsg } from './netlink-message.js';
 import { readU32le, writeU32, writeU32le } from '../uapi/byte-order.js';
 import type { SkBuff } from './skbuff.js';
 import { TCP_STATE } from './procfs.js';
-
-export const NETLINK_SOCK_DIAG = 4;
-export const SOCK_DIAG_BY_FAMILY = 20;
-export const AF_INET = 2;
-export const IPPROTO_TCP = 6;
-/** sizeof(struct inet_diag_req_v2) and sizeof(struct inet_diag_msg). */
-export const INET_DIAG_REQ_V2_LEN = 56;
-export const INET_DIAG_MSG_LEN = 72;
+import {
+  NETLINK_SOCK_DIAG, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE, NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI,
+  NLM_F_REQUEST, nlmsgAlign,
+} from '../uapi/netlink.js';
+import { INET_DIAG_MSG_LEN, INET_DIAG_REQ_V2_LEN, SOCK_DIAG_BY_FAMILY } from '../uapi/inet-diag.js';
+import { AF_INET } from '../uapi/socket.js';
+import { IPPROTO_TCP } from '../uapi/in.js';
+import { Errno } from '../uapi/errno.js';
 
 export class SockDiag {
   /** Requests answered, for the report's "which path" figures. */

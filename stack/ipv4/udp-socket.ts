@@ -7,13 +7,14 @@
  * datagrams must be addressed to; 0 for any) and `saddr` is inet_saddr (the source used when
  * sending; 0 to choose per datagram). They differ when the socket is bound to a broadcast address.
  */
-import { Errno, Sock, type SockAddr } from '../socket/sock.js';
+import { Sock, type SockAddr } from '../socket/sock.js';
 import type { SockMemory } from '../socket/socket-table.js';
 import type { Datagram, DatagramSock, SockOpt } from '../socket/syscalls.js';
 import type { NetStack } from '../net-stack.js';
 import type { UdpTable } from './udp.js';
 import type { IpMcSocklist } from './igmp.js';
 import { readU16, readU32 } from '../uapi/byte-order.js';
+import { Errno } from '../uapi/errno.js';
 
 export class UdpSock extends Sock implements DatagramSock {
   /** inet_saddr: the source address for sending (0: chosen by route per datagram). */

@@ -14,8 +14,8 @@
  * back by writing TP_STATUS_KERNEL. A full ring (the head frame still the program's) drops.
  */
 import type { KernelMemory } from '../core/kmem.js';
-import { Errno } from '../socket/sock.js';
 import { readU16le, readU32le, writeU16le, writeU32le } from '../uapi/byte-order.js';
+import { Errno } from '../uapi/errno.js';
 
 export const TPACKET_V1 = 0;
 export const TPACKET_V2 = 1;

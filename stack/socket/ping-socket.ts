@@ -7,10 +7,12 @@
 import type { SlabCache } from '../core/kmem.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import { emitIcmp, ICMP_ECHO, ICMP_HLEN, type IcmpRepr } from '../wire/icmp-header.js';
-import { IPPROTO_ICMP, type Ipv4Repr } from '../wire/ipv4-header.js';
+import { type Ipv4Repr } from '../wire/ipv4-header.js';
 import type { NetStack } from '../net-stack.js';
-import { Errno, Sock, type SockAddr } from './sock.js';
+import { Sock, type SockAddr } from './sock.js';
 import type { SockMemory } from './socket-table.js';
+import { IPPROTO_ICMP } from '../uapi/in.js';
+import { Errno } from '../uapi/errno.js';
 
 export class PingSock extends Sock {
   constructor(

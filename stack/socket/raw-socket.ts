@@ -9,9 +9,10 @@ import type { SlabCache } from '../core/kmem.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { Ipv4Repr } from '../wire/ipv4-header.js';
 import type { NetStack } from '../net-stack.js';
-import { Errno, Sock, type SockAddr } from './sock.js';
+import { Sock, type SockAddr } from './sock.js';
 import type { SockMemory } from './socket-table.js';
 import { ETH_HLEN } from '../uapi/if-ether.js';
+import { Errno } from '../uapi/errno.js';
 
 export class RawSock extends Sock {
   /** IP_HDRINCL: the program supplies the IP header too (always on for IPPROTO_RAW). */

@@ -7,55 +7,6 @@ import { cacheAlign } from '../core/kmem.js';
 import type { SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
 
-export const AF_INET = 2;
-export const SOCK_STREAM = 1;
-export const SOCK_DGRAM = 2;
-export const SOCK_RAW = 3;
-
-/** errno values (Linux/i386) returned as negative numbers, as system calls do. */
-export const Errno = {
-  EPERM: 1,
-  ENOENT: 2,
-  EINTR: 4,
-  EBADF: 9,
-  EAGAIN: 11,
-  ENOMEM: 12,
-  ENODEV: 19,
-  EACCES: 13,
-  EFAULT: 14,
-  EEXIST: 17,
-  EINVAL: 22,
-  EMFILE: 24,
-  EPIPE: 32,
-  EDESTADDRREQ: 89,
-  EMSGSIZE: 90,
-  EPROTOTYPE: 91,
-  ENOPROTOOPT: 92,
-  EPROTONOSUPPORT: 93,
-  ESOCKTNOSUPPORT: 94,
-  EOPNOTSUPP: 95,
-  EAFNOSUPPORT: 97,
-  EADDRINUSE: 98,
-  EADDRNOTAVAIL: 99,
-  ENETUNREACH: 101,
-  ECONNABORTED: 103,
-  ECONNRESET: 104,
-  ENOBUFS: 105,
-  EISCONN: 106,
-  ENOTCONN: 107,
-  ETIMEDOUT: 110,
-  ECONNREFUSED: 111,
-  EHOSTUNREACH: 113,
-  EALREADY: 114,
-  EINPROGRESS: 115,
-} as const;
-
-export function errnoName(e: number): string {
-  const n = Math.abs(e);
-  for (const [k, v] of Object.entries(Errno)) if (v === n) return k;
-  return `errno ${n}`;
-}
-
 /**
  * SK_WMEM_MAX / SK_RMEM_MAX on this target: 256 packets of 256 bytes at their true size
  * (_SK_MEM_PACKETS · _SK_MEM_OVERHEAD), which is net.core.rmem_default and wmem_default.
