@@ -96,7 +96,7 @@ export function runScript(script: Script, opts: RunOptions): ScriptResult {
   // queue limits, so segments leave in the instant TCP sends them, as the scripts expect.
   dut.dev.bql = false;
   for (const r of script.requires) {
-    if (!dut.stack.has(r.symbol)) return unsupported(r.line, `profile ${opts.profile} has no CONFIG_${r.symbol}`);
+    if (!dut.stack.env.config.has(r.symbol)) return unsupported(r.line, `profile ${opts.profile} has no CONFIG_${r.symbol}`);
   }
   const tcp = dut.stack.tcp;
   if (!tcp) return unsupported(1, `profile ${opts.profile} has no TCP`);

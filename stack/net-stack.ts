@@ -5,6 +5,7 @@
  * A feature the profile leaves out is not constructed: its tables are not allocated and its
  * protocol handler is not registered, so packets for it take the path Linux without it takes.
  */
+import type { SymbolName } from './kconfig/symbols.js';
 import type { Cpu } from '../emulator/cpu.js';
 import type { EthernetMac } from '../emulator/ethernet-mac.js';
 import type { EventQueue } from '../emulator/event-queue.js';
@@ -143,7 +144,7 @@ export class NetStack {
     this.env.cpu.charge(this.env.cpu.cycles.timer);
   }
 
-  has(symbol: string): boolean {
+  has(symbol: SymbolName): boolean {
     return this.env.config.has(symbol);
   }
 

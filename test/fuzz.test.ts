@@ -26,6 +26,15 @@ describe('quarklab fuzz', () => {
     expect(b).toEqual(a);
   });
 
+  // full has what minimal lacks (TCP metrics, fq_codel, INET_DIAG, netlink): each must be back at
+  // boot's level once traffic stops. 500 frames found the TCP metrics entry the check missed.
+  it.each([['quark-4m', 'full'], ['quark-4m', 'client']])('1000 frames on %s %s: invariants hold', (board, profile) => {
+    const r = fuzz({ board, profile, frames: 1000, seed: 1, batch: 500 });
+    if ('error' in r) throw new Error(r.error);
+    expect(r.failure).toBeNull();
+    expect(r.frames).toBe(1000);
+  });
+
   it('the CLI prints frames/s and a one-line verdict; bad counts are usage errors', async () => {
     const dir = tempDir();
     const [ok, bad] = await Promise.all([

@@ -10,6 +10,7 @@ import type { Gfp, SlabCache } from '../core/kmem.js';
 import { cacheAlign } from '../core/kmem.js';
 import { allocSkb, allocSkbFclone, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { MibGroup } from '../core/snmp.js';
+import type { SkbDropReason } from '../core/dropreason.js';
 import { ProtoMemory, SK_MEMORY_PCPU_RESERVE } from '../core/sock-mem.js';
 import type { NetStack } from '../net-stack.js';
 import { type SockAddr } from '../socket/sock.js';
@@ -72,7 +73,7 @@ export class TcpTable {
   readonly mem: ProtoMemory;
   orphans = 0;
   /** Segments dropped, by Linux 6.1's SKB_DROP_REASON_* name (what the kfree_skb tracepoint shows). */
-  readonly dropReasons: Record<string, number> = {};
+  readonly dropReasons: Partial<Record<SkbDropReason, number>> = {};
   /** RTT samples of every connection on this stack, for the report. */
   readonly rttSamplesSeen: number[] = [];
   /** All sockets alive (for leak checks). */
@@ -120,7 +121,7 @@ export class TcpTable {
 
   // ---- memory ------------------------------------------------------------------------------
 
-  drop(skb: SkBuff, reason: string): void {
+  drop(skb: SkBuff, reason: SkbDropReason): void {
     this.dropReasons[reason] = (this.dropReasons[reason] ?? 0) + 1;
     skb.free();
   }
@@ -519,8 +520,12 @@ export class TcpTable {
       case 'LISTEN':
         this.listeners.delete(sk.lport);
         for (const [key, req] of [...this.requests]) if (req.listener === sk) dropRequest(this, key, req);
+        // inet_csk_listen_stop: children nobody accepted are reset and forgotten (orphaned, so
+        // destroying them frees them: no file will ever close them).
         for (const child of sk.acceptQueue.splice(0)) {
-          sendControl(child, TCP_RST | TCP_ACK);
+          if (child.state !== 'CLOSED') sendControl(child, TCP_RST | TCP_ACK);
+          child.closed = true;
+          child.orphan = true;
           this.destroy(child, 0);
         }
         this.destroy(sk, 0);
@@ -536,6 +541,14 @@ export class TcpTable {
     if (unread > 0) {
       this.ext['TCPAbortOnClose']!++;
       sendControl(sk, TCP_RST | TCP_ACK);
+      this.destroy(sk, 0);
+      return;
+    }
+    if (sk.linger === 0) {
+      // tcp_close: a zero linger (checked after unread data) disconnects at once, tcp_disconnect
+      // resetting the peer in every state tcp_need_reset names (these, and SYN_RECV).
+      this.ext['TCPAbortOnData']!++;
+      if (sk.state === 'ESTABLISHED' || sk.state === 'CLOSE_WAIT' || sk.state === 'FIN_WAIT1' || sk.state === 'FIN_WAIT2') sendControl(sk, TCP_RST | TCP_ACK);
       this.destroy(sk, 0);
       return;
     }

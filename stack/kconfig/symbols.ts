@@ -52,7 +52,7 @@ const FIB_LIST_FRACTION = 0.35;
 /** Fraction of af_packet.o that is the mmap'd ring code (PACKET_MMAP). */
 const PACKET_MMAP_FRACTION = 0.45;
 
-export const SYMBOLS: readonly KconfigSymbol[] = [
+const SYMBOL_TABLE = [
   {
     name: 'NET',
     help:
@@ -410,7 +410,23 @@ export const SYMBOLS: readonly KconfigSymbol[] = [
     depends: [],
     objects: [],
   },
-];
+] as const satisfies readonly KconfigSymbol[];
+
+export const SYMBOLS: readonly KconfigSymbol[] = SYMBOL_TABLE;
+
+/** A Kconfig symbol quarklab models, by name (no CONFIG_ prefix): a typo does not compile. */
+export type SymbolName = (typeof SYMBOL_TABLE)[number]['name'];
+
+/** Compile-time check: every `depends` entry names a symbol of the table (a typo there fails tsc). */
+type DependsName = (typeof SYMBOL_TABLE)[number]['depends'][number];
+export type DependsAreSymbols = DependsName extends SymbolName ? true : never;
+const dependsAreSymbols: DependsAreSymbols = true;
+void dependsAreSymbols;
+
+/** What stack code asks of a profile: is this symbol y? */
+export interface EnabledSymbols {
+  has(name: SymbolName): boolean;
+}
 
 /** net/ objects pulled in by the board's drivers (page_pool for stmmac RX rings, PTP
  * classification for its timestamping, PHY self-tests via PHYLIB): charged to the board. */

@@ -46,7 +46,7 @@ export interface DatagramSock extends Sock {
   getsockname?(): SockAddr;
 }
 
-export type SockOpt = 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_BINDTODEVICE' | 'SO_BROADCAST' | 'SO_KEEPALIVE' | 'TCP_NODELAY' | 'TCP_FASTOPEN' | 'TCP_FASTOPEN_CONNECT' | 'IP_HDRINCL' | 'SO_REUSEADDR' | 'IP_RECVERR' | 'SO_DETACH_FILTER' | 'PACKET_VERSION';
+export type SockOpt = 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_BINDTODEVICE' | 'SO_BROADCAST' | 'SO_KEEPALIVE' | 'TCP_NODELAY' | 'TCP_FASTOPEN' | 'TCP_FASTOPEN_CONNECT' | 'IP_HDRINCL' | 'SO_REUSEADDR' | 'IP_RECVERR' | 'SO_DETACH_FILTER' | 'PACKET_VERSION' | 'SO_LINGER';
 
 /** getsockopt(SO_MEMINFO): the socket's memory counters (SK_MEMINFO_*), drops included. */
 export interface SkMeminfo {
@@ -208,6 +208,11 @@ export class Syscalls {
         case 'SO_REUSEADDR':
           // sock_setsockopt: sk_reuse, for any socket family (servers set it before bind).
           tcp.reuseAddr = value !== 0;
+          return 0;
+        case 'SO_LINGER':
+          // struct linger { l_onoff, l_linger } as one number: negative for l_onoff 0, else
+          // l_linger in seconds (sock_setsockopt: SOCK_LINGER set, sk_lingertime).
+          tcp.linger = value < 0 ? null : value;
           return 0;
         default:
           break;

@@ -56,11 +56,12 @@ export interface TcpRepr {
   headerLength: number;
 }
 
-export type TcpParseError = 'truncated' | 'data-offset' | 'options' | 'checksum';
+export type TcpParseError = 'truncated' | 'data-offset' | 'checksum';
 
 /**
  * Parse and verify a segment (`length` bytes at `offset`, header and payload). The checksum is
- * verified over the pseudo-header; options are walked with every length checked first.
+ * verified over the pseudo-header; options are walked with every length checked first, and a
+ * malformed option ends the walk without failing the segment, as tcp_parse_options does.
  */
 export function parseTcp(bytes: Uint8Array, offset: number, length: number, src: number, dst: number): TcpRepr | TcpParseError {
   if (length < 20) return 'truncated';
@@ -68,7 +69,6 @@ export function parseTcp(bytes: Uint8Array, offset: number, length: number, src:
   if (headerLength < 20 || headerLength > length) return 'data-offset';
   if (!tcpChecksumValid(bytes, offset, length, src, dst)) return 'checksum';
   const options = parseOptions(bytes, offset + 20, headerLength - 20);
-  if (!options) return 'options';
   return {
     srcPort: readU16(bytes, offset),
     dstPort: readU16(bytes, offset + 2),
@@ -82,7 +82,12 @@ export function parseTcp(bytes: Uint8Array, offset: number, length: number, src:
   };
 }
 
-function parseOptions(b: Uint8Array, start: number, len: number): TcpOptions | null {
+/**
+ * tcp_parse_options (6.1): EOL ends the list; an option with no room for its length, a length
+ * under 2 ("silly options") or one running past the header ends the walk, keeping what was read
+ * before it. Linux never drops a segment for its options here (and has no drop reason for it).
+ */
+function parseOptions(b: Uint8Array, start: number, len: number): TcpOptions {
   const o: TcpOptions = {};
   let i = start;
   const end = start + len;
@@ -93,9 +98,9 @@ function parseOptions(b: Uint8Array, start: number, len: number): TcpOptions | n
       i++;
       continue;
     }
-    if (i + 1 >= end) return null;
+    if (i + 1 >= end) break;
     const olen = b[i + 1]!;
-    if (olen < 2 || i + olen > end) return null;
+    if (olen < 2 || i + olen > end) break;
     switch (kind) {
       case TCPOPT_MSS:
         if (olen === 4) o.mss = readU16(b, i + 2);
