@@ -79,10 +79,8 @@ export class NetlinkSock extends Sock implements DatagramSock {
 
   /** One answer skb: every message the kernel put in it, as recvmsg returns them. */
   recvfrom(): Datagram | number {
-    const e = this.takeError();
-    if (e) return -e;
-    const skb = this.receiveQueue.shift();
-    if (!skb) return -Errno.EAGAIN;
+    const skb = this.recvDatagram();
+    if (typeof skb === 'number') return skb;
     const data = skb.view().slice();
     skb.free();
     return { data, from: { addr: 0, port: 0 } };

@@ -14,7 +14,6 @@ import type { NetStack } from '../net-stack.js';
 import type { UdpTable } from './udp.js';
 import type { IpMcSocklist } from './igmp.js';
 import { readU16, readU32 } from '../uapi/byte-order.js';
-import { Errno } from '../uapi/errno.js';
 
 export class UdpSock extends Sock implements DatagramSock {
   /** inet_saddr: the source address for sending (0: chosen by route per datagram). */
@@ -80,14 +79,9 @@ export class UdpSock extends Sock implements DatagramSock {
    * The sender is read from the packet's own headers in RAM.
    */
   recvfrom(): Datagram | number {
-    const e = this.takeError();
-    if (e) return -e;
-    const skb = this.receiveQueue.shift();
-    if (!skb) return -Errno.EAGAIN;
-    const data = skb.view().slice();
-    // udp_recvmsg's copy to the program.
-    const cpu = this.stack.env.cpu;
-    cpu.charge(cpu.cycles.copyByte * data.length);
+    const skb = this.recvDatagram();
+    if (typeof skb === 'number') return skb;
+    const data = this.copyDatagram(skb);
     const from = { addr: readU32(skb.bytes, skb.networkHeader + 12), port: readU16(skb.bytes, skb.transportHeader) };
     skb.free();
     // Linux counts InDatagrams when the program reads the datagram, not when it is queued.

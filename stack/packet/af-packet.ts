@@ -147,10 +147,8 @@ export class PacketSock extends Sock implements DatagramSock {
 
   /** packet_recvmsg: the oldest frame (from the header the socket type sees) and its sockaddr_ll. */
   recvfrom(): Datagram | number {
-    const e = this.takeError();
-    if (e) return -e;
-    const skb = this.receiveQueue.shift();
-    if (!skb) return -Errno.EAGAIN;
+    const skb = this.recvDatagram();
+    if (typeof skb === 'number') return skb;
     const data = skb.view().slice();
     const mac = skb.networkHeader - ETH_HLEN;
     const sll: SockaddrLl = {

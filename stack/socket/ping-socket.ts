@@ -50,12 +50,9 @@ export class PingSock extends Sock {
 
   /** recvfrom: the ICMP message (header and payload) and who sent it, or -EAGAIN. */
   recvfrom(): { data: Uint8Array; from: SockAddr } | number {
-    const e = this.takeError();
-    if (e) return -e;
-    const skb = this.receiveQueue.shift();
-    if (!skb) return -Errno.EAGAIN;
-    const data = skb.view().slice();
-    this.stack.env.cpu.charge(this.stack.env.cpu.cycles.copyByte * data.length);
+    const skb = this.recvDatagram();
+    if (typeof skb === 'number') return skb;
+    const data = this.copyDatagram(skb);
     const from = { addr: this.owner.sourceOf(skb), port: 0 };
     skb.free();
     return { data, from };

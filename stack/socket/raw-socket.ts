@@ -50,12 +50,9 @@ export class RawSock extends Sock {
 
   /** The whole IP packet as received, and its source. */
   recvfrom(): { data: Uint8Array; from: SockAddr } | number {
-    const e = this.takeError();
-    if (e) return -e;
-    const skb = this.receiveQueue.shift();
-    if (!skb) return -Errno.EAGAIN;
-    const data = skb.view().slice();
-    this.stack.env.cpu.charge(this.stack.env.cpu.cycles.copyByte * data.length);
+    const skb = this.recvDatagram();
+    if (typeof skb === 'number') return skb;
+    const data = this.copyDatagram(skb);
     const src = ((data[12]! << 24) | (data[13]! << 16) | (data[14]! << 8) | data[15]!) >>> 0;
     skb.free();
     return { data, from: { addr: src, port: 0 } };

@@ -6,6 +6,7 @@
 import { cacheAlign } from '../core/kmem.js';
 import type { SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
+import { Errno } from '../uapi/errno.js';
 
 /**
  * SK_WMEM_MAX / SK_RMEM_MAX on this target: 256 packets of 256 bytes at their true size
@@ -85,6 +86,26 @@ export abstract class Sock {
     const e = this.err;
     this.err = 0;
     return e;
+  }
+
+  /**
+   * skb_recv_datagram (net/core/datagram.c), where every datagram recvmsg starts (UDP, raw,
+   * ping, packet, netlink): a pending error first (sock_error), then the oldest skb, else
+   * -EAGAIN. Board programs never sleep in the call (it is MSG_DONTWAIT); they wait for
+   * onReadable and call again, as after poll().
+   */
+  recvDatagram(): SkBuff | number {
+    const e = this.takeError();
+    if (e) return -e;
+    return this.receiveQueue.shift() ?? -Errno.EAGAIN;
+  }
+
+  /** skb_copy_datagram_msg: the skb's data copied out to the program, each byte charged to the CPU. */
+  copyDatagram(skb: SkBuff): Uint8Array {
+    const data = skb.view().slice();
+    const cpu = this.stack.env.cpu;
+    cpu.charge(cpu.cycles.copyByte * data.length);
+    return data;
   }
 
   abstract release(): void;
