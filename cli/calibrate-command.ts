@@ -4,7 +4,7 @@ import { readInputText } from '../scenarios/input-files.js';
 import { checkOutputFile } from './output-place.js';
 import { parseArgs } from 'node:util';
 import { builtinBoards, resolveBoard } from '../scenarios/inputs.js';
-import { calibrate, MAX_LISTING_BYTES, type InputFile } from '../stack/kconfig/calibrate.js';
+import { calibrate, MAX_LISTING_BYTES, type InputFile } from '../scripts/calibrate.js';
 import { loadCostTable, parseCostTable } from '../stack/kconfig/cost-table.js';
 import { SYMBOLS, driverObjects } from '../stack/kconfig/symbols.js';
 import { fail, write } from './output.js';
