@@ -18,9 +18,9 @@ import type { NetStack } from '../net-stack.js';
 import { Sock, type SockAddr } from '../socket/sock.js';
 import type { SockMemory } from '../socket/socket-table.js';
 import type { Datagram, DatagramSock } from '../socket/syscalls.js';
-import { NlWriter, type NlmsgHeader } from './netlink-message.js';
+import { NlWriter, parseNlmsg, type NlmsgHeader } from './netlink-message.js';
 import { writeU32le } from '../uapi/byte-order.js';
-import { NLM_F_CAPPED, NLMSG_ERROR, NLMSG_HDRLEN } from '../uapi/netlink.js';
+import { NLM_F_ACK, NLM_F_CAPPED, NLM_F_REQUEST, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_MIN_TYPE, nlmsgAlign } from '../uapi/netlink.js';
 import { Errno } from '../uapi/errno.js';
 
 /** MAX_LINKS: netlink protocol numbers are 0..31. */
@@ -162,6 +162,37 @@ export class Netlink {
 
   get count(): number {
     return this.socks.size;
+  }
+}
+
+/**
+ * What a family's handler returns when it answered with a dump: no acknowledgement follows, even
+ * for NLM_F_ACK (netlink_dump_start's -EINTR, which netlink_rcv_skb skips).
+ */
+export const NETLINK_DUMP_STARTED = -Errno.EINTR;
+
+/**
+ * A family's handler for one request: the request's header, where its body starts and ends in
+ * `bytes`; it returns 0, a negative errno for the acknowledgement, or NETLINK_DUMP_STARTED.
+ */
+export type NetlinkRcvMsg = (sk: NetlinkSock, bytes: Uint8Array, h: NlmsgHeader, body: number, end: number) => number;
+
+/**
+ * netlink_rcv_skb: every message in a request skb in turn. Control messages and non-requests
+ * are not handed to the family; an error, or NLM_F_ACK, is acknowledged; a length that lies
+ * ends the walk.
+ */
+export function netlinkRcvSkb(sk: NetlinkSock, skb: SkBuff, rcvMsg: NetlinkRcvMsg): void {
+  const bytes = skb.bytes;
+  let at = skb.data;
+  const end = skb.tail;
+  while (at + NLMSG_HDRLEN <= end) {
+    const h = parseNlmsg(bytes, at, end);
+    if (!h) return;
+    let err = 0;
+    if ((h.flags & NLM_F_REQUEST) !== 0 && h.type >= NLMSG_MIN_TYPE) err = rcvMsg(sk, bytes, h, at + NLMSG_HDRLEN, at + h.len);
+    if (err !== NETLINK_DUMP_STARTED && (err !== 0 || (h.flags & NLM_F_ACK) !== 0)) netlinkAck(sk, bytes, h, err);
+    at += Math.min(nlmsgAlign(h.len), end - at);
   }
 }
 

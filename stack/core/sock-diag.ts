@@ -14,15 +14,11 @@
  */
 import type { NetStack } from '../net-stack.js';
 import type { TcpSock } from '../ipv4/tcp-sock.js';
-import { netlinkAck, type Netlink, type NetlinkSock } from './netlink.js';
-import { NlWriter, parseNlmsg } from './netlink-message.js';
+import { NETLINK_DUMP_STARTED, netlinkRcvSkb, type Netlink, type NetlinkRcvMsg, type NetlinkSock } from './netlink.js';
+import { NlWriter } from './netlink-message.js';
 import { readU32le, writeU32, writeU32le } from '../uapi/byte-order.js';
-import type { SkBuff } from './skbuff.js';
 import { TCP_STATE } from './procfs.js';
-import {
-  NETLINK_SOCK_DIAG, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE, NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI,
-  NLM_F_REQUEST, nlmsgAlign,
-} from '../uapi/netlink.js';
+import { NETLINK_SOCK_DIAG, NLMSG_DONE, NLM_F_DUMP, NLM_F_MULTI } from '../uapi/netlink.js';
 import { INET_DIAG_MSG_LEN, INET_DIAG_REQ_V2_LEN, SOCK_DIAG_BY_FAMILY } from '../uapi/inet-diag.js';
 import { AF_INET } from '../uapi/socket.js';
 import { IPPROTO_TCP } from '../uapi/in.js';
@@ -33,31 +29,12 @@ export class SockDiag {
   requests = 0;
 
   constructor(private readonly stack: NetStack, netlink: Netlink) {
-    netlink.registerFamily(NETLINK_SOCK_DIAG, { input: (sk, skb) => this.input(sk, skb) }, 'sock_diag');
+    const rcvMsg: NetlinkRcvMsg = (sk, b, h, body, end) => this.request(sk, b, body, end, h.type, h.flags, h.seq);
+    netlink.registerFamily(NETLINK_SOCK_DIAG, { input: (sk, skb) => netlinkRcvSkb(sk, skb, rcvMsg) }, 'sock_diag');
   }
 
-  /** sock_diag_rcv → netlink_rcv_skb: each message in turn; errors (and NLM_F_ACK) acknowledged. */
-  private input(sk: NetlinkSock, skb: SkBuff): void {
-    const b = skb.bytes;
-    let at = skb.data;
-    const end = skb.tail;
-    while (at + NLMSG_HDRLEN <= end) {
-      const h = parseNlmsg(b, at, end);
-      if (!h) return;
-      let err = 0;
-      let dumped = false;
-      if ((h.flags & NLM_F_REQUEST) !== 0 && h.type >= NLMSG_MIN_TYPE) {
-        const r = this.request(sk, b, h.at + NLMSG_HDRLEN, h.at + h.len, h.type, h.flags, h.seq);
-        if (r === true) dumped = true;
-        else err = r;
-      }
-      if (!dumped && (err !== 0 || (h.flags & NLM_F_ACK) !== 0)) netlinkAck(sk, b, h, err);
-      at += Math.min(nlmsgAlign(h.len), end - at);
-    }
-  }
-
-  /** sock_diag_rcv_msg → inet_diag_handler_cmd: true when a dump was sent, else an errno. */
-  private request(sk: NetlinkSock, b: Uint8Array, body: number, end: number, type: number, flags: number, seq: number): true | number {
+  /** sock_diag_rcv_msg → inet_diag_handler_cmd: NETLINK_DUMP_STARTED when a dump was sent, else an errno. */
+  private request(sk: NetlinkSock, b: Uint8Array, body: number, end: number, type: number, flags: number, seq: number): number {
     if (type !== SOCK_DIAG_BY_FAMILY) return -Errno.EINVAL; // the old TCPDIAG_GETSOCK types are not modelled
     if (end - body < INET_DIAG_REQ_V2_LEN) return -Errno.EINVAL;
     const family = b[body]!;
@@ -81,7 +58,7 @@ export class SockDiag {
     w.bytes(new Uint8Array(4)); // the dump's final status, 0
     w.end(done);
     sk.deliver(w.view());
-    return true;
+    return NETLINK_DUMP_STARTED;
   }
 }
 
