@@ -6,9 +6,6 @@ import { NS_PER_MS } from '../emulator/event-queue.js';
 import type { FrameDirection } from '../emulator/ethernet-mac.js';
 import { liveObjectBytes } from '../scenarios/boot.js';
 import { type SockaddrLl } from '../stack/packet/af-packet.js';
-import {
-  TP_STATUS_KERNEL, TP_STATUS_LOSING, TP_STATUS_USER, TPACKET_V2, type TpacketReq,
-} from '../stack/packet/packet-ring.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
 import {
   bootPair, drain, DUT_IP, ethFrame, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle,
@@ -16,7 +13,7 @@ import {
 } from './helpers/lab-pair.js';
 import { readU32le } from '../stack/uapi/byte-order.js';
 import { ETH_P_ALL, ETH_P_ARP, ETH_P_IP } from '../stack/uapi/if-ether.js';
-import { PACKET_HOST, PACKET_OUTGOING } from '../stack/uapi/if-packet.js';
+import { PACKET_HOST, PACKET_OUTGOING, TPACKET_V2, TP_STATUS_KERNEL, TP_STATUS_LOSING, TP_STATUS_USER, type TpacketReq } from '../stack/uapi/if-packet.js';
 import { IPPROTO_ICMP } from '../stack/uapi/in.js';
 import { AF_INET, AF_PACKET, SOCK_DGRAM, SOCK_RAW } from '../stack/uapi/socket.js';
 import { Errno } from '../stack/uapi/errno.js';

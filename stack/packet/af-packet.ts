@@ -28,14 +28,11 @@ import type { NetStack } from '../net-stack.js';
 import { Sock, type SockAddr } from '../socket/sock.js';
 import type { SockMemory } from '../socket/socket-table.js';
 import type { Datagram, DatagramSock, SockOpt } from '../socket/syscalls.js';
-import {
-  PacketRing, PacketRingView, TP_STATUS_LOSING, TPACKET_V2, TPACKET2_HDRLEN, tpacketAlign,
-  type TpacketReq,
-} from './packet-ring.js';
+import { PacketRing, PacketRingView } from './packet-ring.js';
 import { ETH_HLEN, ETH_P_ALL, ETH_ZLEN } from '../uapi/if-ether.js';
 import { emitEthernet } from '../wire/ethernet-header.js';
 import { AF_PACKET, SOCK_DGRAM, SOCK_RAW } from '../uapi/socket.js';
-import { PACKET_OUTGOING } from '../uapi/if-packet.js';
+import { PACKET_OUTGOING, TPACKET2_HDRLEN, TPACKET_V2, TP_STATUS_LOSING, tpacketAlign, type TpacketReq } from '../uapi/if-packet.js';
 import { ARPHRD_ETHER } from '../uapi/if-arp.js';
 import { Errno } from '../uapi/errno.js';
 

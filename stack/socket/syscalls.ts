@@ -22,11 +22,12 @@ import { MC_SOCK_OPTS, type McSockOpt } from '../ipv4/igmp.js';
 import { type Sock, type SockAddr } from './sock.js';
 import type { SockFprog } from '../core/filter.js';
 import { isSockaddrLl, type PacketSock, type PacketStatistics, type SockaddrLl } from '../packet/af-packet.js';
-import type { PacketRingView, TpacketReq } from '../packet/packet-ring.js';
+import type { PacketRingView } from '../packet/packet-ring.js';
 import { IPPROTO_ICMP, IPPROTO_UDP } from '../uapi/in.js';
 import { AF_INET, AF_NETLINK, AF_PACKET, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM } from '../uapi/socket.js';
 import { SIOCETHTOOL } from '../uapi/sockios.js';
 import { Errno } from '../uapi/errno.js';
+import { type TpacketReq } from '../uapi/if-packet.js';
 
 /** A received datagram; packet sockets also give the frame's sockaddr_ll. */
 export type Datagram = { data: Uint8Array; from: SockAddr; sll?: SockaddrLl };
