@@ -1,8 +1,8 @@
 /**
  * The classic BPF machine (struct sock_filter programs, as SO_ATTACH_FILTER takes them; the
- * opcodes are in stack/uapi/filter.ts): an interpreter that runs a program stored in board RAM over a packet in board
- * RAM. Linux 6.1 converts classic programs to eBPF before running them; this interpreter
- * implements the semantics that conversion gives them:
+ * opcodes are in stack/uapi/filter.ts): an interpreter that runs a program stored in board RAM
+ * over a packet in board RAM. Linux 6.1 converts classic programs to eBPF before running them;
+ * this interpreter implements the semantics that conversion gives them:
  *
  * - A and X start at 0; scratch cells are only read after a store (filter.ts checks that).
  * - A load outside the packet ends the program with 0 (the packet is dropped), as the
