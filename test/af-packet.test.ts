@@ -13,7 +13,10 @@ import {
 } from './helpers/lab-pair.js';
 import { readU32le } from '../stack/uapi/byte-order.js';
 import { ETH_P_ALL, ETH_P_ARP, ETH_P_IP } from '../stack/uapi/if-ether.js';
-import { PACKET_HOST, PACKET_OUTGOING, TPACKET_V2, TP_STATUS_KERNEL, TP_STATUS_LOSING, TP_STATUS_USER, type TpacketReq } from '../stack/uapi/if-packet.js';
+import {
+  PACKET_HOST, PACKET_OUTGOING, TPACKET_V2, TP_STATUS_KERNEL, TP_STATUS_LOSING, TP_STATUS_USER,
+  type TpacketReq,
+} from '../stack/uapi/if-packet.js';
 import { IPPROTO_ICMP } from '../stack/uapi/in.js';
 import { AF_INET, AF_PACKET, SOCK_DGRAM, SOCK_RAW } from '../stack/uapi/socket.js';
 import { Errno } from '../stack/uapi/errno.js';

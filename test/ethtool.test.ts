@@ -10,7 +10,10 @@ import { IPPROTO_ICMP } from '../stack/uapi/in.js';
 import { SIOCETHTOOL } from '../stack/uapi/sockios.js';
 import { AF_INET, SOCK_DGRAM } from '../stack/uapi/socket.js';
 import { Errno } from '../stack/uapi/errno.js';
-import { ETHTOOL_GCOALESCE, ETHTOOL_GDRVINFO, ETHTOOL_GLINK, ETHTOOL_GLINKSETTINGS, ETHTOOL_GRINGPARAM, ETHTOOL_GSET, ETHTOOL_GSSET_INFO, ETHTOOL_GSTATS, ETHTOOL_GSTRINGS, ETH_SS_STATS } from '../stack/uapi/ethtool.js';
+import {
+  ETHTOOL_GCOALESCE, ETHTOOL_GDRVINFO, ETHTOOL_GLINK, ETHTOOL_GLINKSETTINGS, ETHTOOL_GRINGPARAM,
+  ETHTOOL_GSET, ETHTOOL_GSSET_INFO, ETHTOOL_GSTATS, ETHTOOL_GSTRINGS, ETH_SS_STATS,
+} from '../stack/uapi/ethtool.js';
 
 const IFR_DATA = 32; // the command structure follows the 32-byte ifreq in the buffer
 

@@ -15,7 +15,9 @@ import {
 import { ETH_P_ALL } from '../stack/uapi/if-ether.js';
 import { AF_INET, AF_PACKET, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM } from '../stack/uapi/socket.js';
 import { Errno } from '../stack/uapi/errno.js';
-import { SKF_AD_IFINDEX, SKF_AD_OFF, SKF_AD_PKTTYPE, SKF_AD_PROTOCOL, SKF_LL_OFF, SKF_NET_OFF } from '../stack/uapi/filter.js';
+import {
+  SKF_AD_IFINDEX, SKF_AD_OFF, SKF_AD_PKTTYPE, SKF_AD_PROTOCOL, SKF_LL_OFF, SKF_NET_OFF,
+} from '../stack/uapi/filter.js';
 
 type Insn = [code: number, jt: number, jf: number, k: number];
 const prog = (insns: Insn[]): SockFilterInsn[] => insns.map(([code, jt, jf, k]) => ({ code, jt, jf, k: k >>> 0 }));

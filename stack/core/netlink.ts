@@ -20,7 +20,9 @@ import type { SockMemory } from '../socket/socket-table.js';
 import type { Datagram, DatagramSock } from '../socket/syscalls.js';
 import { NlWriter, parseNlmsg, type NlmsgHeader } from './netlink-message.js';
 import { writeU32le } from '../uapi/byte-order.js';
-import { NLM_F_ACK, NLM_F_CAPPED, NLM_F_REQUEST, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_MIN_TYPE, nlmsgAlign } from '../uapi/netlink.js';
+import {
+  NLM_F_ACK, NLM_F_CAPPED, NLM_F_REQUEST, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_MIN_TYPE, nlmsgAlign,
+} from '../uapi/netlink.js';
 import { Errno } from '../uapi/errno.js';
 
 /** MAX_LINKS: netlink protocol numbers are 0..31. */

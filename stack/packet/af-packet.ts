@@ -32,7 +32,9 @@ import { PacketRing, PacketRingView } from './packet-ring.js';
 import { ETH_HLEN, ETH_P_ALL, ETH_ZLEN } from '../uapi/if-ether.js';
 import { emitEthernet } from '../wire/ethernet-header.js';
 import { AF_PACKET, SOCK_DGRAM, SOCK_RAW } from '../uapi/socket.js';
-import { PACKET_OUTGOING, TPACKET2_HDRLEN, TPACKET_V2, TP_STATUS_LOSING, tpacketAlign, type TpacketReq } from '../uapi/if-packet.js';
+import {
+  PACKET_OUTGOING, TPACKET2_HDRLEN, TPACKET_V2, TP_STATUS_LOSING, tpacketAlign, type TpacketReq,
+} from '../uapi/if-packet.js';
 import { ARPHRD_ETHER } from '../uapi/if-arp.js';
 import { Errno } from '../uapi/errno.js';
 
