@@ -26,10 +26,7 @@ import { REPORT_SCHEMA_ID, type BoardReport, type CheckReport, type Report } fro
 import { checkBootImage } from './image-check.js';
 import { bootBoard, liveObjectBytes, programReservations, type BootedBoard } from './boot.js';
 import { buildFirmware, type Firmware } from './firmware.js';
-import {
-  DEFAULT_BOARD, DEFAULT_PROFILE, LAB_BOARD, LAB_PROFILE, resolveBoard, resolveCostTable,
-  resolveProfile,
-} from './inputs.js';
+import { DEFAULT_BOARD, DEFAULT_PROFILE, LAB_BOARD, LAB_PROFILE, resolveBoard, resolveCostTable, resolveProfile } from './inputs.js';
 import { Process, type TraceLine } from './process.js';
 import { QuietWireCheck } from './quiet-wire.js';
 import { DEFAULT_SCENARIO, findScenario } from './registry.js';

@@ -7,9 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildFirmware } from '../scenarios/firmware.js';
 import { resolveBoard } from '../scenarios/inputs.js';
-import {
-  linkComparison, loadCostTable, profileCost, type CostTable, type SectionSizes,
-} from '../stack/kconfig/cost-table.js';
+import { linkComparison, loadCostTable, profileCost, type CostTable, type SectionSizes } from '../stack/kconfig/cost-table.js';
 import { isKconfigError, type Profile } from '../stack/kconfig/kconfig.js';
 import { NO_LTO_FACTOR, ltoEstimate } from '../scripts/lto.js';
 import { builtinProfiles } from '../stack/kconfig/profiles.js';
