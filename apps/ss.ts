@@ -7,7 +7,7 @@
  * then falls back to /proc/net/tcp; this one reports the failure so the difference shows).
  */
 import { ipToString } from '../stack/core/addr.js';
-import { NlWriter, parseNlmsg } from '../stack/core/netlink-message.js';
+import { NlWriter, parseNlmsg } from '../stack/uapi/netlink-message.js';
 import { readU32le } from '../stack/uapi/byte-order.js';
 import { inetDiagReqV2, parseInetDiagMsg, type InetDiagMsg } from '../stack/core/sock-diag.js';
 import type { Program, ProgramContext } from './program.js';

@@ -18,7 +18,7 @@ import type { NetStack } from '../net-stack.js';
 import { Sock, type SockAddr } from '../socket/sock.js';
 import type { SockMemory } from '../socket/socket-table.js';
 import type { Datagram, DatagramSock } from '../socket/syscalls.js';
-import { NlWriter, parseNlmsg, type NlmsgHeader } from './netlink-message.js';
+import { NlWriter, parseNlmsg, type NlmsgHeader } from '../uapi/netlink-message.js';
 import { writeU32le } from '../uapi/byte-order.js';
 import {
   NLM_F_ACK, NLM_F_CAPPED, NLM_F_REQUEST, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_MIN_TYPE, nlmsgAlign,

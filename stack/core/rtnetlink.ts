@@ -20,7 +20,7 @@ import type { NetStack } from '../net-stack.js';
 import { inetAddAddress, inetAddRoute, inetDelAddress, inetDelRoute } from '../ipv4/devinet.js';
 import type { Route } from '../ipv4/fib.js';
 import { NETLINK_DUMP_STARTED, netlinkRcvSkb, type Netlink, type NetlinkRcvMsg, type NetlinkSock } from './netlink.js';
-import { NlWriter, parseAttrs, type Attr, type NlmsgHeader } from './netlink-message.js';
+import { NlWriter, parseAttrs, type Attr, type NlmsgHeader } from '../uapi/netlink-message.js';
 import { readU32, readU32le, writeU16le, writeU32le } from '../uapi/byte-order.js';
 import { AF_INET, AF_UNSPEC } from '../uapi/socket.js';
 import { ARPHRD_ETHER } from '../uapi/if-arp.js';

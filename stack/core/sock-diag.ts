@@ -15,7 +15,7 @@
 import type { NetStack } from '../net-stack.js';
 import type { TcpSock } from '../ipv4/tcp-sock.js';
 import { NETLINK_DUMP_STARTED, netlinkRcvSkb, type Netlink, type NetlinkRcvMsg, type NetlinkSock } from './netlink.js';
-import { NlWriter } from './netlink-message.js';
+import { NlWriter } from '../uapi/netlink-message.js';
 import { readU32le, writeU32, writeU32le } from '../uapi/byte-order.js';
 import { TCP_STATE } from './procfs.js';
 import { NETLINK_SOCK_DIAG, NLMSG_DONE, NLM_F_DUMP, NLM_F_MULTI } from '../uapi/netlink.js';

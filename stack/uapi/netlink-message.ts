@@ -3,10 +3,14 @@
  * rtattr, and the route family's fixed headers, read and written as real bytes. Netlink is
  * host byte order — little-endian on i386 — while addresses inside attributes stay in network
  * order (__be32). Every read is bounds-checked against the message it belongs to.
+ *
+ * It is the NLMSG_ and RTA_ macros of those headers as functions, with no kernel state, so it
+ * lives in uapi: programs (ss, net-config) build and read their messages with it, and the
+ * kernel's families (rtnetlink, sock_diag) answer with it.
  */
-import { readU16le, readU32le, writeU16le, writeU32le } from '../uapi/byte-order.js';
-import { NLMSG_HDRLEN, nlmsgAlign } from '../uapi/netlink.js';
-import { RTA_HDRLEN } from '../uapi/rtnetlink.js';
+import { readU16le, readU32le, writeU16le, writeU32le } from './byte-order.js';
+import { NLMSG_HDRLEN, nlmsgAlign } from './netlink.js';
+import { RTA_HDRLEN } from './rtnetlink.js';
 
 export interface NlmsgHeader {
   /** Offset of the header in the buffer. */
