@@ -13,6 +13,7 @@ import { Sock, type SockAddr } from './sock.js';
 import type { SockMemory } from './socket-table.js';
 import { ETH_HLEN } from '../uapi/if-ether.js';
 import { Errno } from '../uapi/errno.js';
+import { readU32 } from '../uapi/byte-order.js';
 
 export class RawSock extends Sock {
   /** IP_HDRINCL: the program supplies the IP header too (always on for IPPROTO_RAW). */
@@ -53,7 +54,7 @@ export class RawSock extends Sock {
     const skb = this.recvDatagram();
     if (typeof skb === 'number') return skb;
     const data = this.copyDatagram(skb);
-    const src = ((data[12]! << 24) | (data[13]! << 16) | (data[14]! << 8) | data[15]!) >>> 0;
+    const src = readU32(data, 12); // iphdr->saddr
     skb.free();
     return { data, from: { addr: src, port: 0 } };
   }
