@@ -8,12 +8,17 @@
  * result.source says which it used. With neither, ss exits 1 naming both failures.
  */
 import { ipToString } from '../stack/core/addr.js';
-import { NLM_F_DUMP, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NlWriter, nlmsgAlign, parseNlmsg } from '../stack/core/netlink-message.js';
+import { NlWriter, parseNlmsg } from '../stack/uapi/netlink-message.js';
 import { readU32le } from '../stack/uapi/byte-order.js';
-import { INET_DIAG_MSG_LEN, IPPROTO_TCP, NETLINK_SOCK_DIAG, SOCK_DIAG_BY_FAMILY, inetDiagReqV2, parseInetDiagMsg, type InetDiagMsg } from '../stack/core/sock-diag.js';
-import { errnoName, SOCK_RAW } from '../stack/socket/sock.js';
-import { AF_NETLINK } from './net-config.js';
+import { inetDiagReqV2, parseInetDiagMsg, type InetDiagMsg } from '../stack/core/sock-diag.js';
 import type { Program, ProgramContext } from './program.js';
+import {
+  NETLINK_SOCK_DIAG, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_DUMP, NLM_F_REQUEST, nlmsgAlign,
+} from '../stack/uapi/netlink.js';
+import { INET_DIAG_MSG_LEN, SOCK_DIAG_BY_FAMILY } from '../stack/uapi/inet-diag.js';
+import { IPPROTO_TCP } from '../stack/uapi/in.js';
+import { errnoName } from '../stack/uapi/errno.js';
+import { AF_NETLINK, SOCK_RAW } from '../stack/uapi/socket.js';
 
 /** ss's state names, by TCP_* number (include/net/tcp_states.h). */
 const STATE_NAME = ['UNKNOWN', 'ESTAB', 'SYN-SENT', 'SYN-RECV', 'FIN-WAIT-1', 'FIN-WAIT-2', 'TIME-WAIT', 'UNCONN', 'CLOSE-WAIT', 'LAST-ACK', 'LISTEN', 'CLOSING'];

@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { collectScripts, junitXml, parseAll, runSuite } from '../packetdrill/suite.js';
 import { DEFAULT_TOLERANCE_USECS } from '../packetdrill/timing.js';
-import { resolveBoard, resolveProfile } from '../scenarios/inputs.js';
+import { DEFAULT_BOARD, DEFAULT_PROFILE, resolveBoard, resolveProfile } from '../scenarios/inputs.js';
 import { parseSysctlSetting } from '../scenarios/sysctl-option.js';
 import { fail, write } from './output.js';
 
@@ -17,8 +17,8 @@ delivered to the board's MAC, system calls run on the board, outbound segments a
 A directory runs every .pkt under it. Each script's exchange is written to DIR/NAME.pcapng.
 
 options:
-  --board NAME|FILE       board (default quark-2m)
-  --profile NAME|FILE     stack profile (default minimal)
+  --board NAME|FILE       board (default ${DEFAULT_BOARD})
+  --profile NAME|FILE     stack profile (default ${DEFAULT_PROFILE})
   --tolerance-usecs N     timing tolerance (default ${DEFAULT_TOLERANCE_USECS}, packetdrill's; 0 = exact)
   --strict                an unsupported script counts as a failure
   --junit FILE            write JUnit XML, one test case per script
@@ -52,8 +52,8 @@ export function packetdrillCommand(args: string[]): number {
   if (positionals.length === 0) fail('no scripts given (quarklab packetdrill SCRIPT.pkt|DIR…)');
   const tol = values['tolerance-usecs'] === undefined ? DEFAULT_TOLERANCE_USECS : Number(values['tolerance-usecs']);
   if (!/^\d+$/.test(values['tolerance-usecs'] ?? '0') || !Number.isSafeInteger(tol)) fail(`--tolerance-usecs must be a whole number of microseconds, got "${values['tolerance-usecs']}"`);
-  const board = values.board ?? 'quark-2m';
-  const profile = values.profile ?? 'minimal';
+  const board = values.board ?? DEFAULT_BOARD;
+  const profile = values.profile ?? DEFAULT_PROFILE;
   const b = resolveBoard(board);
   if ('error' in b) fail(b.error);
   const p = resolveProfile(profile);

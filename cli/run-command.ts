@@ -2,7 +2,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_BOARD, DEFAULT_PROFILE } from '../scenarios/inputs.js';
+import { builtinBoards, DEFAULT_BOARD, DEFAULT_PROFILE, LAB_BOARD } from '../scenarios/inputs.js';
 import { DEFAULT_SCENARIO, SCENARIOS } from '../scenarios/registry.js';
 import { describeOptions } from '../api/options.js';
 import { run } from '../scenarios/run.js';
@@ -53,7 +53,7 @@ DIR/capture.pcapng, DIR/report.json, DIR/report.html, DIR/report.md and DIR/trac
 (the timeline, streamed as the run goes: 'quarklab trace DIR').
 
 options:
-  --board NAME|FILE     board (built in: quark-2m, quark-4m; default ${DEFAULT_BOARD})
+  --board NAME|FILE     board (built in: ${builtinBoards().filter((b) => b !== LAB_BOARD).join(', ')}; default ${DEFAULT_BOARD})
   --profile NAME|FILE   stack profile: full, client, minimal, or a Kconfig fragment (default ${DEFAULT_PROFILE})
   --image FILE          boot this firmware image instead of building one from --profile
   --scenario NAME[:K=V,…]

@@ -22,11 +22,11 @@ import { LAB_BOARD, LAB_PROFILE, resolveBoard, resolveCostTable, resolveProfile 
 import { allocSkb } from '../stack/core/skbuff.js';
 import { inetAddAddress, inetAddRoute, inetFlushInterface } from '../stack/ipv4/devinet.js';
 import type { TcpSock } from '../stack/ipv4/tcp-sock.js';
-import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../stack/socket/sock.js';
 import { Syscalls } from '../stack/socket/syscalls.js';
 import { ethFrame, seedFrames, type Endpoints, type LiveTcp, type SeedFrame } from './frames.js';
 import { mutate } from './mutate.js';
 import { ETH_P_ARP } from '../stack/uapi/if-ether.js';
+import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../stack/uapi/socket.js';
 
 export const LAB_IP = 0xc0000201; // 192.0.2.1
 export const DUT_IP = 0xc0000202; // 192.0.2.2

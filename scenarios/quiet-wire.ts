@@ -12,6 +12,7 @@
 import type { EthernetMac } from '../emulator/ethernet-mac.js';
 import type { Nanos } from '../emulator/event-queue.js';
 import { ipToString } from '../stack/core/addr.js';
+import { TCP_FIN, TCP_RST, TCP_SYN } from '../stack/wire/tcp-header.js';
 import type { ScenarioCheck } from './scenario.js';
 
 /** More segments than this for one connection after the scenario fails the run. */
@@ -52,10 +53,6 @@ interface ConnWatch {
 function newSide(addr: number, port: number): SideWatch {
   return { addr, port, haveAck: false, lastAck: 0, lastWindow: 0, nextSeq: 0, haveSeq: false, provoked: false, lastDupAckAt: -Infinity, lastProbeAt: -Infinity, rtxSeq: 0, rtxCount: 0 };
 }
-
-const TCP_FIN = 0x01;
-const TCP_SYN = 0x02;
-const TCP_RST = 0x04;
 
 export class QuietWireCheck {
   private drainFrom: Nanos | null = null;

@@ -16,7 +16,7 @@ import { parseImage } from '../emulator/flash-image.js';
 import { inetFlushInterface } from '../stack/ipv4/devinet.js';
 import { SK_MEMORY_PCPU_RESERVE } from '../stack/core/sock-mem.js';
 import { costTableHash, linkComparison, profileCost, type CostTable } from '../stack/kconfig/cost-table.js';
-import { ltoEstimate, NO_LTO_FACTOR } from '../stack/kconfig/lto.js';
+import { ltoEstimate, NO_LTO_FACTOR } from '../scripts/lto.js';
 import type { Profile } from '../stack/kconfig/kconfig.js';
 import { checkBudget, formatBytes, type BudgetSpec } from '../traces/budgets.js';
 import { Capture, DEFAULT_EPOCH_NS } from '../traces/capture.js';

@@ -7,12 +7,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SOCK_RAW } from '../stack/socket/sock.js';
+import { AF_NETLINK, SOCK_RAW } from '../stack/uapi/socket.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
 import { bootPair } from './helpers/lab-pair.js';
 import { REPO_ROOT } from './helpers/run.js';
 
-const AF_NETLINK = 16;
 const NETLINK_GENERIC = 16;
 const u16 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8);
 const u32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;

@@ -4,24 +4,17 @@
 import { describe, expect, it } from 'vitest';
 import { NS_PER_MS } from '../emulator/event-queue.js';
 import { liveObjectBytes } from '../scenarios/boot.js';
-import {
-  ETH_SS_STATS,
-  ETHTOOL_GCOALESCE,
-  ETHTOOL_GDRVINFO,
-  ETHTOOL_GLINK,
-  ETHTOOL_GLINKSETTINGS,
-  ETHTOOL_GRINGPARAM,
-  ETHTOOL_GSET,
-  ETHTOOL_GSSET_INFO,
-  ETHTOOL_GSTATS,
-  ETHTOOL_GSTRINGS,
-  SIOCETHTOOL,
-} from '../stack/core/ethtool.js';
-import { AF_INET, Errno, SOCK_DGRAM } from '../stack/socket/sock.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
 import { bootPair, LAB_IP, pattern, settle, type Pair } from './helpers/lab-pair.js';
+import { IPPROTO_ICMP } from '../stack/uapi/in.js';
+import { SIOCETHTOOL } from '../stack/uapi/sockios.js';
+import { AF_INET, SOCK_DGRAM } from '../stack/uapi/socket.js';
+import { Errno } from '../stack/uapi/errno.js';
+import {
+  ETHTOOL_GCOALESCE, ETHTOOL_GDRVINFO, ETHTOOL_GLINK, ETHTOOL_GLINKSETTINGS, ETHTOOL_GRINGPARAM,
+  ETHTOOL_GSET, ETHTOOL_GSSET_INFO, ETHTOOL_GSTATS, ETHTOOL_GSTRINGS, ETH_SS_STATS,
+} from '../stack/uapi/ethtool.js';
 
-const IPPROTO_ICMP = 1;
 const IFR_DATA = 32; // the command structure follows the 32-byte ifreq in the buffer
 
 /** A buffer holding an ifreq for `dev` whose ifr_data points at `size` bytes starting with `cmd`. */

@@ -14,14 +14,18 @@ import { resolveBoard, resolveCostTable, resolveProfile } from '../scenarios/inp
 import { ipChecksum } from '../stack/wire/checksum.js';
 import { emitIgmp, emitIgmpv3Query } from '../stack/wire/igmp-header.js';
 import { ipMreqn } from '../stack/ipv4/igmp.js';
-import { AF_INET, Errno, SOCK_DGRAM, SOCK_STREAM } from '../stack/socket/sock.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
 import { Capture, DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { compareImages, without } from './helpers/features.js';
-import { bootPair, drain, DUT_IP, ethFrame, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, type Pair } from './helpers/lab-pair.js';
+import {
+  bootPair, drain, DUT_IP, ethFrame, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle,
+  type Pair,
+} from './helpers/lab-pair.js';
 import { removeTempDirs, tempDir } from './helpers/run.js';
 import { tsharkExpert, tsharkFields } from './helpers/tshark.js';
 import { readU16, readU32, writeU16 } from '../stack/uapi/byte-order.js';
+import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { Errno } from '../stack/uapi/errno.js';
 
 afterAll(removeTempDirs);
 

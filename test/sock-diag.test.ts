@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NS_PER_MS } from '../emulator/event-queue.js';
 import { Ss } from '../apps/ss.js';
-import { AF_INET, Errno, SOCK_RAW, SOCK_STREAM } from '../stack/socket/sock.js';
 import { bootPair, DUT_IP, LAB_IP, settle } from './helpers/lab-pair.js';
+import { AF_INET, AF_NETLINK, SOCK_RAW, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { NETLINK_SOCK_DIAG } from '../stack/uapi/netlink.js';
+import { Errno } from '../stack/uapi/errno.js';
 
-const AF_NETLINK = 16;
-const NETLINK_SOCK_DIAG = 4;
 const le32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 const be16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
 const be32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Errno } from '../stack/socket/sock.js';
+import { Errno } from '../stack/uapi/errno.js';
 import { planFromData, expandCells } from '../runner/plan.js';
 import { bootPair } from './helpers/lab-pair.js';
 import { quarklab, readJson, removeTempDirs, tempDir } from './helpers/run.js';

@@ -12,9 +12,10 @@
 // board's outgoing segments; for memory, the board's live kernel objects back at what boot left.
 import { describe, expect, it } from 'vitest';
 import { NS_PER_MS } from '../emulator/event-queue.js';
-import { AF_INET, Errno, SOCK_STREAM } from '../stack/socket/sock.js';
 import { bootPair, DUT_IP, expectBaseline, settle, type Pair } from './helpers/lab-pair.js';
 import { ACK, RST, tapTcpOut } from './helpers/tcp-craft.js';
+import { AF_INET, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { Errno } from '../stack/uapi/errno.js';
 
 const PORT = 7000;
 

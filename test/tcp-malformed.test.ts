@@ -13,10 +13,13 @@
 import { describe, expect, it } from 'vitest';
 import { NS_PER_MS, NS_PER_SEC } from '../emulator/event-queue.js';
 import type { TcpSock } from '../stack/ipv4/tcp-sock.js';
-import { AF_INET, Errno, SOCK_STREAM } from '../stack/socket/sock.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
-import { bootPair, DUT_IP, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, toDut, type Pair } from './helpers/lab-pair.js';
+import {
+  bootPair, DUT_IP, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, toDut, type Pair,
+} from './helpers/lab-pair.js';
 import { ACK, PSH, RST, SYN, tapTcpOut, tcpSegment, type SentSegment, type TcpFields } from './helpers/tcp-craft.js';
+import { AF_INET, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { Errno } from '../stack/uapi/errno.js';
 
 const PORT = 7000;
 

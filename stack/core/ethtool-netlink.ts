@@ -21,11 +21,11 @@
  * the 6.1 order, leaving out what those functions leave out.
  */
 import type { NetStack } from '../net-stack.js';
-import { Errno } from '../socket/sock.js';
+import { Errno } from '../uapi/errno.js';
 import { readU32le, writeU32le } from '../uapi/byte-order.js';
 import type { EthtoolOps } from './ethtool.js';
 import type { GenlFamily, GenlRequest, Genetlink } from './genetlink.js';
-import { attrString, parseAttrs, type NlWriter } from './netlink-message.js';
+import { attrString, parseAttrs, type NlWriter } from '../uapi/netlink-message.js';
 
 export const ETHTOOL_GENL_NAME = 'ethtool';
 export const ETHTOOL_GENL_VERSION = 1;

@@ -14,12 +14,11 @@
  * ops this model implements (each DO|DUMP|HASPOL); multicast groups are not modelled (no
  * notifications are sent), so CTRL_ATTR_MCAST_GROUPS is left out.
  */
-import { Errno } from '../socket/sock.js';
+import { Errno } from '../uapi/errno.js';
 import { readU16le } from '../uapi/byte-order.js';
-import { NETLINK_DUMPED, netlinkRcvSkb, type Netlink, type NetlinkSock } from './netlink.js';
-import {
-  NLM_F_DUMP, NLM_F_MULTI, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE, NlWriter, attrString, nlmsgAlign, parseAttrs, type Attr,
-} from './netlink-message.js';
+import { NETLINK_DUMP_STARTED, netlinkRcvSkb, type Netlink, type NetlinkSock } from './netlink.js';
+import { NlWriter, attrString, parseAttrs, type Attr } from '../uapi/netlink-message.js';
+import { NLM_F_DUMP, NLM_F_MULTI, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE, nlmsgAlign } from '../uapi/netlink.js';
 import type { SkBuff } from './skbuff.js';
 
 export const NETLINK_GENERIC = 16;
@@ -88,12 +87,12 @@ export class Genetlink {
 
   /** genl_rcv → netlink_rcv_skb → genl_rcv_msg for each message. */
   private input(sk: NetlinkSock, skb: SkBuff): void {
-    netlinkRcvSkb(sk, skb, (b, h) => {
+    netlinkRcvSkb(sk, skb, (sk, b, h) => {
       const w = new NlWriter();
       const err = this.request(sk, b, h.at, h.len, h.type, h.flags, h.seq, w);
       if (err !== 0 || w.length === 0) return err;
       sk.deliver(w.view());
-      return (h.flags & NLM_F_DUMP) === NLM_F_DUMP ? NETLINK_DUMPED : 0;
+      return (h.flags & NLM_F_DUMP) === NLM_F_DUMP ? NETLINK_DUMP_STARTED : 0;
     });
   }
 

@@ -17,41 +17,27 @@
  */
 import type { NetStack } from '../net-stack.js';
 import type { TcpSock } from '../ipv4/tcp-sock.js';
-import { Errno } from '../socket/sock.js';
-import { NETLINK_DUMPED, netlinkRcvSkb, type Netlink, type NetlinkSock } from './netlink.js';
-import {
-  NLM_F_DUMP, NLM_F_MULTI, NLMSG_DONE, NLMSG_HDRLEN, NlWriter,
-} from './netlink-message.js';
+import { NETLINK_DUMP_STARTED, netlinkRcvSkb, type Netlink, type NetlinkRcvMsg, type NetlinkSock } from './netlink.js';
+import { NlWriter } from '../uapi/netlink-message.js';
 import { readU32le, writeU32, writeU32le } from '../uapi/byte-order.js';
-import type { SkBuff } from './skbuff.js';
 import { TCP_STATE } from './procfs.js';
-
-export const NETLINK_SOCK_DIAG = 4;
-export const SOCK_DIAG_BY_FAMILY = 20;
-export const AF_INET = 2;
-export const IPPROTO_TCP = 6;
-/** sizeof(struct inet_diag_req_v2) and sizeof(struct inet_diag_msg). */
-export const INET_DIAG_REQ_V2_LEN = 56;
-export const INET_DIAG_MSG_LEN = 72;
+import { NETLINK_SOCK_DIAG, NLMSG_DONE, NLM_F_DUMP, NLM_F_MULTI } from '../uapi/netlink.js';
+import { INET_DIAG_MSG_LEN, INET_DIAG_REQ_V2_LEN, SOCK_DIAG_BY_FAMILY } from '../uapi/inet-diag.js';
+import { AF_INET } from '../uapi/socket.js';
+import { IPPROTO_TCP } from '../uapi/in.js';
+import { Errno } from '../uapi/errno.js';
 
 export class SockDiag {
   /** Requests answered, for the report's "which path" figures. */
   requests = 0;
 
   constructor(private readonly stack: NetStack, netlink: Netlink) {
-    netlink.registerFamily(NETLINK_SOCK_DIAG, { input: (sk, skb) => this.input(sk, skb) }, 'sock_diag');
+    const rcvMsg: NetlinkRcvMsg = (sk, b, h, body, end) => this.request(sk, b, body, end, h.type, h.flags, h.seq);
+    netlink.registerFamily(NETLINK_SOCK_DIAG, { input: (sk, skb) => netlinkRcvSkb(sk, skb, rcvMsg) }, 'sock_diag');
   }
 
-  /** sock_diag_rcv → netlink_rcv_skb: each message in turn; errors (and NLM_F_ACK) acknowledged. */
-  private input(sk: NetlinkSock, skb: SkBuff): void {
-    netlinkRcvSkb(sk, skb, (b, h) => {
-      const r = this.request(sk, b, h.at + NLMSG_HDRLEN, h.at + h.len, h.type, h.flags, h.seq);
-      return r === true ? NETLINK_DUMPED : r;
-    });
-  }
-
-  /** sock_diag_rcv_msg → inet_diag_handler_cmd: true when a dump was sent, else an errno. */
-  private request(sk: NetlinkSock, b: Uint8Array, body: number, end: number, type: number, flags: number, seq: number): true | number {
+  /** sock_diag_rcv_msg → inet_diag_handler_cmd: NETLINK_DUMP_STARTED when a dump was sent, else an errno. */
+  private request(sk: NetlinkSock, b: Uint8Array, body: number, end: number, type: number, flags: number, seq: number): number {
     if (type !== SOCK_DIAG_BY_FAMILY) return -Errno.EINVAL; // the old TCPDIAG_GETSOCK types are not modelled
     if (end - body < INET_DIAG_REQ_V2_LEN) return -Errno.EINVAL;
     const family = b[body]!;
@@ -71,7 +57,7 @@ export class SockDiag {
     w.bytes(new Uint8Array(4)); // the dump's final status, 0
     w.end(done);
     sk.deliver(w.view());
-    return true;
+    return NETLINK_DUMP_STARTED;
   }
 }
 

@@ -13,9 +13,8 @@ import type { MibGroup } from '../core/snmp.js';
 import type { SkbDropReason } from '../core/dropreason.js';
 import { ProtoMemory, SK_MEMORY_PCPU_RESERVE } from '../core/sock-mem.js';
 import type { NetStack } from '../net-stack.js';
-import { Errno, type SockAddr } from '../socket/sock.js';
+import { type SockAddr } from '../socket/sock.js';
 import { ehashAdd, ehashRemove, pickPort } from './inet-hashtables.js';
-import { IPPROTO_TCP } from '../wire/ipv4-header.js';
 import { tcpInitCongestionControl } from './tcp-cong.js';
 import { TCP_CONG_LIST } from './tcp-cong-list.js';
 import { sendFastOpenSyn } from './tcp-fastopen.js';
@@ -25,8 +24,12 @@ import { cachedFastOpenCookie, TcpMetrics } from './tcp-metrics.js';
 import { tcpTimewaitStateProcess, type RequestSock, type TimewaitProcess, type TimewaitSock } from './tcp-minisocks.js';
 import { freeWindow, initConnection, sendAck, sendControl, transmitSeg, writeXmit } from './tcp-output.js';
 import { TCP_MIN_MSS, TCP_MSS_DEFAULT, TcpSock, type TxSeg } from './tcp-sock.js';
-import { applyBootSysctl, computeTcpSysctl, nrFreeBufferPages, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
+import {
+  applyBootSysctl, computeTcpSysctl, nrFreeBufferPages, TCP_EXT_MIB, TCP_MIB, type TcpSysctl,
+} from './tcp-sysctl.js';
 import { armFinWait2, armKeepalive } from './tcp-timer.js';
+import { Errno } from '../uapi/errno.js';
+import { IPPROTO_TCP } from '../uapi/in.js';
 
 /** Buffer's native copy, applied to plain Uint8Arrays: a memcpy with no view allocated. */
 const copyBytes = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;

@@ -11,10 +11,10 @@
 import type { EnabledSymbols } from '../kconfig/symbols.js';
 import type { KernelMemory } from '../core/kmem.js';
 import type { NetDevice } from '../core/netdevice.js';
-import { Errno } from '../socket/sock.js';
 import { NoopQdisc, QDISC_SIZE_I386, type Qdisc } from './qdisc.js';
 import { FQ_CODEL_PRIV_I386, FqCodel } from './sch-fq-codel.js';
 import { PFIFO_FAST_PRIV_I386, PfifoFast } from './sch-generic.js';
+import { Errno } from '../uapi/errno.js';
 
 export const DEFAULT_QDISC_SYSCTL = 'net.core.default_qdisc';
 

@@ -5,10 +5,6 @@
 import { ipChecksum } from './checksum.js';
 import { readU16, readU32, writeU16, writeU32 } from '../uapi/byte-order.js';
 
-export const IPPROTO_ICMP = 1;
-export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
-
 export const IP_DF = 0x4000;
 export const IP_MF = 0x2000;
 export const IP_OFFSET = 0x1fff;

@@ -3,8 +3,8 @@
  * RFC 7413 Fast Open cookie): the parsed form, a bounds-checked parser and an emitter.
  */
 import { csumFold, csumPartial, pseudoHeaderSum } from './checksum.js';
-import { IPPROTO_TCP } from './ipv4-header.js';
 import { readU16, readU32, writeU16, writeU32 } from '../uapi/byte-order.js';
+import { IPPROTO_TCP } from '../uapi/in.js';
 
 /** Header length without options. */
 export const TCP_HLEN = 20;
