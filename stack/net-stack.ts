@@ -31,10 +31,6 @@ import { Netlink } from './core/netlink.js';
 import { Rtnetlink } from './core/rtnetlink.js';
 import { SockDiag } from './core/sock-diag.js';
 import { Genetlink } from './core/genetlink.js';
-import { netdevHashEntries } from './core/hash-sizing.js';
-
-/** sizeof(struct hlist_head) on i386: one pointer. */
-const HLIST_HEAD_SIZE = 4;
 import { registerEthtoolNetlink } from './core/ethtool-netlink.js';
 import { TcpTable } from './ipv4/tcp.js';
 import { devQueueXmit, netifReceiveSkb, xmitOne } from './core/dev.js';
@@ -123,10 +119,6 @@ export class NetStack {
     const s = env.structs;
     this.skbs = createSkbAllocator(env.mem, s['sk_buff']!, s['skb_shared_info']!, s['sk_buff_fclones']!);
     this.staticAlloc('struct net (init_net)', s['net']!);
-    // netdev_init: the name and ifindex hashes of init_net, hlist_heads of one pointer each.
-    const netdevHash = netdevHashEntries(env.config.has('BASE_SMALL')) * HLIST_HEAD_SIZE;
-    this.staticAlloc('netdev name hash (dev_name_head)', netdevHash);
-    this.staticAlloc('netdev index hash (dev_index_head)', netdevHash);
     // Checked before boot (scenarios/boot.ts), so an error here only keeps Kconfig's choice.
     const q = bootDefaultQdisc(env.config, env.sysctl);
     this.defaultQdisc = 'kind' in q ? q.kind : configDefaultQdisc(env.config);

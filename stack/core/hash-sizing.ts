@@ -85,13 +85,3 @@ export function ipfragHashSize(baseSmall: boolean): { buckets: number; maxDepth:
   return baseSmall ? { buckets: 16, maxDepth: 32, bucketBytes: 4 } : { buckets: 1024, maxDepth: 128, bucketBytes: 4 };
 }
 
-/**
- * The per-netns device hashes netdev_init kmallocs at boot (net/core/dev.c, netdev_create_hash):
- * dev_name_head and dev_index_head, NETDEV_HASHENTRIES hlist_heads each (4 bytes on i386).
- * Linux 6.1 has NETDEV_HASHBITS 8 whatever BASE_SMALL says (include/net/net_namespace.h); the
- * 2014 BASE_SMALL branch made it 2 bits, 4 buckets, which is what this model's BASE_SMALL
- * follows, as it does for its other tables.
- */
-export function netdevHashEntries(baseSmall: boolean): number {
-  return baseSmall ? 4 : 256;
-}
