@@ -62,7 +62,7 @@ describe('TCP header (wire)', () => {
     off[12] = 0xb0; // 44 bytes: past the 40 there are
     expect(parseTcp(off, 0, off.length, A, B)).toBe('data-offset');
     const sum = SYN.slice();
-    sum[17] ^= 1;
+    sum[17]! ^= 1;
     expect(parseTcp(sum, 0, sum.length, A, B)).toBe('checksum');
     expect(parseTcp(SYN, 0, SYN.length, A, 0xc0000203)).toBe('checksum'); // the pseudo-header counts
   });
