@@ -33,6 +33,8 @@ import { DEFAULT_SCENARIO, findScenario } from './registry.js';
 import type { Scenario, ScenarioContext } from './scenario.js';
 import { Syscalls } from '../stack/socket/syscalls.js';
 import { qdiscShow } from '../stack/sched/qdisc.js';
+import { armFailAlloc, failAllocReport, resolveFailAlloc } from './fail-alloc.js';
+import { describeFlips, flipFlashBits } from './flip-flash.js';
 
 /**
  * The lab host's firmware depends only on its board file and the cost table, so a process that
@@ -101,6 +103,10 @@ export interface RunOptions {
   traceSink?: TraceSink;
   /** Called every 65536 events while the scenario runs: how far it has got (for a progress line). */
   onProgress?: (p: RunProgress) => void;
+  /** failslab-style injection on the board under test: `prob=P|nth=N[,site=NAME][,times=T]`. */
+  failAlloc?: string;
+  /** Flash faults: flip this many seeded bits of the board's flash part before boot. */
+  flipFlash?: number;
 }
 
 export interface RunProgress {
@@ -161,6 +167,11 @@ export function run(opts: RunOptions): RunOutcome {
   if ('error' in scenario) return bad(scenario.error);
   const unmeasured = unmeasuredBudget(scenario, opts.budgets ?? []);
   if (unmeasured) return bad(unmeasured);
+  const failAlloc = opts.failAlloc === undefined ? null : resolveFailAlloc(opts.failAlloc);
+  if (failAlloc !== null && 'error' in failAlloc) return bad(failAlloc.error);
+  if (opts.flipFlash !== undefined && !(Number.isSafeInteger(opts.flipFlash) && opts.flipFlash >= 1 && opts.flipFlash <= 1_000_000)) {
+    return bad(`--flip-flash must be a decimal integer from 1 to 1000000, got ${opts.flipFlash}`);
+  }
   let profile: Profile | null = null;
   let dutImage: Uint8Array;
   if (opts.imagePath) {
@@ -190,7 +201,10 @@ export function run(opts: RunOptions): RunOutcome {
   const world = new World(seed, cpu);
   const lab = bootBoard(world, 'lab', labConfig, labFw.image, table, programReservations(labConfig, scenario.labPrograms));
   if ('error' in lab) return bad(`lab host: ${lab.error}`);
-  const dut = bootBoard(world, 'dut', boardConfig, dutImage, table, programReservations(boardConfig, scenario.dutPrograms));
+  // Flash faults strike the part after it was programmed and before the loader reads it.
+  const flips = opts.flipFlash === undefined ? null : flipFlashBits(dutImage, boardConfig.flashBytes, opts.flipFlash, seed);
+  const dut = bootBoard(world, 'dut', boardConfig, flips?.image ?? dutImage, table, programReservations(boardConfig, scenario.dutPrograms));
+  const flipReport = flips ? { flipFlash: { flips: flips.bits.length, bits: flips.bits } } : null;
   const inputs = {
     board: boardConfig.name,
     profile: profile?.name ?? opts.imagePath ?? profileName,
@@ -201,7 +215,8 @@ export function run(opts: RunOptions): RunOutcome {
     costTable: opts.costTablePath ?? 'calibration/linux-6.1-i386.json',
   };
   if ('error' in dut) {
-    if (dut.kind === 'input') return bad(dut.error);
+    // A broken image is bad input when the user gave it; when the flips broke it, a failed boot.
+    if (dut.kind === 'input' && !flips) return bad(dut.error);
     // The profile does not fit this board, or has no stack to run the scenario on: that is a
     // failed check, with the numbers.
     const report: Report = {
@@ -212,10 +227,13 @@ export function run(opts: RunOptions): RunOutcome {
       boards: [],
       wire: null,
       scenario: { name: scenario.name, description: scenario.description, figures: {} },
-      checks: [{ name: dut.kind === 'needs' ? 'profile has the networking the scenario needs' : 'profile fits the board', pass: false, detail: dut.error }],
+      checks: [dut.kind === 'input'
+        ? { name: 'firmware image boots (flash faults injected)', pass: false, detail: `the boot loader refused the image: ${dut.error}; flipped: ${describeFlips(flips!.bits)}` }
+        : { name: dut.kind === 'needs' ? 'profile has the networking the scenario needs' : 'profile fits the board', pass: false, detail: dut.error }],
       budgets: (opts.budgets ?? []).map((b) => checkBudget(b, { 'flash.image': dutImage.length })),
       notes: [],
       stalls: [],
+      ...(flipReport ? { faults: flipReport } : {}),
       verdict: 'fail',
     };
     return { exitCode: 1, report, trace, image: dutImage, sources: { board: boardConfig.name, profile: profile?.source ?? null, costTable: table.source } };
@@ -224,6 +242,8 @@ export function run(opts: RunOptions): RunOutcome {
   opts.afterBoot?.(lab);
   opts.afterBoot?.(dut);
   world.connect(dut.board, lab.board, WIRE_DELAY_NS, { ...NO_IMPAIRMENTS, ...scenario.impairments });
+  // Armed last, once every other component has its generator: the wire draws as it would without.
+  const failSlab = failAlloc === null ? null : armFailAlloc(world, dut, failAlloc);
   const quietWire = new QuietWireCheck();
   quietWire.attach([dut.board.mac, lab.board.mac]);
   opts.beforeCapture?.();
@@ -362,6 +382,7 @@ export function run(opts: RunOptions): RunOutcome {
     budgets,
     notes,
     stalls: timeline.stalls,
+    ...(failSlab || flipReport ? { faults: { ...(failSlab ? { failAlloc: failAllocReport(failSlab) } : {}), ...flipReport } } : {}),
     verdict,
   };
   const files = capture.finish(world.sim.now);
