@@ -516,7 +516,12 @@ export class TcpTable {
       case 'LISTEN':
         this.listeners.delete(sk.lport);
         for (const [key, req] of [...this.requests]) if (req.listener === sk) dropRequest(this, key, req);
+        // inet_csk_listen_stop: children no program accepted are orphaned (sock_orphan) before
+        // they are destroyed, so destroy frees them; without that, a child waiting in the queue
+        // when its listener closed stayed allocated for ever.
         for (const child of sk.acceptQueue.splice(0)) {
+          child.closed = true;
+          child.orphan = true;
           sendControl(child, TCP_RST | TCP_ACK);
           this.destroy(child, 0);
         }
@@ -548,7 +553,12 @@ export class TcpTable {
     if (sk.state === 'FIN_WAIT2') armFinWait2(sk);
   }
 
-  // ---- state changes -----------------------------------------------------------------------
+  /** Every TCP socket the stack still holds, as `STATE lport>rport` (for a leak's message). */
+  socketStates(): string[] {
+    return [...this.all].map((sk) => `${sk.state} ${sk.lport}>${sk.rport}${sk.closed ? '' : ' (not closed by its program)'}`);
+  }
+
+    // ---- state changes -----------------------------------------------------------------------
 
   onEstablished(sk: TcpSock): void {
     const wasSynRecv = sk.state === 'SYN_RECV';
