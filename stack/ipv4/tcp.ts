@@ -495,7 +495,8 @@ export class TcpTable {
     this.stack.sim.cancel(sk.finTimer);
     sk.finTimer = this.stack.sim.after(500_000_000, () => {
       sk.finTimer = null;
-      if (sk.state !== 'FIN_WAIT1' && sk.state !== 'LAST_ACK') return;
+      // The peer's FIN may have come meanwhile (FIN_WAIT1 → CLOSING): ours is still owed.
+      if (sk.state !== 'FIN_WAIT1' && sk.state !== 'LAST_ACK' && sk.state !== 'CLOSING') return;
       const tail = sk.writeQueue[sk.writeQueue.length - 1];
       if (tail?.fin) return;
       // Atomic: a timer runs in softirq context, as tcp_send_fin's retry would.
