@@ -6,13 +6,13 @@
 // it changes); for flips, the image's section layout as this test reads it from the header with
 // a DataView (docs/image-format.md), not through parseImage; a run whose flips all fell in
 // padding must give the clean run's capture byte for byte.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BootedBoard } from '../scenarios/boot.js';
 import { run, type RunOptions } from '../scenarios/run.js';
 import type { Report } from '../traces/report.js';
-import { loadReportSchema, quarklabAsync, removeTempDirs, schemaErrors, tempDir } from './helpers/run.js';
+import { loadReportSchema, quarklabAsync, removeTempDirs, REPO_ROOT, schemaErrors, tempDir, type Schema } from './helpers/run.js';
 
 afterAll(removeTempDirs);
 
@@ -196,5 +196,25 @@ describe('quarklab fuzz --fail-alloc', () => {
     expect(Object.values(fa.bySite).reduce((s, n) => s + n, 0)).toBe(fa.total);
     const b = fuzz({ board: 'quark-2m', profile: 'minimal', frames: 2000, seed: 5, batch: 500, failAlloc: 'nth=7' });
     expect(b).toEqual(a);
+  });
+});
+
+describe('fail-alloc in a plan', () => {
+  it('reaches every cell and its report; a bad value is refused naming the plan', async () => {
+    const { planFromData, expandCells } = await import('../runner/plan.js');
+    const { runCell } = await import('../runner/cell.js');
+    const doc = { boards: ['quark-2m'], profiles: ['minimal'], scenarios: ['smoke'], seeds: [11], 'fail-alloc': 'nth=1,site=kmalloc-2k,times=3' };
+    const plan = planFromData(doc, 'p.json', REPO_ROOT);
+    if ('error' in plan) throw new Error(plan.error);
+    const cells = expandCells(plan);
+    expect(cells.map((c) => c.failAlloc)).toEqual(['nth=1,site=kmalloc-2k,times=3']);
+    expect(schemaErrors(JSON.parse(readFileSync(join(REPO_ROOT, 'runner', 'plan.schema.json'), 'utf8')) as Schema, doc)).toEqual([]);
+    const dir = tempDir();
+    await runCell(cells[0]!, dir);
+    const report = JSON.parse(readFileSync(join(dir, cells[0]!.id, 'report.json'), 'utf8')) as Report;
+    // The same injection as the run() test above: the first three kmalloc-2k calls.
+    expect(report.faults?.failAlloc?.bySite).toEqual({ 'kmalloc-2k': 3 });
+    const bad = planFromData({ ...doc, 'fail-alloc': 'prob=0.1,site=nosuch' }, 'p.json', REPO_ROOT);
+    expect(bad).toEqual({ error: expect.stringMatching(/^plan p\.json: fail-alloc "prob=0\.1,site=nosuch": no allocation site "nosuch"/) });
   });
 });
