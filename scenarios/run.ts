@@ -35,6 +35,7 @@ import { Syscalls } from '../stack/socket/syscalls.js';
 import { qdiscShow } from '../stack/sched/qdisc.js';
 import { armFailAlloc, failAllocReport, resolveFailAlloc } from './fail-alloc.js';
 import { describeFlips, flipFlashBits } from './flip-flash.js';
+import { stuckCause } from './run-cause.js';
 
 /**
  * The lab host's firmware depends only on its board file and the cost table, so a process that
@@ -316,7 +317,10 @@ export function run(opts: RunOptions): RunOutcome {
       : () => finished,
   );
   const checks: CheckReport[] = [];
-  if (!finished) checks.push({ name: 'scenario completes', pass: false, detail: `still running at the ${scenario.timeLimitNs / NS_PER_SEC} s limit` });
+  if (!finished) {
+    const cause = stuckCause(dut.board.ram, dut.role, trace);
+    checks.push({ name: 'scenario completes', pass: false, detail: `still running at the ${scenario.timeLimitNs / NS_PER_SEC} s limit${cause ? `; ${cause}` : ''}` });
+  }
   const trafficEnd = world.sim.now;
   timeline.stop();
   // Programs exit, then every kernel timer is allowed to expire — unless the wire is in a storm
@@ -365,6 +369,17 @@ export function run(opts: RunOptions): RunOutcome {
     notes.push(
       `tcp_mem ${lo} ${pr} ${hi} pages sits below the per-CPU socket-memory reserve (SK_MEMORY_PCPU_RESERVE, ${SK_MEMORY_PCPU_RESERVE} pages on each of this board's 1 CPU): ` +
         `Linux 6.1 moves socket-memory charges to the global count tcp_mem is checked against a whole reserve at a time, so that count stays 0 until 1 MiB is charged: these limits cannot engage before then, and tcp_mem tuning is inert on this board`,
+    );
+  }
+  const frag = dut.stack.ipfrag;
+  const fragQueues = dut.board.ram.slabinfo().find((c) => c.name === 'ip4-frags')?.allocs ?? 0;
+  if (frag && fragQueues > 0 && frag.ipfrag_high_thresh > m.heapBytes && m.allocationFailures + m.allocationThrottled > 0) {
+    // A limit larger than the memory it governs never engages: say so when fragments came and
+    // the heap ran short in the same run (a run whose fragments fitted has nothing to learn).
+    notes.push(
+      `ipfrag_high_thresh is ${frag.ipfrag_high_thresh} B (Linux 6.1's default), more than this board's whole heap of ${m.heapBytes} B: ` +
+        `fragments awaiting reassembly (${fragQueues} queues this run) can hold all of the heap before the limit engages, until ipfrag_time (${frag.ipfrag_time} s) expires them — ` +
+        `Linux on a board this size does the same; set net.ipv4.ipfrag_high_thresh and ipfrag_low_thresh below the heap`,
     );
   }
   notes.push(profile ? `LTO: ${ltoEstimate(profile, profileCost(profile, table).total.text).note}` : `LTO: ${NO_LTO_FACTOR} (booted from an image)`);
