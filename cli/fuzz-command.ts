@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { fuzz, type FuzzResult } from '../fuzz/fuzz.js';
 import { DEFAULT_BOARD, DEFAULT_PROFILE } from '../scenarios/inputs.js';
 import { formatBytes } from '../traces/budgets.js';
+import { failAllocLine } from '../traces/report.js';
 import { parseDecimalInteger } from './numbers.js';
 import { fail, write } from './output.js';
 import { readInputText } from '../scenarios/input-files.js';
@@ -117,7 +118,7 @@ function summary(r: FuzzResult, wallS: number): string {
     `quarklab fuzz on ${r.board} with profile ${r.profile} (seed ${r.seed}): ${r.frames} frames in ${wallS.toFixed(1)} s, ${Math.round(r.frames / Math.max(wallS, 1e-3))} frames/s, ${(r.virtualNs / 1e9).toFixed(1)} s virtual`,
     `frames by seed protocol: ${protocols}`,
     `peak RAM in use ${formatBytes(r.peakRamBytes)} of ${formatBytes(r.ramBytes)}; slowest TCP connect after a batch ${(r.slowestConnectNs / 1e9).toFixed(3)} s (${r.slowConnects} of ${Math.ceil(r.frames / r.batch)} over 1 s: SYN or request retransmitted while the heap was full)`,
-    ...(r.failAlloc ? [`fault --fail-alloc ${r.failAlloc.spec}: ${r.failAlloc.total} allocation${r.failAlloc.total === 1 ? '' : 's'} failed on purpose${r.failAlloc.total > 0 ? ` (${Object.entries(r.failAlloc.bySite).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`] : []),
+    ...(r.failAlloc ? [failAllocLine(r.failAlloc)] : []),
     r.failure ? `verdict: FAIL ${r.failure.problem}` : `verdict: PASS no exception, RAM within the board, ping and TCP connect after every batch of ${r.batch}, back to baseline after traffic stopped`,
   ].join('\n');
 }

@@ -110,6 +110,12 @@ export interface Report {
   verdict: 'pass' | 'fail';
 }
 
+/** The summary line for --fail-alloc (run and fuzz print the same). */
+export function failAllocLine(fa: NonNullable<FaultsReport['failAlloc']>): string {
+  const sites = Object.entries(fa.bySite).map(([k, v]) => `${k} ${v}`).join(', ');
+  return `fault --fail-alloc ${fa.spec}: ${fa.total} allocation${fa.total === 1 ? '' : 's'} failed on purpose${fa.total > 0 ? ` (${sites})` : ''}`;
+}
+
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
 }
@@ -149,7 +155,7 @@ export function summarize(r: Report): string {
   }
   for (const s of r.stalls ?? []) out.push(`stall ${s.connection} from ${(s.fromNs / 1e9).toFixed(1)} s for ${(s.durationNs / 1e9).toFixed(1)} s: ${s.detail}`);
   const fa = r.faults?.failAlloc;
-  if (fa) out.push(`fault --fail-alloc ${fa.spec}: ${fa.total} allocation${fa.total === 1 ? '' : 's'} failed on purpose${fa.total > 0 ? ` (${Object.entries(fa.bySite).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`);
+  if (fa) out.push(failAllocLine(fa));
   const ff = r.faults?.flipFlash;
   if (ff) out.push(`fault --flip-flash ${ff.flips}: ${ff.bits.map((b) => `bit ${b.bit} of byte ${b.offset} (${b.section})`).join(', ')}`);
   for (const n of r.notes) out.push(`note: ${n}`);
