@@ -12,7 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { BootedBoard } from '../scenarios/boot.js';
 import { run, type RunOptions } from '../scenarios/run.js';
 import type { Report } from '../traces/report.js';
-import { loadReportSchema, quarklabAsync, removeTempDirs, REPO_ROOT, schemaErrors, tempDir, type Schema } from './helpers/run.js';
+import { loadReportSchema, quarklabAsync, removeTempDirs, REPO_ROOT, runToDir, schemaErrors, tempDir, type Schema } from './helpers/run.js';
+import { tsharkExpert, tsharkFields } from './helpers/tshark.js';
 
 afterAll(removeTempDirs);
 
@@ -79,6 +80,17 @@ describe('--fail-alloc', () => {
     for (const r of [a, c]) expect(leakCheck(r.report!).pass, leakCheck(r.report!).detail).toBe(true);
     // The summary names the sites (through the CLI below as well).
     expect(run({ ...BASE, failAlloc: 'prob=0' }).report!.faults!.failAlloc!.total).toBe(0);
+  });
+
+  it('a bulk download with 5% of allocations failing still completes intact; tshark finds no malformed frame or bad checksum', () => {
+    const r = runToDir({ board: 'quark-2m', profile: 'minimal', scenario: 'bulk-rx', seed: 1, failAlloc: 'prob=0.05' });
+    expect(r.outcome.exitCode, r.report.checks.filter((c) => !c.pass).map((c) => c.detail).join('; ')).toBe(0);
+    const fa = r.report.faults!.failAlloc!;
+    expect(fa.bySite['skbuff_head_cache'] ?? 0).toBeGreaterThan(0);
+    const expert = tsharkExpert(r.capturePath!, ['-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE']);
+    expect(expert).not.toMatch(/Malformed|Errors \(/);
+    // Frames the board had no skb for were dropped and the lab host sent them again: tshark sees it.
+    expect(tsharkFields(r.capturePath!, ['frame.number'], 'tcp.analysis.retransmission || tcp.analysis.fast_retransmission').length).toBeGreaterThan(0);
   });
 
   it('bad values are bad input: one line, exit 2, no output folder', async () => {
