@@ -93,6 +93,15 @@ describe('--fail-alloc', () => {
     expect(tsharkFields(r.capturePath!, ['frame.number'], 'tcp.analysis.retransmission || tcp.analysis.fast_retransmission').length).toBeGreaterThan(0);
   });
 
+  it('every cache a full board allocates from is a site --fail-alloc accepts', async () => {
+    const { ALLOC_SITES } = await import('../stack/core/kmem.js');
+    let dut: BootedBoard | null = null;
+    run({ board: 'quark-4m', profile: 'full', scenario: 'http-serve', seed: 1, capture: 'none', afterBoot: (b) => { if (b.role === 'dut') dut = b; } });
+    const names = (dut as BootedBoard | null)!.board.ram.slabinfo().map((c) => c.name);
+    expect(names.length).toBeGreaterThan(20);
+    expect(names.filter((n) => !ALLOC_SITES.includes(n))).toEqual([]);
+  });
+
   it('bad values are bad input: one line, exit 2, no output folder', async () => {
     const dir = tempDir();
     const cases: [string[], RegExp][] = [
