@@ -265,6 +265,8 @@ function boardState(l: Lab): string {
     `allocation failures ${failures.length > 0 ? failures.join(', ') : 'none'}${ram.pages.failures > 0 ? `, pages ${ram.pages.failures}` : ''}`,
     `throttled at min_free ${ram.pages.throttled}`,
     `live skbs ${l.dut.stack.skbs.live}`,
+    `largest holders ${ram.ramKinds().filter((k) => k.heldBytes > 0).sort((a, b) => b.heldBytes - a.heldBytes).slice(0, 4).map((k) => `${k.name} ${k.heldBytes} B`).join(', ')}`,
+    `TCP sockets ${l.dut.stack.tcp?.socketStates().slice(0, 6).join(', ') ?? 'none'}`,
     tcp.length > 0 ? tcp.join(', ') : 'no listen or reassembly drops',
   ].join('; ');
 }
