@@ -183,7 +183,11 @@ function tcpConnect(l: Lab): { labFd: number; dutFd: number; tookNs: number } | 
     if (!sent && labSock(l, labFd)?.state === 'ESTABLISHED') sent = l.labSys.send(labFd, REQUEST) === 1;
     // Connections the fuzzed SYNs and ACKs completed wait in the same accept queue: only the
     // probe's own (its source port) counts; the others are closed.
-    for (let a = l.dutSys.accept(l.listenFd); dutFd < 0 && typeof a !== 'number'; a = l.dutSys.accept(l.listenFd)) {
+    // Stop accepting once the probe's own is found: the loop once took one more off the queue
+    // after it and lost that descriptor, leaking the socket (found with --fail-alloc).
+    while (dutFd < 0) {
+      const a = l.dutSys.accept(l.listenFd);
+      if (typeof a === 'number') break;
       if (a.peer.addr === LAB_IP && a.peer.port === labSock(l, labFd)?.lport) dutFd = a.fd;
       else l.dutSys.close(a.fd);
     }
