@@ -351,6 +351,8 @@ export function fuzz(opts: FuzzOptions): FuzzResult | { error: string } {
     l.dutSys.close(l.listenFd);
     settle(l, QUIESCE_NS);
     inetFlushInterface(l.dut.stack, l.dut.dev.ifindex);
+    // ip tcp_metrics flush, as run() does: what TCP learned per destination is a cache, not boot state.
+    l.dut.stack.tcp?.metrics?.flush();
     settle(l, 10 * NS_PER_MS);
   } catch (e) {
     return fail(`after the last batch: exception in the stack: ${(e as Error).message.split('\n')[0]}`, index);
