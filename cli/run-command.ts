@@ -40,6 +40,7 @@ function terminalProgress(): { update: (p: RunProgress) => void; end: () => void
 }
 import { prepareOutputDir } from './output-place.js';
 import { parseSysctlSetting, type SysctlSetting } from '../scenarios/sysctl-option.js';
+import { resolveFailAlloc } from '../scenarios/fail-alloc.js';
 
 const OUTPUT_FILES = ['report.json', 'report.html', 'report.md', 'capture.pcapng', 'capture.pcap', 'lab.pcapng', 'trace.msgpack'];
 const DAY_S = 86_400;
@@ -69,6 +70,13 @@ ${Object.entries(BUDGET_KEYS).map(([k, v]) => `                          ${k.pad
                         (over the board file's; repeatable), e.g. net.ipv4.tcp_rmem='4096 8192 16384'
                         or net.core.default_qdisc=pfifo_fast; works without PROC_SYSCTL, where no
                         program can change a sysctl at run time
+  --fail-alloc prob=P|nth=N[,site=NAME][,times=T]
+                        make the board's slab and kmalloc allocations fail on purpose, as Linux's
+                        failslab: each with chance P (0 to 1, drawn from --seed), or every Nth;
+                        site= only that cache (kmalloc-2k, skbuff_head_cache, TCP, …), times= at
+                        most T failures; counted by site in the report
+  --flip-flash N        flip N bits of the firmware image, chosen by --seed, before boot: a
+                        broken section fails the boot check (exit 1), flips in padding boot
   --cpu on|off          charge CPU cycles per packet and byte (default on)
   --costs FILE          cost table from 'quarklab calibrate' (default: Linux 6.1 i386, measured)
   --epoch SECONDS       Unix time of virtual time zero in the capture (default ${DEFAULT_EPOCH_NS / 1_000_000_000n})
@@ -104,6 +112,8 @@ export async function runCommand(args: string[]): Promise<number> {
       budget: { type: 'string', multiple: true },
       sysctl: { type: 'string', multiple: true },
       cpu: { type: 'string' },
+      'fail-alloc': { type: 'string' },
+      'flip-flash': { type: 'string' },
       costs: { type: 'string' },
       epoch: { type: 'string' },
       capture: { type: 'string' },
@@ -147,6 +157,12 @@ export async function runCommand(args: string[]): Promise<number> {
     if ('error' in setting) fail(setting.error);
     sysctls.push(setting);
   }
+  const failAlloc = values['fail-alloc'];
+  if (failAlloc !== undefined) {
+    const spec = resolveFailAlloc(failAlloc);
+    if ('error' in spec) fail(spec.error);
+  }
+  const flipFlash = values['flip-flash'] === undefined ? undefined : parseDecimalInteger(values['flip-flash'], '--flip-flash', 1, 1_000_000);
   if (values.image && values.profile) fail('give --image or --profile, not both (the image names its profile)');
   const out = values.out ?? 'out';
   // The output folder is made and probed only once run() has found every other input good.
@@ -201,6 +217,8 @@ export async function runCommand(args: string[]): Promise<number> {
     labCaptureFile: join(out, 'lab.pcapng'),
     fcs: values.fcs === true,
     snaplen,
+    failAlloc,
+    flipFlash,
   });
   progress?.end();
   if (outcome.exitCode === 2) {

@@ -5,6 +5,7 @@
  * flags. Everything is checked here, before any cell runs: each problem is one line naming
  * its place in the plan.
  */
+import { resolveFailAlloc } from '../scenarios/fail-alloc.js';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -38,6 +39,8 @@ export interface Plan {
   costs?: string;
   /** Boot values of sysctls for every cell's board (as run --sysctl). */
   sysctls: SysctlSetting[];
+  /** failslab-style injection in every cell (`prob=P|nth=N[,site=NAME][,times=T]`, seeded by the cell's seed). */
+  failAlloc?: string;
   /** Where each part came from, for error messages: the plan file or "flags". */
   origin: string;
 }
@@ -55,9 +58,10 @@ export interface Cell {
   cpu: boolean;
   costs?: string;
   sysctls?: SysctlSetting[];
+  failAlloc?: string;
 }
 
-const TOP_KEYS = ['$schema', 'boards', 'profiles', 'scenarios', 'seeds', 'budgets', 'expect-fail', 'thresholds', 'cpu', 'costs', 'sysctl'];
+const TOP_KEYS = ['$schema', 'boards', 'profiles', 'scenarios', 'seeds', 'budgets', 'expect-fail', 'thresholds', 'cpu', 'costs', 'sysctl', 'fail-alloc'];
 
 type Problem = { error: string };
 
@@ -164,6 +168,12 @@ export function planFromData(doc: unknown, origin: string, base: string): Plan |
     if ('error' in setting) return { error: at(setting.error) };
     sysctls.push(setting);
   }
+  const failAlloc = doc['fail-alloc'];
+  if (failAlloc !== undefined) {
+    if (typeof failAlloc !== 'string') return { error: at('fail-alloc: expected a string, prob=P|nth=N[,site=NAME][,times=T]') };
+    const spec = resolveFailAlloc(failAlloc, 'fail-alloc');
+    if ('error' in spec) return { error: at(spec.error) };
+  }
   const rel = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const fileish = (p: string) => p.includes('/') || p.endsWith('.config') || p.endsWith('.json');
   return {
@@ -181,6 +191,7 @@ export function planFromData(doc: unknown, origin: string, base: string): Plan |
     cpu: doc['cpu'] !== false,
     sysctls,
     ...(typeof doc['costs'] === 'string' ? { costs: rel(doc['costs']) } : {}),
+    ...(typeof failAlloc === 'string' ? { failAlloc } : {}),
     origin,
   };
 }
@@ -232,7 +243,7 @@ export function expandCells(plan: Plan): Cell[] {
           const merged = { ...plan.budgets.default, ...lookup(plan.budgets.board, board), ...lookup(plan.budgets.profile, profile), ...lookup(plan.budgets.scenario, scenarioKey(scenario)) };
           const budgets = Object.entries(merged).map(([k, v]) => parseBudget(`${k}=${v}`) as BudgetSpec);
           const xf = plan.expectFail.find((e) => matches(e, { board, profile, scenario, seed }));
-          cells.push({ index: cells.length, id: cellId(board, profile, scenario, seed), board, profile, scenario, seed, budgets, expectFail: xf ? xf.reason : null, cpu: plan.cpu, ...(plan.costs ? { costs: plan.costs } : {}), ...(plan.sysctls.length > 0 ? { sysctls: plan.sysctls } : {}) });
+          cells.push({ index: cells.length, id: cellId(board, profile, scenario, seed), board, profile, scenario, seed, budgets, expectFail: xf ? xf.reason : null, cpu: plan.cpu, ...(plan.costs ? { costs: plan.costs } : {}), ...(plan.sysctls.length > 0 ? { sysctls: plan.sysctls } : {}), ...(plan.failAlloc ? { failAlloc: plan.failAlloc } : {}) });
         }
   const seen = new Map<string, number>();
   for (const c of cells) {

@@ -38,6 +38,9 @@ import { bootDefaultQdisc } from '../stack/sched/sch-api.js';
 import { checkBootSysctl } from '../stack/ipv4/tcp-sysctl.js';
 import { TCP_CONG_LIST } from '../stack/ipv4/tcp-cong-list.js';
 import type { SysctlSetting } from './sysctl-option.js';
+import { armFailAlloc, failAllocReport, resolveFailAlloc } from './fail-alloc.js';
+import { describeFlips, flipFlashBits } from './flip-flash.js';
+import { stuckCause } from './run-cause.js';
 
 /**
  * The lab host's firmware depends only on its board file and the cost table, so a process that
@@ -111,6 +114,10 @@ export interface RunOptions {
   traceSink?: TraceSink;
   /** Called every 65536 events while the scenario runs: how far it has got (for a progress line). */
   onProgress?: (p: RunProgress) => void;
+  /** failslab-style injection on the board under test: `prob=P|nth=N[,site=NAME][,times=T]`. */
+  failAlloc?: string;
+  /** Flash faults: flip this many seeded bits of the board's flash part before boot. */
+  flipFlash?: number;
 }
 
 export interface RunProgress {
@@ -171,6 +178,11 @@ export function run(opts: RunOptions): RunOutcome {
   if ('error' in scenario) return bad(scenario.error);
   const unmeasured = unmeasuredBudget(scenario, opts.budgets ?? []);
   if (unmeasured) return bad(unmeasured);
+  const failAlloc = opts.failAlloc === undefined ? null : resolveFailAlloc(opts.failAlloc);
+  if (failAlloc !== null && 'error' in failAlloc) return bad(failAlloc.error);
+  if (opts.flipFlash !== undefined && !(Number.isSafeInteger(opts.flipFlash) && opts.flipFlash >= 1 && opts.flipFlash <= 1_000_000)) {
+    return bad(`--flip-flash must be a decimal integer from 1 to 1000000, got ${opts.flipFlash}`);
+  }
   let profile: Profile | null = null;
   let dutImage: Uint8Array;
   let enabled: readonly string[];
@@ -208,7 +220,10 @@ export function run(opts: RunOptions): RunOutcome {
   const world = new World(seed, cpu);
   const lab = bootBoard(world, 'lab', labConfig, labFw.image, table, programReservations(labConfig, scenario.labPrograms));
   if ('error' in lab) return bad(`lab host: ${lab.error}`);
-  const dut = bootBoard(world, 'dut', dutConfig, dutImage, table, programReservations(boardConfig, scenario.dutPrograms));
+  // Flash faults strike the part after it was programmed and before the loader reads it.
+  const flips = opts.flipFlash === undefined ? null : flipFlashBits(dutImage, boardConfig.flashBytes, opts.flipFlash, seed);
+  const dut = bootBoard(world, 'dut', dutConfig, flips?.image ?? dutImage, table, programReservations(boardConfig, scenario.dutPrograms));
+  const flipReport = flips ? { flipFlash: { flips: flips.bits.length, bits: flips.bits } } : null;
   const inputs = {
     board: boardConfig.name,
     profile: profile?.name ?? opts.imagePath ?? profileName,
@@ -220,7 +235,8 @@ export function run(opts: RunOptions): RunOutcome {
     ...(opts.sysctls && opts.sysctls.length > 0 ? { sysctl: Object.fromEntries(opts.sysctls.map((x) => [x.name, x.value])) } : {}),
   };
   if ('error' in dut) {
-    if (dut.kind === 'input') return bad(dut.error);
+    // A broken image is bad input when the user gave it; when the flips broke it, a failed boot.
+    if (dut.kind === 'input' && !flips) return bad(dut.error);
     // The profile does not fit this board, or has no stack to run the scenario on: that is a
     // failed check, with the numbers.
     const report: Report = {
@@ -231,10 +247,13 @@ export function run(opts: RunOptions): RunOutcome {
       boards: [],
       wire: null,
       scenario: { name: scenario.name, description: scenario.description, figures: {} },
-      checks: [{ name: dut.kind === 'needs' ? 'profile has the networking the scenario needs' : 'profile fits the board', pass: false, detail: dut.error }],
+      checks: [dut.kind === 'input'
+        ? { name: 'firmware image boots (flash faults injected)', pass: false, detail: `the boot loader refused the image: ${dut.error}; flipped: ${describeFlips(flips!.bits)}` }
+        : { name: dut.kind === 'needs' ? 'profile has the networking the scenario needs' : 'profile fits the board', pass: false, detail: dut.error }],
       budgets: (opts.budgets ?? []).map((b) => checkBudget(b, { 'flash.image': dutImage.length })),
       notes: [],
       stalls: [],
+      ...(flipReport ? { faults: flipReport } : {}),
       verdict: 'fail',
     };
     return { exitCode: 1, report, trace, image: dutImage, sources: { board: boardConfig.name, profile: profile?.source ?? null, costTable: table.source } };
@@ -243,6 +262,8 @@ export function run(opts: RunOptions): RunOutcome {
   opts.afterBoot?.(lab);
   opts.afterBoot?.(dut);
   world.connect(dut.board, lab.board, WIRE_DELAY_NS, { ...NO_IMPAIRMENTS, ...scenario.impairments });
+  // Armed last, once every other component has its generator: the wire draws as it would without.
+  const failSlab = failAlloc === null ? null : armFailAlloc(world, dut, failAlloc);
   const quietWire = new QuietWireCheck();
   quietWire.attach([dut.board.mac, lab.board.mac]);
   opts.beforeCapture?.();
@@ -315,7 +336,10 @@ export function run(opts: RunOptions): RunOutcome {
       : () => finished,
   );
   const checks: CheckReport[] = [];
-  if (!finished) checks.push({ name: 'scenario completes', pass: false, detail: `still running at the ${scenario.timeLimitNs / NS_PER_SEC} s limit` });
+  if (!finished) {
+    const cause = stuckCause(dut.board.ram, dut.role, trace);
+    checks.push({ name: 'scenario completes', pass: false, detail: `still running at the ${scenario.timeLimitNs / NS_PER_SEC} s limit${cause ? `; ${cause}` : ''}` });
+  }
   const trafficEnd = world.sim.now;
   timeline.stop();
   // Programs exit, then every kernel timer is allowed to expire — unless the wire is in a storm
@@ -368,6 +392,17 @@ export function run(opts: RunOptions): RunOutcome {
         `Linux 6.1 moves socket-memory charges to the global count tcp_mem is checked against a whole reserve at a time, so that count stays 0 until 1 MiB is charged: these limits cannot engage before then, and tcp_mem tuning is inert on this board`,
     );
   }
+  const frag = dut.stack.ipfrag;
+  const fragQueues = dut.board.ram.slabinfo().find((c) => c.name === 'ip4-frags')?.allocs ?? 0;
+  if (frag && fragQueues > 0 && frag.ipfrag_high_thresh > m.heapBytes && m.allocationFailures + m.allocationThrottled > 0) {
+    // A limit larger than the memory it governs never engages: say so when fragments came and
+    // the heap ran short in the same run (a run whose fragments fitted has nothing to learn).
+    notes.push(
+      `ipfrag_high_thresh is ${frag.ipfrag_high_thresh} B (Linux 6.1's default), more than this board's whole heap of ${m.heapBytes} B: ` +
+        `fragments awaiting reassembly (${fragQueues} queues this run) can hold all of the heap before the limit engages, until ipfrag_time (${frag.ipfrag_time} s) expires them — ` +
+        `Linux on a board this size does the same; set net.ipv4.ipfrag_high_thresh and ipfrag_low_thresh below the heap`,
+    );
+  }
   notes.push(profile ? `LTO: ${ltoEstimate(profile, profileCost(profile, table).total.text).note}` : `LTO: ${NO_LTO_FACTOR} (booted from an image)`);
   const verdict = checks.every((c) => c.pass) && budgets.every((b) => b.verdict === 'pass') ? 'pass' : 'fail';
   const w = world.wires[0]!.stats;
@@ -383,6 +418,7 @@ export function run(opts: RunOptions): RunOutcome {
     budgets,
     notes,
     stalls: timeline.stalls,
+    ...(failSlab || flipReport ? { faults: { ...(failSlab ? { failAlloc: failAllocReport(failSlab) } : {}), ...flipReport } } : {}),
     verdict,
   };
   const files = capture.finish(world.sim.now);

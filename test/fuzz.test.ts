@@ -53,7 +53,7 @@ describe('quarklab fuzz', () => {
   it.each(cases.length > 0 ? cases : ['(none yet)'])('regression case %s replays to a pass', (f) => {
     if (f === '(none yet)') return expect(readdirSync(CASES)).toContain('README.md');
     const c = JSON.parse(readFileSync(join(CASES, f), 'utf8'));
-    const r = fuzz({ board: c.board, profile: c.profile, frames: c.frames, seed: c.seed, batch: c.batch });
+    const r = fuzz({ board: c.board, profile: c.profile, frames: c.frames, seed: c.seed, batch: c.batch, failAlloc: c.failAlloc });
     if ('error' in r) throw new Error(r.error);
     expect(r.failure).toBeNull();
   });

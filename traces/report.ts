@@ -102,6 +102,14 @@ export interface CheckReport {
   detail: string;
 }
 
+/** Faults injected on purpose (present only when a run asked for them). */
+export interface FaultsReport {
+  /** --fail-alloc: the flag as given, and the allocations it made fail, by site (cache name). */
+  failAlloc?: { spec: string; total: number; bySite: Record<string, number> };
+  /** --flip-flash: each bit flipped in the image before boot, and where it fell. */
+  flipFlash?: { flips: number; bits: { offset: number; bit: number; section: string }[] };
+}
+
 export interface Report {
   $schema: string;
   quarklab: string;
@@ -116,7 +124,14 @@ export interface Report {
   notes: string[];
   /** Transfers that stopped moving, each with its cause (from the timeline). */
   stalls: StallReport[];
+  faults?: FaultsReport;
   verdict: 'pass' | 'fail';
+}
+
+/** The summary line for --fail-alloc (run and fuzz print the same). */
+export function failAllocLine(fa: NonNullable<FaultsReport['failAlloc']>): string {
+  const sites = Object.entries(fa.bySite).map(([k, v]) => `${k} ${v}`).join(', ');
+  return `fault --fail-alloc ${fa.spec}: ${fa.total} allocation${fa.total === 1 ? '' : 's'} failed on purpose${fa.total > 0 ? ` (${sites})` : ''}`;
 }
 
 function pad(s: string, n: number): string {
@@ -161,6 +176,10 @@ export function summarize(r: Report): string {
     out.push(`budget ${b.verdict === 'pass' ? 'PASS' : 'FAIL'} ${b.key} ${b.kind === 'max' ? '≤' : '≥'} ${formatValue(b.limit, b.unit)}: ${v}`);
   }
   for (const s of r.stalls ?? []) out.push(`stall ${s.connection} from ${(s.fromNs / 1e9).toFixed(1)} s for ${(s.durationNs / 1e9).toFixed(1)} s: ${s.detail}`);
+  const fa = r.faults?.failAlloc;
+  if (fa) out.push(failAllocLine(fa));
+  const ff = r.faults?.flipFlash;
+  if (ff) out.push(`fault --flip-flash ${ff.flips}: ${ff.bits.map((b) => `bit ${b.bit} of byte ${b.offset} (${b.section})`).join(', ')}`);
   for (const n of r.notes) out.push(`note: ${n}`);
   out.push(`verdict: ${r.verdict.toUpperCase()}`);
   return out.join('\n');

@@ -9,6 +9,7 @@
 // post-boot baseline once a scenario has freed everything.
 
 import { MAX_ORDER, PAGE_SHIFT, PAGE_SIZE, type PageAllocator, type Gfp } from './page-allocator.js';
+import { FaultHook } from './fail-slab.js';
 
 /** One line of slabinfo, with lwIP-style pool counters (avail/used/max/err). */
 export interface CacheStats {
@@ -94,7 +95,8 @@ export class KmemCache {
   private freeCount = 0;
 
   constructor(id: number, name: string, objectSize: number, align: number,
-              pages: PageAllocator, bytes: Uint8Array, slabByPage?: (Slab | null)[]) {
+              pages: PageAllocator, bytes: Uint8Array, slabByPage?: (Slab | null)[],
+              private readonly faults: FaultHook = new FaultHook()) {
     if (!Number.isInteger(objectSize) || objectSize < 1) {
       throw new RangeError(`kmem_cache ${name}: bad object size ${objectSize}`);
     }
@@ -135,6 +137,9 @@ export class KmemCache {
    * failures). Never throws for lack of memory: callers drop and count, as Linux does.
    */
   alloc(gfp: Gfp = 'atomic'): number {
+    // failslab: an injected failure looks to the caller exactly like exhaustion.
+    const fault = this.faults.attr;
+    if (fault !== null && fault.shouldFail(this.name)) return 0;
     let slab = this.partial;
     if (slab === null) {
       slab = this.grow(gfp);
@@ -276,7 +281,8 @@ export class SlabCaches {
   /** The page → slab table all these caches share. */
   private readonly slabByPage: (Slab | null)[];
 
-  constructor(private readonly pages: PageAllocator, private readonly bytes: Uint8Array) {
+  constructor(private readonly pages: PageAllocator, private readonly bytes: Uint8Array,
+              private readonly faults: FaultHook = new FaultHook()) {
     this.slabByPage = new Array<Slab | null>(pages.nrPages).fill(null);
   }
 
@@ -285,7 +291,7 @@ export class SlabCaches {
     if (name.length === 0 || this.byName.has(name)) {
       throw new Error(`kmem_cache_create: cache name '${name}' is empty or already used`);
     }
-    const cache = new KmemCache(this.byId.length, name, objectSize, align, this.pages, this.bytes, this.slabByPage);
+    const cache = new KmemCache(this.byId.length, name, objectSize, align, this.pages, this.bytes, this.slabByPage, this.faults);
     this.byId.push(cache);
     this.byName.set(name, cache);
     return cache;

@@ -499,7 +499,8 @@ export class TcpTable {
     this.stack.sim.cancel(sk.finTimer);
     sk.finTimer = this.stack.sim.after(500_000_000, () => {
       sk.finTimer = null;
-      if (sk.state !== 'FIN_WAIT1' && sk.state !== 'LAST_ACK') return;
+      // The peer's FIN may have come meanwhile (FIN_WAIT1 → CLOSING): ours is still owed.
+      if (sk.state !== 'FIN_WAIT1' && sk.state !== 'LAST_ACK' && sk.state !== 'CLOSING') return;
       const tail = sk.writeQueue[sk.writeQueue.length - 1];
       if (tail?.fin) return;
       // Atomic: a timer runs in softirq context, as tcp_send_fin's retry would.
@@ -564,7 +565,12 @@ export class TcpTable {
     if (sk.state === 'FIN_WAIT2') armFinWait2(sk);
   }
 
-  // ---- state changes -----------------------------------------------------------------------
+  /** Every TCP socket the stack still holds, as `STATE lport>rport` (for a leak's message). */
+  socketStates(): string[] {
+    return [...this.all].map((sk) => `${sk.state} ${sk.lport}>${sk.rport}${sk.closed ? '' : ' (not closed by its program)'}`);
+  }
+
+    // ---- state changes -----------------------------------------------------------------------
 
   onEstablished(sk: TcpSock): void {
     const wasSynRecv = sk.state === 'SYN_RECV';
