@@ -166,11 +166,11 @@ export async function runCommand(args: string[]): Promise<number> {
   if (values.image && values.profile) fail('give --image or --profile, not both (the image names its profile)');
   const out = values.out ?? 'out';
   // The output folder is made and probed only once run() has found every other input good.
-  let place: { dir: string; undo: () => void } | null = null;
+  let undoOutput = (): void => {};
   const prepareOutput = (): { error: string } | null => {
     const p = prepareOutputDir(out, OUTPUT_FILES, '--out');
     if ('error' in p) return p;
-    place = p;
+    undoOutput = p.undo;
     return null;
   };
   // The capture streams into its file during the run; a board that never boots, or
@@ -222,7 +222,7 @@ export async function runCommand(args: string[]): Promise<number> {
   });
   progress?.end();
   if (outcome.exitCode === 2) {
-    (place as { undo: () => void } | null)?.undo();
+    undoOutput();
     fail(outcome.error ?? 'bad input');
   }
   const report = outcome.report!;

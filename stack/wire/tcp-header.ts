@@ -2,6 +2,7 @@
  * TCP header and options (RFC 9293, RFC 7323 timestamps and window scale, RFC 2018 SACK,
  * RFC 7413 Fast Open cookie): the parsed form, a bounds-checked parser and an emitter.
  */
+import { HeaderView } from './header-view.js';
 import { csumFold, csumPartial, pseudoHeaderSum } from './checksum.js';
 import { readU16, readU32, writeU16, writeU32 } from '../uapi/byte-order.js';
 import { IPPROTO_TCP } from '../uapi/in.js';
@@ -252,15 +253,7 @@ export function tcpChecksumValid(b: Uint8Array, offset: number, segmentLength: n
  * Field accessors over a TCP header at `at` (smoltcp's TcpPacket), for paths that look at a
  * segment without parsing it (GRO). `wrap` repoints it; no bounds checks, callers check length.
  */
-export class TcpPacket {
-  bytes: Uint8Array = new Uint8Array(0);
-  at = 0;
-
-  wrap(bytes: Uint8Array, at: number): this {
-    this.bytes = bytes;
-    this.at = at;
-    return this;
-  }
+export class TcpPacket extends HeaderView {
   /** Source and destination ports as one 32-bit word, for comparing flows. */
   get ports(): number {
     return readU32(this.bytes, this.at);
