@@ -2,14 +2,13 @@
 // exit 2 and exactly one line on stderr naming the problem — never a stack trace, a hang or a
 // half-written output — and must leave no output files behind.
 //
-// The table runs in-process through cli/main.ts's main() (fast: no process per case); the few
+// The table runs in-process through the CLI's main() (fast: no process per case); the few
 // inputs that could hang a process (FIFOs, devices) also run through the real CLI under a timeout.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../cli/main.js';
-import { quarklabAsync, REPO_ROOT, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { quarklabAsync, quarklabProcess, REPO_ROOT, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
 
 afterAll(removeTempDirs);
 
@@ -136,30 +135,11 @@ const CASES: Record<string, Case> = {
   'image without a subcommand': { args: () => ['image'], says: /^quarklab image: missing subcommand/ },
 };
 
-/** main() in-process with stdout and stderr captured. */
-async function callMain(args: string[]): Promise<{ status: number; stdout: string; stderr: string; threw: unknown }> {
-  let stdout = '';
-  let stderr = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((stdout += String(s)), true));
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((stderr += String(s)), true));
-  let status = -1;
-  let threw: unknown = null;
-  try {
-    status = await main(args);
-  } catch (err) {
-    threw = err;
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-  return { status, stdout, stderr, threw };
-}
-
 describe('bad input: one line, exit 2, no output', () => {
   for (const [name, c] of Object.entries(CASES)) {
     it(name, async () => {
       const t0 = performance.now();
-      const r = await callMain(c.args());
+      const r = await quarklabAsync(c.args());
       const ms = performance.now() - t0;
       expect(r.threw, `${name}: threw instead of exit 2`).toBeNull();
       expect(r.status, `${name}: ${r.stderr}`).toBe(2);
@@ -174,7 +154,7 @@ describe('bad input: one line, exit 2, no output', () => {
   }
 
   it('a UTF-8 byte-order mark before a board file is accepted', async () => {
-    const r = await callMain(['profiles', '--board', p('bom.json')]);
+    const r = await quarklabAsync(['profiles', '--board', p('bom.json')]);
     expect(r.threw).toBeNull();
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
@@ -184,7 +164,7 @@ describe('bad input: one line, exit 2, no output', () => {
   it('through the real CLI, FIFOs and devices are refused at once, not read or waited on', async () => {
     const cases = [run('--image', p('fifo')), run('--board', p('fifo')), run('--image', '/dev/zero'), ['image', 'inspect', p('fifo')]];
     const t0 = performance.now();
-    const results = await Promise.all(cases.map((a) => quarklabAsync(a)));
+    const results = await Promise.all(cases.map((a) => quarklabProcess(a)));
     results.forEach((r, i) => {
       expect(r.status, cases[i]!.join(' ')).toBe(2);
       expect(stderrProblems(r.stderr)).toBeNull();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BOARD_FIELDS, validateBoard } from '../emulator/board-config.js';
 import { builtinBoards, loadBoardFile, resolveBoard } from '../scenarios/inputs.js';
-import { quarklab, REPO_ROOT, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
+import { quarklabAsync, REPO_ROOT, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
 
 afterAll(removeTempDirs);
 
@@ -114,7 +114,7 @@ describe('board files', () => {
     expect(notJson).toEqual({ error: 'x.json: a board file must be a JSON object' });
   });
 
-  it('the CLI exits 2 with that line for --board bad.json (missing field, mistyped field, not JSON)', () => {
+  it('the CLI exits 2 with that line for --board bad.json (missing field, mistyped field, not JSON)', async () => {
     const dir = tempDir();
     const cases: [string, (b: Json) => string, string][] = [
       ['missing.json', (b) => { delete b['mac']['rxRingSize']; return JSON.stringify(b); }, 'missing field "mac.rxRingSize" (expected an integer)'],
@@ -124,7 +124,7 @@ describe('board files', () => {
     for (const [name, make, expected] of cases) {
       const file = join(dir, name);
       writeFileSync(file, make(quark2m()));
-      const r = quarklab(['run', '--board', file, '--out', join(dir, 'out')]);
+      const r = await quarklabAsync(['run', '--board', file, '--out', join(dir, 'out')]);
       expect(r.status, name).toBe(2);
       expect(stderrProblems(r.stderr), name).toBeNull();
       expect(r.stderr, name).toContain(`quarklab run: ${file}: ${expected}`);

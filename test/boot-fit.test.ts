@@ -7,7 +7,7 @@ import { buildFirmware } from '../scenarios/firmware.js';
 import { programReservations } from '../scenarios/boot.js';
 import { resolveBoard, resolveCostTable, resolveProfile } from '../scenarios/inputs.js';
 import { DEFAULT_SCENARIO, findScenario } from '../scenarios/registry.js';
-import { quarklab, readJson, removeTempDirs, runToDir, tempDir } from './helpers/run.js';
+import { quarklabAsync, readJson, removeTempDirs, runToDir, tempDir } from './helpers/run.js';
 import type { Report } from '../traces/report.js';
 
 afterAll(removeTempDirs);
@@ -38,9 +38,9 @@ function bootNeed(profileName: string, scenarioName = DEFAULT_SCENARIO): { need:
 }
 
 describe('profile fit on quark-2m', () => {
-  it('the full profile does not fit: exit 1, the precise shortfall in bytes', () => {
+  it('the full profile does not fit: exit 1, the precise shortfall in bytes', async () => {
     const out = tempDir();
-    const r = quarklab(['run', '--board', 'quark-2m', '--profile', 'full', '--out', out]);
+    const r = await quarklabAsync(['run', '--board', 'quark-2m', '--profile', 'full', '--out', out]);
     expect(r.status, r.stderr).toBe(1);
     expect(r.stderr).toBe('');
     const m = /short by (\d+) bytes/.exec(r.stdout);
@@ -93,13 +93,13 @@ describe('profile fit on quark-2m', () => {
     }
   });
 
-  it('a user fragment that fits still boots, and its features are really in (raw sockets: ping uses one)', () => {
+  it('a user fragment that fits still boots, and its features are really in (raw sockets: ping uses one)', async () => {
     // minimal + raw sockets, run with the ping scenario (one program, ping itself).
     const dir = tempDir();
     const frag = join(dir, 'minimal-raw.config');
     writeFileSync(frag, '# base: minimal\nCONFIG_INET_RAW=y\n');
     const out = join(dir, 'out');
-    const r = quarklab(['run', '--board', 'quark-2m', '--profile', frag, '--scenario', 'ping', '--out', out]);
+    const r = await quarklabAsync(['run', '--board', 'quark-2m', '--profile', frag, '--scenario', 'ping', '--out', out]);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const report = readJson<Report>(join(out, 'report.json'));
     expect(report.verdict).toBe('pass');

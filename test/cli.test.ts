@@ -1,17 +1,19 @@
 // The command line as CI uses it: --help everywhere, exit 2 with one line (no stack trace) for
-// bad usage or input, exit 1 for a broken budget, exit 0 when everything holds.
+// bad usage or input, exit 1 for a broken budget, exit 0 when everything holds. The exit codes
+// and stderr are checked on a real process; other tests call main() in-process.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SCENARIOS } from '../scenarios/registry.js';
-import { CLI, CLI_MISSING, quarklab, quarklabAsync, readJson, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
+import { CLI, CLI_MISSING, quarklab, quarklabAsync, quarklabProcess, readJson, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
 import type { Report } from '../traces/report.js';
 
 afterAll(removeTempDirs);
 
 /** Exit 2, one line on stderr matching `pattern`, no stack trace, nothing on stdout. */
 async function expectUsageError(args: string[], pattern: RegExp): Promise<void> {
-  const r = await quarklabAsync(args);
+  // A process, not main() in-process: only a process shows what an uncaught error prints.
+  const r = await quarklabProcess(args);
   expect(r.status, `quarklab ${args.join(' ')}: ${r.stderr}`).toBe(2);
   expect(stderrProblems(r.stderr), args.join(' ')).toBeNull();
   expect(r.stderr).toMatch(pattern);
@@ -66,8 +68,8 @@ describe('quarklab command line', () => {
   it('a budget the run breaks: exit 1 and the budget FAIL line; a generous one: exit 0', async () => {
     const dir = tempDir();
     const [tight, generous] = await Promise.all([
-      quarklabAsync(['run', '--budget', 'ram.peak=1KiB', '--out', join(dir, 'tight')]),
-      quarklabAsync(['run', '--budget', 'ram.peak=2MiB', '--budget', 'rx.missed=0', '--budget', 'flash.image=4MiB', '--out', join(dir, 'ok')]),
+      quarklabProcess(['run', '--budget', 'ram.peak=1KiB', '--out', join(dir, 'tight')]),
+      quarklabProcess(['run', '--budget', 'ram.peak=2MiB', '--budget', 'rx.missed=0', '--budget', 'flash.image=4MiB', '--out', join(dir, 'ok')]),
     ]);
     expect(tight.status, tight.stderr).toBe(1);
     expect(tight.stderr).toBe('');

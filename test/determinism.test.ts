@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isPcapngError, readPcapng, type PcapngPacket } from '../traces/pcapng-reader.js';
-import { firstDifference, quarklab, removeTempDirs, runToDir, tempDir, type RunFiles } from './helpers/run.js';
+import { firstDifference, quarklabAsync, removeTempDirs, runToDir, tempDir, type RunFiles } from './helpers/run.js';
 
 afterAll(removeTempDirs);
 
@@ -36,9 +36,9 @@ describe('determinism', () => {
     expectSameRun(a, b);
   });
 
-  it('the CLI writes the same bytes as run() for the same inputs', () => {
+  it('the CLI writes the same bytes as run() for the same inputs', async () => {
     const out = tempDir();
-    const r = quarklab(['run', '--scenario', 'ping', '--seed', '7', '--out', out]);
+    const r = await quarklabAsync(['run', '--scenario', 'ping', '--seed', '7', '--out', out]);
     expect(r.status, r.stderr).toBe(0);
     expect(firstDifference(new Uint8Array(readFileSync(join(out, 'capture.pcapng'))), first.capture!), 'capture.pcapng').toBeNull();
     expect(readFileSync(join(out, 'report.json'), 'utf8')).toBe(first.reportJson);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseImage, type ParsedImage } from '../emulator/flash-image.js';
 import { run } from '../scenarios/run.js';
-import { quarklab, readJson, REPO_ROOT, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
+import { quarklabAsync, readJson, REPO_ROOT, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
 
 afterAll(removeTempDirs);
 
@@ -15,10 +15,10 @@ let img: string;
 let bytes: Uint8Array;
 let parsed: ParsedImage;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = tempDir();
   img = join(dir, 'fw.img');
-  const r = quarklab(['image', 'build', '--board', 'quark-2m', '--profile', 'minimal', '-o', img]);
+  const r = await quarklabAsync(['image', 'build', '--board', 'quark-2m', '--profile', 'minimal', '-o', img]);
   if (r.status !== 0) throw new Error(`image build exited ${r.status}: ${r.stderr}`);
   bytes = new Uint8Array(readFileSync(img));
   const p = parseImage(bytes);
@@ -36,36 +36,36 @@ function flipped(name: string, offset: number): string {
 }
 
 describe('firmware image on the command line', () => {
-  it('builds an image that inspect verifies and lists, section by section', () => {
+  it('builds an image that inspect verifies and lists, section by section', async () => {
     expect(parsed.board).toBe('quark-2m');
     expect(parsed.profile).toBe('minimal');
-    const r = quarklab(['image', 'inspect', img]);
+    const r = await quarklabAsync(['image', 'inspect', img]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toContain(`flash image "minimal" for board "quark-2m": format 1, ${bytes.length} bytes, ${parsed.sections.length} sections`);
     for (const s of parsed.sections) expect(r.stdout).toMatch(new RegExp(`^${s.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+${s.kind}\\b`, 'm'));
     expect(r.stdout).toMatch(/^config: \{.*"profile":"minimal"/m);
   });
 
-  it('boots the image it built: run --image passes', () => {
+  it('boots the image it built: run --image passes', async () => {
     const out = join(dir, 'good');
-    const r = quarklab(['run', '--image', img, '--out', out]);
+    const r = await quarklabAsync(['run', '--image', img, '--out', out]);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(readJson<{ verdict: string }>(join(out, 'report.json')).verdict).toBe('pass');
   });
 
-  it('a byte flipped inside a named section payload: run --image exits 2 naming that section', () => {
+  it('a byte flipped inside a named section payload: run --image exits 2 naming that section', async () => {
     // A section of the stack's own code, well inside its payload.
     const s = parsed.sections.find((x) => x.name.startsWith('net:') && x.kind === 'text' && x.length > 100)!;
     expect(s, 'image has a net:*.text section').toBeDefined();
     const bad = flipped('flipped.img', s.offset + (s.length >> 1));
-    const r = quarklab(['run', '--image', bad, '--out', join(dir, 'bad')]);
+    const r = await quarklabAsync(['run', '--image', bad, '--out', join(dir, 'bad')]);
     expect(r.status).toBe(2);
     expect(stderrProblems(r.stderr)).toBeNull();
     expect(r.stderr.trim()).toBe(`quarklab run: ${bad}: flash image: CRC mismatch in section ${s.name}`);
     expect(existsSync(join(dir, "bad")), "no output folder left behind").toBe(false);
     expect(r.stdout).toBe('');
     // inspect catches it the same way.
-    const i = quarklab(['image', 'inspect', bad]);
+    const i = await quarklabAsync(['image', 'inspect', bad]);
     expect(i.status).toBe(2);
     expect(stderrProblems(i.stderr)).toBeNull();
     expect(i.stderr).toContain(`CRC mismatch in section ${s.name}`);
@@ -87,7 +87,7 @@ describe('firmware image on the command line', () => {
     }
   });
 
-  it('an image larger than the flash part: exit 1 from image build, bad input (exit 2) to run --image', () => {
+  it('an image larger than the flash part: exit 1 from image build, bad input (exit 2) to run --image', async () => {
     // quark-2m with a 1 MiB flash part: the 1.7 MiB minimal image cannot be written to it.
     const board = JSON.parse(readFileSync(join(REPO_ROOT, 'boards', 'quark-2m.json'), 'utf8')) as Record<string, unknown>;
     board['name'] = 'quark-2m-small-flash';
@@ -95,7 +95,7 @@ describe('firmware image on the command line', () => {
     delete board['$schema'];
     const boardFile = join(dir, 'small-flash.json');
     writeFileSync(boardFile, JSON.stringify(board));
-    const b = quarklab(['image', 'build', '--board', boardFile, '--profile', 'minimal', '-o', join(dir, 'big.img')]);
+    const b = await quarklabAsync(['image', 'build', '--board', boardFile, '--profile', 'minimal', '-o', join(dir, 'big.img')]);
     expect(b.status, b.stderr).toBe(1);
     expect(b.stdout).toMatch(/does NOT fit, by (\d+) bytes/);
     const bigBytes = readFileSync(join(dir, 'big.img')).length;
@@ -103,7 +103,7 @@ describe('firmware image on the command line', () => {
 
     // Given as a file to boot, an image larger than the flash cannot legally be written there:
     // bad input, refused before reading past the flash size.
-    const r = quarklab(['run', '--board', boardFile, '--image', img, '--out', join(dir, 'big')]);
+    const r = await quarklabAsync(['run', '--board', boardFile, '--image', img, '--out', join(dir, 'big')]);
     expect(r.status, r.stderr).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim()).toBe(`quarklab run: ${img}: firmware image is ${bytes.length} bytes, larger than quark-2m-small-flash's ${1 << 20}-byte flash`);

@@ -11,7 +11,7 @@ import { parseScript } from '../packetdrill/parser.js';
 import { runScript, type RunOptions } from '../packetdrill/runner.js';
 import { ScriptError } from '../packetdrill/script.js';
 import { readPcapng } from '../traces/pcapng-reader.js';
-import { quarklab, removeTempDirs, tempDir } from './helpers/run.js';
+import { quarklabAsync, removeTempDirs, tempDir } from './helpers/run.js';
 
 afterAll(removeTempDirs);
 
@@ -236,37 +236,37 @@ describe('quarklab packetdrill (command)', () => {
   writeFileSync(bad, HANDSHAKE + `+0 write(4, ..., 1000) = 1000\n+0 > P. 1:1001(1000) ack 1001\n`);
   writeFileSync(unsup, `0 epoll_create(1) = 3\n`);
 
-  it('exits 0 when every script passed or was unsupported, 1 under --strict, and counts them', () => {
+  it('exits 0 when every script passed or was unsupported, 1 under --strict, and counts them', async () => {
     const suite = join(dir, 'suite');
     mkdirSync(suite);
     writeFileSync(join(suite, 'a.pkt'), HANDSHAKE);
     writeFileSync(join(suite, 'b.pkt'), readFileSync(unsup));
     const junit = join(dir, 'junit.xml');
-    const r = quarklab(['packetdrill', suite, '--out', join(dir, 'out'), '--junit', junit]);
+    const r = await quarklabAsync(['packetdrill', suite, '--out', join(dir, 'out'), '--junit', junit]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('2 scripts: 1 passed, 0 failed, 1 unsupported (quark-2m, minimal; tolerance 4000 µs)');
     const xml = readFileSync(junit, 'utf8');
     expect(xml).toContain('tests="2" failures="0" skipped="1"');
-    expect(quarklab(['packetdrill', suite, '--strict', '--out', join(dir, 'out')]).status).toBe(1);
+    expect((await quarklabAsync(['packetdrill', suite, '--strict', '--out', join(dir, 'out')])).status).toBe(1);
   });
 
-  it('exits 1 on a failure and prints the diff', () => {
-    const r = quarklab(['packetdrill', good, bad, '--out', join(dir, 'out')]);
+  it('exits 1 on a failure and prints the diff', async () => {
+    const r = await quarklabAsync(['packetdrill', good, bad, '--out', join(dir, 'out')]);
     expect(r.status).toBe(1);
     expect(r.stdout).toContain(`${bad}:9: error handling packet: live packet field tcp_ack_seq: expected: 1001 (0x3e9) vs actual: 1 (0x1)`);
     expect(r.stdout).toContain('2 scripts: 1 passed, 1 failed, 0 unsupported');
   });
 
-  it('exits 2 with one line for a malformed script (before running any) or a bad flag', () => {
+  it('exits 2 with one line for a malformed script (before running any) or a bad flag', async () => {
     const broken = join(dir, 'broken.pkt');
     writeFileSync(broken, '0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 > S 0:0(0 <mss 1460>\n');
-    const r = quarklab(['packetdrill', good, broken, '--out', join(dir, 'out2')]);
+    const r = await quarklabAsync(['packetdrill', good, broken, '--out', join(dir, 'out2')]);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(`${broken}:2: expected ')' after the payload length, found '<'\n`);
     for (const args of [['--tolerance-usecs', 'x'], ['--sysctl', 'net.ipv4.tcp_nonsense=1'], ['--board', 'nope'], ['--frobnicate']]) {
-      const b = quarklab(['packetdrill', good, ...args]);
+      const b = await quarklabAsync(['packetdrill', good, ...args]);
       expect(b.status, args.join(' ')).toBe(2);
       expect(b.stderr.trim().split('\n')).toHaveLength(1);
     }

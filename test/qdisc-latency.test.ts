@@ -10,9 +10,9 @@
 // serves the sparse ping flow first, behind at most what byte queue limits let into the ring.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../traces/report.js';
-import { quarklab, readJson, removeTempDirs, tempDir } from './helpers/run.js';
+import { quarklabAsync, readJson, removeTempDirs, tempDir } from './helpers/run.js';
 import { tsharkFields } from './helpers/tshark.js';
 
 afterAll(removeTempDirs);
@@ -27,9 +27,9 @@ interface Outcome {
   pingRtt: { p50: number; p99: number };
 }
 
-function runWith(profile: string): Outcome {
+async function runWith(profile: string): Promise<Outcome> {
   const out = tempDir('quarklab-qdisc-latency-');
-  const r = quarklab(['run', '--scenario', SCENARIO, '--board', 'quark-4m', '--profile', profile, '--capture', 'all', '--out', out]);
+  const r = await quarklabAsync(['run', '--scenario', SCENARIO, '--board', 'quark-4m', '--profile', profile, '--capture', 'all', '--out', out]);
   expect(r.status, r.stderr).toBe(0);
   const report = readJson<Report>(join(out, 'report.json'));
   const rows = tsharkFields(join(out, 'lab.pcapng'), ['frame.time_epoch', 'icmp.seq'], 'icmp.type == 8');
@@ -46,8 +46,12 @@ describe('ping under a bulk upload: fq_codel against pfifo_fast (quark-4m, full)
   const dir = tempDir('quarklab-qdisc-profile-');
   const pfifo = join(dir, 'full-pfifo.config');
   writeFileSync(pfifo, '# base: full\nCONFIG_DEFAULT_PFIFO_FAST=y\n');
-  const fq = runWith('full');
-  const pf = runWith(pfifo);
+  let fq: Outcome;
+  let pf: Outcome;
+  beforeAll(async () => {
+    fq = await runWith('full');
+    pf = await runWith(pfifo);
+  });
 
   it('ran the qdisc each profile selects, moving the same upload', () => {
     expect(fq.report.boards[0]!.qdiscs['dut:eth0']!.kind).toBe('fq_codel');

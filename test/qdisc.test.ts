@@ -10,7 +10,7 @@ import { FqCodel } from '../stack/sched/sch-fq-codel.js';
 import { PfifoFast } from '../stack/sched/sch-generic.js';
 import type { Report } from '../traces/report.js';
 import { bootPair } from './helpers/lab-pair.js';
-import { quarklab, readJson, removeTempDirs, tempDir } from './helpers/run.js';
+import { quarklabAsync, readJson, removeTempDirs, tempDir } from './helpers/run.js';
 
 afterAll(removeTempDirs);
 
@@ -124,7 +124,7 @@ describe('fq_codel scheduling (sch_fq_codel.c)', () => {
 });
 
 describe('pfifo_fast (sch_generic.c)', () => {
-  it('serves band 0 (TC_PRIO_INTERACTIVE) before band 1 and drops when a band holds tx_queue_len', () => {
+  it('serves band 0 (TC_PRIO_INTERACTIVE) before band 1 and drops when a band holds tx_queue_len', async () => {
     const p = bootPair({ configure: false });
     const skbs = p.dut.stack.skbs;
     const q = PfifoFast.create(p.dut.stack.env.mem, 2)!;
@@ -151,31 +151,31 @@ describe('the default qdisc: Kconfig, net.core.default_qdisc, and what is not bu
     writeFileSync(file, JSON.stringify({ ...base, $schema: undefined, sysctl }));
     return file;
   };
-  const qdiscOf = (args: string[]): { status: number; kind?: string; stderr: string } => {
+  const qdiscOf = async (args: string[]): Promise<{ status: number; kind?: string; stderr: string }> => {
     const out = join(dir, `out-${Math.random().toString(36).slice(2)}`);
-    const r = quarklab(['run', '--scenario', 'ping', ...args, '--out', out]);
+    const r = await quarklabAsync(['run', '--scenario', 'ping', ...args, '--out', out]);
     if (r.status !== 0) return { status: r.status, stderr: r.stderr };
     const rep = readJson<Report>(join(out, 'report.json'));
     return { status: 0, kind: rep.boards[0]!.qdiscs['dut:eth0']!.kind, stderr: r.stderr };
   };
 
-  it('full selects fq_codel (NET_SCH_DEFAULT, DEFAULT_FQ_CODEL); client and minimal keep pfifo_fast', () => {
-    expect(qdiscOf(['--board', 'quark-4m', '--profile', 'full']).kind).toBe('fq_codel');
-    expect(qdiscOf(['--board', 'quark-4m', '--profile', 'client']).kind).toBe('pfifo_fast');
-    expect(qdiscOf(['--profile', 'minimal']).kind).toBe('pfifo_fast');
-    expect(qdiscOf(['--board', 'quark-4m', '--profile', pfifoFull]).kind).toBe('pfifo_fast');
+  it('full selects fq_codel (NET_SCH_DEFAULT, DEFAULT_FQ_CODEL); client and minimal keep pfifo_fast', async () => {
+    expect((await qdiscOf(['--board', 'quark-4m', '--profile', 'full'])).kind).toBe('fq_codel');
+    expect((await qdiscOf(['--board', 'quark-4m', '--profile', 'client'])).kind).toBe('pfifo_fast');
+    expect((await qdiscOf(['--profile', 'minimal'])).kind).toBe('pfifo_fast');
+    expect((await qdiscOf(['--board', 'quark-4m', '--profile', pfifoFull])).kind).toBe('pfifo_fast');
   });
 
-  it('net.core.default_qdisc changes it when the kind is registered, and is refused otherwise', () => {
-    expect(qdiscOf(['--board', board({ 'net.core.default_qdisc': 'pfifo_fast' }), '--profile', 'full']).kind).toBe('pfifo_fast');
+  it('net.core.default_qdisc changes it when the kind is registered, and is refused otherwise', async () => {
+    expect((await qdiscOf(['--board', board({ 'net.core.default_qdisc': 'pfifo_fast' }), '--profile', 'full'])).kind).toBe('pfifo_fast');
     // client builds NET_SCH_FQ_CODEL without selecting it: the sysctl can.
-    expect(qdiscOf(['--board', board({ 'net.core.default_qdisc': 'fq_codel' }), '--profile', 'client']).kind).toBe('fq_codel');
-    const sfq = qdiscOf(['--board', board({ 'net.core.default_qdisc': 'sfq' }), '--profile', 'full']);
+    expect((await qdiscOf(['--board', board({ 'net.core.default_qdisc': 'fq_codel' }), '--profile', 'client'])).kind).toBe('fq_codel');
+    const sfq = await qdiscOf(['--board', board({ 'net.core.default_qdisc': 'sfq' }), '--profile', 'full']);
     expect(sfq.status).toBe(2);
     expect(sfq.stderr.trim().split('\n')).toHaveLength(1);
     expect(sfq.stderr).toMatch(/net\.core\.default_qdisc = "sfq": ENOENT/);
     // Without NET_SCHED there is no such sysctl (sysctl_net_core.c has it under CONFIG_NET_SCHED).
-    const none = qdiscOf(['--board', board({ 'net.core.default_qdisc': 'fq_codel' }), '--profile', 'minimal']);
+    const none = await qdiscOf(['--board', board({ 'net.core.default_qdisc': 'fq_codel' }), '--profile', 'minimal']);
     expect(none.status).toBe(2);
     expect(none.stderr).toMatch(/no such sysctl without CONFIG_NET_SCHED/);
   });

@@ -6,8 +6,8 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFile, spawn } from 'node:child_process';
-import { CLI, quarklabAsync, readJson, removeTempDirs, stderrProblems, tempDir, type CliResult } from './helpers/run.js';
+import { spawn } from 'node:child_process';
+import { CLI, quarklabAsync, readJson, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
 
 afterAll(removeTempDirs);
 
@@ -29,17 +29,6 @@ function cellFolders(dir: string): Map<string, Buffer> {
   return new Map([...tree(dir)].filter(([k]) => k.includes('/')));
 }
 
-/** quarklab with a longer leash than the helper's 60 s: 16 cells on a loaded 2-core machine. */
-function quarklabLong(args: string[], cwd: string): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', LC_ALL: 'C' }, timeout: 240_000 }, (error, stdout, stderr) => {
-      const code = (error as { code?: unknown } | null)?.code;
-      if (error && typeof code !== 'number') reject(new Error(`quarklab ${args.join(' ')}: ${error.message}`));
-      else resolve({ status: typeof code === 'number' ? code : 0, stdout, stderr });
-    });
-  });
-}
-
 const MATRIX = ['--board', 'quark-2m', '--board', 'quark-4m', '--profile', 'minimal', '--profile', './sensor.config', '--scenario', 'ping', '--scenario', 'udp-echo', '--seed', '1', '--seed', '2'];
 
 describe('quarklab test: the 16-cell matrix', () => {
@@ -47,9 +36,9 @@ describe('quarklab test: the 16-cell matrix', () => {
   // A fragment file is a profile like any other: minimal without IP multicast.
   writeFileSync(join(work, 'sensor.config'), '# base: minimal\n# CONFIG_IP_MULTICAST is not set\n');
   const runs = Promise.all([
-    quarklabLong(['test', ...MATRIX, '-j', '2', '--out', 'whole', '--junit', 'whole/junit.xml', '--summary', 'whole/summary.md'], work),
-    quarklabLong(['test', ...MATRIX, '-j', '1', '--shard', '1/2', '--out', 'shard1'], work),
-    quarklabLong(['test', ...MATRIX, '-j', '1', '--shard', '2/2', '--out', 'shard2'], work),
+    quarklabAsync(['test', ...MATRIX, '-j', '2', '--out', 'whole', '--junit', 'whole/junit.xml', '--summary', 'whole/summary.md'], { cwd: work }),
+    quarklabAsync(['test', ...MATRIX, '-j', '1', '--shard', '1/2', '--out', 'shard1'], { cwd: work }),
+    quarklabAsync(['test', ...MATRIX, '-j', '1', '--shard', '2/2', '--out', 'shard2'], { cwd: work }),
   ]);
 
   it('passes on two workers and on one, with byte-identical cells', async () => {

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Errno } from '../stack/uapi/errno.js';
 import { planFromData, expandCells } from '../runner/plan.js';
 import { bootPair } from './helpers/lab-pair.js';
-import { quarklab, readJson, removeTempDirs, tempDir } from './helpers/run.js';
+import { quarklabAsync, readJson, removeTempDirs, tempDir } from './helpers/run.js';
 import { hasTshark, tsharkFields } from './helpers/tshark.js';
 import type { Report } from '../traces/report.js';
 
@@ -20,9 +20,9 @@ function boardWindows(capture: string): number[] {
 }
 
 describe.runIf(hasTshark())('run --sysctl on minimal (no /proc/sys)', () => {
-  it('net.ipv4.tcp_rmem caps the window the board offers at 4096 bytes; without it the window grows past that', () => {
+  it('net.ipv4.tcp_rmem caps the window the board offers at 4096 bytes; without it the window grows past that', async () => {
     const on = tempDir();
-    const r = quarklab(['run', '--scenario', 'bulk-rx:bytes=200000', '--sysctl', 'net.ipv4.tcp_rmem=4096 8192 8192', '--sysctl', 'net.ipv4.tcp_keepalive_time=600', '--out', on]);
+    const r = await quarklabAsync(['run', '--scenario', 'bulk-rx:bytes=200000', '--sysctl', 'net.ipv4.tcp_rmem=4096 8192 8192', '--sysctl', 'net.ipv4.tcp_keepalive_time=600', '--out', on]);
     expect(r.status).toBe(0);
     const w = boardWindows(join(on, 'capture.pcapng'));
     expect(w.length).toBeGreaterThan(50);
@@ -30,7 +30,7 @@ describe.runIf(hasTshark())('run --sysctl on minimal (no /proc/sys)', () => {
     // Both settings are recorded as inputs of the run.
     expect(readJson<Report>(join(on, 'report.json')).inputs.sysctl).toEqual({ 'net.ipv4.tcp_rmem': '4096 8192 8192', 'net.ipv4.tcp_keepalive_time': '600' });
     const off = tempDir();
-    expect(quarklab(['run', '--scenario', 'bulk-rx:bytes=200000', '--out', off]).status).toBe(0);
+    expect((await quarklabAsync(['run', '--scenario', 'bulk-rx:bytes=200000', '--out', off])).status).toBe(0);
     expect(Math.max(...boardWindows(join(off, 'capture.pcapng')))).toBeGreaterThan(4096);
     expect(readJson<Report>(join(off, 'report.json')).inputs.sysctl).toBeUndefined();
   });
@@ -46,9 +46,9 @@ describe('run --sysctl: bad input is one line, exit 2, nothing written', () => {
     ['net.core.default_qdisc=fq_codel', /no such sysctl without CONFIG_NET_SCHED/],
   ];
   for (const [arg, want] of cases) {
-    it(arg, () => {
+    it(arg, async () => {
       const out = join(tempDir(), 'out');
-      const r = quarklab(['run', '--sysctl', arg, '--out', out]);
+      const r = await quarklabAsync(['run', '--sysctl', arg, '--out', out]);
       expect(r.status).toBe(2);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr.trim()).toMatch(want);
@@ -56,8 +56,8 @@ describe('run --sysctl: bad input is one line, exit 2, nothing written', () => {
     });
   }
 
-  it('packetdrill --sysctl uses the same parser and check', () => {
-    const r = quarklab(['packetdrill', '--sysctl', 'net.ipv4.tcp_nonsense=1', 'x.pkt']);
+  it('packetdrill --sysctl uses the same parser and check', async () => {
+    const r = await quarklabAsync(['packetdrill', '--sysctl', 'net.ipv4.tcp_nonsense=1', 'x.pkt']);
     expect(r.status).toBe(2);
     expect(r.stderr.trim()).toMatch(/--sysctl: sysctl net\.ipv4\.tcp_nonsense: not a sysctl the board has$/);
   });

@@ -1,16 +1,15 @@
 // trace.msgpack is a stream of msgpack maps written through a bounded buffer (docs/trace-format.md).
 // Decoded here with msgpackr's unpackMultiple directly; the sample times are checked against the
 // 100 ms grid worked by hand, and `quarklab trace` against the record count.
-import { spawnSync } from 'node:child_process';
 import { unpackMultiple } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { indexHtml } from '../traces/report-index.js';
 import { reportMarkdown } from '../traces/report-md.js';
 import { TRACE_BUFFER_BYTES, TraceWriter, type TraceSink } from '../traces/trace-writer.js';
-import { CLI, runToDir } from './helpers/run.js';
+import { quarklabAsync, runToDir } from './helpers/run.js';
 
 describe('trace.msgpack', () => {
-  it('is a header, samples on the 100 ms grid up to the end of traffic, and an end record; quarklab trace reads it', () => {
+  it('is a header, samples on the 100 ms grid up to the end of traffic, and an end record; quarklab trace reads it', async () => {
     const run = runToDir({ scenario: 'ping' });
     const recs: Record<string, unknown>[] = [];
     unpackMultiple(Buffer.from(run.trace), (r: Record<string, unknown>) => {
@@ -33,10 +32,10 @@ describe('trace.msgpack', () => {
     expect(times.at(-1)).toBe(end);
     // Program lines are in the stream too.
     expect(recs.filter((r) => r['k'] === 'line').length).toBe(run.outcome.trace.length);
-    const csv = spawnSync(process.execPath, [CLI, 'trace', run.dir, '--csv', 'mem'], { encoding: 'utf8' });
+    const csv = await quarklabAsync(['trace', run.dir, '--csv', 'mem']);
     expect(csv.status).toBe(0);
     expect(csv.stdout.trim().split('\n').length).toBe(times.length + 1);
-    const bad = spawnSync(process.execPath, [CLI, 'trace', run.reportPath], { encoding: 'utf8' });
+    const bad = await quarklabAsync(['trace', run.reportPath]);
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split('\n').length).toBe(1);
   }, 30_000);

@@ -5,7 +5,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { run, type RunOptions, type RunOutcome } from '../../scenarios/run.js';
 import type { Report } from '../../traces/report.js';
 
@@ -50,8 +50,8 @@ export function quarklab(args: string[], opts: { cwd?: string } = {}): CliResult
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** quarklab() without blocking, so independent invocations can run side by side on spare cores. */
-export function quarklabAsync(args: string[], opts: { cwd?: string } = {}): Promise<CliResult> {
+/** quarklab() without blocking, so invocations that must be processes can run side by side. */
+export function quarklabProcess(args: string[], opts: { cwd?: string } = {}): Promise<CliResult> {
   if (!existsSync(CLI)) return Promise.reject(new Error(CLI_MISSING));
   return new Promise((resolvePromise, reject) => {
     execFile(
@@ -66,6 +66,55 @@ export function quarklabAsync(args: string[], opts: { cwd?: string } = {}): Prom
       },
     );
   });
+}
+
+/**
+ * `quarklab ARGS` in this process: the built CLI's main() (dist/cli/main.js, the function the
+ * binary calls) with stdout and stderr captured and relative paths taken from `cwd`. A process
+ * costs ~0.35 s of start-up per call and the suite makes over a hundred calls; cli.test.ts keeps
+ * spawning the binary for what only a process shows. Calls run one at a time: stdout, stderr and
+ * the working directory are the process's own.
+ */
+export function quarklabAsync(args: string[], opts: { cwd?: string } = {}): Promise<CliResult & { threw: unknown }> {
+  const call = cliQueue.then(() => callMain(args, opts.cwd ?? REPO_ROOT));
+  cliQueue = call.then(() => undefined, () => undefined);
+  return call;
+}
+
+let cliQueue: Promise<unknown> = Promise.resolve();
+
+async function callMain(args: string[], cwd: string): Promise<CliResult & { threw: unknown }> {
+  if (!existsSync(CLI)) throw new Error(CLI_MISSING);
+  const { main } = (await import(pathToFileURL(CLI).href)) as { main: (argv: string[]) => Promise<number> };
+  let stdout = '';
+  let stderr = '';
+  const capture = (append: (s: string) => void) =>
+    ((chunk: string | Uint8Array, encOrCb?: unknown, cb?: unknown) => {
+      append(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      const done = typeof encOrCb === 'function' ? encOrCb : cb;
+      if (typeof done === 'function') (done as () => void)();
+      return true;
+    }) as typeof process.stdout.write;
+  const out = process.stdout.write;
+  const err = process.stderr.write;
+  const home = process.cwd();
+  process.stdout.write = capture((s) => (stdout += s));
+  process.stderr.write = capture((s) => (stderr += s));
+  let status = -1;
+  let threw: unknown = null;
+  try {
+    process.chdir(cwd);
+    status = await main(args);
+  } catch (e) {
+    threw = e;
+  } finally {
+    process.chdir(home);
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+  // An exception out of main() is what the binary would print as a stack trace: show it so.
+  if (threw !== null) stderr += `${(threw as Error)?.stack ?? String(threw)}\n`;
+  return { status, stdout, stderr, threw };
 }
 
 /** How a one-line error reads: exactly one non-empty line, no JS stack frames. */
