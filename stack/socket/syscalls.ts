@@ -14,6 +14,7 @@ import { RawSock } from './raw-socket.js';
 import { UdpSock } from '../ipv4/udp-socket.js';
 import type { TcpSock } from '../ipv4/tcp-sock.js';
 import { armKeepalive } from '../ipv4/tcp-timer.js';
+import { inetCskAccept, inetListen } from '../ipv4/inet-connection-sock.js';
 import { NetlinkSock } from '../core/netlink.js';
 import { sockIoctl } from '../ipv4/ioctl.js';
 import { devEthtool } from '../core/ethtool.js';
@@ -473,14 +474,14 @@ export class Syscalls {
 
   listen(fd: number, backlog: number): number {
     const sk = this.stream(fd);
-    return typeof sk === 'number' ? sk : this.stack.tcp!.listen(sk, backlog);
+    return typeof sk === 'number' ? sk : inetListen(this.stack.tcp!, sk, backlog);
   }
 
   /** accept4 with SOCK_NONBLOCK: a new descriptor, or -EAGAIN when none is waiting. */
   accept(fd: number): { fd: number; peer: SockAddr } | number {
     const sk = this.stream(fd);
     if (typeof sk === 'number') return sk;
-    const child = this.stack.tcp!.accept(sk);
+    const child = inetCskAccept(sk);
     if (typeof child === 'number') return child;
     const nfd = this.nextFd++;
     this.streams.set(nfd, child);
