@@ -8,7 +8,7 @@
  */
 import type { TimerHandle } from '../emulator/event-queue.js';
 import { NS_PER_SEC } from '../emulator/event-queue.js';
-import { type SockAddr } from '../stack/socket/sock.js';
+import { type SockAddr } from '../stack/uapi/in.js';
 import { HttpParser, serializeRequest, type HttpEvent, type HttpResponseHead } from './http-message.js';
 import { INDEX_PAGE, patternMismatches, resourceFor } from './http-server.js';
 import type { Program, ProgramContext } from './program.js';

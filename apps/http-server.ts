@@ -18,7 +18,7 @@
  */
 import type { TimerHandle } from '../emulator/event-queue.js';
 import { NS_PER_SEC } from '../emulator/event-queue.js';
-import { type SockAddr } from '../stack/socket/sock.js';
+import { type SockAddr } from '../stack/uapi/in.js';
 import {
   asciiBytes,
   chunkFrame,

@@ -11,8 +11,8 @@
 import type { Timer, TimerHandle } from '../../emulator/event-queue.js';
 import type { SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
-import { Sock } from '../socket/sock.js';
-import type { SockMemory } from '../socket/socket-table.js';
+import { Sock } from '../core/sock.js';
+import type { SockMemory } from '../core/sock.js';
 import type { TcpTable } from './tcp.js';
 import { TcpCaState, type TcpCongestionOps } from './tcp-cong.js';
 import { tcpCaFind } from './tcp-cong-list.js';

@@ -14,7 +14,7 @@ import type { MibGroup } from '../core/snmp.js';
 import type { SkbDropReason } from '../core/dropreason.js';
 import { ProtoMemory, SK_MEMORY_PCPU_RESERVE } from '../core/sock-mem.js';
 import type { NetStack } from '../net-stack.js';
-import { type SockAddr } from '../socket/sock.js';
+import { type SockAddr, IPPROTO_TCP } from '../uapi/in.js';
 import { ehashAdd, ehashRemove, inetPutPort, pickPort } from './inet-hashtables.js';
 import { inetCskGetPort, inetCskListenStop } from './inet-connection-sock.js';
 import { tcpInitCongestionControl } from './tcp-cong.js';
@@ -31,7 +31,6 @@ import {
 } from './tcp-sysctl.js';
 import { armFinWait2, armKeepalive } from './tcp-timer.js';
 import { Errno } from '../uapi/errno.js';
-import { IPPROTO_TCP } from '../uapi/in.js';
 
 /** Buffer's native copy, applied to plain Uint8Arrays: a memcpy with no view allocated. */
 const copyBytes = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;

@@ -19,14 +19,13 @@ import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { MibGroup, MibNames } from '../core/snmp.js';
 import type { NetStack } from '../net-stack.js';
-import { type SockAddr } from '../socket/sock.js';
+import { type SockAddr, IPPROTO_UDP } from '../uapi/in.js';
 import { isMulticast } from './ip.js';
 import { type Ipv4Repr } from '../wire/ipv4-header.js';
 import { emitUdp, parseUdp, UDP_HLEN, UDP_MAX_PAYLOAD, udpChecksumOk } from '../wire/udp-header.js';
 import { UdpSock } from './udp-socket.js';
 import { readU16 } from '../uapi/byte-order.js';
 import { Errno } from '../uapi/errno.js';
-import { IPPROTO_UDP } from '../uapi/in.js';
 
 /** /proc/net/snmp's Udp line in Linux 6.1. */
 export const UDP_MIB = ['InDatagrams', 'NoPorts', 'InErrors', 'OutDatagrams', 'RcvbufErrors', 'SndbufErrors', 'InCsumErrors', 'IgnoredMulti', 'MemErrors'] as const;
