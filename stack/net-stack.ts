@@ -15,6 +15,7 @@ import { NetDevice } from './core/netdevice.js';
 import { NeighTable } from './core/neighbour.js';
 import { createSkbAllocator, type SkBuff, type SkbAllocator } from './core/skbuff.js';
 import { Mib } from './core/snmp.js';
+import { ProcNet } from './core/procfs.js';
 import { StmmacDriver } from './drivers/stmmac.js';
 import { Arp } from './ipv4/arp.js';
 import type { Fib } from './ipv4/fib.js';
@@ -37,6 +38,7 @@ import { devQueueXmit, netifReceiveSkb, xmitOne } from './core/dev.js';
 import { Gro } from './core/gro.js';
 import { DevAddrLists } from './core/dev-addr-lists.js';
 import { Igmp } from './ipv4/igmp.js';
+import { ipv4ProcInit } from './ipv4/proc.js';
 import { SocketFilters } from './core/filter.js';
 import { PacketSockets } from './packet/af-packet.js';
 import { bootDefaultQdisc, configDefaultQdisc, qdiscCreateDefault } from './sched/sch-api.js';
@@ -75,6 +77,8 @@ export interface InterfaceAddress {
 
 export class NetStack {
   readonly mib = new Mib();
+  /** /proc/net: the files each part of the stack registers at init (read with PROC_FS). */
+  readonly procNet = new ProcNet();
   readonly skbs: SkbAllocator;
   readonly devices: NetDevice[] = [];
   readonly drivers = new Map<number, StmmacDriver>();
@@ -143,6 +147,7 @@ export class NetStack {
     this.packet = this.has('PACKET') ? new PacketSockets(this) : null;
     // Last, so its random stream is split off after every other component's.
     this.igmp = this.has('IP_MULTICAST') ? new Igmp(this) : null;
+    ipv4ProcInit(this);
   }
 
   /** A kernel timer expired: charge its dispatch (run_timer_softirq) to the CPU. */

@@ -20,7 +20,7 @@ import type { TcpSock } from '../ipv4/tcp-sock.js';
 import { NETLINK_DUMP_STARTED, netlinkRcvSkb, type Netlink, type NetlinkRcvMsg, type NetlinkSock } from './netlink.js';
 import { NlWriter } from '../uapi/netlink-message.js';
 import { readU32le, writeU32, writeU32le } from '../uapi/byte-order.js';
-import { TCP_STATE } from './procfs.js';
+import { TCP_STATE } from '../ipv4/tcp-sock.js';
 import { NETLINK_SOCK_DIAG, NLMSG_DONE, NLM_F_DUMP, NLM_F_MULTI } from '../uapi/netlink.js';
 import { INET_DIAG_MSG_LEN, INET_DIAG_REQ_V2_LEN, SOCK_DIAG_BY_FAMILY } from '../uapi/inet-diag.js';
 import { AF_INET } from '../uapi/socket.js';
