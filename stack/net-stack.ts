@@ -39,6 +39,7 @@ import { Gro } from './core/gro.js';
 import { DevAddrLists } from './core/dev-addr-lists.js';
 import { Igmp } from './ipv4/igmp.js';
 import { ipv4ProcInit } from './ipv4/proc.js';
+import { inetDiagInit } from './ipv4/inet-diag.js';
 import { SocketFilters } from './core/filter.js';
 import { PacketSockets } from './packet/af-packet.js';
 import { bootDefaultQdisc, configDefaultQdisc, qdiscCreateDefault } from './sched/sch-api.js';
@@ -139,7 +140,7 @@ export class NetStack {
     this.ipfrag = new IpFragments(this);
     this.netlink = this.has('NETLINK') ? new Netlink(this) : null;
     this.rtnl = this.netlink && this.has('RTNETLINK') ? new Rtnetlink(this, this.netlink) : null;
-    this.sockDiag = this.netlink && this.has('INET_DIAG') ? new SockDiag(this, this.netlink) : null;
+    this.sockDiag = this.netlink && this.has('INET_DIAG') ? new SockDiag(this.netlink) : null;
     // genl_init: NETLINK_GENERIC and nlctrl come with netlink; ethnl_init registers "ethtool".
     this.genl = this.netlink ? new Genetlink(this.netlink) : null;
     if (this.genl && this.has('ETHTOOL_NETLINK')) registerEthtoolNetlink(this, this.genl);
@@ -148,6 +149,7 @@ export class NetStack {
     // Last, so its random stream is split off after every other component's.
     this.igmp = this.has('IP_MULTICAST') ? new Igmp(this) : null;
     ipv4ProcInit(this);
+    if (this.sockDiag) inetDiagInit(this, this.sockDiag);
   }
 
   /** A kernel timer expired: charge its dispatch (run_timer_softirq) to the CPU. */

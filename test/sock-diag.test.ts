@@ -99,6 +99,28 @@ describe('sock_diag over netlink (full profile)', () => {
     expect(le32(r.data, 16) | 0).toBe(-2); // -ENOENT
   });
 
+  it('a family with no registered handler is ENOENT, one at or past AF_MAX (46) EINVAL, a body shorter than sock_diag_req EINVAL', () => {
+    // Linux 6.1 net/core/sock_diag.c, __sock_diag_cmd: nlmsg_len < sizeof(sock_diag_req) (2)
+    // → -EINVAL; sdiag_family >= AF_MAX → -EINVAL; sock_diag_handlers[family] NULL → -ENOENT.
+    const p = bootPair({ dutBoard: 'quark-4m', dutProfile: 'full' });
+    const fd = p.dutSys.socket(AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG);
+    const errorOf = (m: Uint8Array): number => {
+      p.dutSys.sendto(fd, m, { addr: 0, port: 0 });
+      const r = p.dutSys.recvfrom(fd) as { data: Uint8Array };
+      expect(r.data[4]).toBe(2); // NLMSG_ERROR
+      return le32(r.data, 16) | 0;
+    };
+    const inet6 = request(6, 0xfff);
+    inet6[16] = 10; // AF_INET6: not built, so nobody registered it
+    expect(errorOf(inet6)).toBe(-Errno.ENOENT);
+    const past = request(6, 0xfff);
+    past[16] = 46;
+    expect(errorOf(past)).toBe(-Errno.EINVAL);
+    const short = new Uint8Array(17); // nlmsghdr and one byte of body
+    short.set([17, 0, 0, 0, 20, 0, 0x01, 0x03, 8, 0, 0, 0, 0, 0, 0, 0, 2]);
+    expect(errorOf(short)).toBe(-Errno.EINVAL);
+  });
+
   it('the board ss program prints what the dump holds', () => {
     const p = boardWithConnection('full');
     const ss = new Ss();
