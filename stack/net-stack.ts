@@ -40,6 +40,8 @@ import { DevAddrLists } from './core/dev-addr-lists.js';
 import { Igmp } from './ipv4/igmp.js';
 import { ipv4ProcInit } from './ipv4/proc.js';
 import { inetDiagInit } from './ipv4/inet-diag.js';
+import { devinetRtnlInit } from './ipv4/devinet.js';
+import { fibRtnlInit } from './ipv4/fib-frontend.js';
 import { SocketFilters } from './core/filter.js';
 import { PacketSockets } from './packet/af-packet.js';
 import { bootDefaultQdisc, configDefaultQdisc, qdiscCreateDefault } from './sched/sch-api.js';
@@ -150,6 +152,10 @@ export class NetStack {
     this.igmp = this.has('IP_MULTICAST') ? new Igmp(this) : null;
     ipv4ProcInit(this);
     if (this.sockDiag) inetDiagInit(this, this.sockDiag);
+    if (this.rtnl) {
+      devinetRtnlInit(this, this.rtnl);
+      fibRtnlInit(this, this.rtnl);
+    }
   }
 
   /** A kernel timer expired: charge its dispatch (run_timer_softirq) to the CPU. */
