@@ -10,7 +10,7 @@
  * put in by hand (SIOCSARP or a packet socket); this server broadcasts instead, as udhcpd does
  * when it cannot.
  */
-import { NS_PER_SEC, type Nanos } from '../emulator/event-queue.js';
+import { NS_PER_SEC, type Nanos } from '../stack/uapi/time.js';
 import { ipToString, macToString, prefixMask } from '../stack/core/addr.js';
 import {
   BOOTP_CLIENT_PORT,

@@ -125,7 +125,7 @@ describe('sock_diag over netlink (full profile)', () => {
     const p = boardWithConnection('full');
     const ss = new Ss();
     const lines: string[] = [];
-    ss.start({ sys: p.dutSys, now: () => p.world.sim.now, after: () => { throw new Error('no timers'); }, cancel: () => {}, log: (l) => lines.push(l), exit: () => {} });
+    ss.start({ sys: p.dutSys, now: () => p.world.sim.now, after: () => { throw new Error('no timers'); }, cancel: () => {}, random: () => { throw new Error('no random'); }, log: (l) => lines.push(l), exit: () => {} });
     expect(ss.exitCode).toBe(0);
     expect(lines[0]).toMatch(/^State\s+Recv-Q\s+Send-Q/);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0]).sort()).toEqual(['ESTAB', 'LISTEN']);
@@ -141,7 +141,7 @@ describe('without INET_DIAG the family is not offered', () => {
     try {
       const p = boardWithConnection(frag);
       const ss = new Ss();
-      ss.start({ sys: p.dutSys, now: () => 0, after: () => { throw new Error('no timers'); }, cancel: () => {}, log: () => {}, exit: () => {} });
+      ss.start({ sys: p.dutSys, now: () => 0, after: () => { throw new Error('no timers'); }, cancel: () => {}, random: () => { throw new Error('no random'); }, log: () => {}, exit: () => {} });
       expect(ss.exitCode).toBe(0);
       expect(ss.result.source).toBe('/proc/net/tcp');
       expect(ss.result.fallbackReason).toMatch(/EPROTONOSUPPORT/);
@@ -160,7 +160,7 @@ describe('without INET_DIAG the family is not offered', () => {
       expect(p.dutSys.socket(AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG)).toBe(-Errno.EPROTONOSUPPORT);
       expect(p.dutSys.socket(AF_NETLINK, SOCK_RAW, 0)).toBeGreaterThanOrEqual(0); // NETLINK_ROUTE still there
       const ss = new Ss();
-      ss.start({ sys: p.dutSys, now: () => 0, after: () => { throw new Error('no timers'); }, cancel: () => {}, log: () => {}, exit: () => {} });
+      ss.start({ sys: p.dutSys, now: () => 0, after: () => { throw new Error('no timers'); }, cancel: () => {}, random: () => { throw new Error('no random'); }, log: () => {}, exit: () => {} });
       expect(ss.exitCode).toBe(1);
       expect(ss.result.error).toMatch(/EPROTONOSUPPORT/);
     } finally {
