@@ -14,7 +14,7 @@
  * seed) or else by the MAC address — never from host time — so a rerun is byte-identical.
  */
 import { NS_PER_MS, NS_PER_SEC, type Nanos, type TimerHandle } from '../stack/uapi/time.js';
-import { ipToString, macToString } from '../stack/core/addr.js';
+import { ipToString, macToString } from '../stack/uapi/addr.js';
 import {
   BOOTP_CLIENT_PORT,
   BOOTP_SERVER_PORT,

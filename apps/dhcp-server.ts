@@ -11,7 +11,7 @@
  * when it cannot.
  */
 import { NS_PER_SEC, type Nanos } from '../stack/uapi/time.js';
-import { ipToString, macToString, prefixMask } from '../stack/core/addr.js';
+import { ipToString, macToString, prefixMask } from '../stack/uapi/addr.js';
 import {
   BOOTP_CLIENT_PORT,
   BOOTP_SERVER_PORT,

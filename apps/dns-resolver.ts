@@ -16,7 +16,7 @@
  * `transport` says which answer was used.
  */
 import { NS_PER_SEC, type Nanos, type TimerHandle } from '../stack/uapi/time.js';
-import { ipToString } from '../stack/core/addr.js';
+import { ipToString } from '../stack/uapi/addr.js';
 import {
   aRecordAddress, DNS_PORT, DnsClass, DnsRcode, DnsType, emitDns, parseDns, rcodeName, sameName,
   type DnsRepr,

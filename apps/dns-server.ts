@@ -8,7 +8,7 @@
  * a two-byte length), where answers are not truncated — what a stub retries with after TC.
  */
 import type { Nanos } from '../stack/uapi/time.js';
-import { ipToString } from '../stack/core/addr.js';
+import { ipToString } from '../stack/uapi/addr.js';
 import {
   aRecordData,
   DNS_PORT,

@@ -7,7 +7,7 @@
  * iproute2's tcp_show does when inet_show_netlink fails, to reading /proc/net/tcp (PROC_FS);
  * result.source says which it used. With neither, ss exits 1 naming both failures.
  */
-import { ipToString } from '../stack/core/addr.js';
+import { ipToString } from '../stack/uapi/addr.js';
 import { NlWriter, parseNlmsg } from '../stack/uapi/netlink-message.js';
 import { readU32le } from '../stack/uapi/byte-order.js';
 import { inetDiagReqV2, parseInetDiagMsg, type InetDiagMsg, INET_DIAG_MSG_LEN, SOCK_DIAG_BY_FAMILY } from '../stack/uapi/inet-diag.js';

@@ -3,7 +3,7 @@
  * hops through the neighbour table, and announces an address with gratuitous ARP; and
  * /proc/net/arp (arp_seq_show).
  */
-import { BROADCAST_MAC, ZERO_MAC } from '../core/addr.js';
+import { BROADCAST_MAC, ZERO_MAC } from '../uapi/addr.js';
 import type { NetDevice } from '../core/netdevice.js';
 import { NeighTable, type Neighbour } from '../core/neighbour.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';

@@ -5,7 +5,7 @@
  * address messages (RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR) are devinet's, registered at init.
  */
 import type { NetStack } from '../net-stack.js';
-import { prefixMask } from '../core/addr.js';
+import { prefixMask } from '../uapi/addr.js';
 import { NETLINK_DUMP_STARTED } from '../core/netlink.js';
 import { rtnlDumper, u32Attr, type Rtnetlink, type RtnlRequest } from '../core/rtnetlink.js';
 import type { Route } from './fib.js';

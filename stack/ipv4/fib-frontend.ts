@@ -5,7 +5,7 @@
  * does. quarklab's FIB is the main table only.
  */
 import type { NetStack } from '../net-stack.js';
-import { prefixMask } from '../core/addr.js';
+import { prefixMask } from '../uapi/addr.js';
 import { NETLINK_DUMP_STARTED } from '../core/netlink.js';
 import { rtnlDumper, u32Attr, type Rtnetlink, type RtnlRequest } from '../core/rtnetlink.js';
 import { inetAddRoute, inetDelRoute } from './devinet.js';

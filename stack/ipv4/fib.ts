@@ -7,7 +7,7 @@
  * fib_route_seq_show) reads either through the same interface.
  */
 import type { NetStack } from '../net-stack.js';
-import { prefixMask } from '../core/addr.js';
+import { prefixMask } from '../uapi/addr.js';
 import { beHex, hex, padLine } from '../core/procfs.js';
 
 export type RouteScope = 'link' | 'universe' | 'host';

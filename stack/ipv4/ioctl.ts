@@ -14,7 +14,7 @@
  * dev_ioctl. Changes go through devinet.ts, as the rtnetlink path does; stack.configStats.ioctl
  * counts each configuration request handled here.
  */
-import { prefixMask } from '../core/addr.js';
+import { prefixMask } from '../uapi/addr.js';
 import type { NetDevice } from '../core/netdevice.js';
 import type { NetStack } from '../net-stack.js';
 import { NetlinkSock } from '../core/netlink.js';
