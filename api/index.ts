@@ -22,6 +22,6 @@ export type { ProfileDiff } from '../scripts/profile-diff.js';
 export type { Program, ProgramContext } from '../apps/program.js';
 export { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../stack/uapi/socket.js';
 export { Errno, errnoName } from '../stack/uapi/errno.js';
-export type { SockAddr } from '../stack/socket/sock.js';
-export { ipToString, parseIp } from '../stack/core/addr.js';
+export type { SockAddr } from '../stack/uapi/in.js';
+export { ipToString, parseIp } from '../stack/uapi/addr.js';
 export { NS_PER_MS, NS_PER_SEC, NS_PER_US } from '../emulator/event-queue.js';

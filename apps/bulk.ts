@@ -3,8 +3,8 @@
  * and a sink that reads everything and measures goodput in virtual time. Either end can
  * connect or listen, so the board can be sender or receiver in either role.
  */
-import type { Nanos } from '../emulator/event-queue.js';
-import { type SockAddr } from '../stack/socket/sock.js';
+import type { Nanos } from '../stack/uapi/time.js';
+import { type SockAddr } from '../stack/uapi/in.js';
 import type { Program, ProgramContext } from './program.js';
 import { AF_INET, SOCK_STREAM } from '../stack/uapi/socket.js';
 import { Errno, errnoName } from '../stack/uapi/errno.js';

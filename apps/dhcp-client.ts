@@ -13,9 +13,8 @@
  * randomness comes from a PRNG seeded by the `seed` option (scenarios derive it from the world
  * seed) or else by the MAC address — never from host time — so a rerun is byte-identical.
  */
-import { NS_PER_MS, NS_PER_SEC, type Nanos, type TimerHandle } from '../emulator/event-queue.js';
-import { Prng } from '../emulator/prng.js';
-import { ipToString, macToString } from '../stack/core/addr.js';
+import { NS_PER_MS, NS_PER_SEC, type Nanos, type TimerHandle } from '../stack/uapi/time.js';
+import { ipToString, macToString } from '../stack/uapi/addr.js';
 import {
   BOOTP_CLIENT_PORT,
   BOOTP_SERVER_PORT,
@@ -31,7 +30,7 @@ import {
   type DhcpRepr,
 } from './dhcp-message.js';
 import { addInterfaceConfig, interfaceInfo, removeInterfaceConfig, type ConfigOutcome } from './net-config.js';
-import type { Program, ProgramContext } from './program.js';
+import type { Program, ProgramContext, Random } from './program.js';
 import { AF_INET, SOCK_DGRAM } from '../stack/uapi/socket.js';
 import { Errno, errnoName } from '../stack/uapi/errno.js';
 
@@ -111,7 +110,7 @@ export class DhcpClient implements Program {
   readonly result: DhcpClientResult = { state: 'INIT', lease: null, events: [], sent: {}, received: {}, retransmissions: 0, naks: 0, renewals: 0, rebinds: 0, expiries: 0, dropped: 0, config: [], error: null };
   private ctx!: ProgramContext;
   private fd = -1;
-  private rng!: Prng;
+  private rng!: Random;
   private xid = 0;
   private tries = 0;
   /** When this acquisition began, for the secs field. */
@@ -146,7 +145,7 @@ export class DhcpClient implements Program {
       this.mac = this.opts.mac;
     }
     const m = this.mac;
-    this.rng = new Prng(this.opts.seed ?? ((m[2]! << 24) | (m[3]! << 16) | (m[4]! << 8) | m[5]!) ^ 0x44484350);
+    this.rng = ctx.random(this.opts.seed ?? ((m[2]! << 24) | (m[3]! << 16) | (m[4]! << 8) | m[5]!) ^ 0x44484350);
     this.clientId = ethernetClientId(m);
     // SO_BROADCAST to send to 255.255.255.255; SO_BINDTODEVICE so the broadcast leaves through
     // this interface although there is no address or route yet.

@@ -10,8 +10,8 @@
  * put in by hand (SIOCSARP or a packet socket); this server broadcasts instead, as udhcpd does
  * when it cannot.
  */
-import { NS_PER_SEC, type Nanos } from '../emulator/event-queue.js';
-import { ipToString, macToString, prefixMask } from '../stack/core/addr.js';
+import { NS_PER_SEC, type Nanos } from '../stack/uapi/time.js';
+import { ipToString, macToString, prefixMask } from '../stack/uapi/addr.js';
 import {
   BOOTP_CLIENT_PORT,
   BOOTP_SERVER_PORT,

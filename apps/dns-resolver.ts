@@ -15,14 +15,13 @@
  * the truncated UDP answer. Either way `truncated: true` records that the UDP answer had TC, and
  * `transport` says which answer was used.
  */
-import { NS_PER_SEC, type Nanos, type TimerHandle } from '../emulator/event-queue.js';
-import { Prng } from '../emulator/prng.js';
-import { ipToString } from '../stack/core/addr.js';
+import { NS_PER_SEC, type Nanos, type TimerHandle } from '../stack/uapi/time.js';
+import { ipToString } from '../stack/uapi/addr.js';
 import {
   aRecordAddress, DNS_PORT, DnsClass, DnsRcode, DnsType, emitDns, parseDns, rcodeName, sameName,
   type DnsRepr,
 } from './dns-message.js';
-import type { Program, ProgramContext } from './program.js';
+import type { Program, ProgramContext, Random } from './program.js';
 import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../stack/uapi/socket.js';
 import { Errno, errnoName } from '../stack/uapi/errno.js';
 
@@ -74,18 +73,18 @@ export class Resolver implements Program {
   exitCode: number | null = null;
   readonly result: ResolverResult = { resolutions: [], ignored: 0 };
   private ctx!: ProgramContext;
-  private readonly rng: Prng;
+  private rng!: Random;
   private readonly servers: number[];
   private current: { r: Resolution; started: Nanos; round: number; server: number; fd: number; id: number; query: Uint8Array; timer: TimerHandle | null; tcp: { fd: number; got: Uint8Array; sent: boolean } | null } | null = null;
   private next = 0;
 
   constructor(readonly opts: ResolverOptions) {
-    this.rng = new Prng(opts.seed ?? 0x52534c56);
     this.servers = opts.nameservers.slice(0, MAXNS);
   }
 
   start(ctx: ProgramContext): void {
     this.ctx = ctx;
+    this.rng = ctx.random(this.opts.seed ?? 0x52534c56);
     this.lookupNext();
   }
 

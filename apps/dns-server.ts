@@ -7,8 +7,8 @@
  * The same zone is served over TCP on port 53 (RFC 1035 §4.2.2, RFC 7766: each message behind
  * a two-byte length), where answers are not truncated — what a stub retries with after TC.
  */
-import type { Nanos } from '../emulator/event-queue.js';
-import { ipToString } from '../stack/core/addr.js';
+import type { Nanos } from '../stack/uapi/time.js';
+import { ipToString } from '../stack/uapi/addr.js';
 import {
   aRecordData,
   DNS_PORT,

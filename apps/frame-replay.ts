@@ -3,7 +3,7 @@
  * a packet socket (AF_PACKET, SOCK_RAW), each at its offset from the start, as written — no
  * ARP, no routing, no checksums touched. One timer is armed at a time, for the next frame due.
  */
-import type { Nanos } from '../emulator/event-queue.js';
+import type { Nanos } from '../stack/uapi/time.js';
 import type { Program, ProgramContext } from './program.js';
 import { AF_PACKET, SOCK_RAW } from '../stack/uapi/socket.js';
 import { errnoName } from '../stack/uapi/errno.js';

@@ -6,9 +6,9 @@
  * bytes in virtual time. After the last response it waits for the server's FIN (the server
  * closes first) before closing its own side.
  */
-import type { TimerHandle } from '../emulator/event-queue.js';
-import { NS_PER_SEC } from '../emulator/event-queue.js';
-import { type SockAddr } from '../stack/socket/sock.js';
+import type { TimerHandle } from '../stack/uapi/time.js';
+import { NS_PER_SEC } from '../stack/uapi/time.js';
+import { type SockAddr } from '../stack/uapi/in.js';
 import { HttpParser, serializeRequest, type HttpEvent, type HttpResponseHead } from './http-message.js';
 import { INDEX_PAGE, patternMismatches, resourceFor } from './http-server.js';
 import type { Program, ProgramContext } from './program.js';

@@ -16,9 +16,9 @@
  * request only after answering the previous one, so pipelined requests wait in TCP's buffer.
  * No Date field: a server without a reliable clock must not send one (RFC 9110 §6.6.1).
  */
-import type { TimerHandle } from '../emulator/event-queue.js';
-import { NS_PER_SEC } from '../emulator/event-queue.js';
-import { type SockAddr } from '../stack/socket/sock.js';
+import type { TimerHandle } from '../stack/uapi/time.js';
+import { NS_PER_SEC } from '../stack/uapi/time.js';
+import { type SockAddr } from '../stack/uapi/in.js';
 import {
   asciiBytes,
   chunkFrame,

@@ -15,9 +15,9 @@
  *
  * Everything runs on the board's virtual clock: durations and end_time are virtual seconds.
  */
-import type { Nanos, TimerHandle } from '../emulator/event-queue.js';
-import { NS_PER_SEC } from '../emulator/event-queue.js';
-import { type SockAddr } from '../stack/socket/sock.js';
+import type { Nanos, TimerHandle } from '../stack/uapi/time.js';
+import { NS_PER_SEC } from '../stack/uapi/time.js';
+import { type SockAddr } from '../stack/uapi/in.js';
 import type { Program, ProgramContext } from './program.js';
 import { AF_INET, SOCK_STREAM } from '../stack/uapi/socket.js';
 import { Errno, errnoName } from '../stack/uapi/errno.js';

@@ -16,7 +16,7 @@
  * Netlink requests to the kernel are handled synchronously (as netlink_unicast to the kernel
  * socket is in Linux), so the acknowledgement is on the socket when sendto returns.
  */
-import { ipToString, prefixMask } from '../stack/core/addr.js';
+import { ipToString, prefixMask } from '../stack/uapi/addr.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
 import { readU16le, readU32le, writeU16le, writeU32, writeU32le } from '../stack/uapi/byte-order.js';
 import { AF_INET, AF_NETLINK, SOCK_DGRAM, SOCK_RAW } from '../stack/uapi/socket.js';

@@ -3,8 +3,8 @@
  * socket (root, CONFIG_INET_RAW) and falls back to an ICMP datagram socket (CONFIG_IP_PING)
  * when raw sockets are not built in; with neither it fails as ping would.
  */
-import { NS_PER_MS, NS_PER_SEC, type Nanos, type TimerHandle } from '../emulator/event-queue.js';
-import { ipToString } from '../stack/core/addr.js';
+import { NS_PER_MS, NS_PER_SEC, type Nanos, type TimerHandle } from '../stack/uapi/time.js';
+import { ipToString } from '../stack/uapi/addr.js';
 import { ipChecksum } from '../stack/wire/checksum.js';
 import type { Program, ProgramContext } from './program.js';
 import { IPPROTO_ICMP } from '../stack/uapi/in.js';

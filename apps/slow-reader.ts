@@ -3,8 +3,8 @@
  * chunk per connection per tick, after an initial pause), so received data piles up in
  * socket buffers — the load that tests tcp_mem and the board's RAM ceiling.
  */
-import type { Nanos } from '../emulator/event-queue.js';
-import { type SockAddr } from '../stack/socket/sock.js';
+import type { Nanos } from '../stack/uapi/time.js';
+import { type SockAddr } from '../stack/uapi/in.js';
 import type { Program, ProgramContext } from './program.js';
 import { AF_INET, SOCK_STREAM } from '../stack/uapi/socket.js';
 import { Errno, errnoName } from '../stack/uapi/errno.js';

@@ -7,15 +7,14 @@
  * iproute2's tcp_show does when inet_show_netlink fails, to reading /proc/net/tcp (PROC_FS);
  * result.source says which it used. With neither, ss exits 1 naming both failures.
  */
-import { ipToString } from '../stack/core/addr.js';
+import { ipToString } from '../stack/uapi/addr.js';
 import { NlWriter, parseNlmsg } from '../stack/uapi/netlink-message.js';
 import { readU32le } from '../stack/uapi/byte-order.js';
-import { inetDiagReqV2, parseInetDiagMsg, type InetDiagMsg } from '../stack/core/sock-diag.js';
+import { inetDiagReqV2, parseInetDiagMsg, type InetDiagMsg, INET_DIAG_MSG_LEN, SOCK_DIAG_BY_FAMILY } from '../stack/uapi/inet-diag.js';
 import type { Program, ProgramContext } from './program.js';
 import {
   NETLINK_SOCK_DIAG, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_DUMP, NLM_F_REQUEST, nlmsgAlign,
 } from '../stack/uapi/netlink.js';
-import { INET_DIAG_MSG_LEN, SOCK_DIAG_BY_FAMILY } from '../stack/uapi/inet-diag.js';
 import { IPPROTO_TCP } from '../stack/uapi/in.js';
 import { errnoName } from '../stack/uapi/errno.js';
 import { AF_NETLINK, SOCK_RAW } from '../stack/uapi/socket.js';

@@ -4,7 +4,7 @@
  * does. The sources are in 198.51.100.0/24 (TEST-NET-2), so the victim's SYN-ACKs go to its
  * gateway and die there.
  */
-import type { Nanos } from '../emulator/event-queue.js';
+import type { Nanos } from '../stack/uapi/time.js';
 import { csumFold, csumPartial, pseudoHeaderSum } from '../stack/wire/checksum.js';
 import type { Program, ProgramContext } from './program.js';
 import { writeU16, writeU32 } from '../stack/uapi/byte-order.js';

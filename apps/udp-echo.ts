@@ -5,8 +5,8 @@
  * Lost datagrams (or a lost fragment, which loses the whole datagram) are sent again after a
  * timeout, a bounded number of times.
  */
-import { NS_PER_SEC, type Nanos, type TimerHandle } from '../emulator/event-queue.js';
-import { ipToString } from '../stack/core/addr.js';
+import { NS_PER_SEC, type Nanos, type TimerHandle } from '../stack/uapi/time.js';
+import { ipToString } from '../stack/uapi/addr.js';
 import type { Program, ProgramContext } from './program.js';
 import { AF_INET, SOCK_DGRAM } from '../stack/uapi/socket.js';
 import { Errno, errnoName } from '../stack/uapi/errno.js';

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { pack } from 'msgpackr';
 import { live, LIVE_SERVICES, type LiveService } from '../live/live-session.js';
 import { DEFAULT_BOARD, DEFAULT_PROFILE } from '../scenarios/inputs.js';
-import { parseIp } from '../stack/core/addr.js';
+import { parseIp } from '../stack/uapi/addr.js';
 import type { TunnelEnd } from '../live/vxlan-port.js';
 import { summarize } from '../traces/report.js';
 import { fail, write } from './output.js';

@@ -15,7 +15,7 @@ import type { Program, ProgramContext } from '../apps/program.js';
 import { UdpEchoServer } from '../apps/udp-echo.js';
 import { World } from '../emulator/world.js';
 import { socketTable } from '../scenarios/socket-table.js';
-import { ipToString } from '../stack/core/addr.js';
+import { ipToString } from '../stack/uapi/addr.js';
 import { inetAddAddress, inetAddRoute } from '../stack/ipv4/devinet.js';
 import { bootBoard, programReservations } from '../scenarios/boot.js';
 import { buildFirmware } from '../scenarios/firmware.js';

@@ -7,7 +7,7 @@
  */
 import type { Program, ProgramContext } from '../apps/program.js';
 import type { TimerHandle } from '../emulator/event-queue.js';
-import type { SockOpt } from '../stack/socket/syscalls.js';
+import type { SockOpt } from '../stack/core/sock.js';
 import type { TcpInfo } from '../stack/ipv4/tcp-sock.js';
 import type { Expr, SyscallSpec } from './script.js';
 import { AF_INET, AF_UNSPEC, SOCK_STREAM } from '../stack/uapi/socket.js';

@@ -13,7 +13,7 @@ import { defineScenario, refuse, type ScenarioRun } from '../api/define-scenario
 import { DhcpClient, type DhcpClientResult, type DhcpLease } from '../apps/dhcp-client.js';
 import { DhcpServer } from '../apps/dhcp-server.js';
 import { NS_PER_SEC } from '../emulator/event-queue.js';
-import { ipToString, parseIp } from '../stack/core/addr.js';
+import { ipToString, parseIp } from '../stack/uapi/addr.js';
 import type { Process } from './process.js';
 import type { ScenarioCheck } from './scenario.js';
 import { LAB_ADDR, LAB_PREFIX } from './static-network.js';

@@ -7,7 +7,7 @@
 import { defineScenario, type ScenarioRun } from '../api/define-scenario.js';
 import { Resolver, type Resolution } from '../apps/dns-resolver.js';
 import { DnsServer, type DnsZone } from '../apps/dns-server.js';
-import { ipToString } from '../stack/core/addr.js';
+import { ipToString } from '../stack/uapi/addr.js';
 import { LAB_DOMAIN } from './dhcp.js';
 import type { ScenarioCheck } from './scenario.js';
 import { LAB_ADDR } from './static-network.js';

@@ -17,7 +17,7 @@ import { HTTP_PORT, HttpServer } from '../apps/http-server.js';
 import { defineScenario, refuse, type ScenarioFigure, type ScenarioRefusal, type ScenarioRun } from '../api/define-scenario.js';
 import type { BoardObservation } from '../api/observe.js';
 import { NS_PER_SEC } from '../emulator/event-queue.js';
-import { ipToString } from '../stack/core/addr.js';
+import { ipToString } from '../stack/uapi/addr.js';
 import { rttStats } from './ping.js';
 import type { ScenarioCheck } from './scenario.js';
 

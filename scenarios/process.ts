@@ -4,6 +4,7 @@
  */
 import type { Program, ProgramContext } from '../apps/program.js';
 import type { EventQueue, TimerHandle } from '../emulator/event-queue.js';
+import { Prng } from '../emulator/prng.js';
 import type { NetStack } from '../stack/net-stack.js';
 import { Syscalls } from '../stack/socket/syscalls.js';
 
@@ -47,6 +48,7 @@ export class Process {
           this.timers.delete(h);
         }
       },
+      random: (seed) => new Prng(seed),
       log: (line) => this.trace.push({ time: this.sim.now, board: this.board, program: this.program.name, line }),
       exit: (code) => this.exit(code),
     };

@@ -11,7 +11,7 @@
  */
 import type { EthernetMac } from '../emulator/ethernet-mac.js';
 import type { Nanos } from '../emulator/event-queue.js';
-import { ipToString } from '../stack/core/addr.js';
+import { ipToString } from '../stack/uapi/addr.js';
 import { TCP_FIN, TCP_RST, TCP_SYN, TcpPacket } from '../stack/wire/tcp-header.js';
 import { IP_MF, IP_OFFSET, Ipv4Packet } from '../stack/wire/ipv4-header.js';
 import { IPPROTO_TCP } from '../stack/uapi/in.js';

@@ -10,7 +10,7 @@ import type { DhcpServer } from '../apps/dhcp-server.js';
 import type { Resolver } from '../apps/dns-resolver.js';
 import type { DnsServer } from '../apps/dns-server.js';
 import { Ping, PING_DEFAULTS } from '../apps/ping.js';
-import { ipToString } from '../stack/core/addr.js';
+import { ipToString } from '../stack/uapi/addr.js';
 import { leaseChecks, leaseFigure, newDhcpClient, startDhcpServer } from './dhcp.js';
 import { LAB_NAME, newResolver, resolvedCheck, startDnsServer } from './dns.js';
 import { rttStats } from './ping.js';

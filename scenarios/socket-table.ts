@@ -10,8 +10,9 @@
  * process memory is not reserved at boot (it is not one of the scenario's programs), but the
  * kernel memory its requests take (the netlink socket, the dump's skb) is the board's.
  */
-import { ipToString } from '../stack/core/addr.js';
-import { parseInetDiagMsg, tcpDiagMsgs, type InetDiagMsg } from '../stack/core/sock-diag.js';
+import { ipToString } from '../stack/uapi/addr.js';
+import { tcpDiagMsgs } from '../stack/ipv4/inet-diag.js';
+import { parseInetDiagMsg, type InetDiagMsg } from '../stack/uapi/inet-diag.js';
 import { ALL_STATES, Ss, ssStateName } from '../apps/ss.js';
 import type { EventQueue } from '../emulator/event-queue.js';
 import type { SocketsReport, SocketRow } from '../traces/report.js';

@@ -15,6 +15,7 @@ import { NetDevice } from './core/netdevice.js';
 import { NeighTable } from './core/neighbour.js';
 import { createSkbAllocator, type SkBuff, type SkbAllocator } from './core/skbuff.js';
 import { Mib } from './core/snmp.js';
+import { ProcNet } from './core/procfs.js';
 import { StmmacDriver } from './drivers/stmmac.js';
 import { Arp } from './ipv4/arp.js';
 import type { Fib } from './ipv4/fib.js';
@@ -37,6 +38,10 @@ import { devQueueXmit, netifReceiveSkb, xmitOne } from './core/dev.js';
 import { Gro } from './core/gro.js';
 import { DevAddrLists } from './core/dev-addr-lists.js';
 import { Igmp } from './ipv4/igmp.js';
+import { ipv4ProcInit } from './ipv4/proc.js';
+import { inetDiagInit } from './ipv4/inet-diag.js';
+import { devinetRtnlInit } from './ipv4/devinet.js';
+import { fibRtnlInit } from './ipv4/fib-frontend.js';
 import { SocketFilters } from './core/filter.js';
 import { PacketSockets } from './packet/af-packet.js';
 import { bootDefaultQdisc, configDefaultQdisc, qdiscCreateDefault } from './sched/sch-api.js';
@@ -75,6 +80,8 @@ export interface InterfaceAddress {
 
 export class NetStack {
   readonly mib = new Mib();
+  /** /proc/net: the files each part of the stack registers at init (read with PROC_FS). */
+  readonly procNet = new ProcNet();
   readonly skbs: SkbAllocator;
   readonly devices: NetDevice[] = [];
   readonly drivers = new Map<number, StmmacDriver>();
@@ -135,7 +142,7 @@ export class NetStack {
     this.ipfrag = new IpFragments(this);
     this.netlink = this.has('NETLINK') ? new Netlink(this) : null;
     this.rtnl = this.netlink && this.has('RTNETLINK') ? new Rtnetlink(this, this.netlink) : null;
-    this.sockDiag = this.netlink && this.has('INET_DIAG') ? new SockDiag(this, this.netlink) : null;
+    this.sockDiag = this.netlink && this.has('INET_DIAG') ? new SockDiag(this.netlink) : null;
     // genl_init: NETLINK_GENERIC and nlctrl come with netlink; ethnl_init registers "ethtool".
     this.genl = this.netlink ? new Genetlink(this.netlink) : null;
     if (this.genl && this.has('ETHTOOL_NETLINK')) registerEthtoolNetlink(this, this.genl);
@@ -143,6 +150,12 @@ export class NetStack {
     this.packet = this.has('PACKET') ? new PacketSockets(this) : null;
     // Last, so its random stream is split off after every other component's.
     this.igmp = this.has('IP_MULTICAST') ? new Igmp(this) : null;
+    ipv4ProcInit(this);
+    if (this.sockDiag) inetDiagInit(this, this.sockDiag);
+    if (this.rtnl) {
+      devinetRtnlInit(this, this.rtnl);
+      fibRtnlInit(this, this.rtnl);
+    }
   }
 
   /** A kernel timer expired: charge its dispatch (run_timer_softirq) to the CPU. */

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { NS_PER_MS } from '../emulator/event-queue.js';
 import type { FrameDirection } from '../emulator/ethernet-mac.js';
 import { liveObjectBytes } from '../scenarios/boot.js';
-import { type SockaddrLl } from '../stack/packet/af-packet.js';
+import { type SockaddrLl } from '../stack/uapi/if-packet.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
 import {
   bootPair, drain, DUT_IP, ethFrame, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle,

@@ -99,11 +99,33 @@ describe('sock_diag over netlink (full profile)', () => {
     expect(le32(r.data, 16) | 0).toBe(-2); // -ENOENT
   });
 
+  it('a family with no registered handler is ENOENT, one at or past AF_MAX (46) EINVAL, a body shorter than sock_diag_req EINVAL', () => {
+    // Linux 6.1 net/core/sock_diag.c, __sock_diag_cmd: nlmsg_len < sizeof(sock_diag_req) (2)
+    // → -EINVAL; sdiag_family >= AF_MAX → -EINVAL; sock_diag_handlers[family] NULL → -ENOENT.
+    const p = bootPair({ dutBoard: 'quark-4m', dutProfile: 'full' });
+    const fd = p.dutSys.socket(AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG);
+    const errorOf = (m: Uint8Array): number => {
+      p.dutSys.sendto(fd, m, { addr: 0, port: 0 });
+      const r = p.dutSys.recvfrom(fd) as { data: Uint8Array };
+      expect(r.data[4]).toBe(2); // NLMSG_ERROR
+      return le32(r.data, 16) | 0;
+    };
+    const inet6 = request(6, 0xfff);
+    inet6[16] = 10; // AF_INET6: not built, so nobody registered it
+    expect(errorOf(inet6)).toBe(-Errno.ENOENT);
+    const past = request(6, 0xfff);
+    past[16] = 46;
+    expect(errorOf(past)).toBe(-Errno.EINVAL);
+    const short = new Uint8Array(17); // nlmsghdr and one byte of body
+    short.set([17, 0, 0, 0, 20, 0, 0x01, 0x03, 8, 0, 0, 0, 0, 0, 0, 0, 2]);
+    expect(errorOf(short)).toBe(-Errno.EINVAL);
+  });
+
   it('the board ss program prints what the dump holds', () => {
     const p = boardWithConnection('full');
     const ss = new Ss();
     const lines: string[] = [];
-    ss.start({ sys: p.dutSys, now: () => p.world.sim.now, after: () => { throw new Error('no timers'); }, cancel: () => {}, log: (l) => lines.push(l), exit: () => {} });
+    ss.start({ sys: p.dutSys, now: () => p.world.sim.now, after: () => { throw new Error('no timers'); }, cancel: () => {}, random: () => { throw new Error('no random'); }, log: (l) => lines.push(l), exit: () => {} });
     expect(ss.exitCode).toBe(0);
     expect(lines[0]).toMatch(/^State\s+Recv-Q\s+Send-Q/);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0]).sort()).toEqual(['ESTAB', 'LISTEN']);
@@ -119,7 +141,7 @@ describe('without INET_DIAG the family is not offered', () => {
     try {
       const p = boardWithConnection(frag);
       const ss = new Ss();
-      ss.start({ sys: p.dutSys, now: () => 0, after: () => { throw new Error('no timers'); }, cancel: () => {}, log: () => {}, exit: () => {} });
+      ss.start({ sys: p.dutSys, now: () => 0, after: () => { throw new Error('no timers'); }, cancel: () => {}, random: () => { throw new Error('no random'); }, log: () => {}, exit: () => {} });
       expect(ss.exitCode).toBe(0);
       expect(ss.result.source).toBe('/proc/net/tcp');
       expect(ss.result.fallbackReason).toMatch(/EPROTONOSUPPORT/);
@@ -138,7 +160,7 @@ describe('without INET_DIAG the family is not offered', () => {
       expect(p.dutSys.socket(AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG)).toBe(-Errno.EPROTONOSUPPORT);
       expect(p.dutSys.socket(AF_NETLINK, SOCK_RAW, 0)).toBeGreaterThanOrEqual(0); // NETLINK_ROUTE still there
       const ss = new Ss();
-      ss.start({ sys: p.dutSys, now: () => 0, after: () => { throw new Error('no timers'); }, cancel: () => {}, log: () => {}, exit: () => {} });
+      ss.start({ sys: p.dutSys, now: () => 0, after: () => { throw new Error('no timers'); }, cancel: () => {}, random: () => { throw new Error('no random'); }, log: () => {}, exit: () => {} });
       expect(ss.exitCode).toBe(1);
       expect(ss.result.error).toMatch(/EPROTONOSUPPORT/);
     } finally {

@@ -5,20 +5,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tsSources } from './helpers/sources.js';
 import { Errno } from '../stack/uapi/errno.js';
 
 const root = join(import.meta.dirname, '..');
 const uapiDir = join(root, 'stack', 'uapi');
 const SKIP = new Set(['node_modules', 'dist', '.git', 'uapi']);
 
-function sources(dir: string, out: string[] = []): string[] {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    if (e.isDirectory()) {
-      if (!SKIP.has(e.name) && !e.name.startsWith('.')) sources(join(dir, e.name), out);
-    } else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(join(dir, e.name));
-  }
-  return out;
-}
+const sources = (dir: string): string[] => tsSources(dir, SKIP);
 
 /** Every name a uapi module exports as a constant, and every errno name. */
 function uapiNames(): Set<string> {

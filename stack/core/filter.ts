@@ -17,7 +17,7 @@
  */
 import type { NetStack } from '../net-stack.js';
 import type { Prng } from '../../emulator/prng.js';
-import type { Sock } from '../socket/sock.js';
+import type { Sock } from './sock.js';
 import { bpfRun, bpfStats, isAncillary, type BpfPacket } from './bpf-interpreter.js';
 import type { SkBuff } from './skbuff.js';
 import { ETH_HLEN } from '../uapi/if-ether.js';

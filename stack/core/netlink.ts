@@ -15,9 +15,8 @@
 import type { SlabCache } from './kmem.js';
 import { allocSkb, type SkBuff } from './skbuff.js';
 import type { NetStack } from '../net-stack.js';
-import { Sock, type SockAddr } from '../socket/sock.js';
-import type { SockMemory } from '../socket/socket-table.js';
-import type { Datagram, DatagramSock } from '../socket/syscalls.js';
+import { Sock, type Datagram, type DatagramSock, type SockMemory } from './sock.js';
+import type { SockAddr } from '../uapi/in.js';
 import { NlWriter, parseNlmsg, type NlmsgHeader } from '../uapi/netlink-message.js';
 import { writeU32le } from '../uapi/byte-order.js';
 import {

@@ -2,7 +2,7 @@
  * eth_type_trans: how this interface classifies a received frame (skb->pkt_type). The header
  * itself is in wire/ethernet-header.ts, its constants in uapi/if-ether.ts.
  */
-import { BROADCAST_MAC } from '../core/addr.js';
+import { BROADCAST_MAC } from '../uapi/addr.js';
 import type { EthernetFrame } from '../wire/ethernet-header.js';
 import { PACKET_BROADCAST, PACKET_HOST, PACKET_MULTICAST, PACKET_OTHERHOST } from '../uapi/if-packet.js';
 

@@ -1,8 +1,9 @@
 /**
  * ARP (net/ipv4/arp.c): answers requests for our addresses, learns senders, resolves next
- * hops through the neighbour table, and announces an address with gratuitous ARP.
+ * hops through the neighbour table, and announces an address with gratuitous ARP; and
+ * /proc/net/arp (arp_seq_show).
  */
-import { BROADCAST_MAC, ZERO_MAC } from '../core/addr.js';
+import { BROADCAST_MAC, ZERO_MAC } from '../uapi/addr.js';
 import type { NetDevice } from '../core/netdevice.js';
 import { NeighTable, type Neighbour } from '../core/neighbour.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
@@ -11,6 +12,7 @@ import type { NetStack } from '../net-stack.js';
 import { ARP_LEN, ARPOP_REPLY, ARPOP_REQUEST, emitArp, parseArp, type ArpRepr } from '../wire/arp-header.js';
 import { ETH_P_ARP, ETH_P_IP } from '../uapi/if-ether.js';
 import { PACKET_OTHERHOST } from '../uapi/if-packet.js';
+import { left } from '../core/procfs.js';
 
 export class Arp {
   readonly table: NeighTable;
@@ -86,4 +88,17 @@ export class Arp {
 
 function n2dev(stack: NetStack, skb: SkBuff): NetDevice | undefined {
   return stack.device(skb.ifindex);
+}
+
+/** arp_seq_show: every neighbour, ATF_COM (0x2) once its address is valid. */
+export function arpSeqShow(stack: NetStack): string {
+  let out = 'IP address       HW type     Flags       HW address            Mask     Device\n';
+  for (const n of stack.neigh.entries.values()) {
+    const valid = n.state === 'REACHABLE' || n.state === 'STALE' || n.state === 'DELAY' || n.state === 'PROBE';
+    const ha = Array.from(n.hwAddr ?? new Uint8Array(6), (b) => b.toString(16).padStart(2, '0')).join(':');
+    const ip = `${n.addr >>> 24}.${(n.addr >>> 16) & 255}.${(n.addr >>> 8) & 255}.${n.addr & 255}`;
+    const devName = stack.device(n.ifindex)?.name ?? '*';
+    out += `${left(ip, 16)} 0x${left((1).toString(16), 10)}0x${left((valid ? 2 : 0).toString(16), 10)}${left(ha, 17)}     *        ${devName}\n`;
+  }
+  return out;
 }

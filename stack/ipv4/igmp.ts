@@ -28,6 +28,7 @@ import type { Prng } from '../../emulator/prng.js';
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, type SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
+import { beHex, clockT, hex } from '../core/procfs.js';
 import {
   emitIgmp, emitIgmpv3Record, emitIgmpv3ReportHeader, finishIgmpv3Report, IGMP_HLEN,
   IGMP_HOST_LEAVE_MESSAGE, IGMP_HOST_MEMBERSHIP_QUERY, IGMP_HOST_MEMBERSHIP_REPORT,
@@ -46,8 +47,6 @@ import { IPPROTO_IGMP } from '../uapi/in.js';
 /** CONFIG_HZ of the calibrated builds (calibration `configs`: HZ_250): IGMP's timers run in jiffies. */
 const HZ = 250;
 const JIFFY_NS = NS_PER_SEC / HZ;
-/** USER_HZ: /proc shows timers in clock ticks of 10 ms. */
-const USER_HZ = 100;
 
 const IGMP_QUERY_INTERVAL = 125 * HZ;
 const IGMP_QUERY_RESPONSE_INTERVAL = 10 * HZ;
@@ -800,8 +799,8 @@ export class Igmp {
       const v = this.querierVersion(dev);
       out += `${dev.ifindex}\t${dev.name.padEnd(10)}: ${String(inDev.mcList.length).padStart(5)} ${`V${v}`.padStart(7)}\n`;
       for (const im of inDev.mcList) {
-        const left = im.tmRunning && im.timer ? Math.max(0, Math.floor(((im.timer.at - this.now) * USER_HZ) / NS_PER_SEC)) : 0;
-        out += `\t\t\t\t${hex8(leBe32(im.multiaddr))} ${String(im.users).padStart(5)} ${im.tmRunning ? 1 : 0}:${hex8(left)}\t\t${im.reporter ? 1 : 0}\n`;
+        const left = im.tmRunning && im.timer ? clockT(im.timer.at - this.now) : 0;
+        out += `\t\t\t\t${beHex(im.multiaddr)} ${String(im.users).padStart(5)} ${im.tmRunning ? 1 : 0}:${hex(left, 8)}\t\t${im.reporter ? 1 : 0}\n`;
       }
     }
     return out;
@@ -822,11 +821,3 @@ function intValue(v: number | Uint8Array): number | null {
   return null;
 }
 
-/** A network-order address read as a host integer on little-endian i386 (what %08X of a __be32 prints). */
-export function leBe32(addr: number): number {
-  return (((addr & 0xff) << 24) | (((addr >>> 8) & 0xff) << 16) | (((addr >>> 16) & 0xff) << 8) | (addr >>> 24)) >>> 0;
-}
-
-function hex8(n: number): string {
-  return (n >>> 0).toString(16).toUpperCase().padStart(8, '0');
-}

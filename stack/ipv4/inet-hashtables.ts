@@ -33,6 +33,14 @@ export function ehashRemove(t: TcpTable, sk: TcpSock): void {
   if (byLocal.size === 0) t.ehashIndex.delete(rkey);
 }
 
+/** inet_put_port: a bound socket is freed; its explicit local port is one owner lighter. */
+export function inetPutPort(t: TcpTable, sk: TcpSock): void {
+  const n = sk.lport ? t.boundPorts.get(sk.lport) : undefined;
+  if (n === undefined) return;
+  if (n <= 1) t.boundPorts.delete(sk.lport);
+  else t.boundPorts.set(sk.lport, n - 1);
+}
+
 /** The established socket for a 4-tuple, if any. */
 export function lookupEstablished(t: TcpTable, laddr: number, lport: number, raddr: number, rport: number): TcpSock | undefined {
   return t.ehashIndex.get(raddr * 65536 + rport)?.get(laddr * 65536 + lport);

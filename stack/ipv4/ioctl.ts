@@ -14,15 +14,14 @@
  * dev_ioctl. Changes go through devinet.ts, as the rtnetlink path does; stack.configStats.ioctl
  * counts each configuration request handled here.
  */
-import { prefixMask } from '../core/addr.js';
+import { prefixMask } from '../uapi/addr.js';
 import type { NetDevice } from '../core/netdevice.js';
 import type { NetStack } from '../net-stack.js';
 import { NetlinkSock } from '../core/netlink.js';
-import type { Sock } from '../socket/sock.js';
+import type { Sock } from '../core/sock.js';
 import { UdpSock } from './udp-socket.js';
 import { inetAddAddress, inetAddRoute, inetDelAddress, inetDelRoute } from './devinet.js';
-import { readU16le, readU32le, writeU16le, writeU32le } from '../uapi/byte-order.js';
-import { readU32, writeU32 } from '../uapi/byte-order.js';
+import { readU16le, readU32le, writeU16le, writeU32le, readU32, writeU32 } from '../uapi/byte-order.js';
 import {
   SIOCADDRT, SIOCDELRT, SIOCGIFADDR, SIOCGIFBRDADDR, SIOCGIFFLAGS, SIOCGIFHWADDR, SIOCGIFINDEX,
   SIOCGIFMTU, SIOCGIFNAME, SIOCGIFNETMASK, SIOCINQ, SIOCOUTQ, SIOCSIFADDR, SIOCSIFBRDADDR,

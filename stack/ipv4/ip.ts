@@ -13,7 +13,7 @@
  * (ip_mc_output). IpExt counts InMcastPkts/OutMcastPkts and their octets.
  */
 import type { Prng } from '../../emulator/prng.js';
-import { BROADCAST_MAC } from '../core/addr.js';
+import { BROADCAST_MAC } from '../uapi/addr.js';
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import { IP_EXT_MIB, IP_MIB, type MibGroup, type MibNames } from '../core/snmp.js';

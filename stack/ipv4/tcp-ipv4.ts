@@ -3,6 +3,7 @@
  * tcp_v4_rcv's demultiplexing to established, timewait, request and listening sockets, the
  * listen path with its SYN queue and SYN cookies, the handshake that makes a child socket for
  * accept(), and ICMP errors (tcp_v4_err). Established sockets go on to tcp-input.ts.
+ * /proc/net/tcp (tcp4_seq_show) is here too, as in Linux.
  */
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
@@ -29,7 +30,11 @@ import {
 } from './tcp-minisocks.js';
 import { routeIfindex, sendResetFor, transmit, wscaleFor } from './tcp-output.js';
 import type { TcpTable } from './tcp.js';
-import type { TcpSock } from './tcp-sock.js';
+import { TCP_STATE, type TcpSock } from './tcp-sock.js';
+import { TCP_INFINITE_SSTHRESH } from './tcp-cong.js';
+import type { NetStack } from '../net-stack.js';
+import { beHex, clockT, hex, padLine, right } from '../core/procfs.js';
+
 /** secure_tcp_seq: a keyed hash of the 4-tuple plus a clock ticking every 64 ns. */
 export function initialSeq(t: TcpTable, laddr: number, lport: number, raddr: number, rport: number): number {
   const h = cookieInitSequence(t.secret, laddr, raddr, lport, rport, 0, 0, 0);
@@ -388,4 +393,58 @@ export function icmpError(t: TcpTable, inner: Ipv4Repr, bytes: Uint8Array, off: 
     t.mib['AttemptFails']!++;
     t.destroy(sk, errno);
   } else sk.errSoft = errno; // sk_err_soft: reported only if the connection later times out
+}
+
+/** TCP_ATO_MIN (HZ/25): the delayed-ACK timeout an established socket starts with. */
+const TCP_ATO_MIN_NS = 40_000_000;
+
+/**
+ * tcp4_seq_show: listening sockets, then connections, half-open requests and TIME_WAIT socks,
+ * each row padded to 149 characters. Linux walks its hash buckets; the model has no bucket
+ * order, so listeners go by port and the rest in the order they were made. The socket's
+ * inode number is the RAM address of its socket_alloc (unique while it lives); the kernel
+ * pointer column (%pK) is the struct sock's RAM address.
+ */
+export function tcp4SeqShow(stack: NetStack): string {
+  let out = padLine('  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode', 149);
+  const t = stack.tcp;
+  if (!t) return out;
+  const now = stack.sim.now;
+  let sl = 0;
+  const row = (s: string): void => {
+    out += padLine(`${right(sl++, 4)}: ${s}`, 149);
+  };
+  const addrs = (laddr: number, lport: number, raddr: number, rport: number): string => `${beHex(laddr)}:${hex(lport, 4)} ${beHex(raddr)}:${hex(rport, 4)}`;
+  const sockRow = (sk: TcpSock): void => {
+    const listen = sk.state === 'LISTEN';
+    const last = sk.writeQueue[sk.writeQueue.length - 1];
+    const txQueue = listen || !last ? 0 : (last.end - sk.sndUna) >>> 0;
+    const rxQueue = listen ? sk.acceptQueue.length : sk.receiveQueue.reduce((n, skb) => n + skb.len, 0);
+    let tr = 0;
+    let when = 0;
+    const pending = (h: { at: number; cancelled: boolean } | null): boolean => h !== null && !h.cancelled;
+    if (pending(sk.rtxTimer)) [tr, when] = [1, sk.rtxTimer!.at - now];
+    else if (pending(sk.persistTimer)) [tr, when] = [4, sk.persistTimer!.at - now];
+    else if (pending(sk.keepaliveTimer)) [tr, when] = [2, sk.keepaliveTimer!.at - now];
+    const ssthresh = listen ? sk.fastOpenQlen : sk.ssthresh >= TCP_INFINITE_SSTHRESH ? -1 : sk.ssthresh;
+    const ato = listen ? 0 : clockT(TCP_ATO_MIN_NS);
+    row(
+      `${addrs(sk.laddr, sk.lport, sk.raddr, sk.rport)} ${hex(TCP_STATE[sk.state], 2)} ${hex(txQueue, 8)}:${hex(rxQueue, 8)} ` +
+        `${hex(tr, 2)}:${hex(clockT(when), 8)} ${hex(sk.retransmits, 8)} ${right(0, 5)} ${right(sk.probesOut, 8)} ${sk.socketAddr} 1 ` +
+        `${sk.skAddr.toString(16).padStart(8, '0')} ${clockT(sk.rto)} ${ato} ${sk.quickAcks << 1} ${sk.cwnd} ${ssthresh}`,
+    );
+  };
+  for (const port of [...t.listeners.keys()].sort((a, b) => a - b)) sockRow(t.listeners.get(port)!);
+  for (const sk of t.ehash.values()) sockRow(sk);
+  for (const req of t.requests.values()) {
+    // get_openreq4: SYN_RECV, the SYN-ACK timer, no inode, reference count 0.
+    const when = req.timer && !req.timer.cancelled ? req.timer.at - now : 0;
+    row(`${addrs(req.laddr, req.lport, req.raddr, req.rport)} 03 00000000:00000000 01:${hex(clockT(when), 8)} ${hex(req.retries, 8)} ${right(0, 5)} ${right(0, 8)} 0 0 ${req.addr.toString(16).padStart(8, '0')}`);
+  }
+  for (const tw of t.timewait.values()) {
+    // get_timewait4_sock: timer 3 (the TIME_WAIT timer), reference count 3 as inet_twsk_hashdance leaves it.
+    const when = tw.timer && !tw.timer.cancelled ? tw.timer.at - now : 0;
+    row(`${addrs(tw.laddr, tw.lport, tw.raddr, tw.rport)} 06 00000000:00000000 03:${hex(clockT(when), 8)} 00000000 ${right(0, 5)} ${right(0, 8)} 0 3 ${tw.addr.toString(16).padStart(8, '0')}`);
+  }
+  return out;
 }

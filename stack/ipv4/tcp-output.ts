@@ -5,7 +5,7 @@
  */
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
-import { skMemDefault } from '../socket/sock.js';
+import { skMemDefault } from '../core/sock.js';
 import {
   emitTcp, optionsLength, seqGt, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN,
   type SackBlock, type TcpOptions, type TcpRepr,

@@ -11,8 +11,8 @@
 import type { Timer, TimerHandle } from '../../emulator/event-queue.js';
 import type { SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
-import { Sock } from '../socket/sock.js';
-import type { SockMemory } from '../socket/socket-table.js';
+import { Sock } from '../core/sock.js';
+import type { SockMemory } from '../core/sock.js';
 import type { TcpTable } from './tcp.js';
 import { TcpCaState, type TcpCongestionOps } from './tcp-cong.js';
 import { tcpCaFind } from './tcp-cong-list.js';
@@ -30,6 +30,12 @@ export type TcpState =
   | 'CLOSING'
   | 'LAST_ACK'
   | 'TIME_WAIT';
+
+/** TCP_ESTABLISHED … TCP_NEW_SYN_RECV (include/net/tcp_states.h), as /proc/net/tcp's st column. */
+export const TCP_STATE: Readonly<Record<TcpState, number>> = {
+  ESTABLISHED: 1, SYN_SENT: 2, SYN_RECV: 3, FIN_WAIT1: 4, FIN_WAIT2: 5, TIME_WAIT: 6, CLOSED: 7, CLOSE_WAIT: 8,
+  LAST_ACK: 9, LISTEN: 10, CLOSING: 11,
+};
 
 /** A segment in the write queue: its skb holds the payload; headers are built on each send. */
 export interface TxSeg {

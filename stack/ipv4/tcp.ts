@@ -1,10 +1,11 @@
 /**
  * TCP's tables and the socket calls (net/ipv4/tcp.c, af_inet.c): socket creation, bind,
- * listen, accept, connect, sendmsg, recvmsg, shutdown and close, the state changes they share
- * with the receive path (establishment, reset, tcp_done), and the per-socket buffer rules
- * (receive scheduling and pruning, send-buffer growth) on top of the protocol's memory
- * (core/sock-mem.ts). The receive demultiplexing and listen path are in tcp-ipv4.ts, the
- * timers in tcp-timer.ts, Fast Open in tcp-fastopen.ts.
+ * connect, sendmsg, recvmsg, shutdown and close, the state changes they share with the
+ * receive path (establishment, reset, tcp_done), and the per-socket buffer rules (receive
+ * scheduling and pruning, send-buffer growth) on top of the protocol's memory
+ * (core/sock-mem.ts). Listen, accept and the listener's close are in inet-connection-sock.ts,
+ * the receive demultiplexing and listen path in tcp-ipv4.ts, the timers in tcp-timer.ts, Fast
+ * Open in tcp-fastopen.ts.
  */
 import type { Gfp, SlabCache } from '../core/kmem.js';
 import { cacheAlign } from '../core/kmem.js';
@@ -13,13 +14,14 @@ import type { MibGroup } from '../core/snmp.js';
 import type { SkbDropReason } from '../core/dropreason.js';
 import { ProtoMemory, SK_MEMORY_PCPU_RESERVE } from '../core/sock-mem.js';
 import type { NetStack } from '../net-stack.js';
-import { type SockAddr } from '../socket/sock.js';
-import { ehashAdd, ehashRemove, pickPort } from './inet-hashtables.js';
+import { type SockAddr, IPPROTO_TCP } from '../uapi/in.js';
+import { ehashAdd, ehashRemove, inetPutPort, pickPort } from './inet-hashtables.js';
+import { inetCskGetPort, inetCskListenStop } from './inet-connection-sock.js';
 import { tcpInitCongestionControl } from './tcp-cong.js';
 import { TCP_CONG_LIST } from './tcp-cong-list.js';
 import { sendFastOpenSyn } from './tcp-fastopen.js';
 import { TCP_ACK, TCP_RST } from '../wire/tcp-header.js';
-import { dropRequest, icmpError, initialSeq, receive } from './tcp-ipv4.js';
+import { icmpError, initialSeq, receive } from './tcp-ipv4.js';
 import { cachedFastOpenCookie, TcpMetrics } from './tcp-metrics.js';
 import { tcpTimewaitStateProcess, type RequestSock, type TimewaitProcess, type TimewaitSock } from './tcp-minisocks.js';
 import { freeWindow, initConnection, sendAck, sendControl, transmitSeg, writeXmit } from './tcp-output.js';
@@ -29,7 +31,6 @@ import {
 } from './tcp-sysctl.js';
 import { armFinWait2, armKeepalive } from './tcp-timer.js';
 import { Errno } from '../uapi/errno.js';
-import { IPPROTO_TCP } from '../uapi/in.js';
 
 /** Buffer's native copy, applied to plain Uint8Arrays: a memcpy with no view allocated. */
 const copyBytes = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
@@ -66,7 +67,8 @@ export class TcpTable {
   readonly listeners = new Map<number, TcpSock>();
   readonly requests = new Map<string, RequestSock>();
   readonly timewait = new Map<string, TimewaitSock>();
-  private readonly boundPorts = new Map<number, number>();
+  /** Sockets bound to each explicit local port (the bind hash's owners), for inet_csk_get_port. */
+  readonly boundPorts = new Map<number, number>();
   readonly rng;
   readonly secret: number;
   /** tcp_prot's memory: tcp_memory_allocated against tcp_mem, through the per-CPU reserve. */
@@ -268,31 +270,10 @@ export class TcpTable {
   bind(sk: TcpSock, addr: SockAddr): number {
     if (sk.lport !== 0) return -Errno.EINVAL;
     if (addr.addr !== 0 && !this.stack.isLocalAddress(addr.addr)) return -Errno.EADDRNOTAVAIL;
-    if (addr.port !== 0 && (this.listeners.has(addr.port) || (this.boundPorts.get(addr.port) ?? 0) > 0)) return -Errno.EADDRINUSE;
+    if (addr.port !== 0 && !inetCskGetPort(this, addr.port)) return -Errno.EADDRINUSE;
     sk.laddr = addr.addr;
     sk.lport = addr.port;
-    if (addr.port) this.boundPorts.set(addr.port, (this.boundPorts.get(addr.port) ?? 0) + 1);
     return 0;
-  }
-
-  listen(sk: TcpSock, backlog: number): number {
-    if (sk.state !== 'CLOSED' && sk.state !== 'LISTEN') return -Errno.EINVAL;
-    if (sk.lport === 0) return -Errno.EINVAL;
-    // inet_listen: sk_max_ack_backlog is the backlog as given (capped at somaxconn), 0 included.
-    sk.backlog = Math.max(0, Math.min(backlog, this.sysctl.somaxconn));
-    if (sk.state === 'LISTEN') return 0;
-    sk.state = 'LISTEN';
-    this.listeners.set(sk.lport, sk);
-    return 0;
-  }
-
-  accept(sk: TcpSock): TcpSock | number {
-    if (sk.state !== 'LISTEN') return -Errno.EINVAL;
-    const child = sk.acceptQueue.shift();
-    if (!child) return -Errno.EAGAIN;
-    if (child.passiveFastOpen) sk.fastOpenPending = Math.max(0, sk.fastOpenPending - 1);
-    child.parent = null;
-    return child;
   }
 
   connect(sk: TcpSock, addr: SockAddr): number {
@@ -519,17 +500,7 @@ export class TcpTable {
     sk.onError = null;
     switch (sk.state) {
       case 'LISTEN':
-        this.listeners.delete(sk.lport);
-        for (const [key, req] of [...this.requests]) if (req.listener === sk) dropRequest(this, key, req);
-        // inet_csk_listen_stop: children nobody accepted are reset and forgotten (orphaned, so
-        // destroying them frees them: no file will ever close them).
-        for (const child of sk.acceptQueue.splice(0)) {
-          if (child.state !== 'CLOSED') sendControl(child, TCP_RST | TCP_ACK);
-          child.closed = true;
-          child.orphan = true;
-          this.destroy(child, 0);
-        }
-        this.destroy(sk, 0);
+        inetCskListenStop(this, sk);
         return;
       case 'CLOSED':
       case 'SYN_SENT':
@@ -615,11 +586,7 @@ export class TcpTable {
     if (!this.all.has(sk)) return;
     this.all.delete(sk);
     sk.purgeReceiveQueue();
-    if (sk.lport && this.boundPorts.has(sk.lport)) {
-      const n = this.boundPorts.get(sk.lport)! - 1;
-      if (n <= 0) this.boundPorts.delete(sk.lport);
-      else this.boundPorts.set(sk.lport, n);
-    }
+    inetPutPort(this, sk);
     this.stack.sockets.free(this.sockCache, sk.mem);
   }
 }

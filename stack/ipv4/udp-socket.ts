@@ -7,9 +7,9 @@
  * datagrams must be addressed to; 0 for any) and `saddr` is inet_saddr (the source used when
  * sending; 0 to choose per datagram). They differ when the socket is bound to a broadcast address.
  */
-import { Sock, type SockAddr } from '../socket/sock.js';
-import type { SockMemory } from '../socket/socket-table.js';
-import type { Datagram, DatagramSock, SockOpt } from '../socket/syscalls.js';
+import { Sock } from '../core/sock.js';
+import { type SockAddr } from '../uapi/in.js';
+import type { SockMemory, Datagram, DatagramSock, SockOpt } from '../core/sock.js';
 import type { NetStack } from '../net-stack.js';
 import type { UdpTable } from './udp.js';
 import type { IpMcSocklist } from './igmp.js';

@@ -10,6 +10,8 @@
  * socket's receive buffer (full: RcvbufErrors and InErrors). Linux verifies the checksum of a
  * datagram that has a socket lazily, at recvmsg; quarklab verifies it before queueing, which
  * counts the same and keeps a corrupt datagram from holding receive-buffer memory.
+ *
+ * /proc/net/udp (udp4_seq_show) is here too, as in Linux.
  */
 import type { Prng } from '../../emulator/prng.js';
 import { udpHashSize, type HashSize } from '../core/hash-sizing.js';
@@ -19,14 +21,14 @@ import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { MibGroup, MibNames } from '../core/snmp.js';
 import type { NetStack } from '../net-stack.js';
-import { type SockAddr } from '../socket/sock.js';
+import { type SockAddr, IPPROTO_UDP } from '../uapi/in.js';
 import { isMulticast } from './ip.js';
 import { type Ipv4Repr } from '../wire/ipv4-header.js';
 import { emitUdp, parseUdp, UDP_HLEN, UDP_MAX_PAYLOAD, udpChecksumOk } from '../wire/udp-header.js';
 import { UdpSock } from './udp-socket.js';
 import { readU16 } from '../uapi/byte-order.js';
 import { Errno } from '../uapi/errno.js';
-import { IPPROTO_UDP } from '../uapi/in.js';
+import { beHex, hex, padLine, right } from '../core/procfs.js';
 
 /** /proc/net/snmp's Udp line in Linux 6.1. */
 export const UDP_MIB = ['InDatagrams', 'NoPorts', 'InErrors', 'OutDatagrams', 'RcvbufErrors', 'SndbufErrors', 'InCsumErrors', 'IgnoredMulti', 'MemErrors'] as const;
@@ -477,4 +479,23 @@ export class UdpTable {
     if (!sk.recverr && (!hard || !sk.connected)) return;
     sk.reportError(err);
   }
+}
+
+/**
+ * udp4_seq_show: every socket in the port hash, its hash slot first (Linux prints the bucket,
+ * not a sequence number), state 07 (TCP_CLOSE) or 01 when connected, the bytes charged to
+ * its send and receive buffers, its drops; each row padded to 127 characters.
+ */
+export function udp4SeqShow(stack: NetStack): string {
+  let out = padLine('   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops', 127);
+  for (const { slot, sk } of stack.udp?.hashed() ?? []) {
+    const peer = sk.peer;
+    out += padLine(
+      `${right(slot, 5)}: ${beHex(sk.boundAddr)}:${hex(sk.boundPort, 4)} ${beHex(peer?.addr ?? 0)}:${hex(peer?.port ?? 0, 4)} ` +
+        `${hex(peer ? 1 : 7, 2)} ${hex(sk.wmemAlloc, 8)}:${hex(sk.rmemAlloc, 8)} 00:00000000 00000000 ${right(0, 5)} ${right(0, 8)} ` +
+        `${sk.socketAddr} 2 ${sk.skAddr.toString(16).padStart(8, '0')} ${sk.drops}`,
+      127,
+    );
+  }
+  return out;
 }

@@ -25,35 +25,18 @@ import type { NetDevice } from '../core/netdevice.js';
 import { skbPacket } from '../core/filter.js';
 import { allocSkb, type SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
-import { Sock, type SockAddr } from '../socket/sock.js';
-import type { SockMemory } from '../socket/socket-table.js';
-import type { Datagram, DatagramSock, SockOpt } from '../socket/syscalls.js';
+import { Sock } from '../core/sock.js';
+import { type SockAddr } from '../uapi/in.js';
+import type { SockMemory, Datagram, DatagramSock, SockOpt } from '../core/sock.js';
 import { PacketRing, PacketRingView } from './packet-ring.js';
 import { ETH_HLEN, ETH_P_ALL, ETH_ZLEN } from '../uapi/if-ether.js';
 import { emitEthernet } from '../wire/ethernet-header.js';
 import { AF_PACKET, SOCK_DGRAM, SOCK_RAW } from '../uapi/socket.js';
 import {
-  PACKET_OUTGOING, TPACKET2_HDRLEN, TPACKET_V2, TP_STATUS_LOSING, tpacketAlign, type TpacketReq,
+  isSockaddrLl, PACKET_OUTGOING, TPACKET2_HDRLEN, TPACKET_V2, TP_STATUS_LOSING, tpacketAlign, type SockaddrLl, type TpacketReq,
 } from '../uapi/if-packet.js';
 import { ARPHRD_ETHER } from '../uapi/if-arp.js';
 import { Errno } from '../uapi/errno.js';
-
-/** struct sockaddr_ll as a plain object (protocol in host order). */
-export interface SockaddrLl {
-  /** sll_family: AF_PACKET (may be left out). */
-  family?: number;
-  protocol: number;
-  ifindex: number;
-  hatype?: number;
-  pkttype?: number;
-  halen?: number;
-  /** sll_addr: the destination when sending on SOCK_DGRAM; the source in what is received. */
-  addr?: Uint8Array;
-}
-
-export function isSockaddrLl(a: SockAddr | SockaddrLl): a is SockaddrLl {
-  return typeof a === 'object' && a !== null && 'ifindex' in a;
-}
 
 /** getsockopt(PACKET_STATISTICS): tpacket_stats. */
 export interface PacketStatistics {

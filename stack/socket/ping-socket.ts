@@ -9,9 +9,9 @@ import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import { emitIcmp, ICMP_ECHO, ICMP_HLEN, type IcmpRepr } from '../wire/icmp-header.js';
 import { type Ipv4Repr } from '../wire/ipv4-header.js';
 import type { NetStack } from '../net-stack.js';
-import { Sock, type SockAddr } from './sock.js';
-import type { SockMemory } from './socket-table.js';
-import { IPPROTO_ICMP } from '../uapi/in.js';
+import { Sock } from '../core/sock.js';
+import { type SockAddr, IPPROTO_ICMP } from '../uapi/in.js';
+import type { SockMemory } from '../core/sock.js';
 import { Errno } from '../uapi/errno.js';
 
 export class PingSock extends Sock {

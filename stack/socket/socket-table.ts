@@ -5,13 +5,7 @@
  */
 import type { SlabCache } from '../core/kmem.js';
 import type { NetStack } from '../net-stack.js';
-import { skMemDefault } from './sock.js';
-
-export interface SockMemory {
-  skAddr: number;
-  socketAddr: number;
-  fileAddr: number;
-}
+import { skMemDefault, type SockMemory } from '../core/sock.js';
 
 export class SocketTable {
   private readonly filp: SlabCache;

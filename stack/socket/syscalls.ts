@@ -14,40 +14,22 @@ import { RawSock } from './raw-socket.js';
 import { UdpSock } from '../ipv4/udp-socket.js';
 import type { TcpSock } from '../ipv4/tcp-sock.js';
 import { armKeepalive } from '../ipv4/tcp-timer.js';
+import { inetCskAccept, inetListen } from '../ipv4/inet-connection-sock.js';
 import { NetlinkSock } from '../core/netlink.js';
 import { sockIoctl } from '../ipv4/ioctl.js';
 import { devEthtool } from '../core/ethtool.js';
 import { readProc } from '../core/procfs.js';
 import { MC_SOCK_OPTS, type McSockOpt } from '../ipv4/igmp.js';
-import { type Sock, type SockAddr } from './sock.js';
+import type { Datagram, DatagramSock, SockOpt } from '../core/sock.js';
+import { type SockAddr, IPPROTO_ICMP, IPPROTO_UDP } from '../uapi/in.js';
 import type { SockFprog } from '../core/filter.js';
-import { isSockaddrLl, type PacketSock, type PacketStatistics, type SockaddrLl } from '../packet/af-packet.js';
+import { type PacketSock, type PacketStatistics } from '../packet/af-packet.js';
+import { isSockaddrLl, type SockaddrLl, type TpacketReq } from '../uapi/if-packet.js';
 import type { PacketRingView } from '../packet/packet-ring.js';
-import { IPPROTO_ICMP, IPPROTO_UDP } from '../uapi/in.js';
 import { AF_INET, AF_NETLINK, AF_PACKET, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM } from '../uapi/socket.js';
 import { SIOCETHTOOL } from '../uapi/sockios.js';
 import { Errno } from '../uapi/errno.js';
-import { type TpacketReq } from '../uapi/if-packet.js';
 
-/** A received datagram; packet sockets also give the frame's sockaddr_ll. */
-export type Datagram = { data: Uint8Array; from: SockAddr; sll?: SockaddrLl };
-
-/** The datagram-shaped operations each socket kind provides. */
-export interface DatagramSock extends Sock {
-  /** AF_PACKET for packet sockets (their addresses are sockaddr_ll); absent for AF_INET ones. */
-  readonly family?: number;
-  sendto(data: Uint8Array, to: SockAddr | SockaddrLl | null): number;
-  recvfrom(): Datagram | number;
-  bind?(addr: SockAddr | SockaddrLl): number;
-  connect?(addr: SockAddr): number;
-  /** connect(AF_UNSPEC): dissolve a datagram socket's association. */
-  disconnect?(): number;
-  /** The options the protocol handles itself; null for those left to the socket layer. */
-  setOption?(opt: SockOpt, value: number): number | null;
-  getsockname?(): SockAddr;
-}
-
-export type SockOpt = 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_BINDTODEVICE' | 'SO_BROADCAST' | 'SO_KEEPALIVE' | 'TCP_NODELAY' | 'TCP_FASTOPEN' | 'TCP_FASTOPEN_CONNECT' | 'IP_HDRINCL' | 'SO_REUSEADDR' | 'IP_RECVERR' | 'SO_DETACH_FILTER' | 'PACKET_VERSION' | 'SO_LINGER';
 
 /** getsockopt(SO_MEMINFO): the socket's memory counters (SK_MEMINFO_*), drops included. */
 export interface SkMeminfo {
@@ -473,14 +455,14 @@ export class Syscalls {
 
   listen(fd: number, backlog: number): number {
     const sk = this.stream(fd);
-    return typeof sk === 'number' ? sk : this.stack.tcp!.listen(sk, backlog);
+    return typeof sk === 'number' ? sk : inetListen(this.stack.tcp!, sk, backlog);
   }
 
   /** accept4 with SOCK_NONBLOCK: a new descriptor, or -EAGAIN when none is waiting. */
   accept(fd: number): { fd: number; peer: SockAddr } | number {
     const sk = this.stream(fd);
     if (typeof sk === 'number') return sk;
-    const child = this.stack.tcp!.accept(sk);
+    const child = inetCskAccept(sk);
     if (typeof child === 'number') return child;
     const nfd = this.nextFd++;
     this.streams.set(nfd, child);

@@ -44,3 +44,8 @@ export function writeU32le(b: Uint8Array, o: number, v: number): void {
   b[o + 2] = (v >>> 16) & 255;
   b[o + 3] = (v >>> 24) & 255;
 }
+
+/** A network-order address read as a host integer on little-endian i386 (what %08X of a __be32 prints). */
+export function leBe32(addr: number): number {
+  return (((addr & 0xff) << 24) | (((addr >>> 8) & 0xff) << 16) | (((addr >>> 16) & 0xff) << 8) | (addr >>> 24)) >>> 0;
+}

@@ -1,7 +1,9 @@
 /**
- * Packet types (Linux include/uapi/linux/if_packet.h): skb->pkt_type, and sll_pkttype as a
- * packet socket reports it.
+ * Packet sockets' ABI (Linux include/uapi/linux/if_packet.h): packet types (skb->pkt_type, and
+ * sll_pkttype as a packet socket reports it), the TPACKET ring's layout, and struct sockaddr_ll.
  */
+import type { SockAddr } from './in.js';
+
 export const PACKET_HOST = 0;
 export const PACKET_BROADCAST = 1;
 export const PACKET_MULTICAST = 2;
@@ -37,3 +39,20 @@ export const TPACKET2_HDR_SIZE = 32;
 export const SOCKADDR_LL_SIZE = 20;
 /** TPACKET2_HDRLEN: the header, aligned, then the sockaddr_ll. */
 export const TPACKET2_HDRLEN = tpacketAlign(TPACKET2_HDR_SIZE) + SOCKADDR_LL_SIZE;
+
+/** struct sockaddr_ll as a plain object (protocol in host order). */
+export interface SockaddrLl {
+  /** sll_family: AF_PACKET (may be left out). */
+  family?: number;
+  protocol: number;
+  ifindex: number;
+  hatype?: number;
+  pkttype?: number;
+  halen?: number;
+  /** sll_addr: the destination when sending on SOCK_DGRAM; the source in what is received. */
+  addr?: Uint8Array;
+}
+
+export function isSockaddrLl(a: SockAddr | SockaddrLl): a is SockaddrLl {
+  return typeof a === 'object' && a !== null && 'ifindex' in a;
+}

@@ -6,3 +6,12 @@ export const IPPROTO_ICMP = 1;
 export const IPPROTO_IGMP = 2;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
+
+/**
+ * struct sockaddr_in as a plain object: the IPv4 address and port in host order (the API is
+ * byte-order free; Linux's sin_addr and sin_port are network order).
+ */
+export interface SockAddr {
+  addr: number;
+  port: number;
+}

@@ -2,6 +2,8 @@
  * The NETLINK_ROUTE family (Linux include/uapi/linux/rtnetlink.h): message types, route
  * attributes, struct rtmsg's fields and the sizes of its fixed headers.
  */
+/** RTM_BASE: the first rtnetlink message type (RTM_NEWLINK). */
+export const RTM_BASE = 16;
 export const RTM_NEWLINK = 16;
 export const RTM_GETLINK = 18;
 export const RTM_NEWADDR = 20;

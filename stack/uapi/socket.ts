@@ -6,6 +6,8 @@ export const AF_UNSPEC = 0;
 export const AF_INET = 2;
 export const AF_NETLINK = 16;
 export const AF_PACKET = 17;
+/** AF_MAX (include/linux/socket.h in 6.1): address families are below it. */
+export const AF_MAX = 46;
 
 export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;

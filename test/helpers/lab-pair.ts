@@ -12,7 +12,8 @@ import { LAB_BOARD, LAB_PROFILE, resolveBoard, resolveCostTable, resolveProfile 
 import { csumFold, csumPartial, ipChecksum, pseudoHeaderSum } from '../../stack/wire/checksum.js';
 import { allocSkb } from '../../stack/core/skbuff.js';
 import { inetAddAddress, inetAddRoute, inetFlushInterface } from '../../stack/ipv4/devinet.js';
-import { Syscalls, type Datagram } from '../../stack/socket/syscalls.js';
+import { Syscalls } from '../../stack/socket/syscalls.js';
+import { type Datagram } from '../../stack/core/sock.js';
 import { writeU16, writeU32 } from '../../stack/uapi/byte-order.js';
 import { Errno } from '../../stack/uapi/errno.js';
 

@@ -1,12 +1,16 @@
 /**
- * struct sock: what every socket has — its memory in board RAM, its receive queue charged
- * against sk_rcvbuf with each skb's truesize (sock_queue_rcv_skb), a pending error (sk_err)
- * and the wake-ups a board program waits on.
+ * struct sock (net/core/sock.c, datagram.c): what every socket has — its memory in board RAM,
+ * its receive queue charged against sk_rcvbuf with each skb's truesize (sock_queue_rcv_skb), a
+ * pending error (sk_err) and the wake-ups a board program waits on — and the operations the
+ * socket layer calls on a datagram socket of any kind. It is core, as in Linux, so that core's
+ * own sockets (netlink) and socket filters need nothing from the protocols or the socket layer.
  */
-import { cacheAlign } from '../core/kmem.js';
-import type { SkBuff } from '../core/skbuff.js';
+import { cacheAlign } from './kmem.js';
+import type { SkBuff } from './skbuff.js';
 import type { NetStack } from '../net-stack.js';
 import { Errno } from '../uapi/errno.js';
+import type { SockAddr } from '../uapi/in.js';
+import type { SockaddrLl } from '../uapi/if-packet.js';
 
 /**
  * SK_WMEM_MAX / SK_RMEM_MAX on this target: 256 packets of 256 bytes at their true size
@@ -16,9 +20,11 @@ export function skMemDefault(skBuffSize: number, sharedInfoSize: number): number
   return (cacheAlign(skBuffSize) + cacheAlign(sharedInfoSize) + 256) * 256;
 }
 
-export interface SockAddr {
-  addr: number;
-  port: number;
+/** Where a socket's three allocations live in board RAM (sock_alloc's file and inode, sk_alloc's sock). */
+export interface SockMemory {
+  skAddr: number;
+  socketAddr: number;
+  fileAddr: number;
 }
 
 export abstract class Sock {
@@ -114,3 +120,27 @@ export abstract class Sock {
     while (this.receiveQueue.length > 0) this.receiveQueue.shift()!.free();
   }
 }
+
+/** A received datagram; packet sockets also give the frame's sockaddr_ll. */
+export type Datagram = { data: Uint8Array; from: SockAddr; sll?: SockaddrLl };
+
+/**
+ * The datagram-shaped operations each socket kind provides (the role of struct proto_ops):
+ * what the socket layer (stack/socket/syscalls.ts) calls on UDP, raw, ping, packet and
+ * netlink sockets alike.
+ */
+export interface DatagramSock extends Sock {
+  /** AF_PACKET for packet sockets (their addresses are sockaddr_ll); absent for AF_INET ones. */
+  readonly family?: number;
+  sendto(data: Uint8Array, to: SockAddr | SockaddrLl | null): number;
+  recvfrom(): Datagram | number;
+  bind?(addr: SockAddr | SockaddrLl): number;
+  connect?(addr: SockAddr): number;
+  /** connect(AF_UNSPEC): dissolve a datagram socket's association. */
+  disconnect?(): number;
+  /** The options the protocol handles itself; null for those left to the socket layer. */
+  setOption?(opt: SockOpt, value: number): number | null;
+  getsockname?(): SockAddr;
+}
+
+export type SockOpt = 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_BINDTODEVICE' | 'SO_BROADCAST' | 'SO_KEEPALIVE' | 'TCP_NODELAY' | 'TCP_FASTOPEN' | 'TCP_FASTOPEN_CONNECT' | 'IP_HDRINCL' | 'SO_REUSEADDR' | 'IP_RECVERR' | 'SO_DETACH_FILTER' | 'PACKET_VERSION' | 'SO_LINGER';

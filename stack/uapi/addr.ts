@@ -1,4 +1,9 @@
-/** Address helpers: IPv4 addresses are unsigned 32-bit numbers, MACs are 6-byte arrays. */
+/**
+ * Address forms programs and the stack share: an IPv4 address is an unsigned 32-bit number in
+ * host order (struct in_addr without its byte order), a MAC a 6-byte array; their text forms
+ * (inet_ntoa / inet_pton, ether_ntoa) and a prefix's netmask. It lives in uapi with the ABI so
+ * board programs print and parse addresses without reaching into the stack.
+ */
 export type Ipv4Addr = number;
 
 export function ipToString(a: Ipv4Addr): string {
