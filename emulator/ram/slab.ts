@@ -215,6 +215,24 @@ export class KmemCache {
     }
   }
 
+  /**
+   * kmem_cache_shrink (__kmem_cache_do_shrink): every empty slab on the partial list goes back
+   * to the page allocator, min_partial notwithstanding. Returns the pages freed.
+   */
+  shrink(): number {
+    let freed = 0;
+    for (let slab = this.partial; slab !== null;) {
+      const next = slab.next;
+      if (slab.nfree === this.objectsPerSlab) {
+        this.emptyCount--;
+        this.release(slab);
+        freed += 1 << this.order;
+      }
+      slab = next;
+    }
+    return freed;
+  }
+
   /** True if addr lies in one of this cache's slabs. */
   owns(addr: number): boolean {
     if (!Number.isInteger(addr) || addr < 0 || addr >= this.bytes.length) return false;
