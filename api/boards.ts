@@ -8,7 +8,7 @@ import { bootBoard as bootOnWorld, programReservations } from '../scenarios/boot
 import { buildFirmware } from '../scenarios/firmware.js';
 import { DEFAULT_BOARD, DEFAULT_PROFILE, resolveBoard, resolveCostTable, resolveProfile } from '../scenarios/inputs.js';
 import { Process } from '../scenarios/process.js';
-import { compareProfiles, type ProfileDiff } from '../stack/kconfig/profile-diff.js';
+import { compareProfiles, type ProfileDiff } from '../scripts/profile-diff.js';
 import { observeBoard, type BoardObservation } from './observe.js';
 
 export interface ImageOptions {

@@ -183,7 +183,7 @@ function scenarioRun(ctx: ScenarioContext): ScenarioRun {
     ifname: b.dev.name,
     ifindex: b.dev.ifindex,
     mac: Uint8Array.from(b.board.mac.address),
-    has: (symbol) => b.stack.has(symbol),
+    has: (symbol) => b.stack.env.config.has(symbol), // any name a user scenario gives
     programSeed: (program) => b.board.rng.split(`program:${program}`).nextU32(),
     addAddress: (a, prefixLen) => inetAddAddress(b.stack, b.dev.ifindex, a, prefixLen),
     tap: (fn) => b.board.mac.addTap((e) => fn(e.direction, e.frame)),

@@ -17,10 +17,11 @@ export type { RunOptions, RunOutcome } from '../scenarios/run.js';
 export type { Report } from '../traces/report.js';
 export { parseBudget } from '../traces/budgets.js';
 export type { BudgetSpec, BudgetResult } from '../traces/budgets.js';
-export type { ProfileDiff } from '../stack/kconfig/profile-diff.js';
+export type { ProfileDiff } from '../scripts/profile-diff.js';
 /** What a board program is and gets: its system calls (socket, bind, sendto, recvfrom …) and the virtual clock. */
 export type { Program, ProgramContext } from '../apps/program.js';
-export { AF_INET, SOCK_DGRAM, SOCK_STREAM, Errno, errnoName } from '../stack/socket/sock.js';
+export { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../stack/uapi/socket.js';
+export { Errno, errnoName } from '../stack/uapi/errno.js';
 export type { SockAddr } from '../stack/socket/sock.js';
 export { ipToString, parseIp } from '../stack/core/addr.js';
 export { NS_PER_MS, NS_PER_SEC, NS_PER_US } from '../emulator/event-queue.js';

@@ -5,7 +5,8 @@
  * either board and checks what they recorded.
  */
 import type { Program, ProgramContext } from '../apps/program.js';
-import { AF_INET, SOCK_DGRAM, type SockAddr } from '../stack/socket/sock.js';
+import { type SockAddr } from '../stack/socket/sock.js';
+import { AF_INET, SOCK_DGRAM } from '../stack/uapi/socket.js';
 
 type Payload = Uint8Array | string;
 

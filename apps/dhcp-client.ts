@@ -16,7 +16,6 @@
 import { NS_PER_MS, NS_PER_SEC, type Nanos, type TimerHandle } from '../emulator/event-queue.js';
 import { Prng } from '../emulator/prng.js';
 import { ipToString, macToString } from '../stack/core/addr.js';
-import { AF_INET, Errno, errnoName, SOCK_DGRAM } from '../stack/socket/sock.js';
 import {
   BOOTP_CLIENT_PORT,
   BOOTP_SERVER_PORT,
@@ -33,6 +32,8 @@ import {
 } from './dhcp-message.js';
 import { addInterfaceConfig, interfaceInfo, removeInterfaceConfig, type ConfigOutcome } from './net-config.js';
 import type { Program, ProgramContext } from './program.js';
+import { AF_INET, SOCK_DGRAM } from '../stack/uapi/socket.js';
+import { Errno, errnoName } from '../stack/uapi/errno.js';
 
 export type DhcpState = 'INIT' | 'SELECTING' | 'REQUESTING' | 'BOUND' | 'RENEWING' | 'REBINDING' | 'INIT-REBOOT' | 'REBOOTING' | 'STOPPED';
 

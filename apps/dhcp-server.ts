@@ -12,7 +12,6 @@
  */
 import { NS_PER_SEC, type Nanos } from '../emulator/event-queue.js';
 import { ipToString, macToString, prefixMask } from '../stack/core/addr.js';
-import { AF_INET, Errno, errnoName, SOCK_DGRAM } from '../stack/socket/sock.js';
 import {
   BOOTP_CLIENT_PORT,
   BOOTP_SERVER_PORT,
@@ -26,6 +25,8 @@ import {
   type DhcpRepr,
 } from './dhcp-message.js';
 import type { Program, ProgramContext } from './program.js';
+import { AF_INET, SOCK_DGRAM } from '../stack/uapi/socket.js';
+import { Errno, errnoName } from '../stack/uapi/errno.js';
 
 export interface DhcpServerOptions {
   ifindex: number;

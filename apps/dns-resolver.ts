@@ -18,9 +18,13 @@
 import { NS_PER_SEC, type Nanos, type TimerHandle } from '../emulator/event-queue.js';
 import { Prng } from '../emulator/prng.js';
 import { ipToString } from '../stack/core/addr.js';
-import { AF_INET, Errno, errnoName, SOCK_DGRAM, SOCK_STREAM } from '../stack/socket/sock.js';
-import { aRecordAddress, DNS_PORT, DnsClass, DnsRcode, DnsType, emitDns, parseDns, rcodeName, sameName, type DnsRepr } from './dns-message.js';
+import {
+  aRecordAddress, DNS_PORT, DnsClass, DnsRcode, DnsType, emitDns, parseDns, rcodeName, sameName,
+  type DnsRepr,
+} from './dns-message.js';
 import type { Program, ProgramContext } from './program.js';
+import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { Errno, errnoName } from '../stack/uapi/errno.js';
 
 export interface ResolverOptions {
   /** Names to look up, one after another. */

@@ -9,7 +9,6 @@
  */
 import type { Nanos } from '../emulator/event-queue.js';
 import { ipToString } from '../stack/core/addr.js';
-import { AF_INET, Errno, errnoName, SOCK_DGRAM, SOCK_STREAM } from '../stack/socket/sock.js';
 import {
   aRecordData,
   DNS_PORT,
@@ -26,6 +25,8 @@ import {
   type DnsRepr,
 } from './dns-message.js';
 import type { Program, ProgramContext } from './program.js';
+import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { Errno, errnoName } from '../stack/uapi/errno.js';
 
 export interface DnsZone {
   /** Names (without trailing dot) to their IPv4 addresses. */

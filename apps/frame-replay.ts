@@ -4,9 +4,9 @@
  * ARP, no routing, no checksums touched. One timer is armed at a time, for the next frame due.
  */
 import type { Nanos } from '../emulator/event-queue.js';
-import { AF_PACKET } from '../stack/packet/af-packet.js';
-import { errnoName, SOCK_RAW } from '../stack/socket/sock.js';
 import type { Program, ProgramContext } from './program.js';
+import { AF_PACKET, SOCK_RAW } from '../stack/uapi/socket.js';
+import { errnoName } from '../stack/uapi/errno.js';
 
 export interface ReplayedFrame {
   offsetNs: Nanos;

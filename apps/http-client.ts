@@ -8,10 +8,12 @@
  */
 import type { TimerHandle } from '../emulator/event-queue.js';
 import { NS_PER_SEC } from '../emulator/event-queue.js';
-import { AF_INET, Errno, errnoName, SOCK_STREAM, type SockAddr } from '../stack/socket/sock.js';
+import { type SockAddr } from '../stack/socket/sock.js';
 import { HttpParser, serializeRequest, type HttpEvent, type HttpResponseHead } from './http-message.js';
 import { INDEX_PAGE, patternMismatches, resourceFor } from './http-server.js';
 import type { Program, ProgramContext } from './program.js';
+import { AF_INET, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { Errno, errnoName } from '../stack/uapi/errno.js';
 
 export interface ExpectedResponse {
   status: number;

@@ -18,7 +18,7 @@
  */
 import type { TimerHandle } from '../emulator/event-queue.js';
 import { NS_PER_SEC } from '../emulator/event-queue.js';
-import { AF_INET, Errno, errnoName, SOCK_STREAM, type SockAddr } from '../stack/socket/sock.js';
+import { type SockAddr } from '../stack/socket/sock.js';
 import {
   asciiBytes,
   chunkFrame,
@@ -34,6 +34,8 @@ import {
   type HttpVersion,
 } from './http-message.js';
 import type { Program, ProgramContext } from './program.js';
+import { AF_INET, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { Errno, errnoName } from '../stack/uapi/errno.js';
 
 export const HTTP_PORT = 80;
 /** The largest /bytes/N or /chunked/N served (1 GiB); larger N is 404. */

@@ -17,8 +17,10 @@
  */
 import type { Nanos, TimerHandle } from '../emulator/event-queue.js';
 import { NS_PER_SEC } from '../emulator/event-queue.js';
-import { AF_INET, Errno, errnoName, SOCK_STREAM, type SockAddr } from '../stack/socket/sock.js';
+import { type SockAddr } from '../stack/socket/sock.js';
 import type { Program, ProgramContext } from './program.js';
+import { AF_INET, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { Errno, errnoName } from '../stack/uapi/errno.js';
 
 export const IPERF3_PORT = 5201;
 export const COOKIE_SIZE = 37;

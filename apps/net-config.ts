@@ -17,44 +17,25 @@
  * socket is in Linux), so the acknowledgement is on the socket when sendto returns.
  */
 import { ipToString, prefixMask } from '../stack/core/addr.js';
-import { AF_INET, errnoName, SOCK_DGRAM, SOCK_RAW } from '../stack/socket/sock.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
 import { readU16le, readU32le, writeU16le, writeU32, writeU32le } from '../stack/uapi/byte-order.js';
-
-export const AF_NETLINK = 16;
-export const NETLINK_ROUTE = 0;
-
-export const NLMSG_ERROR = 2;
-export const RTM_NEWADDR = 20;
-export const RTM_DELADDR = 21;
-export const RTM_NEWROUTE = 24;
-export const RTM_DELROUTE = 25;
-export const NLM_F_REQUEST = 0x1;
-export const NLM_F_ACK = 0x4;
-export const NLM_F_EXCL = 0x200;
-export const NLM_F_CREATE = 0x400;
-export const IFA_ADDRESS = 1;
-export const IFA_LOCAL = 2;
-export const RTA_DST = 1;
-export const RTA_OIF = 4;
-export const RTA_GATEWAY = 5;
-export const RT_TABLE_MAIN = 254;
-export const RTPROT_BOOT = 3;
-export const RT_SCOPE_UNIVERSE = 0;
-export const RTN_UNICAST = 1;
-const NLMSG_HDRLEN = 16;
-
-export const SIOCADDRT = 0x890b;
-export const SIOCDELRT = 0x890c;
-export const SIOCSIFADDR = 0x8916;
-export const SIOCSIFNETMASK = 0x891c;
-export const SIOCGIFHWADDR = 0x8927;
-export const SIOCGIFINDEX = 0x8933;
-export const RTF_UP = 0x0001;
-export const RTF_GATEWAY = 0x0002;
-/** sizeof(struct ifreq) and sizeof(struct rtentry) on i386. */
-export const IFREQ_SIZE = 32;
-export const RTENTRY_SIZE = 84;
+import { AF_INET, AF_NETLINK, SOCK_DGRAM, SOCK_RAW } from '../stack/uapi/socket.js';
+import {
+  NETLINK_ROUTE, NLMSG_ERROR, NLMSG_HDRLEN, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST,
+  nlmsgAlign,
+} from '../stack/uapi/netlink.js';
+import {
+  RTA_GATEWAY, RTA_OIF, RTM_DELADDR, RTM_DELROUTE, RTM_NEWADDR, RTM_NEWROUTE, RTN_UNICAST,
+  RTMSG_LEN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN,
+} from '../stack/uapi/rtnetlink.js';
+import { IFA_ADDRESS, IFA_LOCAL, IFADDRMSG_LEN } from '../stack/uapi/if-addr.js';
+import { NlWriter } from '../stack/uapi/netlink-message.js';
+import {
+  SIOCADDRT, SIOCDELRT, SIOCGIFHWADDR, SIOCGIFINDEX, SIOCSIFADDR, SIOCSIFNETMASK,
+} from '../stack/uapi/sockios.js';
+import { RTENTRY_SIZE, RTF_GATEWAY, RTF_UP } from '../stack/uapi/route.js';
+import { IFREQ_SIZE } from '../stack/uapi/if.js';
+import { errnoName } from '../stack/uapi/errno.js';
 
 export interface InterfaceConfig {
   ifindex: number;
@@ -78,53 +59,30 @@ export interface ConfigOutcome {
 
 // ---------------------------------------------------------------- rtnetlink messages
 
-/** struct rtattr with its payload, padded to 4 (RTA_ALIGN). */
-function rtattr(type: number, payload: Uint8Array): Uint8Array {
-  const len = 4 + payload.length;
-  const out = new Uint8Array((len + 3) & ~3);
-  writeU16le(out, 0, len);
-  writeU16le(out, 2, type);
-  out.set(payload, 4);
-  return out;
-}
-
-function be32(v: number): Uint8Array {
-  const b = new Uint8Array(4);
-  writeU32(b, 0, v);
-  return b;
-}
-
-function nlmsg(type: number, flags: number, seq: number, body: Uint8Array[]): Uint8Array {
-  const len = NLMSG_HDRLEN + body.reduce((s, b) => s + b.length, 0);
-  const out = new Uint8Array(len);
-  writeU32le(out, 0, len);
-  writeU16le(out, 4, type);
-  writeU16le(out, 6, flags);
-  writeU32le(out, 8, seq);
-  writeU32le(out, 12, 0);
-  let at = NLMSG_HDRLEN;
-  for (const b of body) {
-    out.set(b, at);
-    at += b.length;
-  }
-  return out;
-}
-
-/** RTM_NEWADDR / RTM_DELADDR: struct ifaddrmsg, IFA_LOCAL and IFA_ADDRESS (as `ip addr` sends). */
+/**
+ * RTM_NEWADDR / RTM_DELADDR: struct ifaddrmsg, IFA_LOCAL and IFA_ADDRESS (as `ip addr` sends),
+ * built with the netlink message writer programs and the kernel share (stack/uapi/).
+ */
 export function addrMessage(type: typeof RTM_NEWADDR | typeof RTM_DELADDR, seq: number, c: InterfaceConfig): Uint8Array {
-  const ifa = new Uint8Array(8);
+  const ifa = new Uint8Array(IFADDRMSG_LEN);
   ifa[0] = AF_INET;
   ifa[1] = c.prefixLen;
   ifa[2] = 0;
   ifa[3] = RT_SCOPE_UNIVERSE;
   writeU32le(ifa, 4, c.ifindex);
   const flags = NLM_F_REQUEST | NLM_F_ACK | (type === RTM_NEWADDR ? NLM_F_CREATE | NLM_F_EXCL : 0);
-  return nlmsg(type, flags, seq, [ifa, rtattr(IFA_LOCAL, be32(c.address)), rtattr(IFA_ADDRESS, be32(c.address))]);
+  const w = new NlWriter();
+  const at = w.begin(type, flags, seq, 0);
+  w.bytes(ifa);
+  w.be32(IFA_LOCAL, c.address);
+  w.be32(IFA_ADDRESS, c.address);
+  w.end(at);
+  return w.view().slice();
 }
 
 /** RTM_NEWROUTE / RTM_DELROUTE for the default route: struct rtmsg (12 bytes), RTA_GATEWAY, RTA_OIF. */
 export function defaultRouteMessage(type: typeof RTM_NEWROUTE | typeof RTM_DELROUTE, seq: number, gateway: number, ifindex: number): Uint8Array {
-  const rtm = new Uint8Array(12); // the eight u8 fields, then rtm_flags (u32, 0)
+  const rtm = new Uint8Array(RTMSG_LEN); // the eight u8 fields, then rtm_flags (u32, 0)
   rtm[0] = AF_INET;
   rtm[1] = 0; // dst_len: default route
   rtm[2] = 0;
@@ -133,10 +91,14 @@ export function defaultRouteMessage(type: typeof RTM_NEWROUTE | typeof RTM_DELRO
   rtm[5] = RTPROT_BOOT;
   rtm[6] = RT_SCOPE_UNIVERSE;
   rtm[7] = RTN_UNICAST;
-  const oif = new Uint8Array(4);
-  writeU32le(oif, 0, ifindex);
   const flags = NLM_F_REQUEST | NLM_F_ACK | (type === RTM_NEWROUTE ? NLM_F_CREATE | NLM_F_EXCL : 0);
-  return nlmsg(type, flags, seq, [rtm, rtattr(RTA_GATEWAY, be32(gateway)), rtattr(RTA_OIF, oif)]);
+  const w = new NlWriter();
+  const at = w.begin(type, flags, seq, 0);
+  w.bytes(rtm);
+  w.be32(RTA_GATEWAY, gateway);
+  w.u32(RTA_OIF, ifindex);
+  w.end(at);
+  return w.view().slice();
 }
 
 /** The errno in an NLMSG_ERROR acknowledging `seq` (0 is success), or an error text. */
@@ -150,7 +112,7 @@ export function parseNetlinkAck(bytes: Uint8Array, seq: number): number | { erro
       if (len < NLMSG_HDRLEN + 4) return { error: 'NLMSG_ERROR without its error field' };
       return readU32le(bytes, at + NLMSG_HDRLEN) | 0;
     }
-    at += (len + 3) & ~3;
+    at += nlmsgAlign(len);
   }
   return { error: `no acknowledgement for request ${seq}` };
 }
@@ -160,7 +122,7 @@ export function parseNetlinkAck(bytes: Uint8Array, seq: number): number | { erro
 /** struct sockaddr_in: family in host order, port and address in network order. */
 function sockaddrIn(out: Uint8Array, at: number, addr: number): void {
   writeU16le(out, at, AF_INET);
-  out.set(be32(addr), at + 4);
+  writeU32(out, at + 4, addr);
 }
 
 /** struct ifreq with ifr_name and an AF_INET address in the union (SIOCSIFADDR, SIOCSIFNETMASK). */

@@ -6,9 +6,10 @@
 import { NS_PER_MS, NS_PER_SEC, type Nanos, type TimerHandle } from '../emulator/event-queue.js';
 import { ipToString } from '../stack/core/addr.js';
 import { ipChecksum } from '../stack/wire/checksum.js';
-import { IPPROTO_ICMP } from '../stack/wire/ipv4-header.js';
-import { AF_INET, Errno, errnoName, SOCK_DGRAM, SOCK_RAW } from '../stack/socket/sock.js';
 import type { Program, ProgramContext } from './program.js';
+import { IPPROTO_ICMP } from '../stack/uapi/in.js';
+import { AF_INET, SOCK_DGRAM, SOCK_RAW } from '../stack/uapi/socket.js';
+import { Errno, errnoName } from '../stack/uapi/errno.js';
 
 export interface PingOptions {
   target: number;

@@ -4,8 +4,10 @@
  * socket buffers — the load that tests tcp_mem and the board's RAM ceiling.
  */
 import type { Nanos } from '../emulator/event-queue.js';
-import { AF_INET, Errno, errnoName, SOCK_STREAM, type SockAddr } from '../stack/socket/sock.js';
+import { type SockAddr } from '../stack/socket/sock.js';
 import type { Program, ProgramContext } from './program.js';
+import { AF_INET, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { Errno, errnoName } from '../stack/uapi/errno.js';
 
 export interface SlowReaderOptions {
   servers: SockAddr[];

@@ -6,10 +6,11 @@
  */
 import type { Nanos } from '../emulator/event-queue.js';
 import { csumFold, csumPartial, pseudoHeaderSum } from '../stack/wire/checksum.js';
-import { IPPROTO_TCP } from '../stack/wire/ipv4-header.js';
-import { AF_INET, Errno, errnoName, SOCK_RAW } from '../stack/socket/sock.js';
 import type { Program, ProgramContext } from './program.js';
 import { writeU16, writeU32 } from '../stack/uapi/byte-order.js';
+import { IPPROTO_TCP } from '../stack/uapi/in.js';
+import { AF_INET, SOCK_RAW } from '../stack/uapi/socket.js';
+import { Errno, errnoName } from '../stack/uapi/errno.js';
 
 export interface SynFloodOptions {
   target: number;

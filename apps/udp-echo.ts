@@ -7,8 +7,9 @@
  */
 import { NS_PER_SEC, type Nanos, type TimerHandle } from '../emulator/event-queue.js';
 import { ipToString } from '../stack/core/addr.js';
-import { AF_INET, Errno, errnoName, SOCK_DGRAM } from '../stack/socket/sock.js';
 import type { Program, ProgramContext } from './program.js';
+import { AF_INET, SOCK_DGRAM } from '../stack/uapi/socket.js';
+import { Errno, errnoName } from '../stack/uapi/errno.js';
 
 export const ECHO_PORT = 7;
 

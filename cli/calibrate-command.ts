@@ -3,16 +3,14 @@ import { writeFileSync } from 'node:fs';
 import { readInputText } from '../scenarios/input-files.js';
 import { checkOutputFile } from './output-place.js';
 import { parseArgs } from 'node:util';
-import { resolveBoard } from '../scenarios/inputs.js';
-import { calibrate, MAX_LISTING_BYTES, type InputFile } from '../stack/kconfig/calibrate.js';
+import { builtinBoards, resolveBoard } from '../scenarios/inputs.js';
+import { calibrate, MAX_LISTING_BYTES, type InputFile } from '../scripts/calibrate.js';
 import { loadCostTable, parseCostTable } from '../stack/kconfig/cost-table.js';
 import { SYMBOLS, driverObjects } from '../stack/kconfig/symbols.js';
 import { fail, write } from './output.js';
 
 /** The shipped table, as `run` names it in report.json. */
 const DEFAULT_TABLE = 'calibration/linux-6.1-i386.json';
-/** The built-in boards, whose kernel cores a table should have. */
-const BUILTIN_BOARDS = ['quark-2m', 'quark-4m', 'lab-host'];
 
 export const CALIBRATE_HELP = `usage: quarklab calibrate --size FILE [--pahole FILE] [--vmlinux NAME=FILE ...]
                           [--build-dir DIR] [--base-defaults] -o table.json
@@ -116,7 +114,7 @@ export function calibrateCommand(args: string[]): number {
   if (missingStructs.length > 0) {
     write(`warning: ${missingStructs.length} structs the stack allocates are not in the table, so 'run' cannot use it: ${listSome(missingStructs)} (give them in --pahole, or --base-defaults)`);
   }
-  const cores = [...new Set(BUILTIN_BOARDS.map((b) => resolveBoard(b)).flatMap((b) => ('error' in b ? [] : [b.kernelCore])))].sort();
+  const cores = [...new Set(builtinBoards().map((b) => resolveBoard(b)).flatMap((b) => ('error' in b ? [] : [b.kernelCore])))].sort();
   const missingCores = cores.filter((c) => !(c in check.vmlinux));
   if (missingCores.length > 0) {
     write(`warning: no vmlinux build ${missingCores.map((c) => `'${c}'`).join(', ')}, the kernel core the built-in boards name: images for them cannot be built with this table (--vmlinux ${missingCores[0]}=FILE, or --base-defaults)`);

@@ -4,12 +4,15 @@ import { parseArgs } from 'node:util';
 import { fuzz, type FuzzResult } from '../fuzz/fuzz.js';
 import { DEFAULT_BOARD, DEFAULT_PROFILE } from '../scenarios/inputs.js';
 import { formatBytes } from '../traces/budgets.js';
+import { failAllocLine } from '../traces/report.js';
 import { parseDecimalInteger } from './numbers.js';
 import { fail, write } from './output.js';
 import { readInputText } from '../scenarios/input-files.js';
 import { checkOutputFile } from './output-place.js';
+import { resolveFailAlloc } from '../scenarios/fail-alloc.js';
 
 export const FUZZ_HELP = `usage: quarklab fuzz [--board B] [--profile P] [--frames N] [--seed S] [--batch N] [--case FILE]
+                     [--fail-alloc prob=P|nth=N[,site=NAME][,times=T]]
 
 Boot the board with the profile next to the lab host and send it N mutated frames of every
 protocol the profile has (Ethernet, ARP, ICMP, IPv4 options and fragments, IGMP, UDP, DHCP, DNS,
@@ -24,6 +27,11 @@ options:
   --frames N           frames to send (default 20000)
   --seed N             seed (default 1)
   --batch N            frames between checks (default 500)
+  --fail-alloc prob=P|nth=N[,site=NAME][,times=T]
+                       also make the board's slab and kmalloc allocations fail while the frames
+                       are fed, as Linux's failslab (chance P drawn from --seed, or every Nth;
+                       site= one cache, times= at most T); the ping and connect probes run
+                       without it; failures are printed by site
   --case FILE          where a failure is written as a replayable case (default fuzz-case.json);
                        replay it with 'quarklab fuzz --replay FILE'
   --replay FILE        rerun a case file's board, profile, seed and frame count
@@ -39,6 +47,8 @@ export interface FuzzCase {
   seed: number;
   frames: number;
   batch: number;
+  /** The --fail-alloc spec the run had, if any. */
+  failAlloc?: string;
   problem: string;
   failingBatch: number;
   /** The failing batch's frames, hex, for reading; replay reruns the whole seeded sequence. */
@@ -57,6 +67,7 @@ export function fuzzCommand(args: string[]): number {
       case: { type: 'string' },
       replay: { type: 'string' },
       costs: { type: 'string' },
+      'fail-alloc': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -71,20 +82,26 @@ export function fuzzCommand(args: string[]): number {
   let frames = values.frames === undefined ? 20_000 : parseDecimalInteger(values.frames, '--frames', 1, 1_000_000_000);
   let seed = values.seed === undefined ? 1 : parseDecimalInteger(values.seed, '--seed', 0, 0xffffffff);
   let batch = values.batch === undefined ? 500 : parseDecimalInteger(values.batch, '--batch', 1, 100_000);
+  let failAlloc = values['fail-alloc'];
   if (values.replay !== undefined) {
     const c = readCase(values.replay);
     ({ board, profile, seed, frames, batch } = c);
+    failAlloc = c.failAlloc;
+  }
+  if (failAlloc !== undefined) {
+    const spec = resolveFailAlloc(failAlloc);
+    if ('error' in spec) fail(spec.error);
   }
   const casePath = values.case ?? 'fuzz-case.json';
   const place = checkOutputFile(casePath, '--case');
   if (place) fail(place.error);
   const t0 = performance.now();
-  const r = fuzz({ board, profile, frames, seed, batch, costTablePath: values.costs });
+  const r = fuzz({ board, profile, frames, seed, batch, costTablePath: values.costs, failAlloc });
   if ('error' in r) fail(r.error);
   const wallS = (performance.now() - t0) / 1000;
   write(summary(r, wallS));
   if (!r.failure) return 0;
-  const c: FuzzCase = { quarklabFuzzCase: 1, board, profile, seed, frames, batch, problem: r.failure.problem, failingBatch: r.failure.batch, batchFrames: r.failure.frames };
+  const c: FuzzCase = { quarklabFuzzCase: 1, board, profile, seed, frames, batch, ...(failAlloc !== undefined ? { failAlloc } : {}), problem: r.failure.problem, failingBatch: r.failure.batch, batchFrames: r.failure.frames };
   const tmp = `${casePath}.quarklab-${process.pid}`;
   writeFileSync(tmp, JSON.stringify(c, null, 1) + '\n');
   renameSync(tmp, casePath);
@@ -101,6 +118,7 @@ function summary(r: FuzzResult, wallS: number): string {
     `quarklab fuzz on ${r.board} with profile ${r.profile} (seed ${r.seed}): ${r.frames} frames in ${wallS.toFixed(1)} s, ${Math.round(r.frames / Math.max(wallS, 1e-3))} frames/s, ${(r.virtualNs / 1e9).toFixed(1)} s virtual`,
     `frames by seed protocol: ${protocols}`,
     `peak RAM in use ${formatBytes(r.peakRamBytes)} of ${formatBytes(r.ramBytes)}; slowest TCP connect after a batch ${(r.slowestConnectNs / 1e9).toFixed(3)} s (${r.slowConnects} of ${Math.ceil(r.frames / r.batch)} over 1 s: SYN or request retransmitted while the heap was full)`,
+    ...(r.failAlloc ? [failAllocLine(r.failAlloc)] : []),
     r.failure ? `verdict: FAIL ${r.failure.problem}` : `verdict: PASS no exception, RAM within the board, ping and TCP connect after every batch of ${r.batch}, back to baseline after traffic stopped`,
   ].join('\n');
 }
@@ -112,7 +130,7 @@ function readCase(path: string): FuzzCase {
   } catch (e) {
     fail(`${path}: not a fuzz case (${(e as Error).message.split('\n')[0]})`);
   }
-  if (c?.quarklabFuzzCase !== 1 || typeof c.board !== 'string' || typeof c.profile !== 'string' || !Number.isSafeInteger(c.seed) || !Number.isSafeInteger(c.frames) || !Number.isSafeInteger(c.batch)) {
+  if (c?.quarklabFuzzCase !== 1 || (c.failAlloc !== undefined && typeof c.failAlloc !== 'string') || typeof c.board !== 'string' || typeof c.profile !== 'string' || !Number.isSafeInteger(c.seed) || !Number.isSafeInteger(c.frames) || !Number.isSafeInteger(c.batch)) {
     fail(`${path}: not a fuzz case (needs quarklabFuzzCase 1, board, profile, seed, frames, batch)`);
   }
   return c as FuzzCase;

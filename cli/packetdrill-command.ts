@@ -6,8 +6,8 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { collectScripts, junitXml, parseAll, runSuite } from '../packetdrill/suite.js';
 import { DEFAULT_TOLERANCE_USECS } from '../packetdrill/timing.js';
-import { resolveBoard, resolveProfile } from '../scenarios/inputs.js';
-import { computeTcpSysctl, setTcpSysctl } from '../stack/ipv4/tcp-sysctl.js';
+import { DEFAULT_BOARD, DEFAULT_PROFILE, resolveBoard, resolveProfile } from '../scenarios/inputs.js';
+import { parseSysctlSetting } from '../scenarios/sysctl-option.js';
 import { fail, write } from './output.js';
 
 export const PACKETDRILL_HELP = `usage: quarklab packetdrill SCRIPT.pkt|DIR… [options]
@@ -17,8 +17,8 @@ delivered to the board's MAC, system calls run on the board, outbound segments a
 A directory runs every .pkt under it. Each script's exchange is written to DIR/NAME.pcapng.
 
 options:
-  --board NAME|FILE       board (default quark-2m)
-  --profile NAME|FILE     stack profile (default minimal)
+  --board NAME|FILE       board (default ${DEFAULT_BOARD})
+  --profile NAME|FILE     stack profile (default ${DEFAULT_PROFILE})
   --tolerance-usecs N     timing tolerance (default ${DEFAULT_TOLERANCE_USECS}, packetdrill's; 0 = exact)
   --strict                an unsupported script counts as a failure
   --junit FILE            write JUnit XML, one test case per script
@@ -52,24 +52,17 @@ export function packetdrillCommand(args: string[]): number {
   if (positionals.length === 0) fail('no scripts given (quarklab packetdrill SCRIPT.pkt|DIR…)');
   const tol = values['tolerance-usecs'] === undefined ? DEFAULT_TOLERANCE_USECS : Number(values['tolerance-usecs']);
   if (!/^\d+$/.test(values['tolerance-usecs'] ?? '0') || !Number.isSafeInteger(tol)) fail(`--tolerance-usecs must be a whole number of microseconds, got "${values['tolerance-usecs']}"`);
-  const board = values.board ?? 'quark-2m';
-  const profile = values.profile ?? 'minimal';
+  const board = values.board ?? DEFAULT_BOARD;
+  const profile = values.profile ?? DEFAULT_PROFILE;
   const b = resolveBoard(board);
   if ('error' in b) fail(b.error);
   const p = resolveProfile(profile);
   if ('error' in p) fail(p.error);
   const sysctls: Array<{ name: string; value: string }> = [];
-  const probe = computeTcpSysctl(512, 2 << 20, false, true);
   for (const s of values.sysctl ?? []) {
-    const eq = s.indexOf('=');
-    if (eq <= 0) fail(`--sysctl wants NAME=VALUE, got "${s}"`);
-    const name = s.slice(0, eq);
-    const value = s.slice(eq + 1);
-    const r = setTcpSysctl(probe, name, value);
-    if (r === 'unknown') fail(`--sysctl ${name}: not a sysctl the board has`);
-    if (r === 'bad-value') fail(`--sysctl ${name}: bad value "${value}"`);
-    if (r === 'not-modelled') fail(`--sysctl ${name}=${value}: the board does not model that setting`);
-    sysctls.push({ name, value });
+    const setting = parseSysctlSetting(s, '--sysctl', { bootOnly: false });
+    if ('error' in setting) fail(setting.error);
+    sysctls.push(setting);
   }
   const files = collectScripts(positionals);
   if ('error' in files) fail(files.error);

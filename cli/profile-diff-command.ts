@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { buildFirmware, type Firmware } from '../scenarios/firmware.js';
 import { DEFAULT_BOARD, resolveBoard, resolveCostTable, resolveProfile } from '../scenarios/inputs.js';
 import { run } from '../scenarios/run.js';
-import { compareProfiles, compareRuntime, formatProfileDiff, type RuntimeSide } from '../stack/kconfig/profile-diff.js';
+import { compareProfiles, compareRuntime, formatProfileDiff, type RuntimeSide } from '../scripts/profile-diff.js';
 import type { Profile } from '../stack/kconfig/kconfig.js';
 import { fail, write } from './output.js';
 

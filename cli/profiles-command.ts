@@ -7,7 +7,7 @@ import { DEFAULT_SCENARIO, findScenario } from '../scenarios/registry.js';
 import { DEFAULT_BOARD, resolveBoard, resolveCostTable } from '../scenarios/inputs.js';
 import { builtinProfiles } from '../stack/kconfig/profiles.js';
 import { profileCost } from '../stack/kconfig/cost-table.js';
-import { ltoEstimate } from '../stack/kconfig/lto.js';
+import { ltoEstimate } from '../scripts/lto.js';
 import { formatBytes } from '../traces/budgets.js';
 import { fail, write } from './output.js';
 

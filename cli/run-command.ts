@@ -2,7 +2,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_BOARD, DEFAULT_PROFILE } from '../scenarios/inputs.js';
+import { builtinBoards, DEFAULT_BOARD, DEFAULT_PROFILE, LAB_BOARD } from '../scenarios/inputs.js';
 import { DEFAULT_SCENARIO, SCENARIOS } from '../scenarios/registry.js';
 import { describeOptions } from '../api/options.js';
 import { run } from '../scenarios/run.js';
@@ -39,6 +39,8 @@ function terminalProgress(): { update: (p: RunProgress) => void; end: () => void
   };
 }
 import { prepareOutputDir } from './output-place.js';
+import { parseSysctlSetting, type SysctlSetting } from '../scenarios/sysctl-option.js';
+import { resolveFailAlloc } from '../scenarios/fail-alloc.js';
 
 const OUTPUT_FILES = ['report.json', 'report.html', 'report.md', 'capture.pcapng', 'capture.pcap', 'lab.pcapng', 'trace.msgpack'];
 const DAY_S = 86_400;
@@ -52,7 +54,7 @@ DIR/capture.pcapng, DIR/report.json, DIR/report.html, DIR/report.md and DIR/trac
 (the timeline, streamed as the run goes: 'quarklab trace DIR').
 
 options:
-  --board NAME|FILE     board (built in: quark-2m, quark-4m; default ${DEFAULT_BOARD})
+  --board NAME|FILE     board (built in: ${builtinBoards().filter((b) => b !== LAB_BOARD).join(', ')}; default ${DEFAULT_BOARD})
   --profile NAME|FILE   stack profile: full, client, minimal, or a Kconfig fragment (default ${DEFAULT_PROFILE})
   --image FILE          boot this firmware image instead of building one from --profile
   --scenario NAME[:K=V,…]
@@ -64,6 +66,17 @@ options:
   --out DIR             output folder (default out)
   --budget KEY=VALUE    fail (exit 1) when a figure breaks its limit; repeatable. Keys:
 ${Object.entries(BUDGET_KEYS).map(([k, v]) => `                          ${k.padEnd(15)} ${v.kind === 'max' ? 'at most' : 'at least'}: ${v.help}`).join('\n')}
+  --sysctl NAME=VALUE   the board's boot value of a sysctl, as a kernel built with other defaults
+                        (over the board file's; repeatable), e.g. net.ipv4.tcp_rmem='4096 8192 16384'
+                        or net.core.default_qdisc=pfifo_fast; works without PROC_SYSCTL, where no
+                        program can change a sysctl at run time
+  --fail-alloc prob=P|nth=N[,site=NAME][,times=T]
+                        make the board's slab and kmalloc allocations fail on purpose, as Linux's
+                        failslab: each with chance P (0 to 1, drawn from --seed), or every Nth;
+                        site= only that cache (kmalloc-2k, skbuff_head_cache, TCP, …), times= at
+                        most T failures; counted by site in the report
+  --flip-flash N        flip N bits of the firmware image, chosen by --seed, before boot: a
+                        broken section fails the boot check (exit 1), flips in padding boot
   --cpu on|off          charge CPU cycles per packet and byte (default on)
   --costs FILE          cost table from 'quarklab calibrate' (default: Linux 6.1 i386, measured)
   --epoch SECONDS       Unix time of virtual time zero in the capture (default ${DEFAULT_EPOCH_NS / 1_000_000_000n})
@@ -97,7 +110,10 @@ export async function runCommand(args: string[]): Promise<number> {
       seed: { type: 'string' },
       out: { type: 'string' },
       budget: { type: 'string', multiple: true },
+      sysctl: { type: 'string', multiple: true },
       cpu: { type: 'string' },
+      'fail-alloc': { type: 'string' },
+      'flip-flash': { type: 'string' },
       costs: { type: 'string' },
       epoch: { type: 'string' },
       capture: { type: 'string' },
@@ -135,14 +151,26 @@ export async function runCommand(args: string[]): Promise<number> {
     if ('error' in spec) fail(spec.error);
     budgets.push(spec);
   }
+  const sysctls: SysctlSetting[] = [];
+  for (const s of values.sysctl ?? []) {
+    const setting = parseSysctlSetting(s, '--sysctl', { bootOnly: true });
+    if ('error' in setting) fail(setting.error);
+    sysctls.push(setting);
+  }
+  const failAlloc = values['fail-alloc'];
+  if (failAlloc !== undefined) {
+    const spec = resolveFailAlloc(failAlloc);
+    if ('error' in spec) fail(spec.error);
+  }
+  const flipFlash = values['flip-flash'] === undefined ? undefined : parseDecimalInteger(values['flip-flash'], '--flip-flash', 1, 1_000_000);
   if (values.image && values.profile) fail('give --image or --profile, not both (the image names its profile)');
   const out = values.out ?? 'out';
   // The output folder is made and probed only once run() has found every other input good.
-  let place: { dir: string; undo: () => void } | null = null;
+  let undoOutput = (): void => {};
   const prepareOutput = (): { error: string } | null => {
     const p = prepareOutputDir(out, OUTPUT_FILES, '--out');
     if ('error' in p) return p;
-    place = p;
+    undoOutput = p.undo;
     return null;
   };
   // The capture streams into its file during the run; a board that never boots, or
@@ -180,6 +208,7 @@ export async function runCommand(args: string[]): Promise<number> {
     cpu: values.cpu !== 'off',
     costTablePath: values.costs,
     budgets,
+    sysctls,
     epochNs,
     capture: values.capture === 'all' ? 'all' : values.capture === 'none' ? 'none' : 'dut',
     classicPcap: values.pcap === true,
@@ -188,10 +217,12 @@ export async function runCommand(args: string[]): Promise<number> {
     labCaptureFile: join(out, 'lab.pcapng'),
     fcs: values.fcs === true,
     snaplen,
+    failAlloc,
+    flipFlash,
   });
   progress?.end();
   if (outcome.exitCode === 2) {
-    (place as { undo: () => void } | null)?.undo();
+    undoOutput();
     fail(outcome.error ?? 'bad input');
   }
   const report = outcome.report!;

@@ -3,11 +3,11 @@
  * the seeds the fuzzer mutates. Each is correct on the wire (checksums, lengths), so a mutation
  * is one step off a frame the stack accepts and reaches deep into its parsers.
  */
-import { IPPROTO_IGMP } from '../stack/wire/igmp-header.js';
-import { IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP } from '../stack/wire/ipv4-header.js';
 import { csumFold, csumPartial, ipChecksum, pseudoHeaderSum } from '../stack/wire/checksum.js';
 import { writeU16, writeU32 } from '../stack/uapi/byte-order.js';
 import { ETH_P_ARP, ETH_P_IP } from '../stack/uapi/if-ether.js';
+import { IPPROTO_ICMP, IPPROTO_IGMP, IPPROTO_TCP, IPPROTO_UDP } from '../stack/uapi/in.js';
+import { TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../stack/wire/tcp-header.js';
 
 export interface Endpoints {
   dutMac: Uint8Array;
@@ -136,12 +136,6 @@ function dnsResponse(): Uint8Array {
 function u32(v: number): number[] {
   return [(v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255];
 }
-
-const TCP_FIN = 0x01;
-const TCP_SYN = 0x02;
-const TCP_RST = 0x04;
-const TCP_PSH = 0x08;
-const TCP_ACK = 0x10;
 
 /** MSS 1460, SACK permitted, timestamps, window scale 7: what Linux puts in a SYN. */
 const SYN_OPTIONS = Uint8Array.from([2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7]);

@@ -22,11 +22,13 @@ import { LAB_BOARD, LAB_PROFILE, resolveBoard, resolveCostTable, resolveProfile 
 import { allocSkb } from '../stack/core/skbuff.js';
 import { inetAddAddress, inetAddRoute, inetFlushInterface } from '../stack/ipv4/devinet.js';
 import type { TcpSock } from '../stack/ipv4/tcp-sock.js';
-import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../stack/socket/sock.js';
 import { Syscalls } from '../stack/socket/syscalls.js';
 import { ethFrame, seedFrames, type Endpoints, type LiveTcp, type SeedFrame } from './frames.js';
 import { mutate } from './mutate.js';
 import { ETH_P_ARP } from '../stack/uapi/if-ether.js';
+import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { armFailAlloc, failAllocReport, resolveFailAlloc } from '../scenarios/fail-alloc.js';
+import type { FaultsReport } from '../traces/report.js';
 
 export const LAB_IP = 0xc0000201; // 192.0.2.1
 export const DUT_IP = 0xc0000202; // 192.0.2.2
@@ -45,6 +47,12 @@ export interface FuzzOptions {
   seed: number;
   batch?: number;
   costTablePath?: string;
+  /**
+   * failslab-style injection on the board (`prob=P|nth=N[,site=NAME][,times=T]`), armed while
+   * fuzzed frames are fed and drained; the ping and connect probes run with it off, so they test
+   * that the board recovered from the failures, not that the probes themselves failed.
+   */
+  failAlloc?: string;
   /** Called after each batch's checks, for progress. */
   progress?: (framesDone: number) => void;
 }
@@ -73,6 +81,8 @@ export interface FuzzResult {
   slowConnects: number;
   /** Heap pages in the board's page allocator, for reading peakRamBytes against. */
   heapBytes: number;
+  /** With failAlloc: the allocations made to fail, by site. */
+  failAlloc: NonNullable<FaultsReport['failAlloc']> | null;
   failure: FuzzFailure | null;
 }
 
@@ -173,9 +183,12 @@ function tcpConnect(l: Lab): { labFd: number; dutFd: number; tookNs: number } | 
     if (!sent && labSock(l, labFd)?.state === 'ESTABLISHED') sent = l.labSys.send(labFd, REQUEST) === 1;
     // Connections the fuzzed SYNs and ACKs completed wait in the same accept queue: only the
     // probe's own (its source port) counts; the others are closed.
-    for (let a = l.dutSys.accept(l.listenFd); dutFd < 0 && typeof a !== 'number'; a = l.dutSys.accept(l.listenFd)) {
+    // (Accept only while the probe's is not found: an accepted socket is never left unowned.)
+    while (dutFd < 0) {
+      const a = l.dutSys.accept(l.listenFd);
+      if (typeof a === 'number') break;
       if (a.peer.addr === LAB_IP && a.peer.port === labSock(l, labFd)?.lport) dutFd = a.fd;
-      else l.dutSys.close(a.fd);
+      else abortConnection(l, a.fd);
     }
     if (dutFd >= 0) {
       const r = l.dutSys.recv(dutFd, 1);
@@ -183,7 +196,7 @@ function tcpConnect(l: Lab): { labFd: number; dutFd: number; tookNs: number } | 
     }
   }
   l.labSys.close(labFd);
-  if (dutFd >= 0) l.dutSys.close(dutFd);
+  if (dutFd >= 0) abortConnection(l, dutFd);
   return null;
 }
 
@@ -200,8 +213,20 @@ function drainAll(l: Lab, conn: { dutFd: number } | null): void {
   for (;;) {
     const a = l.dutSys.accept(l.listenFd); // connections the fuzzed SYNs completed
     if (typeof a === 'number') break;
-    l.dutSys.close(a.fd);
+    abortConnection(l, a.fd);
   }
+}
+
+/**
+ * The board drops each connection of a batch with a reset (SO_LINGER 0): the probe's own once
+ * checked, and those fuzzed segments completed, which have no real peer. Closed with a FIN, one whose FIN
+ * skb cannot be allocated while fuzzed fragments fill the heap would stay an orphan in
+ * FIN_WAIT1 or CLOSING with no timer, as on Linux 6.1 (tcp_send_fin gives up silently when
+ * alloc_skb_fclone fails), and the check that RAM returns to baseline could never pass.
+ */
+function abortConnection(l: Lab, fd: number): void {
+  l.dutSys.setsockopt(fd, 'SO_LINGER', 0);
+  l.dutSys.close(fd);
 }
 
 /**
@@ -255,23 +280,32 @@ function boardState(l: Lab): string {
     `allocation failures ${failures.length > 0 ? failures.join(', ') : 'none'}${ram.pages.failures > 0 ? `, pages ${ram.pages.failures}` : ''}`,
     `throttled at min_free ${ram.pages.throttled}`,
     `live skbs ${l.dut.stack.skbs.live}`,
+    `largest holders ${ram.ramKinds().filter((k) => k.heldBytes > 0).sort((a, b) => b.heldBytes - a.heldBytes).slice(0, 4).map((k) => `${k.name} ${k.heldBytes} B`).join(', ')}`,
+    `TCP sockets ${l.dut.stack.tcp?.socketStates().slice(0, 6).join(', ') ?? 'none'}`,
     tcp.length > 0 ? tcp.join(', ') : 'no listen or reassembly drops',
   ].join('; ');
 }
 
 export function fuzz(opts: FuzzOptions): FuzzResult | { error: string } {
   const batch = opts.batch ?? 500;
+  const spec = opts.failAlloc === undefined ? null : resolveFailAlloc(opts.failAlloc);
+  if (spec !== null && 'error' in spec) return spec;
   const l = setUp(opts);
   if ('error' in l) return l;
+  const failSlab = spec === null ? null : armFailAlloc(l.world, l.dut, spec);
+  const arm = (on: boolean): void => l.dut.board.ram.injectFaults(on ? failSlab : null);
+  arm(false);
   const rng = new Prng(opts.seed).split('fuzz');
   const ram = l.dut.board.ram;
   const ramBytes = ram.usage().totalBytes;
-  const result: FuzzResult = { board: opts.board, profile: opts.profile, seed: opts.seed, frames: 0, batch, byProtocol: {}, virtualNs: 0, peakRamBytes: 0, ramBytes, slowestConnectNs: 0, slowConnects: 0, heapBytes: ram.usage().heapBytes, failure: null };
+  const result: FuzzResult = { board: opts.board, profile: opts.profile, seed: opts.seed, frames: 0, batch, byProtocol: {}, virtualNs: 0, peakRamBytes: 0, ramBytes, slowestConnectNs: 0, slowConnects: 0, heapBytes: ram.usage().heapBytes, failAlloc: null, failure: null };
   const baseline = liveObjectBytes(ram);
+  const activeAtStart = new Map(ram.slabinfo().map((c) => [c.name, c.active]));
   const batchFrames: Uint8Array[] = [];
   const fail = (problem: string, index: number): FuzzResult => {
     result.failure = { problem, batch: index, frames: batchFrames.map((f) => Buffer.from(f).toString('hex')) };
     result.virtualNs = l.world.sim.now;
+    if (failSlab) result.failAlloc = failAllocReport(failSlab);
     return result;
   };
   let index = 0;
@@ -285,6 +319,7 @@ export function fuzz(opts: FuzzOptions): FuzzResult | { error: string } {
     const seeds: SeedFrame[] = seedFrames(l.endpoints, PORTS, live);
     batchFrames.length = 0;
     const n = Math.min(batch, opts.frames - result.frames);
+    arm(true);
     try {
       // The batch is laid out on the virtual clock, one frame every FRAME_GAP_NS, and run at once.
       let starved = false;
@@ -304,10 +339,12 @@ export function fuzz(opts: FuzzOptions): FuzzResult | { error: string } {
       settle(l, 50 * NS_PER_MS);
       drainAll(l, conn);
       l.labSys.close(conn.labFd);
-      l.dutSys.close(conn.dutFd);
+      abortConnection(l, conn.dutFd);
       settle(l, 10 * NS_PER_MS);
     } catch (e) {
       return fail(`batch ${index}: exception in the stack: ${(e as Error).message.split('\n')[0]}`, index);
+    } finally {
+      arm(false);
     }
     const u = ram.usage();
     const inUse = u.reservedBytes + u.peakUsedBytes;
@@ -325,6 +362,9 @@ export function fuzz(opts: FuzzOptions): FuzzResult | { error: string } {
     l.dutSys.close(l.listenFd);
     settle(l, QUIESCE_NS);
     inetFlushInterface(l.dut.stack, l.dut.dev.ifindex);
+    // ip tcp_metrics flush, as `quarklab run` does before the same check: what TCP learned per
+    // destination (TCP_METRICS) is a cache Linux keeps on purpose, not a leak.
+    l.dut.stack.tcp?.metrics?.flush();
     settle(l, 10 * NS_PER_MS);
   } catch (e) {
     return fail(`after the last batch: exception in the stack: ${(e as Error).message.split('\n')[0]}`, index);
@@ -332,8 +372,15 @@ export function fuzz(opts: FuzzOptions): FuzzResult | { error: string } {
   // Baseline was taken with the listener and UDP sockets open; they are closed now, so compare
   // against boot's own baseline: what the board held before any socket existed.
   const end = liveObjectBytes(ram);
-  if (end !== l.dut.baselineObjects) return fail(`after traffic stopped: live kernel objects ${end} B, ${end - l.dut.baselineObjects} B more than after boot (${l.dut.baselineObjects} B); fuzz baseline ${baseline} B`, index);
+  if (end !== l.dut.baselineObjects) {
+    // Name what still holds memory: caches above their count when fuzzing began (the listener
+    // and UDP sockets, open then, are closed now), and TCP sockets the stack still has.
+    const grown = ram.slabinfo().filter((c) => c.active > (activeAtStart.get(c.name) ?? 0)).map((c) => `${c.name} +${c.active - (activeAtStart.get(c.name) ?? 0)}`);
+    const socks = l.dut.stack.tcp?.socketStates() ?? [];
+    return fail(`after traffic stopped: live kernel objects ${end} B, ${end - l.dut.baselineObjects} B more than after boot (${l.dut.baselineObjects} B); fuzz baseline ${baseline} B; caches above it: ${grown.length > 0 ? grown.join(', ') : 'none'}; TCP sockets left: ${socks.length > 0 ? socks.join(', ') : 'none'}`, index);
+  }
   if (l.dut.stack.skbs.live !== 0) return fail(`after traffic stopped: ${l.dut.stack.skbs.live} skbs still live`, index);
   result.virtualNs = l.world.sim.now;
+  if (failSlab) result.failAlloc = failAllocReport(failSlab);
   return result;
 }

@@ -6,10 +6,10 @@
  */
 import type { Prng } from '../emulator/prng.js';
 import { ipChecksum } from '../stack/wire/checksum.js';
-import { IPPROTO_TCP, IPPROTO_UDP } from '../stack/wire/ipv4-header.js';
 import { transportChecksum } from './frames.js';
 import { readU32, writeU16 } from '../stack/uapi/byte-order.js';
 import { ETH_P_IP } from '../stack/uapi/if-ether.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../stack/uapi/in.js';
 
 const INTERESTING = [0x00, 0x01, 0x7f, 0x80, 0xff, 0x40, 0x20, 0x10, 0x05, 0x0f];
 /** The largest frame the lab's MAC sends (no FCS): 1514 bytes. */

@@ -14,6 +14,7 @@ import { Iperf3Server } from '../apps/iperf3.js';
 import type { Program, ProgramContext } from '../apps/program.js';
 import { UdpEchoServer } from '../apps/udp-echo.js';
 import { World } from '../emulator/world.js';
+import { socketTable } from '../scenarios/socket-table.js';
 import { ipToString } from '../stack/core/addr.js';
 import { inetAddAddress, inetAddRoute } from '../stack/ipv4/devinet.js';
 import { bootBoard, programReservations } from '../scenarios/boot.js';
@@ -166,6 +167,8 @@ export async function live(opts: LiveOptions): Promise<LiveOutcome> {
   const virtualNs = world.sim.now;
   // A program that exited by itself before the end failed (a fatal error: no socket, no port).
   const exitedEarly = processes.filter((p) => p.program.exitCode !== null && p.program.exitCode !== 0).map((p) => `${p.program.name} exited with ${p.program.exitCode}`);
+  // The report's socket table: ss on the board before its programs exit, as in a run.
+  const sockets = socketTable(dut, world.sim, trace);
   for (const p of processes) p.exit(p.program.exitCode ?? 0);
 
   const checks: CheckReport[] = [
@@ -196,7 +199,7 @@ export async function live(opts: LiveOptions): Promise<LiveOutcome> {
         })
       : null,
   };
-  const dutReport = boardReport(dut, boardConfig, fw.image.length, virtualNs);
+  const dutReport = boardReport(dut, boardConfig, fw.image.length, virtualNs, sockets);
   const verdict = checks.every((c) => c.pass) ? 'pass' : 'fail';
   const report: Report = {
     $schema: REPORT_SCHEMA_ID,

@@ -9,13 +9,14 @@ import type { EthernetMac, WirePort } from '../emulator/ethernet-mac.js';
 import { wireBytes } from '../emulator/ethernet-mac.js';
 import type { EventQueue, Nanos } from '../emulator/event-queue.js';
 import { ARP_LEN, ARPOP_REPLY, ARPOP_REQUEST, emitArp, parseArp } from '../stack/wire/arp-header.js';
-import { emitIpv4, IP_DF, IPPROTO_TCP } from '../stack/wire/ipv4-header.js';
+import { emitIpv4, IP_DF } from '../stack/wire/ipv4-header.js';
 import { emitTcp } from '../stack/wire/tcp-header.js';
 import type { TcpPacketSpec } from './script.js';
 import { encodeOptions, flagBits } from './tcp-options.js';
 import { readU16 } from '../stack/uapi/byte-order.js';
 import { ETH_HLEN, ETH_P_ARP, ETH_P_IP } from '../stack/uapi/if-ether.js';
 import { emitEthernet } from '../stack/wire/ethernet-header.js';
+import { IPPROTO_TCP } from '../stack/uapi/in.js';
 
 /** The remote host's MAC (locally administered). */
 export const REMOTE_MAC = Uint8Array.from([0x02, 0x00, 0x5e, 0x00, 0x02, 0x01]);

@@ -6,12 +6,13 @@
  * run of segments that covers it (Linux's scripts assume TSO): flags other than ACK on the
  * last, the rest plain ACKs. The frames are read with the stack's own parsers.
  */
-import { parseIpv4, IPPROTO_TCP } from '../stack/wire/ipv4-header.js';
+import { parseIpv4 } from '../stack/wire/ipv4-header.js';
 import { parseTcp, type TcpRepr } from '../stack/wire/tcp-header.js';
 import type { Flow, SeqMap, SentFrame } from './injector.js';
 import type { TcpPacketSpec } from './script.js';
 import { encodeOptions, flagBits, flagLetters, parsedOptionsText } from './tcp-options.js';
 import { ETH_HLEN } from '../stack/uapi/if-ether.js';
+import { IPPROTO_TCP } from '../stack/uapi/in.js';
 
 export interface ActualSegment {
   time: number;

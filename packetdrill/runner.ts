@@ -13,7 +13,6 @@ import { resolveBoard, resolveCostTable, resolveProfile } from '../scenarios/inp
 import { Process, type TraceLine } from '../scenarios/process.js';
 import { inetAddAddress, inetAddRoute } from '../stack/ipv4/devinet.js';
 import { setTcpSysctl } from '../stack/ipv4/tcp-sysctl.js';
-import { errnoName } from '../stack/socket/sock.js';
 import { Capture, DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { buildInbound, RemotePort, REMOTE_MAC, type Flow, type SeqMap } from './injector.js';
 import { actualText, matchOutbound, readSegment, runLength, type ActualSegment } from './matcher.js';
@@ -22,6 +21,7 @@ import type { Expr, Script, ScriptEvent, SyscallSpec, TimeSpec } from './script.
 import { ScriptProgram, tcpInfoField, type CallOutcome } from './syscall-program.js';
 import { packetText } from './tcp-options.js';
 import { checkTiming, secs } from './timing.js';
+import { errnoName } from '../stack/uapi/errno.js';
 
 /** packetdrill's addresses: the local end in 192.168.0.0/16, the remote in TEST-NET-1. */
 export const LOCAL_IP = 0xc0a80002; // 192.168.0.2
@@ -96,7 +96,7 @@ export function runScript(script: Script, opts: RunOptions): ScriptResult {
   // queue limits, so segments leave in the instant TCP sends them, as the scripts expect.
   dut.dev.bql = false;
   for (const r of script.requires) {
-    if (!dut.stack.has(r.symbol)) return unsupported(r.line, `profile ${opts.profile} has no CONFIG_${r.symbol}`);
+    if (!dut.stack.env.config.has(r.symbol)) return unsupported(r.line, `profile ${opts.profile} has no CONFIG_${r.symbol}`);
   }
   const tcp = dut.stack.tcp;
   if (!tcp) return unsupported(1, `profile ${opts.profile} has no TCP`);

@@ -7,19 +7,21 @@
  */
 import type { Program, ProgramContext } from '../apps/program.js';
 import type { TimerHandle } from '../emulator/event-queue.js';
-import { AF_INET, Errno, SOCK_STREAM } from '../stack/socket/sock.js';
 import type { SockOpt } from '../stack/socket/syscalls.js';
 import type { TcpInfo } from '../stack/ipv4/tcp-sock.js';
 import type { Expr, SyscallSpec } from './script.js';
+import { AF_INET, AF_UNSPEC, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { IPPROTO_TCP } from '../stack/uapi/in.js';
+import { Errno } from '../stack/uapi/errno.js';
 
 export const CONSTANTS: Record<string, number> = {
-  AF_INET: 2,
-  PF_INET: 2,
-  AF_UNSPEC: 0,
-  SOCK_STREAM: 1,
+  AF_INET,
+  PF_INET: AF_INET,
+  AF_UNSPEC,
+  SOCK_STREAM,
   SOCK_NONBLOCK: 0x800,
   SOCK_CLOEXEC: 0x80000,
-  IPPROTO_TCP: 6,
+  IPPROTO_TCP,
   IPPROTO_IP: 0,
   SOL_SOCKET: 1,
   SOL_TCP: 6,
@@ -390,7 +392,6 @@ export class ScriptProgram implements Program {
     }
     return { ret: sent };
   }
-
 
   private sockopt(level: number, name: number): SockOpt | null {
     if (level === CONSTANTS.SOL_SOCKET) {

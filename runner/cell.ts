@@ -54,7 +54,7 @@ export async function runCell(cell: Cell, outDir: string | null): Promise<CellRe
   const noHashes = { board: null, profile: null, costTable: null, image: null, report: null, capture: null };
   const scenario = await resolveScenario(cell.scenario);
   if ('error' in scenario) return { ...base, verdict: 'error', ok: false, figures: empty, budgets: [], failures: [scenario.error], hashes: noHashes };
-  const outcome = run({ board: cell.board, profile: cell.profile, scenario, seed: cell.seed, cpu: cell.cpu, costTablePath: cell.costs, budgets: cell.budgets });
+  const outcome = run({ board: cell.board, profile: cell.profile, scenario, seed: cell.seed, cpu: cell.cpu, costTablePath: cell.costs, budgets: cell.budgets, sysctls: cell.sysctls, failAlloc: cell.failAlloc });
   if (outcome.exitCode === 2 || !outcome.report) return { ...base, verdict: 'error', ok: false, figures: empty, budgets: [], failures: [outcome.error ?? 'bad input'], hashes: noHashes };
   const report = outcome.report;
   const reportText = JSON.stringify(report, null, 2) + '\n';

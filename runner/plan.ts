@@ -5,6 +5,7 @@
  * flags. Everything is checked here, before any cell runs: each problem is one line naming
  * its place in the plan.
  */
+import { resolveFailAlloc } from '../scenarios/fail-alloc.js';
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -13,6 +14,7 @@ import { splitScenarioSpec } from '../api/options.js';
 import { resolveBoard, resolveCostTable, resolveProfile } from '../scenarios/inputs.js';
 import { unmeasuredBudget } from '../scenarios/run.js';
 import { parseBudget, type BudgetSpec } from '../traces/budgets.js';
+import { parseSysctlSetting, type SysctlSetting } from '../scenarios/sysctl-option.js';
 
 /** Figures a baseline compare looks at, with their default thresholds in percent. */
 export const DEFAULT_THRESHOLDS: Readonly<Record<string, number>> = { 'flash.image': 0.5, 'ram.static': 0.5, 'ram.peak': 0.5, goodput: -5, 'rtt.p99': 10 };
@@ -35,6 +37,10 @@ export interface Plan {
   thresholds: Record<string, number>;
   cpu: boolean;
   costs?: string;
+  /** Boot values of sysctls for every cell's board (as run --sysctl). */
+  sysctls: SysctlSetting[];
+  /** failslab-style injection in every cell (`prob=P|nth=N[,site=NAME][,times=T]`, seeded by the cell's seed). */
+  failAlloc?: string;
   /** Where each part came from, for error messages: the plan file or "flags". */
   origin: string;
 }
@@ -51,9 +57,11 @@ export interface Cell {
   expectFail: string | null;
   cpu: boolean;
   costs?: string;
+  sysctls?: SysctlSetting[];
+  failAlloc?: string;
 }
 
-const TOP_KEYS = ['$schema', 'boards', 'profiles', 'scenarios', 'seeds', 'budgets', 'expect-fail', 'thresholds', 'cpu', 'costs'];
+const TOP_KEYS = ['$schema', 'boards', 'profiles', 'scenarios', 'seeds', 'budgets', 'expect-fail', 'thresholds', 'cpu', 'costs', 'sysctl', 'fail-alloc'];
 
 type Problem = { error: string };
 
@@ -151,6 +159,21 @@ export function planFromData(doc: unknown, origin: string, base: string): Plan |
   }
   if (doc['cpu'] !== undefined && typeof doc['cpu'] !== 'boolean') return { error: at('cpu: expected true or false') };
   if (doc['costs'] !== undefined && typeof doc['costs'] !== 'string') return { error: at('costs: expected a path') };
+  const sysctls: SysctlSetting[] = [];
+  const sc = doc['sysctl'] ?? {};
+  if (!isRecord(sc)) return { error: at('sysctl: expected a map of sysctl names to values') };
+  for (const [k, v] of Object.entries(sc)) {
+    if (typeof v !== 'string' && !(typeof v === 'number' && Number.isFinite(v))) return { error: at(`sysctl.${k}: expected a string or a number`) };
+    const setting = parseSysctlSetting(`${k}=${v}`, 'sysctl', { bootOnly: true });
+    if ('error' in setting) return { error: at(setting.error) };
+    sysctls.push(setting);
+  }
+  const failAlloc = doc['fail-alloc'];
+  if (failAlloc !== undefined) {
+    if (typeof failAlloc !== 'string') return { error: at('fail-alloc: expected a string, prob=P|nth=N[,site=NAME][,times=T]') };
+    const spec = resolveFailAlloc(failAlloc, 'fail-alloc');
+    if ('error' in spec) return { error: at(spec.error) };
+  }
   const rel = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   const fileish = (p: string) => p.includes('/') || p.endsWith('.config') || p.endsWith('.json');
   return {
@@ -166,7 +189,9 @@ export function planFromData(doc: unknown, origin: string, base: string): Plan |
     expectFail,
     thresholds,
     cpu: doc['cpu'] !== false,
+    sysctls,
     ...(typeof doc['costs'] === 'string' ? { costs: rel(doc['costs']) } : {}),
+    ...(typeof failAlloc === 'string' ? { failAlloc } : {}),
     origin,
   };
 }
@@ -218,7 +243,7 @@ export function expandCells(plan: Plan): Cell[] {
           const merged = { ...plan.budgets.default, ...lookup(plan.budgets.board, board), ...lookup(plan.budgets.profile, profile), ...lookup(plan.budgets.scenario, scenarioKey(scenario)) };
           const budgets = Object.entries(merged).map(([k, v]) => parseBudget(`${k}=${v}`) as BudgetSpec);
           const xf = plan.expectFail.find((e) => matches(e, { board, profile, scenario, seed }));
-          cells.push({ index: cells.length, id: cellId(board, profile, scenario, seed), board, profile, scenario, seed, budgets, expectFail: xf ? xf.reason : null, cpu: plan.cpu, ...(plan.costs ? { costs: plan.costs } : {}) });
+          cells.push({ index: cells.length, id: cellId(board, profile, scenario, seed), board, profile, scenario, seed, budgets, expectFail: xf ? xf.reason : null, cpu: plan.cpu, ...(plan.costs ? { costs: plan.costs } : {}), ...(plan.sysctls.length > 0 ? { sysctls: plan.sysctls } : {}), ...(plan.failAlloc ? { failAlloc: plan.failAlloc } : {}) });
         }
   const seen = new Map<string, number>();
   for (const c of cells) {

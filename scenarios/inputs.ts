@@ -2,7 +2,7 @@
  * Resolving the user's choices — board, profile, cost table — from a built-in name or a
  * file path, each failure a one-line error.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readInputText } from './input-files.js';
 import { parseBoardText, type BoardConfig, type BoardResult } from '../emulator/board-config.js';
@@ -16,11 +16,29 @@ export const DEFAULT_PROFILE = 'minimal';
 export const LAB_BOARD = 'lab-host';
 export const LAB_PROFILE = 'full';
 
+let builtins: string[] | null = null;
+
+/**
+ * The built-in boards: every boards/NAME.json but the schema, read once from the folder so a
+ * board added there is known everywhere (run's --help, calibrate, the error for a bad name).
+ * Boards under test come first by name (quark-2m before quark-4m), the lab's host last, so a
+ * list reads from the smallest board up whatever order the file system returns.
+ */
+export function builtinBoards(): string[] {
+  if (!builtins) {
+    const names = readdirSync(join(packageRoot(), 'boards'))
+      .filter((f) => f.endsWith('.json') && !f.endsWith('.schema.json'))
+      .map((f) => f.slice(0, -'.json'.length));
+    builtins = names.filter((n) => n !== LAB_BOARD).sort().concat(names.filter((n) => n === LAB_BOARD));
+  }
+  return builtins;
+}
+
 export function resolveBoard(nameOrPath: string): BoardConfig | { error: string } {
   const builtin = join(packageRoot(), 'boards', `${nameOrPath}.json`);
   const path = /^[\w.-]+$/.test(nameOrPath) && existsSync(builtin) ? builtin : nameOrPath;
   if (path === nameOrPath && !existsSync(path)) {
-    return { error: `board "${nameOrPath}": no such built-in board (quark-2m, quark-4m, lab-host) or file` };
+    return { error: `board "${nameOrPath}": no such built-in board (${builtinBoards().join(', ')}) or file` };
   }
   const r = loadBoardFile(path);
   return 'error' in r ? r : r.board;

@@ -16,13 +16,14 @@ import { parseImage } from '../emulator/flash-image.js';
 import { inetFlushInterface } from '../stack/ipv4/devinet.js';
 import { SK_MEMORY_PCPU_RESERVE } from '../stack/core/sock-mem.js';
 import { costTableHash, linkComparison, profileCost, type CostTable } from '../stack/kconfig/cost-table.js';
-import { ltoEstimate, NO_LTO_FACTOR } from '../stack/kconfig/lto.js';
+import { ltoEstimate, NO_LTO_FACTOR } from '../scripts/lto.js';
 import type { Profile } from '../stack/kconfig/kconfig.js';
 import { checkBudget, formatBytes, type BudgetSpec } from '../traces/budgets.js';
 import { Capture, DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { Timeline } from '../traces/timeline.js';
 import { MemoryTraceSink, TraceWriter, type TraceSink } from '../traces/trace-writer.js';
-import { REPORT_SCHEMA_ID, type BoardReport, type CheckReport, type Report } from '../traces/report.js';
+import { REPORT_SCHEMA_ID, type BoardReport, type CheckReport, type Report, type SocketsReport } from '../traces/report.js';
+import { socketTable } from './socket-table.js';
 import { checkBootImage } from './image-check.js';
 import { bootBoard, liveObjectBytes, programReservations, type BootedBoard } from './boot.js';
 import { buildFirmware, type Firmware } from './firmware.js';
@@ -33,6 +34,13 @@ import { DEFAULT_SCENARIO, findScenario } from './registry.js';
 import type { Scenario, ScenarioContext } from './scenario.js';
 import { Syscalls } from '../stack/socket/syscalls.js';
 import { qdiscShow } from '../stack/sched/qdisc.js';
+import { bootDefaultQdisc } from '../stack/sched/sch-api.js';
+import { checkBootSysctl } from '../stack/ipv4/tcp-sysctl.js';
+import { TCP_CONG_LIST } from '../stack/ipv4/tcp-cong-list.js';
+import type { SysctlSetting } from './sysctl-option.js';
+import { armFailAlloc, failAllocReport, resolveFailAlloc } from './fail-alloc.js';
+import { describeFlips, flipFlashBits } from './flip-flash.js';
+import { stuckCause } from './run-cause.js';
 
 /**
  * The lab host's firmware depends only on its board file and the cost table, so a process that
@@ -67,6 +75,11 @@ export interface RunOptions {
   costTablePath?: string;
   budgets?: BudgetSpec[];
   epochNs?: bigint;
+  /**
+   * Boot values of sysctls on the board (`run --sysctl NAME=VALUE`), as a kernel built with
+   * other defaults: over the board file's own, checked before anything boots.
+   */
+  sysctls?: SysctlSetting[];
   /** Which MACs to capture: the board's (default), the lab host's too, or none. */
   capture?: 'dut' | 'all' | 'none';
   /** Same as capture: 'all' (kept for library callers). */
@@ -101,6 +114,10 @@ export interface RunOptions {
   traceSink?: TraceSink;
   /** Called every 65536 events while the scenario runs: how far it has got (for a progress line). */
   onProgress?: (p: RunProgress) => void;
+  /** failslab-style injection on the board under test: `prob=P|nth=N[,site=NAME][,times=T]`. */
+  failAlloc?: string;
+  /** Flash faults: flip this many seeded bits of the board's flash part before boot. */
+  flipFlash?: number;
 }
 
 export interface RunProgress {
@@ -161,8 +178,14 @@ export function run(opts: RunOptions): RunOutcome {
   if ('error' in scenario) return bad(scenario.error);
   const unmeasured = unmeasuredBudget(scenario, opts.budgets ?? []);
   if (unmeasured) return bad(unmeasured);
+  const failAlloc = opts.failAlloc === undefined ? null : resolveFailAlloc(opts.failAlloc);
+  if (failAlloc !== null && 'error' in failAlloc) return bad(failAlloc.error);
+  if (opts.flipFlash !== undefined && !(Number.isSafeInteger(opts.flipFlash) && opts.flipFlash >= 1 && opts.flipFlash <= 1_000_000)) {
+    return bad(`--flip-flash must be a decimal integer from 1 to 1000000, got ${opts.flipFlash}`);
+  }
   let profile: Profile | null = null;
   let dutImage: Uint8Array;
+  let enabled: readonly string[];
   if (opts.imagePath) {
     // An image can be no larger than the flash it is written to: read no more than that.
     const bytes = readInputFile(opts.imagePath, { what: 'firmware image', maxBytes: boardConfig.flashBytes, maxWhy: `${boardConfig.name}'s ${boardConfig.flashBytes}-byte flash` });
@@ -174,6 +197,7 @@ export function run(opts: RunOptions): RunOutcome {
     const valid = checkBootImage(parsed, boardConfig, table);
     if ('error' in valid) return bad(`${opts.imagePath}: ${valid.error}`);
     dutImage = bytes;
+    enabled = valid.enabled;
   } else {
     const p = resolveProfile(profileName);
     if ('error' in p) return bad(p.error);
@@ -181,7 +205,13 @@ export function run(opts: RunOptions): RunOutcome {
     const fw = buildFirmware(boardConfig, p, table);
     if ('error' in fw) return bad(fw.error);
     dutImage = fw.image;
+    enabled = p.enabled;
   }
+  const dutConfig = withBootSysctls(boardConfig, opts.sysctls ?? []);
+  const sysctlProblem = dutConfig.sysctl ? checkBootSysctl(dutConfig.sysctl, TCP_CONG_LIST.map((c) => c.name)) : null;
+  if (sysctlProblem) return bad(`--sysctl: ${sysctlProblem}`);
+  const qdisc = bootDefaultQdisc(new Set(enabled), dutConfig.sysctl);
+  if ('error' in qdisc) return bad(`--sysctl: ${qdisc.error}`);
   const labFw = labFirmware(labConfig, table);
   if ('error' in labFw) return bad(labFw.error);
   const outputProblem = opts.inputsGood?.();
@@ -190,7 +220,10 @@ export function run(opts: RunOptions): RunOutcome {
   const world = new World(seed, cpu);
   const lab = bootBoard(world, 'lab', labConfig, labFw.image, table, programReservations(labConfig, scenario.labPrograms));
   if ('error' in lab) return bad(`lab host: ${lab.error}`);
-  const dut = bootBoard(world, 'dut', boardConfig, dutImage, table, programReservations(boardConfig, scenario.dutPrograms));
+  // Flash faults strike the part after it was programmed and before the loader reads it.
+  const flips = opts.flipFlash === undefined ? null : flipFlashBits(dutImage, boardConfig.flashBytes, opts.flipFlash, seed);
+  const dut = bootBoard(world, 'dut', dutConfig, flips?.image ?? dutImage, table, programReservations(boardConfig, scenario.dutPrograms));
+  const flipReport = flips ? { flipFlash: { flips: flips.bits.length, bits: flips.bits } } : null;
   const inputs = {
     board: boardConfig.name,
     profile: profile?.name ?? opts.imagePath ?? profileName,
@@ -199,9 +232,11 @@ export function run(opts: RunOptions): RunOutcome {
     cpu,
     epochNs: epochNs.toString(),
     costTable: opts.costTablePath ?? 'calibration/linux-6.1-i386.json',
+    ...(opts.sysctls && opts.sysctls.length > 0 ? { sysctl: Object.fromEntries(opts.sysctls.map((x) => [x.name, x.value])) } : {}),
   };
   if ('error' in dut) {
-    if (dut.kind === 'input') return bad(dut.error);
+    // A broken image is bad input when the user gave it; when the flips broke it, a failed boot.
+    if (dut.kind === 'input' && !flips) return bad(dut.error);
     // The profile does not fit this board, or has no stack to run the scenario on: that is a
     // failed check, with the numbers.
     const report: Report = {
@@ -212,10 +247,13 @@ export function run(opts: RunOptions): RunOutcome {
       boards: [],
       wire: null,
       scenario: { name: scenario.name, description: scenario.description, figures: {} },
-      checks: [{ name: dut.kind === 'needs' ? 'profile has the networking the scenario needs' : 'profile fits the board', pass: false, detail: dut.error }],
+      checks: [dut.kind === 'input'
+        ? { name: 'firmware image boots (flash faults injected)', pass: false, detail: `the boot loader refused the image: ${dut.error}; flipped: ${describeFlips(flips!.bits)}` }
+        : { name: dut.kind === 'needs' ? 'profile has the networking the scenario needs' : 'profile fits the board', pass: false, detail: dut.error }],
       budgets: (opts.budgets ?? []).map((b) => checkBudget(b, { 'flash.image': dutImage.length })),
       notes: [],
       stalls: [],
+      ...(flipReport ? { faults: flipReport } : {}),
       verdict: 'fail',
     };
     return { exitCode: 1, report, trace, image: dutImage, sources: { board: boardConfig.name, profile: profile?.source ?? null, costTable: table.source } };
@@ -224,6 +262,8 @@ export function run(opts: RunOptions): RunOutcome {
   opts.afterBoot?.(lab);
   opts.afterBoot?.(dut);
   world.connect(dut.board, lab.board, WIRE_DELAY_NS, { ...NO_IMPAIRMENTS, ...scenario.impairments });
+  // Armed last, once every other component has its generator: the wire draws as it would without.
+  const failSlab = failAlloc === null ? null : armFailAlloc(world, dut, failAlloc);
   const quietWire = new QuietWireCheck();
   quietWire.attach([dut.board.mac, lab.board.mac]);
   opts.beforeCapture?.();
@@ -296,12 +336,17 @@ export function run(opts: RunOptions): RunOutcome {
       : () => finished,
   );
   const checks: CheckReport[] = [];
-  if (!finished) checks.push({ name: 'scenario completes', pass: false, detail: `still running at the ${scenario.timeLimitNs / NS_PER_SEC} s limit` });
+  if (!finished) {
+    const cause = stuckCause(dut.board.ram, dut.role, trace);
+    checks.push({ name: 'scenario completes', pass: false, detail: `still running at the ${scenario.timeLimitNs / NS_PER_SEC} s limit${cause ? `; ${cause}` : ''}` });
+  }
   const trafficEnd = world.sim.now;
   timeline.stop();
   // Programs exit, then every kernel timer is allowed to expire — unless the wire is in a storm
   // the quiet-wire check has already condemned, which would only burn time.
   quietWire.startDrain(trafficEnd);
+  // The report's socket table: ss on the board while the scenario's sockets are still open.
+  const dutSockets = socketTable(dut, world.sim, trace);
   for (const p of processes) p.exit(p.program.exitCode ?? 0);
   world.sim.run(trafficEnd + QUIESCE_LIMIT_NS, () => quietWire.runaway);
   const outcome = scenario.result(ctx);
@@ -312,8 +357,8 @@ export function run(opts: RunOptions): RunOutcome {
   checks.push(...outcome.checks);
   checks.push(quietWire.result());
 
-  const dutReport = boardReport(dut, boardConfig, dutImage.length, trafficEnd);
-  const labReport = boardReport(lab, labConfig, labFw.image.length, trafficEnd);
+  const dutReport = boardReport(dut, boardConfig, dutImage.length, trafficEnd, dutSockets);
+  const labReport = boardReport(lab, labConfig, labFw.image.length, trafficEnd, null);
   const m = dutReport.memory!;
   checks.push({
     name: 'RAM back to post-boot baseline after timers expire and the interface is deconfigured',
@@ -347,6 +392,17 @@ export function run(opts: RunOptions): RunOutcome {
         `Linux 6.1 moves socket-memory charges to the global count tcp_mem is checked against a whole reserve at a time, so that count stays 0 until 1 MiB is charged: these limits cannot engage before then, and tcp_mem tuning is inert on this board`,
     );
   }
+  const frag = dut.stack.ipfrag;
+  const fragQueues = dut.board.ram.slabinfo().find((c) => c.name === 'ip4-frags')?.allocs ?? 0;
+  if (frag && fragQueues > 0 && frag.ipfrag_high_thresh > m.heapBytes && m.allocationFailures + m.allocationThrottled > 0) {
+    // A limit larger than the memory it governs never engages: say so when fragments came and
+    // the heap ran short in the same run (a run whose fragments fitted has nothing to learn).
+    notes.push(
+      `ipfrag_high_thresh is ${frag.ipfrag_high_thresh} B (Linux 6.1's default), more than this board's whole heap of ${m.heapBytes} B: ` +
+        `fragments awaiting reassembly (${fragQueues} queues this run) can hold all of the heap before the limit engages, until ipfrag_time (${frag.ipfrag_time} s) expires them — ` +
+        `Linux on a board this size does the same; set net.ipv4.ipfrag_high_thresh and ipfrag_low_thresh below the heap`,
+    );
+  }
   notes.push(profile ? `LTO: ${ltoEstimate(profile, profileCost(profile, table).total.text).note}` : `LTO: ${NO_LTO_FACTOR} (booted from an image)`);
   const verdict = checks.every((c) => c.pass) && budgets.every((b) => b.verdict === 'pass') ? 'pass' : 'fail';
   const w = world.wires[0]!.stats;
@@ -362,6 +418,7 @@ export function run(opts: RunOptions): RunOutcome {
     budgets,
     notes,
     stalls: timeline.stalls,
+    ...(failSlab || flipReport ? { faults: { ...(failSlab ? { failAlloc: failAllocReport(failSlab) } : {}), ...flipReport } } : {}),
     verdict,
   };
   const files = capture.finish(world.sim.now);
@@ -389,6 +446,12 @@ export function run(opts: RunOptions): RunOutcome {
 }
 
 
+/** The board file with `--sysctl` boot values over its own (the last setting of a name wins). */
+function withBootSysctls(config: BoardConfig, sysctls: readonly SysctlSetting[]): BoardConfig {
+  if (sysctls.length === 0) return config;
+  return { ...config, sysctl: { ...config.sysctl, ...Object.fromEntries(sysctls.map((x) => [x.name, x.value])) } };
+}
+
 /** Figures every run measures, whatever the scenario. */
 export const RUN_FIGURES: readonly string[] = ['ram.peak', 'ram.static', 'ram.heap-peak', 'ram.free-min', 'flash.image', 'rx.missed', 'alloc.failures'];
 
@@ -407,7 +470,7 @@ export function unmeasuredBudget(scenario: Pick<Scenario, 'name' | 'produces'>, 
   return null;
 }
 
-export function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: number, elapsedNs: number): BoardReport {
+export function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: number, elapsedNs: number, sockets: SocketsReport | null): BoardReport {
   const ram = b.board.ram;
   const usage = ram.usage();
   const caches = ram.slabinfo().map((c) => ({ name: c.name, objectSize: c.objectSize, active: c.active, peakActive: c.peakActive, totalObjects: c.totalObjects, pages: c.pages, peakPages: c.peakPages, failures: c.failures }));
@@ -439,6 +502,7 @@ export function boardReport(b: BootedBoard, config: BoardConfig, imageBytes: num
     },
     interfaces: { [b.board.mac.name]: { ...b.board.mac.stats, ...prefixKeys(b.dev.stats, 'netdev_'), ...prefixKeys(st.drivers.get(b.dev.ifindex)?.gro?.stats ?? {}, 'gro_') } },
     qdiscs: { [b.board.mac.name]: qdiscShow(b.dev.qdisc) },
+    sockets,
     snmp,
     arp: { ...st.neigh.stats },
     tcp: st.tcp

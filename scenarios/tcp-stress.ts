@@ -10,7 +10,7 @@ import { SlowReaders } from '../apps/slow-reader.js';
 import { SynFlood } from '../apps/syn-flood.js';
 import { NS_PER_MS, NS_PER_SEC } from '../emulator/event-queue.js';
 import { defineScenario, refuse } from '../api/define-scenario.js';
-import { errnoName } from '../stack/socket/sock.js';
+import { errnoName } from '../stack/uapi/errno.js';
 
 export const slowReadersScenario = defineScenario({
   name: 'slow-readers',

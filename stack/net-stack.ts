@@ -5,6 +5,7 @@
  * A feature the profile leaves out is not constructed: its tables are not allocated and its
  * protocol handler is not registered, so packets for it take the path Linux without it takes.
  */
+import type { SymbolName } from './kconfig/symbols.js';
 import type { Cpu } from '../emulator/cpu.js';
 import type { EthernetMac } from '../emulator/ethernet-mac.js';
 import type { EventQueue } from '../emulator/event-queue.js';
@@ -29,6 +30,8 @@ import { IpFragments } from './ipv4/ip-fragment.js';
 import { Netlink } from './core/netlink.js';
 import { Rtnetlink } from './core/rtnetlink.js';
 import { SockDiag } from './core/sock-diag.js';
+import { Genetlink } from './core/genetlink.js';
+import { registerEthtoolNetlink } from './core/ethtool-netlink.js';
 import { TcpTable } from './ipv4/tcp.js';
 import { devQueueXmit, netifReceiveSkb, xmitOne } from './core/dev.js';
 import { Gro } from './core/gro.js';
@@ -92,6 +95,7 @@ export class NetStack {
   readonly rtnl: Rtnetlink | null;
   /** NETLINK_SOCK_DIAG with inet_diag/tcp_diag (CONFIG_INET_DIAG), or null: the family does not exist. */
   readonly sockDiag: SockDiag | null;
+  readonly genl: Genetlink | null;
   /** Socket filters (CONFIG_LPF_FILTER) and packet sockets with their taps (CONFIG_PACKET). */
   readonly filter: SocketFilters | null;
   readonly packet: PacketSockets | null;
@@ -132,6 +136,9 @@ export class NetStack {
     this.netlink = this.has('NETLINK') ? new Netlink(this) : null;
     this.rtnl = this.netlink && this.has('RTNETLINK') ? new Rtnetlink(this, this.netlink) : null;
     this.sockDiag = this.netlink && this.has('INET_DIAG') ? new SockDiag(this, this.netlink) : null;
+    // genl_init: NETLINK_GENERIC and nlctrl come with netlink; ethnl_init registers "ethtool".
+    this.genl = this.netlink ? new Genetlink(this.netlink) : null;
+    if (this.genl && this.has('ETHTOOL_NETLINK')) registerEthtoolNetlink(this, this.genl);
     this.filter = this.has('LPF_FILTER') ? new SocketFilters(this) : null;
     this.packet = this.has('PACKET') ? new PacketSockets(this) : null;
     // Last, so its random stream is split off after every other component's.
@@ -143,7 +150,7 @@ export class NetStack {
     this.env.cpu.charge(this.env.cpu.cycles.timer);
   }
 
-  has(symbol: string): boolean {
+  has(symbol: SymbolName): boolean {
     return this.env.config.has(symbol);
   }
 

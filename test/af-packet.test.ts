@@ -5,22 +5,24 @@ import { describe, expect, it } from 'vitest';
 import { NS_PER_MS } from '../emulator/event-queue.js';
 import type { FrameDirection } from '../emulator/ethernet-mac.js';
 import { liveObjectBytes } from '../scenarios/boot.js';
-import { AF_PACKET, PACKET_OUTGOING, type SockaddrLl } from '../stack/packet/af-packet.js';
-import { TP_STATUS_KERNEL, TP_STATUS_LOSING, TP_STATUS_USER, TPACKET_V2, type TpacketReq } from '../stack/packet/packet-ring.js';
-import { AF_INET, Errno, SOCK_DGRAM, SOCK_RAW } from '../stack/socket/sock.js';
+import { type SockaddrLl } from '../stack/packet/af-packet.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
-import { bootPair, drain, DUT_IP, ethFrame, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, toDut, udpSegment, type Pair } from './helpers/lab-pair.js';
+import {
+  bootPair, drain, DUT_IP, ethFrame, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle,
+  toDut, udpSegment, type Pair,
+} from './helpers/lab-pair.js';
 import { readU32le } from '../stack/uapi/byte-order.js';
-import { ETH_P_ALL } from '../stack/uapi/if-ether.js';
+import { ETH_P_ALL, ETH_P_ARP, ETH_P_IP } from '../stack/uapi/if-ether.js';
+import {
+  PACKET_HOST, PACKET_OUTGOING, TPACKET_V2, TP_STATUS_KERNEL, TP_STATUS_LOSING, TP_STATUS_USER,
+  type TpacketReq,
+} from '../stack/uapi/if-packet.js';
+import { IPPROTO_ICMP } from '../stack/uapi/in.js';
+import { AF_INET, AF_PACKET, SOCK_DGRAM, SOCK_RAW } from '../stack/uapi/socket.js';
+import { Errno } from '../stack/uapi/errno.js';
 
-const PACKET_HOST = 0;
-const ETH_P_IP = 0x0800;
-const ETH_P_ARP = 0x0806;
 /** A local experimental ethertype (IEEE 802 "local experimental 1"): no kernel handler has it. */
 const ETH_P_EXP = 0x88b5;
-const IPPROTO_ICMP = 1;
-const ENXIO = 6;
-const EBUSY = 16;
 const PAGE = 4096;
 
 interface Seen {
@@ -185,7 +187,7 @@ describe('packet sockets (full profile)', () => {
     // Errors as packet_snd gives them.
     expect(p.dutSys.sendto(raw, new Uint8Array(10))).toBe(-Errno.EINVAL); // shorter than a header
     expect(p.dutSys.sendto(raw, new Uint8Array(1500 + 15))).toBe(-Errno.EMSGSIZE);
-    expect(p.dutSys.sendto(dgram, ip2)).toBe(-ENXIO); // unbound, no address: no device
+    expect(p.dutSys.sendto(dgram, ip2)).toBe(-Errno.ENXIO); // unbound, no address: no device
     expect(p.dutSys.sendto(raw, frame, { addr: LAB_IP, port: 1 })).toBe(-Errno.EINVAL); // not a sockaddr_ll
     const udp = p.dutSys.socket(AF_INET, SOCK_DGRAM, 0);
     expect(p.dutSys.sendto(udp, frame, to)).toBe(-Errno.EAFNOSUPPORT);
@@ -247,8 +249,8 @@ describe('packet socket rings (PACKET_MMAP)', () => {
     expect(liveObjectBytes(ram) - objects0).toBe(4 * PAGE + 16);
     expect(ram.cache('kmalloc-16')!.stats()).toMatchObject({ active: 1, pages: 1 });
     expect(ram.usage().usedBytes - used0).toBe(4 * PAGE + PAGE);
-    expect(p.dutSys.setsockopt(fd, 'PACKET_RX_RING', req)).toBe(-EBUSY); // one ring per socket
-    expect(p.dutSys.setsockopt(fd, 'PACKET_VERSION', TPACKET_V2)).toBe(-EBUSY);
+    expect(p.dutSys.setsockopt(fd, 'PACKET_RX_RING', req)).toBe(-Errno.EBUSY); // one ring per socket
+    expect(p.dutSys.setsockopt(fd, 'PACKET_VERSION', TPACKET_V2)).toBe(-Errno.EBUSY);
     // Tearing down gives the pages back; an order-1 ring (8 KiB blocks) then takes 2 × 8 KiB.
     expect(p.dutSys.setsockopt(fd, 'PACKET_RX_RING', { tp_block_size: 0, tp_block_nr: 0, tp_frame_size: 0, tp_frame_nr: 0 })).toBe(0);
     expect(ram.usage().usedBytes).toBe(used0);
@@ -345,7 +347,7 @@ describe('packet socket rings (PACKET_MMAP)', () => {
     expect(p.dutSys.recvfrom(fd)).toBe(-Errno.EAGAIN);
     // While mapped the ring cannot be torn down; after munmap it can.
     const off = { tp_block_size: 0, tp_block_nr: 0, tp_frame_size: 0, tp_frame_nr: 0 };
-    expect(p.dutSys.setsockopt(fd, 'PACKET_RX_RING', off)).toBe(-EBUSY);
+    expect(p.dutSys.setsockopt(fd, 'PACKET_RX_RING', off)).toBe(-Errno.EBUSY);
     ring.unmap();
     expect(ring.next()).toBeNull();
     expect(p.dutSys.close(fd)).toBe(0);

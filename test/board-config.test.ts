@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BOARD_FIELDS, validateBoard } from '../emulator/board-config.js';
-import { loadBoardFile } from '../scenarios/inputs.js';
+import { builtinBoards, loadBoardFile, resolveBoard } from '../scenarios/inputs.js';
 import { quarklab, REPO_ROOT, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
 
 afterAll(removeTempDirs);
@@ -43,6 +43,14 @@ describe('board files', () => {
       expect('error' in r ? r.error : null, f).toBeNull();
       if ('board' in r) expect(`${r.board.name}.json`).toBe(f);
     }
+  });
+
+  it('the built-in board names are the folder\'s files, boards under test by name and the lab host last', () => {
+    // The three boards shipped today, in the order run --help and the bad-name error list them.
+    expect(builtinBoards()).toEqual(['quark-2m', 'quark-4m', 'lab-host']);
+    for (const b of builtinBoards()) expect('error' in resolveBoard(b), b).toBe(false);
+    const bad = resolveBoard('quark-8m');
+    expect('error' in bad ? bad.error : '').toBe('board "quark-8m": no such built-in board (quark-2m, quark-4m, lab-host) or file');
   });
 
   it('the schema requires exactly the validator fields, level by level, with the same types and bounds', () => {

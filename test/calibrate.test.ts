@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseImage } from '../emulator/flash-image.js';
-import { calibrate, parsePahole, parseSizeListing, parseVmlinuxSize, type InputFile } from '../stack/kconfig/calibrate.js';
+import { calibrate, parsePahole, parseSizeListing, parseVmlinuxSize, type InputFile } from '../scripts/calibrate.js';
 import { loadCostTable, parseCostTable, symbolCost, type CostTable } from '../stack/kconfig/cost-table.js';
 import { isKconfigError } from '../stack/kconfig/kconfig.js';
 import { REPO_ROOT, quarklabAsync, readJson, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';

@@ -7,21 +7,18 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NS_PER_MS } from '../emulator/event-queue.js';
 import { inetAddAddress } from '../stack/ipv4/devinet.js';
-import {
-  SIOCADDRT, SIOCDELRT, SIOCGIFADDR, SIOCGIFFLAGS, SIOCGIFHWADDR, SIOCGIFINDEX, SIOCGIFMTU, SIOCGIFNAME, SIOCGIFNETMASK,
-  SIOCINQ, SIOCSIFADDR, SIOCSIFMTU, SIOCSIFNETMASK, IFF_UP, RTF_GATEWAY, RTF_HOST, RTF_UP,
-} from '../stack/ipv4/ioctl.js';
-import { AF_INET, Errno, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM } from '../stack/socket/sock.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
 import { bootPair, DUT_IP, expectBaseline, LAB_IP, pattern, settle, type Pair } from './helpers/lab-pair.js';
 import { readU16le, readU32, readU32le, writeU16le, writeU32, writeU32le } from '../stack/uapi/byte-order.js';
-
-const AF_NETLINK = 16;
-const NETLINK_ROUTE = 0;
-const ENOTTY = 25;
-const EFAULT = 14;
-const ERANGE = 34;
-const ESRCH = 3;
+import { AF_INET, AF_NETLINK, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { NETLINK_ROUTE } from '../stack/uapi/netlink.js';
+import {
+  SIOCADDRT, SIOCDELRT, SIOCGIFADDR, SIOCGIFFLAGS, SIOCGIFHWADDR, SIOCGIFINDEX, SIOCGIFMTU,
+  SIOCGIFNAME, SIOCGIFNETMASK, SIOCINQ, SIOCSIFADDR, SIOCSIFMTU, SIOCSIFNETMASK,
+} from '../stack/uapi/sockios.js';
+import { IFF_UP } from '../stack/uapi/if.js';
+import { RTF_GATEWAY, RTF_HOST, RTF_UP } from '../stack/uapi/route.js';
+import { Errno } from '../stack/uapi/errno.js';
 
 // ---------------------------------------------------------------- netlink encoding (i386)
 
@@ -233,14 +230,14 @@ describe('configuration by rtnetlink (client profile: NETLINK and RTNETLINK buil
     const cases: [Uint8Array, number][] = [
       [nlmsg(20, REQ | ACK, 2, ifaddrmsg(AF_INET, 33, ifindex), attr(2, be(DUT_IP))), -Errno.EINVAL], // prefix > 32
       [nlmsg(20, REQ | ACK, 3, ifaddrmsg(AF_INET, 24, ifindex)), -Errno.EINVAL], // no IFA_LOCAL
-      [nlmsg(20, REQ | ACK, 4, ifaddrmsg(AF_INET, 24, ifindex), attr(2, Uint8Array.of(1, 2))), -ERANGE], // short attribute
+      [nlmsg(20, REQ | ACK, 4, ifaddrmsg(AF_INET, 24, ifindex), attr(2, Uint8Array.of(1, 2))), -Errno.ERANGE], // short attribute
       [nlmsg(20, REQ | ACK, 5, ifaddrmsg(AF_INET, 24, 99), attr(2, be(DUT_IP + 1))), -Errno.ENODEV],
       [nlmsg(20, REQ | ACK, 6, Uint8Array.of(AF_INET, 24)), -Errno.EINVAL], // truncated ifaddrmsg
       [nlmsg(20, REQ | ACK, 7, ifaddrmsg(10, 64, ifindex), attr(2, be(1))), -Errno.EOPNOTSUPP], // AF_INET6: not built
       [nlmsg(24, REQ | ACK, 8, rtmsg(24), attr(1, be(0x0a000001)), attr(4, u32(ifindex))), -Errno.EINVAL], // host bits set
       [nlmsg(24, REQ | ACK, 9, rtmsg(0, 6), attr(4, u32(ifindex))), -Errno.EOPNOTSUPP], // blackhole: not modelled
       [nlmsg(24, REQ | ACK, 10, rtmsg(0), attr(5, be(0x0a000001))), -Errno.ENETUNREACH], // gateway not on link
-      [nlmsg(25, REQ | ACK, 11, rtmsg(8), attr(1, be(0x0a000000))), -ESRCH],
+      [nlmsg(25, REQ | ACK, 11, rtmsg(8), attr(1, be(0x0a000000))), -Errno.ESRCH],
       [nlmsg(100, REQ | ACK, 12, new Uint8Array(4)), -Errno.EOPNOTSUPP],
     ];
     for (const [msg, want] of cases) expect(request(s, nl, msg)).toBe(want);
@@ -326,7 +323,7 @@ describe('configuration by ioctl (minimal profile: no NETLINK)', () => {
 
     // route del; ifconfig eth0 0.0.0.0
     expect(s.ioctl(fd, SIOCDELRT, rtentry(0xc6336400, 0xffffff00, LAB_IP, RTF_UP | RTF_GATEWAY))).toBe(0);
-    expect(s.ioctl(fd, SIOCDELRT, rtentry(0xc6336400, 0xffffff00, LAB_IP, RTF_UP | RTF_GATEWAY))).toBe(-ESRCH);
+    expect(s.ioctl(fd, SIOCDELRT, rtentry(0xc6336400, 0xffffff00, LAB_IP, RTF_UP | RTF_GATEWAY))).toBe(-Errno.ESRCH);
     expect(s.ioctl(fd, SIOCSIFADDR, ifreq('eth0', 0))).toBe(0);
     expect(p.dut.stack.addresses).toHaveLength(0);
     expect(p.dut.stack.fib.routes()).toHaveLength(0);
@@ -340,8 +337,8 @@ describe('configuration by ioctl (minimal profile: no NETLINK)', () => {
     const s = p.dutSys;
     const fd = s.socket(AF_INET, SOCK_DGRAM, 0);
     expect(s.ioctl(99, SIOCGIFADDR, ifreq('eth0'))).toBe(-Errno.EBADF);
-    expect(s.ioctl(fd, SIOCSIFADDR, new Uint8Array(20))).toBe(-EFAULT);
-    expect(s.ioctl(fd, SIOCADDRT, new Uint8Array(60))).toBe(-EFAULT);
+    expect(s.ioctl(fd, SIOCSIFADDR, new Uint8Array(20))).toBe(-Errno.EFAULT);
+    expect(s.ioctl(fd, SIOCADDRT, new Uint8Array(60))).toBe(-Errno.EFAULT);
     expect(s.ioctl(fd, SIOCGIFADDR, ifreq('eth0'))).toBe(-Errno.EADDRNOTAVAIL);
     expect(s.ioctl(fd, SIOCGIFADDR, ifreq('eth9'))).toBe(-Errno.ENODEV);
     expect(s.ioctl(fd, SIOCSIFADDR, ifreq('eth0', DUT_IP, 10))).toBe(-Errno.EINVAL); // not AF_INET
@@ -357,10 +354,10 @@ describe('configuration by ioctl (minimal profile: no NETLINK)', () => {
     expect(s.ioctl(fd, SIOCADDRT, rtentry(0x0b000001, 0, 0, RTF_UP | RTF_HOST, 'eth7'))).toBe(-Errno.ENODEV);
     const wild = rtentry(0, 0, 0x0a000001, RTF_UP | RTF_GATEWAY);
     writeU32le(wild, 68, 5000); // rt_dev points outside the program's buffer
-    expect(s.ioctl(fd, SIOCADDRT, wild)).toBe(-EFAULT);
+    expect(s.ioctl(fd, SIOCADDRT, wild)).toBe(-Errno.EFAULT);
     expect(s.ioctl(fd, SIOCADDRT, rtentry(0x0b000001, 0, 0, RTF_UP | RTF_HOST, 'eth0'))).toBe(0);
     expect(p.dut.stack.fib.lookup(0x0b000001)?.prefixLen).toBe(32);
-    expect(s.ioctl(fd, 0x1234, ifreq('eth0'))).toBe(-ENOTTY);
+    expect(s.ioctl(fd, 0x1234, ifreq('eth0'))).toBe(-Errno.ENOTTY);
     s.closeAll();
     expectBaseline(p);
   });

@@ -6,10 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { NS_PER_MS } from '../emulator/event-queue.js';
 import { DEFAULT_OPTIONAL_CYCLES } from '../emulator/cpu.js';
-import { AF_INET, SOCK_DGRAM } from '../stack/socket/sock.js';
 import { bootPair, DUT_IP, LAB_IP, settle, type Pair } from './helpers/lab-pair.js';
-
-const IPPROTO_ICMP = 1;
+import { IPPROTO_ICMP } from '../stack/uapi/in.js';
+import { AF_INET, SOCK_DGRAM } from '../stack/uapi/socket.js';
 
 function cycles(p: Pair): number {
   return p.dut.board.cpu.cyclesUsed;

@@ -15,11 +15,13 @@ import {
   prefixLenOfMask,
   type DhcpRepr,
 } from '../apps/dhcp-message.js';
-import { addrMessage, defaultRouteMessage, ifreqAddr, parseNetlinkAck, RTENTRY_SIZE, rtentryDefault, RTM_NEWADDR, RTM_NEWROUTE } from '../apps/net-config.js';
+import { addrMessage, defaultRouteMessage, ifreqAddr, parseNetlinkAck, rtentryDefault } from '../apps/net-config.js';
 import { NS_PER_SEC } from '../emulator/event-queue.js';
 import { DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { removeTempDirs, runToDir } from './helpers/run.js';
 import { tsharkExpert, tsharkFields } from './helpers/tshark.js';
+import { RTENTRY_SIZE } from '../stack/uapi/route.js';
+import { RTM_NEWADDR, RTM_NEWROUTE } from '../stack/uapi/rtnetlink.js';
 
 afterAll(removeTempDirs);
 

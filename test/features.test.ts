@@ -10,9 +10,10 @@ import { tsharkFields } from './helpers/tshark.js';
 import { bootPair, LAB_IP, settle } from './helpers/lab-pair.js';
 import { liveObjectBytes } from '../scenarios/boot.js';
 import { NS_PER_MS } from '../emulator/event-queue.js';
-import { AF_INET, Errno, SOCK_STREAM } from '../stack/socket/sock.js';
 import { SYMBOLS } from '../stack/kconfig/symbols.js';
 import { resolveProfile } from '../scenarios/inputs.js';
+import { AF_INET, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { Errno } from '../stack/uapi/errno.js';
 
 afterAll(removeTempDirs);
 

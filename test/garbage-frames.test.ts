@@ -5,9 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { NS_PER_MS, NS_PER_SEC } from '../emulator/event-queue.js';
 import { Prng } from '../emulator/prng.js';
 import { ipChecksum } from '../stack/wire/checksum.js';
-import { AF_INET, SOCK_DGRAM } from '../stack/socket/sock.js';
-import { bootPair, DUT_IP, ethFrame, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, toDut, udpSegment, type Pair } from './helpers/lab-pair.js';
+import {
+  bootPair, DUT_IP, ethFrame, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, toDut,
+  udpSegment, type Pair,
+} from './helpers/lab-pair.js';
 import { writeU16, writeU32 } from '../stack/uapi/byte-order.js';
+import { AF_INET, SOCK_DGRAM } from '../stack/uapi/socket.js';
 
 function icmpMessage(type: number, code: number, body: Uint8Array, goodChecksum = true): Uint8Array {
   const b = new Uint8Array(8 + body.length);

@@ -30,9 +30,11 @@ import { LAB_BOARD, LAB_PROFILE, resolveBoard, resolveCostTable, resolveProfile 
 import { Process, type TraceLine } from '../scenarios/process.js';
 import { findScenario } from '../scenarios/registry.js';
 import { inetAddAddress, inetAddRoute, inetFlushInterface } from '../stack/ipv4/devinet.js';
-import { AF_INET, Errno, SOCK_STREAM, type SockAddr } from '../stack/socket/sock.js';
+import { type SockAddr } from '../stack/socket/sock.js';
 import { removeTempDirs, runToDir } from './helpers/run.js';
 import { tshark, tsharkExpert, tsharkFields } from './helpers/tshark.js';
+import { AF_INET, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { Errno } from '../stack/uapi/errno.js';
 
 afterAll(removeTempDirs);
 

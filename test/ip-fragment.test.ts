@@ -3,8 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { NS_PER_MS, NS_PER_SEC } from '../emulator/event-queue.js';
 import { IP_MF } from '../stack/wire/ipv4-header.js';
-import { AF_INET, SOCK_DGRAM } from '../stack/socket/sock.js';
-import { bootPair, DUT_IP, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, toDut, udpSegment, type Pair } from './helpers/lab-pair.js';
+import {
+  bootPair, DUT_IP, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, toDut, udpSegment,
+  type Pair,
+} from './helpers/lab-pair.js';
+import { AF_INET, SOCK_DGRAM } from '../stack/uapi/socket.js';
 
 /** [offset, length, more fragments] of a UDP segment. */
 type Piece = [number, number, boolean];

@@ -1,12 +1,13 @@
-// Invariant 1 (docs/architecture.md): the emulator, the stack, the board programs and the scenarios never
-// read host time or host randomness, and never schedule on the host's event loop: everything
-// runs on the virtual clock and the seeded PRNG. A scan of their sources, comments ignored.
+// Invariant 1 (docs/architecture.md): the emulator, the stack, the host scripts, the board
+// programs and the scenarios never read host time or host randomness, and never schedule on the
+// host's event loop: everything runs on the virtual clock and the seeded PRNG. A scan of their
+// sources, comments ignored.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from './helpers/run.js';
 
-const SCANNED = ['emulator', 'stack', 'apps', 'scenarios', 'api'];
+const SCANNED = ['emulator', 'stack', 'scripts', 'apps', 'scenarios', 'api'];
 
 const FORBIDDEN: { name: string; re: RegExp }[] = [
   { name: 'Date', re: /\bDate\b/ },

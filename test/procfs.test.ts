@@ -5,11 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { NS_PER_MS, NS_PER_SEC } from '../emulator/event-queue.js';
 import { liveObjectBytes } from '../scenarios/boot.js';
 import { ipMreqn } from '../stack/ipv4/igmp.js';
-import { AF_INET, Errno, SOCK_DGRAM, SOCK_STREAM } from '../stack/socket/sock.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
 import { bootPair, DUT_IP, pattern, settle, type Pair } from './helpers/lab-pair.js';
-
-const IPPROTO_ICMP = 1;
+import { IPPROTO_ICMP } from '../stack/uapi/in.js';
+import { AF_INET, SOCK_DGRAM, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { Errno } from '../stack/uapi/errno.js';
 
 const IP_COLUMNS = 'Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams InUnknownProtos InDiscards InDelivers OutRequests OutDiscards OutNoRoutes ReasmTimeout ReasmReqds ReasmOKs ReasmFails FragOKs FragFails FragCreates';
 const ICMP_COLUMNS =

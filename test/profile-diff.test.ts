@@ -10,8 +10,8 @@ import { resolveBoard } from '../scenarios/inputs.js';
 import { loadCostTable, type CostTable } from '../stack/kconfig/cost-table.js';
 import { calibratedFlash } from './helpers/calibration-oracle.js';
 import { formatProfile, isKconfigError, parseKconfig, type Profile } from '../stack/kconfig/kconfig.js';
-import { NO_LTO_FACTOR } from '../stack/kconfig/lto.js';
-import { compareProfiles, type ProfileDiff } from '../stack/kconfig/profile-diff.js';
+import { NO_LTO_FACTOR } from '../scripts/lto.js';
+import { compareProfiles, type ProfileDiff } from '../scripts/profile-diff.js';
 import { loadProfile } from '../stack/kconfig/profiles.js';
 import { quarklabAsync, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../scenarios/run.js';
 import { buildFirmware } from '../scenarios/firmware.js';
 import { resolveBoard, resolveCostTable, resolveProfile } from '../scenarios/inputs.js';
-import { compareProfiles, formatProfileDiff } from '../stack/kconfig/profile-diff.js';
+import { compareProfiles, formatProfileDiff } from '../scripts/profile-diff.js';
 import { NetStack } from '../stack/net-stack.js';
 import { removeTempDirs, tempDir } from './helpers/run.js';
 

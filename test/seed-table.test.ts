@@ -9,7 +9,7 @@ import { buildFirmware } from '../scenarios/firmware.js';
 import { resolveBoard } from '../scenarios/inputs.js';
 import { linkComparison, loadCostTable, profileCost, type CostTable, type SectionSizes } from '../stack/kconfig/cost-table.js';
 import { isKconfigError, type Profile } from '../stack/kconfig/kconfig.js';
-import { NO_LTO_FACTOR, ltoEstimate } from '../stack/kconfig/lto.js';
+import { NO_LTO_FACTOR, ltoEstimate } from '../scripts/lto.js';
 import { builtinProfiles } from '../stack/kconfig/profiles.js';
 import { SYMBOLS } from '../stack/kconfig/symbols.js';
 import { REPO_ROOT } from './helpers/run.js';

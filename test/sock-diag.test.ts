@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NS_PER_MS } from '../emulator/event-queue.js';
 import { Ss } from '../apps/ss.js';
-import { AF_INET, Errno, SOCK_RAW, SOCK_STREAM } from '../stack/socket/sock.js';
 import { bootPair, DUT_IP, LAB_IP, settle } from './helpers/lab-pair.js';
+import { AF_INET, AF_NETLINK, SOCK_RAW, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { NETLINK_SOCK_DIAG } from '../stack/uapi/netlink.js';
+import { Errno } from '../stack/uapi/errno.js';
 
-const AF_NETLINK = 16;
-const NETLINK_SOCK_DIAG = 4;
 const le32 = (b: Uint8Array, o: number): number => (b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)) >>> 0;
 const be16 = (b: Uint8Array, o: number): number => (b[o]! << 8) | b[o + 1]!;
 const be32 = (b: Uint8Array, o: number): number => ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
@@ -78,6 +78,9 @@ describe('sock_diag over netlink (full profile)', () => {
     const rows = proc.split('\n').slice(1).filter((l) => l.trim() !== '').map((l) => l.trim().split(/\s+/));
     const fromProc = rows.map((c) => ({ state: parseInt(c[3]!, 16), sport: parseInt(c[1]!.split(':')[1]!, 16), inode: Number(c[9]) })).sort((x, y) => x.state - y.state);
     expect(msgs.map((m) => ({ state: m.state, sport: m.sport, inode: m.inode })).sort((x, y) => x.state - y.state)).toEqual(fromProc);
+    // tcp_diag_get_info: a listener's idiag_wqueue is sk_max_ack_backlog, listen()'s 4 here.
+    const firstListen = (() => { for (let o = 0; o < b.length; o += (le32(b, o) + 3) & ~3) if (b[o + 16 + 1] === 10) return o + 16; return -1; })();
+    expect(le32(b, firstListen + 60)).toBe(4);
     const est = msgs.find((m) => m.state === 1)!;
     expect([est.src, est.dst, est.sport]).toEqual([DUT_IP, LAB_IP, 80]);
     // A states mask of LISTEN only (1 << 10) leaves the connection out.
@@ -109,6 +112,23 @@ describe('sock_diag over netlink (full profile)', () => {
 });
 
 describe('without INET_DIAG the family is not offered', () => {
+  it('full without INET_DIAG: ss falls back to /proc/net/tcp, as iproute2 does, and lists the same sockets', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'quarklab-diag-'));
+    const frag = join(dir, 'full-nodiag.config');
+    writeFileSync(frag, '# base: full\n# CONFIG_INET_DIAG is not set\n');
+    try {
+      const p = boardWithConnection(frag);
+      const ss = new Ss();
+      ss.start({ sys: p.dutSys, now: () => 0, after: () => { throw new Error('no timers'); }, cancel: () => {}, log: () => {}, exit: () => {} });
+      expect(ss.exitCode).toBe(0);
+      expect(ss.result.source).toBe('/proc/net/tcp');
+      expect(ss.result.fallbackReason).toMatch(/EPROTONOSUPPORT/);
+      expect(ss.result.lines.slice(1).map((l) => l.split(/\s+/).filter((_, i) => i !== 2).join(' ')).sort()).toEqual(['ESTAB 0 192.0.2.2:80 192.0.2.1:' + ss.result.sockets.find((m) => m.state === 1)!.dport, 'LISTEN 0 0.0.0.0:80 0.0.0.0:0']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('client without INET_DIAG: socket(AF_NETLINK, SOCK_RAW, NETLINK_SOCK_DIAG) is EPROTONOSUPPORT; ss exits 1', () => {
     const dir = mkdtempSync(join(tmpdir(), 'quarklab-diag-'));
     const frag = join(dir, 'client-nodiag.config');

@@ -5,13 +5,19 @@ import { describe, expect, it } from 'vitest';
 import { NS_PER_MS } from '../emulator/event-queue.js';
 import { KMALLOC_SIZES } from '../emulator/ram/kmalloc.js';
 import { liveObjectBytes } from '../scenarios/boot.js';
-import { bpfRun, SKF_AD_IFINDEX, SKF_AD_OFF, SKF_AD_PKTTYPE, SKF_AD_PROTOCOL, SKF_LL_OFF, SKF_NET_OFF, type BpfPacket } from '../stack/core/bpf-interpreter.js';
+import { bpfRun, type BpfPacket } from '../stack/core/bpf-interpreter.js';
 import { skFilterAllocSize, type SockFilterInsn } from '../stack/core/filter.js';
-import { AF_PACKET } from '../stack/packet/af-packet.js';
-import { AF_INET, Errno, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM } from '../stack/socket/sock.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
-import { bootPair, DUT_IP, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, toDut, udpSegment, type Pair } from './helpers/lab-pair.js';
+import {
+  bootPair, DUT_IP, expectBaseline, inject, ipPacket, LAB_IP, pattern, settle, toDut, udpSegment,
+  type Pair,
+} from './helpers/lab-pair.js';
 import { ETH_P_ALL } from '../stack/uapi/if-ether.js';
+import { AF_INET, AF_PACKET, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { Errno } from '../stack/uapi/errno.js';
+import {
+  SKF_AD_IFINDEX, SKF_AD_OFF, SKF_AD_PKTTYPE, SKF_AD_PROTOCOL, SKF_LL_OFF, SKF_NET_OFF,
+} from '../stack/uapi/filter.js';
 
 type Insn = [code: number, jt: number, jf: number, k: number];
 const prog = (insns: Insn[]): SockFilterInsn[] => insns.map(([code, jt, jf, k]) => ({ code, jt, jf, k: k >>> 0 }));

@@ -10,7 +10,6 @@ import { describe, expect, it } from 'vitest';
 import { NS_PER_MS } from '../emulator/event-queue.js';
 import { TcpCaState, type CongSock } from '../stack/ipv4/tcp-cong.js';
 import { tcpCubic } from '../stack/ipv4/tcp-cubic.js';
-import { AF_INET, Errno, SOCK_STREAM } from '../stack/socket/sock.js';
 import { bootPair, LAB_IP, settle, type Pair } from './helpers/lab-pair.js';
 import { validateBoard } from '../emulator/board-config.js';
 import { readFileSync } from 'node:fs';
@@ -18,6 +17,8 @@ import { World } from '../emulator/world.js';
 import { bootBoard } from '../scenarios/boot.js';
 import { buildFirmware } from '../scenarios/firmware.js';
 import { resolveCostTable, resolveProfile } from '../scenarios/inputs.js';
+import { AF_INET, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { Errno } from '../stack/uapi/errno.js';
 
 /** A congestion-control view of a socket, ACK-clocked by the test. */
 function fakeSock(): CongSock & { now: number } {

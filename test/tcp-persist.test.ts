@@ -3,9 +3,10 @@
 // that is open but smaller than the next segment, min(window, MSS) bytes go out with PSH.
 import { expect, it } from 'vitest';
 import { NS_PER_MS } from '../emulator/event-queue.js';
-import { AF_INET, Errno, SOCK_STREAM } from '../stack/socket/sock.js';
 import { bootPair, DUT_IP, inject, ipPacket, LAB_IP, settle, toDut } from './helpers/lab-pair.js';
 import { ACK, PSH, tapTcpOut, tcpSegment } from './helpers/tcp-craft.js';
+import { AF_INET, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { Errno } from '../stack/uapi/errno.js';
 
 it('a window open to 496 bytes with 3000 waiting: after max(rto, 200 ms) the board sends 496 bytes with PSH, then the rest', () => {
   const p = bootPair();

@@ -16,11 +16,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NS_PER_MS } from '../emulator/event-queue.js';
 import type { EthernetMac } from '../emulator/ethernet-mac.js';
-import { AF_INET, Errno, SOCK_STREAM } from '../stack/socket/sock.js';
 import { Capture, DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { bootPair, LAB_IP, settle, type Pair } from './helpers/lab-pair.js';
 import { removeTempDirs, tempDir } from './helpers/run.js';
 import { tsharkFields } from './helpers/tshark.js';
+import { AF_INET, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { Errno } from '../stack/uapi/errno.js';
 
 const MSS = 1448;
 const ONE_WAY = 5 * NS_PER_MS;

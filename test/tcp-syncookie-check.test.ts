@@ -13,9 +13,9 @@
 // which a listener ignores; the ACK is then forged from the lab host's MAC.
 import { describe, expect, it } from 'vitest';
 import { NS_PER_MS, NS_PER_SEC } from '../emulator/event-queue.js';
-import { AF_INET, SOCK_STREAM } from '../stack/socket/sock.js';
 import { bootPair, DUT_IP, inject, ipPacket, LAB_IP, OTHER_IP, settle, toDut, type Pair } from './helpers/lab-pair.js';
 import { ACK, SYN, tapTcpOut, tcpSegment } from './helpers/tcp-craft.js';
+import { AF_INET, SOCK_STREAM } from '../stack/uapi/socket.js';
 
 const PORT = 80;
 const CLIENT_PORT = 50_000;

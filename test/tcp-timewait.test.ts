@@ -4,11 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import { NS_PER_MS, NS_PER_SEC } from '../emulator/event-queue.js';
 import type { TimewaitSock } from '../stack/ipv4/tcp-minisocks.js';
-import { AF_INET, Errno, SOCK_STREAM } from '../stack/socket/sock.js';
 import { bootPair, DUT_IP, inject, ipPacket, LAB_IP, settle, toDut, type Pair } from './helpers/lab-pair.js';
 import { removeTempDirs, runToDir } from './helpers/run.js';
 import { ACK, FIN, PSH, SYN, tapTcpOut, tcpSegment } from './helpers/tcp-craft.js';
 import { tsharkFields } from './helpers/tshark.js';
+import { AF_INET, SOCK_STREAM } from '../stack/uapi/socket.js';
+import { Errno } from '../stack/uapi/errno.js';
 
 const QUIET = 'the wire goes quiet after the scenario';
 

@@ -2,12 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { NS_PER_MS, NS_PER_SEC } from '../emulator/event-queue.js';
 import { inetAddAddress } from '../stack/ipv4/devinet.js';
-import { AF_INET, Errno, SOCK_DGRAM } from '../stack/socket/sock.js';
 import type { Syscalls } from '../stack/socket/syscalls.js';
-import { bootPair, drain, DUT_IP, expectBaseline, inject, ipPacket, LAB_IP, OTHER_IP, pattern, settle, toDut, udpSegment, type Pair } from './helpers/lab-pair.js';
+import {
+  bootPair, drain, DUT_IP, expectBaseline, inject, ipPacket, LAB_IP, OTHER_IP, pattern, settle,
+  toDut, udpSegment, type Pair,
+} from './helpers/lab-pair.js';
 import { writeU16 } from '../stack/uapi/byte-order.js';
-
-const EACCES = 13;
+import { AF_INET, SOCK_DGRAM } from '../stack/uapi/socket.js';
+import { Errno } from '../stack/uapi/errno.js';
 
 function udpSocket(sys: Syscalls): number {
   const fd = sys.socket(AF_INET, SOCK_DGRAM, 0);
@@ -171,7 +173,7 @@ describe('UDP sockets', () => {
     const client = udpSocket(p.dutSys);
     expect(p.dutSys.setsockopt(client, 'SO_BINDTODEVICE', p.dut.dev.ifindex)).toBe(0);
     expect(p.dutSys.bind(client, { addr: 0, port: 68 })).toBe(0);
-    expect(p.dutSys.sendto(client, pattern(300), { addr: 0xffffffff, port: 67 })).toBe(-EACCES);
+    expect(p.dutSys.sendto(client, pattern(300), { addr: 0xffffffff, port: 67 })).toBe(-Errno.EACCES);
     expect(p.dutSys.setsockopt(client, 'SO_BROADCAST', 1)).toBe(0);
     expect(p.dutSys.sendto(client, pattern(300), { addr: 0xffffffff, port: 67 })).toBe(300);
     settle(p, 10 * NS_PER_MS);

@@ -6,8 +6,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AF_INET, bootBoard, Errno, SOCK_DGRAM, type Program, type ProgramContext } from '../api/index.js';
+import { bootBoard, type Program, type ProgramContext } from '../api/index.js';
 import { quarklabAsync, readJson, REPO_ROOT, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
+import { AF_INET, SOCK_DGRAM } from '../stack/uapi/socket.js';
+import { Errno } from '../stack/uapi/errno.js';
 
 afterAll(removeTempDirs);
 

@@ -33,14 +33,14 @@ describe('IPv4 header (wire)', () => {
     expect(parseIpv4(ihl, 0, 60)).toBe('header-length');
     expect(parseIpv4(datagram(), 0, 24 - 4 - 1)).toBe('truncated');
     const sum = datagram();
-    sum[11] ^= 0xff;
+    sum[11]! ^= 0xff;
     expect(parseIpv4(sum, 0, 60)).toBe('checksum');
     expect(parseIpv4(datagram(), 0, 59)).toBe('total-length'); // says 60, 59 arrived
   });
 
   it('reads a quoted header cut short, as an ICMP error carries it, but not one without 8 more bytes', () => {
     const q = datagram();
-    q[11] ^= 0xff; // quoted headers are not checksum-checked
+    q[11]! ^= 0xff; // quoted headers are not checksum-checked
     expect(parseQuotedIpv4(q, 0, 28)?.dst).toBe(0xc0000201);
     expect(parseQuotedIpv4(q, 0, 27)).toBeNull();
   });

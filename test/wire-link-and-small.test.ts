@@ -56,7 +56,7 @@ describe('small headers (wire)', () => {
     expect(parseIgmp(out, 0, 8)).toEqual({ type: 0x16, code: 0, group: 0xe00000fb });
     expect(parseIgmp(out, 0, 7)).toBe('truncated');
     expect(parseIgmp(out, 4, 8)).toBe('truncated'); // runs past the buffer
-    out[3] ^= 1;
+    out[3]! ^= 1;
     expect(parseIgmp(out, 0, 8)).toBe('checksum');
   });
 

@@ -178,6 +178,11 @@ export function reportHtml(r: Report, trace: ParsedTrace | null): string {
     if (dut.memory) parts.push(`<p>RAM ${formatBytes(dut.memory.totalBytes)}: heap ${formatBytes(dut.memory.heapBytes)}, min_free ${formatBytes(dut.memory.minFreeKbytes * 1024)}, peak in use ${formatBytes(dut.memory.peakBytes)}.</p>`);
     parts.push('</section>');
   }
+  if (dut?.sockets) {
+    parts.push(`<section id="sockets"><h2>Sockets at the end of the scenario</h2><p>From ${escapeHtml(dut.sockets.source)}: ${escapeHtml(dut.sockets.detail)}.</p>`);
+    parts.push(dut.sockets.rows.length === 0 ? '<p>None.</p>' : table(['state', 'Recv-Q', 'Send-Q', 'local', 'peer'], dut.sockets.rows.map((x) => [x.state, String(x.recvQ), String(x.sendQ), escapeHtml(x.local), escapeHtml(x.peer)])));
+    parts.push('</section>');
+  }
   parts.push('<section id="drops"><h2>Drops</h2>');
   parts.push(table(['counter', 'value'], dropCounters(r).map((d) => [escapeHtml(d.name), String(d.value)]), 'num'));
   parts.push('</section>');

@@ -49,6 +49,18 @@ export function reportMarkdown(r: Report): string {
     for (const f of featureRows(dut)) out.push(`| ${cell(f.feature)} | ${formatBytes(f.flash)} | ${formatBytes(f.ram)} |`);
     out.push('');
   }
+  if (dut?.sockets) {
+    out.push('## Sockets at the end of the scenario');
+    out.push('');
+    out.push(`From ${dut.sockets.source}: ${dut.sockets.detail}.`);
+    out.push('');
+    if (dut.sockets.rows.length > 0) {
+      out.push('| state | Recv-Q | Send-Q | local | peer |');
+      out.push('|---|---:|---:|---|---|');
+      for (const x of dut.sockets.rows) out.push(`| ${x.state} | ${x.recvQ} | ${x.sendQ} | ${x.local} | ${x.peer} |`);
+      out.push('');
+    }
+  }
   out.push('## Drops');
   out.push('');
   out.push('| counter | value |');

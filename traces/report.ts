@@ -29,6 +29,22 @@ export interface CacheReport {
   failures: number;
 }
 
+/** One TCP socket as ss -tan prints it. */
+export interface SocketRow {
+  state: string;
+  recvQ: number;
+  sendQ: number;
+  local: string;
+  peer: string;
+}
+
+/** The board's TCP sockets when the scenario's traffic ended, and where the list came from. */
+export interface SocketsReport {
+  source: 'ss (sock_diag)' | 'ss (/proc/net/tcp)' | 'kernel tables';
+  detail: string;
+  rows: SocketRow[];
+}
+
 export interface BoardReport {
   role: string;
   board: { name: string; ramBytes: number; flashBytes: number; kernelCore: string; executeInPlace: boolean; linkSpeedMbps: number; cpuClockHz: number };
@@ -61,6 +77,8 @@ export interface BoardReport {
   interfaces: Record<string, Record<string, number>>;
   /** Per MAC: its device's qdisc as `tc -s qdisc show` reports it (kind, sent, drops, backlog, …). */
   qdiscs: Record<string, QdiscShow>;
+  /** TCP sockets at the end of the scenario (null: not taken, as for the lab host). */
+  sockets: SocketsReport | null;
   snmp: Record<string, Record<string, number>> | null;
   arp: Record<string, number> | null;
   /** TCP's limits as computed from this board's RAM, its memory use and its drops by reason. */
@@ -84,10 +102,18 @@ export interface CheckReport {
   detail: string;
 }
 
+/** Faults injected on purpose (present only when a run asked for them). */
+export interface FaultsReport {
+  /** --fail-alloc: the flag as given, and the allocations it made fail, by site (cache name). */
+  failAlloc?: { spec: string; total: number; bySite: Record<string, number> };
+  /** --flip-flash: each bit flipped in the image before boot, and where it fell. */
+  flipFlash?: { flips: number; bits: { offset: number; bit: number; section: string }[] };
+}
+
 export interface Report {
   $schema: string;
   quarklab: string;
-  inputs: { board: string; profile: string; scenario: string; seed: number; cpu: boolean; epochNs: string; costTable: string };
+  inputs: { board: string; profile: string; scenario: string; seed: number; cpu: boolean; epochNs: string; costTable: string; sysctl?: Record<string, string> };
   virtualTimeNs: number;
   boards: BoardReport[];
   /** What the wire did to the frames it carried (its seeded impairments). */
@@ -98,7 +124,14 @@ export interface Report {
   notes: string[];
   /** Transfers that stopped moving, each with its cause (from the timeline). */
   stalls: StallReport[];
+  faults?: FaultsReport;
   verdict: 'pass' | 'fail';
+}
+
+/** The summary line for --fail-alloc (run and fuzz print the same). */
+export function failAllocLine(fa: NonNullable<FaultsReport['failAlloc']>): string {
+  const sites = Object.entries(fa.bySite).map(([k, v]) => `${k} ${v}`).join(', ');
+  return `fault --fail-alloc ${fa.spec}: ${fa.total} allocation${fa.total === 1 ? '' : 's'} failed on purpose${fa.total > 0 ? ` (${sites})` : ''}`;
 }
 
 function pad(s: string, n: number): string {
@@ -133,12 +166,20 @@ export function summarize(r: Report): string {
       if (q) out.push(`${name} qdisc ${q.kind}: sent ${q.sentPackets} pkt, dropped ${q.drops}, overlimits ${q.overlimits}, requeues ${q.requeues}, marks ${q.marks}, backlog ${q.backlogBytes}b ${q.qlen}p`);
     }
   }
+  if (dut?.sockets) {
+    out.push(`sockets at the end of the scenario (${dut.sockets.source}): ${dut.sockets.rows.length === 0 ? 'none' : dut.sockets.rows.length}`);
+    for (const s of dut.sockets.rows) out.push(`  ${pad(s.state, 10)} ${String(s.recvQ).padStart(6)} ${String(s.sendQ).padStart(6)} ${pad(s.local, 21)} ${s.peer}`);
+  }
   for (const c of r.checks) out.push(`check ${c.pass ? 'PASS' : 'FAIL'} ${c.name}: ${c.detail}`);
   for (const b of r.budgets) {
     const v = b.value === null ? 'not measured' : formatValue(b.value, b.unit);
     out.push(`budget ${b.verdict === 'pass' ? 'PASS' : 'FAIL'} ${b.key} ${b.kind === 'max' ? '≤' : '≥'} ${formatValue(b.limit, b.unit)}: ${v}`);
   }
   for (const s of r.stalls ?? []) out.push(`stall ${s.connection} from ${(s.fromNs / 1e9).toFixed(1)} s for ${(s.durationNs / 1e9).toFixed(1)} s: ${s.detail}`);
+  const fa = r.faults?.failAlloc;
+  if (fa) out.push(failAllocLine(fa));
+  const ff = r.faults?.flipFlash;
+  if (ff) out.push(`fault --flip-flash ${ff.flips}: ${ff.bits.map((b) => `bit ${b.bit} of byte ${b.offset} (${b.section})`).join(', ')}`);
   for (const n of r.notes) out.push(`note: ${n}`);
   out.push(`verdict: ${r.verdict.toUpperCase()}`);
   return out.join('\n');

@@ -10,6 +10,7 @@
  * counter increments found at a sample, each with its site and count, stamped with that
  * sample's time: their resolution is the sample interval. Nothing here runs per frame.
  */
+import type { SkbDropReason } from '../stack/core/dropreason.js';
 import type { EventQueue, Nanos, TimerHandle } from '../emulator/event-queue.js';
 import { NS_PER_MS } from '../emulator/event-queue.js';
 import type { BoardRam } from '../emulator/ram/board-ram.js';
@@ -283,7 +284,7 @@ export class Timeline {
           ram.reservePages() * 4096,
         );
       }
-      for (const reason of Object.keys(tcp.dropReasons)) {
+      for (const reason of Object.keys(tcp.dropReasons) as SkbDropReason[]) {
         if (this.dropReasonSeen.has(reason)) continue;
         this.dropReasonSeen.add(reason);
         this.probes.push({ kind: 'drop', site: `tcp: ${reason}`, read: () => tcp.dropReasons[reason] ?? 0, last: 0 });

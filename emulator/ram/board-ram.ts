@@ -13,6 +13,7 @@ import { Kmalloc, KMALLOC_LARGE } from './kmalloc.js';
 import { type CacheStats, type KmemCache, SlabCaches } from './slab.js';
 import { SlobHeap } from './slob.js';
 import { SlobCache, SlobKmalloc } from './slob-caches.js';
+import { FaultHook, type FailSlab } from './fail-slab.js';
 
 /**
  * The slab allocator the kernel was built with (Linux 6.1's "Choose SLAB allocator"): SLOB is
@@ -76,6 +77,8 @@ export class BoardRam {
   readonly pages: PageAllocator;
   readonly caches: SlabCaches;
   private readonly kmallocator: Kmalloc;
+  /** The failslab attribute every allocator of this board consults (none until injectFaults). */
+  private readonly faults = new FaultHook();
   /** Set when the board boots a SLOB kernel (startAllocator('slob')). */
   private slob: { heap: SlobHeap; kmalloc: SlobKmalloc; caches: Map<string, SlobCache> } | null = null;
   private readonly regions: Region[] = [];
@@ -92,8 +95,8 @@ export class BoardRam {
     }
     this.bytes = new Uint8Array(sizeBytes);
     this.pages = new PageAllocator(sizeBytes >>> PAGE_SHIFT);
-    this.caches = new SlabCaches(this.pages, this.bytes);
-    this.kmallocator = new Kmalloc(this.pages, this.caches, this.bytes);
+    this.caches = new SlabCaches(this.pages, this.bytes, this.faults);
+    this.kmallocator = new Kmalloc(this.pages, this.caches, this.bytes, this.faults);
   }
 
   get size(): number {
@@ -158,7 +161,7 @@ export class BoardRam {
     this.started = true;
     if (allocator === 'slob') {
       const heap = new SlobHeap(this.pages, this.bytes, PAGE_SLOB);
-      this.slob = { heap, kmalloc: new SlobKmalloc(heap, this.pages, this.bytes, PAGE_SLOB), caches: new Map() };
+      this.slob = { heap, kmalloc: new SlobKmalloc(heap, this.pages, this.bytes, PAGE_SLOB, this.faults), caches: new Map() };
     }
     for (const r of this.regions) {
       if (r.released) this.pages.online(r.start >>> PAGE_SHIFT, r.pages);
@@ -166,6 +169,16 @@ export class BoardRam {
     const first = this.cursor >>> PAGE_SHIFT;
     this.pages.online(first, this.pages.nrPages - first);
     this.pages.reservePages = Math.floor((minFreeKbytes(this.pages.free * (PAGE_SIZE / 1024)) * 1024) / PAGE_SIZE);
+  }
+
+  /** Arm failslab-style injection on every slab and kmalloc allocation from now on (null: disarm). */
+  injectFaults(attr: FailSlab | null): void {
+    this.faults.attr = attr;
+  }
+
+  /** The armed fault attribute, with its counts by site. */
+  get faultAttr(): FailSlab | null {
+    return this.faults.attr;
   }
 
   reservePages(): number {
@@ -189,7 +202,7 @@ export class BoardRam {
       if (name.length === 0 || this.slob.caches.has(name) || /^kmalloc-/.test(name)) {
         throw new Error(`kmem_cache_create: cache name '${name}' is empty or already used`);
       }
-      const c = new SlobCache(name, objectSize, align, this.slob.heap, this.pages, this.bytes);
+      const c = new SlobCache(name, objectSize, align, this.slob.heap, this.pages, this.bytes, this.faults);
       this.slob.caches.set(name, c);
       return c;
     }

@@ -7,6 +7,7 @@
 
 import { PAGE_KMALLOC_LARGE, PAGE_SIZE, type PageAllocator, type Gfp } from './page-allocator.js';
 import type { CacheStats, KmemCache, SlabCaches } from './slab.js';
+import type { FaultHook } from './fail-slab.js';
 
 /** Linux's kmalloc size classes (with the 96 and 192 byte caches). */
 export const KMALLOC_SIZES: readonly number[] = [
@@ -56,7 +57,7 @@ export class Kmalloc {
   private largeFrees = 0;
 
   constructor(private readonly pages: PageAllocator, private readonly caches: SlabCaches,
-              private readonly bytes: Uint8Array) {
+              private readonly bytes: Uint8Array, private readonly faults: FaultHook) {
     // Alignment 8: every class size is a multiple of 8, so objects are naturally packed.
     this.classes = KMALLOC_SIZES.map((size) => caches.create(kmallocCacheName(size), size, 8));
   }
@@ -134,6 +135,8 @@ export class Kmalloc {
   }
 
   private allocLarge(size: number, gfp: Gfp): number {
+    const fault = this.faults.attr;
+    if (fault !== null && fault.shouldFail(KMALLOC_LARGE)) return 0;
     const order = orderForSize(size);
     const addr = this.pages.allocPages(order, PAGE_KMALLOC_LARGE, gfp);
     if (addr === 0) {

@@ -12,6 +12,7 @@
 // Not modelled: the per-CPU active slab (kmem_cache_cpu) and, on SMP, per-CPU partial lists.
 
 import { MAX_ORDER, PAGE_SHIFT, PAGE_SIZE, type PageAllocator, type Gfp } from './page-allocator.js';
+import { FaultHook } from './fail-slab.js';
 
 /** One line of slabinfo, with lwIP-style pool counters (avail/used/max/err). */
 export interface CacheStats {
@@ -118,7 +119,8 @@ export class KmemCache {
   private freeCount = 0;
 
   constructor(id: number, name: string, objectSize: number, align: number,
-              pages: PageAllocator, bytes: Uint8Array, slabByPage?: (Slab | null)[]) {
+              pages: PageAllocator, bytes: Uint8Array, slabByPage?: (Slab | null)[],
+              private readonly faults: FaultHook = new FaultHook()) {
     if (!Number.isInteger(objectSize) || objectSize < 1) {
       throw new RangeError(`kmem_cache ${name}: bad object size ${objectSize}`);
     }
@@ -162,6 +164,9 @@ export class KmemCache {
    * failures). Never throws for lack of memory: callers drop and count, as Linux does.
    */
   alloc(gfp: Gfp = 'atomic'): number {
+    // failslab: an injected failure looks to the caller exactly like exhaustion.
+    const fault = this.faults.attr;
+    if (fault !== null && fault.shouldFail(this.name)) return 0;
     let slab = this.partial;
     if (slab === null) {
       slab = this.grow(gfp);
@@ -332,7 +337,8 @@ export class SlabCaches {
   /** The page → slab table all these caches share. */
   private readonly slabByPage: (Slab | null)[];
 
-  constructor(private readonly pages: PageAllocator, private readonly bytes: Uint8Array) {
+  constructor(private readonly pages: PageAllocator, private readonly bytes: Uint8Array,
+              private readonly faults: FaultHook = new FaultHook()) {
     this.slabByPage = new Array<Slab | null>(pages.nrPages).fill(null);
   }
 
@@ -341,7 +347,7 @@ export class SlabCaches {
     if (name.length === 0 || this.byName.has(name)) {
       throw new Error(`kmem_cache_create: cache name '${name}' is empty or already used`);
     }
-    const cache = new KmemCache(this.byId.length, name, objectSize, align, this.pages, this.bytes, this.slabByPage);
+    const cache = new KmemCache(this.byId.length, name, objectSize, align, this.pages, this.bytes, this.slabByPage, this.faults);
     this.byId.push(cache);
     this.byName.set(name, cache);
     return cache;

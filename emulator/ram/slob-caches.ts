@@ -9,6 +9,7 @@
 import { PAGE_KMALLOC_LARGE, PAGE_SIZE, type Gfp, type PageAllocator } from './page-allocator.js';
 import { kmallocCacheName, kmallocIndex, KMALLOC_SIZES, KMALLOC_LARGE, orderForSize } from './kmalloc.js';
 import type { CacheStats } from './slab.js';
+import type { FaultHook } from './fail-slab.js';
 import { SLOB_MINALIGN, SLOB_UNIT, slobUnits, type SlobHeap } from './slob.js';
 
 /** Live and peak figures of one kind of object on SLOB (a RamKind for the timeline). */
@@ -64,7 +65,8 @@ export class SlobCache {
   private peakPagesHeld = 0;
 
   constructor(name: string, size: number, align: number, private readonly heap: SlobHeap,
-              private readonly pages: PageAllocator, private readonly bytes: Uint8Array) {
+              private readonly pages: PageAllocator, private readonly bytes: Uint8Array,
+              private readonly faults: FaultHook) {
     this.name = name;
     this.requestedSize = size;
     this.objectSize = slobUnits(size) * SLOB_UNIT;
@@ -79,6 +81,8 @@ export class SlobCache {
   get heldBytes(): number { return this.counters.bytes; }
 
   alloc(gfp: Gfp = 'atomic'): number {
+    const fault = this.faults.attr;
+    if (fault !== null && fault.shouldFail(this.name)) return 0;
     const addr = this.objectSize < PAGE_SIZE
       ? this.heap.alloc(this.objectSize, this.align, 0, gfp)
       : this.pages.allocPages(orderForSize(this.objectSize), PAGE_KMALLOC_LARGE, gfp);
@@ -123,15 +127,18 @@ export class SlobKmalloc {
   largeThrottled = 0;
 
   constructor(private readonly heap: SlobHeap, private readonly pages: PageAllocator,
-              private readonly bytes: Uint8Array, private readonly slobTag: number) {}
+              private readonly bytes: Uint8Array, private readonly slobTag: number,
+              private readonly faults: FaultHook) {}
 
   kmalloc(size: number, gfp: Gfp = 'atomic'): number {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`kmalloc: bad size ${size}`);
+    const fault = this.faults.attr;
     if (size < PAGE_SIZE - SLOB_MINALIGN) {
+      const kind = this.kinds[kmallocIndex(size)]!;
+      if (fault !== null && fault.shouldFail(kind.name)) return 0;
       // A power-of-two request is aligned to its own size (after the header).
       const align = (size & (size - 1)) === 0 ? Math.max(SLOB_MINALIGN, size) : SLOB_MINALIGN;
       const m = this.heap.alloc(size + SLOB_MINALIGN, align, SLOB_MINALIGN, gfp);
-      const kind = this.kinds[kmallocIndex(size)]!;
       if (m === 0) {
         if (this.pages.lastRefusalThrottled) kind.throttled++;
         else kind.failures++;
@@ -142,6 +149,7 @@ export class SlobKmalloc {
       kind.taken(slobUnits(size + SLOB_MINALIGN) * SLOB_UNIT);
       return m + SLOB_MINALIGN;
     }
+    if (fault !== null && fault.shouldFail(KMALLOC_LARGE)) return 0;
     const order = orderForSize(size);
     const addr = this.pages.allocPages(order, PAGE_KMALLOC_LARGE, gfp);
     if (addr === 0) {

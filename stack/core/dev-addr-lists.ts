@@ -9,8 +9,8 @@
  * so a group nobody joined never gets past the MAC.
  */
 import type { NetStack } from '../net-stack.js';
-import { Errno } from '../socket/sock.js';
 import type { NetDevice } from './netdevice.js';
+import { Errno } from '../uapi/errno.js';
 
 /**
  * sizeof(struct netdev_hw_addr) on i386 in 6.1: list_head 8, rb_node 12, addr[MAX_ADDR_LEN 32],

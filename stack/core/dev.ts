@@ -8,12 +8,13 @@
  * (dev_queue_xmit_nit). Without PACKET `stack.packet` is null and neither path does any work.
  */
 import type { NetStack } from '../net-stack.js';
-import { classifyFrame, PACKET_OTHERHOST } from '../ethernet/eth.js';
+import { classifyFrame } from '../ethernet/eth.js';
 import type { NetDevice, XmitResult } from './netdevice.js';
 import type { SkBuff } from './skbuff.js';
 import { devXmitSkb } from '../sched/sch-generic.js';
 import { ETH_HLEN, ETH_P_ARP, ETH_P_IP } from '../uapi/if-ether.js';
 import { EthernetFrame } from '../wire/ethernet-header.js';
+import { PACKET_OTHERHOST } from '../uapi/if-packet.js';
 
 export function netifReceiveSkb(stack: NetStack, dev: NetDevice, skb: SkBuff): void {
   // Protocol processing costs CPU once per packet the stack sees (GRO makes that fewer).

@@ -19,61 +19,23 @@
  * (stack/socket/syscalls.ts).
  */
 import type { NetStack } from '../net-stack.js';
-import { Errno } from '../socket/sock.js';
 import { readU32le, writeU16le, writeU32le } from '../uapi/byte-order.js';
+import { Errno } from '../uapi/errno.js';
+import {
+  ETHTOOL_CMD_SIZE, ETHTOOL_COALESCE_SIZE, ETHTOOL_DRVINFO_SIZE, ETHTOOL_GCOALESCE,
+  ETHTOOL_GDRVINFO, ETHTOOL_GLINK, ETHTOOL_GLINKSETTINGS, ETHTOOL_GRINGPARAM, ETHTOOL_GSET,
+  ETHTOOL_GSSET_INFO, ETHTOOL_GSTATS, ETHTOOL_GSTRINGS, ETHTOOL_GSTRINGS_SIZE,
+  ETHTOOL_LINK_MODE_MASK_NU32, ETHTOOL_LINK_SETTINGS_SIZE, ETHTOOL_RINGPARAM_SIZE,
+  ETHTOOL_SSET_INFO_SIZE, ETHTOOL_STATS_SIZE, ETHTOOL_VALUE_SIZE, ETH_GSTRING_LEN,
+  ETH_SS_PRIV_FLAGS, ETH_SS_STATS, ETH_SS_TEST,
+} from '../uapi/ethtool.js';
 
-export const SIOCETHTOOL = 0x8946;
-
-export const ETHTOOL_GSET = 0x01;
-export const ETHTOOL_GDRVINFO = 0x03;
-export const ETHTOOL_GLINK = 0x0a;
-export const ETHTOOL_GCOALESCE = 0x0e;
-export const ETHTOOL_GRINGPARAM = 0x10;
-export const ETHTOOL_GSTRINGS = 0x1b;
-export const ETHTOOL_GSTATS = 0x1d;
-export const ETHTOOL_GSSET_INFO = 0x37;
-export const ETHTOOL_GLINKSETTINGS = 0x4c;
-
-export const ETH_SS_TEST = 0;
-export const ETH_SS_STATS = 1;
-export const ETH_SS_PRIV_FLAGS = 2;
-export const ETH_GSTRING_LEN = 32;
-
-/** sizeof on i386 of the structures handled here. */
-export const ETHTOOL_DRVINFO_SIZE = 196;
-export const ETHTOOL_CMD_SIZE = 44;
-export const ETHTOOL_LINK_SETTINGS_SIZE = 48;
-export const ETHTOOL_VALUE_SIZE = 8;
-export const ETHTOOL_COALESCE_SIZE = 92;
-export const ETHTOOL_RINGPARAM_SIZE = 36;
-export const ETHTOOL_GSTRINGS_SIZE = 12;
-export const ETHTOOL_STATS_SIZE = 8;
-export const ETHTOOL_SSET_INFO_SIZE = 16;
 /**
  * sizeof(struct ethtool_devlink_compat) on i386: a devlink pointer and a union of
  * ethtool_flash (136) and ethtool_drvinfo (196) = 200. dev_ethtool kzallocs one per call.
  * Computed from the 6.1 layout: the calibration has no pahole figure for it.
  */
 const ETHTOOL_DEVLINK_COMPAT_SIZE = 200;
-
-/** __ETHTOOL_LINK_MODE_MASK_NBITS in 6.1 (up to ETHTOOL_LINK_MODE_800000baseVR8_Full_BIT, 99), in u32 words. */
-export const ETHTOOL_LINK_MODE_MASK_NU32 = 4;
-
-export const ETHTOOL_LINK_MODE = {
-  '10baseT_Half': 0,
-  '10baseT_Full': 1,
-  '100baseT_Half': 2,
-  '100baseT_Full': 3,
-  '1000baseT_Full': 5,
-  Autoneg: 6,
-  TP: 7,
-  MII: 9,
-} as const;
-
-export const DUPLEX_HALF = 0;
-export const DUPLEX_FULL = 1;
-export const PORT_TP = 0x00;
-export const AUTONEG_ENABLE = 1;
 
 export interface EthtoolDrvinfo {
   driver: string;

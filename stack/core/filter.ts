@@ -17,13 +17,16 @@
  */
 import type { NetStack } from '../net-stack.js';
 import type { Prng } from '../../emulator/prng.js';
-import { Errno, type Sock } from '../socket/sock.js';
-import {
-  BPF_ABS, BPF_ALU, BPF_B, BPF_DIV, BPF_H, BPF_IND, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JMP, BPF_JSET,
-  BPF_K, BPF_LD, BPF_LDX, BPF_LSH, BPF_MAXINSNS, BPF_MEM, BPF_MEMWORDS, BPF_MOD, BPF_RET, BPF_RSH, BPF_ST,
-  BPF_STX, BPF_W, BPF_X, bpfRun, bpfStats, isAncillary, SKF_AD_OFF, SOCK_FILTER_SIZE, type BpfPacket,
-} from './bpf-interpreter.js';
+import type { Sock } from '../socket/sock.js';
+import { bpfRun, bpfStats, isAncillary, type BpfPacket } from './bpf-interpreter.js';
 import type { SkBuff } from './skbuff.js';
+import { ETH_HLEN } from '../uapi/if-ether.js';
+import { Errno } from '../uapi/errno.js';
+import {
+  BPF_ABS, BPF_ALU, BPF_B, BPF_DIV, BPF_H, BPF_IND, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JMP,
+  BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LSH, BPF_MAXINSNS, BPF_MEM, BPF_MEMWORDS, BPF_MOD, BPF_RET,
+  BPF_RSH, BPF_ST, BPF_STX, BPF_W, BPF_X, SKF_AD_OFF, SOCK_FILTER_SIZE,
+} from '../uapi/filter.js';
 
 /** One instruction as tcpdump -dd prints it: { code, jt, jf, k } (k unsigned, or a negative int32 such as SKF_NET_OFF). */
 export interface SockFilterInsn {
@@ -294,8 +297,6 @@ export class SocketFilters {
     return this.rng.nextU32();
   }
 }
-
-const ETH_HLEN = 14;
 
 /**
  * The BpfPacket view of an skb with the program's offset 0 at `data`. `mac` is the link-layer

@@ -11,9 +11,10 @@
  */
 import { readU16 } from '../uapi/byte-order.js';
 import { ETH_HLEN, ETH_P_IP } from '../uapi/if-ether.js';
-import { IP_MF, IP_OFFSET, IPPROTO_TCP, IPV4_HLEN, Ipv4Packet } from '../wire/ipv4-header.js';
+import { IP_MF, IP_OFFSET, IPV4_HLEN, Ipv4Packet } from '../wire/ipv4-header.js';
 import { TCP_ACK, TCP_HLEN, TCP_PSH, TcpPacket, tcpChecksumValid, tcpFillChecksum } from '../wire/tcp-header.js';
 import { allocSkb, MAX_HEADER, type SkBuff, type SkbAllocator } from './skbuff.js';
+import { IPPROTO_TCP } from '../uapi/in.js';
 
 /** The merged packet's capacity: 16 KiB, an order-2 page allocation. */
 export const GRO_MAX_BYTES = 16 * 1024;

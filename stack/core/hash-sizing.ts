@@ -61,6 +61,7 @@ export function largeSystemHashSize(r: HashRequest): HashSize {
 /**
  * UDP's table (udp_table_init, Linux 6.1): each slot is two udp_hslots (the port hash and the
  * address+port hash), one slot per 2 MB of RAM, at least UDP_HTABLE_SIZE_MIN (256; 128 under
+ * BASE_SMALL — include/linux/udp.h, the only networking table 6.1 itself sizes by
  * BASE_SMALL), at most 64 Ki. The 2014 BASE_SMALL branch asked for 16 (uhash_entries), which
  * the floor raises to 128.
  */
@@ -83,3 +84,4 @@ export function udpHashSize(ramBytes: number, hslotSize: number, baseSmall: bool
 export function ipfragHashSize(baseSmall: boolean): { buckets: number; maxDepth: number; bucketBytes: number } {
   return baseSmall ? { buckets: 16, maxDepth: 32, bucketBytes: 4 } : { buckets: 1024, maxDepth: 128, bucketBytes: 4 };
 }
+

@@ -34,3 +34,16 @@ export const SMP_CACHE_BYTES = 64;
 export function cacheAlign(n: number): number {
   return (n + SMP_CACHE_BYTES - 1) & ~(SMP_CACHE_BYTES - 1);
 }
+
+/**
+ * Every cache name the stack allocates from, for failslab's site filter: the named caches it
+ * creates (some only on first use), kmalloc's size classes and kmalloc-large. A name not here
+ * can never fail, so `--fail-alloc site=` refuses it before the run.
+ */
+export const ALLOC_SITES: readonly string[] = [
+  'skbuff_head_cache', 'skbuff_fclone_cache', 'TCP', 'UDP', 'RAW', 'PING', 'PACKET', 'NETLINK',
+  'filp', 'sock_inode_cache', 'request_sock_TCP', 'tw_sock_TCP', 'ip_fib_trie', 'ip_fib_alias',
+  'ip4-frags', 'arp_cache',
+  'kmalloc-8', 'kmalloc-16', 'kmalloc-32', 'kmalloc-64', 'kmalloc-96', 'kmalloc-128', 'kmalloc-192',
+  'kmalloc-256', 'kmalloc-512', 'kmalloc-1k', 'kmalloc-2k', 'kmalloc-4k', 'kmalloc-8k', 'kmalloc-large',
+];

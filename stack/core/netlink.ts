@@ -15,14 +15,16 @@
 import type { SlabCache } from './kmem.js';
 import { allocSkb, type SkBuff } from './skbuff.js';
 import type { NetStack } from '../net-stack.js';
-import { Errno, Sock, type SockAddr } from '../socket/sock.js';
+import { Sock, type SockAddr } from '../socket/sock.js';
 import type { SockMemory } from '../socket/socket-table.js';
 import type { Datagram, DatagramSock } from '../socket/syscalls.js';
-import { NLMSG_ERROR, NLMSG_HDRLEN, NlWriter, type NlmsgHeader } from './netlink-message.js';
+import { NlWriter, parseNlmsg, type NlmsgHeader } from '../uapi/netlink-message.js';
 import { writeU32le } from '../uapi/byte-order.js';
+import {
+  NLM_F_ACK, NLM_F_CAPPED, NLM_F_REQUEST, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_MIN_TYPE, nlmsgAlign,
+} from '../uapi/netlink.js';
+import { Errno } from '../uapi/errno.js';
 
-export const AF_NETLINK = 16;
-export const NETLINK_ROUTE = 0;
 /** MAX_LINKS: netlink protocol numbers are 0..31. */
 const MAX_LINKS = 32;
 export const NETLINK_SOCK_EXTRA = 208;
@@ -79,10 +81,8 @@ export class NetlinkSock extends Sock implements DatagramSock {
 
   /** One answer skb: every message the kernel put in it, as recvmsg returns them. */
   recvfrom(): Datagram | number {
-    const e = this.takeError();
-    if (e) return -e;
-    const skb = this.receiveQueue.shift();
-    if (!skb) return -Errno.EAGAIN;
+    const skb = this.recvDatagram();
+    if (typeof skb === 'number') return skb;
     const data = skb.view().slice();
     skb.free();
     return { data, from: { addr: 0, port: 0 } };
@@ -167,8 +167,36 @@ export class Netlink {
   }
 }
 
-/** NLM_F_CAPPED: an acknowledgement that carries only the request's header. */
-const NLM_F_CAPPED = 0x100;
+/**
+ * What a family's handler returns when it answered with a dump: no acknowledgement follows, even
+ * for NLM_F_ACK (netlink_dump_start's -EINTR, which netlink_rcv_skb skips).
+ */
+export const NETLINK_DUMP_STARTED = -Errno.EINTR;
+
+/**
+ * A family's handler for one request: the request's header, where its body starts and ends in
+ * `bytes`; it returns 0, a negative errno for the acknowledgement, or NETLINK_DUMP_STARTED.
+ */
+export type NetlinkRcvMsg = (sk: NetlinkSock, bytes: Uint8Array, h: NlmsgHeader, body: number, end: number) => number;
+
+/**
+ * netlink_rcv_skb: every message in a request skb in turn. Control messages and non-requests
+ * are not handed to the family; an error, or NLM_F_ACK, is acknowledged; a length that lies
+ * ends the walk.
+ */
+export function netlinkRcvSkb(sk: NetlinkSock, skb: SkBuff, rcvMsg: NetlinkRcvMsg): void {
+  const bytes = skb.bytes;
+  let at = skb.data;
+  const end = skb.tail;
+  while (at + NLMSG_HDRLEN <= end) {
+    const h = parseNlmsg(bytes, at, end);
+    if (!h) return;
+    let err = 0;
+    if ((h.flags & NLM_F_REQUEST) !== 0 && h.type >= NLMSG_MIN_TYPE) err = rcvMsg(sk, bytes, h, at + NLMSG_HDRLEN, at + h.len);
+    if (err !== NETLINK_DUMP_STARTED && (err !== 0 || (h.flags & NLM_F_ACK) !== 0)) netlinkAck(sk, bytes, h, err);
+    at += Math.min(nlmsgAlign(h.len), end - at);
+  }
+}
 
 /** netlink_ack: NLMSG_ERROR with the error and the request's header (its whole body too on failure). */
 export function netlinkAck(sk: NetlinkSock, bytes: Uint8Array, h: NlmsgHeader, err: number): void {

@@ -17,11 +17,11 @@
 import { NS_PER_SEC } from '../../emulator/event-queue.js';
 import type { NetStack } from '../net-stack.js';
 import { leBe32 } from '../ipv4/igmp.js';
-import { Errno } from '../socket/sock.js';
 import type { TcpSock, TcpState } from '../ipv4/tcp-sock.js';
 import { prefixMask } from './addr.js';
 import { UDP_MIB } from '../ipv4/udp.js';
 import { TCP_MIB } from '../ipv4/tcp-sysctl.js';
+import { Errno } from '../uapi/errno.js';
 
 const PAGE_SIZE = 4096;
 const USER_HZ = 100;

@@ -16,35 +16,31 @@
  * each message handled here.
  */
 import { prefixMask } from './addr.js';
-
-import type { SkBuff } from './skbuff.js';
 import type { NetStack } from '../net-stack.js';
-import { Errno } from '../socket/sock.js';
 import { inetAddAddress, inetAddRoute, inetDelAddress, inetDelRoute } from '../ipv4/devinet.js';
 import type { Route } from '../ipv4/fib.js';
-import { NETLINK_ROUTE, netlinkAck, type Netlink, type NetlinkSock } from './netlink.js';
-import {
-  IFA_ADDRESS, IFA_BROADCAST, IFA_F_PERMANENT, IFA_LABEL, IFA_LOCAL, IFADDRMSG_LEN, IFINFOMSG_LEN,
-  IFLA_ADDRESS, IFLA_BROADCAST, IFLA_IFNAME, IFLA_MTU, IFLA_TXQLEN, NLM_F_ACK, NLM_F_DUMP, NLM_F_EXCL,
-  NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE, nlmsgAlign, NlWriter,
-  parseAttrs, parseNlmsg, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN, RTA_DST,
-  RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, RTM_DELADDR, RTM_DELROUTE, RTM_GETADDR,
-  RTM_GETLINK, RTM_GETROUTE, RTM_MAX, RTM_NEWADDR, RTM_NEWLINK, RTM_NEWROUTE, RTMSG_LEN, RTN_UNICAST,
-  RTPROT_BOOT, RTPROT_DHCP, RTPROT_KERNEL, type Attr, type NlmsgHeader,
-} from './netlink-message.js';
+import { NETLINK_DUMP_STARTED, netlinkRcvSkb, type Netlink, type NetlinkRcvMsg, type NetlinkSock } from './netlink.js';
+import { NlWriter, parseAttrs, type Attr, type NlmsgHeader } from '../uapi/netlink-message.js';
 import { readU32, readU32le, writeU16le, writeU32le } from '../uapi/byte-order.js';
+import { AF_INET, AF_UNSPEC } from '../uapi/socket.js';
+import { ARPHRD_ETHER } from '../uapi/if-arp.js';
+import { IFF_BROADCAST, IFF_LOWER_UP, IFF_MULTICAST, IFF_RUNNING, IFF_UP } from '../uapi/if.js';
+import { Errno } from '../uapi/errno.js';
+import { NETLINK_ROUTE, NLMSG_DONE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_MULTI, nlmsgAlign } from '../uapi/netlink.js';
+import { IFADDRMSG_LEN, IFA_ADDRESS, IFA_BROADCAST, IFA_F_PERMANENT, IFA_LABEL, IFA_LOCAL } from '../uapi/if-addr.js';
+import {
+  IFINFOMSG_LEN, RTA_DST, RTA_GATEWAY, RTA_OIF, RTA_PREFSRC, RTA_PRIORITY, RTA_TABLE, RTMSG_LEN,
+  RTM_DELADDR, RTM_DELROUTE, RTM_GETADDR, RTM_GETLINK, RTM_GETROUTE, RTM_MAX, RTM_NEWADDR,
+  RTM_NEWLINK, RTM_NEWROUTE, RTN_UNICAST, RTPROT_BOOT, RTPROT_DHCP, RTPROT_KERNEL, RT_SCOPE_HOST,
+  RT_SCOPE_LINK, RT_SCOPE_UNIVERSE, RT_TABLE_MAIN,
+} from '../uapi/rtnetlink.js';
+import { IFLA_ADDRESS, IFLA_BROADCAST, IFLA_IFNAME, IFLA_MTU, IFLA_TXQLEN } from '../uapi/if-link.js';
 
-const AF_UNSPEC = 0;
-const AF_INET = 2;
-const ERANGE = 34;
-const ARPHRD_ETHER = 1;
-/** IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_MULTICAST | IFF_LOWER_UP, for an open Ethernet device. */
-const IFF_UP_FLAGS = 0x1 | 0x2 | 0x40 | 0x1000 | 0x10000;
-const IFF_DOWN_FLAGS = 0x2 | 0x1000;
+/** The flags of an open Ethernet device, and of one that is down. */
+const IFF_UP_FLAGS = IFF_UP | IFF_BROADCAST | IFF_RUNNING | IFF_MULTICAST | IFF_LOWER_UP;
+const IFF_DOWN_FLAGS = IFF_BROADCAST | IFF_MULTICAST;
 /** NLMSG_GOODSIZE on i386: a page less the aligned skb_shared_info. */
 const NLMSG_GOODSIZE = 4096 - 256;
-/** Returned by a handler that answered with a dump: no acknowledgement follows (Linux's -EINTR). */
-const DUMPED = 1;
 
 interface Request {
   sk: NetlinkSock;
@@ -58,7 +54,7 @@ interface Request {
 /** An attribute as a u32 (host order) or __be32, or a negative errno when it is too short (nla_validate: ERANGE). */
 function u32Attr(b: Uint8Array, a: Attr | undefined, bigEndian: boolean): number | null | { err: number } {
   if (!a) return null;
-  if (a.len < 4) return { err: -ERANGE };
+  if (a.len < 4) return { err: -Errno.ERANGE };
   return bigEndian ? readU32(b, a.at) : readU32le(b, a.at);
 }
 
@@ -71,27 +67,11 @@ export class Rtnetlink {
     private readonly stack: NetStack,
     netlink: Netlink,
   ) {
-    netlink.registerFamily(NETLINK_ROUTE, { input: (sk, skb) => this.input(sk, skb) }, 'rtnl');
+    const rcvMsg: NetlinkRcvMsg = (sk, bytes, h, body, end) => this.dispatch({ sk, bytes, h, body, end });
+    netlink.registerFamily(NETLINK_ROUTE, { input: (sk, skb) => netlinkRcvSkb(sk, skb, rcvMsg) }, 'rtnl');
   }
 
-  /** netlink_rcv_skb: every message in the request skb, in order. */
-  private input(sk: NetlinkSock, skb: SkBuff): void {
-    const bytes = skb.bytes;
-    let at = skb.data;
-    const end = skb.tail;
-    while (at + NLMSG_HDRLEN <= end) {
-      const h = parseNlmsg(bytes, at, end);
-      if (!h) return; // a length that lies ends the walk, as in Linux
-      let err = 0;
-      if ((h.flags & NLM_F_REQUEST) !== 0 && h.type >= NLMSG_MIN_TYPE) {
-        err = this.dispatch({ sk, bytes, h, body: at + NLMSG_HDRLEN, end: at + h.len });
-      }
-      if (err !== DUMPED && (err !== 0 || (h.flags & NLM_F_ACK) !== 0)) this.ack(sk, bytes, h, err);
-      at += Math.min(nlmsgAlign(h.len), end - at);
-    }
-  }
-
-  /** rtnetlink_rcv_msg: 0 or a negative errno for the acknowledgement, or DUMPED. */
+  /** rtnetlink_rcv_msg: 0 or a negative errno for the acknowledgement, or NETLINK_DUMP_STARTED. */
   private dispatch(r: Request): number {
     if (r.h.type > RTM_MAX) return -Errno.EOPNOTSUPP;
     // "All the messages must have at least 1 byte length": an empty body is ignored.
@@ -112,10 +92,6 @@ export class Rtnetlink {
     }
     this.stack.configStats.rtnetlink++;
     return result;
-  }
-
-  private ack(sk: NetlinkSock, bytes: Uint8Array, h: NlmsgHeader, err: number): void {
-    netlinkAck(sk, bytes, h, err);
   }
 
   // ------------------------------------------------------------------ addresses
@@ -182,7 +158,7 @@ export class Rtnetlink {
       });
     }
     out.finish();
-    return DUMPED;
+    return NETLINK_DUMP_STARTED;
   }
 
   // ------------------------------------------------------------------ routes
@@ -260,7 +236,7 @@ export class Rtnetlink {
       });
     }
     out.finish();
-    return DUMPED;
+    return NETLINK_DUMP_STARTED;
   }
 
   /** inet_rtm_getroute (`ip route get A`): the route a packet to RTA_DST would take. */
@@ -310,7 +286,7 @@ export class Rtnetlink {
     const out = this.dumper(r);
     for (const d of devs) out.add((w, at) => (write(w, d), at), RTM_NEWLINK);
     out.finish();
-    return DUMPED;
+    return NETLINK_DUMP_STARTED;
   }
 
   // ------------------------------------------------------------------ dumps

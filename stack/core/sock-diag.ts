@@ -9,58 +9,35 @@
  * ENOENT too (sock_diag_handlers[family] is NULL). Without INET_DIAG the family itself does not
  * exist and socket(AF_NETLINK, …, NETLINK_SOCK_DIAG) fails with EPROTONOSUPPORT.
  *
+ * A dump walks the listeners, then the connections, request socks and TIME_WAIT socks (the
+ * ehash's three kinds of entry), as /proc/net/tcp does.
+ *
  * Only dumps are modelled (NLM_F_DUMP); an exact-socket lookup answers EOPNOTSUPP here where
  * Linux would look the socket up (inet_diag_cmd_exact).
  */
 import type { NetStack } from '../net-stack.js';
 import type { TcpSock } from '../ipv4/tcp-sock.js';
-import { Errno } from '../socket/sock.js';
-import { netlinkAck, type Netlink, type NetlinkSock } from './netlink.js';
-import {
-  NLM_F_ACK, NLM_F_DUMP, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_HDRLEN, NLMSG_MIN_TYPE, NlWriter, nlmsgAlign, parseNlmsg,
-} from './netlink-message.js';
+import { NETLINK_DUMP_STARTED, netlinkRcvSkb, type Netlink, type NetlinkRcvMsg, type NetlinkSock } from './netlink.js';
+import { NlWriter } from '../uapi/netlink-message.js';
 import { readU32le, writeU32, writeU32le } from '../uapi/byte-order.js';
-import type { SkBuff } from './skbuff.js';
 import { TCP_STATE } from './procfs.js';
-
-export const NETLINK_SOCK_DIAG = 4;
-export const SOCK_DIAG_BY_FAMILY = 20;
-export const AF_INET = 2;
-export const IPPROTO_TCP = 6;
-/** sizeof(struct inet_diag_req_v2) and sizeof(struct inet_diag_msg). */
-export const INET_DIAG_REQ_V2_LEN = 56;
-export const INET_DIAG_MSG_LEN = 72;
+import { NETLINK_SOCK_DIAG, NLMSG_DONE, NLM_F_DUMP, NLM_F_MULTI } from '../uapi/netlink.js';
+import { INET_DIAG_MSG_LEN, INET_DIAG_REQ_V2_LEN, SOCK_DIAG_BY_FAMILY } from '../uapi/inet-diag.js';
+import { AF_INET } from '../uapi/socket.js';
+import { IPPROTO_TCP } from '../uapi/in.js';
+import { Errno } from '../uapi/errno.js';
 
 export class SockDiag {
   /** Requests answered, for the report's "which path" figures. */
   requests = 0;
 
   constructor(private readonly stack: NetStack, netlink: Netlink) {
-    netlink.registerFamily(NETLINK_SOCK_DIAG, { input: (sk, skb) => this.input(sk, skb) }, 'sock_diag');
+    const rcvMsg: NetlinkRcvMsg = (sk, b, h, body, end) => this.request(sk, b, body, end, h.type, h.flags, h.seq);
+    netlink.registerFamily(NETLINK_SOCK_DIAG, { input: (sk, skb) => netlinkRcvSkb(sk, skb, rcvMsg) }, 'sock_diag');
   }
 
-  /** sock_diag_rcv → netlink_rcv_skb: each message in turn; errors (and NLM_F_ACK) acknowledged. */
-  private input(sk: NetlinkSock, skb: SkBuff): void {
-    const b = skb.bytes;
-    let at = skb.data;
-    const end = skb.tail;
-    while (at + NLMSG_HDRLEN <= end) {
-      const h = parseNlmsg(b, at, end);
-      if (!h) return;
-      let err = 0;
-      let dumped = false;
-      if ((h.flags & NLM_F_REQUEST) !== 0 && h.type >= NLMSG_MIN_TYPE) {
-        const r = this.request(sk, b, h.at + NLMSG_HDRLEN, h.at + h.len, h.type, h.flags, h.seq);
-        if (r === true) dumped = true;
-        else err = r;
-      }
-      if (!dumped && (err !== 0 || (h.flags & NLM_F_ACK) !== 0)) netlinkAck(sk, b, h, err);
-      at += Math.min(nlmsgAlign(h.len), end - at);
-    }
-  }
-
-  /** sock_diag_rcv_msg → inet_diag_handler_cmd: true when a dump was sent, else an errno. */
-  private request(sk: NetlinkSock, b: Uint8Array, body: number, end: number, type: number, flags: number, seq: number): true | number {
+  /** sock_diag_rcv_msg → inet_diag_handler_cmd: NETLINK_DUMP_STARTED when a dump was sent, else an errno. */
+  private request(sk: NetlinkSock, b: Uint8Array, body: number, end: number, type: number, flags: number, seq: number): number {
     if (type !== SOCK_DIAG_BY_FAMILY) return -Errno.EINVAL; // the old TCPDIAG_GETSOCK types are not modelled
     if (end - body < INET_DIAG_REQ_V2_LEN) return -Errno.EINVAL;
     const family = b[body]!;
@@ -71,50 +48,96 @@ export class SockDiag {
     this.requests++;
     const states = readU32le(b, body + 4);
     const w = new NlWriter();
-    const t = this.stack.tcp;
-    const socks: TcpSock[] = [...[...t.listeners.keys()].sort((x, y) => x - y).map((p) => t.listeners.get(p)!), ...t.ehash.values()];
-    for (const s of socks) {
-      const st = TCP_STATE[s.state];
-      if ((states & (1 << st)) === 0) continue;
+    for (const msg of tcpDiagMsgs(this.stack, states)) {
       const m = w.begin(SOCK_DIAG_BY_FAMILY, NLM_F_MULTI, seq, sk.portid);
-      w.bytes(inetDiagMsg(s, st));
+      w.bytes(msg);
       w.end(m);
     }
     const done = w.begin(NLMSG_DONE, NLM_F_MULTI, seq, sk.portid);
     w.bytes(new Uint8Array(4)); // the dump's final status, 0
     w.end(done);
     sk.deliver(w.view());
-    return true;
+    return NETLINK_DUMP_STARTED;
   }
 }
 
-/** inet_sk_diag_fill: struct inet_diag_msg for one socket (no extension attributes). */
-function inetDiagMsg(s: TcpSock, state: number): Uint8Array {
+/**
+ * inet_diag_dump_icsk for AF_INET/TCP: one inet_diag_msg per socket whose state is in `states`
+ * (a 1 << TCP_* mask) — the listeners, then the ehash, which in 6.1 also holds request socks
+ * (TCP_NEW_SYN_RECV, asked for by TCPF_SYN_RECV) and timewait socks (filtered by tw_substate).
+ */
+export function tcpDiagMsgs(stack: NetStack, states: number): Uint8Array[] {
+  const t = stack.tcp;
+  if (!t) return [];
+  const out: Uint8Array[] = [];
+  const socks: TcpSock[] = [...[...t.listeners.keys()].sort((x, y) => x - y).map((p) => t.listeners.get(p)!), ...t.ehash.values()];
+  for (const s of socks) {
+    const st = TCP_STATE[s.state];
+    if ((states & (1 << st)) !== 0) out.push(inetDiagMsg(s, st));
+  }
+  const now = stack.sim.now;
+  if ((states & (1 << TCP_STATE.SYN_RECV)) !== 0) for (const r of t.requests.values()) out.push(miniDiagMsg(r, TCP_STATE.SYN_RECV, 1, r.retries, r.timer, now));
+  if ((states & (1 << TCP_STATE.TIME_WAIT)) !== 0) for (const tw of t.timewait.values()) out.push(miniDiagMsg(tw, TCP_STATE.TIME_WAIT, 3, 0, tw.timer, now));
+  return out;
+}
+
+/**
+ * inet_diag_msg_common_fill: family, state, and the inet_diag_sockid — ports and addresses in
+ * network order, no bound interface (idiag_if 0), the cookie.
+ */
+function diagMsgCommon(s: { laddr: number; lport: number; raddr: number; rport: number }, cookie: number, state: number): Uint8Array {
   const m = new Uint8Array(INET_DIAG_MSG_LEN);
   m[0] = AF_INET;
   m[1] = state;
-  // idiag_timer / idiag_retrans: 1 with the retransmit timer pending (as /proc/net/tcp's tr).
-  const rtx = s.rtxTimer !== null && !s.rtxTimer.cancelled;
-  m[2] = rtx ? 1 : 0;
-  m[3] = rtx ? s.retransmits & 0xff : 0;
-  // inet_diag_sockid: ports and addresses in network order, interface, cookie.
   m[4] = s.lport >>> 8;
   m[5] = s.lport & 0xff;
   m[6] = s.rport >>> 8;
   m[7] = s.rport & 0xff;
   writeU32(m, 8, s.laddr);
   writeU32(m, 24, s.raddr);
-  writeU32le(m, 40, 0); // idiag_if: not bound to a device
-  writeU32le(m, 44, s.skAddr >>> 0); // cookie: the struct sock's address (sock_gen_cookie is unique too)
-  writeU32le(m, 48, 0);
+  writeU32le(m, 44, cookie >>> 0);
+  return m;
+}
+
+/** inet_sk_diag_fill: struct inet_diag_msg for one socket (no extension attributes). */
+function inetDiagMsg(s: TcpSock, state: number): Uint8Array {
+  // cookie: the struct sock's address (sock_gen_cookie is unique too).
+  const m = diagMsgCommon(s, s.skAddr, state);
+  // idiag_timer / idiag_retrans: 1 with the retransmit timer pending (as /proc/net/tcp's tr).
+  const rtx = s.rtxTimer !== null && !s.rtxTimer.cancelled;
+  m[2] = rtx ? 1 : 0;
+  m[3] = rtx ? s.retransmits & 0xff : 0;
   const listen = s.state === 'LISTEN';
   const last = s.writeQueue[s.writeQueue.length - 1];
-  // tcp_diag_get_info: rqueue = accept backlog (listen) or rcv_nxt − copied_seq; wqueue = write_seq − snd_una.
+  // tcp_diag_get_info: a listener's rqueue/wqueue are sk_ack_backlog and sk_max_ack_backlog;
+  // otherwise rcv_nxt − copied_seq and write_seq − snd_una.
   writeU32le(m, 52, 0); // idiag_expires (ms): the timer's remaining time is not reported here
   writeU32le(m, 56, listen ? s.acceptQueue.length : s.receiveQueue.reduce((n, skb) => n + skb.len, 0));
-  writeU32le(m, 60, listen || !last ? 0 : (last.end - s.sndUna) >>> 0);
+  writeU32le(m, 60, listen ? s.backlog : !last ? 0 : (last.end - s.sndUna) >>> 0);
   writeU32le(m, 64, 0); // uid: programs run as root
   writeU32le(m, 68, s.socketAddr >>> 0); // inode, as /proc/net/tcp shows it
+  return m;
+}
+
+/**
+ * inet_req_diag_fill (state TCP_SYN_RECV, timer 1, retrans num_retrans) and inet_twsk_diag_fill
+ * (state tw_substate, timer 3, retrans 0): the common fill, the timer's remaining time in ms,
+ * and zero queues, uid and inode — these minisocks have no struct socket.
+ */
+function miniDiagMsg(
+  s: { laddr: number; lport: number; raddr: number; rport: number; addr: number },
+  state: number,
+  timer: number,
+  retrans: number,
+  handle: { at: number; cancelled: boolean } | null,
+  now: number,
+): Uint8Array {
+  const m = diagMsgCommon(s, s.addr, state); // cookie: the minisock's address
+  m[2] = timer;
+  m[3] = retrans & 0xff;
+  // jiffies_delta_to_msecs: a timer already due reads 0.
+  const left = handle && !handle.cancelled ? Math.max(0, handle.at - now) : 0;
+  writeU32le(m, 52, Math.floor(left / 1e6));
   return m;
 }
 

@@ -6,9 +6,9 @@
  * whether a program can reach it is CONFIG_NET_ETHTOOL's business (stack/core/ethtool.ts).
  */
 import type { Coalesce, EthtoolDrvinfo, EthtoolOps, LinkKsettings, Ringparam } from '../core/ethtool.js';
-import { AUTONEG_ENABLE, DUPLEX_FULL, ETH_SS_STATS, ETHTOOL_LINK_MODE, PORT_TP } from '../core/ethtool.js';
-import { Errno } from '../socket/sock.js';
 import type { StmmacDriver } from './stmmac.js';
+import { Errno } from '../uapi/errno.js';
+import { AUTONEG_ENABLE, DUPLEX_FULL, ETHTOOL_LINK_MODE, ETH_SS_STATS, PORT_TP } from '../uapi/ethtool.js';
 
 /** GMAC_ETHTOOL_NAME: the Quark X1000's MAC is a DesignWare GMAC (stmmac_pci's quark data sets has_gmac). */
 const DRIVER_NAME = 'st_gmac';

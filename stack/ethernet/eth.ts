@@ -4,11 +4,7 @@
  */
 import { BROADCAST_MAC } from '../core/addr.js';
 import type { EthernetFrame } from '../wire/ethernet-header.js';
-
-export const PACKET_HOST = 0;
-export const PACKET_BROADCAST = 1;
-export const PACKET_MULTICAST = 2;
-export const PACKET_OTHERHOST = 3;
+import { PACKET_BROADCAST, PACKET_HOST, PACKET_MULTICAST, PACKET_OTHERHOST } from '../uapi/if-packet.js';
 
 /** Classify a frame for this interface, as eth_type_trans sets skb->pkt_type. */
 export function classifyFrame(frame: EthernetFrame, ourMac: Uint8Array): number {

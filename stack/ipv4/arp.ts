@@ -6,11 +6,11 @@ import { BROADCAST_MAC, ZERO_MAC } from '../core/addr.js';
 import type { NetDevice } from '../core/netdevice.js';
 import { NeighTable, type Neighbour } from '../core/neighbour.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
-import { PACKET_OTHERHOST } from '../ethernet/eth.js';
 import { ethOutput } from '../ethernet/eth-output.js';
 import type { NetStack } from '../net-stack.js';
 import { ARP_LEN, ARPOP_REPLY, ARPOP_REQUEST, emitArp, parseArp, type ArpRepr } from '../wire/arp-header.js';
 import { ETH_P_ARP, ETH_P_IP } from '../uapi/if-ether.js';
+import { PACKET_OTHERHOST } from '../uapi/if-packet.js';
 
 export class Arp {
   readonly table: NeighTable;

@@ -5,8 +5,8 @@
  */
 import type { NetStack } from '../net-stack.js';
 import { prefixMask } from '../core/addr.js';
-import { Errno } from '../socket/sock.js';
 import type { Route } from './fib.js';
+import { Errno } from '../uapi/errno.js';
 
 export function inetAddAddress(stack: NetStack, ifindex: number, addr: number, prefixLen: number): number {
   const dev = stack.device(ifindex);
@@ -76,10 +76,8 @@ export function inetAddRoute(stack: NetStack, dst: number, prefixLen: number, ga
 export function inetDelRoute(stack: NetStack, dst: number, prefixLen: number, match: { gateway?: number; ifindex?: number; metric?: number } = {}): number {
   if (prefixLen < 0 || prefixLen > 32) return -Errno.EINVAL;
   const ok = stack.fib.remove((dst & prefixMask(prefixLen)) >>> 0, prefixLen, match.ifindex, { gateway: match.gateway, metric: match.metric });
-  return ok ? 0 : -ESRCH;
+  return ok ? 0 : -Errno.ESRCH;
 }
-
-const ESRCH = 3;
 
 /**
  * Take the interface's IPv4 configuration away (ip addr flush; ip route flush dev): its

@@ -8,22 +8,23 @@ import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import { ICMP_MIB, type MibGroup, type MibNames } from '../core/snmp.js';
 import { NS_PER_MS } from '../../emulator/event-queue.js';
 import type { NetStack } from '../net-stack.js';
-import { emitIcmp, ICMP_DEST_UNREACH, ICMP_ECHO, ICMP_ECHOREPLY, ICMP_HLEN, ICMP_PARAMETERPROB, ICMP_TIME_EXCEEDED, parseIcmp } from '../wire/icmp-header.js';
-import { EHOSTUNREACH, ENETUNREACH, EMSGSIZE } from './ip.js';
-import { IPPROTO_ICMP, parseQuotedIpv4, type Ipv4Repr } from '../wire/ipv4-header.js';
-
-export const ECONNREFUSED = 111;
-export const EPROTO = 71;
+import {
+  emitIcmp, ICMP_DEST_UNREACH, ICMP_ECHO, ICMP_ECHOREPLY, ICMP_HLEN, ICMP_PARAMETERPROB,
+  ICMP_TIME_EXCEEDED, parseIcmp,
+} from '../wire/icmp-header.js';
+import { parseQuotedIpv4, type Ipv4Repr } from '../wire/ipv4-header.js';
+import { IPPROTO_ICMP } from '../uapi/in.js';
+import { Errno } from '../uapi/errno.js';
 
 /** icmp_err_convert: destination-unreachable codes to errno. */
 function unreachErrno(code: number): number {
   switch (code) {
-    case 0: return ENETUNREACH;
-    case 1: return EHOSTUNREACH;
-    case 2: return 92; // ENOPROTOOPT
-    case 3: return ECONNREFUSED;
-    case 4: return EMSGSIZE;
-    default: return EHOSTUNREACH;
+    case 0: return Errno.ENETUNREACH;
+    case 1: return Errno.EHOSTUNREACH;
+    case 2: return Errno.ENOPROTOOPT;
+    case 3: return Errno.ECONNREFUSED;
+    case 4: return Errno.EMSGSIZE;
+    default: return Errno.EHOSTUNREACH;
   }
 }
 
@@ -77,7 +78,7 @@ export class Icmp {
     if (length < 28) return;
     const inner = parseQuotedIpv4(bytes, offset, length);
     if (!inner) return;
-    const errno = type === ICMP_DEST_UNREACH ? unreachErrno(code) : type === ICMP_TIME_EXCEEDED ? EHOSTUNREACH : EPROTO;
+    const errno = type === ICMP_DEST_UNREACH ? unreachErrno(code) : type === ICMP_TIME_EXCEEDED ? Errno.EHOSTUNREACH : Errno.EPROTO;
     this.stack.raw?.error(inner, errno);
     if (inner.protocol === IPPROTO_ICMP) {
       this.stack.ping?.error(inner, bytes, offset + inner.headerLength, errno);

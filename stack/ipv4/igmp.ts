@@ -27,37 +27,21 @@ import { NS_PER_SEC, type TimerHandle } from '../../emulator/event-queue.js';
 import type { Prng } from '../../emulator/prng.js';
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, type SkBuff } from '../core/skbuff.js';
-import { PACKET_BROADCAST, PACKET_MULTICAST } from '../ethernet/eth.js';
 import type { NetStack } from '../net-stack.js';
-import { Errno } from '../socket/sock.js';
 import {
-  emitIgmp,
-  emitIgmpv3Record,
-  emitIgmpv3ReportHeader,
-  finishIgmpv3Report,
-  IGMP_HLEN,
-  IGMP_HOST_LEAVE_MESSAGE,
-  IGMP_HOST_MEMBERSHIP_QUERY,
-  IGMP_HOST_MEMBERSHIP_REPORT,
-  IGMPV2_HOST_MEMBERSHIP_REPORT,
-  IGMPV3_CHANGE_TO_EXCLUDE,
-  IGMPV3_CHANGE_TO_INCLUDE,
-  IGMPV3_GREC_HLEN,
-  IGMPV3_HOST_MEMBERSHIP_REPORT,
-  IGMPV3_MODE_IS_EXCLUDE,
-  IGMPV3_MODE_IS_INCLUDE,
-  IGMPV3_QUERY_HLEN,
-  IGMPV3_REPORT_HLEN,
-  igmpv3Exp,
-  IPOPT_RA_BYTES,
-  IPPROTO_IGMP,
-  parseIgmp,
-  parseIgmpv3Query,
+  emitIgmp, emitIgmpv3Record, emitIgmpv3ReportHeader, finishIgmpv3Report, IGMP_HLEN,
+  IGMP_HOST_LEAVE_MESSAGE, IGMP_HOST_MEMBERSHIP_QUERY, IGMP_HOST_MEMBERSHIP_REPORT,
+  IGMPV2_HOST_MEMBERSHIP_REPORT, IGMPV3_CHANGE_TO_EXCLUDE, IGMPV3_CHANGE_TO_INCLUDE,
+  IGMPV3_GREC_HLEN, IGMPV3_HOST_MEMBERSHIP_REPORT, IGMPV3_MODE_IS_EXCLUDE, IGMPV3_MODE_IS_INCLUDE,
+  IGMPV3_QUERY_HLEN, IGMPV3_REPORT_HLEN, igmpv3Exp, IPOPT_RA_BYTES, parseIgmp, parseIgmpv3Query,
 } from '../wire/igmp-header.js';
-import { ipEthMcMap, isMulticast, PACKET_LOOPBACK } from './ip.js';
+import { ipEthMcMap, isMulticast } from './ip.js';
 import type { Ipv4Repr } from '../wire/ipv4-header.js';
 import type { UdpSock } from './udp-socket.js';
 import { readU32 } from '../uapi/byte-order.js';
+import { PACKET_BROADCAST, PACKET_LOOPBACK, PACKET_MULTICAST } from '../uapi/if-packet.js';
+import { Errno } from '../uapi/errno.js';
+import { IPPROTO_IGMP } from '../uapi/in.js';
 
 /** CONFIG_HZ of the calibrated builds (calibration `configs`: HZ_250): IGMP's timers run in jiffies. */
 const HZ = 250;

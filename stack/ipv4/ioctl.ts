@@ -18,49 +18,22 @@ import { prefixMask } from '../core/addr.js';
 import type { NetDevice } from '../core/netdevice.js';
 import type { NetStack } from '../net-stack.js';
 import { NetlinkSock } from '../core/netlink.js';
-import { Errno, type Sock } from '../socket/sock.js';
+import type { Sock } from '../socket/sock.js';
 import { UdpSock } from './udp-socket.js';
 import { inetAddAddress, inetAddRoute, inetDelAddress, inetDelRoute } from './devinet.js';
 import { readU16le, readU32le, writeU16le, writeU32le } from '../uapi/byte-order.js';
 import { readU32, writeU32 } from '../uapi/byte-order.js';
+import {
+  SIOCADDRT, SIOCDELRT, SIOCGIFADDR, SIOCGIFBRDADDR, SIOCGIFFLAGS, SIOCGIFHWADDR, SIOCGIFINDEX,
+  SIOCGIFMTU, SIOCGIFNAME, SIOCGIFNETMASK, SIOCINQ, SIOCOUTQ, SIOCSIFADDR, SIOCSIFBRDADDR,
+  SIOCSIFFLAGS, SIOCSIFMTU, SIOCSIFNETMASK,
+} from '../uapi/sockios.js';
+import { IFF_BROADCAST, IFF_MULTICAST, IFF_RUNNING, IFF_UP, IFNAMSIZ, IFREQ_SIZE } from '../uapi/if.js';
+import { RTENTRY_SIZE, RTF_GATEWAY, RTF_HOST, RTF_REJECT } from '../uapi/route.js';
+import { AF_INET } from '../uapi/socket.js';
+import { ARPHRD_ETHER } from '../uapi/if-arp.js';
+import { Errno } from '../uapi/errno.js';
 
-export const SIOCADDRT = 0x890b;
-export const SIOCDELRT = 0x890c;
-export const SIOCGIFNAME = 0x8910;
-export const SIOCGIFFLAGS = 0x8913;
-export const SIOCSIFFLAGS = 0x8914;
-export const SIOCGIFADDR = 0x8915;
-export const SIOCSIFADDR = 0x8916;
-export const SIOCGIFBRDADDR = 0x8919;
-export const SIOCSIFBRDADDR = 0x891a;
-export const SIOCGIFNETMASK = 0x891b;
-export const SIOCSIFNETMASK = 0x891c;
-export const SIOCGIFMTU = 0x8921;
-export const SIOCSIFMTU = 0x8922;
-export const SIOCGIFHWADDR = 0x8927;
-export const SIOCGIFINDEX = 0x8933;
-/** FIONREAD / TIOCOUTQ as UDP answers them: the next datagram's length, bytes not yet sent. */
-export const SIOCINQ = 0x541b;
-export const SIOCOUTQ = 0x5411;
-
-export const IFNAMSIZ = 16;
-export const IFREQ_SIZE = 32;
-export const RTENTRY_SIZE = 84;
-
-export const RTF_UP = 0x0001;
-export const RTF_GATEWAY = 0x0002;
-export const RTF_HOST = 0x0004;
-export const RTF_REJECT = 0x0200;
-
-export const IFF_UP = 0x1;
-export const IFF_BROADCAST = 0x2;
-export const IFF_RUNNING = 0x40;
-export const IFF_MULTICAST = 0x1000;
-
-const AF_INET = 2;
-const ARPHRD_ETHER = 1;
-const EFAULT = 14;
-const ENOTTY = 25;
 /** Not an ioctl this layer knows: the caller tries the next one (Linux's ENOIOCTLCMD). */
 const NOT_MINE = null;
 
@@ -120,7 +93,7 @@ function primary(stack: NetStack, ifindex: number) {
 /** sock_ioctl for a socket of any kind: the protocol's own requests, then inet's, then the device's. */
 export function sockIoctl(stack: NetStack, sk: Sock, request: number, arg: Uint8Array): number {
   if (sk instanceof UdpSock && (request === SIOCINQ || request === SIOCOUTQ)) {
-    if (arg.length < 4) return -EFAULT;
+    if (arg.length < 4) return -Errno.EFAULT;
     // udp_ioctl: SIOCINQ is the length of the next datagram's payload, not of the whole queue.
     writeU32le(arg, 0, request === SIOCOUTQ ? sk.wmemAlloc : sk.receiveQueue[0]?.len ?? 0);
     return 0;
@@ -134,7 +107,7 @@ export function sockIoctl(stack: NetStack, sk: Sock, request: number, arg: Uint8
     }
   }
   const d = devIoctl(stack, request, arg);
-  if (d === NOT_MINE) return -ENOTTY;
+  if (d === NOT_MINE) return -Errno.ENOTTY;
   stack.configStats.ioctl++;
   return d;
 }
@@ -144,7 +117,7 @@ function devinetIoctl(stack: NetStack, cmd: number, arg: Uint8Array): number | n
   const gets = [SIOCGIFADDR, SIOCGIFBRDADDR, SIOCGIFNETMASK];
   const sets = [SIOCSIFADDR, SIOCSIFBRDADDR, SIOCSIFNETMASK];
   if (!gets.includes(cmd) && !sets.includes(cmd) && cmd !== SIOCSIFFLAGS) return NOT_MINE;
-  if (arg.length < IFREQ_SIZE) return -EFAULT;
+  if (arg.length < IFREQ_SIZE) return -Errno.EFAULT;
   const name = readName(arg, 0);
   // Alias labels (eth0:1) are not modelled: each device has its addresses under its own name.
   if (name.includes(':')) return -Errno.EINVAL;
@@ -211,7 +184,7 @@ function deviceFlags(dev: NetDevice): number {
 function devIoctl(stack: NetStack, cmd: number, arg: Uint8Array): number | null {
   const known = [SIOCGIFNAME, SIOCGIFFLAGS, SIOCSIFFLAGS, SIOCGIFMTU, SIOCSIFMTU, SIOCGIFHWADDR, SIOCGIFINDEX];
   if (!known.includes(cmd)) return NOT_MINE;
-  if (arg.length < IFREQ_SIZE) return -EFAULT;
+  if (arg.length < IFREQ_SIZE) return -Errno.EFAULT;
   if (cmd === SIOCGIFNAME) {
     const dev = stack.device(readU32le(arg, 16) | 0);
     if (!dev) return -Errno.ENODEV;
@@ -256,7 +229,7 @@ function devIoctl(stack: NetStack, cmd: number, arg: Uint8Array): number | null 
  * rt_dev an interface name.
  */
 function routeIoctl(stack: NetStack, cmd: number, arg: Uint8Array): number {
-  if (arg.length < RTENTRY_SIZE) return -EFAULT;
+  if (arg.length < RTENTRY_SIZE) return -Errno.EFAULT;
   const dst = readSin(arg, 4);
   const gw = readSin(arg, 20);
   const genmask = readSin(arg, 36);
@@ -275,7 +248,7 @@ function routeIoctl(stack: NetStack, cmd: number, arg: Uint8Array): number {
   let oif: number | undefined;
   if (devPtr !== 0) {
     // copy_from_user(devname, rt_dev, IFNAMSIZ-1): the pointer must lie in the program's buffer.
-    if (devPtr >= arg.length) return -EFAULT;
+    if (devPtr >= arg.length) return -Errno.EFAULT;
     let name = readName(arg, devPtr);
     const colon = name.indexOf(':');
     if (colon >= 0) name = name.slice(0, colon);

@@ -17,12 +17,15 @@ import { BROADCAST_MAC } from '../core/addr.js';
 import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import { IP_EXT_MIB, IP_MIB, type MibGroup, type MibNames } from '../core/snmp.js';
-import { PACKET_OTHERHOST } from '../ethernet/eth.js';
 import { ethOutput } from '../ethernet/eth-output.js';
 import type { NetStack } from '../net-stack.js';
 import { checkIpOptions } from '../wire/ip-options.js';
-import { emitIpv4, IP_DF, IP_MF, IP_OFFSET, IPV4_HLEN, Ipv4Packet, parseIpv4, type Ipv4Repr } from '../wire/ipv4-header.js';
+import {
+  emitIpv4, IP_DF, IP_MF, IP_OFFSET, IPV4_HLEN, Ipv4Packet, parseIpv4, type Ipv4Repr,
+} from '../wire/ipv4-header.js';
 import { ETH_P_IP } from '../uapi/if-ether.js';
+import { PACKET_LOOPBACK, PACKET_OTHERHOST } from '../uapi/if-packet.js';
+import { Errno } from '../uapi/errno.js';
 
 export interface IpSendParams {
   src?: number;
@@ -46,9 +49,6 @@ export interface IpSendParams {
   /** IP_MULTICAST_LOOP of the sending socket (sk_mc_loop; true when there is no socket). */
   mcLoop?: boolean;
 }
-
-/** skb->pkt_type of a multicast copy looped back to this host (dev_loopback_xmit). */
-export const PACKET_LOOPBACK = 5;
 
 /** ipv4_is_multicast: 224.0.0.0/4. */
 export function isMulticast(addr: number): boolean {
@@ -244,7 +244,7 @@ export class Ipv4 {
         if (!route) {
           this.mib['OutNoRoutes']!++;
           skb.free();
-          return -ENETUNREACH;
+          return -Errno.ENETUNREACH;
         }
         dev = this.stack.device(route.ifindex);
         if (src === 0) src = route.prefSrc || this.stack.primaryAddress(route.ifindex);
@@ -260,7 +260,7 @@ export class Ipv4 {
       if (!route) {
         this.mib['OutNoRoutes']!++;
         skb.free();
-        return -ENETUNREACH;
+        return -Errno.ENETUNREACH;
       }
       dev = this.stack.device(route.ifindex);
       if (route.gateway !== 0) nextHop = route.gateway;
@@ -272,7 +272,7 @@ export class Ipv4 {
     if (!dev || !dev.up) {
       this.mib['OutNoRoutes']!++;
       skb.free();
-      return -ENETUNREACH;
+      return -Errno.ENETUNREACH;
     }
     if (src === 0 && !broadcast) src = this.stack.primaryAddress(dev.ifindex);
     const options = p.options ?? [];
@@ -295,7 +295,7 @@ export class Ipv4 {
     if (totalLength > dev.mtu && p.df && !p.pmtudiscWant) {
       this.mib['FragFails']!++;
       skb.free();
-      return -EMSGSIZE;
+      return -Errno.EMSGSIZE;
     }
     const group = multicast ? p.dst : 0;
     if (multicast) {
@@ -366,7 +366,7 @@ export class Ipv4 {
         for (const g of frags) g.free();
         skb.free();
         this.mib['FragFails']!++;
-        return -ENOBUFS;
+        return -Errno.ENOBUFS;
       }
       f.reserve(MAX_HEADER + r.headerLength);
       f.bytes.set(payload.subarray(off, off + n), f.put(n));
@@ -398,12 +398,12 @@ export class Ipv4 {
     const iph = hdrincl.wrap(skb.bytes, at);
     if (skb.len < IPV4_HLEN || iph.version !== 4) {
       skb.free();
-      return -EINVAL;
+      return -Errno.EINVAL;
     }
     const hl = iph.headerLength;
     if (hl < IPV4_HLEN || hl > skb.len) {
       skb.free();
-      return -EINVAL;
+      return -Errno.EINVAL;
     }
     // iph->tot_len is always the real length for hdrincl (raw_send_hdrinc sets it).
     iph.totalLength = skb.len;
@@ -416,11 +416,11 @@ export class Ipv4 {
     if (!route || !dev || !dev.up) {
       this.mib['OutNoRoutes']!++;
       skb.free();
-      return -ENETUNREACH;
+      return -Errno.ENETUNREACH;
     }
     if (skb.len > dev.mtu) {
       skb.free();
-      return -EMSGSIZE;
+      return -Errno.EMSGSIZE;
     }
     skb.networkHeader = at;
     skb.ifindex = dev.ifindex;
@@ -447,8 +447,3 @@ function writeHeader(r: Ipv4Repr, options: readonly number[], bytes: Uint8Array,
   emitIpv4(r, bytes, at);
 }
 
-export const ENETUNREACH = 101;
-export const EHOSTUNREACH = 113;
-export const EMSGSIZE = 90;
-export const ENOBUFS = 105;
-export const EINVAL = 22;

@@ -5,9 +5,10 @@
  * and FIN, and the decision to ACK now or later.
  */
 import type { SkBuff } from '../core/skbuff.js';
-import { Errno } from '../socket/sock.js';
 import type { Ipv4Repr } from '../wire/ipv4-header.js';
-import { seqGeq, seqGt, seqLeq, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type TcpRepr } from '../wire/tcp-header.js';
+import {
+  seqGeq, seqGt, seqLeq, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, TCP_URG, type TcpRepr,
+} from '../wire/tcp-header.js';
 import { freeWindow, retransmitLost, sendAck, sendControl, tsNow, writeXmit } from './tcp-output.js';
 import { armFinWait2, cancelPersist, scheduleDelack } from './tcp-timer.js';
 import { enterTimeWait, oowRateLimited } from './tcp-minisocks.js';
@@ -19,6 +20,7 @@ import { tcpRackAdvance, tcpRackMarkLost } from './tcp-rack.js';
 import { tcpProcessTlpAck, tcpSetXmitTimer } from './tcp-tlp.js';
 import { tcpCheckDsack, tcpDsackSet, tcpTryUndoDsack } from './tcp-dsack.js';
 import { TcpCaState } from './tcp-cong.js';
+import { Errno } from '../uapi/errno.js';
 
 /**
  * What the ACK being processed did (tcp_ack's flag bits), for recovery: reset per ACK, so

@@ -49,7 +49,7 @@ export function receive(t: TcpTable, skb: SkBuff, ip: Ipv4Repr, _dev: NetDevice)
   if (typeof th === 'string') {
     if (th === 'checksum') t.mib['InCsumErrors']!++;
     t.mib['InErrs']!++;
-    t.drop(skb, th === 'checksum' ? 'TCP_CSUM' : th === 'options' ? 'TCP_OPTIONS' : 'PKT_TOO_SMALL');
+    t.drop(skb, th === 'checksum' ? 'TCP_CSUM' : 'PKT_TOO_SMALL');
     return;
   }
   if (ip.dst === 0xffffffff || !isLocalUnicast(t, ip.dst)) {

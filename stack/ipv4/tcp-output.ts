@@ -6,13 +6,16 @@
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
 import { skMemDefault } from '../socket/sock.js';
-import { IPPROTO_TCP } from '../wire/ipv4-header.js';
-import { emitTcp, optionsLength, seqGt, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN, type SackBlock, type TcpOptions, type TcpRepr } from '../wire/tcp-header.js';
+import {
+  emitTcp, optionsLength, seqGt, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN,
+  type SackBlock, type TcpOptions, type TcpRepr,
+} from '../wire/tcp-header.js';
 import type { TcpTable } from './tcp.js';
 import type { TcpSock, TxSeg } from './tcp-sock.js';
 import { tcpOnTxStart } from './tcp-recovery.js';
 import { noteRetransmit, tcpScheduleLossProbe } from './tcp-tlp.js';
 import { armPersist, armRetransmitTimer, scheduleDelack } from './tcp-timer.js';
+import { IPPROTO_TCP } from '../uapi/in.js';
 
 export function tsNow(sk: TcpSock): number {
   return (Math.floor(sk.now / 1_000_000) + sk.tsOffset) >>> 0;

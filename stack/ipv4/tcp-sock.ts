@@ -234,6 +234,12 @@ export class TcpSock extends Sock {
   // Socket options and program-side state.
   nodelay = false;
   keepalive = false;
+  /**
+   * SO_LINGER: null when off (SOCK_LINGER clear), else sk_lingertime in seconds. Only a zero
+   * linger changes what close() does here (an abort); a positive one bounds how long a
+   * blocking close waits, and board programs close without blocking.
+   */
+  linger: number | null = null;
   /** SO_REUSEADDR (sk_reuse). */
   reuseAddr = false;
   /** SO_SNDBUF was set: the kernel no longer grows the send buffer. */

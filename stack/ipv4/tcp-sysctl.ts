@@ -107,14 +107,24 @@ export function applyBootSysctl(sysctl: TcpSysctl, values: Readonly<Record<strin
       sysctl.congestionControl = value;
     } else if (key === 'net.core.default_qdisc') {
       continue; // the qdisc layer's: checked and applied by stack/sched/sch-api.ts
-    } else return `sysctl ${key}: not a sysctl quarklab sets at boot (it knows net.ipv4.tcp_congestion_control, net.core.default_qdisc)`;
+    } else {
+      // Every other TCP sysctl the board has, through the same setter `sysctl -w` and
+      // packetdrill preambles use: the boot value replaces what tcp_init computed.
+      const r = setTcpSysctl(sysctl, key, String(value));
+      if (r !== 'ok') return sysctlProblem(key, String(value), r);
+    }
   }
   return null;
 }
 
+/** One line for a sysctl setting setTcpSysctl refused. */
+export function sysctlProblem(name: string, value: string, r: Exclude<SysctlResult, 'ok'>): string {
+  return r === 'unknown' ? `sysctl ${name}: not a sysctl the board has` : r === 'bad-value' ? `sysctl ${name}: bad value "${value}"` : `sysctl ${name}=${value}: the board does not model that setting`;
+}
+
 /** A board file's boot sysctls, checked before the board boots: null, or the problem in one line. */
 export function checkBootSysctl(values: Readonly<Record<string, string | number>>, congestionControls: readonly string[]): string | null {
-  const scratch = { congestionControl: '' } as TcpSysctl;
+  const scratch = computeTcpSysctl(512, 2 << 20, false, true);
   return applyBootSysctl(scratch, values, congestionControls);
 }
 

@@ -5,13 +5,13 @@
  * the timewait socks.
  */
 import { Timer } from '../../emulator/event-queue.js';
-import { Errno } from '../socket/sock.js';
 import { TCP_ACK, TCP_RST } from '../wire/tcp-header.js';
 import { sendAck, sendControl, transmitSeg, writeWakeup } from './tcp-output.js';
 import { tcpEnterLoss } from './tcp-recovery.js';
 import type { TcpTable } from './tcp.js';
 import type { TcpSock } from './tcp-sock.js';
 import { noteRetransmit } from './tcp-tlp.js';
+import { Errno } from '../uapi/errno.js';
 
 /** tcp_send_delayed_ack: the delayed-ACK timer, whose handler is tcp_delack_timer_handler. */
 export function scheduleDelack(sk: TcpSock, delay: number): void {
@@ -44,7 +44,6 @@ export function armRetransmitTimer(sk: TcpSock): void {
   sk.stack.sim.mod(t, sk.stack.sim.now + timeout);
   sk.rtxTimer = t;
 }
-
 
 /** tcp_retransmit_timer: back off, collapse the window to one segment, resend the head. */
 export function retransmitTimer(sk: TcpSock): void {

@@ -10,11 +10,11 @@ import type { Gfp, SlabCache } from '../core/kmem.js';
 import { cacheAlign } from '../core/kmem.js';
 import { allocSkb, allocSkbFclone, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { MibGroup } from '../core/snmp.js';
+import type { SkbDropReason } from '../core/dropreason.js';
 import { ProtoMemory, SK_MEMORY_PCPU_RESERVE } from '../core/sock-mem.js';
 import type { NetStack } from '../net-stack.js';
-import { Errno, type SockAddr } from '../socket/sock.js';
+import { type SockAddr } from '../socket/sock.js';
 import { ehashAdd, ehashRemove, pickPort } from './inet-hashtables.js';
-import { IPPROTO_TCP } from '../wire/ipv4-header.js';
 import { tcpInitCongestionControl } from './tcp-cong.js';
 import { TCP_CONG_LIST } from './tcp-cong-list.js';
 import { sendFastOpenSyn } from './tcp-fastopen.js';
@@ -24,8 +24,12 @@ import { cachedFastOpenCookie, TcpMetrics } from './tcp-metrics.js';
 import { tcpTimewaitStateProcess, type RequestSock, type TimewaitProcess, type TimewaitSock } from './tcp-minisocks.js';
 import { freeWindow, initConnection, sendAck, sendControl, transmitSeg, writeXmit } from './tcp-output.js';
 import { TCP_MIN_MSS, TCP_MSS_DEFAULT, TcpSock, type TxSeg } from './tcp-sock.js';
-import { applyBootSysctl, computeTcpSysctl, nrFreeBufferPages, TCP_EXT_MIB, TCP_MIB, type TcpSysctl } from './tcp-sysctl.js';
+import {
+  applyBootSysctl, computeTcpSysctl, nrFreeBufferPages, TCP_EXT_MIB, TCP_MIB, type TcpSysctl,
+} from './tcp-sysctl.js';
 import { armFinWait2, armKeepalive } from './tcp-timer.js';
+import { Errno } from '../uapi/errno.js';
+import { IPPROTO_TCP } from '../uapi/in.js';
 
 /** Buffer's native copy, applied to plain Uint8Arrays: a memcpy with no view allocated. */
 const copyBytes = Buffer.prototype.copy as (this: Uint8Array, target: Uint8Array, targetStart: number, sourceStart: number, sourceEnd: number) => number;
@@ -69,7 +73,7 @@ export class TcpTable {
   readonly mem: ProtoMemory;
   orphans = 0;
   /** Segments dropped, by Linux 6.1's SKB_DROP_REASON_* name (what the kfree_skb tracepoint shows). */
-  readonly dropReasons: Record<string, number> = {};
+  readonly dropReasons: Partial<Record<SkbDropReason, number>> = {};
   /** RTT samples of every connection on this stack, for the report. */
   readonly rttSamplesSeen: number[] = [];
   /** All sockets alive (for leak checks). */
@@ -117,7 +121,7 @@ export class TcpTable {
 
   // ---- memory ------------------------------------------------------------------------------
 
-  drop(skb: SkBuff, reason: string): void {
+  drop(skb: SkBuff, reason: SkbDropReason): void {
     this.dropReasons[reason] = (this.dropReasons[reason] ?? 0) + 1;
     skb.free();
   }
@@ -495,7 +499,8 @@ export class TcpTable {
     this.stack.sim.cancel(sk.finTimer);
     sk.finTimer = this.stack.sim.after(500_000_000, () => {
       sk.finTimer = null;
-      if (sk.state !== 'FIN_WAIT1' && sk.state !== 'LAST_ACK') return;
+      // The peer's FIN may have come meanwhile (FIN_WAIT1 → CLOSING): ours is still owed.
+      if (sk.state !== 'FIN_WAIT1' && sk.state !== 'LAST_ACK' && sk.state !== 'CLOSING') return;
       const tail = sk.writeQueue[sk.writeQueue.length - 1];
       if (tail?.fin) return;
       // Atomic: a timer runs in softirq context, as tcp_send_fin's retry would.
@@ -516,8 +521,12 @@ export class TcpTable {
       case 'LISTEN':
         this.listeners.delete(sk.lport);
         for (const [key, req] of [...this.requests]) if (req.listener === sk) dropRequest(this, key, req);
+        // inet_csk_listen_stop: children nobody accepted are reset and forgotten (orphaned, so
+        // destroying them frees them: no file will ever close them).
         for (const child of sk.acceptQueue.splice(0)) {
-          sendControl(child, TCP_RST | TCP_ACK);
+          if (child.state !== 'CLOSED') sendControl(child, TCP_RST | TCP_ACK);
+          child.closed = true;
+          child.orphan = true;
           this.destroy(child, 0);
         }
         this.destroy(sk, 0);
@@ -536,6 +545,14 @@ export class TcpTable {
       this.destroy(sk, 0);
       return;
     }
+    if (sk.linger === 0) {
+      // tcp_close: a zero linger (checked after unread data) disconnects at once, tcp_disconnect
+      // resetting the peer in every state tcp_need_reset names (these, and SYN_RECV).
+      this.ext['TCPAbortOnData']!++;
+      if (sk.state === 'ESTABLISHED' || sk.state === 'CLOSE_WAIT' || sk.state === 'FIN_WAIT1' || sk.state === 'FIN_WAIT2') sendControl(sk, TCP_RST | TCP_ACK);
+      this.destroy(sk, 0);
+      return;
+    }
     this.orphans++;
     if (this.orphans > this.sysctl.maxOrphans) {
       // tcp_check_oom: too many orphans; reset this one (TCPAbortOnMemory).
@@ -548,7 +565,12 @@ export class TcpTable {
     if (sk.state === 'FIN_WAIT2') armFinWait2(sk);
   }
 
-  // ---- state changes -----------------------------------------------------------------------
+  /** Every TCP socket the stack still holds, as `STATE lport>rport` (for a leak's message). */
+  socketStates(): string[] {
+    return [...this.all].map((sk) => `${sk.state} ${sk.lport}>${sk.rport}${sk.closed ? '' : ' (not closed by its program)'}`);
+  }
+
+    // ---- state changes -----------------------------------------------------------------------
 
   onEstablished(sk: TcpSock): void {
     const wasSynRecv = sk.state === 'SYN_RECV';

@@ -7,7 +7,7 @@
  * datagrams must be addressed to; 0 for any) and `saddr` is inet_saddr (the source used when
  * sending; 0 to choose per datagram). They differ when the socket is bound to a broadcast address.
  */
-import { Errno, Sock, type SockAddr } from '../socket/sock.js';
+import { Sock, type SockAddr } from '../socket/sock.js';
 import type { SockMemory } from '../socket/socket-table.js';
 import type { Datagram, DatagramSock, SockOpt } from '../socket/syscalls.js';
 import type { NetStack } from '../net-stack.js';
@@ -79,14 +79,9 @@ export class UdpSock extends Sock implements DatagramSock {
    * The sender is read from the packet's own headers in RAM.
    */
   recvfrom(): Datagram | number {
-    const e = this.takeError();
-    if (e) return -e;
-    const skb = this.receiveQueue.shift();
-    if (!skb) return -Errno.EAGAIN;
-    const data = skb.view().slice();
-    // udp_recvmsg's copy to the program.
-    const cpu = this.stack.env.cpu;
-    cpu.charge(cpu.cycles.copyByte * data.length);
+    const skb = this.recvDatagram();
+    if (typeof skb === 'number') return skb;
+    const data = this.copyDatagram(skb);
     const from = { addr: readU32(skb.bytes, skb.networkHeader + 12), port: readU16(skb.bytes, skb.transportHeader) };
     skb.free();
     // Linux counts InDatagrams when the program reads the datagram, not when it is queued.

@@ -19,17 +19,18 @@ import type { NetDevice } from '../core/netdevice.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { MibGroup, MibNames } from '../core/snmp.js';
 import type { NetStack } from '../net-stack.js';
-import { Errno, type SockAddr } from '../socket/sock.js';
-import { ENOBUFS, isMulticast } from './ip.js';
-import { IPPROTO_UDP, type Ipv4Repr } from '../wire/ipv4-header.js';
+import { type SockAddr } from '../socket/sock.js';
+import { isMulticast } from './ip.js';
+import { type Ipv4Repr } from '../wire/ipv4-header.js';
 import { emitUdp, parseUdp, UDP_HLEN, UDP_MAX_PAYLOAD, udpChecksumOk } from '../wire/udp-header.js';
 import { UdpSock } from './udp-socket.js';
 import { readU16 } from '../uapi/byte-order.js';
+import { Errno } from '../uapi/errno.js';
+import { IPPROTO_UDP } from '../uapi/in.js';
 
 /** /proc/net/snmp's Udp line in Linux 6.1. */
 export const UDP_MIB = ['InDatagrams', 'NoPorts', 'InErrors', 'OutDatagrams', 'RcvbufErrors', 'SndbufErrors', 'InCsumErrors', 'IgnoredMulti', 'MemErrors'] as const;
 
-const EACCES = 13;
 const PAGE_SIZE = 4096;
 
 /** icmp_err_convert (net/ipv4/icmp.c): errno for each destination-unreachable code, and whether it is a hard error. */
@@ -251,7 +252,7 @@ export class UdpTable {
       return -Errno.EINVAL;
     }
     const dst = addr.addr >>> 0;
-    if (this.isBroadcast(dst) && !sk.broadcast) return -EACCES;
+    if (this.isBroadcast(dst) && !sk.broadcast) return -Errno.EACCES;
     const rt = this.route(sk, dst);
     if (typeof rt === 'number') return rt;
     if (!this.autobind(sk)) return -Errno.EAGAIN;
@@ -290,7 +291,7 @@ export class UdpTable {
       dst = sk.peer;
     }
     if (!this.autobind(sk)) return -Errno.EAGAIN;
-    if (this.isBroadcast(dst.addr) && !sk.broadcast) return -EACCES;
+    if (this.isBroadcast(dst.addr) && !sk.broadcast) return -Errno.EACCES;
     const rt = this.route(sk, dst.addr);
     if (typeof rt === 'number') {
       this.stack.ip.mib['OutNoRoutes']!++;
@@ -326,7 +327,7 @@ export class UdpTable {
     }
     const r = this.stack.ip.output(skb, { src: rt.src, dst: dst.addr, protocol: IPPROTO_UDP, df, pmtudiscWant: true, id, ifindex: this.oif(sk, dst.addr), ttl: group ? sk.mcTtl : undefined, mcLoop: sk.mcLoop });
     if (r < 0) {
-      if (r === -ENOBUFS) this.mib['SndbufErrors']!++;
+      if (r === -Errno.ENOBUFS) this.mib['SndbufErrors']!++;
       return r;
     }
     this.mib['OutDatagrams']!++;

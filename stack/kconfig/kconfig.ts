@@ -38,7 +38,7 @@ export interface Profile {
   source: string;
   /** The built-in profile a user fragment started from, if any. */
   base?: string;
-  /** A measured LTO factor stated by `# lto-factor:` in this file (see stack/kconfig/lto.ts). */
+  /** A measured LTO factor stated by `# lto-factor:` in this file (see scripts/lto.ts). */
   ltoFactor?: number;
 }
 

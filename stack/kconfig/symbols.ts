@@ -52,7 +52,7 @@ const FIB_LIST_FRACTION = 0.35;
 /** Fraction of af_packet.o that is the mmap'd ring code (PACKET_MMAP). */
 const PACKET_MMAP_FRACTION = 0.45;
 
-export const SYMBOLS: readonly KconfigSymbol[] = [
+const SYMBOL_TABLE = [
   {
     name: 'NET',
     help:
@@ -406,11 +406,28 @@ export const SYMBOLS: readonly KconfigSymbol[] = [
     help:
       'Shrink the stack\'s hash tables (2014 branch): netdev name/ifindex hash 256→4 buckets, ' +
       'IP fragment hash 1024→16 (depth 128→32), TCP established/bind hash to 16 ' +
-      '(max_tw_buckets = max_orphans = 8), UDP hash 16 raised to the floor of 128. No objects.',
+      '(max_tw_buckets = max_orphans = 8), UDP hash 16 raised to the floor of 128. No objects. ' +
+      'Linux 6.1 itself sizes only UDP_HTABLE_SIZE_MIN (256→128) by it among these; the rest are the branch\'s.',
     depends: [],
     objects: [],
   },
-];
+] as const satisfies readonly KconfigSymbol[];
+
+export const SYMBOLS: readonly KconfigSymbol[] = SYMBOL_TABLE;
+
+/** A Kconfig symbol quarklab models, by name (no CONFIG_ prefix): a typo does not compile. */
+export type SymbolName = (typeof SYMBOL_TABLE)[number]['name'];
+
+/** Compile-time check: every `depends` entry names a symbol of the table (a typo there fails tsc). */
+type DependsName = (typeof SYMBOL_TABLE)[number]['depends'][number];
+export type DependsAreSymbols = DependsName extends SymbolName ? true : never;
+const dependsAreSymbols: DependsAreSymbols = true;
+void dependsAreSymbols;
+
+/** What stack code asks of a profile: is this symbol y? */
+export interface EnabledSymbols {
+  has(name: SymbolName): boolean;
+}
 
 /** net/ objects pulled in by the board's drivers (page_pool for stmmac RX rings, PTP
  * classification for its timestamping, PHY self-tests via PHYLIB): charged to the board. */

@@ -25,20 +25,18 @@ import type { NetDevice } from '../core/netdevice.js';
 import { skbPacket } from '../core/filter.js';
 import { allocSkb, type SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
-import { Errno, Sock, SOCK_DGRAM, SOCK_RAW, type SockAddr } from '../socket/sock.js';
+import { Sock, type SockAddr } from '../socket/sock.js';
 import type { SockMemory } from '../socket/socket-table.js';
 import type { Datagram, DatagramSock, SockOpt } from '../socket/syscalls.js';
-import { PacketRing, PacketRingView, TP_STATUS_LOSING, TPACKET_V2, TPACKET2_HDRLEN, tpacketAlign, type TpacketReq } from './packet-ring.js';
+import { PacketRing, PacketRingView } from './packet-ring.js';
 import { ETH_HLEN, ETH_P_ALL, ETH_ZLEN } from '../uapi/if-ether.js';
 import { emitEthernet } from '../wire/ethernet-header.js';
-
-export const AF_PACKET = 17;
-/** pkt_type of a frame this host sends, as a tap sees it. */
-export const PACKET_OUTGOING = 4;
-const ARPHRD_ETHER = 1;
-const ENXIO = 6;
-const EBUSY = 16;
-const ENETDOWN = 100;
+import { AF_PACKET, SOCK_DGRAM, SOCK_RAW } from '../uapi/socket.js';
+import {
+  PACKET_OUTGOING, TPACKET2_HDRLEN, TPACKET_V2, TP_STATUS_LOSING, tpacketAlign, type TpacketReq,
+} from '../uapi/if-packet.js';
+import { ARPHRD_ETHER } from '../uapi/if-arp.js';
+import { Errno } from '../uapi/errno.js';
 
 /** struct sockaddr_ll as a plain object (protocol in host order). */
 export interface SockaddrLl {
@@ -117,8 +115,8 @@ export class PacketSock extends Sock implements DatagramSock {
       dst = to.addr;
     }
     const dev = ifindex === 0 ? undefined : this.stack.device(ifindex);
-    if (!dev) return -ENXIO;
-    if (!dev.up) return -ENETDOWN;
+    if (!dev) return -Errno.ENXIO;
+    if (!dev.up) return -Errno.ENETDOWN;
     const reserve = this.type === SOCK_RAW ? ETH_HLEN : 0;
     if (data.length > dev.mtu + reserve) return -Errno.EMSGSIZE;
     if (this.type === SOCK_RAW && data.length < ETH_HLEN) return -Errno.EINVAL; // dev_validate_header
@@ -148,10 +146,8 @@ export class PacketSock extends Sock implements DatagramSock {
 
   /** packet_recvmsg: the oldest frame (from the header the socket type sees) and its sockaddr_ll. */
   recvfrom(): Datagram | number {
-    const e = this.takeError();
-    if (e) return -e;
-    const skb = this.receiveQueue.shift();
-    if (!skb) return -Errno.EAGAIN;
+    const skb = this.recvDatagram();
+    if (typeof skb === 'number') return skb;
     const data = skb.view().slice();
     const mac = skb.networkHeader - ETH_HLEN;
     const sll: SockaddrLl = {
@@ -173,7 +169,7 @@ export class PacketSock extends Sock implements DatagramSock {
     if (!this.owner.mmap) return -Errno.ENOPROTOOPT; // the ring code (and its version switch) is out
     // Only TPACKET_V2 rings are modelled: V1 and V3 are refused rather than laid out wrongly.
     if (value !== TPACKET_V2) return -Errno.EINVAL;
-    if (this.ring) return -EBUSY;
+    if (this.ring) return -Errno.EBUSY;
     this.tpVersion = value;
     return 0;
   }
@@ -189,9 +185,9 @@ export class PacketSock extends Sock implements DatagramSock {
   setRxRing(req: TpacketReq): number {
     if (!this.owner.mmap) return -Errno.ENOPROTOOPT;
     if (typeof req !== 'object' || req === null) return -Errno.EINVAL;
-    if (this.mapped > 0) return -EBUSY;
+    if (this.mapped > 0) return -Errno.EBUSY;
     if (req.tp_block_nr !== 0) {
-      if (this.ring) return -EBUSY;
+      if (this.ring) return -Errno.EBUSY;
       const ring = PacketRing.create(this.stack.env.mem, req, TPACKET2_HDRLEN);
       if (typeof ring === 'number') return ring;
       this.ring = ring;

@@ -14,35 +14,12 @@
  * back by writing TP_STATUS_KERNEL. A full ring (the head frame still the program's) drops.
  */
 import type { KernelMemory } from '../core/kmem.js';
-import { Errno } from '../socket/sock.js';
 import { readU16le, readU32le, writeU16le, writeU32le } from '../uapi/byte-order.js';
-
-export const TPACKET_V1 = 0;
-export const TPACKET_V2 = 1;
-export const TPACKET_V3 = 2;
-
-export const TP_STATUS_KERNEL = 0;
-export const TP_STATUS_USER = 1;
-export const TP_STATUS_COPY = 2;
-export const TP_STATUS_LOSING = 4;
-
-/** struct tpacket_req: the ring's geometry as the program asks for it. */
-export interface TpacketReq {
-  tp_block_size: number;
-  tp_block_nr: number;
-  tp_frame_size: number;
-  tp_frame_nr: number;
-}
-
-export const TPACKET_ALIGNMENT = 16;
-export function tpacketAlign(n: number): number {
-  return (n + TPACKET_ALIGNMENT - 1) & ~(TPACKET_ALIGNMENT - 1);
-}
-/** sizeof(struct tpacket2_hdr) and sizeof(struct sockaddr_ll) on i386. */
-export const TPACKET2_HDR_SIZE = 32;
-export const SOCKADDR_LL_SIZE = 20;
-/** TPACKET2_HDRLEN: the header, aligned, then the sockaddr_ll. */
-export const TPACKET2_HDRLEN = tpacketAlign(TPACKET2_HDR_SIZE) + SOCKADDR_LL_SIZE;
+import { Errno } from '../uapi/errno.js';
+import {
+  TPACKET2_HDR_SIZE, TPACKET_ALIGNMENT, TP_STATUS_KERNEL, TP_STATUS_USER, type TpacketReq,
+  tpacketAlign,
+} from '../uapi/if-packet.js';
 
 const PAGE_SIZE = 4096;
 /** Largest block the buddy allocator has (MAX_ORDER - 1 in Linux 6.1 terms). */

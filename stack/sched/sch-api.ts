@@ -8,12 +8,13 @@
  * under CONFIG_NET_SCHED) changes it for devices activated afterwards. A kind that is not
  * registered is refused with -ENOENT, as qdisc_set_default answers.
  */
+import type { EnabledSymbols } from '../kconfig/symbols.js';
 import type { KernelMemory } from '../core/kmem.js';
 import type { NetDevice } from '../core/netdevice.js';
-import { Errno } from '../socket/sock.js';
 import { NoopQdisc, QDISC_SIZE_I386, type Qdisc } from './qdisc.js';
 import { FQ_CODEL_PRIV_I386, FqCodel } from './sch-fq-codel.js';
 import { PFIFO_FAST_PRIV_I386, PfifoFast } from './sch-generic.js';
+import { Errno } from '../uapi/errno.js';
 
 export const DEFAULT_QDISC_SYSCTL = 'net.core.default_qdisc';
 
@@ -22,18 +23,18 @@ export const DEFAULT_QDISC_SYSCTL = 'net.core.default_qdisc';
  * with it pfifo_fast, and fq_codel when NET_SCH_FQ_CODEL is built. (pfifo, bfifo, mq and
  * noqueue register too but are not modelled as defaults here.)
  */
-export function registeredQdiscs(config: ReadonlySet<string>): string[] {
+export function registeredQdiscs(config: EnabledSymbols): string[] {
   if (!config.has('NET_SCHED')) return [];
   return config.has('NET_SCH_FQ_CODEL') ? ['pfifo_fast', 'fq_codel'] : ['pfifo_fast'];
 }
 
 /** CONFIG_DEFAULT_NET_SCH as net/sched/Kconfig derives it. */
-export function configDefaultQdisc(config: ReadonlySet<string>): string {
+export function configDefaultQdisc(config: EnabledSymbols): string {
   return config.has('NET_SCHED') && config.has('NET_SCH_DEFAULT') && config.has('DEFAULT_FQ_CODEL') ? 'fq_codel' : 'pfifo_fast';
 }
 
 /** qdisc_set_default(name): 0, or -ENOENT when no such kind is registered. */
-export function qdiscSetDefault(config: ReadonlySet<string>, name: string): number {
+export function qdiscSetDefault(config: EnabledSymbols, name: string): number {
   return registeredQdiscs(config).includes(name) ? 0 : -Errno.ENOENT;
 }
 
@@ -41,7 +42,7 @@ export function qdiscSetDefault(config: ReadonlySet<string>, name: string): numb
  * The default qdisc after boot: Kconfig's, then a boot-time net.core.default_qdisc. An error
  * line when the sysctl does not exist (no NET_SCHED) or names an unregistered kind.
  */
-export function bootDefaultQdisc(config: ReadonlySet<string>, sysctl: Readonly<Record<string, string | number>> | undefined): { kind: string } | { error: string } {
+export function bootDefaultQdisc(config: EnabledSymbols, sysctl: Readonly<Record<string, string | number>> | undefined): { kind: string } | { error: string } {
   const kind = configDefaultQdisc(config);
   const v = sysctl?.[DEFAULT_QDISC_SYSCTL];
   if (v === undefined) return { kind };

@@ -12,9 +12,10 @@ import type { KernelMemory } from '../core/kmem.js';
 import type { SkBuff } from '../core/skbuff.js';
 import { ETH_HLEN, ETH_P_IP } from '../uapi/if-ether.js';
 import { jhash3 } from '../ipv4/ip-fragment.js';
-import { IPPROTO_TCP, IPPROTO_UDP, IP_MF, IP_OFFSET } from '../wire/ipv4-header.js';
+import { IP_MF, IP_OFFSET } from '../wire/ipv4-header.js';
 import { CodelVars, codelDequeue, codelParams, type CodelParams, type CodelQueue, type CodelStats } from './codel.js';
 import { NET_XMIT_CN, NET_XMIT_SUCCESS, Qdisc } from './qdisc.js';
+import { IPPROTO_TCP, IPPROTO_UDP } from '../uapi/in.js';
 
 export const FQ_CODEL_FLOWS = 1024;
 export const FQ_CODEL_LIMIT = 10 * 1024;

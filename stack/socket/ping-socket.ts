@@ -7,10 +7,12 @@
 import type { SlabCache } from '../core/kmem.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import { emitIcmp, ICMP_ECHO, ICMP_HLEN, type IcmpRepr } from '../wire/icmp-header.js';
-import { IPPROTO_ICMP, type Ipv4Repr } from '../wire/ipv4-header.js';
+import { type Ipv4Repr } from '../wire/ipv4-header.js';
 import type { NetStack } from '../net-stack.js';
-import { Errno, Sock, type SockAddr } from './sock.js';
+import { Sock, type SockAddr } from './sock.js';
 import type { SockMemory } from './socket-table.js';
+import { IPPROTO_ICMP } from '../uapi/in.js';
+import { Errno } from '../uapi/errno.js';
 
 export class PingSock extends Sock {
   constructor(
@@ -48,12 +50,9 @@ export class PingSock extends Sock {
 
   /** recvfrom: the ICMP message (header and payload) and who sent it, or -EAGAIN. */
   recvfrom(): { data: Uint8Array; from: SockAddr } | number {
-    const e = this.takeError();
-    if (e) return -e;
-    const skb = this.receiveQueue.shift();
-    if (!skb) return -Errno.EAGAIN;
-    const data = skb.view().slice();
-    this.stack.env.cpu.charge(this.stack.env.cpu.cycles.copyByte * data.length);
+    const skb = this.recvDatagram();
+    if (typeof skb === 'number') return skb;
+    const data = this.copyDatagram(skb);
     const from = { addr: this.owner.sourceOf(skb), port: 0 };
     skb.free();
     return { data, from };

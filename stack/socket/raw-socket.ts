@@ -9,9 +9,11 @@ import type { SlabCache } from '../core/kmem.js';
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { Ipv4Repr } from '../wire/ipv4-header.js';
 import type { NetStack } from '../net-stack.js';
-import { Errno, Sock, type SockAddr } from './sock.js';
+import { Sock, type SockAddr } from './sock.js';
 import type { SockMemory } from './socket-table.js';
 import { ETH_HLEN } from '../uapi/if-ether.js';
+import { Errno } from '../uapi/errno.js';
+import { readU32 } from '../uapi/byte-order.js';
 
 export class RawSock extends Sock {
   /** IP_HDRINCL: the program supplies the IP header too (always on for IPPROTO_RAW). */
@@ -49,13 +51,10 @@ export class RawSock extends Sock {
 
   /** The whole IP packet as received, and its source. */
   recvfrom(): { data: Uint8Array; from: SockAddr } | number {
-    const e = this.takeError();
-    if (e) return -e;
-    const skb = this.receiveQueue.shift();
-    if (!skb) return -Errno.EAGAIN;
-    const data = skb.view().slice();
-    this.stack.env.cpu.charge(this.stack.env.cpu.cycles.copyByte * data.length);
-    const src = ((data[12]! << 24) | (data[13]! << 16) | (data[14]! << 8) | data[15]!) >>> 0;
+    const skb = this.recvDatagram();
+    if (typeof skb === 'number') return skb;
+    const data = this.copyDatagram(skb);
+    const src = readU32(data, 12); // iphdr->saddr
     skb.free();
     return { data, from: { addr: src, port: 0 } };
   }

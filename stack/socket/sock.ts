@@ -6,55 +6,7 @@
 import { cacheAlign } from '../core/kmem.js';
 import type { SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
-
-export const AF_INET = 2;
-export const SOCK_STREAM = 1;
-export const SOCK_DGRAM = 2;
-export const SOCK_RAW = 3;
-
-/** errno values (Linux/i386) returned as negative numbers, as system calls do. */
-export const Errno = {
-  EPERM: 1,
-  ENOENT: 2,
-  EINTR: 4,
-  EBADF: 9,
-  EAGAIN: 11,
-  ENOMEM: 12,
-  ENODEV: 19,
-  EACCES: 13,
-  EFAULT: 14,
-  EEXIST: 17,
-  EINVAL: 22,
-  EMFILE: 24,
-  EPIPE: 32,
-  EDESTADDRREQ: 89,
-  EMSGSIZE: 90,
-  EPROTOTYPE: 91,
-  ENOPROTOOPT: 92,
-  EPROTONOSUPPORT: 93,
-  ESOCKTNOSUPPORT: 94,
-  EOPNOTSUPP: 95,
-  EAFNOSUPPORT: 97,
-  EADDRINUSE: 98,
-  EADDRNOTAVAIL: 99,
-  ENETUNREACH: 101,
-  ECONNABORTED: 103,
-  ECONNRESET: 104,
-  ENOBUFS: 105,
-  EISCONN: 106,
-  ENOTCONN: 107,
-  ETIMEDOUT: 110,
-  ECONNREFUSED: 111,
-  EHOSTUNREACH: 113,
-  EALREADY: 114,
-  EINPROGRESS: 115,
-} as const;
-
-export function errnoName(e: number): string {
-  const n = Math.abs(e);
-  for (const [k, v] of Object.entries(Errno)) if (v === n) return k;
-  return `errno ${n}`;
-}
+import { Errno } from '../uapi/errno.js';
 
 /**
  * SK_WMEM_MAX / SK_RMEM_MAX on this target: 256 packets of 256 bytes at their true size
@@ -134,6 +86,26 @@ export abstract class Sock {
     const e = this.err;
     this.err = 0;
     return e;
+  }
+
+  /**
+   * skb_recv_datagram (net/core/datagram.c), where every datagram recvmsg starts (UDP, raw,
+   * ping, packet, netlink): a pending error first (sock_error), then the oldest skb, else
+   * -EAGAIN. Board programs never sleep in the call (it is MSG_DONTWAIT); they wait for
+   * onReadable and call again, as after poll().
+   */
+  recvDatagram(): SkBuff | number {
+    const e = this.takeError();
+    if (e) return -e;
+    return this.receiveQueue.shift() ?? -Errno.EAGAIN;
+  }
+
+  /** skb_copy_datagram_msg: the skb's data copied out to the program, each byte charged to the CPU. */
+  copyDatagram(skb: SkBuff): Uint8Array {
+    const data = skb.view().slice();
+    const cpu = this.stack.env.cpu;
+    cpu.charge(cpu.cycles.copyByte * data.length);
+    return data;
   }
 
   abstract release(): void;

@@ -8,22 +8,26 @@
  */
 import { Timer } from '../../emulator/event-queue.js';
 import { tcpCaFind } from '../ipv4/tcp-cong-list.js';
-import { IPPROTO_ICMP, IPPROTO_UDP } from '../wire/ipv4-header.js';
 import type { NetStack } from '../net-stack.js';
 import type { PingSock } from './ping-socket.js';
 import { RawSock } from './raw-socket.js';
 import { UdpSock } from '../ipv4/udp-socket.js';
 import type { TcpSock } from '../ipv4/tcp-sock.js';
 import { armKeepalive } from '../ipv4/tcp-timer.js';
-import { AF_NETLINK, NetlinkSock } from '../core/netlink.js';
+import { NetlinkSock } from '../core/netlink.js';
 import { sockIoctl } from '../ipv4/ioctl.js';
-import { devEthtool, SIOCETHTOOL } from '../core/ethtool.js';
+import { devEthtool } from '../core/ethtool.js';
 import { readProc } from '../core/procfs.js';
 import { MC_SOCK_OPTS, type McSockOpt } from '../ipv4/igmp.js';
-import { AF_INET, Errno, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM, type Sock, type SockAddr } from './sock.js';
+import { type Sock, type SockAddr } from './sock.js';
 import type { SockFprog } from '../core/filter.js';
-import { AF_PACKET, isSockaddrLl, type PacketSock, type PacketStatistics, type SockaddrLl } from '../packet/af-packet.js';
-import type { PacketRingView, TpacketReq } from '../packet/packet-ring.js';
+import { isSockaddrLl, type PacketSock, type PacketStatistics, type SockaddrLl } from '../packet/af-packet.js';
+import type { PacketRingView } from '../packet/packet-ring.js';
+import { IPPROTO_ICMP, IPPROTO_UDP } from '../uapi/in.js';
+import { AF_INET, AF_NETLINK, AF_PACKET, SOCK_DGRAM, SOCK_RAW, SOCK_STREAM } from '../uapi/socket.js';
+import { SIOCETHTOOL } from '../uapi/sockios.js';
+import { Errno } from '../uapi/errno.js';
+import { type TpacketReq } from '../uapi/if-packet.js';
 
 /** A received datagram; packet sockets also give the frame's sockaddr_ll. */
 export type Datagram = { data: Uint8Array; from: SockAddr; sll?: SockaddrLl };
@@ -43,7 +47,7 @@ export interface DatagramSock extends Sock {
   getsockname?(): SockAddr;
 }
 
-export type SockOpt = 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_BINDTODEVICE' | 'SO_BROADCAST' | 'SO_KEEPALIVE' | 'TCP_NODELAY' | 'TCP_FASTOPEN' | 'TCP_FASTOPEN_CONNECT' | 'IP_HDRINCL' | 'SO_REUSEADDR' | 'IP_RECVERR' | 'SO_DETACH_FILTER' | 'PACKET_VERSION';
+export type SockOpt = 'SO_RCVBUF' | 'SO_SNDBUF' | 'SO_BINDTODEVICE' | 'SO_BROADCAST' | 'SO_KEEPALIVE' | 'TCP_NODELAY' | 'TCP_FASTOPEN' | 'TCP_FASTOPEN_CONNECT' | 'IP_HDRINCL' | 'SO_REUSEADDR' | 'IP_RECVERR' | 'SO_DETACH_FILTER' | 'PACKET_VERSION' | 'SO_LINGER';
 
 /** getsockopt(SO_MEMINFO): the socket's memory counters (SK_MEMINFO_*), drops included. */
 export interface SkMeminfo {
@@ -53,8 +57,6 @@ export interface SkMeminfo {
   sndbuf: number;
   drops: number;
 }
-
-const EPROTO = 71;
 
 function isMcSockOpt(opt: string): opt is McSockOpt {
   return (MC_SOCK_OPTS as readonly string[]).includes(opt);
@@ -208,6 +210,11 @@ export class Syscalls {
           // sock_setsockopt: sk_reuse, for any socket family (servers set it before bind).
           tcp.reuseAddr = value !== 0;
           return 0;
+        case 'SO_LINGER':
+          // struct linger { l_onoff, l_linger } as one number: negative for l_onoff 0, else
+          // l_linger in seconds (sock_setsockopt: SOCK_LINGER set, sk_lingertime).
+          tcp.linger = value < 0 ? null : value;
+          return 0;
         default:
           break;
       }
@@ -298,7 +305,7 @@ export class Syscalls {
     const igmp = this.stack.igmp;
     if (!igmp) return -Errno.ENOPROTOOPT;
     if (tcp) {
-      if (opt === 'IP_ADD_MEMBERSHIP' || opt === 'IP_DROP_MEMBERSHIP') return -EPROTO;
+      if (opt === 'IP_ADD_MEMBERSHIP' || opt === 'IP_DROP_MEMBERSHIP') return -Errno.EPROTO;
       return opt === 'IP_MULTICAST_TTL' || opt === 'IP_MULTICAST_IF' ? -Errno.EINVAL : 0;
     }
     if (sk instanceof UdpSock) return igmp.setsockopt(sk, opt, value);

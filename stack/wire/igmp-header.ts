@@ -9,8 +9,6 @@
 import { ipChecksum } from './checksum.js';
 import { readU16, readU32, writeU16, writeU32 } from '../uapi/byte-order.js';
 
-export const IPPROTO_IGMP = 2;
-
 export const IGMP_HOST_MEMBERSHIP_QUERY = 0x11;
 export const IGMP_HOST_MEMBERSHIP_REPORT = 0x12;
 export const IGMPV2_HOST_MEMBERSHIP_REPORT = 0x16;

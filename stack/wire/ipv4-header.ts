@@ -2,12 +2,9 @@
  * IPv4 header (RFC 791): a checked view over bytes (smoltcp's Ipv4Packet) and the plain parsed
  * form, with the one parser and the one emitter every layer uses.
  */
+import { HeaderView } from './header-view.js';
 import { ipChecksum } from './checksum.js';
 import { readU16, readU32, writeU16, writeU32 } from '../uapi/byte-order.js';
-
-export const IPPROTO_ICMP = 1;
-export const IPPROTO_TCP = 6;
-export const IPPROTO_UDP = 17;
 
 export const IP_DF = 0x4000;
 export const IP_MF = 0x2000;
@@ -37,16 +34,7 @@ export type Ipv4ParseError = 'truncated' | 'version' | 'header-length' | 'total-
  * at another header with `wrap`, so a per-frame path keeps one view and allocates nothing.
  * Accessors do not check bounds: callers check the length first (parseIpv4 does).
  */
-export class Ipv4Packet {
-  bytes: Uint8Array = new Uint8Array(0);
-  at = 0;
-
-  wrap(bytes: Uint8Array, at: number): this {
-    this.bytes = bytes;
-    this.at = at;
-    return this;
-  }
-
+export class Ipv4Packet extends HeaderView {
   get version(): number {
     return this.bytes[this.at]! >> 4;
   }

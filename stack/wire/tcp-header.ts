@@ -2,9 +2,10 @@
  * TCP header and options (RFC 9293, RFC 7323 timestamps and window scale, RFC 2018 SACK,
  * RFC 7413 Fast Open cookie): the parsed form, a bounds-checked parser and an emitter.
  */
+import { HeaderView } from './header-view.js';
 import { csumFold, csumPartial, pseudoHeaderSum } from './checksum.js';
-import { IPPROTO_TCP } from './ipv4-header.js';
 import { readU16, readU32, writeU16, writeU32 } from '../uapi/byte-order.js';
+import { IPPROTO_TCP } from '../uapi/in.js';
 
 /** Header length without options. */
 export const TCP_HLEN = 20;
@@ -56,11 +57,12 @@ export interface TcpRepr {
   headerLength: number;
 }
 
-export type TcpParseError = 'truncated' | 'data-offset' | 'options' | 'checksum';
+export type TcpParseError = 'truncated' | 'data-offset' | 'checksum';
 
 /**
  * Parse and verify a segment (`length` bytes at `offset`, header and payload). The checksum is
- * verified over the pseudo-header; options are walked with every length checked first.
+ * verified over the pseudo-header; options are walked with every length checked first, and a
+ * malformed option ends the walk without failing the segment, as tcp_parse_options does.
  */
 export function parseTcp(bytes: Uint8Array, offset: number, length: number, src: number, dst: number): TcpRepr | TcpParseError {
   if (length < 20) return 'truncated';
@@ -68,7 +70,6 @@ export function parseTcp(bytes: Uint8Array, offset: number, length: number, src:
   if (headerLength < 20 || headerLength > length) return 'data-offset';
   if (!tcpChecksumValid(bytes, offset, length, src, dst)) return 'checksum';
   const options = parseOptions(bytes, offset + 20, headerLength - 20);
-  if (!options) return 'options';
   return {
     srcPort: readU16(bytes, offset),
     dstPort: readU16(bytes, offset + 2),
@@ -82,7 +83,12 @@ export function parseTcp(bytes: Uint8Array, offset: number, length: number, src:
   };
 }
 
-function parseOptions(b: Uint8Array, start: number, len: number): TcpOptions | null {
+/**
+ * tcp_parse_options (6.1): EOL ends the list; an option with no room for its length, a length
+ * under 2 ("silly options") or one running past the header ends the walk, keeping what was read
+ * before it. Linux never drops a segment for its options here (and has no drop reason for it).
+ */
+function parseOptions(b: Uint8Array, start: number, len: number): TcpOptions {
   const o: TcpOptions = {};
   let i = start;
   const end = start + len;
@@ -93,9 +99,9 @@ function parseOptions(b: Uint8Array, start: number, len: number): TcpOptions | n
       i++;
       continue;
     }
-    if (i + 1 >= end) return null;
+    if (i + 1 >= end) break;
     const olen = b[i + 1]!;
-    if (olen < 2 || i + olen > end) return null;
+    if (olen < 2 || i + olen > end) break;
     switch (kind) {
       case TCPOPT_MSS:
         if (olen === 4) o.mss = readU16(b, i + 2);
@@ -247,15 +253,7 @@ export function tcpChecksumValid(b: Uint8Array, offset: number, segmentLength: n
  * Field accessors over a TCP header at `at` (smoltcp's TcpPacket), for paths that look at a
  * segment without parsing it (GRO). `wrap` repoints it; no bounds checks, callers check length.
  */
-export class TcpPacket {
-  bytes: Uint8Array = new Uint8Array(0);
-  at = 0;
-
-  wrap(bytes: Uint8Array, at: number): this {
-    this.bytes = bytes;
-    this.at = at;
-    return this;
-  }
+export class TcpPacket extends HeaderView {
   /** Source and destination ports as one 32-bit word, for comparing flows. */
   get ports(): number {
     return readU32(this.bytes, this.at);

@@ -2,8 +2,8 @@
  * UDP header (RFC 768): checked parse and emit, with the IPv4 pseudo-header checksum.
  */
 import { csumFold, csumPartial, pseudoHeaderSum } from './checksum.js';
-import { IPPROTO_UDP } from './ipv4-header.js';
 import { readU16, writeU16 } from '../uapi/byte-order.js';
+import { IPPROTO_UDP } from '../uapi/in.js';
 
 export const UDP_HLEN = 8;
 /** Largest UDP payload in one IPv4 datagram: 65535 − 20 (IP) − 8 (UDP). */

@@ -12,9 +12,9 @@ import { LAB_BOARD, LAB_PROFILE, resolveBoard, resolveCostTable, resolveProfile 
 import { csumFold, csumPartial, ipChecksum, pseudoHeaderSum } from '../../stack/wire/checksum.js';
 import { allocSkb } from '../../stack/core/skbuff.js';
 import { inetAddAddress, inetAddRoute, inetFlushInterface } from '../../stack/ipv4/devinet.js';
-import { Errno } from '../../stack/socket/sock.js';
 import { Syscalls, type Datagram } from '../../stack/socket/syscalls.js';
 import { writeU16, writeU32 } from '../../stack/uapi/byte-order.js';
+import { Errno } from '../../stack/uapi/errno.js';
 
 export const LAB_IP = 0xc0000201; // 192.0.2.1
 export const DUT_IP = 0xc0000202; // 192.0.2.2

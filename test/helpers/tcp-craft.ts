@@ -6,11 +6,8 @@ import { csumFold, csumPartial, pseudoHeaderSum } from '../../stack/wire/checksu
 import type { BootedBoard } from '../../scenarios/boot.js';
 import { readU16, readU32, writeU16, writeU32 } from '../../stack/uapi/byte-order.js';
 
-export const FIN = 0x01;
-export const SYN = 0x02;
-export const RST = 0x04;
-export const PSH = 0x08;
-export const ACK = 0x10;
+/** The flag bits by their short names, as the tests write them; the layout is the wire layer's. */
+export { TCP_ACK as ACK, TCP_FIN as FIN, TCP_PSH as PSH, TCP_RST as RST, TCP_SYN as SYN } from '../../stack/wire/tcp-header.js';
 
 export interface TcpFields {
   src: number;

@@ -11,9 +11,9 @@
  * is a row of its own, so the rows add up to the difference of the two image sizes byte for
  * byte. compareProfiles checks that and throws if it ever does not hold.
  */
-import { ENTRY_BYTES, HEADER_BYTES, type SectionKind } from '../../emulator/flash-image.js';
-import type { ProfileCost, SectionSizes } from './cost-table.js';
-import { missingStackSymbol, type Profile } from './kconfig.js';
+import { ENTRY_BYTES, HEADER_BYTES, type SectionKind } from '../emulator/flash-image.js';
+import type { ProfileCost, SectionSizes } from '../stack/kconfig/cost-table.js';
+import { missingStackSymbol, type Profile } from '../stack/kconfig/kconfig.js';
 import { ltoEstimate, type LtoEstimate } from './lto.js';
 
 const PAGE_BYTES = 4096;

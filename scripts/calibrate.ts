@@ -19,8 +19,8 @@
  * the listings lack are taken from the default table only when the caller asks for it
  * (`base`), and the table's `source` field says where every entry came from.
  */
-import type { CostTable, SectionSizes, VmlinuxBuild } from './cost-table.js';
-import type { KconfigError } from './kconfig.js';
+import type { CostTable, SectionSizes, VmlinuxBuild } from '../stack/kconfig/cost-table.js';
+import type { KconfigError } from '../stack/kconfig/kconfig.js';
 
 /** A listing is text a person pasted or a tool wrote: a build's `size` output is a few thousand lines. */
 export const MAX_LISTING_BYTES = 16 * 1024 * 1024;

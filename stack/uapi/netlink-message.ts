@@ -3,73 +3,14 @@
  * rtattr, and the route family's fixed headers, read and written as real bytes. Netlink is
  * host byte order — little-endian on i386 — while addresses inside attributes stay in network
  * order (__be32). Every read is bounds-checked against the message it belongs to.
+ *
+ * It is the NLMSG_ and RTA_ macros of those headers as functions, with no kernel state, so it
+ * lives in uapi: programs (ss, net-config) build and read their messages with it, and the
+ * kernel's families (rtnetlink, sock_diag) answer with it.
  */
-import { readU16le, readU32le, writeU16le, writeU32le } from '../uapi/byte-order.js';
-export const NLMSG_HDRLEN = 16;
-export const NLMSG_ALIGNTO = 4;
-export const RTA_HDRLEN = 4;
-
-export const NLMSG_NOOP = 1;
-export const NLMSG_ERROR = 2;
-export const NLMSG_DONE = 3;
-/** Types below this are control messages, never handed to a family. */
-export const NLMSG_MIN_TYPE = 0x10;
-
-export const NLM_F_REQUEST = 0x1;
-export const NLM_F_MULTI = 0x2;
-export const NLM_F_ACK = 0x4;
-export const NLM_F_ROOT = 0x100;
-export const NLM_F_MATCH = 0x200;
-export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH;
-export const NLM_F_EXCL = 0x200;
-export const NLM_F_CREATE = 0x400;
-
-export const RTM_NEWLINK = 16;
-export const RTM_GETLINK = 18;
-export const RTM_NEWADDR = 20;
-export const RTM_DELADDR = 21;
-export const RTM_GETADDR = 22;
-export const RTM_NEWROUTE = 24;
-export const RTM_DELROUTE = 25;
-export const RTM_GETROUTE = 26;
-export const RTM_MAX = 127;
-
-export const IFA_ADDRESS = 1;
-export const IFA_LOCAL = 2;
-export const IFA_LABEL = 3;
-export const IFA_BROADCAST = 4;
-
-export const RTA_DST = 1;
-export const RTA_OIF = 4;
-export const RTA_GATEWAY = 5;
-export const RTA_PRIORITY = 6;
-export const RTA_PREFSRC = 7;
-export const RTA_TABLE = 15;
-
-export const IFLA_ADDRESS = 1;
-export const IFLA_BROADCAST = 2;
-export const IFLA_IFNAME = 3;
-export const IFLA_MTU = 4;
-export const IFLA_TXQLEN = 13;
-
-/** sizeof(struct ifaddrmsg), struct rtmsg, struct ifinfomsg. */
-export const IFADDRMSG_LEN = 8;
-export const RTMSG_LEN = 12;
-export const IFINFOMSG_LEN = 16;
-
-export const RT_TABLE_MAIN = 254;
-export const RTPROT_KERNEL = 2;
-export const RTPROT_BOOT = 3;
-export const RTPROT_DHCP = 16;
-export const RT_SCOPE_UNIVERSE = 0;
-export const RT_SCOPE_LINK = 253;
-export const RT_SCOPE_HOST = 254;
-export const RTN_UNICAST = 1;
-export const IFA_F_PERMANENT = 0x80;
-
-export function nlmsgAlign(n: number): number {
-  return (n + NLMSG_ALIGNTO - 1) & ~(NLMSG_ALIGNTO - 1);
-}
+import { readU16le, readU32le, writeU16le, writeU32le } from './byte-order.js';
+import { NLMSG_HDRLEN, nlmsgAlign } from './netlink.js';
+import { RTA_HDRLEN } from './rtnetlink.js';
 
 export interface NlmsgHeader {
   /** Offset of the header in the buffer. */
@@ -109,6 +50,13 @@ export function parseAttrs(b: Uint8Array, at: number, end: number): Map<number, 
     at += nlmsgAlign(len);
   }
   return out;
+}
+
+/** An NLA_STRING / NLA_NUL_STRING attribute's text, up to its first NUL. */
+export function attrString(b: Uint8Array, a: Attr): string {
+  let s = '';
+  for (let i = 0; i < a.len && b[a.at + i] !== 0; i++) s += String.fromCharCode(b[a.at + i]!);
+  return s;
 }
 
 /** Builds netlink messages into a growing byte array. */
@@ -169,6 +117,32 @@ export class NlWriter {
     const p = new Uint8Array(s.length + 1);
     for (let i = 0; i < s.length; i++) p[i] = s.charCodeAt(i) & 0x7f;
     this.attr(type, p);
+  }
+
+  u8(type: number, v: number): void {
+    this.attr(type, Uint8Array.of(v & 0xff));
+  }
+
+  u16(type: number, v: number): void {
+    this.attr(type, Uint8Array.of(v & 0xff, (v >>> 8) & 0xff));
+  }
+
+  /** An NLA_FLAG attribute: present, no payload. */
+  flag(type: number): void {
+    this.attr(type, new Uint8Array(0));
+  }
+
+  /** nla_nest_start: an attribute whose payload is the attributes written until nestEnd. */
+  nestStart(type: number): number {
+    this.room(RTA_HDRLEN);
+    const at = this.length;
+    writeU16le(this.buf, at + 2, type);
+    this.length += RTA_HDRLEN;
+    return at;
+  }
+
+  nestEnd(at: number): void {
+    writeU16le(this.buf, at, this.length - at);
   }
 
   /** Fill in the length of the message begun at `at`. */

@@ -8,7 +8,7 @@
  * applied to that one estimate, never to the image, the boot memory map or any sum, and when a
  * profile states none quarklab says so rather than guessing (docs/calibration.md, "LTO").
  */
-import type { Profile } from './kconfig.js';
+import type { Profile } from '../stack/kconfig/kconfig.js';
 
 export const NO_LTO_FACTOR = 'no LTO factor given';
 
