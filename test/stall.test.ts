@@ -14,13 +14,12 @@
 // (5 for skbuff_fclone_cache; test/slab-min-partial.test.ts works it out). With that, the case
 // completes, so it is checked to complete; the memory-reserve stall is built on a board that is
 // too small for it whatever the slab allocator keeps: the same board with 32 KiB less RAM.
-import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../scenarios/run.js';
 import { DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { isPcapngError, readPcapng } from '../traces/pcapng-reader.js';
-import { REPO_ROOT, removeTempDirs, runToDir, tempDir } from './helpers/run.js';
+import { REPO_ROOT, quark2mWithRam, removeTempDirs, runToDir } from './helpers/run.js';
 
 afterAll(removeTempDirs);
 
@@ -62,16 +61,9 @@ describe("issue 11's case on quark-2m completes: the sender's empty skb slab is 
 // reserve before the server's first send, whose skb needs a fresh skbuff_fclone_cache page.
 const SMALL_HEAP = 256 * 1024;
 
-function board2016(): string {
-  const b = JSON.parse(readFileSync(join(REPO_ROOT, 'boards', 'quark-2m.json'), 'utf8')) as Record<string, unknown>;
-  const path = join(tempDir(), 'quark-2016k.json');
-  writeFileSync(path, JSON.stringify({ ...b, $schema: undefined, name: 'quark-2016k', ramBytes: 2016 * 1024 }));
-  return path;
-}
-
 describe('a board too small names its cause: memory-reserve', () => {
   it('http-serve on quark-2m less 32 KiB with the custom profile: every connection whose send made no progress says the board is too small, with the figures', () => {
-    const r = run({ board: board2016(), profile: PROFILE, scenario: 'http-serve', capture: 'none' }).report!;
+    const r = run({ board: quark2mWithRam(2016), profile: PROFILE, scenario: 'http-serve', capture: 'none' }).report!;
     const mem = r.boards[0]!.memory!;
     expect(mem.heapBytes).toBe(SMALL_HEAP);
     expect(mem.minFreeKbytes * 1024).toBe(MIN_FREE);
