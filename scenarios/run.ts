@@ -363,7 +363,7 @@ export function run(opts: RunOptions): RunOutcome {
   checks.push({
     name: 'RAM back to post-boot baseline after timers expire and the interface is deconfigured',
     pass: !quietWire.runaway && m.leakBytes === 0 && dut.stack.skbs.live === 0,
-    detail: quietWire.runaway ? 'not measured: the drain was stopped because the wire did not go quiet' : `live kernel objects ${m.baselineObjectBytes} B after boot, ${m.finalObjectBytes} B at the end (heap pages ${m.baselineUsedBytes} → ${m.finalUsedBytes} B); live skbs ${dut.stack.skbs.live}, sockets ${dut.stack.sockets.live}`,
+    detail: quietWire.runaway ? 'not measured: the drain was stopped because the wire did not go quiet' : `live kernel objects ${m.baselineObjectBytes} B after boot, ${m.finalObjectBytes} B at the end (heap pages ${m.baselineUsedBytes} → ${m.finalUsedBytes} B, of which ${dut.board.ram.emptySlabBytes()} B in empty slabs the caches keep); live skbs ${dut.stack.skbs.live}, sockets ${dut.stack.sockets.live}`,
   });
   const measured: Record<string, number | null> = {
     'ram.peak': m.peakBytes,

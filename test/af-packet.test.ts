@@ -235,6 +235,7 @@ describe('packet socket rings (PACKET_MMAP)', () => {
     const p = bootPair({ dutBoard: 'quark-4m', dutProfile: 'full' });
     const ram = p.dut.board.ram;
     const usedBeforeSocket = ram.usage().usedBytes;
+    const emptyBeforeSocket = ram.emptySlabBytes();
     const fd = packetSocket(p.dutSys, SOCK_RAW, ETH_P_EXP, p.dut.dev.ifindex);
     const used0 = ram.usage().usedBytes;
     const pages0 = pageLevelBytes(ram);
@@ -251,17 +252,25 @@ describe('packet socket rings (PACKET_MMAP)', () => {
     expect(ram.usage().usedBytes - used0).toBe(4 * PAGE + PAGE);
     expect(p.dutSys.setsockopt(fd, 'PACKET_RX_RING', req)).toBe(-Errno.EBUSY); // one ring per socket
     expect(p.dutSys.setsockopt(fd, 'PACKET_VERSION', TPACKET_V2)).toBe(-Errno.EBUSY);
-    // Tearing down gives the pages back; an order-1 ring (8 KiB blocks) then takes 2 × 8 KiB.
+    // Tearing down gives the blocks back. The pg_vec's kmalloc-16 slab goes empty while it is
+    // the cache's only partial slab (nr_partial 1 < min_partial 5, mm/slub.c __slab_free): SLUB
+    // keeps it, one page above where the ring started. An order-1 ring (8 KiB blocks) then
+    // takes 2 × 8 KiB.
     expect(p.dutSys.setsockopt(fd, 'PACKET_RX_RING', { tp_block_size: 0, tp_block_nr: 0, tp_frame_size: 0, tp_frame_nr: 0 })).toBe(0);
-    expect(ram.usage().usedBytes).toBe(used0);
+    expect(pageLevelBytes(ram)).toBe(pages0);
+    expect(ram.cache('kmalloc-16')!.stats()).toMatchObject({ active: 0, pages: 1, emptySlabs: 1 });
+    expect(ram.usage().usedBytes).toBe(used0 + PAGE);
     expect(p.dutSys.setsockopt(fd, 'PACKET_RX_RING', { tp_block_size: 8192, tp_block_nr: 2, tp_frame_size: 1024, tp_frame_nr: 16 })).toBe(0);
     expect(pageLevelBytes(ram) - pages0).toBe(2 * 8192);
     expect(p.dutSys.close(fd)).toBe(0);
-    // Ring, pg_vec and the socket (packet_sock 880, socket_alloc 376, file 136) all went back,
-    // and the slab pages they emptied with them.
+    // Ring, pg_vec and the socket (packet_sock 880, socket_alloc 376, file 136) all went back.
+    // The slab pages they emptied stay with their caches (min_partial), so what is in use above
+    // the start is exactly the empty slabs kept since; kmem_cache_shrink gives those back.
     expect(pageLevelBytes(ram)).toBe(pages0);
     expect(liveObjectBytes(ram)).toBe(objects0 - 880 - 376 - 136);
-    expect(ram.usage().usedBytes).toBe(usedBeforeSocket);
+    expect(ram.usage().usedBytes - usedBeforeSocket).toBe(ram.emptySlabBytes() - emptyBeforeSocket);
+    ram.shrinkCaches();
+    expect(ram.usage().usedBytes).toBe(usedBeforeSocket - emptyBeforeSocket);
     expectBaseline(p);
   });
 
@@ -278,9 +287,13 @@ describe('packet socket rings (PACKET_MMAP)', () => {
       { tp_block_size: 0, tp_block_nr: 0, tp_frame_size: 0, tp_frame_nr: 3 }, // teardown with frames
     ];
     for (const r of bad) expect(p.dutSys.setsockopt(fd, 'PACKET_RX_RING', r)).toBe(-Errno.EINVAL);
-    // 1024 pages: more than the 4 MiB board has free after boot.
+    // 1024 pages: more than the 4 MiB board has free after boot. Every block taken goes back;
+    // the 4 KiB pg_vec (kmalloc-4k, one object a slab) had a slab of its own, which went from
+    // full to empty with no other partial kmalloc-4k slab (nr_partial 0 < min_partial 6): kept.
+    const kmalloc4k = ram.cache('kmalloc-4k')!.stats();
     expect(p.dutSys.setsockopt(fd, 'PACKET_RX_RING', { tp_block_size: 4096, tp_block_nr: 1024, tp_frame_size: 4096, tp_frame_nr: 1024 })).toBe(-Errno.ENOMEM);
-    expect(ram.usage().usedBytes).toBe(used0);
+    expect(ram.cache('kmalloc-4k')!.stats()).toMatchObject({ active: kmalloc4k.active, pages: kmalloc4k.pages + 1, emptySlabs: kmalloc4k.emptySlabs + 1 });
+    expect(ram.usage().usedBytes).toBe(used0 + PAGE);
     expect(p.dutSys.packetRing(fd)).toBe(-Errno.EINVAL); // nothing to map
     const udp = p.dutSys.socket(AF_INET, SOCK_DGRAM, 0);
     expect(p.dutSys.setsockopt(udp, 'PACKET_RX_RING', req)).toBe(-Errno.ENOPROTOOPT);

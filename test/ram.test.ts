@@ -196,14 +196,21 @@ describe('kmalloc', () => {
       [addrs[i], addrs[j]] = [addrs[j]!, addrs[i]!];
     }
     for (const a of addrs) ram.kfree(a); // kfree works for named caches too, like SLUB
+    // Every slab is empty; SLUB keeps at most min_partial of them per cache (mm/slub.c: 5 for
+    // TCP 1696 B, skbuff_head_cache 176 B and kmalloc-2k, ilog2(size) / 2 raised to 5), and
+    // those are the only pages above the baseline.
+    for (const c of ram.slabinfo()) {
+      expect(c.active).toBe(0);
+      expect(c.emptySlabs).toBe(c.slabs);
+      expect(c.slabs).toBeLessThanOrEqual(5);
+    }
+    expect(ram.usage().usedBytes - ram.emptySlabBytes()).toBe(baseline.usedBytes);
+    // kmem_cache_shrink discards them all: exactly the baseline.
+    ram.shrinkCaches();
     const end = ram.usage();
     expect(end.usedBytes).toBe(baseline.usedBytes);
     expect(end.freeBytes).toBe(baseline.freeBytes);
-    for (const c of ram.slabinfo()) {
-      expect(c.active).toBe(0);
-      expect(c.slabs).toBe(0);
-      expect(c.pages).toBe(0);
-    }
+    for (const c of ram.slabinfo()) expect(c.pages).toBe(0);
     // The buddy allocator merged everything back: a large block can be had again.
     expect(ram.pages.allocPages(7)).toBeGreaterThan(0);
   });
@@ -222,12 +229,20 @@ describe('kmalloc', () => {
     expect(s.peakActive).toBe(100);
     expect(s.allocs).toBe(110);
     expect(s.frees).toBe(60);
-    expect(s.slabs).toBe(2);
-    expect(s.totalObjects).toBe(68);
+    // 100 objects at 34 a slab: slabs 0 and 1 full, slab 2 with 32. Freeing 99 down to 40
+    // empties slab 2 (on the partial list, nr_partial 1 < min_partial 5: kept) and leaves 6 in
+    // slab 1 (now partial, at the list's head); the 10 new objects go into slab 1. Three slabs.
+    expect(s.slabs).toBe(3);
+    expect(s.emptySlabs).toBe(1);
+    expect(s.totalObjects).toBe(102);
     expect(s.peakPages).toBe(3);
     expect(ram.usage().peakUsedBytes).toBe(3 * PAGE_SIZE);
-    expect(ram.usage().usedBytes).toBe(2 * PAGE_SIZE);
+    expect(ram.usage().usedBytes).toBe(3 * PAGE_SIZE);
+    // Freeing the rest empties slabs 1 and 0 with nr_partial 2 and 3, both < 5: all kept.
     for (const x of a) c.free(x);
+    expect(c.stats().emptySlabs).toBe(3);
+    expect(ram.usage().usedBytes).toBe(3 * PAGE_SIZE);
+    expect(ram.shrinkCaches()).toBe(3);
     expect(ram.usage().usedBytes).toBe(0);
     expect(ram.usage().peakUsedBytes).toBe(3 * PAGE_SIZE);
   });
@@ -299,14 +314,20 @@ describe('kmalloc', () => {
         }
       }
       for (const a of live) ram.kfree(a);
-      return { trace, usage: ram.usage(), info: ram.slabinfo() };
+      const usage = ram.usage();
+      const emptyBytes = ram.emptySlabBytes();
+      const info = ram.slabinfo();
+      ram.shrinkCaches();
+      return { trace, usage, info, emptyBytes, shrunk: ram.usage() };
     };
     const a = run();
     const b = run();
     expect(a.trace).toEqual(b.trace);
     expect(a.info).toEqual(b.info);
     expect(a.usage).toEqual(b.usage);
-    expect(a.usage.usedBytes).toBe(0);
+    // All freed: only the empty slabs min_partial keeps hold pages (checked in run()).
+    expect(a.usage.usedBytes).toBe(a.emptyBytes);
+    expect(a.shrunk.usedBytes).toBe(0);
   });
 
   it('churns skbs at O(1) cost', () => {
@@ -321,6 +342,10 @@ describe('kmalloc', () => {
       }
     }
     for (const a of held) ram.kfree(a);
+    // Only empty slabs remain, at most min_partial (5) per cache.
+    expect(ram.usage().usedBytes).toBe(ram.emptySlabBytes());
+    expect(heads.stats().emptySlabs).toBeLessThanOrEqual(5);
+    ram.shrinkCaches();
     expect(ram.usage().usedBytes).toBe(0);
     expect(heads.stats().allocs).toBe(200_000);
   });

@@ -1,21 +1,14 @@
 // Failed runs name their cause (issue 14): a run that hits its time limit says what its programs
 // were told and which allocations were refused, and a fragment limit larger than the heap it
 // governs is stated as a note when it mattered.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../scenarios/run.js';
-import { REPO_ROOT, removeTempDirs, tempDir } from './helpers/run.js';
+import { quark2mWithRam, removeTempDirs } from './helpers/run.js';
 
 afterAll(removeTempDirs);
 
 /** quark-2m with 2480 KiB of RAM: the full profile boots with a few hundred KiB of heap. */
-function board2480(): string {
-  const b = JSON.parse(readFileSync(join(REPO_ROOT, 'boards', 'quark-2m.json'), 'utf8')) as Record<string, unknown>;
-  const path = join(tempDir(), 'quark-2480k.json');
-  writeFileSync(path, JSON.stringify({ ...b, $schema: undefined, name: 'quark-2480k', ramBytes: 2480 * 1024 }));
-  return path;
-}
+const board2480 = (): string => quark2mWithRam(2480);
 
 describe('a run stopped at its limit names the cause', () => {
   it('full on a 2480 KiB board: bulk-rx says connect got ENOBUFS and which allocation was held at min_free', () => {

@@ -15,6 +15,7 @@
 // So TCPWinProbe is checked against the capture: the lab host's zero-window probes in it.
 import { describe, expect, it } from 'vitest';
 import { run } from '../scenarios/run.js';
+import { STALL_NS } from '../traces/stall.js';
 import { isPcapngError, readPcapng } from '../traces/pcapng-reader.js';
 
 describe('stalls found by the sweep', () => {
@@ -50,5 +51,24 @@ describe('stalls found by the sweep', () => {
       else if (payload === 0 && lastAck.get(`${sport}:${dport}`) === ((seq + 1) >>> 0)) zeroWindowProbes++;
     }
     expect(lab.snmp!['TcpExt']!['TCPWinProbe']).toBe(zeroWindowProbes);
+    // No stall either where a connection sat idle: a slow reader that had every byte sent its
+    // FIN only when it finished reading, more than the stall threshold after the last data came
+    // (read from the same capture). With nothing to move in between, that wait is not a stall.
+    let longestIdle = 0;
+    const lastData = new Map<number, bigint>();
+    for (const p of cap.packets) {
+      const d = p.data;
+      if (d.length < 54 || d[12] !== 0x08 || d[13] !== 0x00 || d[23] !== 6) continue;
+      const tcp = 14 + (d[14]! & 15) * 4;
+      const view = new DataView(d.buffer, d.byteOffset, d.length);
+      const payload = 14 + view.getUint16(16) - tcp - (d[tcp + 12]! >> 4) * 4;
+      const fin = (d[tcp + 13]! & 1) !== 0;
+      if (p.direction === 'outbound' && payload > 0) lastData.set(view.getUint16(tcp + 2), p.timestampNs);
+      if (p.direction === 'inbound' && fin) {
+        const last = lastData.get(view.getUint16(tcp));
+        if (last !== undefined) longestIdle = Math.max(longestIdle, Number(p.timestampNs - last));
+      }
+    }
+    expect(longestIdle).toBeGreaterThan(STALL_NS);
   }, 60_000);
 });

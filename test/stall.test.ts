@@ -1,58 +1,92 @@
-// Stalls are named from the timeline. The issue's case: minimal + TCP_METRICS − IP_MULTICAST on
-// quark-2m. The figures the report must give are worked here from Linux's formula, not read
-// from quarklab: the heap of this profile on quark-2m is 288 KiB (reported by boot), and
-// init_per_zone_wmark_min gives min_free_kbytes = clamp(sqrt(288 × 16), 128, 262144) =
-// clamp(67.9, 128, …) = 128 KiB, which quarklab caps at half the heap (144 KiB): 128 KiB.
-// An order-0 process-context allocation needs free − 4 KiB ≥ 128 KiB.
+// Stalls are named from the timeline. Issue 11's case: minimal + TCP_METRICS − IP_MULTICAST on
+// quark-2m. The figures are worked here from Linux's formula, not read from quarklab: the heap of
+// this profile on quark-2m is 288 KiB (reported by boot), and init_per_zone_wmark_min gives
+// min_free_kbytes = clamp(sqrt(288 × 16), 128, 262144) = clamp(67.9, 128, …) = 128 KiB, which
+// quarklab caps at half the heap (144 KiB): 128 KiB. An order-0 process-context allocation
+// needs free − 4 KiB ≥ 128 KiB.
+//
+// Issue 11 saw this case stall (bulk-tx stuck at 600 s, http-serve "send made no progress"),
+// and an earlier version of this file took that as "the board is too small". The root was the
+// slab model: every empty slab went straight back to the page allocator, so the sender's
+// skbuff_fclone_cache gave its page up, a GFP_ATOMIC RX refill took it below the watermark and
+// every later GFP_KERNEL skb needed a page it could not have, with nothing in flight to free.
+// Linux 6.1 keeps it: __slab_free discards an empty slab only when n->nr_partial >= min_partial
+// (5 for skbuff_fclone_cache; test/slab-min-partial.test.ts works it out). With that, the case
+// completes, so it is checked to complete; the memory-reserve stall is built on a board that is
+// too small for it whatever the slab allocator keeps: the same board with 32 KiB less RAM.
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../scenarios/run.js';
 import { DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { isPcapngError, readPcapng } from '../traces/pcapng-reader.js';
-import { REPO_ROOT, runToDir } from './helpers/run.js';
+import { REPO_ROOT, quark2mWithRam, removeTempDirs, runToDir } from './helpers/run.js';
+
+afterAll(removeTempDirs);
 
 const PROFILE = join(REPO_ROOT, 'test', 'fixtures', 'profiles', 'minimal-metrics-nomcast.config');
 const HEAP = 288 * 1024;
 const MIN_FREE = 128 * 1024;
 
-describe('a stalled transfer names its cause', () => {
-  it('bulk-tx:loss=0.01 on quark-2m with the custom profile: the board is too small, with the figures', () => {
-    const out = run({ board: 'quark-2m', profile: PROFILE, scenario: 'bulk-tx:loss=0.01' });
-    const r = out.report!;
-    const dut = r.boards[0]!;
-    expect(dut.memory!.heapBytes).toBe(HEAP);
-    expect(dut.memory!.minFreeKbytes * 1024).toBe(MIN_FREE);
-    // The transfer stopped early and the run hit its limit: the failure the issue reported.
-    expect(r.checks.find((c) => c.name === 'scenario completes')?.pass).toBe(false);
-    const stalls = r.stalls ?? [];
-    expect(stalls.length).toBe(1);
-    const s = stalls[0]!;
-    expect(s.cause).toBe('memory-reserve');
-    expect(s.resumed).toBe(false);
-    expect(s.durationNs).toBeGreaterThan(590e9);
-    expect(s.detail).toMatch(/^the board is too small for profile .* on quark-2m with bulk-tx:loss=0\.01: /);
-    expect(s.detail).toContain('min_free reserve of 128.0 KiB in a 288.0 KiB heap');
-    // At most two pages above the reserve: a send skb needs two pages.
-    expect(s.figures['maxFreeBytes']).toBeLessThanOrEqual(MIN_FREE + 2 * 4096);
-    expect(s.figures['minFreeBytes']).toBe(MIN_FREE);
-    // The throttles during the stall are nearly all of the run's (the run counts them too).
-    const throttled = s.figures['throttled'] as number;
-    expect(throttled).toBeGreaterThan(0.9 * dut.memory!.allocationThrottled);
-    expect(throttled).toBeLessThanOrEqual(dut.memory!.allocationThrottled);
+describe("issue 11's case on quark-2m completes: the sender's empty skb slab is kept (min_partial)", () => {
+  it('bulk-tx:loss=0.01: free RAM went below the reserve, allocations waited at it, and the transfer completed with no stall', () => {
+    const r = run({ board: 'quark-2m', profile: PROFILE, scenario: 'bulk-tx:loss=0.01', capture: 'none' }).report!;
+    const mem = r.boards[0]!.memory!;
+    expect(mem.heapBytes).toBe(HEAP);
+    expect(mem.minFreeKbytes * 1024).toBe(MIN_FREE);
+    // The pressure issue 11 met is still there: GFP_ATOMIC RX refills took free RAM under the
+    // reserve and process-context allocations were held back at it…
+    expect(mem.minFreeBytes).toBeLessThan(MIN_FREE);
+    expect(mem.allocationThrottled).toBeGreaterThan(0);
+    // …but they went on: the run finished before its limit, intact, and nothing stalled.
+    expect(r.checks.find((c) => c.name === 'scenario completes')).toBeUndefined();
+    const transfer = r.checks.find((c) => c.name === 'transfer complete and intact')!;
+    expect(transfer.pass, transfer.detail).toBe(true);
+    expect(r.stalls ?? []).toEqual([]);
   }, 60_000);
 
-  it("http-serve on quark-2m with the custom profile: every connection whose send made no progress names the same cause", () => {
-    const out = run({ board: 'quark-2m', profile: PROFILE, scenario: 'http-serve' });
-    const r = out.report!;
+  it('http-serve: every connection gets its response, none waits 30 s for memory', () => {
+    const r = run({ board: 'quark-2m', profile: PROFILE, scenario: 'http-serve', capture: 'none' }).report!;
+    expect(r.boards[0]!.memory!.minFreeBytes).toBeLessThan(MIN_FREE);
     const serverCheck = r.checks.find((c) => c.name === 'server answered every request without error')!;
-    const noProgress = (serverCheck.detail.match(/send made no progress for 30 s/g) ?? []).length;
-    expect(noProgress).toBeGreaterThan(0);
+    expect(serverCheck.pass, serverCheck.detail).toBe(true);
+    expect(serverCheck.detail).not.toMatch(/send made no progress/);
+    expect(r.stalls ?? []).toEqual([]);
+  }, 60_000);
+});
+
+// quark-2m with 2016 KiB of RAM: boot reserves the same, so the heap is 288 − 32 = 256 KiB
+// (checked against the report below); min_free_kbytes = clamp(sqrt(256 × 16) = 64, 128, …) = 128,
+// and half the heap is 128: 128 KiB. Only 256 − 116 (boot's baseline) − 128 = 12 KiB are left to
+// process context; the eight clients' sockets, taken in softirq (GFP_ATOMIC), go below the
+// reserve before the server's first send, whose skb needs a fresh skbuff_fclone_cache page.
+const SMALL_HEAP = 256 * 1024;
+
+describe('a board too small names its cause: memory-reserve', () => {
+  it('http-serve on quark-2m less 32 KiB with the custom profile: every connection whose send made no progress says the board is too small, with the figures', () => {
+    const r = run({ board: quark2mWithRam(2016), profile: PROFILE, scenario: 'http-serve', capture: 'none' }).report!;
+    const mem = r.boards[0]!.memory!;
+    expect(mem.heapBytes).toBe(SMALL_HEAP);
+    expect(mem.minFreeKbytes * 1024).toBe(MIN_FREE);
+    // The server's own account (every error, not the three the check's detail shows): the
+    // client ports whose send made no progress for 30 s. Each must be a stall, and no other.
+    const errors = (r.scenario.figures['serverStats'] as { errors: string[] }).errors;
+    const noProgress = errors.map((e) => /^connection from port (\d+): send made no progress for 30 s$/.exec(e)?.[1]).filter((p) => p !== undefined);
+    expect(noProgress.length).toBeGreaterThan(0);
     const stalls = r.stalls ?? [];
-    expect(stalls.length).toBe(noProgress);
+    expect(stalls.map((s) => /^192\.0\.2\.2:80 → 192\.0\.2\.1:(\d+)$/.exec(s.connection)?.[1]).sort()).toEqual([...noProgress].sort());
     for (const s of stalls) {
       expect(s.cause).toBe('memory-reserve');
-      expect(s.connection).toMatch(/^192\.0\.2\.2:80 → /);
-      expect(s.detail).toContain('min_free reserve of 128.0 KiB in a 288.0 KiB heap');
+      expect(s.resumed).toBe(false);
+      expect(s.detail).toMatch(/^the board is too small for profile .* on quark-2016k with http-serve: /);
+      expect(s.detail).toContain('min_free reserve of 128.0 KiB in a 256.0 KiB heap');
+      // At most two pages above the reserve (a send skb needs two pages) the whole time.
+      expect(s.figures['maxFreeBytes']).toBeLessThanOrEqual(MIN_FREE + 2 * 4096);
+      expect(s.figures['minFreeBytes']).toBe(MIN_FREE);
+      expect(s.figures['heapBytes']).toBe(SMALL_HEAP);
+      // The throttles during the stall are nearly all of the run's (the run counts them too).
+      const throttled = s.figures['throttled'] as number;
+      expect(throttled).toBeGreaterThan(0.9 * mem.allocationThrottled);
+      expect(throttled).toBeLessThanOrEqual(mem.allocationThrottled);
     }
   }, 60_000);
 });

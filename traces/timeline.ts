@@ -59,6 +59,11 @@ interface ConnState {
   seen: number;
   acked: number;
   received: number;
+  /**
+   * The last sample at which the connection moved bytes or had nothing to move: a stall is
+   * counted from here, so the idle time of a connection that only later got something to send
+   * (a FIN after a slow reader's last read) is not taken for a stall.
+   */
   progressAt: number;
   stall: StallTally | null;
 }
@@ -276,6 +281,7 @@ export class Timeline {
         if (c.progressAt === now) continue;
         if (!hasWork) {
           this.endStall(c, now, false);
+          c.progressAt = now;
           continue;
         }
         if (!c.stall) c.stall = new StallTally(c.name, c.progressAt);

@@ -248,6 +248,24 @@ export class BoardRam {
     return sum + (this.usage().usedBytes - allocatorPages * PAGE_SIZE);
   }
 
+  /** kmem_cache_shrink on every cache (each /sys/kernel/slab/NAME/shrink); pages freed, 0 on SLOB. */
+  shrinkCaches(): number {
+    if (this.slob) return 0;
+    let freed = 0;
+    for (const c of this.caches.list()) freed += c.shrink();
+    return freed;
+  }
+
+  /**
+   * SLUB only: bytes of the empty slabs caches keep on their partial lists (min_partial). They
+   * count in pages in use but hold no live object; 0 on SLOB.
+   */
+  emptySlabBytes(): number {
+    let sum = 0;
+    for (const c of this.slabinfo()) sum += c.emptySlabs * c.pagesPerSlab * PAGE_SIZE;
+    return sum;
+  }
+
   /** SLOB only: the shared pages' bytes no live object takes (its free fragments); 0 on SLUB. */
   slobFreeBytes(): number {
     if (!this.slob) return 0;

@@ -123,6 +123,7 @@ export class Kmalloc {
       peakActive: this.largePeakActive,
       totalObjects: this.largeActive,
       slabs: this.largeActive,
+      emptySlabs: 0,
       pages: this.largePages,
       peakPages: this.largePeakPages,
       heldBytes: this.largePages * PAGE_SIZE,

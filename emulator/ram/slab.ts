@@ -5,8 +5,11 @@
 // Bookkeeping lives outside board RAM, in JS typed arrays, the way Linux keeps slab metadata in
 // struct page rather than in the objects: a stray write into RAM can corrupt packet bytes but
 // never the allocator. Each slab keeps a stack of free object indices, so alloc and free are
-// O(1); empty slabs go straight back to the page allocator so that usage returns exactly to the
-// post-boot baseline once a scenario has freed everything.
+// O(1). An empty slab stays on its cache's partial list while the list holds fewer than
+// min_partial slabs, as SLUB does (mm/slub.c, __slab_free: discard_slab only when
+// n->nr_partial >= s->min_partial); otherwise it goes back to the page allocator. Kept empty
+// slabs hold pages but no live object, so the post-boot baseline is measured in live objects.
+// Not modelled: the per-CPU active slab (kmem_cache_cpu) and, on SMP, per-CPU partial lists.
 
 import { MAX_ORDER, PAGE_SHIFT, PAGE_SIZE, type PageAllocator, type Gfp } from './page-allocator.js';
 import { FaultHook } from './fail-slab.js';
@@ -26,6 +29,8 @@ export interface CacheStats {
   totalObjects: number;
   /** Slabs held by the cache. */
   slabs: number;
+  /** Of those, empty slabs kept on the partial list (min_partial): pages held, no live object. */
+  emptySlabs: number;
   /** Pages held by the cache (slabs * pagesPerSlab). */
   pages: number;
   peakPages: number;
@@ -61,6 +66,19 @@ class Slab {
   }
 }
 
+/** mm/slub.c: at least this many slabs stay on a cache's partial list, even empty. */
+export const MIN_PARTIAL = 5;
+/** mm/slub.c: the most min_partial can be. */
+export const MAX_PARTIAL = 10;
+
+/**
+ * kmem_cache_open's set_min_partial: ilog2(s->size) / 2 clamped to [MIN_PARTIAL, MAX_PARTIAL]
+ * ("the larger the object size is, the more slabs we want on the partial list").
+ */
+export function minPartial(objectSize: number): number {
+  return Math.min(MAX_PARTIAL, Math.max(MIN_PARTIAL, Math.floor(Math.log2(objectSize)) >> 1));
+}
+
 export class KmemCache {
   /** Owner tag written into the page allocator for this cache's pages. */
   readonly id: number;
@@ -72,6 +90,8 @@ export class KmemCache {
   readonly align: number;
   readonly order: number;
   readonly objectsPerSlab: number;
+  /** s->min_partial: an empty slab is discarded only once the partial list holds this many. */
+  readonly minPartial: number;
 
   private readonly pages: PageAllocator;
   private readonly bytes: Uint8Array;
@@ -82,6 +102,10 @@ export class KmemCache {
   private readonly slabByPage: (Slab | null)[];
   /** Slabs with at least one free object; allocation takes from the head. */
   private partial: Slab | null = null;
+  /** n->nr_partial: slabs on the partial list (empty ones included). */
+  private nrPartial = 0;
+  /** Empty slabs kept on the partial list. */
+  private emptyCount = 0;
   /** Metadata of released slabs, reused so that churn does not churn the JS heap. */
   private readonly spare: Slab[] = [];
 
@@ -118,6 +142,7 @@ export class KmemCache {
     this.align = align;
     this.order = order;
     this.objectsPerSlab = Math.floor((PAGE_SIZE << order) / size);
+    this.minPartial = minPartial(size);
     this.pages = pages;
     this.bytes = bytes;
     this.slabByPage = slabByPage ?? new Array<Slab | null>(pages.nrPages).fill(null);
@@ -129,6 +154,8 @@ export class KmemCache {
   /** alloc() calls held back at the min_free watermark (GFP_KERNEL waits, not failures). */
   get throttled(): number { return this.throttledCount; }
   get slabs(): number { return this.slabCount; }
+  /** Empty slabs the cache keeps (min_partial): pages held without a live object. */
+  get emptySlabs(): number { return this.emptyCount; }
   /** Bytes of RAM the cache's slabs hold now. */
   get heldBytes(): number { return (this.slabCount << this.order) * PAGE_SIZE; }
 
@@ -150,6 +177,7 @@ export class KmemCache {
         return 0;
       }
     }
+    if (slab.nfree === this.objectsPerSlab) this.emptyCount--;
     const idx = slab.freeIdx[--slab.nfree]!;
     slab.inUse[idx] = 1;
     if (slab.nfree === 0) this.unlinkPartial(slab);
@@ -180,10 +208,34 @@ export class KmemCache {
     this.activeCount--;
     this.freeCount++;
     if (slab.nfree === this.objectsPerSlab) {
-      this.release(slab);
+      // __slab_free: nr_partial counts this slab if it was already partial (not if it was full).
+      if (this.nrPartial >= this.minPartial) {
+        this.release(slab);
+        return;
+      }
+      if (wasFull) this.linkPartial(slab);
+      this.emptyCount++;
     } else if (wasFull) {
       this.linkPartial(slab);
     }
+  }
+
+  /**
+   * kmem_cache_shrink (__kmem_cache_do_shrink): every empty slab on the partial list goes back
+   * to the page allocator, min_partial notwithstanding. Returns the pages freed.
+   */
+  shrink(): number {
+    let freed = 0;
+    for (let slab = this.partial; slab !== null;) {
+      const next = slab.next;
+      if (slab.nfree === this.objectsPerSlab) {
+        this.emptyCount--;
+        this.release(slab);
+        freed += 1 << this.order;
+      }
+      slab = next;
+    }
+    return freed;
   }
 
   /** True if addr lies in one of this cache's slabs. */
@@ -203,6 +255,7 @@ export class KmemCache {
       peakActive: this.peakActiveCount,
       totalObjects: this.slabCount * this.objectsPerSlab,
       slabs: this.slabCount,
+      emptySlabs: this.emptyCount,
       pages: this.slabCount * pagesPerSlab,
       peakPages: this.peakSlabCount * pagesPerSlab,
       heldBytes: this.slabCount * pagesPerSlab * PAGE_SIZE,
@@ -236,11 +289,12 @@ export class KmemCache {
     const first = base >>> PAGE_SHIFT;
     this.slabByPage.fill(slab, first, first + (1 << this.order));
     this.linkPartial(slab);
+    this.emptyCount++;
     if (++this.slabCount > this.peakSlabCount) this.peakSlabCount = this.slabCount;
     return slab;
   }
 
-  /** An empty slab goes straight back to the page allocator (no cached empty slabs). */
+  /** discard_slab: an empty slab the partial list has no room for goes back to the page allocator. */
   private release(slab: Slab): void {
     if (slab.onPartial) this.unlinkPartial(slab);
     const first = slab.base >>> PAGE_SHIFT;
@@ -258,6 +312,7 @@ export class KmemCache {
     if (this.partial) this.partial.prev = slab;
     this.partial = slab;
     slab.onPartial = true;
+    this.nrPartial++;
   }
 
   private unlinkPartial(slab: Slab): void {
@@ -267,6 +322,7 @@ export class KmemCache {
     slab.prev = null;
     slab.next = null;
     slab.onPartial = false;
+    this.nrPartial--;
   }
 }
 

@@ -44,7 +44,7 @@ class KindCounters {
     return {
       name, objectSize, objectsPerSlab: 0, pagesPerSlab: 0,
       active: this.active, peakActive: this.peakActive, totalObjects: this.active,
-      slabs: 0, pages: 0, peakPages: 0,
+      slabs: 0, emptySlabs: 0, pages: 0, peakPages: 0,
       heldBytes: this.bytes, peakHeldBytes: this.peakBytes,
       failures: this.failures, allocs: this.allocs, frees: this.frees,
     };

@@ -28,6 +28,18 @@ export function removeTempDirs(): void {
   while (made.length > 0) rmSync(made.pop()!, { recursive: true, force: true });
 }
 
+/**
+ * A board file in a fresh temp folder: quark-2m's with `ramKiB` KiB of RAM and its own name
+ * (quark-<ramKiB>k), for a board a little larger or smaller than the built-in one.
+ */
+export function quark2mWithRam(ramKiB: number): string {
+  const b = JSON.parse(readFileSync(join(REPO_ROOT, 'boards', 'quark-2m.json'), 'utf8')) as Record<string, unknown>;
+  const name = `quark-${ramKiB}k`;
+  const path = join(tempDir(), `${name}.json`);
+  writeFileSync(path, JSON.stringify({ ...b, $schema: undefined, name, ramBytes: ramKiB * 1024 }));
+  return path;
+}
+
 // ---------------------------------------------------------------- the command line
 
 export interface CliResult {

@@ -134,18 +134,17 @@ describe('quarklab live: quark-2m minimal on a VXLAN tunnel to a Linux namespace
     expect(fwdBps).toBeGreaterThanOrEqual(det.forward / 2);
   });
 
-  // A known bug, asserted as one so it cannot pass unnoticed. With -R the board's sender stops
-  // writing with every byte acknowledged. Two causes were found. Fixed: the tunnel let frames
-  // out before the link had carried them, Linux acknowledged them before the driver's TX
-  // completion, and the stack held sk_wmem_queued until the driver let go, so no ACK woke the
-  // writer (test/vxlan-port.test.ts and test/tcp-wmem-tx-clone.test.ts pin both halves).
-  // Still open: on quark-2m the heap reaches vm.min_free_kbytes during -R, the RX ring's
-  // kmalloc-2k buffers end up one to a page, skbuff_fclone_cache gives its last (empty) slab
-  // back to the page allocator and an RX refill takes the page; every later GFP_KERNEL skb
-  // allocation is refused with nothing in flight to free memory. Linux 6.1's SLUB keeps
-  // min_partial (5) empty slabs per cache, and stmmac's RX ring uses page_pool pages, not
-  // kmalloc-2k, so Linux would not strand the sender there (emulator/ram/slab.ts, not fixed here).
-  it.fails('KNOWN BUG: iperf3 -R (the board sends) reaches half the deterministic scenario\'s throughput', () => {
+  // With -R the board sends. Two causes once stopped it. The tunnel let frames out before the
+  // link had carried them, Linux acknowledged them before the driver's TX completion, and the
+  // stack held sk_wmem_queued until the driver let go, so no ACK woke the writer
+  // (test/vxlan-port.test.ts and test/tcp-wmem-tx-clone.test.ts pin both halves). And on
+  // quark-2m the heap reaches vm.min_free_kbytes during -R: the slab model gave
+  // skbuff_fclone_cache's last empty slab back to the page allocator, an RX refill (GFP_ATOMIC)
+  // took the page, and every later GFP_KERNEL skb was refused with nothing in flight (about
+  // 1.1 Mbit/s). Linux 6.1's SLUB keeps up to min_partial (5) empty slabs per cache
+  // (mm/slub.c __slab_free), and so does the model now (test/slab-min-partial.test.ts). Still
+  // not modelled: stmmac's RX ring takes page_pool pages in Linux, not kmalloc-2k buffers.
+  it('iperf3 -R (the board sends) reaches half the deterministic scenario\'s throughput', () => {
     expect(reverseBps).toBeGreaterThanOrEqual(deterministic.reverse / 2);
   });
 
