@@ -17,6 +17,18 @@ const SCRIPTS = readdirSync(DIR).filter((f) => f.endsWith('.pkt')).sort();
 /** Script → the stack fix it waits for, and a piece of the failure it must show meanwhile. */
 const AWAITING: Record<string, { item: string; shows: string }> = {};
 
+/**
+ * Scripts a cell's board cannot run as written because its memory runs out first: the failure
+ * it must show, and why. On quark-2m minimal the heap is 204 KiB, SLUB keeps the empty slabs
+ * the handshake leaves (min_partial, as 6.1's __slab_free does), and a system call's
+ * GFP_KERNEL allocation stops at vm.min_free_kbytes: the 11th 1000-byte segment of the 15000-byte
+ * write finds no page, so the write waits for the first ACK to free two segments (it returns at
+ * 0.2 s, not 0.1 s). The same script passes on quark-4m, where memory is not the limit.
+ */
+const MEMORY_BOUND: Record<string, { file: string; shows: string }[]> = {
+  'quark-2m/minimal': [{ file: 'iw10-first-flight.pkt', shows: 'iw10-first-flight.pkt:12: timing error: expected system call return at 0.100000 sec but happened at 0.200000 sec' }],
+};
+
 const CELLS = [
   { board: 'quark-2m', profile: 'minimal' },
   { board: 'quark-4m', profile: 'full' },
@@ -36,6 +48,12 @@ describe.each(CELLS)('packetdrill suite on $board $profile', (cell) => {
     const needs = script.requires.map((x) => x.symbol);
     if (cell.profile === 'minimal' && needs.includes('TCP_FASTOPEN')) {
       expect(r.status).toBe('unsupported');
+      return;
+    }
+    const bound = MEMORY_BOUND[`${cell.board}/${cell.profile}`]?.find((b) => b.file === file);
+    if (bound) {
+      expect(r.status, `${file} now passes on ${cell.board}: drop it from MEMORY_BOUND`).toBe('fail');
+      expect(r.message).toContain(bound.shows);
       return;
     }
     const waiting = AWAITING[file];
