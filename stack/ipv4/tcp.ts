@@ -315,8 +315,8 @@ export class TcpTable {
     return -Errno.EINPROGRESS;
   }
 
-  /** Allocate a write-queue segment able to hold `len` payload bytes; null when memory refuses. */
   /**
+   * Allocate a write-queue segment able to hold `len` payload bytes; null when memory refuses.
    * `gfp` is 'kernel' for a program's system call (sendmsg, connect, close), which stops at the
    * min watermark (vm.min_free_kbytes) so that softirq receive can still allocate.
    */
