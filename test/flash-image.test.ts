@@ -55,6 +55,84 @@ describe('CRC-32/ISO-HDLC', () => {
     const b = ascii('6789');
     expect(crc32(b, crc32(a))).toBe(0xcbf43926);
   });
+  it('matches a bit-at-a-time CRC from the polynomial on random lengths and offsets', () => {
+    // The oracle shifts one bit at a time with the reflected polynomial 0xEDB88320 (no
+    // tables); checked first against the catalogue value so the oracle itself is right.
+    const bitwise = (bytes: Uint8Array): number => {
+      let c = 0xffffffff;
+      for (const b of bytes) {
+        c ^= b;
+        for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+      }
+      return (c ^ 0xffffffff) >>> 0;
+    };
+    expect(bitwise(ascii('123456789'))).toBe(0xcbf43926);
+    let seed = 12345; // a fixed LCG, so a failure reproduces
+    const next = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8;
+    const pool = new Uint8Array(70_000).map(() => next() & 0xff);
+    // Short lengths cover every tail (0–7 bytes past the 8-byte blocks); offsets 0–7 put the
+    // blocks at every alignment; a few long runs cover many blocks in a row.
+    const cases: [number, number][] = [];
+    for (let len = 0; len <= 40; len++) cases.push([len % 8, len]);
+    for (let i = 0; i < 60; i++) cases.push([next() % 8, next() % 2000]);
+    cases.push([3, 65_537], [0, 69_992], [7, 69_993]);
+    for (const [off, len] of cases) {
+      const bytes = pool.subarray(off, off + len);
+      expect(crc32(bytes), `offset ${off} length ${len}`).toBe(bitwise(bytes));
+    }
+    // Continuing over a split at any point gives the CRC of the whole.
+    const whole = pool.subarray(5, 5 + 1001);
+    for (const cut of [0, 1, 7, 8, 9, 500, 1000, 1001]) {
+      expect(crc32(whole.subarray(cut), crc32(whole.subarray(0, cut)))).toBe(bitwise(whole));
+    }
+  });
+});
+
+describe('section filler', () => {
+  // The published mulberry32 (Tommy Ettinger), one 32-bit output per call, taken as 4
+  // little-endian bytes, seeded with FNV-1a/32 of the section name; written here byte by byte
+  // as the oracle for the word-wise filler, whose bytes the golden images depend on.
+  const fnv1a32 = (s: string): number => {
+    let h = 0x811c9dc5;
+    for (const ch of s) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+    return h;
+  };
+  const reference = (name: string, length: number): Uint8Array => {
+    let a = fnv1a32(name);
+    const out = new Uint8Array(length);
+    let z = 0;
+    for (let i = 0; i < length; i++) {
+      if ((i & 3) === 0) {
+        let t = (a = (a + 0x6d2b79f5) >>> 0);
+        t = Math.imul(t ^ (t >>> 15), t | 1);
+        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+        z = (t ^ (t >>> 14)) >>> 0;
+      }
+      out[i] = (z >>> (8 * (i & 3))) & 0xff;
+    }
+    return out;
+  };
+  it('seeds from FNV-1a/32 (the FNV test vectors)', () => {
+    expect(fnv1a32('')).toBe(0x811c9dc5);
+    expect(fnv1a32('a')).toBe(0xe40c292c);
+    expect(fnv1a32('foobar')).toBe(0xbf9cf968);
+  });
+  it('gives the reference mulberry32 bytes at any length and buffer offset', () => {
+    // 16384+ words crosses the filler's internal chunk boundary; odd lengths end mid-word.
+    for (const [name, off, len] of [
+      ['core.text', 0, 0],
+      ['core.text', 1, 3],
+      ['stack:NET.text', 3, 1001],
+      ['stack:TCP.data', 0, 4 * 4096],
+      ['kernel.text', 2, 4 * 4096 * 2 + 7],
+    ] as const) {
+      const host = new Uint8Array(off + len + 5).fill(0xa5);
+      fillDeterministic(host.subarray(off, off + len), name);
+      expect(host.subarray(off, off + len)).toEqual(reference(name, len));
+      // Nothing written outside the given view.
+      expect([...host.subarray(0, off), ...host.subarray(off + len)].every((b) => b === 0xa5)).toBe(true);
+    }
+  });
 });
 
 describe('flash image', () => {

@@ -108,18 +108,26 @@ export class PageAllocator {
         || firstPage + count > this.nrPages) {
       throw new RangeError(`page allocator: bad range ${firstPage}+${count}`);
     }
+    // Freed in the largest aligned blocks that fit, as memblock_free_all's __free_pages_memory
+    // does, instead of page by page (16384 merges for the lab host's 64 MiB). The free lists come
+    // out the same: either way a surviving block is linked when its last page is freed, and
+    // pages are freed in address order, so each list holds the same blocks in the same order.
+    const end = firstPage + count;
     let onlined = 0;
-    for (let p = firstPage; p < firstPage + count; p++) {
-      if (p === 0) continue;
-      if (this.owner[p] !== PAGE_RESERVED) {
+    for (let p = firstPage === 0 ? 1 : firstPage; p < end; ) {
+      let order = Math.min(MAX_ORDER, 31 - Math.clz32(p & -p));
+      while (p + (1 << order) > end) order--;
+      const n = 1 << order;
+      for (let q = p; q < p + n; q++) {
         // Onlining a page twice would corrupt the free lists: a bug in boot, not in input.
-        throw new Error(`page allocator: page ${p} is already online`);
+        if (this.owner[q] !== PAGE_RESERVED) throw new Error(`page allocator: page ${q} is already online`);
       }
-      this.owner[p] = PAGE_FREE;
-      this.totalPages++;
-      this.freeCount++;
-      this.freeBlock(p, 0);
-      onlined++;
+      this.owner.fill(PAGE_FREE, p, p + n);
+      this.totalPages += n;
+      this.freeCount += n;
+      this.freeBlock(p, order);
+      onlined += n;
+      p += n;
     }
     return onlined;
   }
