@@ -525,13 +525,42 @@ describe('HTTP server on the board (quark-2m, minimal) against raw clients', () 
 /** tcp.analysis notes that are expected in a clean run (none seen so far; see the report). */
 const ALLOWED_ANALYSIS = [/^TCP window update/i, /^TCP keep-alive/i, /^ACK to a TCP keep-alive/i];
 
-function analysisNotes(cap: string): string[] {
-  return tsharkFields(cap, ['_ws.expert.message'], 'tcp.analysis.flags').map((r) => r[0]!);
+const HTTP_FIELDS = ['tcp.stream', 'http.request.method', 'http.request.uri', 'http.response.code', 'http.content_length', 'http.transfer_encoding', 'http.connection'];
+
+/**
+ * A capture's frames in one tshark pass (a tshark start costs ~0.5 s of dissector
+ * registration), each with the HTTP fields, ip.src and what the display filters `http`,
+ * `tcp.connection.fin_active` and `tcp.analysis.flags` would select it by: frame.protocols
+ * naming http, and the two flags (printed "1" when the frame carries them).
+ */
+interface Frame {
+  stream: string;
+  http: string[] | null;
+  ipSrc: string;
+  finActive: boolean;
+  analysis: boolean;
+  expert: string;
 }
+function framesOf(cap: string): Frame[] {
+  const fields = [...HTTP_FIELDS, 'ip.src', 'frame.protocols', 'tcp.connection.fin_active', 'tcp.analysis.flags', '_ws.expert.message'];
+  const k = HTTP_FIELDS.length;
+  return tsharkFields(cap, fields).map((r) => ({
+    stream: r[0]!,
+    http: r[k + 1]!.split(':').includes('http') ? r.slice(0, k) : null,
+    ipSrc: r[k]!,
+    finActive: r[k + 2] !== '',
+    analysis: r[k + 3] !== '',
+    expert: r[k + 4]!,
+  }));
+}
+const httpRows = (frames: Frame[]): string[][] => frames.flatMap((f) => (f.http === null ? [] : [f.http]));
+const analysisNotes = (frames: Frame[]): string[] => frames.filter((f) => f.analysis).map((f) => f.expert);
 
 describe('http-serve on quark-2m with the minimal profile (8 clients)', () => {
   const run = runToDir({ scenario: 'http-serve', board: 'quark-2m', profile: 'minimal' });
   const cap = run.capturePath!;
+  let read: Frame[] | undefined;
+  const frames = (): Frame[] => (read ??= framesOf(cap));
   const n = HTTP_SERVE_DEFAULT_CLIENTS;
   const figures = run.report.scenario.figures as {
     tcp: { dut: Record<string, number>; lab: Record<string, number> };
@@ -575,14 +604,14 @@ describe('http-serve on quark-2m with the minimal profile (8 clients)', () => {
   });
 
   it('tshark: the FIN that starts each close comes from the board', () => {
-    const fins = tsharkFields(cap, ['tcp.stream', 'ip.src'], 'tcp.connection.fin_active');
+    const fins = frames().filter((f) => f.finActive).map((f) => [f.stream, f.ipSrc]);
     expect(fins).toHaveLength(n);
     expect(new Set(fins.map((f) => f[0])).size).toBe(n);
     expect(fins.every((f) => f[1] === '192.0.2.2')).toBe(true);
   });
 
   it('tshark dissects the HTTP: 16 GETs, 16 × 200, Content-Length and chunked bodies, Connection: close last', () => {
-    const rows = tsharkFields(cap, ['tcp.stream', 'http.request.method', 'http.request.uri', 'http.response.code', 'http.content_length', 'http.transfer_encoding', 'http.connection'], 'http');
+    const rows = httpRows(frames());
     const requests = rows.filter((r) => r[1] === 'GET');
     const resp = rows.filter((r) => r[3] !== '');
     expect(requests.map((r) => r[2]).sort()).toEqual([...Array(n).fill('/bytes/32768'), ...Array(n).fill('/chunked/32768')]);
@@ -598,7 +627,7 @@ describe('http-serve on quark-2m with the minimal profile (8 clients)', () => {
     const expert = tsharkExpert(cap, ['-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE']);
     expect(expert).not.toMatch(/Malformed|Errors \(|Warnings \(/);
     expect(tshark(['-n', '-r', cap, '-Y', '_ws.malformed || _ws.expert.severity >= "warning"']).stdout.trim()).toBe('');
-    const notes = analysisNotes(cap);
+    const notes = analysisNotes(frames());
     expect(notes.filter((m) => !ALLOWED_ANALYSIS.some((re) => re.test(m)))).toEqual([]);
   });
 });
@@ -606,6 +635,8 @@ describe('http-serve on quark-2m with the minimal profile (8 clients)', () => {
 describe('http-get on quark-4m with the client profile', () => {
   const run = runToDir({ scenario: 'http-get', board: 'quark-4m', profile: 'client' });
   const cap = run.capturePath!;
+  let read: Frame[] | undefined;
+  const frames = (): Frame[] => (read ??= framesOf(cap));
   const figures = run.report.scenario.figures as { requests: { path: string; bodyBytes: number; chunked: boolean; intact: boolean }[]; tcp: { dut: Record<string, number>; lab: Record<string, number> }; latency: unknown; goodputBps: number };
 
   it('passes every check within the ceiling; RAM back at baseline', () => {
@@ -629,7 +660,7 @@ describe('http-get on quark-4m with the client profile', () => {
   });
 
   it('tshark: three GETs on one stream, the last with Connection: close; CL 1024, chunked, CL 1048576', () => {
-    const rows = tsharkFields(cap, ['tcp.stream', 'http.request.method', 'http.request.uri', 'http.response.code', 'http.content_length', 'http.transfer_encoding', 'http.connection'], 'http');
+    const rows = httpRows(frames());
     expect(rows.map((r) => r.slice(0, 7))).toEqual([
       ['0', 'GET', '/bytes/1024', '', '', '', ''],
       ['0', '', '', '200', '1024', '', ''],
@@ -638,13 +669,13 @@ describe('http-get on quark-4m with the client profile', () => {
       ['0', 'GET', '/bytes/1048576', '', '', '', 'close'],
       ['0', '', '', '200', '1048576', '', 'close'],
     ]);
-    const fins = tsharkFields(cap, ['ip.src'], 'tcp.connection.fin_active');
+    const fins = frames().filter((f) => f.finActive).map((f) => [f.ipSrc]);
     expect(fins).toEqual([['192.0.2.1']]);
   });
 
   it('tshark: no malformed packets, no error-level expert info, no TCP analysis flags', () => {
     const expert = tsharkExpert(cap, ['-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE']);
     expect(expert).not.toMatch(/Malformed|Errors \(|Warnings \(/);
-    expect(analysisNotes(cap).filter((m) => !ALLOWED_ANALYSIS.some((re) => re.test(m)))).toEqual([]);
+    expect(analysisNotes(frames()).filter((m) => !ALLOWED_ANALYSIS.some((re) => re.test(m)))).toEqual([]);
   });
 });

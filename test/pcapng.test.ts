@@ -142,6 +142,24 @@ function buildCapture(): Uint8Array {
 const epochString = (ns: bigint): string =>
   `${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}`;
 
+/**
+ * `tsharkFields` and `tsharkExpert` of one file in one tshark pass (a tshark start costs ~0.5 s
+ * of dissector registration): without -q tshark prints the field rows, then the same expert
+ * text `-q -z expert` prints, which starts with an empty line. Every row here has a non-empty
+ * first field, so the first empty line is where the expert text begins.
+ */
+function fieldsAndExpert(f: string, fields: string[], extraArgs: string[]): { rows: string[][]; expert: string } {
+  const args = ['-n', '-r', f, ...extraArgs, '-T', 'fields', '-E', 'separator=/t', ...fields.flatMap((x) => ['-e', x]), '-z', 'expert'];
+  const r = tshark(args);
+  if (r.status !== 0) throw new Error(`tshark ${args.join(' ')} exited ${r.status}: ${r.stderr.trim()}`);
+  const cut = r.stdout.indexOf('\n\n');
+  const rowsText = cut < 0 ? r.stdout : r.stdout.slice(0, cut);
+  return {
+    rows: rowsText.split('\n').filter((line) => line !== '').map((line) => line.split('\t')),
+    expert: cut < 0 ? '' : r.stdout.slice(cut + 1),
+  };
+}
+
 let dir = '';
 let bytes: Uint8Array = new Uint8Array(0);
 let file = '';
@@ -174,11 +192,26 @@ describe('pcapng read by tshark 4.0', () => {
     expect(hasTshark(), TSHARK_MISSING).toBe(true);
   });
 
+  // One tshark pass gives the fields of the two tests below (a tshark start costs ~0.5 s of
+  // dissector registration). IP checksum checking is on for the pass, as the ICMP test needs;
+  // it sets ip.checksum.status and changes none of the frame fields (every checksum is good).
+  // The ARP and ICMP rows are the frames the display filters `arp` and `icmp` would keep:
+  // those whose frame.protocols names the protocol.
+  const FRAME_FIELDS = [
+    'frame.interface_id', 'frame.interface_name', 'frame.interface_description', 'frame.time_epoch',
+    'frame.packet_flags_direction', 'frame.p2p_dir', 'frame.comment', 'frame.drop_count', 'frame.len', 'frame.protocols',
+  ];
+  const ARP_FIELDS = ['arp.opcode', 'arp.src.hw_mac', 'arp.src.proto_ipv4', 'arp.dst.proto_ipv4'];
+  // checksum.status: 0 bad, 1 good, 2 unverified; IP checking is off by default.
+  const ICMP_FIELDS = ['ip.src', 'ip.dst', 'ip.checksum.status', 'icmp.type', 'icmp.checksum.status', 'icmp.seq'];
+  let pass: string[][] | undefined;
+  const frames = (): string[][] =>
+    (pass ??= tsharkFields(file, [...FRAME_FIELDS, ...ARP_FIELDS, ...ICMP_FIELDS], undefined, ['-o', 'ip.check_checksum:TRUE']));
+  const columns = (rows: string[][], from: number, n: number): string[][] => rows.map((r) => r.slice(from, from + n));
+  const having = (proto: string): string[][] => frames().filter((r) => r[FRAME_FIELDS.length - 1]!.split(':').includes(proto));
+
   it('gives each frame its interface, nanosecond time, direction, comment and drop count', () => {
-    const rows = tsharkFields(file, [
-      'frame.interface_id', 'frame.interface_name', 'frame.interface_description', 'frame.time_epoch',
-      'frame.packet_flags_direction', 'frame.p2p_dir', 'frame.comment', 'frame.drop_count', 'frame.len', 'frame.protocols',
-    ]);
+    const rows = columns(frames(), 0, FRAME_FIELDS.length);
     const names = ['dut:eth0', 'peer:eth0'];
     const descriptions = ['board quark-2m, profile client', 'peer host, profile server'];
     // epb_flags direction as tshark shows it; frame.p2p_dir: 0 sent, 1 received.
@@ -192,13 +225,9 @@ describe('pcapng read by tshark 4.0', () => {
   });
 
   it('decodes the ARP request and validates IP and ICMP checksums as good', () => {
-    const arp = tsharkFields(file, ['arp.opcode', 'arp.src.hw_mac', 'arp.src.proto_ipv4', 'arp.dst.proto_ipv4'], 'arp');
+    const arp = columns(having('arp'), FRAME_FIELDS.length, ARP_FIELDS.length);
     expect(arp).toEqual(Array(3).fill(['1', '02:00:5e:00:00:01', DUT_IP, PEER_IP]));
-    // checksum.status: 0 bad, 1 good, 2 unverified; IP checking is off by default.
-    const icmp = tsharkFields(
-      file, ['ip.src', 'ip.dst', 'ip.checksum.status', 'icmp.type', 'icmp.checksum.status', 'icmp.seq'], 'icmp',
-      ['-o', 'ip.check_checksum:TRUE'],
-    );
+    const icmp = columns(having('icmp'), FRAME_FIELDS.length + ARP_FIELDS.length, ICMP_FIELDS.length);
     expect(icmp).toEqual(Array(2).fill([DUT_IP, PEER_IP, '1', '8', '1', '1']));
   });
 
@@ -239,17 +268,16 @@ describe('pcapng read by tshark 4.0', () => {
 
     // The statistics values, from Wireshark's own pcapng file dissector
     // ("MIME Files Format"), which walks the blocks rather than the packets.
-    const [row] = tsharkFields(file, [
+    const { rows: [row], expert: blocks } = fieldsAndExpert(file, [
       'pcapng.block.type', 'pcapng.options.option.data.interface.received',
       'pcapng.options.option.data.interface.dropped', 'pcapng.options.option.data.interface.dropped_by_os',
       'pcapng.options.option.data.interface.delivered_to_user', 'pcapng.options.option.data.mac',
       'pcapng.options.option.data.interface.timestamp_resolution',
-    ], undefined, ['-X', 'read_format:MIME Files Format']);
+    ], ['-X', 'read_format:MIME Files Format']);
     expect(row).toEqual([
       ['0x0a0d0d0a', '0x00000001', '0x00000001', ...PACKETS.map(() => '0x00000006'), '0x00000005', '0x00000005'].join(','),
       '2,3', '3,0', '1', '2', '02:00:5e:00:00:01,02:00:5e:00:00:02', '0x09,0x09',
     ]);
-    const blocks = tsharkExpert(file, ['-X', 'read_format:MIME Files Format']);
     expect(blocks).not.toMatch(/Errors \(|Warnings \(/);
   });
 });
@@ -404,12 +432,13 @@ describe('classic pcap', () => {
     expect(new DataView(b.buffer).getUint32(0, true)).toBe(0xa1b23c4d);
     const f = join(dir, 'capture.pcap');
     writeFileSync(f, b);
-    const rows = tsharkFields(f, ['frame.time_epoch', 'frame.len', 'frame.cap_len', 'frame.protocols']);
+    // IP checksum checking (for the expert text) changes none of these fields.
+    const { rows, expert } = fieldsAndExpert(f, ['frame.time_epoch', 'frame.len', 'frame.cap_len', 'frame.protocols'], ['-o', 'ip.check_checksum:TRUE']);
     expect(rows).toEqual(PACKETS.map((p) => [
       epochString(p.ts), String(p.data.length), String(p.data.length),
       p.data === ARP ? 'eth:ethertype:arp' : 'eth:ethertype:ip:icmp:data',
     ]));
-    expect(tsharkExpert(f, ['-o', 'ip.check_checksum:TRUE'])).not.toMatch(/Malformed|Errors \(|Warnings \(/);
+    expect(expert).not.toMatch(/Malformed|Errors \(|Warnings \(/);
     const info = capinfos(['-M', f]);
     expect(info.stdout).toMatch(/File type:\s+nsecpcap\n/); // capinfos -M: machine-readable type name
     expect(info.stdout).toMatch(/File timestamp precision:\s+nanoseconds \(9\)/);
