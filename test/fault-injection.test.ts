@@ -13,7 +13,7 @@ import type { BootedBoard } from '../scenarios/boot.js';
 import { run, type RunOptions } from '../scenarios/run.js';
 import type { Report } from '../traces/report.js';
 import { loadReportSchema, quarklabAsync, removeTempDirs, REPO_ROOT, runToDir, schemaErrors, tempDir, type Schema } from './helpers/run.js';
-import { tsharkFields } from './helpers/tshark.js';
+import { EXPERT_FIELDS, expertProblem, tsharkFields } from './helpers/tshark.js';
 
 afterAll(removeTempDirs);
 
@@ -88,12 +88,10 @@ describe('--fail-alloc', () => {
     const fa = r.report.faults!.failAlloc!;
     expect(fa.bySite['skbuff_head_cache'] ?? 0).toBeGreaterThan(0);
     // One tshark pass (each start costs ~0.5 s) in place of `tshark -z expert` and a display
-    // filter: what the expert text's /Malformed|Errors \(/ matched is read from the expert
-    // fields — an Errors section is an item of severity PI_ERROR (0x800000); "Malformed" is the
-    // group PI_MALFORMED (0x7000000), the _ws.malformed protocol or a summary saying so. The
-    // checksum preferences change nothing else once no checksum is bad (that is an error).
-    const rows = tsharkFields(r.capturePath!, ['_ws.expert.severity', '_ws.expert.group', '_ws.malformed', '_ws.expert.message', 'tcp.analysis.retransmission', 'tcp.analysis.fast_retransmission'], undefined, ['-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE']);
-    const bad = rows.filter((x) => x[0]!.split(',').includes(String(0x800000)) || x[1]!.split(',').includes(String(0x7000000)) || x[2] !== '' || (x[3] ?? '').includes('Malformed'));
+    // filter: the expert check is read from EXPERT_FIELDS. The checksum preferences change
+    // nothing else once no checksum is bad (that is an error).
+    const rows = tsharkFields(r.capturePath!, [...EXPERT_FIELDS, 'tcp.analysis.retransmission', 'tcp.analysis.fast_retransmission'], undefined, ['-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE']);
+    const bad = rows.filter((x) => expertProblem(x, 0));
     expect(bad).toEqual([]);
     // Frames the board had no skb for were dropped and the lab host sent them again: tshark sees it.
     expect(rows.filter((x) => x[4] !== '' || (x[5] ?? '') !== '').length).toBeGreaterThan(0);

@@ -86,3 +86,24 @@ export function tsharkFields(file: string, fields: string[], filter?: string, ex
 export function tsharkExpert(file: string, extraArgs: string[] = []): string {
   return runOk(TSHARK, ['-n', '-r', file, ...extraArgs, '-q', '-z', 'expert']);
 }
+
+/**
+ * The fields that stand in for `tshark -z expert` in a fields pass, so one tshark start serves a
+ * test's rows and its expert check. Append them to the field list and hand expertProblem() the
+ * row with the index of the first.
+ */
+export const EXPERT_FIELDS = ['_ws.expert.severity', '_ws.expert.group', '_ws.malformed', '_ws.expert.message'] as const;
+
+/** epan/proto.h: PI_ERROR severity, PI_MALFORMED group, as tshark prints them in fields. */
+const PI_ERROR = String(0x800000);
+const PI_MALFORMED = String(0x7000000);
+
+/**
+ * What /Malformed|Errors \(/ matched in `tshark -z expert`, read from EXPERT_FIELDS starting at
+ * `at`: an item of severity PI_ERROR, of group PI_MALFORMED, the _ws.malformed protocol, or a
+ * summary saying Malformed.
+ */
+export function expertProblem(row: readonly string[], at: number): boolean {
+  const f = (i: number): string => row[at + i] ?? '';
+  return f(0).split(',').includes(PI_ERROR) || f(1).split(',').includes(PI_MALFORMED) || f(2) !== '' || f(3).includes('Malformed');
+}
