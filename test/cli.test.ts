@@ -5,7 +5,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SCENARIOS } from '../scenarios/registry.js';
-import { CLI, CLI_MISSING, quarklab, quarklabAsync, quarklabProcess, readJson, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
+import { CLI, CLI_MISSING, quarklabAsync, quarklabProcess, readJson, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
 import type { Report } from '../traces/report.js';
 
 afterAll(removeTempDirs);
@@ -90,8 +90,8 @@ describe('quarklab command line', () => {
     for (const f of ['report.json', 'capture.pcapng', 'trace.msgpack']) expect(existsSync(join(dir, 'ok', f)), f).toBe(true);
   });
 
-  it('quarklab profiles lists full, client and minimal', () => {
-    const r = quarklab(['profiles']);
+  it('quarklab profiles lists full, client and minimal', async () => {
+    const r = await quarklabAsync(['profiles']);
     expect(r.status, r.stderr).toBe(0);
     const names = r.stdout.split('\n').map((l) => /^(\w+)\s+\d+/.exec(l)?.[1]).filter(Boolean);
     expect(names).toEqual(['full', 'client', 'minimal']);

@@ -1,7 +1,7 @@
 // Test helpers that run quarklab the two ways a user does: the command line (dist/cli/main.js,
-// built by `npm test` before vitest starts) and scenarios/run.ts's run() in-process, writing
-// what each produces into throwaway folders.
-import { execFile, spawnSync } from 'node:child_process';
+// built by `npm test` before vitest starts; as a process, or its main() in this process) and
+// scenarios/run.ts's run() in-process, writing what each produces into throwaway folders.
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -48,21 +48,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Run `quarklab ARGS` with node on the built CLI. Throws (a clear message) if dist/ is not built. */
-export function quarklab(args: string[], opts: { cwd?: string } = {}): CliResult {
-  if (!existsSync(CLI)) throw new Error(CLI_MISSING);
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    cwd: opts.cwd ?? REPO_ROOT,
-    encoding: 'utf8',
-    env: { ...process.env, NODE_OPTIONS: '', LC_ALL: 'C' },
-    timeout: 60_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (r.error) throw new Error(`quarklab ${args.join(' ')}: ${r.error.message}`);
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** quarklab() without blocking, so invocations that must be processes can run side by side. */
+/**
+ * Run `quarklab ARGS` as a process (node on the built CLI), for what only a process shows: the
+ * exit status, what an uncaught error prints. Throws (a clear message) if dist/ is not built.
+ */
 export function quarklabProcess(args: string[], opts: { cwd?: string } = {}): Promise<CliResult> {
   if (!existsSync(CLI)) return Promise.reject(new Error(CLI_MISSING));
   return new Promise((resolvePromise, reject) => {
