@@ -33,4 +33,13 @@ export class World {
     this.wires.push(wire);
     return wire;
   }
+
+  /**
+   * The run is over and its results taken: hand the boards' RAM buffers back for reuse. Only
+   * the owner of the world's whole lifetime calls this (scenarios/run.ts), after which nothing
+   * may touch the boards' RAM.
+   */
+  dispose(): void {
+    for (const b of this.boards) b.ram.dispose();
+  }
 }

@@ -8,7 +8,7 @@
  */
 import { World } from '../emulator/world.js';
 import { bootBoard, programReservations } from '../scenarios/boot.js';
-import { buildFirmware } from '../scenarios/firmware.js';
+import { cachedFirmware } from '../scenarios/firmware.js';
 import { resolveBoard, resolveCostTable, resolveProfile } from '../scenarios/inputs.js';
 import { Process, type TraceLine } from '../scenarios/process.js';
 import { inetAddAddress, inetAddRoute } from '../stack/ipv4/devinet.js';
@@ -66,9 +66,6 @@ class Stop extends Error {
 
 const MAX_WAIT_NS = 600e9;
 
-/** Boot-time inputs that do not change between scripts. */
-const firmwareCache = new Map<string, { image: Uint8Array } | { error: string }>();
-
 export function runScript(script: Script, opts: RunOptions): ScriptResult {
   const base = { path: script.path, ignored: [] as string[], capture: null, virtualUsecs: 0 };
   const unsupported = (line: number, what: string): ScriptResult => ({ ...base, status: 'unsupported', line, message: `${script.path}:${line}: unsupported: ${what}` });
@@ -81,13 +78,8 @@ export function runScript(script: Script, opts: RunOptions): ScriptResult {
   if ('error' in table) throw new Error(table.error);
   const board = resolveBoard(opts.board);
   if ('error' in board) throw new Error(board.error);
-  const key = `${opts.board}\0${opts.profile}`;
-  let fw = firmwareCache.get(key);
-  if (!fw) {
-    const profile = resolveProfile(opts.profile);
-    fw = 'error' in profile ? profile : buildFirmware(board, profile, table);
-    firmwareCache.set(key, fw);
-  }
+  const profile = resolveProfile(opts.profile);
+  const fw = 'error' in profile ? profile : cachedFirmware(board, profile, table);
   if ('error' in fw) throw new Error(fw.error);
   const world = new World(1, false);
   const dut = bootBoard(world, 'dut', board, fw.image, table, programReservations(board, ['packetdrill']));
@@ -139,6 +131,7 @@ export function runScript(script: Script, opts: RunOptions): ScriptResult {
   result.virtualUsecs = Math.round((world.sim.now - player.epoch) / 1000);
   proc.exit(0);
   result.capture = capture.finish(world.sim.now).pcapng;
+  world.dispose();
   return result;
 }
 

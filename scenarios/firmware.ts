@@ -68,6 +68,28 @@ export function firmwareSections(
   return { sections, core, driver, stack };
 }
 
+/**
+ * Firmware a process has built, by what the image depends on (board name and kernel core,
+ * profile name and symbols, cost table). A process that runs many cells — a `quarklab test`
+ * worker, the test suite, a packetdrill suite — builds each image once. Images are never written
+ * after they are built (flash keeps the buffer it is given; --flip-flash flips a copy), so
+ * sharing one is safe. Bounded: the oldest entry goes when the map is full.
+ */
+const firmwareMemo = new Map<string, Firmware | { error: string }>();
+const FIRMWARE_MEMO_ENTRIES = 16;
+
+/** buildFirmware, built once per process for the same inputs (see firmwareMemo). */
+export function cachedFirmware(board: BoardConfig, profile: Profile, table: CostTable): Firmware | { error: string } {
+  const key = [board.name, board.kernelCore, profile.name, profile.enabled.join(','), costTableHash(table)].join('\0');
+  let fw = firmwareMemo.get(key);
+  if (!fw) {
+    fw = buildFirmware(board, profile, table);
+    if (firmwareMemo.size >= FIRMWARE_MEMO_ENTRIES) firmwareMemo.delete(firmwareMemo.keys().next().value!);
+    firmwareMemo.set(key, fw);
+  }
+  return fw;
+}
+
 export function buildFirmware(board: BoardConfig, profile: Profile, table: CostTable): Firmware | { error: string } {
   const built = firmwareSections(board, profile, table);
   if ('error' in built) return built;

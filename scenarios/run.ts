@@ -15,7 +15,7 @@ import { World } from '../emulator/world.js';
 import { parseImage } from '../emulator/flash-image.js';
 import { inetFlushInterface } from '../stack/ipv4/devinet.js';
 import { SK_MEMORY_PCPU_RESERVE } from '../stack/core/sock-mem.js';
-import { costTableHash, linkComparison, profileCost, type CostTable } from '../stack/kconfig/cost-table.js';
+import { linkComparison, profileCost, type CostTable } from '../stack/kconfig/cost-table.js';
 import { ltoEstimate, NO_LTO_FACTOR } from '../scripts/lto.js';
 import type { Profile } from '../stack/kconfig/kconfig.js';
 import { checkBudget, formatBytes, type BudgetSpec } from '../traces/budgets.js';
@@ -26,7 +26,7 @@ import { REPORT_SCHEMA_ID, type BoardReport, type CheckReport, type Report, type
 import { socketTable } from './socket-table.js';
 import { checkBootImage } from './image-check.js';
 import { bootBoard, liveObjectBytes, programReservations, type BootedBoard } from './boot.js';
-import { buildFirmware, type Firmware } from './firmware.js';
+import { cachedFirmware, type Firmware } from './firmware.js';
 import { DEFAULT_BOARD, DEFAULT_PROFILE, LAB_BOARD, LAB_PROFILE, resolveBoard, resolveCostTable, resolveProfile } from './inputs.js';
 import { Process, type TraceLine } from './process.js';
 import { QuietWireCheck } from './quiet-wire.js';
@@ -42,22 +42,10 @@ import { armFailAlloc, failAllocReport, resolveFailAlloc } from './fail-alloc.js
 import { describeFlips, flipFlashBits } from './flip-flash.js';
 import { stuckCause } from './run-cause.js';
 
-/**
- * The lab host's firmware depends only on its board file and the cost table, so a process that
- * runs many cells (a `quarklab test` worker, the test suite) builds it once per cost table. The
- * image is never written after it is built: flash keeps it as handed over.
- */
-const labFirmwareByTable = new Map<string, Firmware | { error: string }>();
-
+/** The lab host runs the lab profile on its board file. */
 function labFirmware(labConfig: BoardConfig, table: CostTable): Firmware | { error: string } {
-  const key = `${labConfig.name}:${costTableHash(table)}`;
-  let fw = labFirmwareByTable.get(key);
-  if (!fw) {
-    const labProfile = resolveProfile(LAB_PROFILE);
-    fw = 'error' in labProfile ? labProfile : buildFirmware(labConfig, labProfile, table);
-    labFirmwareByTable.set(key, fw);
-  }
-  return fw;
+  const labProfile = resolveProfile(LAB_PROFILE);
+  return 'error' in labProfile ? labProfile : cachedFirmware(labConfig, labProfile, table);
 }
 
 /** quarklab's version, as package.json gives it. */
@@ -202,7 +190,7 @@ export function run(opts: RunOptions): RunOutcome {
     const p = resolveProfile(profileName);
     if ('error' in p) return bad(p.error);
     profile = p;
-    const fw = buildFirmware(boardConfig, p, table);
+    const fw = cachedFirmware(boardConfig, p, table);
     if ('error' in fw) return bad(fw.error);
     dutImage = fw.image;
     enabled = p.enabled;
@@ -218,231 +206,236 @@ export function run(opts: RunOptions): RunOutcome {
   if (outputProblem) return bad(outputProblem.error);
 
   const world = new World(seed, cpu);
-  const lab = bootBoard(world, 'lab', labConfig, labFw.image, table, programReservations(labConfig, scenario.labPrograms));
-  if ('error' in lab) return bad(`lab host: ${lab.error}`);
-  // Flash faults strike the part after it was programmed and before the loader reads it.
-  const flips = opts.flipFlash === undefined ? null : flipFlashBits(dutImage, boardConfig.flashBytes, opts.flipFlash, seed);
-  const dut = bootBoard(world, 'dut', dutConfig, flips?.image ?? dutImage, table, programReservations(boardConfig, scenario.dutPrograms));
-  const flipReport = flips ? { flipFlash: { flips: flips.bits.length, bits: flips.bits } } : null;
-  const inputs = {
-    board: boardConfig.name,
-    profile: profile?.name ?? opts.imagePath ?? profileName,
-    scenario: scenario.name,
-    seed,
-    cpu,
-    epochNs: epochNs.toString(),
-    costTable: opts.costTablePath ?? 'calibration/linux-6.1-i386.json',
-    ...(opts.sysctls && opts.sysctls.length > 0 ? { sysctl: Object.fromEntries(opts.sysctls.map((x) => [x.name, x.value])) } : {}),
-  };
-  if ('error' in dut) {
-    // A broken image is bad input when the user gave it; when the flips broke it, a failed boot.
-    if (dut.kind === 'input' && !flips) return bad(dut.error);
-    // The profile does not fit this board, or has no stack to run the scenario on: that is a
-    // failed check, with the numbers.
+  // The boards' RAM goes back to the process's pool however the run ends (ram-pool.ts).
+  try {
+    const lab = bootBoard(world, 'lab', labConfig, labFw.image, table, programReservations(labConfig, scenario.labPrograms));
+    if ('error' in lab) return bad(`lab host: ${lab.error}`);
+    // Flash faults strike the part after it was programmed and before the loader reads it.
+    const flips = opts.flipFlash === undefined ? null : flipFlashBits(dutImage, boardConfig.flashBytes, opts.flipFlash, seed);
+    const dut = bootBoard(world, 'dut', dutConfig, flips?.image ?? dutImage, table, programReservations(boardConfig, scenario.dutPrograms));
+    const flipReport = flips ? { flipFlash: { flips: flips.bits.length, bits: flips.bits } } : null;
+    const inputs = {
+      board: boardConfig.name,
+      profile: profile?.name ?? opts.imagePath ?? profileName,
+      scenario: scenario.name,
+      seed,
+      cpu,
+      epochNs: epochNs.toString(),
+      costTable: opts.costTablePath ?? 'calibration/linux-6.1-i386.json',
+      ...(opts.sysctls && opts.sysctls.length > 0 ? { sysctl: Object.fromEntries(opts.sysctls.map((x) => [x.name, x.value])) } : {}),
+    };
+    if ('error' in dut) {
+      // A broken image is bad input when the user gave it; when the flips broke it, a failed boot.
+      if (dut.kind === 'input' && !flips) return bad(dut.error);
+      // The profile does not fit this board, or has no stack to run the scenario on: that is a
+      // failed check, with the numbers.
+      const report: Report = {
+        $schema: REPORT_SCHEMA_ID,
+        quarklab: QUARKLAB_VERSION,
+        inputs,
+        virtualTimeNs: 0,
+        boards: [],
+        wire: null,
+        scenario: { name: scenario.name, description: scenario.description, figures: {} },
+        checks: [dut.kind === 'input'
+          ? { name: 'firmware image boots (flash faults injected)', pass: false, detail: `the boot loader refused the image: ${dut.error}; flipped: ${describeFlips(flips!.bits)}` }
+          : { name: dut.kind === 'needs' ? 'profile has the networking the scenario needs' : 'profile fits the board', pass: false, detail: dut.error }],
+        budgets: (opts.budgets ?? []).map((b) => checkBudget(b, { 'flash.image': dutImage.length })),
+        notes: [],
+        stalls: [],
+        ...(flipReport ? { faults: flipReport } : {}),
+        verdict: 'fail',
+      };
+      return { exitCode: 1, report, trace, image: dutImage, sources: { board: boardConfig.name, profile: profile?.source ?? null, costTable: table.source } };
+    }
+
+    opts.afterBoot?.(lab);
+    opts.afterBoot?.(dut);
+    world.connect(dut.board, lab.board, WIRE_DELAY_NS, { ...NO_IMPAIRMENTS, ...scenario.impairments });
+    // Armed last, once every other component has its generator: the wire draws as it would without.
+    const failSlab = failAlloc === null ? null : armFailAlloc(world, dut, failAlloc);
+    const quietWire = new QuietWireCheck();
+    quietWire.attach([dut.board.mac, lab.board.mac]);
+    opts.beforeCapture?.();
+    const captureMode = opts.capture ?? (opts.captureAll ? 'all' : 'dut');
+    const toFile = captureMode !== 'none' && opts.captureFile !== undefined;
+    const capture = new Capture(epochNs, {
+      classicPcap: captureMode !== 'none' && opts.classicPcap,
+      file: toFile ? opts.captureFile : undefined,
+      pcapFile: toFile ? opts.pcapFile : undefined,
+      labFile: toFile && captureMode === 'all' ? opts.labCaptureFile : undefined,
+      snaplen: opts.snaplen,
+      fcs: opts.fcs,
+    });
+    if (captureMode !== 'none') {
+      capture.attach(dut.board.mac, `board ${boardConfig.name} (dut), profile ${inputs.profile}, kernel core ${boardConfig.kernelCore}`);
+      if (captureMode === 'all') capture.attach(lab.board.mac, `board ${labConfig.name} (lab host), profile ${LAB_PROFILE}`, 'lab');
+    }
+
+    const memorySink = opts.traceSink ? null : new MemoryTraceSink();
+    const traceWriter = new TraceWriter(opts.traceSink ?? memorySink!);
+    const timeline = new Timeline(
+      {
+        sim: world.sim,
+        ram: dut.board.ram,
+        stack: dut.stack,
+        mac: dut.board.mac,
+        wire: world.wires[0]!.stats,
+        lines: trace,
+        programBytes: dut.memoryMap.filter((r) => r.kind === 'program' && !r.released).reduce((s, r) => s + r.size, 0),
+        staticBytes: dut.board.ram.usage().reservedBytes,
+        header: { board: boardConfig.name, profile: inputs.profile, scenario: scenario.name, seed },
+      },
+      traceWriter,
+    );
+    timeline.start();
+    let finished = false;
+    const processes: Process[] = [];
+    const ctx: ScenarioContext = {
+      world,
+      dut,
+      lab,
+      capture,
+      trace,
+      spawn: (on: BootedBoard, program: Program, done?: (code: number) => void) => {
+        const p = new Process(on.role, program, on.stack, world.sim, trace);
+        if (done) p.onExit = done;
+        processes.push(p);
+        p.start();
+        return p;
+      },
+      step: (text: string) => {
+        capture.noteNextFrame(text);
+        trace.push({ time: world.sim.now, board: 'scenario', program: scenario.name, line: text });
+      },
+      finish: () => {
+        finished = true;
+      },
+      sysctl: (on: BootedBoard, name: string, value: string) => new Syscalls(on.stack).writeSysctl(name, value),
+    };
+    scenario.start(ctx);
+    const onProgress = opts.onProgress;
+    const mac = dut.board.mac.stats;
+    world.sim.run(
+      scenario.timeLimitNs,
+      onProgress
+        ? () => {
+            if ((world.sim.eventsRun & 0xffff) === 0) onProgress({ virtualNs: world.sim.now, bytes: mac.rx_bytes + mac.tx_bytes, frames: mac.rx_packets + mac.tx_packets });
+            return finished;
+          }
+        : () => finished,
+    );
+    const checks: CheckReport[] = [];
+    if (!finished) {
+      const cause = stuckCause(dut.board.ram, dut.role, trace);
+      checks.push({ name: 'scenario completes', pass: false, detail: `still running at the ${scenario.timeLimitNs / NS_PER_SEC} s limit${cause ? `; ${cause}` : ''}` });
+    }
+    const trafficEnd = world.sim.now;
+    timeline.stop();
+    // Programs exit, then every kernel timer is allowed to expire — unless the wire is in a storm
+    // the quiet-wire check has already condemned, which would only burn time.
+    quietWire.startDrain(trafficEnd);
+    // The report's socket table: ss on the board while the scenario's sockets are still open.
+    const dutSockets = socketTable(dut, world.sim, trace);
+    for (const p of processes) p.exit(p.program.exitCode ?? 0);
+    world.sim.run(trafficEnd + QUIESCE_LIMIT_NS, () => quietWire.runaway);
+    const outcome = scenario.result(ctx);
+    // ifdown: configuration state (addresses, routes, neighbours) goes; what stays must be boot's.
+    inetFlushInterface(dut.stack, dut.dev.ifindex);
+    // ip tcp_metrics flush: what TCP learned per destination is a cache, not boot state.
+    dut.stack.tcp?.metrics?.flush();
+    checks.push(...outcome.checks);
+    checks.push(quietWire.result());
+
+    const dutReport = boardReport(dut, boardConfig, dutImage.length, trafficEnd, dutSockets);
+    const labReport = boardReport(lab, labConfig, labFw.image.length, trafficEnd, null);
+    const m = dutReport.memory!;
+    checks.push({
+      name: 'RAM back to post-boot baseline after timers expire and the interface is deconfigured',
+      pass: !quietWire.runaway && m.leakBytes === 0 && dut.stack.skbs.live === 0,
+      detail: quietWire.runaway ? 'not measured: the drain was stopped because the wire did not go quiet' : `live kernel objects ${m.baselineObjectBytes} B after boot, ${m.finalObjectBytes} B at the end (heap pages ${m.baselineUsedBytes} → ${m.finalUsedBytes} B, of which ${dut.board.ram.emptySlabBytes()} B in empty slabs the caches keep); live skbs ${dut.stack.skbs.live}, sockets ${dut.stack.sockets.live}`,
+    });
+    const measured: Record<string, number | null> = {
+      'ram.peak': m.peakBytes,
+      'ram.static': m.staticBytes,
+      'ram.heap-peak': m.peakUsedBytes,
+      'ram.free-min': m.minFreeBytes,
+      'flash.image': dutImage.length,
+      'rx.missed': dut.board.mac.stats.rx_missed_errors,
+      'alloc.failures': m.allocationFailures,
+      goodput: null,
+      'rtt.p99': null,
+      ...outcome.measured,
+    };
+    const budgets = (opts.budgets ?? []).map((b) => checkBudget(b, measured));
+    const notes: string[] = [];
+    const link = linkComparison(table);
+    notes.push(
+      `stack sizes are sums of object sizes from ${inputs.costTable}` +
+        (link ? `; against the linked kernel, object text is ×${link.factor.toFixed(3)} of vmlinux text (×${(link.factorWithRodata ?? link.factor).toFixed(3)} counting .rodata, which vmlinux size puts under data)` : ''),
+    );
+    const dutTcp = dut.stack.tcp;
+    if (dutTcp && dutTcp.sysctl.tcpMem[2] < SK_MEMORY_PCPU_RESERVE) {
+      const [lo, pr, hi] = dutTcp.sysctl.tcpMem;
+      notes.push(
+        `tcp_mem ${lo} ${pr} ${hi} pages sits below the per-CPU socket-memory reserve (SK_MEMORY_PCPU_RESERVE, ${SK_MEMORY_PCPU_RESERVE} pages on each of this board's 1 CPU): ` +
+          `Linux 6.1 moves socket-memory charges to the global count tcp_mem is checked against a whole reserve at a time, so that count stays 0 until 1 MiB is charged: these limits cannot engage before then, and tcp_mem tuning is inert on this board`,
+      );
+    }
+    const frag = dut.stack.ipfrag;
+    const fragQueues = dut.board.ram.slabinfo().find((c) => c.name === 'ip4-frags')?.allocs ?? 0;
+    if (frag && fragQueues > 0 && frag.ipfrag_high_thresh > m.heapBytes && m.allocationFailures + m.allocationThrottled > 0) {
+      // A limit larger than the memory it governs never engages: say so when fragments came and
+      // the heap ran short in the same run (a run whose fragments fitted has nothing to learn).
+      notes.push(
+        `ipfrag_high_thresh is ${frag.ipfrag_high_thresh} B (Linux 6.1's default), more than this board's whole heap of ${m.heapBytes} B: ` +
+          `fragments awaiting reassembly (${fragQueues} queues this run) can hold all of the heap before the limit engages, until ipfrag_time (${frag.ipfrag_time} s) expires them — ` +
+          `Linux on a board this size does the same; set net.ipv4.ipfrag_high_thresh and ipfrag_low_thresh below the heap`,
+      );
+    }
+    notes.push(profile ? `LTO: ${ltoEstimate(profile, profileCost(profile, table).total.text).note}` : `LTO: ${NO_LTO_FACTOR} (booted from an image)`);
+    const verdict = checks.every((c) => c.pass) && budgets.every((b) => b.verdict === 'pass') ? 'pass' : 'fail';
+    const w = world.wires[0]!.stats;
     const report: Report = {
       $schema: REPORT_SCHEMA_ID,
       quarklab: QUARKLAB_VERSION,
       inputs,
-      virtualTimeNs: 0,
-      boards: [],
-      wire: null,
-      scenario: { name: scenario.name, description: scenario.description, figures: {} },
-      checks: [dut.kind === 'input'
-        ? { name: 'firmware image boots (flash faults injected)', pass: false, detail: `the boot loader refused the image: ${dut.error}; flipped: ${describeFlips(flips!.bits)}` }
-        : { name: dut.kind === 'needs' ? 'profile has the networking the scenario needs' : 'profile fits the board', pass: false, detail: dut.error }],
-      budgets: (opts.budgets ?? []).map((b) => checkBudget(b, { 'flash.image': dutImage.length })),
-      notes: [],
-      stalls: [],
-      ...(flipReport ? { faults: flipReport } : {}),
-      verdict: 'fail',
+      virtualTimeNs: trafficEnd,
+      boards: [dutReport, labReport],
+      wire: { ...w },
+      scenario: { name: scenario.name, description: scenario.description, figures: outcome.figures },
+      checks,
+      budgets,
+      notes,
+      stalls: timeline.stalls,
+      ...(failSlab || flipReport ? { faults: { ...(failSlab ? { failAlloc: failAllocReport(failSlab) } : {}), ...flipReport } } : {}),
+      verdict,
     };
-    return { exitCode: 1, report, trace, image: dutImage, sources: { board: boardConfig.name, profile: profile?.source ?? null, costTable: table.source } };
+    const files = capture.finish(world.sim.now);
+    const kept = captureMode !== 'none' && !toFile;
+    const captureFiles = toFile
+      ? [opts.captureFile!, ...(captureMode === 'all' && opts.labCaptureFile !== undefined ? [opts.labCaptureFile] : []), ...(opts.classicPcap && opts.pcapFile !== undefined ? [opts.pcapFile] : [])]
+      : [];
+    timeline.finish();
+    traceWriter.close();
+    return {
+      exitCode: verdict === 'pass' ? 0 : 1,
+      report,
+      capture: kept ? files.pcapng : undefined,
+      pcap: kept ? files.pcap : null,
+      labCapture: kept && files.lab ? files.lab : undefined,
+      captureFiles,
+      trace,
+      traceBytes: memorySink?.bytes(),
+      timelineSamples: timeline.samples,
+      events: world.sim.eventsRun,
+      measured,
+      image: dutImage,
+      sources: { board: boardConfig.name, profile: profile?.source ?? null, costTable: table.source },
+    };
+  } finally {
+    world.dispose();
   }
-
-  opts.afterBoot?.(lab);
-  opts.afterBoot?.(dut);
-  world.connect(dut.board, lab.board, WIRE_DELAY_NS, { ...NO_IMPAIRMENTS, ...scenario.impairments });
-  // Armed last, once every other component has its generator: the wire draws as it would without.
-  const failSlab = failAlloc === null ? null : armFailAlloc(world, dut, failAlloc);
-  const quietWire = new QuietWireCheck();
-  quietWire.attach([dut.board.mac, lab.board.mac]);
-  opts.beforeCapture?.();
-  const captureMode = opts.capture ?? (opts.captureAll ? 'all' : 'dut');
-  const toFile = captureMode !== 'none' && opts.captureFile !== undefined;
-  const capture = new Capture(epochNs, {
-    classicPcap: captureMode !== 'none' && opts.classicPcap,
-    file: toFile ? opts.captureFile : undefined,
-    pcapFile: toFile ? opts.pcapFile : undefined,
-    labFile: toFile && captureMode === 'all' ? opts.labCaptureFile : undefined,
-    snaplen: opts.snaplen,
-    fcs: opts.fcs,
-  });
-  if (captureMode !== 'none') {
-    capture.attach(dut.board.mac, `board ${boardConfig.name} (dut), profile ${inputs.profile}, kernel core ${boardConfig.kernelCore}`);
-    if (captureMode === 'all') capture.attach(lab.board.mac, `board ${labConfig.name} (lab host), profile ${LAB_PROFILE}`, 'lab');
-  }
-
-  const memorySink = opts.traceSink ? null : new MemoryTraceSink();
-  const traceWriter = new TraceWriter(opts.traceSink ?? memorySink!);
-  const timeline = new Timeline(
-    {
-      sim: world.sim,
-      ram: dut.board.ram,
-      stack: dut.stack,
-      mac: dut.board.mac,
-      wire: world.wires[0]!.stats,
-      lines: trace,
-      programBytes: dut.memoryMap.filter((r) => r.kind === 'program' && !r.released).reduce((s, r) => s + r.size, 0),
-      staticBytes: dut.board.ram.usage().reservedBytes,
-      header: { board: boardConfig.name, profile: inputs.profile, scenario: scenario.name, seed },
-    },
-    traceWriter,
-  );
-  timeline.start();
-  let finished = false;
-  const processes: Process[] = [];
-  const ctx: ScenarioContext = {
-    world,
-    dut,
-    lab,
-    capture,
-    trace,
-    spawn: (on: BootedBoard, program: Program, done?: (code: number) => void) => {
-      const p = new Process(on.role, program, on.stack, world.sim, trace);
-      if (done) p.onExit = done;
-      processes.push(p);
-      p.start();
-      return p;
-    },
-    step: (text: string) => {
-      capture.noteNextFrame(text);
-      trace.push({ time: world.sim.now, board: 'scenario', program: scenario.name, line: text });
-    },
-    finish: () => {
-      finished = true;
-    },
-    sysctl: (on: BootedBoard, name: string, value: string) => new Syscalls(on.stack).writeSysctl(name, value),
-  };
-  scenario.start(ctx);
-  const onProgress = opts.onProgress;
-  const mac = dut.board.mac.stats;
-  world.sim.run(
-    scenario.timeLimitNs,
-    onProgress
-      ? () => {
-          if ((world.sim.eventsRun & 0xffff) === 0) onProgress({ virtualNs: world.sim.now, bytes: mac.rx_bytes + mac.tx_bytes, frames: mac.rx_packets + mac.tx_packets });
-          return finished;
-        }
-      : () => finished,
-  );
-  const checks: CheckReport[] = [];
-  if (!finished) {
-    const cause = stuckCause(dut.board.ram, dut.role, trace);
-    checks.push({ name: 'scenario completes', pass: false, detail: `still running at the ${scenario.timeLimitNs / NS_PER_SEC} s limit${cause ? `; ${cause}` : ''}` });
-  }
-  const trafficEnd = world.sim.now;
-  timeline.stop();
-  // Programs exit, then every kernel timer is allowed to expire — unless the wire is in a storm
-  // the quiet-wire check has already condemned, which would only burn time.
-  quietWire.startDrain(trafficEnd);
-  // The report's socket table: ss on the board while the scenario's sockets are still open.
-  const dutSockets = socketTable(dut, world.sim, trace);
-  for (const p of processes) p.exit(p.program.exitCode ?? 0);
-  world.sim.run(trafficEnd + QUIESCE_LIMIT_NS, () => quietWire.runaway);
-  const outcome = scenario.result(ctx);
-  // ifdown: configuration state (addresses, routes, neighbours) goes; what stays must be boot's.
-  inetFlushInterface(dut.stack, dut.dev.ifindex);
-  // ip tcp_metrics flush: what TCP learned per destination is a cache, not boot state.
-  dut.stack.tcp?.metrics?.flush();
-  checks.push(...outcome.checks);
-  checks.push(quietWire.result());
-
-  const dutReport = boardReport(dut, boardConfig, dutImage.length, trafficEnd, dutSockets);
-  const labReport = boardReport(lab, labConfig, labFw.image.length, trafficEnd, null);
-  const m = dutReport.memory!;
-  checks.push({
-    name: 'RAM back to post-boot baseline after timers expire and the interface is deconfigured',
-    pass: !quietWire.runaway && m.leakBytes === 0 && dut.stack.skbs.live === 0,
-    detail: quietWire.runaway ? 'not measured: the drain was stopped because the wire did not go quiet' : `live kernel objects ${m.baselineObjectBytes} B after boot, ${m.finalObjectBytes} B at the end (heap pages ${m.baselineUsedBytes} → ${m.finalUsedBytes} B, of which ${dut.board.ram.emptySlabBytes()} B in empty slabs the caches keep); live skbs ${dut.stack.skbs.live}, sockets ${dut.stack.sockets.live}`,
-  });
-  const measured: Record<string, number | null> = {
-    'ram.peak': m.peakBytes,
-    'ram.static': m.staticBytes,
-    'ram.heap-peak': m.peakUsedBytes,
-    'ram.free-min': m.minFreeBytes,
-    'flash.image': dutImage.length,
-    'rx.missed': dut.board.mac.stats.rx_missed_errors,
-    'alloc.failures': m.allocationFailures,
-    goodput: null,
-    'rtt.p99': null,
-    ...outcome.measured,
-  };
-  const budgets = (opts.budgets ?? []).map((b) => checkBudget(b, measured));
-  const notes: string[] = [];
-  const link = linkComparison(table);
-  notes.push(
-    `stack sizes are sums of object sizes from ${inputs.costTable}` +
-      (link ? `; against the linked kernel, object text is ×${link.factor.toFixed(3)} of vmlinux text (×${(link.factorWithRodata ?? link.factor).toFixed(3)} counting .rodata, which vmlinux size puts under data)` : ''),
-  );
-  const dutTcp = dut.stack.tcp;
-  if (dutTcp && dutTcp.sysctl.tcpMem[2] < SK_MEMORY_PCPU_RESERVE) {
-    const [lo, pr, hi] = dutTcp.sysctl.tcpMem;
-    notes.push(
-      `tcp_mem ${lo} ${pr} ${hi} pages sits below the per-CPU socket-memory reserve (SK_MEMORY_PCPU_RESERVE, ${SK_MEMORY_PCPU_RESERVE} pages on each of this board's 1 CPU): ` +
-        `Linux 6.1 moves socket-memory charges to the global count tcp_mem is checked against a whole reserve at a time, so that count stays 0 until 1 MiB is charged: these limits cannot engage before then, and tcp_mem tuning is inert on this board`,
-    );
-  }
-  const frag = dut.stack.ipfrag;
-  const fragQueues = dut.board.ram.slabinfo().find((c) => c.name === 'ip4-frags')?.allocs ?? 0;
-  if (frag && fragQueues > 0 && frag.ipfrag_high_thresh > m.heapBytes && m.allocationFailures + m.allocationThrottled > 0) {
-    // A limit larger than the memory it governs never engages: say so when fragments came and
-    // the heap ran short in the same run (a run whose fragments fitted has nothing to learn).
-    notes.push(
-      `ipfrag_high_thresh is ${frag.ipfrag_high_thresh} B (Linux 6.1's default), more than this board's whole heap of ${m.heapBytes} B: ` +
-        `fragments awaiting reassembly (${fragQueues} queues this run) can hold all of the heap before the limit engages, until ipfrag_time (${frag.ipfrag_time} s) expires them — ` +
-        `Linux on a board this size does the same; set net.ipv4.ipfrag_high_thresh and ipfrag_low_thresh below the heap`,
-    );
-  }
-  notes.push(profile ? `LTO: ${ltoEstimate(profile, profileCost(profile, table).total.text).note}` : `LTO: ${NO_LTO_FACTOR} (booted from an image)`);
-  const verdict = checks.every((c) => c.pass) && budgets.every((b) => b.verdict === 'pass') ? 'pass' : 'fail';
-  const w = world.wires[0]!.stats;
-  const report: Report = {
-    $schema: REPORT_SCHEMA_ID,
-    quarklab: QUARKLAB_VERSION,
-    inputs,
-    virtualTimeNs: trafficEnd,
-    boards: [dutReport, labReport],
-    wire: { ...w },
-    scenario: { name: scenario.name, description: scenario.description, figures: outcome.figures },
-    checks,
-    budgets,
-    notes,
-    stalls: timeline.stalls,
-    ...(failSlab || flipReport ? { faults: { ...(failSlab ? { failAlloc: failAllocReport(failSlab) } : {}), ...flipReport } } : {}),
-    verdict,
-  };
-  const files = capture.finish(world.sim.now);
-  const kept = captureMode !== 'none' && !toFile;
-  const captureFiles = toFile
-    ? [opts.captureFile!, ...(captureMode === 'all' && opts.labCaptureFile !== undefined ? [opts.labCaptureFile] : []), ...(opts.classicPcap && opts.pcapFile !== undefined ? [opts.pcapFile] : [])]
-    : [];
-  timeline.finish();
-  traceWriter.close();
-  return {
-    exitCode: verdict === 'pass' ? 0 : 1,
-    report,
-    capture: kept ? files.pcapng : undefined,
-    pcap: kept ? files.pcap : null,
-    labCapture: kept && files.lab ? files.lab : undefined,
-    captureFiles,
-    trace,
-    traceBytes: memorySink?.bytes(),
-    timelineSamples: timeline.samples,
-    events: world.sim.eventsRun,
-    measured,
-    image: dutImage,
-    sources: { board: boardConfig.name, profile: profile?.source ?? null, costTable: table.source },
-  };
 }
 
 

@@ -36,6 +36,21 @@ describe('determinism', () => {
     expectSameRun(a, b);
   });
 
+  it('a run hands its boards\' RAM back all zero: nothing wrote outside boot\'s reservations and the pages the allocator gave out', () => {
+    // run() returns each board's buffer to the process's pool zeroed over only those parts
+    // (emulator/ram/ram-pool.ts), and the next board boots into it. A write anywhere else — a
+    // stray view, a ring outside its pages — would survive into the next run; here it would
+    // show as a non-zero byte. http-serve moves TCP both ways and the lab host serves.
+    const rams: Uint8Array[] = [];
+    const r = runToDir({ scenario: 'http-serve', seed: 2, afterBoot: (b) => rams.push(b.board.ram.bytes) });
+    expect(r.outcome.exitCode).toBe(0);
+    expect(rams).toHaveLength(2);
+    for (const bytes of rams) {
+      const zero = Buffer.alloc(bytes.length);
+      expect(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).equals(zero), `${bytes.length}-byte RAM not zero after the run`).toBe(true);
+    }
+  });
+
   it('the CLI writes the same bytes as run() for the same inputs', async () => {
     const out = tempDir();
     const r = await quarklabAsync(['run', '--scenario', 'ping', '--seed', '7', '--out', out]);

@@ -14,6 +14,7 @@ import { type CacheStats, type KmemCache, SlabCaches } from './slab.js';
 import { SlobHeap } from './slob.js';
 import { SlobCache, SlobKmalloc } from './slob-caches.js';
 import { FaultHook, type FailSlab } from './fail-slab.js';
+import { giveBackRamBuffer, takeRamBuffer } from './ram-pool.js';
 
 /**
  * The slab allocator the kernel was built with (Linux 6.1's "Choose SLAB allocator"): SLOB is
@@ -86,6 +87,7 @@ export class BoardRam {
   /** Next free byte for reserve(): always page-aligned. */
   private cursor = 0;
   private started = false;
+  private disposed = false;
 
   constructor(sizeBytes: number) {
     // Board files are validated (with a one-line error) before we get here; a bad size at this
@@ -93,7 +95,7 @@ export class BoardRam {
     if (!Number.isInteger(sizeBytes) || sizeBytes < 2 * PAGE_SIZE || sizeBytes % PAGE_SIZE !== 0) {
       throw new RangeError(`board RAM: size ${sizeBytes} is not a whole number of pages (>= 2)`);
     }
-    this.bytes = new Uint8Array(sizeBytes);
+    this.bytes = takeRamBuffer(sizeBytes);
     this.pages = new PageAllocator(sizeBytes >>> PAGE_SHIFT);
     this.caches = new SlabCaches(this.pages, this.bytes, this.faults);
     this.kmallocator = new Kmalloc(this.pages, this.caches, this.bytes, this.faults);
@@ -101,6 +103,26 @@ export class BoardRam {
 
   get size(): number {
     return this.bytes.length;
+  }
+
+  /**
+   * The parts of the buffer anything can have written, as [start, end) byte ranges: boot's
+   * reservations (below the reserve cursor) and every page the allocator has handed out.
+   * Everything else still reads as at boot.
+   */
+  dirtyRanges(): [number, number][] {
+    const pages = this.pages.everAllocatedRuns().map(([first, end]): [number, number] => [first << PAGE_SHIFT, end << PAGE_SHIFT]);
+    return [[0, this.cursor], ...pages];
+  }
+
+  /**
+   * The run that owned this board is over: its buffer goes back to the process's pool for the
+   * next board of this size. Nothing may read or write the board's RAM afterwards.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    giveBackRamBuffer(this.bytes, this.dirtyRanges());
   }
 
   /** True once startAllocator() has run. */

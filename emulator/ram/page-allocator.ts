@@ -66,12 +66,15 @@ export class PageAllocator {
   private failureCount = 0;
   private allocCount = 0;
   private freeCallCount = 0;
+  /** Per page: 1 once allocPages() has handed it out, ever (what a run can have written). */
+  private readonly everAllocated: Uint8Array;
 
   constructor(nrPages: number) {
     if (!Number.isInteger(nrPages) || nrPages < 1) {
       throw new RangeError(`page allocator: bad page count ${nrPages}`);
     }
     this.nrPages = nrPages;
+    this.everAllocated = new Uint8Array(nrPages);
     this.owner = new Int32Array(nrPages).fill(PAGE_RESERVED);
     this.blockOrder = new Int8Array(nrPages).fill(-1);
     this.onFreeList = new Uint8Array(nrPages);
@@ -85,6 +88,18 @@ export class PageAllocator {
   get used(): number { return this.usedCount; }
   get peakUsed(): number { return this.peakUsedCount; }
   get failures(): number { return this.failureCount; }
+  /** The runs of pages allocPages() has ever handed out, as [first, end) page numbers in address order. */
+  everAllocatedRuns(): [number, number][] {
+    const runs: [number, number][] = [];
+    const a = this.everAllocated;
+    for (let p = a.indexOf(1); p !== -1; ) {
+      let end = a.indexOf(0, p);
+      if (end === -1) end = a.length;
+      runs.push([p, end]);
+      p = a.indexOf(1, end);
+    }
+    return runs;
+  }
 
   stats(): PageStats {
     return {
@@ -190,6 +205,8 @@ export class PageAllocator {
     this.usedCount += n;
     if (this.usedCount > this.peakUsedCount) this.peakUsedCount = this.usedCount;
     this.allocCount++;
+    if (n === 1) this.everAllocated[page] = 1;
+    else this.everAllocated.fill(1, page, page + n);
     return page << PAGE_SHIFT;
   }
 
