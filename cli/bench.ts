@@ -34,7 +34,7 @@ interface Measured {
 }
 
 const root = packageRoot();
-const cli = join(root, 'dist', 'cli', 'main.js');
+const cli = join(root, 'dist', 'bundle', 'cli', 'main.js');
 const rusageHook = join(root, 'dist', 'cli', 'bench-rusage.js');
 
 /** Run a child to exit; wall time of the whole process. */

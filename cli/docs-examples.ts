@@ -122,7 +122,7 @@ function findBlocks(lines: string[]): Block[] | { error: string } {
 
 /** Runs every example once (in dependency order, sharing one folder) and returns its block text. */
 function generate(ids: string[]): Map<string, string[]> {
-  const cli = join(packageRoot(), 'dist/cli/main.js');
+  const cli = join(packageRoot(), 'dist/bundle/cli/main.js');
   const cwd = mkdtempSync(join(tmpdir(), 'quarklab-docs-'));
   const out = new Map<string, string[]>();
   try {

@@ -71,7 +71,7 @@ function runCell(cell: GoldenCell, cli: string): Promise<{ hashes: Record<string
 async function main(): Promise<number> {
   const update = process.argv.includes('--update');
   const root = packageRoot();
-  const cli = join(root, 'dist', 'cli', 'main.js');
+  const cli = join(root, 'dist', 'bundle', 'cli', 'main.js');
   const listPath = join(root, 'test', 'golden', 'hashes.json');
   const committed: Hashes = existsSync(listPath) ? (JSON.parse(readFileSync(listPath, 'utf8')) as Hashes) : {};
 

@@ -10,6 +10,14 @@ import { Worker } from 'node:worker_threads';
 import type { CellResult } from './cell.js';
 import type { Cell } from './plan.js';
 import type { CellReply, CellRequest } from './worker.js';
+import { packageRoot } from '../emulator/package-root.js';
+
+/**
+ * The worker thread's script: always the bundled one (scripts/bundle.ts), whether this module
+ * runs from the bundle, from tsc's dist/ or from the TypeScript sources under vitest. A worker
+ * starts by loading its script's whole module graph; bundled, that is a few files, not ~150.
+ */
+const WORKER_PATH = join(packageRoot(), 'dist', 'bundle', 'runner', 'worker.js');
 
 export interface PoolEvents {
   started?(cell: Cell): void;
@@ -57,7 +65,7 @@ export function runPool(cells: readonly Cell[], jobs: number, outDir: string | n
     return { done, stop: () => {} };
   }
   for (let i = 0; i < count; i++) {
-    const w = new Worker(new URL('./worker.js', import.meta.url));
+    const w = new Worker(WORKER_PATH);
     workers.push(w);
     w.on('message', (reply: CellReply) => {
       if (stopped) return;

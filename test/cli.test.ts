@@ -21,7 +21,7 @@ async function expectUsageError(args: string[], pattern: RegExp): Promise<void> 
 }
 
 describe('quarklab command line', () => {
-  it('is built (dist/cli/main.js)', () => {
+  it('is built (dist/bundle/cli/main.js)', () => {
     expect(existsSync(CLI), CLI_MISSING).toBe(true);
   });
 

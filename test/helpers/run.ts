@@ -1,4 +1,4 @@
-// Test helpers that run quarklab the two ways a user does: the command line (dist/cli/main.js,
+// Test helpers that run quarklab the two ways a user does: the command line (dist/bundle/cli/main.js,
 // built by `npm test` before vitest starts; as a process, or its main() in this process) and
 // scenarios/run.ts's run() in-process, writing what each produces into throwaway folders.
 import { execFile } from 'node:child_process';
@@ -10,8 +10,8 @@ import { run, type RunOptions, type RunOutcome } from '../../scenarios/run.js';
 import type { Report } from '../../traces/report.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
-export const CLI_MISSING = `${CLI} is missing: build first (npx tsc -p . — 'npm test' does it before vitest)`;
+export const CLI = join(REPO_ROOT, 'dist', 'bundle', 'cli', 'main.js');
+export const CLI_MISSING = `${CLI} is missing: build first (npm run build — 'npm test' does it before vitest)`;
 
 // ---------------------------------------------------------------- temp folders
 
@@ -70,7 +70,7 @@ export function quarklabProcess(args: string[], opts: { cwd?: string } = {}): Pr
 }
 
 /**
- * `quarklab ARGS` in this process: the built CLI's main() (dist/cli/main.js, the function the
+ * `quarklab ARGS` in this process: the built CLI's main() (dist/bundle/cli/main.js, the function the
  * binary calls) with stdout and stderr captured and relative paths taken from `cwd`. A process
  * costs ~0.35 s of start-up per call and the suite makes over a hundred calls; cli.test.ts keeps
  * spawning the binary for what only a process shows. Calls run one at a time: stdout, stderr and

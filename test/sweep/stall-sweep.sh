@@ -7,7 +7,7 @@ set -u
 here=$(dirname "$0")
 plan=${1:-$here/stall-sweep.plan}
 outdir=${2:-/tmp/quarklab-stall-sweep}
-cli=$here/../../dist/cli/main.js
+cli=$here/../../dist/bundle/cli/main.js
 printf 'board\tprofile\tscenario\texit\tverdict\tfailed checks\tstalls\n'
 grep -v '^#' "$plan" | while read -r board profile scenario; do
   [ -n "$board" ] || continue
