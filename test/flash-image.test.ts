@@ -85,6 +85,12 @@ describe('CRC-32/ISO-HDLC', () => {
     for (const cut of [0, 1, 7, 8, 9, 500, 1000, 1001]) {
       expect(crc32(whole.subarray(cut), crc32(whole.subarray(0, cut)))).toBe(bitwise(whole));
     }
+    // Long inputs take zlib's CRC; continuing from a short prefix's CRC into it, and from its CRC
+    // into a short tail, must agree with the whole as well.
+    const long = pool.subarray(1, 1 + 69_000);
+    for (const cut of [3, 5000, 68_990]) {
+      expect(crc32(long.subarray(cut), crc32(long.subarray(0, cut))), `cut ${cut}`).toBe(bitwise(long));
+    }
   });
 });
 
