@@ -4,19 +4,40 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // several wall seconds, so the per-test limit is generous. Performance is measured by
 // `npm run bench`, not here.
 //
-// Two workers on two cores (vitest's default is cores − 1, one worker here: the suite ran file
-// after file with a core idle). Files share their worker's module graph (isolate: false): the
-// emulator has no module-level state a test changes, so re-importing the ~100 modules per file
-// was pure cost.
+// Two projects in one `vitest run`, one after the other (sequence.groupOrder):
+// - suite: two workers on two cores (vitest's default is cores − 1, one worker here: the suite
+//   ran file after file with a core idle). Files share their worker's module graph (isolate:
+//   false): the emulator has no module-level state a test changes, so re-importing the modules
+//   per file was pure cost.
+// - live: test/live keeps wall-clock pace against a real Linux peer, so it runs alone, after the
+//   suite has finished, never beside other workers. One vitest process for both saves starting
+//   and transforming everything a second time.
+const limits = { testTimeout: 120_000, hookTimeout: 120_000 };
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // test/live keeps wall-clock pace: vitest.live.config.ts runs it alone, after this suite.
-    exclude: [...configDefaults.exclude, 'test/live/**'],
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
-    pool: 'forks',
-    maxWorkers: 2,
-    isolate: false,
+    projects: [
+      {
+        test: {
+          name: 'suite',
+          include: ['test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, 'test/live/**'],
+          ...limits,
+          pool: 'forks',
+          maxWorkers: 2,
+          isolate: false,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          name: 'live',
+          include: ['test/live/**/*.test.ts'],
+          ...limits,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });
