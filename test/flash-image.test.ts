@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   ENTRY_BYTES,
@@ -95,48 +96,32 @@ describe('CRC-32/ISO-HDLC', () => {
 });
 
 describe('section filler', () => {
-  // The published mulberry32 (Tommy Ettinger), one 32-bit output per call, taken as 4
-  // little-endian bytes, seeded with FNV-1a/32 of the section name; written here byte by byte
-  // as the oracle for the word-wise filler, whose bytes the golden images depend on.
-  const fnv1a32 = (s: string): number => {
-    let h = 0x811c9dc5;
-    for (const ch of s) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
-    return h;
-  };
+  // The oracle is the openssl command line, not Node's crypto: the key is the first 16 bytes of
+  // `openssl dgst -sha256` of the name, and the filler is what `openssl enc -aes-128-ctr` makes
+  // of zeros with a zero counter block.
   const reference = (name: string, length: number): Uint8Array => {
-    let a = fnv1a32(name);
-    const out = new Uint8Array(length);
-    let z = 0;
-    for (let i = 0; i < length; i++) {
-      if ((i & 3) === 0) {
-        let t = (a = (a + 0x6d2b79f5) >>> 0);
-        t = Math.imul(t ^ (t >>> 15), t | 1);
-        t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-        z = (t ^ (t >>> 14)) >>> 0;
-      }
-      out[i] = (z >>> (8 * (i & 3))) & 0xff;
-    }
-    return out;
+    const digest = execFileSync('openssl', ['dgst', '-sha256', '-hex'], { input: name, encoding: 'utf8' });
+    const key = /([0-9a-f]{64})\s*$/.exec(digest)![1]!.slice(0, 32);
+    const out = execFileSync('openssl', ['enc', '-aes-128-ctr', '-K', key, '-iv', '0'.repeat(32), '-nosalt'], { input: Buffer.alloc(length) });
+    return new Uint8Array(out);
   };
-  it('seeds from FNV-1a/32 (the FNV test vectors)', () => {
-    expect(fnv1a32('')).toBe(0x811c9dc5);
-    expect(fnv1a32('a')).toBe(0xe40c292c);
-    expect(fnv1a32('foobar')).toBe(0xbf9cf968);
-  });
-  it('gives the reference mulberry32 bytes at any length and buffer offset', () => {
-    // 16384+ words crosses the filler's internal chunk boundary; odd lengths end mid-word.
-    for (const [name, off, len] of [
-      ['core.text', 0, 0],
-      ['core.text', 1, 3],
-      ['stack:NET.text', 3, 1001],
-      ['stack:TCP.data', 0, 4 * 4096],
-      ['kernel.text', 2, 4 * 4096 * 2 + 7],
-    ] as const) {
-      const host = new Uint8Array(off + len + 5).fill(0xa5);
-      fillDeterministic(host.subarray(off, off + len), name);
-      expect(host.subarray(off, off + len)).toEqual(reference(name, len));
-      // Nothing written outside the given view.
-      expect([...host.subarray(0, off), ...host.subarray(off + len)].every((b) => b === 0xa5)).toBe(true);
+  it('gives the AES-128-CTR keystream openssl gives, at any length and buffer offset', () => {
+    // The keystream starts from a zero counter, so each name's reference is a prefix of one long
+    // run. 64 KiB and more cross the filler's internal chunk boundary; odd lengths end mid-block.
+    const cases: Record<string, [number, number][]> = {
+      'core.text': [[0, 0], [1, 3]],
+      'stack:NET.text': [[3, 1001]],
+      'kernel.text': [[0, 65_536], [2, 2 * 65_536 + 7]],
+    };
+    for (const [name, views] of Object.entries(cases)) {
+      const ref = reference(name, Math.max(...views.map(([, len]) => len)));
+      for (const [off, len] of views) {
+        const host = new Uint8Array(off + len + 5).fill(0xa5);
+        fillDeterministic(host.subarray(off, off + len), name);
+        expect(Buffer.from(host.subarray(off, off + len)).equals(ref.subarray(0, len)), `${name} ${len} bytes at ${off}`).toBe(true);
+        // Nothing written outside the given view.
+        expect([...host.subarray(0, off), ...host.subarray(off + len)].every((b) => b === 0xa5)).toBe(true);
+      }
     }
   });
 });
