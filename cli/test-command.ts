@@ -8,7 +8,7 @@ import { DEFAULT_SCENARIO } from '../scenarios/registry.js';
 import { parseBudget } from '../traces/budgets.js';
 import { writeIndexPage } from '../runner/index-page.js';
 import { checkPlan, DEFAULT_THRESHOLDS, expandCells, planFromData, readPlanFile, type Plan } from '../runner/plan.js';
-import { runPool } from '../runner/pool.js';
+import { runPool, startWorkers } from '../runner/pool.js';
 import { makeProgress } from '../runner/progress.js';
 import { compareResults, failedCount, formatComparison, junitXml, makeResults, readResults, resultsText, summaryMarkdown, type Results } from '../runner/results.js';
 import { fail, write } from './output.js';
@@ -89,78 +89,85 @@ export async function testCommand(args: string[]): Promise<number> {
   if (values.jobs !== undefined && (!/^[0-9]{1,3}$/.test(values.jobs) || jobs < 1)) fail(`-j must be a whole number of workers from 1, got "${values.jobs}"`);
   const shard = values.shard === undefined ? null : parseShard(values.shard);
   if (values.cpu !== undefined && values.cpu !== 'on' && values.cpu !== 'off') fail(`--cpu must be on or off, got "${values.cpu}"`);
-
-  let plan: Plan;
-  if (values.plan !== undefined) {
-    const flags = ['board', 'profile', 'scenario', 'seed', 'budget'].filter((k) => (values as Record<string, unknown>)[k] !== undefined);
-    if (flags.length > 0) fail(`give --plan or the matrix flags, not both (--${flags[0]} with --plan ${values.plan})`);
-    const p = readPlanFile(values.plan);
-    if ('error' in p) fail(p.error);
-    plan = p;
-    if (values.cpu !== undefined) plan.cpu = values.cpu !== 'off';
-    if (values.costs !== undefined) plan.costs = values.costs;
-  } else {
-    const seeds = (values.seed ?? ['1']).map((s) => {
-      if (!/^[0-9]{1,10}$/.test(s) || Number(s) > 0xffffffff) fail(`--seed must be an integer from 0 to 4294967295, got "${s}"`);
-      return Number(s);
-    });
-    const budgets: Record<string, string> = {};
-    for (const b of values.budget ?? []) {
-      const spec = parseBudget(b);
-      if ('error' in spec) fail(spec.error);
-      if (spec.key in budgets) fail(`--budget ${spec.key} given twice`);
-      budgets[spec.key] = b.slice(b.indexOf('=') + 1);
-    }
-    const p = planFromData(
-      { boards: values.board ?? [DEFAULT_BOARD], profiles: values.profile ?? [DEFAULT_PROFILE], scenarios: values.scenario ?? [DEFAULT_SCENARIO], seeds, budgets: { default: budgets }, cpu: values.cpu !== 'off', ...(values.costs ? { costs: values.costs } : {}) },
-      'flags',
-      process.cwd(),
-    );
-    if ('error' in p) fail(p.error.replace(/^plan flags: /, ''));
-    plan = p;
-  }
-  const problem = await checkPlan(plan);
-  if (problem) fail(problem.error);
-  let baseline: Results | null = null;
-  if (values.baseline !== undefined) {
-    const b = readResults(values.baseline);
-    if ('error' in b) fail(b.error);
-    baseline = b;
-  }
-
-  const all = expandCells(plan);
-  const cells = shard ? all.filter((c) => c.index % shard.count === shard.index - 1) : all;
-  const outDir = values.out ?? join('out', 'test');
-  mkdirSync(outDir, { recursive: true });
-  const progress = makeProgress(cells.length);
-  const pool = runPool(cells, jobs, outDir, { started: (c) => progress.started(c.id), finished: (r, d, t) => progress.finished(r, d, t) });
-  // Ctrl-C: stop handing out cells; a second one while results are written is ignored, so
-  // nothing is left half-written.
-  const onSigint = () => pool.stop();
-  process.on('SIGINT', onSigint);
-  let outcome;
+  // The workers load their code while this thread reads and checks the plan; a bad plan ends
+  // them before anything runs.
+  const workers = startWorkers(jobs);
   try {
-    outcome = await pool.done;
+
+    let plan: Plan;
+    if (values.plan !== undefined) {
+      const flags = ['board', 'profile', 'scenario', 'seed', 'budget'].filter((k) => (values as Record<string, unknown>)[k] !== undefined);
+      if (flags.length > 0) fail(`give --plan or the matrix flags, not both (--${flags[0]} with --plan ${values.plan})`);
+      const p = readPlanFile(values.plan);
+      if ('error' in p) fail(p.error);
+      plan = p;
+      if (values.cpu !== undefined) plan.cpu = values.cpu !== 'off';
+      if (values.costs !== undefined) plan.costs = values.costs;
+    } else {
+      const seeds = (values.seed ?? ['1']).map((s) => {
+        if (!/^[0-9]{1,10}$/.test(s) || Number(s) > 0xffffffff) fail(`--seed must be an integer from 0 to 4294967295, got "${s}"`);
+        return Number(s);
+      });
+      const budgets: Record<string, string> = {};
+      for (const b of values.budget ?? []) {
+        const spec = parseBudget(b);
+        if ('error' in spec) fail(spec.error);
+        if (spec.key in budgets) fail(`--budget ${spec.key} given twice`);
+        budgets[spec.key] = b.slice(b.indexOf('=') + 1);
+      }
+      const p = planFromData(
+        { boards: values.board ?? [DEFAULT_BOARD], profiles: values.profile ?? [DEFAULT_PROFILE], scenarios: values.scenario ?? [DEFAULT_SCENARIO], seeds, budgets: { default: budgets }, cpu: values.cpu !== 'off', ...(values.costs ? { costs: values.costs } : {}) },
+        'flags',
+        process.cwd(),
+      );
+      if ('error' in p) fail(p.error.replace(/^plan flags: /, ''));
+      plan = p;
+    }
+    const problem = await checkPlan(plan);
+    if (problem) fail(problem.error);
+    let baseline: Results | null = null;
+    if (values.baseline !== undefined) {
+      const b = readResults(values.baseline);
+      if ('error' in b) fail(b.error);
+      baseline = b;
+    }
+
+    const all = expandCells(plan);
+    const cells = shard ? all.filter((c) => c.index % shard.count === shard.index - 1) : all;
+    const outDir = values.out ?? join('out', 'test');
+    mkdirSync(outDir, { recursive: true });
+    const progress = makeProgress(cells.length);
+    const pool = runPool(cells, workers, outDir, { started: (c) => progress.started(c.id), finished: (r, d, t) => progress.finished(r, d, t) });
+    // Ctrl-C: stop handing out cells; a second one while results are written is ignored, so
+    // nothing is left half-written.
+    const onSigint = () => pool.stop();
+    process.on('SIGINT', onSigint);
+    let outcome;
+    try {
+      outcome = await pool.done;
+    } finally {
+      progress.end();
+    }
+    const results = makeResults(outcome.results, all.length, shard, outcome.interrupted, plan.thresholds);
+    writeFileSync(join(outDir, 'results.json'), resultsText(results));
+    writeIndexPage(outDir, results);
+    const comparison = baseline ? compareResults(baseline, results, plan.thresholds ?? DEFAULT_THRESHOLDS) : null;
+    if (values.junit !== undefined) {
+      mkdirSync(dirname(values.junit), { recursive: true });
+      writeFileSync(values.junit, junitXml(results));
+    }
+    if (values.summary !== undefined) {
+      mkdirSync(dirname(values.summary), { recursive: true });
+      writeFileSync(values.summary, summaryMarkdown(results, comparison), { flag: values.summary === process.env['GITHUB_STEP_SUMMARY'] ? 'a' : 'w' });
+    }
+    const failed = failedCount(results.cells);
+    process.off('SIGINT', onSigint);
+    if (comparison) write(formatComparison(comparison));
+    write(`${results.cells.length - failed} passed, ${failed} failed${outcome.interrupted ? `, ${cells.length - results.cells.length} not run (interrupted)` : ''}`);
+    write(`wrote ${join(outDir, 'results.json')} and ${results.cells.length} cell folder${results.cells.length === 1 ? '' : 's'}`);
+    if (outcome.interrupted) return 130;
+    return failed > 0 || (comparison?.breaches ?? 0) > 0 ? 1 : 0;
   } finally {
-    progress.end();
+    await workers.close();
   }
-  const results = makeResults(outcome.results, all.length, shard, outcome.interrupted, plan.thresholds);
-  writeFileSync(join(outDir, 'results.json'), resultsText(results));
-  writeIndexPage(outDir, results);
-  const comparison = baseline ? compareResults(baseline, results, plan.thresholds ?? DEFAULT_THRESHOLDS) : null;
-  if (values.junit !== undefined) {
-    mkdirSync(dirname(values.junit), { recursive: true });
-    writeFileSync(values.junit, junitXml(results));
-  }
-  if (values.summary !== undefined) {
-    mkdirSync(dirname(values.summary), { recursive: true });
-    writeFileSync(values.summary, summaryMarkdown(results, comparison), { flag: values.summary === process.env['GITHUB_STEP_SUMMARY'] ? 'a' : 'w' });
-  }
-  const failed = failedCount(results.cells);
-  process.off('SIGINT', onSigint);
-  if (comparison) write(formatComparison(comparison));
-  write(`${results.cells.length - failed} passed, ${failed} failed${outcome.interrupted ? `, ${cells.length - results.cells.length} not run (interrupted)` : ''}`);
-  write(`wrote ${join(outDir, 'results.json')} and ${results.cells.length} cell folder${results.cells.length === 1 ? '' : 's'}`);
-  if (outcome.interrupted) return 130;
-  return failed > 0 || (comparison?.breaches ?? 0) > 0 ? 1 : 0;
 }

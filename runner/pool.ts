@@ -30,7 +30,28 @@ export interface PoolRun {
   stop(): void;
 }
 
-export function runPool(cells: readonly Cell[], jobs: number, outDir: string | null, events: PoolEvents = {}): PoolRun {
+/**
+ * Worker threads, started before the plan is read and checked so that loading their code
+ * overlaps the main thread's own work: a worker's first cell can begin as soon as the cells are
+ * known. `close()` ends the ones runPool did not take (bad input, or fewer cells than workers).
+ */
+export interface Workers {
+  readonly threads: Worker[];
+  close(): Promise<void>;
+}
+
+export function startWorkers(count: number): Workers {
+  const threads = Array.from({ length: Math.max(1, count) }, () => new Worker(WORKER_PATH));
+  return {
+    threads,
+    close: async () => {
+      await Promise.all(threads.splice(0).map((w) => w.terminate()));
+    },
+  };
+}
+
+/** Run `cells` on the started workers (at most one per cell; the rest are ended now). */
+export function runPool(cells: readonly Cell[], started: Workers, outDir: string | null, events: PoolEvents = {}): PoolRun {
   const results: CellResult[] = [];
   const running = new Map<Worker, Cell>();
   let next = 0;
@@ -41,7 +62,10 @@ export function runPool(cells: readonly Cell[], jobs: number, outDir: string | n
     settle = res;
     fail = rej;
   });
-  const workers: Worker[] = [];
+  const count = Math.min(started.threads.length, Math.max(1, cells.length));
+  // The workers this pool owns from now on; the spares are ended at once.
+  const workers: Worker[] = started.threads.splice(0, count);
+  void started.close();
   const finish = async (unfinished: readonly Cell[] = []) => {
     await Promise.all(workers.map((w) => w.terminate()));
     if (outDir !== null) for (const c of unfinished) rmSync(join(outDir, `${c.id}.partial`), { recursive: true, force: true });
@@ -59,14 +83,11 @@ export function runPool(cells: readonly Cell[], jobs: number, outDir: string | n
     events.started?.(cell);
     w.postMessage({ cell, outDir } satisfies CellRequest);
   };
-  const count = Math.max(1, Math.min(jobs, cells.length));
   if (cells.length === 0) {
-    settle({ results, interrupted: false });
+    void finish();
     return { done, stop: () => {} };
   }
-  for (let i = 0; i < count; i++) {
-    const w = new Worker(WORKER_PATH);
-    workers.push(w);
+  for (const w of workers) {
     w.on('message', (reply: CellReply) => {
       if (stopped) return;
       if ('crash' in reply) {
