@@ -73,6 +73,23 @@ function pageLevelBytes(ram: Pair['dut']['board']['ram']): number {
 /** Four blocks of one page, two 2 KiB frames in each. */
 const req: TpacketReq = { tp_block_size: 4096, tp_block_nr: 4, tp_frame_size: 2048, tp_frame_nr: 8 };
 
+/**
+ * Open a SOCK_RAW packet socket and give it a TPACKET_V2 `req` ring, checking the ring took four
+ * order-0 blocks from the page allocator. The figures taken once the socket existed and before
+ * the ring: pages in use, page-level bytes and live object bytes.
+ */
+function socketWithRing(p: Pair): { fd: number; used0: number; pages0: number; objects0: number } {
+  const ram = p.dut.board.ram;
+  const fd = packetSocket(p.dutSys, SOCK_RAW, ETH_P_EXP, p.dut.dev.ifindex);
+  const used0 = ram.usage().usedBytes;
+  const pages0 = pageLevelBytes(ram);
+  const objects0 = liveObjectBytes(ram);
+  expect(p.dutSys.setsockopt(fd, 'PACKET_VERSION', TPACKET_V2)).toBe(0);
+  expect(p.dutSys.setsockopt(fd, 'PACKET_RX_RING', req)).toBe(0);
+  expect(pageLevelBytes(ram) - pages0).toBe(4 * PAGE);
+  return { fd, used0, pages0, objects0 };
+}
+
 function experimentalFrame(p: Pair, n: number, size = 100): Uint8Array {
   return ethFrame(p.dut.dev.hwAddr, p.lab.dev.hwAddr, ETH_P_EXP, pattern(size, n));
 }
@@ -238,15 +255,8 @@ describe('packet socket rings (PACKET_MMAP)', () => {
     const ram = p.dut.board.ram;
     const usedBeforeSocket = ram.usage().usedBytes;
     const emptyBeforeSocket = ram.emptySlabBytes();
-    const fd = packetSocket(p.dutSys, SOCK_RAW, ETH_P_EXP, p.dut.dev.ifindex);
-    const used0 = ram.usage().usedBytes;
-    const pages0 = pageLevelBytes(ram);
-    const objects0 = liveObjectBytes(ram);
-    expect(p.dutSys.setsockopt(fd, 'PACKET_VERSION', TPACKET_V2)).toBe(0);
-    expect(p.dutSys.setsockopt(fd, 'PACKET_RX_RING', req)).toBe(0);
-    // Four order-0 blocks of whole pages from the page allocator...
-    expect(pageLevelBytes(ram) - pages0).toBe(4 * PAGE);
-    // ...and the 16-byte pg_vec, a kmalloc-16 object: the first one on this board, so the
+    const { fd, used0, pages0, objects0 } = socketWithRing(p);
+    // Besides the ring's pages, the 16-byte pg_vec, a kmalloc-16 object: the first one on this board, so the
     // cache takes its first slab page for it. The leak check's figure counts both: the ring's
     // pages whole, the pg_vec at its object size.
     expect(liveObjectBytes(ram) - objects0).toBe(4 * PAGE + 16);
@@ -281,15 +291,10 @@ describe('packet socket rings (PACKET_MMAP)', () => {
     const ram = p.dut.board.ram;
     expect(ram.allocator).toBe('slob');
     const usedBeforeSocket = ram.usage().usedBytes;
-    const fd = packetSocket(p.dutSys, SOCK_RAW, ETH_P_EXP, p.dut.dev.ifindex);
-    const pages0 = pageLevelBytes(ram);
-    const objects0 = liveObjectBytes(ram);
-    expect(p.dutSys.setsockopt(fd, 'PACKET_VERSION', TPACKET_V2)).toBe(0);
-    expect(p.dutSys.setsockopt(fd, 'PACKET_RX_RING', req)).toBe(0);
-    // The same four order-0 blocks from the page allocator; the 16-byte pg_vec is kmalloc'd
-    // from SLOB's shared pages behind its 8-byte size header (mm/slob.c __do_kmalloc_node on
-    // i386): 24 bytes, 12 two-byte units, reported under the kmalloc-16 kind.
-    expect(pageLevelBytes(ram) - pages0).toBe(4 * PAGE);
+    const { fd, pages0, objects0 } = socketWithRing(p);
+    // Besides the ring's pages, the 16-byte pg_vec is kmalloc'd from SLOB's shared pages behind
+    // its 8-byte size header (mm/slob.c __do_kmalloc_node on i386): 24 bytes, 12 two-byte
+    // units, reported under the kmalloc-16 kind.
     expect(liveObjectBytes(ram) - objects0).toBe(4 * PAGE + 24);
     expect(ram.slabinfo().find((c) => c.name === 'kmalloc-16')).toMatchObject({ active: 1, heldBytes: 24, pages: 0 });
     expect(p.dutSys.setsockopt(fd, 'PACKET_RX_RING', { tp_block_size: 0, tp_block_nr: 0, tp_frame_size: 0, tp_frame_nr: 0 })).toBe(0);
