@@ -12,6 +12,9 @@ export interface CacheObservation {
   peakActive: number;
   pages: number;
   peakPages: number;
+  /** RAM the kind holds now and at most (slab pages on SLUB; live object bytes on SLOB). */
+  heldBytes: number;
+  peakHeldBytes: number;
   failures: number;
 }
 
@@ -24,6 +27,8 @@ export interface BoardObservation {
     usedBytes: number;
     peakUsedBytes: number;
     freeBytes: number;
+    /** The slab allocator the board booted (the profile's choice). */
+    allocator: 'slob' | 'slub';
     caches: CacheObservation[];
   };
   /** The most the heap can ever hold, and TCP's memory limits and use (pages of 4 KiB). */
@@ -65,7 +70,8 @@ export function observeBoard(b: BootedBoard): BoardObservation {
       usedBytes: u.usedBytes,
       peakUsedBytes: u.peakUsedBytes,
       freeBytes: u.freeBytes,
-      caches: ram.slabinfo().map((c) => ({ name: c.name, objectSize: c.objectSize, active: c.active, peakActive: c.peakActive, pages: c.pages, peakPages: c.peakPages, failures: c.failures })),
+      allocator: ram.allocator,
+      caches: ram.slabinfo().map((c) => ({ name: c.name, objectSize: c.objectSize, active: c.active, peakActive: c.peakActive, pages: c.pages, peakPages: c.peakPages, heldBytes: c.heldBytes, peakHeldBytes: c.peakHeldBytes, failures: c.failures })),
     },
     bound: {
       heapBytes: u.heapBytes,

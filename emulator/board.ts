@@ -12,7 +12,7 @@ import { Cpu } from './cpu.js';
 import { EthernetMac } from './ethernet-mac.js';
 import type { EventQueue } from './event-queue.js';
 import type { Prng } from './prng.js';
-import { BoardRam, type Region, type RegionKind } from './ram/board-ram.js';
+import { BoardRam, type Region, type RegionKind, type SlabAllocator } from './ram/board-ram.js';
 
 export type SectionKind = 'text' | 'data' | 'bss' | 'init' | 'config';
 
@@ -122,10 +122,11 @@ export class Board {
   }
 
   /**
-   * Lay the sections and program reservations out in RAM. Fails, with the exact shortfall,
-   * when they do not fit; nothing is allocated from the heap before this succeeds.
+   * Lay the sections and program reservations out in RAM, then start the slab allocator the
+   * kernel was built with. Fails, with the exact shortfall, when they do not fit; nothing is
+   * allocated from the heap before this succeeds.
    */
-  boot(sections: readonly BootSection[], programs: readonly ProgramReservation[], label: string): BootResult {
+  boot(sections: readonly BootSection[], programs: readonly ProgramReservation[], label: string, allocator: SlabAllocator): BootResult {
     const need = bootRequirement(this.config, sections, programs);
     const minHeap = MIN_HEAP_BYTES;
     if (need + minHeap > this.ram.size) {
@@ -153,7 +154,7 @@ export class Board {
     }
     let initFreed = 0;
     for (const s of sections) if (s.kind === 'init' && this.residentBytes(s) > 0) initFreed += this.ram.release(s.name);
-    this.ram.startAllocator();
+    this.ram.startAllocator(allocator);
     this.booted = true;
     return { ok: true, regions: this.ram.memoryMap(), initFreed };
   }

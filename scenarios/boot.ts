@@ -9,7 +9,7 @@ import { bootDefaultQdisc } from '../stack/sched/sch-api.js';
 import type { Board, BootSection, Flash, ProgramReservation } from '../emulator/board.js';
 import type { BoardConfig } from '../emulator/board-config.js';
 import { parseImage, type ParsedImage } from '../emulator/flash-image.js';
-import type { BoardRam, Region } from '../emulator/ram/board-ram.js';
+import type { BoardRam, Region, SlabAllocator } from '../emulator/ram/board-ram.js';
 import type { World } from '../emulator/world.js';
 import type { NetDevice } from '../stack/core/netdevice.js';
 import type { CostTable } from '../stack/kconfig/cost-table.js';
@@ -77,7 +77,7 @@ export function bootBoard(
     return { error: `profile ${parsed.profile} has CONFIG_${missing} off: ${what}, so nothing the scenario sends can leave ${boardConfig.name}`, kind: 'needs' };
   }
   const sections: BootSection[] = parsed.sections.map((s) => ({ name: s.name, kind: s.kind, size: s.length, bytes: s.kind === 'bss' ? undefined : s.payload }));
-  const booted = board.boot(sections, programs, `profile ${parsed.profile}`);
+  const booted = board.boot(sections, programs, `profile ${parsed.profile}`, slabAllocator(config.enabled));
   if (!booted.ok) return { error: booted.error, kind: 'fit' };
   if (boardConfig.sysctl) {
     const bad = checkBootSysctl(boardConfig.sysctl, TCP_CONG_LIST.map((c) => c.name));
@@ -106,6 +106,12 @@ export function bootBoard(
     return { error: `profile ${parsed.profile} on ${boardConfig.name}: not enough RAM to open ${dev.name} (RX ring of ${boardConfig.mac.rxRingSize} buffers)`, kind: 'fit' };
   }
   return { role, board, stack, dev, image: parsed, config, memoryMap: booted.regions, initFreed: booted.initFreed, baselineUsed: board.ram.usage().usedBytes, baselineObjects: liveObjectBytes(board.ram) };
+}
+
+/** The slab allocator the image's kernel was built with: SLUB when chosen, else SLOB (the
+ * choice's default; checkBootImage has already held the image to exactly one of them). */
+export function slabAllocator(enabled: readonly string[]): SlabAllocator {
+  return enabled.includes('SLUB') ? 'slub' : 'slob';
 }
 
 /**

@@ -20,7 +20,7 @@ function structs(): Record<string, number> {
 function ram(size = 4 * MiB): BoardRam {
   const r = new BoardRam(size);
   r.reserve('kernel', 64 * 1024, 'kernel-text');
-  r.startAllocator();
+  r.startAllocator('slub');
   return r;
 }
 

@@ -31,7 +31,7 @@ beforeAll(async () => {
   expect(tableHash).toMatch(/^[0-9a-f]{64}$/);
 });
 
-const MINIMAL = ['BASE_SMALL', 'FIB_LIST', 'INET', 'IP_MULTICAST', 'IP_PING', 'NET', 'SYN_COOKIES'];
+const MINIMAL = ['BASE_SMALL', 'FIB_LIST', 'INET', 'IP_MULTICAST', 'IP_PING', 'NET', 'SLOB', 'SYN_COOKIES'];
 
 /** The sections `image build` would write for these symbols on quark-2m (names and sizes). */
 function sectionsFor(enabled: readonly string[]): SectionSpec[] {

@@ -12,7 +12,7 @@ import {
   symbolCost,
   type CostTable,
 } from '../stack/kconfig/cost-table.js';
-import { formatProfile, isKconfigError, parseKconfig, type Profile } from '../stack/kconfig/kconfig.js';
+import { checkEnabledSymbols, formatProfile, isKconfigError, parseKconfig, type Profile } from '../stack/kconfig/kconfig.js';
 import { builtinProfiles, loadProfile } from '../stack/kconfig/profiles.js';
 import { SYMBOLS, driverObjects, driverSupportObjects, findSymbol, notModelled } from '../stack/kconfig/symbols.js';
 
@@ -170,6 +170,29 @@ describe('user fragments', () => {
     }
     // A disabled unmodelled symbol is fine: real .config files carry them.
     expect(ok(fragment('# base: client\n# CONFIG_IPV6 is not set\nCONFIG_UNIX=n\n').result).enabled).toEqual(client.enabled);
+  });
+
+  it("takes SLOB as the slab allocator unless a fragment chooses SLUB (Linux 6.1 mm/Kconfig's choice)", () => {
+    // Oracle: the calibration's builds. Every one of them ran SLOB (tinyconfig's choice), so
+    // that is what a profile gets when it says nothing; Linux's own Kconfig default is SLUB.
+    const calib = JSON.parse(readFileSync(new URL('../calibration/linux-6.1-i386.json', import.meta.url), 'utf8')) as {
+      configs: Record<string, Record<string, string>>;
+    };
+    for (const [build, cfg] of Object.entries(calib.configs)) expect([build, cfg['SLOB'], cfg['SLUB']]).toEqual([build, 'y', undefined]);
+    for (const p of [full, client, minimal]) expect([p.symbols['SLOB'], p.symbols['SLUB']]).toEqual([true, false]);
+    const bare = ok(fragment('CONFIG_NET=y\nCONFIG_INET=y\nCONFIG_FIB_LIST=y\n').result);
+    expect(bare.enabled).toEqual(['FIB_LIST', 'INET', 'NET', 'SLOB']);
+    const slub = ok(fragment('# base: minimal\nCONFIG_SLUB=y\n').result);
+    expect(slub.enabled).toEqual([...minimal.enabled.filter((s) => s !== 'SLOB'), 'SLUB'].sort());
+    // Exactly one: both y is refused, and turning the default off without choosing another too.
+    expect(errorOf(fragment('# base: minimal\nCONFIG_SLUB=y\nCONFIG_SLOB=y\n').result)).toMatch(/CONFIG_SLUB \(line 2\) and CONFIG_SLOB \(line 3\) are both y; choice SLAB_ALLOCATOR/);
+    expect(errorOf(fragment('# base: minimal\n# CONFIG_SLOB is not set\n').result)).toMatch(/choice SLAB_ALLOCATOR needs exactly one of CONFIG_SLUB, CONFIG_SLOB set to y, found 0 \(at line 2\)/);
+    // SLAB is Linux's third choice; quarklab does not model it.
+    expect(errorOf(fragment('# base: minimal\nCONFIG_SLAB=y\n').result)).toMatch(/CONFIG_SLAB=y at line 2 is not modelled by quarklab: the SLAB allocator/);
+    // The image's symbol list holds exactly one too.
+    expect(checkEnabledSymbols(minimal.enabled)).toBeNull();
+    expect(checkEnabledSymbols(minimal.enabled.filter((s) => s !== 'SLOB'))).toMatch(/choice SLAB_ALLOCATOR needs exactly one .* found 0/);
+    expect(checkEnabledSymbols([...minimal.enabled, 'SLUB'])).toMatch(/choice SLAB_ALLOCATOR .* found 2/);
   });
 
   it('names the nearest built-in for a mistyped profile name, and reports unreadable paths', () => {

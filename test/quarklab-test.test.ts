@@ -183,12 +183,12 @@ describe('baseline compare', () => {
     expect(grown.status, grown.stdout).toBe(1);
     // af_packet.o adds 12575 bytes of text and data (profile diff minimal client shows it),
     // three section headers 144 and "PACKET" in the msgpack config section 7: 12726 bytes, over
-    // 0.5 % of the image (minimal's 1770980 bytes — 76 of them the config section's costTable
-    // entry, docs/image-format.md — less 5 for the profile name "fw"), so
-    // flash.image is flagged.
+    // 0.5 % of the image (minimal's 1770985 bytes — 76 of them the config section's costTable
+    // entry, docs/image-format.md, and 5 its "SLOB" in the enabled list, a msgpack fixstr of
+    // 1 + 4 — less 5 for the profile name "fw"), so flash.image is flagged.
     const old = readJson<ResultsFile>(join(work, 'old', 'results.json')).cells[0]!.figures['flash.image']!;
     const now = readJson<ResultsFile>(join(work, 'grown', 'results.json')).cells[0]!.figures['flash.image']!;
-    expect([old, now - old]).toEqual([1770980 - 5, 12575 + 144 + 7]);
+    expect([old, now - old]).toEqual([1770985 - 5, 12575 + 144 + 7]);
     expect(grown.stdout).toMatch(new RegExp(`flash\\.image \\+${now - old} B \\(\\+[0-9.]+ %\\) OVER \\+0\\.5 %`));
     const cmp = await quarklabAsync(['compare', 'old/results.json', 'grown/results.json'], { cwd: work });
     expect(cmp.status).toBe(1);
@@ -205,7 +205,7 @@ describe('baseline compare', () => {
       quarklabAsync(['profile', 'diff', 'minimal', 'client', '--fail-over', '300000']),
       quarklabAsync(['profile', 'diff', 'client', 'minimal', '--fail-over', '0']),
     ]);
-    // client − minimal is 257489 bytes of flash (2028469 − 1770980).
+    // client − minimal is 257489 bytes of flash (2028474 − 1770985: both carry CONFIG_SLOB).
     expect(over.status).toBe(1);
     expect(over.stderr).toMatch(/client is 257489 bytes larger than minimal in flash, over --fail-over 1000/);
     expect(under.status).toBe(0);

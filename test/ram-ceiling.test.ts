@@ -2,28 +2,36 @@
 // RAM runs out returns NULL and counts it — never throws — and the board keeps working: a frame
 // that arrives then is dropped and counted. Freeing everything returns usage to the post-boot
 // baseline, and a whole scenario ends with no leak.
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { World } from '../emulator/world.js';
 import { KMALLOC_SIZES, kmallocCacheName } from '../emulator/ram/kmalloc.js';
+import { PAGE_SIZE } from '../emulator/ram/page-allocator.js';
 import type { BoardRam } from '../emulator/ram/board-ram.js';
 import { bootBoard, liveObjectBytes, type BootedBoard } from '../scenarios/boot.js';
 import { buildFirmware } from '../scenarios/firmware.js';
 import { resolveBoard, resolveCostTable, resolveProfile } from '../scenarios/inputs.js';
 import { run } from '../scenarios/run.js';
 import { allocSkb, type SkBuff } from '../stack/core/skbuff.js';
+import { withSymbol } from './helpers/features.js';
+import { removeTempDirs } from './helpers/run.js';
+
+afterAll(removeTempDirs);
 
 function ok<T>(x: T | { error: string }): T {
   if (x !== null && typeof x === 'object' && 'error' in x) throw new Error(x.error);
   return x as T;
 }
 
-function bootQuark2m(): { world: World; dut: BootedBoard } {
+/** quark-2m with minimal: on SLOB (the profile's allocator), or on SLUB when asked. */
+function bootQuark2m(allocator: 'slob' | 'slub' = 'slob'): { world: World; dut: BootedBoard } {
   const board = ok(resolveBoard('quark-2m'));
   const table = ok(resolveCostTable());
-  const fw = ok(buildFirmware(board, ok(resolveProfile('minimal')), table));
+  const profile = allocator === 'slub' ? withSymbol('minimal', 'SLUB') : 'minimal';
+  const fw = ok(buildFirmware(board, ok(resolveProfile(profile)), table));
   const world = new World(1);
   const dut = bootBoard(world, 'dut', board, fw.image, table, []);
   if ('error' in dut) throw new Error(dut.error);
+  expect(dut.board.ram.allocator).toBe(allocator);
   return { world, dut };
 }
 
@@ -52,21 +60,26 @@ function arpFrame(): Uint8Array {
 }
 
 describe('RAM ceiling on a booted quark-2m', () => {
-  it('allocating until RAM runs out returns NULL, counts it, throws nothing; freeing returns to baseline', () => {
-    const { world, dut } = bootQuark2m();
+  it.each(['slob', 'slub'] as const)('%s: allocating until RAM runs out returns NULL, counts it, throws nothing; freeing returns to baseline', (allocator) => {
+    const { world, dut } = bootQuark2m(allocator);
     const ram = dut.board.ram;
     const used0 = ram.usage().usedBytes;
     const empty0 = ram.emptySlabBytes();
     const free0 = ram.usage().freeBytes;
-    // Free slots in slabs that exist after boot can be handed out too.
-    const slack0 = ram.slabinfo().reduce((sum, c) => sum + (c.totalObjects - c.active) * c.objectSize, 0);
+    // Room in pages the allocator already holds can be handed out too: free slots in SLUB's
+    // slabs, the free fragments of SLOB's shared pages.
+    const slack0 = allocator === 'slob' ? ram.slobFreeBytes() : ram.slabinfo().reduce((sum, c) => sum + (c.totalObjects - c.active) * c.objectSize, 0);
+    // SLOB serves kmalloc below PAGE_SIZE − 8 (its size header) from its pages; at and above
+    // that, whole pages (mm/slob.c __do_kmalloc_node), counted as kmalloc-large. SLUB's classes
+    // go up to 8 KiB.
+    const largeFrom = allocator === 'slob' ? PAGE_SIZE - 8 : 8193;
     expect(used0).toBe(dut.baselineUsed);
     expect(liveObjectBytes(ram)).toBe(dut.baselineObjects);
 
     // Largest first (page blocks), then every kmalloc class down to 8 bytes, so nothing is left.
     const held: number[] = [];
     for (const size of [16_384, ...[...KMALLOC_SIZES].reverse()]) {
-      const cache = size > 8192 ? 'kmalloc-large' : kmallocCacheName(size);
+      const cache = size >= largeFrom ? 'kmalloc-large' : kmallocCacheName(size);
       const before = failures(ram, cache);
       held.push(...exhaust(ram, size));
       expect(failures(ram, cache), `${cache} counts the failed allocation`).toBe(before + 1);
@@ -105,9 +118,11 @@ describe('RAM ceiling on a booted quark-2m', () => {
     // Free everything: back to the post-boot baseline in objects. In pages, SLUB keeps up to
     // min_partial empty slabs per cache (mm/slub.c __slab_free), so the pages above the
     // baseline are exactly those kept empty slabs, and kmem_cache_shrink gives them back.
+    // SLOB keeps none (a page whose last block is freed goes back), so there it is 0.
     for (const a of held) ram.kfree(a);
     expect(liveObjectBytes(ram)).toBe(dut.baselineObjects);
     expect(ram.usage().usedBytes - ram.emptySlabBytes()).toBe(used0 - empty0);
+    if (allocator === 'slob') expect([empty0, ram.emptySlabBytes()]).toEqual([0, 0]);
     ram.shrinkCaches();
     expect(ram.usage().usedBytes).toBe(used0 - empty0);
 
@@ -141,8 +156,9 @@ describe('RAM ceiling on a booted quark-2m', () => {
     for (const s of skbs) s.free();
     expect(dut.stack.skbs.live).toBe(0);
     expect(liveObjectBytes(ram)).toBe(dut.baselineObjects);
-    // Pages: the baseline plus the empty slabs the caches keep (min_partial); shrunk, the
-    // baseline without the empty slabs boot itself left.
+    // Pages: the baseline plus the empty slabs the caches keep (SLUB's min_partial; SLOB, this
+    // board's allocator, keeps none, so the figures are 0); shrunk, the baseline without the
+    // empty slabs boot itself left.
     expect(ram.usage().usedBytes - ram.emptySlabBytes()).toBe(dut.baselineUsed - empty0);
     ram.shrinkCaches();
     expect(ram.usage().usedBytes).toBe(dut.baselineUsed - empty0);
@@ -151,8 +167,10 @@ describe('RAM ceiling on a booted quark-2m', () => {
   it('the leak figure sees one object left behind', () => {
     const { dut } = bootQuark2m();
     const ram = dut.board.ram;
-    const a = ram.kmalloc(100); // a kmalloc-128 object
-    expect(liveObjectBytes(ram) - dut.baselineObjects).toBe(128);
+    // SLOB (minimal's allocator): an 8-byte size header before the 100 bytes, in 2-byte units:
+    // 108 bytes. (SLUB would take a 128-byte kmalloc-128 slot: test/slob.test.ts.)
+    const a = ram.kmalloc(100);
+    expect(liveObjectBytes(ram) - dut.baselineObjects).toBe(108);
     ram.kfree(a);
     expect(liveObjectBytes(ram) - dut.baselineObjects).toBe(0);
   });

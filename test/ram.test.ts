@@ -5,13 +5,14 @@ import { MAX_ORDER, PAGE_SIZE, PageAllocator } from '../emulator/ram/page-alloca
 
 const MiB = 1024 * 1024;
 
-/** A booted 2 MiB board: kernel image at 0, init sections freed later, allocator running. */
+/** A booted 2 MiB board: kernel image at 0, init sections freed later, SLUB running (these
+ * tests hold the SLUB model to mm/slub.c; test/slob.test.ts does SLOB). */
 function bootedRam(size = 2 * MiB): BoardRam {
   const ram = new BoardRam(size);
   expect(ram.reserve('.text', 300_000, 'kernel-text')).not.toBeNull();
   expect(ram.reserve('.data', 70_000, 'kernel-data')).not.toBeNull();
   expect(ram.reserve('.init.text', 20_000, 'init')).not.toBeNull();
-  ram.startAllocator();
+  ram.startAllocator('slub');
   return ram;
 }
 
@@ -66,7 +67,7 @@ describe('BoardRam layout', () => {
 
   it('hands every unreserved page to the allocator, never page 0', () => {
     const ram = new BoardRam(2 * MiB);
-    ram.startAllocator();
+    ram.startAllocator('slub');
     const u = ram.usage();
     expect(u.heapBytes).toBe(2 * MiB - PAGE_SIZE);
     expect(u.reservedBytes + u.heapBytes).toBe(2 * MiB);
@@ -101,7 +102,7 @@ describe('BoardRam layout', () => {
     ram.reserve('.text', 8192, 'kernel-text');
     ram.reserve('.init.data', 8192, 'init');
     expect(ram.release('.init.data')).toBe(8192);
-    ram.startAllocator();
+    ram.startAllocator('slub');
     expect(ram.usage().heapBytes).toBe(2 * MiB - 8192);
   });
 

@@ -89,8 +89,10 @@ function seedTable(table: CostTable): SeedFigures {
   const part = (pred: (s: string) => boolean): SectionSizes => sum(fc.symbols.filter((s) => pred(s.symbol)));
   const fullIpv4 = part((s) => v4.has(s));
   const fullNet = part((s) => s === 'NET');
-  const fullRest = part((s) => s !== 'NET' && !v4.has(s));
-  const restNames = fc.symbols.filter((s) => s.symbol !== 'NET' && !v4.has(s.symbol)).map((s) => s.symbol);
+  // The slab allocator (SLOB) is the kernel core's, not the stack's, and has no objects here.
+  const networking = (s: string): boolean => SYMBOLS.find((x) => x.name === s)?.choice !== 'SLAB_ALLOCATOR';
+  const fullRest = part((s) => s !== 'NET' && !v4.has(s) && networking(s));
+  const restNames = fc.symbols.filter((s) => s.symbol !== 'NET' && !v4.has(s.symbol) && networking(s.symbol)).map((s) => s.symbol);
 
   // Objects both builds have: how much larger they are in core+net-full than in tiny+ipv4.
   const fullObjects = new Map<string, number>();

@@ -175,7 +175,7 @@ export function reportHtml(r: Report, trace: ParsedTrace | null): string {
     parts.push('<section id="features"><h2>Flash and RAM by feature</h2>');
     const rows = featureRows(dut);
     parts.push(table(['feature', 'flash', 'static RAM'], [...rows.map((f) => [escapeHtml(f.feature), formatBytes(f.flash), formatBytes(f.ram)]), ['<b>total</b>', formatBytes(rows.reduce((s, f) => s + f.flash, 0)), formatBytes(rows.reduce((s, f) => s + f.ram, 0))]], 'num'));
-    if (dut.memory) parts.push(`<p>RAM ${formatBytes(dut.memory.totalBytes)}: heap ${formatBytes(dut.memory.heapBytes)}, min_free ${formatBytes(dut.memory.minFreeKbytes * 1024)}, peak in use ${formatBytes(dut.memory.peakBytes)}.</p>`);
+    if (dut.memory) parts.push(`<p>RAM ${formatBytes(dut.memory.totalBytes)}, slab allocator ${dut.memory.allocator.toUpperCase()}: heap ${formatBytes(dut.memory.heapBytes)}, min_free ${formatBytes(dut.memory.minFreeKbytes * 1024)}, peak in use ${formatBytes(dut.memory.peakBytes)}.</p>`);
     parts.push('</section>');
   }
   if (dut?.sockets) {

@@ -37,7 +37,7 @@ export function reportMarkdown(r: Report): string {
     const m = dut.memory;
     out.push('## Memory');
     out.push('');
-    out.push(`RAM ${formatBytes(m.totalBytes)}: static ${formatBytes(m.staticBytes)}, heap ${formatBytes(m.heapBytes)} (min_free ${formatBytes(m.minFreeKbytes * 1024)}); peak in use ${formatBytes(m.peakBytes)}, least free ${formatBytes(m.minFreeBytes)}; ` +
+    out.push(`RAM ${formatBytes(m.totalBytes)}, slab allocator ${m.allocator.toUpperCase()}: static ${formatBytes(m.staticBytes)}, heap ${formatBytes(m.heapBytes)} (min_free ${formatBytes(m.minFreeKbytes * 1024)}); peak in use ${formatBytes(m.peakBytes)}, least free ${formatBytes(m.minFreeBytes)}; ` +
       `${m.allocationFailures} allocation failures, ${m.allocationThrottled} throttled.`);
     out.push('');
   }

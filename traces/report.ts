@@ -26,6 +26,10 @@ export interface CacheReport {
   totalObjects: number;
   pages: number;
   peakPages: number;
+  /** RAM the kind holds now and at most: its slabs' pages on SLUB; on SLOB its live objects'
+   * bytes (kmalloc's header and rounding included), since SLOB keeps no per-cache slabs. */
+  heldBytes: number;
+  peakHeldBytes: number;
   failures: number;
 }
 
@@ -51,6 +55,8 @@ export interface BoardReport {
   profile: { name: string; enabled: string[] };
   image: { bytes: number; flashBytes: number; sections: { name: string; kind: string; bytes: number }[] } | null;
   memory: {
+    /** The slab allocator the kernel was built with (the profile's CONFIG_SLOB or CONFIG_SLUB). */
+    allocator: 'slob' | 'slub';
     totalBytes: number;
     /** RAM held by boot reservations after init sections were freed. */
     staticBytes: number;
@@ -146,7 +152,7 @@ export function summarize(r: Report): string {
   if (dut?.image) out.push(`image: ${formatBytes(dut.image.bytes)} of ${formatBytes(dut.image.flashBytes)} flash`);
   if (dut?.memory) {
     const m = dut.memory;
-    out.push(`boot memory map (${formatBytes(m.totalBytes)} RAM):`);
+    out.push(`boot memory map (${formatBytes(m.totalBytes)} RAM, slab allocator ${m.allocator.toUpperCase()}):`);
     const groups = new Map<string, number>();
     for (const region of m.bootMap) {
       if (region.released) continue;
@@ -156,8 +162,8 @@ export function summarize(r: Report): string {
     for (const [k, v] of groups) out.push(`  ${pad(k, 28)} ${formatBytes(v)}`);
     out.push(`  ${pad('init sections (freed)', 28)} ${formatBytes(m.initFreedBytes)}`);
     out.push(`  ${pad('heap', 28)} ${formatBytes(m.heapBytes)} (baseline in use ${formatBytes(m.baselineUsedBytes)}, peak ${formatBytes(m.peakUsedBytes)}, end ${formatBytes(m.finalUsedBytes)})`);
-    const top = [...m.caches].filter((c) => c.peakPages > 0).sort((a, b) => b.peakPages - a.peakPages || a.name.localeCompare(b.name)).slice(0, 6);
-    out.push(`peak RAM by cache: ${top.map((c) => `${c.name} ${formatBytes(c.peakPages * 4096)}`).join(', ')}`);
+    const top = [...m.caches].filter((c) => c.peakHeldBytes > 0).sort((a, b) => b.peakHeldBytes - a.peakHeldBytes || a.name.localeCompare(b.name)).slice(0, 6);
+    out.push(`peak RAM by cache: ${top.map((c) => `${c.name} ${formatBytes(c.peakHeldBytes)}`).join(', ')}`);
   }
   if (dut) {
     for (const [name, s] of Object.entries(dut.interfaces)) {

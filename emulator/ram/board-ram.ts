@@ -177,8 +177,11 @@ export class BoardRam {
     return (region.pages - (first === 0 && region.pages > 0 ? 1 : 0)) * PAGE_SIZE;
   }
 
-  /** Hand every page outside live reservations to the page allocator. Call once, after boot's reservations. */
-  startAllocator(allocator: SlabAllocator = 'slub'): void {
+  /**
+   * Hand every page outside live reservations to the page allocator and start the slab
+   * allocator the kernel was built with. Call once, after boot's reservations.
+   */
+  startAllocator(allocator: SlabAllocator): void {
     if (this.started) throw new Error('startAllocator: already started');
     this.started = true;
     if (allocator === 'slob') {
@@ -262,12 +265,21 @@ export class BoardRam {
    */
   liveObjectBytes(): number {
     let sum = 0;
-    let allocatorPages = this.slob ? this.slob.heap.pages : 0;
     for (const c of this.slabinfo()) {
       sum += this.slob ? c.heldBytes : c.objectSize > 0 ? c.active * c.objectSize : c.pages * PAGE_SIZE;
-      allocatorPages += c.pages;
     }
-    return sum + (this.usage().usedBytes - allocatorPages * PAGE_SIZE);
+    return sum + (this.usage().usedBytes - this.slabPages() * PAGE_SIZE);
+  }
+
+  /**
+   * Pages the slab layer holds: SLUB's slabs, or SLOB's shared pages, plus the whole-page blocks
+   * of kmalloc-large and page-sized cache objects. The rest of the pages in use were taken from
+   * the page allocator directly (packet rings, DMA buffers).
+   */
+  slabPages(): number {
+    let pages = this.slob ? this.slob.heap.pages : 0;
+    for (const c of this.slabinfo()) pages += c.pages;
+    return pages;
   }
 
   /** kmem_cache_shrink on every cache (each /sys/kernel/slab/NAME/shrink); pages freed, 0 on SLOB. */

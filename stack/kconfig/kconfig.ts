@@ -21,7 +21,8 @@
  *
  * Symbols a file does not mention are off, or keep the base's value. All symbols are bool:
  * the board has no module loader, so `=m` is refused. Setting one member of a choice (FIB_TRIE /
- * FIB_LIST) to y switches off the member the base had, as Kconfig does for choices.
+ * FIB_LIST) to y switches off the member the base had, as Kconfig does for choices; a choice
+ * with a default (the slab allocator: SLOB) that no line or base sets takes its default.
  *
  * The file is user input: every problem comes back as `{ error }`, one line naming the file,
  * the line and the problem; nothing here throws on bad input.
@@ -157,6 +158,8 @@ export function parseKconfig(text: string, file: string, opts: ParseOptions = {}
     origin.set(name, { line });
   }
 
+  applyChoiceDefaults(explicit, values);
+
   const lastLine = lines.length;
   const depErr = checkDependencies(values, origin, lastLine);
   if (depErr) return fail(depErr);
@@ -201,6 +204,18 @@ function applyChoices(
     }
   }
   return null;
+}
+
+/** A choice with a default (the slab allocator) whose dependencies hold and that no member is
+ * y in: its default becomes y, as Kconfig does, unless this file turned the default off. */
+function applyChoiceDefaults(explicit: Map<string, { value: boolean; line: number }>, values: Map<string, boolean>): void {
+  for (const group of choiceGroups()) {
+    const def = group.find((s) => s.choiceDefault);
+    if (!def || explicit.get(def.name)?.value === false) continue;
+    if (!group.every((s) => s.depends.every((d) => values.get(d)))) continue;
+    if (group.some((s) => values.get(s.name))) continue;
+    values.set(def.name, true);
+  }
 }
 
 function checkDependencies(values: Map<string, boolean>, origin: Map<string, Origin>, lastLine: number): string | null {

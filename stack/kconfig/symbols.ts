@@ -1,5 +1,6 @@
 /**
- * The networking Kconfig symbols quarklab models, and what each one costs.
+ * The networking Kconfig symbols quarklab models, and what each one costs; plus the kernel
+ * core's slab allocator choice (SLOB or SLUB), which costs nothing here but decides how RAM is carved.
  *
  * A profile is a set of these symbols. Each symbol names the Linux 6.1 objects (calibration
  * `objects`, "Linux 6.1 i386 -Os, measured") that turning it off removes, so a profile's flash
@@ -43,6 +44,8 @@ export interface KconfigSymbol {
   share?: ObjectShare;
   /** Choice group: when its members' dependencies hold, exactly one member is y. */
   choice?: string;
+  /** The choice's default: y when a fragment sets no member of its choice (Kconfig's `default`). */
+  choiceDefault?: true;
   /** Why a debatable object sits under this symbol (object path → reason). */
   notes?: Readonly<Record<string, string>>;
 }
@@ -411,6 +414,34 @@ const SYMBOL_TABLE = [
     depends: [],
     objects: [],
   },
+  // The kernel core's slab allocator (mm/Kconfig's "Choose SLAB allocator" in Linux 6.1: SLAB,
+  // SLUB or SLOB; SLUB_TINY came in 6.2). Not a networking switch, but every object the stack
+  // allocates comes out of it, so the board models the one the profile chooses.
+  {
+    name: 'SLUB',
+    help:
+      'SLUB (mm/slub.c): per-cache slabs of whole pages, objects packed at their aligned size, ' +
+      'kmalloc in power-of-two size classes, empty slabs kept up to min_partial. Linux 6.1 ' +
+      "Kconfig's default. No objects, and no measured cost: every calibration build (tiny, core, " +
+      'core+net-full) ran SLOB, so the difference between mm/slub.o and mm/slob.o is not in the ' +
+      'table; a SLUB profile is charged the same SLOB-built kernel core, low by that unmeasured amount.',
+    depends: [],
+    objects: [],
+    choice: 'SLAB_ALLOCATOR',
+  },
+  {
+    name: 'SLOB',
+    help:
+      'SLOB (mm/slob.c): every cache and kmalloc size shares the same pages, first fit inside a ' +
+      'page on three lists by request size, an 8-byte size header on each kmalloc block (i386). ' +
+      'What tinyconfig selects and what every calibration build ran, so it is quarklab\'s default ' +
+      '(Linux 6.1 has it depend on EXPERT, which tinyconfig turns on). No objects: mm/ is in the ' +
+      'measured kernel core.',
+    depends: [],
+    objects: [],
+    choice: 'SLAB_ALLOCATOR',
+    choiceDefault: true,
+  },
 ] as const satisfies readonly KconfigSymbol[];
 
 export const SYMBOLS: readonly KconfigSymbol[] = SYMBOL_TABLE;
@@ -550,6 +581,7 @@ export const unmodelledSymbols: Readonly<Record<string, string>> = {
   PAGE_POOL: 'selected by the board driver, not by a profile',
   NET_PTP_CLASSIFY: 'selected by the board driver, not by a profile',
   NET_SELFTESTS: 'selected by the board driver, not by a profile',
+  SLAB: 'the SLAB allocator is not modelled; choose CONFIG_SLOB (the default) or CONFIG_SLUB',
 };
 
 const byName = new Map(SYMBOLS.map((s) => [s.name, s]));
