@@ -8,7 +8,7 @@ import { DEFAULT_SCENARIO } from '../scenarios/registry.js';
 import { parseBudget } from '../traces/budgets.js';
 import { writeIndexPage } from '../runner/index-page.js';
 import { checkPlan, DEFAULT_THRESHOLDS, expandCells, planFromData, readPlanFile, type Plan } from '../runner/plan.js';
-import { runPool, startWorkers } from '../runner/pool.js';
+import { runPool, startWorkers, type Workers } from '../runner/pool.js';
 import { makeProgress } from '../runner/progress.js';
 import { compareResults, failedCount, formatComparison, junitXml, makeResults, readResults, resultsText, summaryMarkdown, type Results } from '../runner/results.js';
 import { fail, write } from './output.js';
@@ -89,9 +89,7 @@ export async function testCommand(args: string[]): Promise<number> {
   if (values.jobs !== undefined && (!/^[0-9]{1,3}$/.test(values.jobs) || jobs < 1)) fail(`-j must be a whole number of workers from 1, got "${values.jobs}"`);
   const shard = values.shard === undefined ? null : parseShard(values.shard);
   if (values.cpu !== undefined && values.cpu !== 'on' && values.cpu !== 'off') fail(`--cpu must be on or off, got "${values.cpu}"`);
-  // The workers load their code while this thread reads and checks the plan; a bad plan ends
-  // them before anything runs.
-  const workers = startWorkers(jobs);
+  let workers: Workers | null = null;
   try {
 
     let plan: Plan;
@@ -123,6 +121,11 @@ export async function testCommand(args: string[]): Promise<number> {
       if ('error' in p) fail(p.error.replace(/^plan flags: /, ''));
       plan = p;
     }
+    const all = expandCells(plan);
+    const cells = shard ? all.filter((c) => c.index % shard.count === shard.index - 1) : all;
+    // The workers (no more than there are cells) load their code while this thread checks the
+    // plan's inputs; a bad input ends them before anything runs.
+    workers = startWorkers(Math.min(jobs, cells.length));
     const problem = await checkPlan(plan);
     if (problem) fail(problem.error);
     let baseline: Results | null = null;
@@ -132,8 +135,6 @@ export async function testCommand(args: string[]): Promise<number> {
       baseline = b;
     }
 
-    const all = expandCells(plan);
-    const cells = shard ? all.filter((c) => c.index % shard.count === shard.index - 1) : all;
     const outDir = values.out ?? join('out', 'test');
     mkdirSync(outDir, { recursive: true });
     const progress = makeProgress(cells.length);
@@ -168,6 +169,6 @@ export async function testCommand(args: string[]): Promise<number> {
     if (outcome.interrupted) return 130;
     return failed > 0 || (comparison?.breaches ?? 0) > 0 ? 1 : 0;
   } finally {
-    await workers.close();
+    await workers?.close();
   }
 }

@@ -41,7 +41,7 @@ export interface Workers {
 }
 
 export function startWorkers(count: number): Workers {
-  const threads = Array.from({ length: Math.max(1, count) }, () => new Worker(WORKER_PATH));
+  const threads = Array.from({ length: Math.max(0, count) }, () => new Worker(WORKER_PATH));
   return {
     threads,
     close: async () => {
