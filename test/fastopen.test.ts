@@ -14,7 +14,7 @@ import { Capture, DEFAULT_EPOCH_NS } from '../traces/capture.js';
 import { compareImages, without } from './helpers/features.js';
 import { bootPair, DUT_IP, LAB_IP, settle, type Pair } from './helpers/lab-pair.js';
 import { removeTempDirs, tempDir } from './helpers/run.js';
-import { eq, present, tsharkPass, values, type TsharkRow } from './helpers/tshark.js';
+import { columns, eq, present, tsharkPass, values, type TsharkRow } from './helpers/tshark.js';
 
 afterAll(removeTempDirs);
 
@@ -64,7 +64,7 @@ describe('TCP_FASTOPEN', () => {
     expect(synAcks[0]!['tcp.options.tfo.cookie']).toMatch(/^[0-9a-f]{16}$/);
     expect(syns[1]!['tcp.options.tfo.cookie']).toBe(synAcks[0]!['tcp.options.tfo.cookie']);
     expect(Number(syns[1]!['tcp.len'])).toBeGreaterThan(20);
-    const getInSyn = onRows.filter((r) => syn(r) && present(r, 'http.request')).map((r) => [r['http.request.method']]);
+    const getInSyn = columns(onRows.filter((r) => syn(r) && present(r, 'http.request')), ['http.request.method']);
     expect(getInSyn).toEqual([['GET']]);
     // The server's SYN-ACK acknowledges the data, so the answer comes a round trip earlier.
     expect(Number(synAcks[1]!['tcp.ack'])).toBe(1 + Number(syns[1]!['tcp.len']));

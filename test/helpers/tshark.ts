@@ -108,7 +108,9 @@ export function tsharkPass(
   const expertAt = out.startsWith('\n') ? 0 : cut < 0 ? out.length : cut + 1;
   const rows = out.slice(0, expertAt).split('\n').filter((line) => line !== '').map((line) => {
     const cells = line.split('\t');
-    return Object.fromEntries(names.map((n, i) => [n, cells[i] ?? '']));
+    // A line of another shape is expert text taken for a row: the split above went wrong.
+    if (cells.length !== names.length) throw new Error(`tshark ${args.join(' ')}: not a row of ${names.length} fields: ${line}`);
+    return Object.fromEntries(names.map((n, i) => [n, cells[i]!]));
   });
   return { rows, expert: out.slice(expertAt) };
 }
@@ -129,6 +131,15 @@ export const eq = (row: TsharkRow, field: string, value: string): boolean => val
 
 /** The display filter `field` (the frame has it) on a tsharkPass row. */
 export const present = (row: TsharkRow, field: string): boolean => values(row, field).length > 0;
+
+/** The given fields of each row, in that order: the rows `tsharkFields` would have returned. */
+export const columns = (rows: readonly TsharkRow[], fields: readonly string[]): string[][] => rows.map((r) => fields.map((f) => {
+  if (r[f] === undefined) throw new Error(`${f} is not a field of this tshark pass`);
+  return r[f];
+}));
+
+/** The display filter `proto` (e.g. `dns`, `udp`) on a tsharkPass row that printed frame.protocols. */
+export const hasProtocol = (row: TsharkRow, proto: string): boolean => values(row, 'frame.protocols')[0]?.split(':').includes(proto) ?? false;
 
 /** Text of `tshark -z expert -q` (Errors/Warnings/Notes/Chats/Comments sections). */
 export function tsharkExpert(file: string, extraArgs: string[] = []): string {
