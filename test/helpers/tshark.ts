@@ -156,6 +156,15 @@ export const EXPERT_FIELDS = ['_ws.expert.severity', '_ws.expert.group', '_ws.ma
 /** epan/proto.h: PI_ERROR severity, PI_MALFORMED group, as tshark prints them in fields. */
 const PI_ERROR = String(0x800000);
 const PI_MALFORMED = String(0x7000000);
+/** epan/proto.h: PI_WARN, the severity "warning" names in a display filter. */
+const PI_WARN = 0x600000;
+
+/**
+ * The display filter `_ws.malformed || _ws.expert.severity >= "warning"` on a tsharkPass row
+ * that printed both fields (severities print as numbers).
+ */
+export const malformedOrWarning = (row: TsharkRow): boolean =>
+  present(row, '_ws.malformed') || values(row, '_ws.expert.severity').some((s) => Number(s) >= PI_WARN);
 
 /**
  * What /Malformed|Errors \(/ matched in `tshark -z expert`, read from EXPERT_FIELDS starting at
