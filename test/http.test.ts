@@ -631,7 +631,7 @@ describe('http-serve on quark-2m with the minimal profile (8 clients)', () => {
   });
 
   it('tshark: no malformed packets, no error-level expert info, no TCP analysis flags', () => {
-    expect(pass().expert).not.toMatch(/Malformed|Errors \(|Warnings \(/);
+    expect(pass().expert).not.toMatch(/Malformed|Errors \(|Warns \(/);
     expect(frames().filter((f) => f.warned)).toEqual([]);
     const notes = analysisNotes(frames());
     expect(notes.filter((m) => !ALLOWED_ANALYSIS.some((re) => re.test(m)))).toEqual([]);
@@ -681,7 +681,7 @@ describe('http-get on quark-4m with the client profile', () => {
   });
 
   it('tshark: no malformed packets, no error-level expert info, no TCP analysis flags', () => {
-    expect(pass().expert).not.toMatch(/Malformed|Errors \(|Warnings \(/);
+    expect(pass().expert).not.toMatch(/Malformed|Errors \(|Warns \(/);
     expect(analysisNotes(frames()).filter((m) => !ALLOWED_ANALYSIS.some((re) => re.test(m)))).toEqual([]);
   });
 });

@@ -223,7 +223,7 @@ describe('pcapng read by tshark 4.0', () => {
 
   it('reports no malformed packets or errors and exits 0', () => {
     const expert = read().expert;
-    expect(expert).not.toMatch(/Malformed|Errors \(|Warnings \(/);
+    expect(expert).not.toMatch(/Malformed|Errors \(|Warns \(/);
     // The expert output is really there: the packet comment shows up in it.
     expect(expert).toMatch(/Comments \(1\)[\s\S]*scenario step 2: ping peer/);
     const all = tshark(['-n', '-r', file, '-V']);
@@ -271,7 +271,7 @@ describe('pcapng read by tshark 4.0', () => {
       ['0x0a0d0d0a', '0x00000001', '0x00000001', ...PACKETS.map(() => '0x00000006'), '0x00000005', '0x00000005'].join(','),
       '2,3', '3,0', '1', '2', '02:00:5e:00:00:01,02:00:5e:00:00:02', '0x09,0x09',
     ]);
-    expect(blocks).not.toMatch(/Errors \(|Warnings \(/);
+    expect(blocks).not.toMatch(/Errors \(|Warns \(/);
   });
 });
 
@@ -434,7 +434,7 @@ describe('classic pcap', () => {
       epochString(p.ts), String(p.data.length), String(p.data.length),
       p.data === ARP ? 'eth:ethertype:arp' : 'eth:ethertype:ip:icmp:data',
     ]));
-    expect(expert).not.toMatch(/Malformed|Errors \(|Warnings \(/);
+    expect(expert).not.toMatch(/Malformed|Errors \(|Warns \(/);
     const info = capinfos(['-M', f]);
     expect(info.stdout).toMatch(/File type:\s+nsecpcap\n/); // capinfos -M: machine-readable type name
     expect(info.stdout).toMatch(/File timestamp precision:\s+nanoseconds \(9\)/);

@@ -94,7 +94,7 @@ describe('ping scenario on quark-2m, profile minimal', () => {
 
   it('has no malformed packets and no error- or warning-level expert info', () => {
     const expert = pass().expert;
-    expect(expert).not.toMatch(/Malformed|Errors \(|Warnings \(/);
+    expect(expert).not.toMatch(/Malformed|Errors \(|Warns \(/);
     // The expert report is really there: the scenario step comment shows in it.
     expect(expert).toMatch(/Comments \(\d+\)[\s\S]*scenario ping:/);
   });
@@ -233,7 +233,7 @@ describe(`the default capture (quarklab run with no options: scenario ${DEFAULT_
       if (f['icmp.checksum.status'] !== '') expect(f['icmp.checksum.status']).toBe('1');
       if (f['udp.checksum.status'] !== '') expect(f['udp.checksum.status']).toBe('1');
     }
-    expect(pass().expert).not.toMatch(/Malformed|Errors \(|Warnings \(/);
+    expect(pass().expert).not.toMatch(/Malformed|Errors \(|Warns \(/);
   });
 
   it('names board and profile, starts at the default epoch, comments its steps, ends with interface statistics', () => {

@@ -141,7 +141,7 @@ export const columns = (rows: readonly TsharkRow[], fields: readonly string[]): 
 /** The display filter `proto` (e.g. `dns`, `udp`) on a tsharkPass row that printed frame.protocols. */
 export const hasProtocol = (row: TsharkRow, proto: string): boolean => values(row, 'frame.protocols')[0]?.split(':').includes(proto) ?? false;
 
-/** Text of `tshark -z expert -q` (Errors/Warnings/Notes/Chats/Comments sections). */
+/** Text of `tshark -z expert -q`: sections Errors, Warns (tshark 4.0 spells it so), Notes, Chats, Comments. */
 export function tsharkExpert(file: string, extraArgs: string[] = []): string {
   return runOk(TSHARK, ['-n', '-r', file, ...extraArgs, '-q', '-z', 'expert']);
 }
