@@ -32,7 +32,7 @@ import { findScenario } from '../scenarios/registry.js';
 import { inetAddAddress, inetAddRoute, inetFlushInterface } from '../stack/ipv4/devinet.js';
 import { type SockAddr } from '../stack/uapi/in.js';
 import { removeTempDirs, runToDir } from './helpers/run.js';
-import { tshark, tsharkExpert, tsharkFields } from './helpers/tshark.js';
+import { hasProtocol, malformedOrWarning, present, tsharkPass } from './helpers/tshark.js';
 import { AF_INET, SOCK_STREAM } from '../stack/uapi/socket.js';
 import { Errno } from '../stack/uapi/errno.js';
 
@@ -530,8 +530,11 @@ const HTTP_FIELDS = ['tcp.stream', 'http.request.method', 'http.request.uri', 'h
 /**
  * A capture's frames in one tshark pass (a tshark start costs ~0.5 s of dissector
  * registration), each with the HTTP fields, ip.src and what the display filters `http`,
- * `tcp.connection.fin_active` and `tcp.analysis.flags` would select it by: frame.protocols
- * naming http, and the two flags (printed "1" when the frame carries them).
+ * `tcp.connection.fin_active`, `tcp.analysis.flags` and `_ws.malformed || _ws.expert.severity
+ * >= "warning"` would select it by: frame.protocols naming http, the two flags (printed "1"
+ * when the frame carries them), the expert fields. The same pass prints the `-z expert` text.
+ * IP and TCP checksum checking, on for the expert check, changes none of these fields while
+ * every checksum is good, and a bad one is an expert error.
  */
 interface Frame {
   stream: string;
@@ -540,18 +543,21 @@ interface Frame {
   finActive: boolean;
   analysis: boolean;
   expert: string;
+  warned: boolean;
 }
-function framesOf(cap: string): Frame[] {
-  const fields = [...HTTP_FIELDS, 'ip.src', 'frame.protocols', 'tcp.connection.fin_active', 'tcp.analysis.flags', '_ws.expert.message'];
-  const k = HTTP_FIELDS.length;
-  return tsharkFields(cap, fields).map((r) => ({
-    stream: r[0]!,
-    http: r[k + 1]!.split(':').includes('http') ? r.slice(0, k) : null,
-    ipSrc: r[k]!,
-    finActive: r[k + 2] !== '',
-    analysis: r[k + 3] !== '',
-    expert: r[k + 4]!,
+function passOf(cap: string): { frames: Frame[]; expert: string } {
+  const fields = [...HTTP_FIELDS, 'ip.src', 'frame.protocols', 'tcp.connection.fin_active', 'tcp.analysis.flags', '_ws.expert.message', '_ws.expert.severity', '_ws.malformed'];
+  const pass = tsharkPass(cap, fields, { extraArgs: ['-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE'], expert: true });
+  const frames = pass.rows.map((r) => ({
+    stream: r['tcp.stream']!,
+    http: hasProtocol(r, 'http') ? HTTP_FIELDS.map((f) => r[f]!) : null,
+    ipSrc: r['ip.src']!,
+    finActive: present(r, 'tcp.connection.fin_active'),
+    analysis: present(r, 'tcp.analysis.flags'),
+    expert: r['_ws.expert.message']!,
+    warned: malformedOrWarning(r),
   }));
+  return { frames, expert: pass.expert };
 }
 const httpRows = (frames: Frame[]): string[][] => frames.flatMap((f) => (f.http === null ? [] : [f.http]));
 const analysisNotes = (frames: Frame[]): string[] => frames.filter((f) => f.analysis).map((f) => f.expert);
@@ -559,8 +565,9 @@ const analysisNotes = (frames: Frame[]): string[] => frames.filter((f) => f.anal
 describe('http-serve on quark-2m with the minimal profile (8 clients)', () => {
   const run = runToDir({ scenario: 'http-serve', board: 'quark-2m', profile: 'minimal' });
   const cap = run.capturePath!;
-  let read: Frame[] | undefined;
-  const frames = (): Frame[] => (read ??= framesOf(cap));
+  let read: { frames: Frame[]; expert: string } | undefined;
+  const pass = (): { frames: Frame[]; expert: string } => (read ??= passOf(cap));
+  const frames = (): Frame[] => pass().frames;
   const n = HTTP_SERVE_DEFAULT_CLIENTS;
   const figures = run.report.scenario.figures as {
     tcp: { dut: Record<string, number>; lab: Record<string, number> };
@@ -624,9 +631,8 @@ describe('http-serve on quark-2m with the minimal profile (8 clients)', () => {
   });
 
   it('tshark: no malformed packets, no error-level expert info, no TCP analysis flags', () => {
-    const expert = tsharkExpert(cap, ['-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE']);
-    expect(expert).not.toMatch(/Malformed|Errors \(|Warnings \(/);
-    expect(tshark(['-n', '-r', cap, '-Y', '_ws.malformed || _ws.expert.severity >= "warning"']).stdout.trim()).toBe('');
+    expect(pass().expert).not.toMatch(/Malformed|Errors \(|Warns \(/);
+    expect(frames().filter((f) => f.warned)).toEqual([]);
     const notes = analysisNotes(frames());
     expect(notes.filter((m) => !ALLOWED_ANALYSIS.some((re) => re.test(m)))).toEqual([]);
   });
@@ -635,8 +641,9 @@ describe('http-serve on quark-2m with the minimal profile (8 clients)', () => {
 describe('http-get on quark-4m with the client profile', () => {
   const run = runToDir({ scenario: 'http-get', board: 'quark-4m', profile: 'client' });
   const cap = run.capturePath!;
-  let read: Frame[] | undefined;
-  const frames = (): Frame[] => (read ??= framesOf(cap));
+  let read: { frames: Frame[]; expert: string } | undefined;
+  const pass = (): { frames: Frame[]; expert: string } => (read ??= passOf(cap));
+  const frames = (): Frame[] => pass().frames;
   const figures = run.report.scenario.figures as { requests: { path: string; bodyBytes: number; chunked: boolean; intact: boolean }[]; tcp: { dut: Record<string, number>; lab: Record<string, number> }; latency: unknown; goodputBps: number };
 
   it('passes every check within the ceiling; RAM back at baseline', () => {
@@ -674,8 +681,7 @@ describe('http-get on quark-4m with the client profile', () => {
   });
 
   it('tshark: no malformed packets, no error-level expert info, no TCP analysis flags', () => {
-    const expert = tsharkExpert(cap, ['-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE']);
-    expect(expert).not.toMatch(/Malformed|Errors \(|Warnings \(/);
+    expect(pass().expert).not.toMatch(/Malformed|Errors \(|Warns \(/);
     expect(analysisNotes(frames()).filter((m) => !ALLOWED_ANALYSIS.some((re) => re.test(m)))).toEqual([]);
   });
 });

@@ -13,9 +13,10 @@ import {
   capinfos,
   hasCapinfos,
   hasTshark,
+  columns as tsharkColumns,
   tshark,
   tsharkExpert,
-  tsharkFields,
+  tsharkPass,
 } from './helpers/tshark.js';
 
 // ---------------------------------------------------------------- frames
@@ -142,24 +143,6 @@ function buildCapture(): Uint8Array {
 const epochString = (ns: bigint): string =>
   `${ns / 1_000_000_000n}.${(ns % 1_000_000_000n).toString().padStart(9, '0')}`;
 
-/**
- * `tsharkFields` and `tsharkExpert` of one file in one tshark pass (a tshark start costs ~0.5 s
- * of dissector registration): without -q tshark prints the field rows, then the same expert
- * text `-q -z expert` prints, which starts with an empty line. Every row here has a non-empty
- * first field, so the first empty line is where the expert text begins.
- */
-function fieldsAndExpert(f: string, fields: string[], extraArgs: string[]): { rows: string[][]; expert: string } {
-  const args = ['-n', '-r', f, ...extraArgs, '-T', 'fields', '-E', 'separator=/t', ...fields.flatMap((x) => ['-e', x]), '-z', 'expert'];
-  const r = tshark(args);
-  if (r.status !== 0) throw new Error(`tshark ${args.join(' ')} exited ${r.status}: ${r.stderr.trim()}`);
-  const cut = r.stdout.indexOf('\n\n');
-  const rowsText = cut < 0 ? r.stdout : r.stdout.slice(0, cut);
-  return {
-    rows: rowsText.split('\n').filter((line) => line !== '').map((line) => line.split('\t')),
-    expert: cut < 0 ? '' : r.stdout.slice(cut + 1),
-  };
-}
-
 let dir = '';
 let bytes: Uint8Array = new Uint8Array(0);
 let file = '';
@@ -204,9 +187,16 @@ describe('pcapng read by tshark 4.0', () => {
   const ARP_FIELDS = ['arp.opcode', 'arp.src.hw_mac', 'arp.src.proto_ipv4', 'arp.dst.proto_ipv4'];
   // checksum.status: 0 bad, 1 good, 2 unverified; IP checking is off by default.
   const ICMP_FIELDS = ['ip.src', 'ip.dst', 'ip.checksum.status', 'icmp.type', 'icmp.checksum.status', 'icmp.seq'];
-  let pass: string[][] | undefined;
-  const frames = (): string[][] =>
-    (pass ??= tsharkFields(file, [...FRAME_FIELDS, ...ARP_FIELDS, ...ICMP_FIELDS], undefined, ['-o', 'ip.check_checksum:TRUE']));
+  // The pass prints the `-z expert` text of the expert test too.
+  let pass: { rows: string[][]; expert: string } | undefined;
+  const read = (): { rows: string[][]; expert: string } => {
+    if (pass === undefined) {
+      const p = tsharkPass(file, [...FRAME_FIELDS, ...ARP_FIELDS, ...ICMP_FIELDS], { extraArgs: ['-o', 'ip.check_checksum:TRUE'], expert: true });
+      pass = { rows: tsharkColumns(p.rows, [...FRAME_FIELDS, ...ARP_FIELDS, ...ICMP_FIELDS]), expert: p.expert };
+    }
+    return pass;
+  };
+  const frames = (): string[][] => read().rows;
   const columns = (rows: string[][], from: number, n: number): string[][] => rows.map((r) => r.slice(from, from + n));
   const having = (proto: string): string[][] => frames().filter((r) => r[FRAME_FIELDS.length - 1]!.split(':').includes(proto));
 
@@ -232,8 +222,8 @@ describe('pcapng read by tshark 4.0', () => {
   });
 
   it('reports no malformed packets or errors and exits 0', () => {
-    const expert = tsharkExpert(file, ['-o', 'ip.check_checksum:TRUE']);
-    expect(expert).not.toMatch(/Malformed|Errors \(|Warnings \(/);
+    const expert = read().expert;
+    expect(expert).not.toMatch(/Malformed|Errors \(|Warns \(/);
     // The expert output is really there: the packet comment shows up in it.
     expect(expert).toMatch(/Comments \(1\)[\s\S]*scenario step 2: ping peer/);
     const all = tshark(['-n', '-r', file, '-V']);
@@ -268,17 +258,20 @@ describe('pcapng read by tshark 4.0', () => {
 
     // The statistics values, from Wireshark's own pcapng file dissector
     // ("MIME Files Format"), which walks the blocks rather than the packets.
-    const { rows: [row], expert: blocks } = fieldsAndExpert(file, [
+    const blockFields = [
       'pcapng.block.type', 'pcapng.options.option.data.interface.received',
       'pcapng.options.option.data.interface.dropped', 'pcapng.options.option.data.interface.dropped_by_os',
       'pcapng.options.option.data.interface.delivered_to_user', 'pcapng.options.option.data.mac',
       'pcapng.options.option.data.interface.timestamp_resolution',
-    ], ['-X', 'read_format:MIME Files Format']);
+    ];
+    const mime = tsharkPass(file, blockFields, { extraArgs: ['-X', 'read_format:MIME Files Format'], expert: true });
+    const [row] = tsharkColumns(mime.rows, blockFields);
+    const blocks = mime.expert;
     expect(row).toEqual([
       ['0x0a0d0d0a', '0x00000001', '0x00000001', ...PACKETS.map(() => '0x00000006'), '0x00000005', '0x00000005'].join(','),
       '2,3', '3,0', '1', '2', '02:00:5e:00:00:01,02:00:5e:00:00:02', '0x09,0x09',
     ]);
-    expect(blocks).not.toMatch(/Errors \(|Warnings \(/);
+    expect(blocks).not.toMatch(/Errors \(|Warns \(/);
   });
 });
 
@@ -433,12 +426,15 @@ describe('classic pcap', () => {
     const f = join(dir, 'capture.pcap');
     writeFileSync(f, b);
     // IP checksum checking (for the expert text) changes none of these fields.
-    const { rows, expert } = fieldsAndExpert(f, ['frame.time_epoch', 'frame.len', 'frame.cap_len', 'frame.protocols'], ['-o', 'ip.check_checksum:TRUE']);
+    const fields = ['frame.time_epoch', 'frame.len', 'frame.cap_len', 'frame.protocols'];
+    const pass = tsharkPass(f, fields, { extraArgs: ['-o', 'ip.check_checksum:TRUE'], expert: true });
+    const rows = tsharkColumns(pass.rows, fields);
+    const expert = pass.expert;
     expect(rows).toEqual(PACKETS.map((p) => [
       epochString(p.ts), String(p.data.length), String(p.data.length),
       p.data === ARP ? 'eth:ethertype:arp' : 'eth:ethertype:ip:icmp:data',
     ]));
-    expect(expert).not.toMatch(/Malformed|Errors \(|Warnings \(/);
+    expect(expert).not.toMatch(/Malformed|Errors \(|Warns \(/);
     const info = capinfos(['-M', f]);
     expect(info.stdout).toMatch(/File type:\s+nsecpcap\n/); // capinfos -M: machine-readable type name
     expect(info.stdout).toMatch(/File timestamp precision:\s+nanoseconds \(9\)/);

@@ -5,7 +5,7 @@
 // exactly those connections, in those states, with those ports.
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_EPOCH_NS } from '../traces/capture.js';
-import { hasTshark, tsharkFields } from './helpers/tshark.js';
+import { columns, eq, hasProtocol, hasTshark, tsharkPass, type TsharkRow } from './helpers/tshark.js';
 import { removeTempDirs, runToDir } from './helpers/run.js';
 
 const DUT = '192.0.2.2';
@@ -20,10 +20,25 @@ interface Conn {
   rst: boolean;
 }
 
+const TCP_FIELDS = ['frame.time_epoch', 'ip.src', 'tcp.srcport', 'ip.dst', 'tcp.dstport', 'tcp.flags.syn', 'tcp.flags.ack', 'tcp.flags.fin', 'tcp.flags.reset', 'tcp.seq_raw', 'tcp.len', 'tcp.ack_raw'];
+let tcpRead: { capture: string; rows: TsharkRow[] } | null = null;
+/**
+ * The capture's TCP frames (what the display filter `tcp` keeps: frame.protocols names tcp),
+ * in one tshark pass shared by the two readers below (a start costs ~0.5 s). Sequence analysis
+ * is off: the raw header fields are all this reads.
+ */
+function tcpFrames(capture: string): TsharkRow[] {
+  if (tcpRead?.capture !== capture) {
+    const rows = tsharkPass(capture, ['frame.protocols', ...TCP_FIELDS], { extraArgs: ['-o', 'tcp.analyze_sequence_numbers:FALSE'] }).rows;
+    tcpRead = { capture, rows: rows.filter((r) => hasProtocol(r, 'tcp')) };
+  }
+  return tcpRead.rows;
+}
+
 /** The board's TCP sockets as the capture shows them up to `untilNs` (virtual time). */
 function socketsFromCapture(capture: string, untilNs: number): { listeners: Set<number>; conns: Map<string, Conn> } {
   const cutoff = DEFAULT_EPOCH_NS + BigInt(untilNs);
-  const rows = tsharkFields(capture, ['frame.time_epoch', 'ip.src', 'tcp.srcport', 'ip.dst', 'tcp.dstport', 'tcp.flags.syn', 'tcp.flags.ack', 'tcp.flags.fin', 'tcp.flags.reset', 'tcp.seq_raw', 'tcp.len', 'tcp.ack_raw'], 'tcp', ['-o', 'tcp.analyze_sequence_numbers:FALSE']);
+  const rows = columns(tcpFrames(capture), TCP_FIELDS);
   const listeners = new Set<number>();
   const conns = new Map<string, Conn>();
   const flag = (s: string): boolean => s === '1' || s === 'True';
@@ -92,7 +107,9 @@ function passiveCloses(capture: string, untilNs: number): Set<string> {
   const cutoff = DEFAULT_EPOCH_NS + BigInt(untilNs);
   const out = new Set<string>();
   const peerFinFirst = new Set<string>();
-  for (const [t, src, sport, dst, dport] of tsharkFields(capture, ['frame.time_epoch', 'ip.src', 'tcp.srcport', 'ip.dst', 'tcp.dstport'], 'tcp.flags.fin == 1')) {
+  // The display filter `tcp.flags.fin == 1`, on the TCP frames.
+  const fins = tcpFrames(capture).filter((r) => eq(r, 'tcp.flags.fin', '1'));
+  for (const [t, src, sport, dst, dport] of columns(fins, ['frame.time_epoch', 'ip.src', 'tcp.srcport', 'ip.dst', 'tcp.dstport'])) {
     const [secs, frac = ''] = t!.split('.');
     if (BigInt(secs!) * 1_000_000_000n + BigInt((frac + '000000000').slice(0, 9)) > cutoff) break;
     const fromBoard = src === DUT;

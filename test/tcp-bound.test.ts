@@ -10,7 +10,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Report } from '../traces/report.js';
 import { removeTempDirs, runToDir, type RunFiles } from './helpers/run.js';
-import { tsharkFields } from './helpers/tshark.js';
+import { eq, present, tsharkFields, tsharkPass, values, type TsharkRow } from './helpers/tshark.js';
 
 const DUT = '192.0.2.2';
 
@@ -28,16 +28,15 @@ function count(capture: string, filter: string): number {
 
 /**
  * One tshark pass over a capture with the fields a test needs, for tests that would otherwise
- * start tshark (~0.5 s of dissector registration) once per display filter. A display filter's
- * `==` is true when any occurrence matches, so `has` checks every occurrence (tshark joins them
- * with ","); tcp.analysis.* flags are present (printed as "1") or empty.
+ * start tshark (~0.5 s of dissector registration) once per display filter: `eq` and `present`
+ * are a display filter's `==` (any occurrence) and presence; tcp.analysis.* flags are present
+ * (printed as "1") or empty.
  */
-type Frame = Record<string, string[]>;
-function frames(capture: string, fields: string[]): Frame[] {
-  return tsharkFields(capture, fields).map((r) => Object.fromEntries(fields.map((f, i) => [f, r[i] === undefined || r[i] === '' ? [] : r[i]!.split(',')])));
+function frames(capture: string, fields: string[]): TsharkRow[] {
+  return tsharkPass(capture, fields).rows;
 }
-const has = (f: Frame, field: string, value?: string): boolean => (value === undefined ? f[field]!.length > 0 : f[field]!.includes(value));
-const anyOver = (f: Frame, field: string, n: number): boolean => f[field]!.some((v) => Number(v) > n);
+const anyOver = (f: TsharkRow, field: string, n: number): boolean => values(f, field).some((v) => Number(v) > n);
+const first = (f: TsharkRow, field: string): number => Number(values(f, field)[0] ?? '');
 
 afterAll(removeTempDirs);
 
@@ -57,12 +56,12 @@ describe('the bound of a bulk transfer', () => {
     // One tshark pass; the rows are picked in JS as the display filters
     // `ip.src==DUT && tcp.flags.syn==0`, `ip.dst==DUT && tcp.len>0` and `tcp.analysis.retransmission` would.
     const rows = frames(run.capturePath!, ['ip.src', 'ip.dst', 'tcp.flags.syn', 'tcp.len', 'tcp.window_size', 'tcp.analysis.bytes_in_flight', 'tcp.analysis.retransmission']);
-    const windows = rows.filter((f) => has(f, 'ip.src', DUT) && has(f, 'tcp.flags.syn', '0')).map((f) => Number(f['tcp.window_size']![0] ?? ''));
+    const windows = rows.filter((f) => eq(f, 'ip.src', DUT) && eq(f, 'tcp.flags.syn', '0')).map((f) => first(f, 'tcp.window_size'));
     expect(Math.max(...windows)).toBeLessThanOrEqual(4096);
-    const flight = rows.filter((f) => has(f, 'ip.dst', DUT) && anyOver(f, 'tcp.len', 0)).map((f) => Number(f['tcp.analysis.bytes_in_flight']![0] ?? ''));
+    const flight = rows.filter((f) => eq(f, 'ip.dst', DUT) && anyOver(f, 'tcp.len', 0)).map((f) => first(f, 'tcp.analysis.bytes_in_flight'));
     expect(Math.max(...flight)).toBeLessThanOrEqual(4096);
     expect(Math.max(...flight)).toBeGreaterThan(4096 - 1448);
-    expect(rows.filter((f) => has(f, 'tcp.analysis.retransmission')).length).toBe(0);
+    expect(rows.filter((f) => present(f, 'tcp.analysis.retransmission')).length).toBe(0);
   });
 
   it('send buffer: bulk-tx:sndbuf=2048', () => {
@@ -73,8 +72,8 @@ describe('the bound of a bulk transfer', () => {
     // One tshark pass, rows picked in JS as the display filters
     // `tcp.analysis.window_full || tcp.analysis.retransmission` and `ip.src==DUT && tcp.len>0` would.
     const rows = frames(run.capturePath!, ['ip.src', 'tcp.len', 'tcp.analysis.bytes_in_flight', 'tcp.analysis.window_full', 'tcp.analysis.retransmission']);
-    expect(rows.filter((f) => has(f, 'tcp.analysis.window_full') || has(f, 'tcp.analysis.retransmission')).length).toBe(0);
-    const flight = rows.filter((f) => has(f, 'ip.src', DUT) && anyOver(f, 'tcp.len', 0)).map((f) => Number(f['tcp.analysis.bytes_in_flight']![0] ?? ''));
+    expect(rows.filter((f) => present(f, 'tcp.analysis.window_full') || present(f, 'tcp.analysis.retransmission')).length).toBe(0);
+    const flight = rows.filter((f) => eq(f, 'ip.src', DUT) && anyOver(f, 'tcp.len', 0)).map((f) => first(f, 'tcp.analysis.bytes_in_flight'));
     expect(Math.max(...flight)).toBeLessThanOrEqual(2 * 1448);
   });
 

@@ -101,7 +101,7 @@ function expectRtt(r: CliRun): void {
 }
 
 // Expert-info severities as tshark prints _ws.expert.severity (epan/proto.h PI_WARN, PI_ERROR):
-// `tshark -z expert` lists a "Warnings (" or "Errors (" section exactly when a frame carries one.
+// `tshark -z expert` lists a "Warns (" or "Errors (" section exactly when a frame carries one.
 const PI_WARN = '6291456';
 const PI_ERROR = '8388608';
 const SCAN_FIELDS = ['frame.number', 'tcp.analysis.acks_frame', 'frame.len', 'tcp.len', 'tcp.options.timestamp.tsval', '_ws.expert.severity', ...TCP_ANALYSIS_PROBLEMS];

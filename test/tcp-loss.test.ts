@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Report } from '../traces/report.js';
 import { firstDifference, removeTempDirs, runToDir, type RunFiles } from './helpers/run.js';
-import { flaggedFrames } from './helpers/tcp-analysis.js';
-import { tsharkFields } from './helpers/tshark.js';
+import { FLAGGED_FIELDS, flaggedFrame } from './helpers/tcp-analysis.js';
+import { eq, hasProtocol, present, tsharkPass, type TsharkRow } from './helpers/tshark.js';
 
 const BOARD = 'quark-4m';
 const PROFILE = 'full';
@@ -60,13 +60,22 @@ interface DutFrame {
   silenceBefore: number;
 }
 
+/**
+ * A capture in one tshark pass (a start costs ~0.5 s): the fields of a FlaggedFrame, the two
+ * retransmission flags (printed "1" when present) and frame.protocols, from which the tests
+ * pick the rows the display filters `tcp.analysis.retransmission`,
+ * `tcp.analysis.fast_retransmission` and `ip.src==DUT && tcp` would keep.
+ */
+function readCapture(capture: string): TsharkRow[] {
+  return tsharkPass(capture, [...FLAGGED_FIELDS, 'frame.protocols', 'tcp.analysis.retransmission', 'tcp.analysis.fast_retransmission']).rows;
+}
+
 /** Every TCP frame the DUT sent, as tshark's analysis marks it. */
-function dutFrames(capture: string): DutFrame[] {
-  const rows = tsharkFields(capture, ['frame.number', 'frame.time_relative', 'tcp.len', 'tcp.flags.str', 'tcp.analysis.retransmission', 'tcp.analysis.fast_retransmission'], `ip.src==${DUT} && tcp`);
+function dutFrames(rows: TsharkRow[]): DutFrame[] {
   let prev = 0;
-  return rows.map((r) => {
-    const time = Number(r[1]);
-    const f = { frame: Number(r[0]), time, len: Number(r[2]), flags: r[3]!, retransmission: r[4] !== '', fast: r[5] !== '', silenceBefore: time - prev };
+  return rows.filter((r) => eq(r, 'ip.src', DUT) && hasProtocol(r, 'tcp')).map((r) => {
+    const time = Number(r['frame.time_relative']);
+    const f = { frame: Number(r['frame.number']), time, len: Number(r['tcp.len']), flags: r['tcp.flags.str']!, retransmission: present(r, 'tcp.analysis.retransmission'), fast: present(r, 'tcp.analysis.fast_retransmission'), silenceBefore: time - prev };
     prev = time;
     return f;
   });
@@ -83,17 +92,17 @@ function expectRecovered(run: RunFiles): DutFrame[] {
   expect(TcpExt['TCPFastRetrans']).toBeGreaterThanOrEqual(1);
   expect(TcpExt['TCPTimeouts']).toBeGreaterThanOrEqual(1);
 
-  const capture = run.capturePath!;
+  const rows = readCapture(run.capturePath!);
   // Tcp.RetransSegs counts every segment sent again, fast or not; tshark flags each of those frames
   // tcp.analysis.retransmission (a fast retransmission carries both flags).
-  const retransmitted = flaggedFrames(capture, 'tcp.analysis.retransmission');
+  const retransmitted = rows.filter((r) => present(r, 'tcp.analysis.retransmission')).map(flaggedFrame);
   expect(retransmitted.every((f) => f.src === DUT), 'only the sender retransmits').toBe(true);
   expect(Tcp['RetransSegs'], `tshark: ${retransmitted.map((f) => `#${f.frame}`).join(' ')}`).toBe(retransmitted.length);
-  expect(flaggedFrames(capture, 'tcp.analysis.fast_retransmission').length).toBeGreaterThanOrEqual(1);
+  expect(rows.filter((r) => present(r, 'tcp.analysis.fast_retransmission')).length).toBeGreaterThanOrEqual(1);
 
   // A retransmission tshark does not call fast, sent after the board had been silent for at least
   // the minimum RTO: the retransmission timer fired (nothing else makes TCP wait that long).
-  const frames = dutFrames(capture);
+  const frames = dutFrames(rows);
   expect(frames.filter((f) => f.retransmission).length).toBe(retransmitted.length);
   const timeouts = frames.filter((f) => f.retransmission && !f.fast && f.silenceBefore >= RTO_MIN_S);
   expect(timeouts.length, frames.filter((f) => f.retransmission && !f.fast).map((f) => `#${f.frame} after ${(f.silenceBefore * 1e3).toFixed(1)} ms`).join(', ')).toBeGreaterThanOrEqual(1);
@@ -133,7 +142,7 @@ describe('bulk-tx over a wire losing 1 % of frames (quark-4m, full profile)', ()
     expect(TcpExt['TCPSackRecovery']).toBeGreaterThanOrEqual(1);
     expect(TcpExt['TCPTimeouts']).toBe(0);
     // tshark: every retransmission the board sent followed less than the minimum RTO of silence.
-    const frames = dutFrames(dataTimeout.capturePath!).filter((f) => f.retransmission);
+    const frames = dutFrames(readCapture(dataTimeout.capturePath!)).filter((f) => f.retransmission);
     expect(frames.length).toBeGreaterThanOrEqual(1);
     expect(frames.filter((f) => f.silenceBefore >= RTO_MIN_S).map((f) => `#${f.frame}`)).toEqual([]);
   }, TIMEOUT_MS);

@@ -1,7 +1,7 @@
 // What Wireshark's TCP analysis says about a capture, through tshark display filters: the
 // flags a person looking at a bulk transfer would worry about, and the retransmissions a lossy
 // run must show. Each filter names a real tshark field, so a typo makes tshark (and the test) fail.
-import { tsharkFields } from './tshark.js';
+import { tsharkFields, type TsharkRow } from './tshark.js';
 
 /** tcp.analysis.* flags that mean something went wrong (or looked wrong) on the wire. */
 export const TCP_ANALYSIS_PROBLEMS = [
@@ -30,22 +30,28 @@ export interface FlaggedFrame {
   expert: string;
 }
 
-const FIELDS = ['frame.number', 'frame.time_relative', 'ip.src', 'ip.dst', 'tcp.srcport', 'tcp.dstport', 'tcp.flags.str', 'tcp.seq', 'tcp.len', '_ws.expert.message'];
+/** The fields a FlaggedFrame is read from, for a tsharkPass that wants to make them. */
+export const FLAGGED_FIELDS = ['frame.number', 'frame.time_relative', 'ip.src', 'ip.dst', 'tcp.srcport', 'tcp.dstport', 'tcp.flags.str', 'tcp.seq', 'tcp.len', '_ws.expert.message'] as const;
+
+/** A frame of a tshark pass that printed FLAGGED_FIELDS. */
+export function flaggedFrame(r: TsharkRow): FlaggedFrame {
+  return {
+    frame: Number(r['frame.number']),
+    time: Number(r['frame.time_relative']),
+    src: r['ip.src']!,
+    dst: r['ip.dst']!,
+    srcPort: Number(r['tcp.srcport']),
+    dstPort: Number(r['tcp.dstport']),
+    flags: r['tcp.flags.str']!,
+    seq: Number(r['tcp.seq']),
+    len: Number(r['tcp.len']),
+    expert: r['_ws.expert.message'] ?? '',
+  };
+}
 
 /** Frames matching a display filter, with enough about each to read a failure message. */
 export function flaggedFrames(capture: string, filter: string): FlaggedFrame[] {
-  return tsharkFields(capture, FIELDS, filter).map((r) => ({
-    frame: Number(r[0]),
-    time: Number(r[1]),
-    src: r[2]!,
-    dst: r[3]!,
-    srcPort: Number(r[4]),
-    dstPort: Number(r[5]),
-    flags: r[6]!,
-    seq: Number(r[7]),
-    len: Number(r[8]),
-    expert: r[9] ?? '',
-  }));
+  return tsharkFields(capture, [...FLAGGED_FIELDS], filter).map((r) => flaggedFrame(Object.fromEntries(FLAGGED_FIELDS.map((f, i) => [f, r[i] ?? '']))));
 }
 
 /**

@@ -82,7 +82,66 @@ export function tsharkFields(file: string, fields: string[], filter?: string, ex
   return out.split('\n').filter((line) => line !== '').map((line) => line.split('\t'));
 }
 
-/** Text of `tshark -z expert -q` (Errors/Warnings/Notes/Chats/Comments sections). */
+/** One frame of a tsharkPass: each field's text ("" when absent, occurrences joined with ","). */
+export type TsharkRow = Readonly<Record<string, string>>;
+
+/**
+ * Everything a test reads from one capture in one tshark start (a start costs ~0.5 s of
+ * dissector registration, however small the capture): one row per frame, every frame, keyed by
+ * field name, for the test to pick rows in TypeScript where it would have started tshark again
+ * with another -Y. frame.number is always printed first, so no row line is empty. With
+ * `expert`, `-z expert` runs in the same pass: tshark prints the field rows, then the same text
+ * `-q -z expert` prints, which begins with an empty line (the first one, as no row is empty).
+ * Throws if tshark exits non-zero.
+ */
+export function tsharkPass(
+  file: string,
+  fields: readonly string[],
+  opts: { extraArgs?: readonly string[]; expert?: boolean } = {},
+): { rows: TsharkRow[]; expert: string } {
+  const names = ['frame.number', ...fields.filter((f) => f !== 'frame.number')];
+  const args = ['-n', '-r', file, ...(opts.extraArgs ?? []), '-T', 'fields', '-E', 'separator=/t'];
+  for (const f of names) args.push('-e', f);
+  if (opts.expert === true) args.push('-z', 'expert');
+  const out = runOk(TSHARK, args);
+  const cut = out.indexOf('\n\n');
+  const expertAt = out.startsWith('\n') ? 0 : cut < 0 ? out.length : cut + 1;
+  const rows = out.slice(0, expertAt).split('\n').filter((line) => line !== '').map((line) => {
+    const cells = line.split('\t');
+    // A line of another shape is expert text taken for a row: the split above went wrong.
+    if (cells.length !== names.length) throw new Error(`tshark ${args.join(' ')}: not a row of ${names.length} fields: ${line}`);
+    return Object.fromEntries(names.map((n, i) => [n, cells[i]!]));
+  });
+  return { rows, expert: out.slice(expertAt) };
+}
+
+/**
+ * The occurrences of `field` in a tsharkPass row, [] when the frame lacks it: what a display
+ * filter tests, as `f == v` in tshark 4.0 holds when ANY occurrence equals v. Throws when the
+ * pass did not print the field, so a typo cannot pass for an absent field.
+ */
+export function values(row: TsharkRow, field: string): string[] {
+  const v = row[field];
+  if (v === undefined) throw new Error(`${field} is not a field of this tshark pass`);
+  return v === '' ? [] : v.split(',');
+}
+
+/** The display filter `field == value` on a tsharkPass row (any occurrence; tshark prints booleans as 1/0). */
+export const eq = (row: TsharkRow, field: string, value: string): boolean => values(row, field).includes(value);
+
+/** The display filter `field` (the frame has it) on a tsharkPass row. */
+export const present = (row: TsharkRow, field: string): boolean => values(row, field).length > 0;
+
+/** The given fields of each row, in that order: the rows `tsharkFields` would have returned. */
+export const columns = (rows: readonly TsharkRow[], fields: readonly string[]): string[][] => rows.map((r) => fields.map((f) => {
+  if (r[f] === undefined) throw new Error(`${f} is not a field of this tshark pass`);
+  return r[f];
+}));
+
+/** The display filter `proto` (e.g. `dns`, `udp`) on a tsharkPass row that printed frame.protocols. */
+export const hasProtocol = (row: TsharkRow, proto: string): boolean => values(row, 'frame.protocols')[0]?.split(':').includes(proto) ?? false;
+
+/** Text of `tshark -z expert -q`: sections Errors, Warns (tshark 4.0 spells it so), Notes, Chats, Comments. */
 export function tsharkExpert(file: string, extraArgs: string[] = []): string {
   return runOk(TSHARK, ['-n', '-r', file, ...extraArgs, '-q', '-z', 'expert']);
 }
@@ -97,6 +156,15 @@ export const EXPERT_FIELDS = ['_ws.expert.severity', '_ws.expert.group', '_ws.ma
 /** epan/proto.h: PI_ERROR severity, PI_MALFORMED group, as tshark prints them in fields. */
 const PI_ERROR = String(0x800000);
 const PI_MALFORMED = String(0x7000000);
+/** epan/proto.h: PI_WARN, the severity "warning" names in a display filter. */
+const PI_WARN = 0x600000;
+
+/**
+ * The display filter `_ws.malformed || _ws.expert.severity >= "warning"` on a tsharkPass row
+ * that printed both fields (severities print as numbers).
+ */
+export const malformedOrWarning = (row: TsharkRow): boolean =>
+  present(row, '_ws.malformed') || values(row, '_ws.expert.severity').some((s) => Number(s) >= PI_WARN);
 
 /**
  * What /Malformed|Errors \(/ matched in `tshark -z expert`, read from EXPERT_FIELDS starting at
