@@ -5,7 +5,7 @@
 // exactly those connections, in those states, with those ports.
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_EPOCH_NS } from '../traces/capture.js';
-import { columns, eq, hasProtocol, hasTshark, tsharkPass, type TsharkRow } from './helpers/tshark.js';
+import { columns, eq, hasProtocol, tsharkPass, type TsharkRow } from './helpers/tshark.js';
 import { removeTempDirs, runToDir } from './helpers/run.js';
 
 const DUT = '192.0.2.2';
@@ -123,7 +123,7 @@ function passiveCloses(capture: string, untilNs: number): Set<string> {
 
 afterAll(removeTempDirs);
 
-describe.runIf(hasTshark())('the report socket table against the capture', () => {
+describe('the report socket table against the capture', () => {
   it('full (INET_DIAG): ss over sock_diag lists the board server’s listener and the connections it closed first', () => {
     const r = runToDir({ board: 'quark-4m', profile: 'full', scenario: 'http-serve:clients=3' });
     const dut = r.report.boards.find((b) => b.role === 'dut')!;

@@ -10,7 +10,7 @@ import { Errno } from '../stack/uapi/errno.js';
 import { planFromData, expandCells } from '../runner/plan.js';
 import { bootPair } from './helpers/lab-pair.js';
 import { quarklabAsync, readJson, removeTempDirs, tempDir } from './helpers/run.js';
-import { hasTshark, tsharkFields } from './helpers/tshark.js';
+import { tsharkFields } from './helpers/tshark.js';
 import type { Report } from '../traces/report.js';
 
 afterAll(removeTempDirs);
@@ -19,7 +19,7 @@ function boardWindows(capture: string): number[] {
   return tsharkFields(capture, ['tcp.window_size'], 'ip.src == 192.0.2.2 && tcp').map(([w]) => Number(w));
 }
 
-describe.runIf(hasTshark())('run --sysctl on minimal (no /proc/sys)', () => {
+describe('run --sysctl on minimal (no /proc/sys)', () => {
   it('net.ipv4.tcp_rmem caps the window the board offers at 4096 bytes; without it the window grows past that', async () => {
     const on = tempDir();
     const r = await quarklabAsync(['run', '--scenario', 'bulk-rx:bytes=200000', '--sysctl', 'net.ipv4.tcp_rmem=4096 8192 8192', '--sysctl', 'net.ipv4.tcp_keepalive_time=600', '--out', on]);
