@@ -5,12 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 import { writeReportPages } from '../traces/report-pages.js';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveScenario } from '../api/load-scenario.js';
 import { packageRoot } from '../emulator/package-root.js';
 import { run } from '../scenarios/run.js';
 import { formatValue, type BudgetResult } from '../traces/budgets.js';
+import { FileTraceSink } from '../traces/trace-writer.js';
 import type { Cell } from './plan.js';
 
 /** The figures results.json keeps per cell (those a budget or a baseline compare can name). */
@@ -33,12 +34,21 @@ function sha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+const HASH_CHUNK = new Uint8Array(1 << 20);
+
+/** SHA-256 of a file, read a MiB at a time: a capture can be far larger than the host should hold. */
 function fileHash(path: string | null): string | null {
   if (path === null || !existsSync(path)) return null;
+  let fd = -1;
   try {
-    return sha256(readFileSync(path));
+    fd = openSync(path, 'r');
+    const hash = createHash('sha256');
+    for (let n; (n = readSync(fd, HASH_CHUNK, 0, HASH_CHUNK.length, null)) > 0; ) hash.update(HASH_CHUNK.subarray(0, n));
+    return hash.digest('hex');
   } catch {
     return null;
+  } finally {
+    if (fd >= 0) closeSync(fd);
   }
 }
 
@@ -54,18 +64,36 @@ export async function runCell(cell: Cell, outDir: string | null): Promise<CellRe
   const noHashes = { board: null, profile: null, costTable: null, image: null, report: null, capture: null };
   const scenario = await resolveScenario(cell.scenario);
   if ('error' in scenario) return { ...base, verdict: 'error', ok: false, figures: empty, budgets: [], failures: [scenario.error], hashes: noHashes };
-  const outcome = run({ board: cell.board, profile: cell.profile, scenario, seed: cell.seed, cpu: cell.cpu, costTablePath: cell.costs, budgets: cell.budgets, sysctls: cell.sysctls, failAlloc: cell.failAlloc });
-  if (outcome.exitCode === 2 || !outcome.report) return { ...base, verdict: 'error', ok: false, figures: empty, budgets: [], failures: [outcome.error ?? 'bad input'], hashes: noHashes };
+  // With a folder, the capture and the trace stream into it as the run goes (host memory stays
+  // flat however long the cell); the folder is `.partial` until the cell is whole.
+  const final = outDir === null ? null : join(outDir, cell.id);
+  const partial = final === null ? null : `${final}.partial`;
+  const traceSink = partial === null ? undefined : new FileTraceSink(join(partial, 'trace.msgpack'));
+  const outcome = run({
+    board: cell.board, profile: cell.profile, scenario, seed: cell.seed, cpu: cell.cpu, costTablePath: cell.costs, budgets: cell.budgets, sysctls: cell.sysctls, failAlloc: cell.failAlloc,
+    ...(partial === null ? { capture: 'none' as const } : {
+      captureFile: join(partial, 'capture.pcapng'),
+      traceSink,
+      inputsGood: () => {
+        rmSync(partial, { recursive: true, force: true });
+        mkdirSync(partial, { recursive: true });
+        return null;
+      },
+    }),
+  });
+  traceSink?.close();
+  if (outcome.exitCode === 2 || !outcome.report) {
+    if (partial !== null) rmSync(partial, { recursive: true, force: true });
+    return { ...base, verdict: 'error', ok: false, figures: empty, budgets: [], failures: [outcome.error ?? 'bad input'], hashes: noHashes };
+  }
   const report = outcome.report;
   const reportText = JSON.stringify(report, null, 2) + '\n';
-  if (outDir !== null) {
-    const final = join(outDir, cell.id);
-    const partial = `${final}.partial`;
-    rmSync(partial, { recursive: true, force: true });
+  const capturePath = partial === null || (outcome.captureFiles ?? []).length === 0 ? null : join(partial, 'capture.pcapng');
+  const captureHash = fileHash(capturePath);
+  if (final !== null && partial !== null) {
     mkdirSync(partial, { recursive: true });
     writeFileSync(join(partial, 'report.json'), reportText);
-    if (outcome.capture) writeFileSync(join(partial, 'capture.pcapng'), outcome.capture);
-    writeFileSync(join(partial, 'trace.msgpack'), outcome.traceBytes ?? new Uint8Array(0));
+    if (!traceSink!.opened) writeFileSync(join(partial, 'trace.msgpack'), new Uint8Array(0));
     writeReportPages(partial, report);
     rmSync(final, { recursive: true, force: true });
     renameSync(partial, final);
@@ -105,7 +133,7 @@ export async function runCell(cell: Cell, outDir: string | null): Promise<CellRe
       costTable: fileHash(outcome.sources?.costTable ?? null),
       image: outcome.image ? sha256(outcome.image) : null,
       report: sha256(reportText),
-      capture: outcome.capture ? sha256(outcome.capture) : null,
+      capture: captureHash,
     },
   };
 }
