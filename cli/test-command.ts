@@ -9,7 +9,7 @@ import { DEFAULT_SCENARIO } from '../scenarios/registry.js';
 import { parseBudget } from '../traces/budgets.js';
 import { writeIndexPage } from '../runner/index-page.js';
 import { checkPlan, DEFAULT_THRESHOLDS, expandCells, planFromData, readPlanFile, type Plan } from '../runner/plan.js';
-import { runPool, startWorkers, type Workers } from '../runner/pool.js';
+import { runPool, startWorkers } from '../runner/pool.js';
 import { makeProgress } from '../runner/progress.js';
 import { compareResults, failedCount, formatComparison, junitXml, makeResults, readResults, resultsText, summaryMarkdown, type Results } from '../runner/results.js';
 import { fail, write } from './output.js';
@@ -90,49 +90,48 @@ export async function testCommand(args: string[]): Promise<number> {
   if (values.jobs !== undefined && (!/^[0-9]{1,3}$/.test(values.jobs) || jobs < 1)) fail(`-j must be a whole number of workers from 1, got "${values.jobs}"`);
   const shard = values.shard === undefined ? null : parseShard(values.shard);
   if (values.cpu !== undefined && values.cpu !== 'on' && values.cpu !== 'off') fail(`--cpu must be on or off, got "${values.cpu}"`);
-  let workers: Workers | null = null;
-  try {
 
-    let plan: Plan;
-    if (values.plan !== undefined) {
-      const flags = ['board', 'profile', 'scenario', 'seed', 'budget'].filter((k) => (values as Record<string, unknown>)[k] !== undefined);
-      if (flags.length > 0) fail(`give --plan or the matrix flags, not both (--${flags[0]} with --plan ${values.plan})`);
-      const p = readPlanFile(values.plan);
-      if ('error' in p) fail(p.error);
-      plan = p;
-      if (values.cpu !== undefined) plan.cpu = values.cpu !== 'off';
-      if (values.costs !== undefined) plan.costs = values.costs;
-    } else {
-      const seeds = (values.seed ?? ['1']).map((s) => {
-        if (!/^[0-9]{1,10}$/.test(s) || Number(s) > 0xffffffff) fail(`--seed must be an integer from 0 to 4294967295, got "${s}"`);
-        return Number(s);
-      });
-      const budgets: Record<string, string> = {};
-      for (const b of values.budget ?? []) {
-        const spec = parseBudget(b);
-        if ('error' in spec) fail(spec.error);
-        if (spec.key in budgets) fail(`--budget ${spec.key} given twice`);
-        budgets[spec.key] = b.slice(b.indexOf('=') + 1);
-      }
-      const p = planFromData(
-        { boards: values.board ?? [DEFAULT_BOARD], profiles: values.profile ?? [DEFAULT_PROFILE], scenarios: values.scenario ?? [DEFAULT_SCENARIO], seeds, budgets: { default: budgets }, cpu: values.cpu !== 'off', ...(values.costs ? { costs: values.costs } : {}) },
-        'flags',
-        process.cwd(),
-      );
-      if ('error' in p) fail(p.error.replace(/^plan flags: /, ''));
-      plan = p;
+  let plan: Plan;
+  if (values.plan !== undefined) {
+    const flags = ['board', 'profile', 'scenario', 'seed', 'budget'].filter((k) => (values as Record<string, unknown>)[k] !== undefined);
+    if (flags.length > 0) fail(`give --plan or the matrix flags, not both (--${flags[0]} with --plan ${values.plan})`);
+    const p = readPlanFile(values.plan);
+    if ('error' in p) fail(p.error);
+    plan = p;
+    if (values.cpu !== undefined) plan.cpu = values.cpu !== 'off';
+    if (values.costs !== undefined) plan.costs = values.costs;
+  } else {
+    const seeds = (values.seed ?? ['1']).map((s) => {
+      if (!/^[0-9]{1,10}$/.test(s) || Number(s) > 0xffffffff) fail(`--seed must be an integer from 0 to 4294967295, got "${s}"`);
+      return Number(s);
+    });
+    const budgets: Record<string, string> = {};
+    for (const b of values.budget ?? []) {
+      const spec = parseBudget(b);
+      if ('error' in spec) fail(spec.error);
+      if (spec.key in budgets) fail(`--budget ${spec.key} given twice`);
+      budgets[spec.key] = b.slice(b.indexOf('=') + 1);
     }
-    const all = expandCells(plan);
-    const cells = shard ? all.filter((c) => c.index % shard.count === shard.index - 1) : all;
-    // The workers (no more than there are cells) load their code while this thread checks the
-    // plan's inputs; a bad input ends them before anything runs.
-    const count = Math.min(jobs, cells.length);
-    // With two or more workers, V8's background compiler threads only take cores from them:
-    // measured on 2 cores, a -j 1 run of four 40 MB cells spent 1.2 CPU s in those threads
-    // against 0.3 s compiling in the worker itself, and -j 2 went from 2.86 s to 2.35 s without
-    // them. Isolates created from here on (the workers) compile on their own thread.
-    if (count >= 2) setFlagsFromString('--no-concurrent-recompilation');
-    workers = startWorkers(count);
+    const p = planFromData(
+      { boards: values.board ?? [DEFAULT_BOARD], profiles: values.profile ?? [DEFAULT_PROFILE], scenarios: values.scenario ?? [DEFAULT_SCENARIO], seeds, budgets: { default: budgets }, cpu: values.cpu !== 'off', ...(values.costs ? { costs: values.costs } : {}) },
+      'flags',
+      process.cwd(),
+    );
+    if ('error' in p) fail(p.error.replace(/^plan flags: /, ''));
+    plan = p;
+  }
+  const all = expandCells(plan);
+  const cells = shard ? all.filter((c) => c.index % shard.count === shard.index - 1) : all;
+  // The workers (no more than there are cells) load their code while this thread checks the
+  // plan's inputs; a bad input ends them before anything runs.
+  const count = Math.min(jobs, cells.length);
+  // With two or more workers, V8's background compiler threads only take cores from them:
+  // measured on 2 cores, a -j 1 run of four 40 MB cells spent 1.2 CPU s in those threads
+  // against 0.3 s compiling in the worker itself, and -j 2 went from 2.86 s to 2.35 s without
+  // them. Isolates created from here on (the workers) compile on their own thread.
+  if (count >= 2) setFlagsFromString('--no-concurrent-recompilation');
+  const workers = startWorkers(count);
+  try {
     const problem = await checkPlan(plan);
     if (problem) fail(problem.error);
     let baseline: Results | null = null;
@@ -176,6 +175,6 @@ export async function testCommand(args: string[]): Promise<number> {
     if (outcome.interrupted) return 130;
     return failed > 0 || (comparison?.breaches ?? 0) > 0 ? 1 : 0;
   } finally {
-    await workers?.close();
+    await workers.close();
   }
 }

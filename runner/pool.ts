@@ -31,9 +31,9 @@ export interface PoolRun {
 }
 
 /**
- * Worker threads, started before the plan is read and checked so that loading their code
- * overlaps the main thread's own work: a worker's first cell can begin as soon as the cells are
- * known. `close()` ends the ones runPool did not take (bad input, or fewer cells than workers).
+ * Worker threads, started before the plan's inputs are checked so that loading their code
+ * overlaps the main thread's own work: a worker's first cell can begin as soon as the check is
+ * done. `close()` ends the ones runPool did not take (bad input, or fewer cells than workers).
  */
 export interface Workers {
   readonly threads: Worker[];
@@ -62,6 +62,7 @@ export function runPool(cells: readonly Cell[], started: Workers, outDir: string
     settle = res;
     fail = rej;
   });
+  if (cells.length > 0 && started.threads.length === 0) throw new Error('runPool: cells to run but no workers started');
   const count = Math.min(started.threads.length, Math.max(1, cells.length));
   // The workers this pool owns from now on; the spares are ended at once.
   const workers: Worker[] = started.threads.splice(0, count);

@@ -4,8 +4,9 @@
 // allocate a fresh zeroed buffer per board per run — 64 MiB for the lab host — and pay for it
 // twice: the kernel faults in every page boot and the run touch, and V8 counts each buffer as
 // external memory, so the churn drives full garbage collections. A buffer handed back here is
-// zeroed over the parts its run could have written (BoardRam.dirtyRanges) and handed out again to the next board of the same size, so every board
-// still boots into all-zero RAM, exactly as with a fresh buffer.
+// zeroed over the parts its run could have written (BoardRam.dirtyRanges) and handed out again
+// to the next board of the same size, so every board still boots into all-zero RAM, exactly as
+// with a fresh buffer.
 //
 // Bounded: at most POOL_PER_SIZE buffers of each size and POOL_SIZES sizes are kept; others are
 // left to the garbage collector.
