@@ -17,15 +17,15 @@ describe('a run stopped at its limit names the cause', () => {
     // fq_codel_init, a kmalloc-large of order 4 here: 16 pages, 64 KiB) is a GFP_KERNEL request
     // held back at min_free. The device keeps noop_qdisc, which drops the ARP requests, so the
     // SYNs never leave (the SYN and 4 retransmits) and the neighbour fails: the sink is told
-    // EHOSTUNREACH at 18 s. Until the netdev
-    // hashes were charged (two kmalloc(1024) at boot, test/netdev-hash.test.ts) connect itself
-    // got ENOBUFS here: the socket's objects then fitted SLOB's free space and the SYN's skb
-    // needed a new page at the watermark; now the socket takes that page (sk_alloc is charged
-    // as an atomic request, GFP_KERNEL in Linux) and the SYN fits beside it. No board size
-    // gives connect ENOBUFS any more (2400–2528 KiB all tell this story; from 2536 KiB fq_codel
-    // fits and the transfer completes). Linux 6.1 would not stop at noop_qdisc:
-    // attach_default_qdiscs (net/sched/sch_generic.c) falls back to noqueue when the default
-    // qdisc fails, and the board would transmit; quarklab does not model that fallback yet.
+    // EHOSTUNREACH at 18 s. Until the netdev hashes were charged (two kmalloc(1024) at boot,
+    // test/netdev-hash.test.ts) connect itself got ENOBUFS here: the socket's objects then
+    // fitted SLOB's free space and the SYN's skb needed a new page at the watermark; now the
+    // socket takes that page (sk_alloc is charged as an atomic request, GFP_KERNEL in Linux's
+    // inet_create) and the SYN fits beside it. No board size gives connect ENOBUFS any more:
+    // every 4 KiB step from 2400 KiB (the smallest that boots) to 2528 KiB tells this story,
+    // and from 2532 KiB fq_codel fits and the transfer completes. Linux 6.1 would not stop at
+    // noop_qdisc: attach_default_qdiscs (net/sched/sch_generic.c) falls back to noqueue when
+    // the default qdisc fails, and the board would transmit; quarklab does not model that yet.
     const o = run({ board: board2448(), profile: 'full', scenario: 'bulk-rx', seed: 1, capture: 'none' });
     expect(o.exitCode).toBe(1);
     const mem = o.report!.boards[0]!.memory!;
