@@ -8,7 +8,7 @@
 //
 // What the probe sends is tested on its own, against hand-worked figures: test/tcp-persist.test.ts
 // and test/packetdrill/persist-small-window.pkt (tcp_write_wakeup's min(window, MSS) with PSH).
-// Here the run must complete with no stall. Since the RACK/TLP merge the sweep's seed's window updates
+// Here the run must complete with no stall. Since the RACK/TLP merge the sweep's window updates
 // get through before the persist timer fires, and when it fires on an open window Linux 6.1
 // sends tcp_write_wakeup's partial segment, which counts no MIB: LINUX_MIB_TCPWINPROBE is
 // counted only in tcp_xmit_probe_skb, the zero-window probe (a bare ACK with seq snd_una − 1).
@@ -22,7 +22,8 @@
 // boot, test/netdev-hash.test.ts): then seed 1's longest idle there was 3.9 s, and none of
 // seeds 1–12 on SLUB passed 5 s (the longest, seed 3, 4.7 s). On client's own allocator, SLOB,
 // seeds 1–6 gave 3.7, 3.7, 1.2, 11.6, 6.3 and 3.7 s: seed 4, the one with a margin, is the run
-// here. Every seed of both scans completed with every download intact and no stall.
+// here (the lab host sent no zero-window probe in it, nor in any run of either scan). Every
+// seed of both scans completed with every download intact and no stall.
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../scenarios/run.js';
 import { STALL_NS } from '../traces/stall.js';
