@@ -32,6 +32,7 @@ import { Netlink } from './core/netlink.js';
 import { Rtnetlink } from './core/rtnetlink.js';
 import { SockDiag } from './core/sock-diag.js';
 import { Genetlink } from './core/genetlink.js';
+import { NETDEV_HASHENTRIES } from './core/hash-sizing.js';
 import { registerEthtoolNetlink } from './core/ethtool-netlink.js';
 import { TcpTable } from './ipv4/tcp.js';
 import { devQueueXmit, netifReceiveSkb, xmitOne } from './core/dev.js';
@@ -46,6 +47,9 @@ import { SocketFilters } from './core/filter.js';
 import { PacketSockets } from './packet/af-packet.js';
 import { bootDefaultQdisc, configDefaultQdisc, qdiscCreateDefault } from './sched/sch-api.js';
 import { qdiscRun, type HardStartXmit } from './sched/sch-generic.js';
+
+/** sizeof(struct hlist_head) on i386: one pointer. */
+const HLIST_HEAD_SIZE = 4;
 
 /** The pahole sizes the stack allocates by; a cost table must have every one. */
 export const STACK_STRUCTS = [
@@ -126,6 +130,11 @@ export class NetStack {
     const s = env.structs;
     this.skbs = createSkbAllocator(env.mem, s['sk_buff']!, s['skb_shared_info']!, s['sk_buff_fclones']!);
     this.staticAlloc('struct net (init_net)', s['net']!);
+    // netdev_init: the name and ifindex hashes of init_net, 256 hlist_heads each on every
+    // profile (6.1's NETDEV_HASHBITS, not the 2014 branch's BASE_SMALL size: core/hash-sizing.ts).
+    const netdevHash = NETDEV_HASHENTRIES * HLIST_HEAD_SIZE;
+    this.staticAlloc('netdev name hash (dev_name_head)', netdevHash);
+    this.staticAlloc('netdev index hash (dev_index_head)', netdevHash);
     // Checked before boot (scenarios/boot.ts), so an error here only keeps Kconfig's choice.
     const q = bootDefaultQdisc(env.config, env.sysctl);
     this.defaultQdisc = 'kind' in q ? q.kind : configDefaultQdisc(env.config);

@@ -8,29 +8,35 @@
 //
 // What the probe sends is tested on its own, against hand-worked figures: test/tcp-persist.test.ts
 // and test/packetdrill/persist-small-window.pkt (tcp_write_wakeup's min(window, MSS) with PSH).
-// Here the run must complete with no stall. Since the RACK/TLP merge this seed's window updates
+// Here the run must complete with no stall. Since the RACK/TLP merge the sweep's window updates
 // get through before the persist timer fires, and when it fires on an open window Linux 6.1
 // sends tcp_write_wakeup's partial segment, which counts no MIB: LINUX_MIB_TCPWINPROBE is
 // counted only in tcp_xmit_probe_skb, the zero-window probe (a bare ACK with seq snd_una − 1).
 // So TCPWinProbe is checked against the capture: the lab host's zero-window probes in it.
 //
-// The sweep ran before boards modelled SLOB, so the case is replayed on SLUB (client with
-// CONFIG_SLUB=y): the allocator moves the free RAM the socket limits are sized from
-// (nr_free_buffer_pages), and with them the windows and timings this seed produces.
+// The run's last check needs a slow reader that sat idle past STALL_NS (5 s) before its FIN.
+// How long the readers sit idle follows the free RAM the socket limits are sized from
+// (nr_free_buffer_pages) and the loss draws the timings meet, so it moves with every page boot
+// takes. The sweep ran before boards modelled SLOB and found the case with seed 1, replayed on
+// SLUB (client with CONFIG_SLUB=y) until the netdev hashes were charged (two kmalloc(1024) at
+// boot, test/netdev-hash.test.ts): then seed 1's longest idle there was 3.9 s, and none of
+// seeds 1–12 on SLUB passed 5 s (the longest, seed 3, 4.7 s). On client's own allocator, SLOB,
+// seeds 1–6 gave 3.7, 3.7, 1.2, 11.6, 6.3 and 3.7 s: seed 4, the one with a margin, is the run
+// here (the lab host sent no zero-window probe in it, nor in any run of either scan). Every
+// seed of both scans completed with every download intact and no stall.
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../scenarios/run.js';
 import { STALL_NS } from '../traces/stall.js';
 import { isPcapngError, readPcapng } from '../traces/pcapng-reader.js';
-import { withSymbol } from './helpers/features.js';
 import { removeTempDirs } from './helpers/run.js';
 
 afterAll(removeTempDirs);
 
 describe('stalls found by the sweep', () => {
   it('slow-readers:loss=0.05 on quark-4m/client completes: the probe timer covers a too-small window', () => {
-    const out = run({ board: 'quark-4m', profile: withSymbol('client', 'SLUB'), scenario: 'slow-readers:loss=0.05', capture: 'all' });
+    const out = run({ board: 'quark-4m', profile: 'client', scenario: 'slow-readers:loss=0.05', capture: 'all', seed: 4 });
     const r = out.report!;
-    expect(r.boards[0]!.memory!.allocator).toBe('slub');
+    expect(r.boards[0]!.memory!.allocator).toBe('slob');
     expect(r.checks.find((c) => c.name === 'scenario completes')).toBeUndefined();
     const downloads = r.checks.find((c) => c.name === 'every slow download completes intact')!;
     expect(downloads.pass, downloads.detail).toBe(true);

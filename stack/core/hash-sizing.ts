@@ -85,3 +85,12 @@ export function ipfragHashSize(baseSmall: boolean): { buckets: number; maxDepth:
   return baseSmall ? { buckets: 16, maxDepth: 32, bucketBytes: 4 } : { buckets: 1024, maxDepth: 128, bucketBytes: 4 };
 }
 
+/**
+ * The per-netns device hashes netdev_init kmallocs at boot (net/core/dev.c, netdev_create_hash:
+ * kmalloc_array(NETDEV_HASHENTRIES, sizeof(struct hlist_head), GFP_KERNEL)), dev_name_head and
+ * dev_index_head, one pointer per bucket on i386. This follows Linux 6.1, where NETDEV_HASHBITS
+ * is 8 whatever BASE_SMALL says (include/net/net_namespace.h), not the 2014 branch this model's
+ * BASE_SMALL follows for its other tables, which cut these to 2 bits (4 buckets).
+ */
+export const NETDEV_HASHBITS = 8;
+export const NETDEV_HASHENTRIES = 1 << NETDEV_HASHBITS;

@@ -411,8 +411,9 @@ const SYMBOL_TABLE = [
       'IP fragment hash 1024→16 (depth 128→32), TCP established/bind hash to 16 ' +
       '(max_tw_buckets = max_orphans = 8), UDP hash 16 raised to the floor of 128. No objects. ' +
       'Linux 6.1 itself sizes only UDP_HTABLE_SIZE_MIN (256→128) by it among these; the rest are the branch\'s. ' +
-      'The branch also cut the netdev name/ifindex hashes to 4 buckets; 6.1 keeps NETDEV_HASHBITS 8 ' +
-      '(include/net/net_namespace.h) and quarklab does not charge those two hashes at all.',
+      'The branch also cut the netdev name/ifindex hashes to 4 buckets; quarklab follows 6.1 there, ' +
+      'which keeps NETDEV_HASHBITS 8 (include/net/net_namespace.h): both hashes are 256 buckets, ' +
+      'two kmalloc(1024) at boot on every profile.',
     depends: [],
     objects: [],
   },
