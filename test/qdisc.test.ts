@@ -10,7 +10,8 @@ import { FqCodel } from '../stack/sched/sch-fq-codel.js';
 import { PfifoFast } from '../stack/sched/sch-generic.js';
 import type { Report } from '../traces/report.js';
 import { bootPair } from './helpers/lab-pair.js';
-import { quarklabAsync, readJson, removeTempDirs, tempDir } from './helpers/run.js';
+import { quark2mWithRam, quarklabAsync, readJson, removeTempDirs, tempDir } from './helpers/run.js';
+import { run } from '../scenarios/run.js';
 
 afterAll(removeTempDirs);
 
@@ -181,5 +182,20 @@ describe('the default qdisc: Kconfig, net.core.default_qdisc, and what is not bu
     const none = await qdiscOf(['--board', board({ 'net.core.default_qdisc': 'fq_codel' }), '--profile', 'minimal']);
     expect(none.status).toBe(2);
     expect(none.stderr).toMatch(/no such sysctl without CONFIG_NET_SCHED/);
+  });
+
+  it('falls back to noqueue when the default cannot be created, and the board still transmits (6.1 attach_default_qdiscs)', () => {
+    // full on quark-2m with 2448 KiB: a 240 KiB heap, min_free_kbytes capped at half of it
+    // (120 KiB). fq_codel's flows table, 1024 × 44 B = 45056 B, is a kmalloc-large of order 4
+    // (64 KiB), a GFP_KERNEL request the free RAM above min_free cannot meet after boot. 6.1
+    // then attaches noqueue ("default qdisc (fq_codel) fail, fallback to noqueue"), and
+    // __dev_queue_xmit hands every packet straight to the driver: the transfer completes.
+    const o = run({ board: quark2mWithRam(2448), profile: 'full', scenario: 'bulk-rx', seed: 1, capture: 'none' });
+    const dut = o.report!.boards[0]!;
+    const heapKiB = dut.memory!.heapBytes / 1024;
+    expect(heapKiB).toBe(240);
+    expect(heapKiB - dut.memory!.baselineUsedBytes / 1024 - 64).toBeLessThan(heapKiB / 2);
+    expect(dut.qdiscs['dut:eth0']!.kind).toBe('noqueue');
+    expect(o.exitCode, o.report!.checks.filter((c) => !c.pass).map((c) => c.detail).join('; ')).toBe(0);
   });
 });

@@ -3,45 +3,33 @@
 // governs is stated as a note when it mattered.
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../scenarios/run.js';
-import { quark2mWithRam, removeTempDirs } from './helpers/run.js';
+import { join } from 'node:path';
+import { quark2mWithRam, REPO_ROOT, removeTempDirs } from './helpers/run.js';
 
 afterAll(removeTempDirs);
 
-/** quark-2m with 2448 KiB of RAM: the full profile boots with a few hundred KiB of heap. */
-const board2448 = (): string => quark2mWithRam(2448);
+/** Issue 11's profile (minimal with the TCP metrics cache, without multicast) on SLUB. */
+const PROFILE_SLUB = join(REPO_ROOT, 'test', 'fixtures', 'profiles', 'minimal-metrics-nomcast-slub.config');
 
 describe('a run stopped at its limit names the cause', () => {
-  it('full on a 2448 KiB board: bulk-rx says what its program was told and which allocation was held at min_free', () => {
-    // The story on this board, traced allocation by allocation: eth0's default qdisc is
-    // fq_codel (full selects it), whose flows table (1024 × 44 B = 45056 B, kvcalloc'd in
-    // fq_codel_init, a kmalloc-large of order 4 here: 16 pages, 64 KiB) is a GFP_KERNEL request
-    // held back at min_free. The device keeps noop_qdisc, which drops the ARP requests, so the
-    // SYNs never leave (the SYN and 4 retransmits) and the neighbour fails: the sink is told
-    // EHOSTUNREACH at 18 s. Until the netdev hashes were charged (two kmalloc(1024) at boot,
-    // test/netdev-hash.test.ts) connect itself got ENOBUFS here: the socket's objects then
-    // fitted SLOB's free space and the SYN's skb needed a new page at the watermark; now the
-    // socket takes that page (sk_alloc is charged as an atomic request, GFP_KERNEL in Linux's
-    // inet_create) and the SYN fits beside it. No board size gives connect ENOBUFS any more:
-    // every 4 KiB step from 2400 KiB (the smallest that boots) to 2528 KiB tells this story,
-    // and from 2532 KiB fq_codel fits and the transfer completes. Linux 6.1 would not stop at
-    // noop_qdisc: attach_default_qdiscs (net/sched/sch_generic.c) falls back to noqueue when
-    // the default qdisc fails, and the board would transmit; quarklab does not model that yet.
-    const o = run({ board: board2448(), profile: 'full', scenario: 'bulk-rx', seed: 1, capture: 'none' });
+  it('SLUB minimal on a 2016 KiB board: bulk-rx says connect got ENOBUFS and which allocation was held at min_free', () => {
+    // 2016 KiB leaves this profile a 256 KiB heap. The socket's first skb (skbuff_fclone_cache,
+    // a GFP_KERNEL request) needs a new slab page when free RAM is already at min_free, so it is
+    // held back and connect gets ENOBUFS; the sink never starts and the run reaches its limit.
+    const o = run({ board: quark2mWithRam(2016), profile: PROFILE_SLUB, scenario: 'bulk-rx', seed: 1, capture: 'none' });
     expect(o.exitCode).toBe(1);
     const mem = o.report!.boards[0]!.memory!;
+    expect(mem.allocator).toBe('slub');
     const heapKiB = mem.heapBytes / 1024;
-    // init_per_zone_wmark_min by hand: sqrt(heap KiB × 16) for this heap is under Linux's floor
-    // of 128, and 128 is over quarklab's cap of half the heap, so min_free_kbytes is heap / 2.
+    // init_per_zone_wmark_min by hand: sqrt(heap KiB × 16) = sqrt(4096) = 64 is under Linux's
+    // floor of 128; quarklab's cap of half the heap is 128 too, so min_free_kbytes is 128.
+    expect(heapKiB).toBe(256);
     expect(Math.sqrt(heapKiB * 16)).toBeLessThan(128);
-    expect(heapKiB / 2).toBeLessThan(128);
-    const minFreeKiB = Math.floor(heapKiB / 2);
-    // The flows table's 64 KiB would take the free pages after boot under min_free.
-    expect(heapKiB - mem.baselineUsedBytes / 1024 - 64).toBeLessThan(minFreeKiB);
-    expect(o.report!.boards[0]!.qdiscs!['dut:eth0']!.kind).toBe('noop');
+    const minFreeKiB = Math.min(128, Math.floor(heapKiB / 2));
     const check = o.report!.checks.find((c) => c.name === 'scenario completes')!;
     expect(check.pass).toBe(false);
-    expect(check.detail).toMatch(/^still running at the \d+ s limit; the board's programs were told: bulk-sink recv: EHOSTUNREACH at 18\.000 s; /);
-    expect(check.detail).toMatch(/allocations refused: kmalloc-large 1 held back at min_free\b/);
+    expect(check.detail).toMatch(/^still running at the \d+ s limit; the board's programs were told: bulk-sink connect: ENOBUFS at /);
+    expect(check.detail).toMatch(/allocations refused: skbuff_fclone_cache \d+ held back at min_free\b/);
     expect(check.detail).toContain(`heap ${heapKiB} KiB`);
     expect(check.detail).toContain(`vm.min_free_kbytes ${minFreeKiB}`);
   });

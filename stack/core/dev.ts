@@ -12,6 +12,7 @@ import { classifyFrame } from '../ethernet/eth.js';
 import type { NetDevice, XmitResult } from './netdevice.js';
 import type { SkBuff } from './skbuff.js';
 import { devXmitSkb } from '../sched/sch-generic.js';
+import { NoqueueQdisc } from '../sched/qdisc.js';
 import { ETH_HLEN, ETH_P_ARP, ETH_P_IP } from '../uapi/if-ether.js';
 import { EthernetFrame } from '../wire/ethernet-header.js';
 import { PACKET_OTHERHOST } from '../uapi/if-packet.js';
@@ -67,6 +68,14 @@ export function xmitOne(stack: NetStack, dev: NetDevice, skb: SkBuff): XmitResul
 /** __dev_queue_xmit: through the device's qdisc (stack/sched) to xmit_one. */
 export function devQueueXmit(stack: NetStack, dev: NetDevice, skb: SkBuff): void {
   if (!dev.up) {
+    dev.stats.tx_dropped++;
+    skb.free();
+    return;
+  }
+  if (dev.qdisc instanceof NoqueueQdisc) {
+    // __dev_queue_xmit with no enqueue: straight to the driver. A stopped queue or a busy
+    // driver drops the packet ("asks to queue packet!", dev_core_stats_tx_dropped_inc).
+    if (!dev.txStopped && stack.hardStartXmit(dev, skb) !== 'busy') return;
     dev.stats.tx_dropped++;
     skb.free();
     return;

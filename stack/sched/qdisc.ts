@@ -121,6 +121,30 @@ export class NoopQdisc extends Qdisc {
   }
 }
 
+/**
+ * noqueue_qdisc: no queue at all. noqueue_init clears its enqueue, and __dev_queue_xmit then
+ * hands each skb straight to the driver, dropping it when the driver's queue is stopped
+ * (stack/core/dev.ts). A device gets it when its default qdisc could not be created:
+ * attach_default_qdiscs' fallback ("default qdisc (%s) fail, fallback to noqueue", 6.1
+ * net/sched/sch_generic.c). Its struct Qdisc is allocated like any other.
+ */
+export class NoqueueQdisc extends Qdisc {
+  readonly kind = 'noqueue';
+  readonly canBypass = false;
+  enqueue(skb: SkBuff): number {
+    // Never reached: with no enqueue, __dev_queue_xmit does not call it (devQueueXmit).
+    return this.drop(skb);
+  }
+  dequeue(): SkBuff | null {
+    return null;
+  }
+  reset(): void {}
+  protected destroyPrivate(): void {}
+  xstats(): Record<string, number> {
+    return {};
+  }
+}
+
 /** `tc -s qdisc show dev X` as data: the kind, gnet_stats, and the discipline's xstats. */
 export interface QdiscShow {
   kind: string;

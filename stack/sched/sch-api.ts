@@ -11,7 +11,7 @@
 import type { EnabledSymbols } from '../kconfig/symbols.js';
 import type { KernelMemory } from '../core/kmem.js';
 import type { NetDevice } from '../core/netdevice.js';
-import { NoopQdisc, QDISC_SIZE_I386, type Qdisc } from './qdisc.js';
+import { NoopQdisc, NoqueueQdisc, QDISC_SIZE_I386, type Qdisc } from './qdisc.js';
 import { FQ_CODEL_PRIV_I386, FqCodel } from './sch-fq-codel.js';
 import { PFIFO_FAST_PRIV_I386, PfifoFast } from './sch-generic.js';
 import { Errno } from '../uapi/errno.js';
@@ -54,19 +54,26 @@ export function bootDefaultQdisc(config: EnabledSymbols, sysctl: Readonly<Record
 }
 
 /**
- * qdisc_create_dflt: the struct and its tables from board RAM. When any allocation fails the
- * device keeps noop_qdisc (attach_one_default_qdisc gives up), which drops what it is sent.
+ * attach_default_qdiscs: qdisc_create_dflt of the default kind, the struct and its tables from
+ * board RAM. When any of that fails, 6.1 falls back to noqueue (whose struct Qdisc, with no
+ * private area, is allocated too); only when even that fails does the device keep noop_qdisc,
+ * which drops what it is sent.
  */
 export function qdiscCreateDefault(kind: string, mem: KernelMemory, dev: NetDevice, qdiscSize: number | undefined, hashrnd: number): Qdisc {
   const size = qdiscSize ?? QDISC_SIZE_I386;
   const priv = kind === 'fq_codel' ? FQ_CODEL_PRIV_I386 : PFIFO_FAST_PRIV_I386;
   const addr = mem.kmalloc(size + priv, 'kernel');
-  if (addr === 0) return new NoopQdisc();
-  const q = kind === 'fq_codel' ? FqCodel.create(mem, dev.mtu, hashrnd) : PfifoFast.create(mem, dev.txQueueLen);
-  if (!q) {
+  if (addr !== 0) {
+    const q = kind === 'fq_codel' ? FqCodel.create(mem, dev.mtu, hashrnd) : PfifoFast.create(mem, dev.txQueueLen);
+    if (q) {
+      q.structAddr = addr;
+      return q;
+    }
     mem.kfree(addr);
-    return new NoopQdisc();
   }
-  q.structAddr = addr;
-  return q;
+  const noqueueAddr = mem.kmalloc(size, 'kernel');
+  if (noqueueAddr === 0) return new NoopQdisc();
+  const noqueue = new NoqueueQdisc();
+  noqueue.structAddr = noqueueAddr;
+  return noqueue;
 }
