@@ -29,6 +29,11 @@ export function createSkbAllocator(mem: KernelMemory, skBuffSize: number, shared
   return { mem, headCache: mem.createCache('skbuff_head_cache', skBuffSize), fcloneCache: null, fcloneSize, sharedInfoSize, live: 0, allocFailures: 0 };
 }
 
+/** Who lent an skb to the driver, and takes it back when the driver frees it (SkBuff.txOwner). */
+export interface SkbLender {
+  lentReturned(skb: SkBuff): void;
+}
+
 export class SkBuff {
   /** Absolute RAM address of the current start of data (skb->data). */
   data: number;
@@ -57,7 +62,7 @@ export class SkBuff {
    * Set while a TCP write-queue skb is lent to the driver (the fclone's clone is in flight):
    * freeing it then returns it to its owner instead of releasing memory.
    */
-  txOwner: ((skb: SkBuff) => void) | null = null;
+  txOwner: SkbLender | null = null;
   private freed = false;
 
   constructor(
@@ -138,7 +143,7 @@ export class SkBuff {
     if (this.txOwner) {
       const owner = this.txOwner;
       this.txOwner = null;
-      owner(this);
+      owner.lentReturned(this);
       return;
     }
     if (this.freed) throw new Error('double free of skb');

@@ -186,7 +186,7 @@ export function transmitSeg(sk: TcpSock, seg: TxSeg, retransmit: boolean): boole
     skb.data = seg.payload;
     skb.len = seg.len;
     seg.lent = true;
-    skb.txOwner = (s) => returnLent(sk, seg, s);
+    skb.txOwner = seg;
   }
   let flags = TCP_ACK;
   if (seg.syn) flags = sk.state === 'SYN_SENT' ? TCP_SYN : TCP_SYN | TCP_ACK;
@@ -218,15 +218,6 @@ export function transmitSeg(sk: TcpSock, seg: TxSeg, retransmit: boolean): boole
   transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq: seg.seq, ack, flags, window, urgent: 0, options, headerLength: 0 }, sk.laddr, sk.raddr, sk);
   if (!sk.rtxTimer) armRetransmitTimer(sk);
   return true;
-}
-
-/** The driver is done with a lent skb: restore it, or free it now if it was acked meanwhile. */
-function returnLent(sk: TcpSock, seg: TxSeg, skb: SkBuff): void {
-  seg.lent = false;
-  skb.data = seg.payload;
-  skb.len = seg.len;
-  // Acknowledged meanwhile: freeSeg already took it off the socket's accounts.
-  if (seg.acked) skb.free();
 }
 
 /**

@@ -9,7 +9,7 @@
  * tcp_memory_allocated that tcp_mem limits.
  */
 import type { Timer, TimerHandle } from '../../emulator/event-queue.js';
-import type { SkBuff } from '../core/skbuff.js';
+import type { SkBuff, SkbLender } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
 import { Sock } from '../core/sock.js';
 import type { SockMemory } from '../core/sock.js';
@@ -37,29 +37,48 @@ export const TCP_STATE: Readonly<Record<TcpState, number>> = {
   LAST_ACK: 9, LISTEN: 10, CLOSING: 11,
 };
 
-/** A segment in the write queue: its skb holds the payload; headers are built on each send. */
-export interface TxSeg {
-  skb: SkBuff;
+/**
+ * A segment in the write queue: its skb holds the payload; headers are built on each send.
+ * While its skb is lent to the driver (the fclone's clone in flight) the segment is the skb's
+ * lender, so handing it back costs no closure per send.
+ */
+export class TxSeg implements SkbLender {
   /** Address of the payload's first byte in RAM. */
-  payload: number;
-  seq: number;
-  len: number;
-  syn: boolean;
-  fin: boolean;
+  readonly payload: number;
   /** seq + len + SYN + FIN. */
   end: number;
-  sentAt: number;
-  txCount: number;
-  retransmitted: boolean;
-  sacked: boolean;
-  lost: boolean;
+  sentAt = 0;
+  txCount = 0;
+  retransmitted = false;
+  sacked = false;
+  lost = false;
   /** The skb is lent to the driver (the clone is in flight). */
-  lent: boolean;
-  acked: boolean;
+  lent = false;
+  acked = false;
   /** A retransmission of this segment is in flight (counted in the pipe until acked or SACKed). */
-  rtxInFlight: boolean;
+  rtxInFlight = false;
   /** PSH set on it (tcp_write_wakeup's partial segment), whatever follows it in the queue. */
-  psh?: boolean;
+  psh = false;
+
+  constructor(
+    readonly skb: SkBuff,
+    public seq: number,
+    public len: number,
+    public syn: boolean,
+    public fin: boolean,
+  ) {
+    this.payload = skb.data;
+    this.end = (seq + len + (syn ? 1 : 0) + (fin ? 1 : 0)) >>> 0;
+  }
+
+  /** The driver is done with the lent skb: restore it, or free it now if it was acked meanwhile. */
+  lentReturned(skb: SkBuff): void {
+    this.lent = false;
+    skb.data = this.payload;
+    skb.len = this.len;
+    // Acknowledged meanwhile: freeSeg already took it off the socket's accounts.
+    if (this.acked) skb.free();
+  }
 }
 
 export interface OfoSeg {

@@ -25,7 +25,7 @@ import { icmpError, initialSeq, receive } from './tcp-ipv4.js';
 import { cachedFastOpenCookie, TcpMetrics } from './tcp-metrics.js';
 import { tcpTimewaitStateProcess, type RequestSock, type TimewaitProcess, type TimewaitSock } from './tcp-minisocks.js';
 import { freeWindow, initConnection, sendAck, sendControl, transmitSeg, writeXmit } from './tcp-output.js';
-import { TCP_MIN_MSS, TCP_MSS_DEFAULT, TcpSock, type TxSeg } from './tcp-sock.js';
+import { TCP_MIN_MSS, TCP_MSS_DEFAULT, TcpSock, TxSeg } from './tcp-sock.js';
 import {
   applyBootSysctl, computeTcpSysctl, nrFreeBufferPages, TCP_EXT_MIB, TCP_MIB, type TcpSysctl,
 } from './tcp-sysctl.js';
@@ -328,7 +328,7 @@ export class TcpTable {
       return null;
     }
     skb.reserve(TCP_HEADROOM);
-    const seg: TxSeg = { skb, payload: skb.data, seq, len, syn, fin, end: (seq + len + (syn ? 1 : 0) + (fin ? 1 : 0)) >>> 0, sentAt: 0, txCount: 0, retransmitted: false, sacked: false, lost: false, lent: false, acked: false, rtxInFlight: false };
+    const seg = new TxSeg(skb, seq, len, syn, fin);
     sk.wmemQueued += skb.truesize;
     this.mem.charge(skb.truesize);
     sk.writeQueue.push(seg);
