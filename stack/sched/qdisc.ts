@@ -104,7 +104,7 @@ export function qdiscSent(q: Qdisc, skb: SkBuff): void {
  * allocation failed): every packet is dropped (noop_enqueue returns NET_XMIT_CN).
  */
 export class NoopQdisc extends Qdisc {
-  readonly kind = 'noop';
+  readonly kind: string = 'noop';
   readonly canBypass = false;
   enqueue(skb: SkBuff): number {
     this.stats.drops++;
@@ -128,21 +128,10 @@ export class NoopQdisc extends Qdisc {
  * attach_default_qdiscs' fallback ("default qdisc (%s) fail, fallback to noqueue", 6.1
  * net/sched/sch_generic.c). Its struct Qdisc is allocated like any other.
  */
-export class NoqueueQdisc extends Qdisc {
-  readonly kind = 'noqueue';
-  readonly canBypass = false;
-  enqueue(skb: SkBuff): number {
-    // Never reached: with no enqueue, __dev_queue_xmit does not call it (devQueueXmit).
-    return this.drop(skb);
-  }
-  dequeue(): SkBuff | null {
-    return null;
-  }
-  reset(): void {}
-  protected destroyPrivate(): void {}
-  xstats(): Record<string, number> {
-    return {};
-  }
+export class NoqueueQdisc extends NoopQdisc {
+  // Its ops are noop's (noop_enqueue, noop_dequeue); only the kind differs, and that its
+  // enqueue is never called (devQueueXmit sends straight to the driver).
+  override readonly kind: string = 'noqueue';
 }
 
 /** `tc -s qdisc show dev X` as data: the kind, gnet_stats, and the discipline's xstats. */
