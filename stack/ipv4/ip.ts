@@ -27,6 +27,9 @@ import { ETH_P_IP } from '../uapi/if-ether.js';
 import { PACKET_LOOPBACK, PACKET_OTHERHOST } from '../uapi/if-packet.js';
 import { Errno } from '../uapi/errno.js';
 
+/** No IP options: one shared empty list rather than a new one per packet. */
+const NO_IP_OPTIONS: readonly number[] = [];
+
 export interface IpSendParams {
   src?: number;
   dst: number;
@@ -275,7 +278,7 @@ export class Ipv4 {
       return -Errno.ENETUNREACH;
     }
     if (src === 0 && !broadcast) src = this.stack.primaryAddress(dev.ifindex);
-    const options = p.options ?? [];
+    const options = p.options ?? NO_IP_OPTIONS;
     const headerLength = 20 + options.length;
     const totalLength = headerLength + skb.len;
     const r: Ipv4Repr = {

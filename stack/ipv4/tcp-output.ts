@@ -83,16 +83,37 @@ function contains(b: SackBlock, seq: number): boolean {
   return !seqLt(seq, b.start) && seqLt(seq, b.end);
 }
 
-/** Options for a segment of an established connection. */
+/**
+ * The header and options of a connected socket's segment, filled in place for each send rather
+ * than made anew: transmit() reads them only before it hands the skb to IP, so a send nested
+ * inside IP (a local delivery answered at once) may fill them again safely. Every field is
+ * present from the start, so the objects keep one shape.
+ */
+const txOptions: TcpOptions = { mss: undefined, wscale: undefined, sackPermitted: undefined, sack: undefined, tsVal: undefined, tsEcr: undefined, fastOpenCookie: undefined };
+const txRepr: TcpRepr = { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, urgent: 0, options: txOptions, headerLength: 0 };
+
+/** Options for a segment of an established connection, in txOptions. */
 function dataOptions(sk: TcpSock): TcpOptions {
-  const o: TcpOptions = {};
-  if (sk.tstampOk) {
-    o.tsVal = tsNow(sk);
-    o.tsEcr = sk.tsRecent;
-  }
-  const sack = sackBlocks(sk);
-  if (sack) o.sack = sack;
+  const o = txOptions;
+  o.tsVal = sk.tstampOk ? tsNow(sk) : undefined;
+  o.tsEcr = sk.tstampOk ? sk.tsRecent : undefined;
+  o.sack = sackBlocks(sk);
   return o;
+}
+
+/** txRepr for a segment `sk` sends now. */
+function connectedRepr(sk: TcpSock, seq: number, ack: number, flags: number, window: number, options: TcpOptions): TcpRepr {
+  const r = txRepr;
+  r.srcPort = sk.lport;
+  r.dstPort = sk.rport;
+  r.seq = seq;
+  r.ack = ack;
+  r.flags = flags;
+  r.window = window;
+  r.urgent = 0;
+  r.options = options;
+  r.headerLength = 0;
+  return r;
 }
 
 export function synOptions(sk: TcpSock, synAck: boolean, peer?: { wscaleOk: boolean; sackOk: boolean; tstampOk: boolean }): TcpOptions {
@@ -150,7 +171,7 @@ export function sendControl(sk: TcpSock, flags: number, seq = sk.sndNxt, withDat
   const window = flags & TCP_RST ? 0 : selectWindow(sk);
   const options = flags & TCP_RST ? {} : dataOptions(sk);
   if (flags & TCP_ACK) ackSent(sk);
-  transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq, ack: flags & TCP_ACK ? sk.rcvNxt : 0, flags, window, urgent: 0, options, headerLength: 0 }, sk.laddr, sk.raddr, sk);
+  transmit(sk.stack, skb, connectedRepr(sk, seq, flags & TCP_ACK ? sk.rcvNxt : 0, flags, window, options), sk.laddr, sk.raddr, sk);
 }
 
 function ackSent(sk: TcpSock): void {
@@ -215,7 +236,7 @@ export function transmitSeg(sk: TcpSock, seg: TxSeg, retransmit: boolean): boole
     if (sk.now - sk.lrcvtime < sk.table.sysctl.delackMinNs) sk.pingpong = true;
   }
   const ack = flags & TCP_ACK ? sk.rcvNxt : 0;
-  transmit(sk.stack, skb, { srcPort: sk.lport, dstPort: sk.rport, seq: seg.seq, ack, flags, window, urgent: 0, options, headerLength: 0 }, sk.laddr, sk.raddr, sk);
+  transmit(sk.stack, skb, connectedRepr(sk, seg.seq, ack, flags, window, options), sk.laddr, sk.raddr, sk);
   if (!sk.rtxTimer) armRetransmitTimer(sk);
   return true;
 }
