@@ -95,7 +95,8 @@ function invokedAsProgram(): boolean {
   }
 }
 
-if (invokedAsProgram()) {
+/** Run the command line as this process: its arguments, its exit status. */
+export async function runAsProgram(): Promise<void> {
   // Output piped into `head` and cut short is not an error worth a stack trace.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
@@ -103,3 +104,5 @@ if (invokedAsProgram()) {
   });
   process.exitCode = await main(process.argv.slice(2));
 }
+
+if (invokedAsProgram()) await runAsProgram();

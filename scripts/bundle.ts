@@ -15,7 +15,7 @@
  * (and type-checked); rolldown only joins modules. rolldown is the bundler vitest's vite already
  * installs, so declaring it adds nothing to `npm install`.
  */
-import { chmodSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { builtinModules } from 'node:module';
 import { build } from 'rolldown';
@@ -45,4 +45,3 @@ await build({
     chunkFileNames: 'chunks/[name]-[hash].js',
   },
 });
-chmodSync(join(out, 'cli', 'main.js'), 0o755);

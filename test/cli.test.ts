@@ -1,11 +1,12 @@
 // The command line as CI uses it: --help everywhere, exit 2 with one line (no stack trace) for
 // bad usage or input, exit 1 for a broken budget, exit 0 when everything holds. The exit codes
 // and stderr are checked on a real process; other tests call main() in-process.
-import { existsSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SCENARIOS } from '../scenarios/registry.js';
-import { CLI, CLI_MISSING, quarklabAsync, quarklabProcess, readJson, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
+import { CLI, CLI_MISSING, quarklabAsync, quarklabProcess, readJson, REPO_ROOT, removeTempDirs, stderrProblems, tempDir } from './helpers/run.js';
 import type { Report } from '../traces/report.js';
 
 afterAll(removeTempDirs);
@@ -23,6 +24,18 @@ async function expectUsageError(args: string[], pattern: RegExp): Promise<void> 
 describe('quarklab command line', () => {
   it('is built (dist/bundle/cli/main.js)', () => {
     expect(existsSync(CLI), CLI_MISSING).toBe(true);
+  });
+
+  it('the quarklab command runs by its own shebang from a clone, as npx runs it', () => {
+    // package.json's bin is a launcher tracked in git as executable (mode 100755), so a fresh
+    // clone has the execute bit whatever mode the build gave the bundle.
+    const bin = join(REPO_ROOT, JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).bin.quarklab as string);
+    const staged = execFileSync('git', ['ls-files', '-s', 'bin/quarklab.js'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(staged).toMatch(/^100755 /);
+    const r = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+    expect(r.error, String(r.error)).toBeUndefined();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^quarklab \d+\.\d+\.\d+$/);
   });
 
   it('--help on every command exits 0 and prints usage', async () => {
