@@ -29,7 +29,7 @@ const dependencies = Object.keys(pkg.dependencies ?? {});
 const builtins = new Set(builtinModules);
 
 /** The entry points, by their path under dist/ (and under dist/bundle/) without `.js`. */
-export const BUNDLE_ENTRIES = ['cli/main', 'api/index', 'runner/worker'] as const;
+const BUNDLE_ENTRIES = ['cli/main', 'api/index', 'runner/worker'] as const;
 
 rmSync(out, { recursive: true, force: true });
 await build({
