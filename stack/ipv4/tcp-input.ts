@@ -218,8 +218,11 @@ function synSentRcv(sk: TcpSock, skb: SkBuff, th: TcpRepr): void {
   writeXmit(sk);
 }
 
-/** Remove what `ack` covers from the write queue; returns bytes of data newly acked. */
-function ackSegments(sk: TcpSock, ack: number): { bytes: number; segs: number; rtt: number | null } {
+/** What ackSegments found, in one record it refills: the ACK path allocates nothing for it. */
+const acked = { bytes: 0, segs: 0, rtt: null as number | null };
+
+/** Remove what `ack` covers from the write queue; `acked` gets the bytes and segments newly acked. */
+function ackSegments(sk: TcpSock, ack: number): typeof acked {
   let bytes = 0;
   let segs = 0;
   let rtt: number | null = null;
@@ -236,7 +239,10 @@ function ackSegments(sk: TcpSock, ack: number): { bytes: number; segs: number; r
     sk.table.freeSeg(sk, seg);
   }
   sk.sndUna = ack;
-  return { bytes, segs, rtt };
+  acked.bytes = bytes;
+  acked.segs = segs;
+  acked.rtt = rtt;
+  return acked;
 }
 
 /** sysctl tcp_min_rtt_wlen: 300 s. */
@@ -292,6 +298,8 @@ function processAck(sk: TcpSock, th: TcpRepr, len: number): void {
   let frtoNewData = false;
   if (seqGt(ack, sk.sndUna)) {
     const r = ackSegments(sk, ack);
+    // Read out at once: what follows may send, and the record is shared.
+    const ackedSegs = r.segs;
     sk.info.bytesAcked += r.bytes;
     // As tcp_ack_update_rtt: the send time of a segment sent once is exact; the echoed
     // timestamp (millisecond ticks) serves when only retransmitted segments were acked.
@@ -317,7 +325,7 @@ function processAck(sk: TcpSock, th: TcpRepr, len: number): void {
     }
     // After a timeout the window restarts from one segment in slow start (RFC 5681 §3.1);
     // in fast recovery it stays at ssthresh until the episode ends.
-    tcpCongOnAck(sk, ack, r.segs, rttNs, priorInFlight, sk.recovery !== null && sk.recovery.kind === 'fast');
+    tcpCongOnAck(sk, ack, ackedSegs, rttNs, priorInFlight, sk.recovery !== null && sk.recovery.kind === 'fast');
     sk.table.sndbufExpand(sk);
     onAckedFinState(sk);
     if (sk.state === 'CLOSED') return;

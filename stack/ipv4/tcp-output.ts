@@ -252,8 +252,9 @@ export function writeXmit(sk: TcpSock): void {
   // The pipe is counted once (it walks the queue); each new segment sent adds one to it. Without
   // SACK the dupack adjustment is clamped at zero, so there it is counted afresh each time.
   let inFlight = sk.packetsInFlight();
-  for (const seg of sk.writeQueue) {
-    if (sk.isSent(seg)) continue;
+  const queue = sk.writeQueue;
+  for (let i = sk.firstUnsentIndex(); i < queue.length; i++) {
+    const seg = queue[i]!;
     if (!sk.sackOk) inFlight = sk.packetsInFlight();
     if (inFlight >= sk.cwnd) {
       sk.setLimited('cwnd');

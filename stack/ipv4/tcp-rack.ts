@@ -39,13 +39,23 @@ export function tcpRackAdvance(sk: TcpSock, seg: TxSeg): void {
   }
 }
 
-function reoWnd(sk: TcpSock, sackedOut: number): number {
+function reoWnd(sk: TcpSock): number {
   const r = sk.rack;
   if (!r.reordSeen) {
     if (sk.caState >= TcpCaState.Recovery) return 0;
-    if (sackedOut >= 3) return 0;
+    if (sackedOutReaches(sk, 3)) return 0;
   }
   return Math.min((sk.minRttNs >>> 2) * r.reoWndSteps, sk.srtt);
+}
+
+/** Whether at least `n` sent segments are SACKed (tp->sacked_out >= n), counting no further than needed. */
+function sackedOutReaches(sk: TcpSock, n: number): boolean {
+  let sackedOut = 0;
+  for (const seg of sk.writeQueue) {
+    if (!sk.isSent(seg)) break;
+    if (seg.sacked && ++sackedOut >= n) return true;
+  }
+  return false;
 }
 
 /** detectLoss's results, reused so the per-ACK path allocates nothing. */
@@ -54,12 +64,7 @@ const found = { newlyLost: 0, waitNs: 0 };
 /** tcp_rack_detect_loss: mark what is due; `found` gets the count and the longest wait for the rest (0: none). */
 function detectLoss(sk: TcpSock): void {
   const r = sk.rack;
-  let sackedOut = 0;
-  for (const seg of sk.writeQueue) {
-    if (!sk.isSent(seg)) break;
-    if (seg.sacked) sackedOut++;
-  }
-  const wnd = reoWnd(sk, sackedOut);
+  const wnd = reoWnd(sk);
   let newlyLost = 0;
   let waitNs = 0;
   for (const seg of sk.writeQueue) {

@@ -347,6 +347,23 @@ export class TcpSock extends Sock {
     return ((seg.seq - this.sndNxt) | 0) < 0;
   }
 
+  /**
+   * tcp_packets_out's count without walking the queue: the queue is in sequence order and a
+   * segment is sent when it starts before snd_nxt, so the sent ones are a prefix and a binary
+   * search finds where it ends (the first segment not yet sent, or the queue's length).
+   */
+  firstUnsentIndex(): number {
+    const q = this.writeQueue;
+    let lo = 0;
+    let hi = q.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.isSent(q[mid]!)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /** Free receive space as tcp_space() computes it (adv_win_scale 1: half the buffer). */
   rcvSpace(): number {
     const space = this.rcvbuf - this.rmemAlloc;

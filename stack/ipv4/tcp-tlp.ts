@@ -17,19 +17,10 @@ import type { TcpSock } from './tcp-sock.js';
 const TCP_RTO_MIN_NS = 200_000_000;
 const TCP_TIMEOUT_INIT_NS = 1_000_000_000;
 
-function packetsOut(sk: TcpSock): number {
-  let n = 0;
-  for (const seg of sk.writeQueue) {
-    if (!sk.isSent(seg)) break;
-    n++;
-  }
-  return n;
-}
-
 /** tcp_schedule_loss_probe: arm the probe instead of the RTO; false when no probe applies. */
 export function tcpScheduleLossProbe(sk: TcpSock, advancingRto: boolean): boolean {
   if (sk.state === 'SYN_SENT' || sk.state === 'SYN_RECV') return false;
-  const out = packetsOut(sk);
+  const out = sk.firstUnsentIndex();
   if (!out || !sk.sackOk || (sk.caState !== TcpCaState.Open && sk.caState !== TcpCaState.CWR)) return false;
   let timeout: number;
   if (sk.srtt > 0) timeout = roundUpToJiffy(2 * sk.srtt) + (out === 1 ? TCP_RTO_MIN_NS : TCP_TIMEOUT_MIN_NS);
