@@ -5,6 +5,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { tuneJitForSimulation } from './jit-flags.js';
 import { UsageError } from './output.js';
 
 const HELP = `usage: quarklab <command> [options]
@@ -97,6 +98,7 @@ function invokedAsProgram(): boolean {
 
 /** Run the command line as this process: its arguments, its exit status. */
 export async function runAsProgram(): Promise<void> {
+  tuneJitForSimulation();
   // Output piped into `head` and cut short is not an error worth a stack trace.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
