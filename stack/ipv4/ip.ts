@@ -97,6 +97,8 @@ export class Ipv4 {
   readonly mib: MibGroup<MibNames<typeof IP_MIB>>;
   /** IpExt; ReasmOverlaps exists only where fragment reassembly is built (ip-fragment.ts adds it). */
   readonly ext: MibGroup<MibNames<typeof IP_EXT_MIB>> & { ReasmOverlaps?: number };
+  /** The header output() fills for each datagram (see there). */
+  private readonly outRepr: Ipv4Repr = { src: 0, dst: 0, protocol: 0, ttl: 0, tos: 0, id: 0, fragOff: 0, headerLength: 0, totalLength: 0 };
   private readonly handlers = new Map<number, ProtocolHandler>();
   private readonly errHandlers = new Map<number, ErrorHandler>();
   /** ip_idents / ip_tstamps: hashed per-(daddr, saddr, protocol) ID counters and when each was last used. */
@@ -281,17 +283,18 @@ export class Ipv4 {
     const options = p.options ?? NO_IP_OPTIONS;
     const headerLength = 20 + options.length;
     const totalLength = headerLength + skb.len;
-    const r: Ipv4Repr = {
-      src,
-      dst: p.dst,
-      protocol: p.protocol,
-      ttl: p.ttl ?? DEFAULT_TTL,
-      tos: p.tos ?? 0,
-      id: 0,
-      fragOff: p.df && totalLength <= dev.mtu ? IP_DF : 0,
-      headerLength,
-      totalLength,
-    };
+    // The header goes into the packet before anything below IP runs, so one record per stack
+    // serves every datagram (fragment() takes its own copy).
+    const r = this.outRepr;
+    r.src = src;
+    r.dst = p.dst;
+    r.protocol = p.protocol;
+    r.ttl = p.ttl ?? DEFAULT_TTL;
+    r.tos = p.tos ?? 0;
+    r.id = 0;
+    r.fragOff = p.df && totalLength <= dev.mtu ? IP_DF : 0;
+    r.headerLength = headerLength;
+    r.totalLength = totalLength;
     // ip_select_ident_segs: the caller's (a connected socket's inet_id), else 0 for DF, else hashed.
     r.id = p.id ?? (r.fragOff & IP_DF && !p.pmtudiscWant ? 0 : this.selectIdent(p.dst, src, p.protocol));
     skb.ifindex = dev.ifindex;
@@ -310,7 +313,7 @@ export class Ipv4 {
         return 0;
       }
     }
-    if (totalLength > dev.mtu) return this.fragment(skb, r, dev, nextHop, broadcast, options, group);
+    if (totalLength > dev.mtu) return this.fragment(skb, { ...r }, dev, nextHop, broadcast, options, group);
     const at = skb.push(headerLength);
     writeHeader(r, options, skb.bytes, at);
     skb.networkHeader = at;

@@ -5,6 +5,7 @@
  */
 import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import type { NetStack } from '../net-stack.js';
+import type { IpSendParams } from './ip.js';
 import { skMemDefault } from '../core/sock.js';
 import {
   emitTcp, optionsLength, seqGt, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN,
@@ -155,8 +156,17 @@ export function transmit(stack: NetStack, skb: SkBuff, repr: TcpRepr, src: numbe
     id = sk.inetId;
     sk.inetId = (sk.inetId + 1) & 0xffff;
   }
-  return stack.ip.output(skb, { src, dst, protocol: IPPROTO_TCP, df: true, id });
+  tcpIpParams.src = src;
+  tcpIpParams.dst = dst;
+  tcpIpParams.id = id;
+  return stack.ip.output(skb, tcpIpParams);
 }
+
+/**
+ * What TCP asks of IP for each segment, refilled per send: ip.output reads it all before it
+ * hands the packet on, so one record serves every segment without an object per send.
+ */
+const tcpIpParams: IpSendParams = { src: 0, dst: 0, protocol: IPPROTO_TCP, df: true, id: 0 };
 
 /** A segment with no payload (ACK, RST, window update, probe) from a full socket. */
 export function sendControl(sk: TcpSock, flags: number, seq = sk.sndNxt, withData?: Uint8Array): void {

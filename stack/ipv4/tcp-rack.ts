@@ -7,6 +7,7 @@
  * segments not yet due arm the reordering timer. Also the retransmit timer shared by RTO,
  * the loss probe and RACK's reordering timeout (icsk_retransmit_timer with icsk_pending).
  */
+import { Timer } from '../../emulator/event-queue.js';
 import type { TcpSock, TxSeg } from './tcp-sock.js';
 import { TcpCaState } from './tcp-cong.js';
 
@@ -106,11 +107,15 @@ export function tcpRackDetectOnTimeout(sk: TcpSock): number {
 
 /** inet_csk_reset_xmit_timer: the one retransmit timer, for an RTO, a loss probe or RACK. */
 export function resetXmitTimer(sk: TcpSock, kind: 'tlp' | 'reo', delayNs: number, fire: (sk: TcpSock) => void): void {
-  sk.stack.sim.cancel(sk.rtxTimer);
-  sk.xmitTimerKind = kind;
-  sk.rtxTimer = sk.stack.sim.after(delayNs, () => {
+  const t = (sk.xmitProbeTimerRec ??= new Timer(() => {
     sk.rtxTimer = null;
     sk.stack.chargeTimer();
-    fire(sk);
-  });
+    sk.xmitProbeFire!(sk);
+  }));
+  // An RTO pending on the other record gives way; this one, if pending, moves (mod_timer).
+  if (sk.rtxTimer !== t) sk.stack.sim.cancel(sk.rtxTimer);
+  sk.xmitTimerKind = kind;
+  sk.xmitProbeFire = fire;
+  sk.stack.sim.mod(t, sk.stack.sim.now + delayNs);
+  sk.rtxTimer = t;
 }

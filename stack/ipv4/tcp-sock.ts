@@ -220,6 +220,12 @@ export class TcpSock extends Sock {
   delackTimer: TimerHandle | null = null;
   rtxTimerRec: Timer | null = null;
   delackTimerRec: Timer | null = null;
+  /**
+   * The record the retransmit timer re-arms for a loss probe or a RACK reordering timeout
+   * (resetXmitTimer), and what it runs when it fires.
+   */
+  xmitProbeTimerRec: Timer | null = null;
+  xmitProbeFire: ((sk: TcpSock) => void) | null = null;
   persistTimer: TimerHandle | null = null;
   keepaliveTimer: TimerHandle | null = null;
   closeTimer: TimerHandle | null = null;
