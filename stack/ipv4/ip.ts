@@ -21,7 +21,7 @@ import { ethOutput } from '../ethernet/eth-output.js';
 import type { NetStack } from '../net-stack.js';
 import { checkIpOptions } from '../wire/ip-options.js';
 import {
-  emitIpv4, IP_DF, IP_MF, IP_OFFSET, IPV4_HLEN, Ipv4Packet, parseIpv4, type Ipv4Repr,
+  emitIpv4, emptyIpv4Repr, IP_DF, IP_MF, IP_OFFSET, IPV4_HLEN, Ipv4Packet, parseIpv4, type Ipv4Repr,
 } from '../wire/ipv4-header.js';
 import { ETH_P_IP } from '../uapi/if-ether.js';
 import { PACKET_LOOPBACK, PACKET_OTHERHOST } from '../uapi/if-packet.js';
@@ -98,7 +98,13 @@ export class Ipv4 {
   /** IpExt; ReasmOverlaps exists only where fragment reassembly is built (ip-fragment.ts adds it). */
   readonly ext: MibGroup<MibNames<typeof IP_EXT_MIB>> & { ReasmOverlaps?: number };
   /** The header output() fills for each datagram (see there). */
-  private readonly outRepr: Ipv4Repr = { src: 0, dst: 0, protocol: 0, ttl: 0, tos: 0, id: 0, fragOff: 0, headerLength: 0, totalLength: 0 };
+  private readonly outRepr: Ipv4Repr = emptyIpv4Repr();
+  /**
+   * The header receive() parses each datagram into. Handlers read it while they run and keep
+   * no reference (reassembly copies the first fragment's); the driver hands packets up one at
+   * a time and nothing on the receive path receives another before it returns.
+   */
+  private readonly inRepr: Ipv4Repr = emptyIpv4Repr();
   private readonly handlers = new Map<number, ProtocolHandler>();
   private readonly errHandlers = new Map<number, ErrorHandler>();
   /** ip_idents / ip_tstamps: hashed per-(daddr, saddr, protocol) ID counters and when each was last used. */
@@ -158,7 +164,7 @@ export class Ipv4 {
   receive(skb: SkBuff, dev: NetDevice): void {
     this.mib['InReceives']!++;
     if (skb.pktType === PACKET_OTHERHOST) return this.drop(skb, 'InDiscards');
-    const r = parseIpv4(skb.bytes, skb.data, skb.len);
+    const r = parseIpv4(skb.bytes, skb.data, skb.len, this.inRepr);
     if (typeof r === 'string') {
       if (r === 'checksum') this.ext['InCsumErrors']!++;
       if (r === 'total-length' || r === 'truncated') this.ext['InTruncatedPkts']!++;

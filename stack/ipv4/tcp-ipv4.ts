@@ -47,10 +47,17 @@ function isLocalUnicast(t: TcpTable, addr: number): boolean {
   return false;
 }
 
+/**
+ * The header record tcp_v4_rcv parses each segment into. Nothing keeps it past the segment
+ * (what a socket or request sock needs it copies out), and no segment is received while
+ * another is being processed: the driver hands packets up one at a time.
+ */
+const rxHeader: TcpRepr = { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, urgent: 0, options: {}, headerLength: 0 };
+
 /** tcp_v4_rcv. */
 export function receive(t: TcpTable, skb: SkBuff, ip: Ipv4Repr, _dev: NetDevice): void {
   t.mib['InSegs']!++;
-  const th = parseTcp(skb.bytes, skb.data, skb.len, ip.src, ip.dst);
+  const th = parseTcp(skb.bytes, skb.data, skb.len, ip.src, ip.dst, rxHeader);
   if (typeof th === 'string') {
     if (th === 'checksum') t.mib['InCsumErrors']!++;
     t.mib['InErrs']!++;

@@ -84,18 +84,26 @@ export class Ipv4Packet extends HeaderView {
   }
   /** The parsed form of the header the view points at. */
   repr(): Ipv4Repr {
-    return {
-      tos: this.tos,
-      totalLength: this.totalLength,
-      id: this.id,
-      fragOff: this.fragOff,
-      ttl: this.ttl,
-      protocol: this.protocol,
-      src: this.src,
-      dst: this.dst,
-      headerLength: this.headerLength,
-    };
+    return this.reprInto(emptyIpv4Repr());
   }
+  /** The parsed form written into `out` (a record the caller reuses); returns it. */
+  reprInto(out: Ipv4Repr): Ipv4Repr {
+    out.tos = this.tos;
+    out.totalLength = this.totalLength;
+    out.id = this.id;
+    out.fragOff = this.fragOff;
+    out.ttl = this.ttl;
+    out.protocol = this.protocol;
+    out.src = this.src;
+    out.dst = this.dst;
+    out.headerLength = this.headerLength;
+    return out;
+  }
+}
+
+/** A zeroed header record; every Ipv4Repr made here has this one shape (field order). */
+export function emptyIpv4Repr(): Ipv4Repr {
+  return { tos: 0, totalLength: 0, id: 0, fragOff: 0, ttl: 0, protocol: 0, src: 0, dst: 0, headerLength: 0 };
 }
 
 const view = new Ipv4Packet();
@@ -104,7 +112,7 @@ const view = new Ipv4Packet();
  * Validate an IPv4 header as ip_rcv does, in the order Linux checks it; returns the parsed
  * form or the reason to drop (counted as InHdrErrors, or InCsumErrors for the checksum).
  */
-export function parseIpv4(bytes: Uint8Array, offset: number, length: number): Ipv4Repr | Ipv4ParseError {
+export function parseIpv4(bytes: Uint8Array, offset: number, length: number, into?: Ipv4Repr): Ipv4Repr | Ipv4ParseError {
   if (length < IPV4_HLEN) return 'truncated';
   const v = view.wrap(bytes, offset);
   if (v.version !== 4) return 'version';
@@ -113,7 +121,7 @@ export function parseIpv4(bytes: Uint8Array, offset: number, length: number): Ip
   if (!v.checksumValid()) return 'checksum';
   const totalLength = v.totalLength;
   if (totalLength > length || totalLength < headerLength) return 'total-length';
-  return v.repr();
+  return into ? v.reprInto(into) : v.repr();
 }
 
 /**

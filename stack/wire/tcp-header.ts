@@ -64,24 +64,28 @@ export type TcpParseError = 'truncated' | 'data-offset' | 'checksum';
  * verified over the pseudo-header; options are walked with every length checked first, and a
  * malformed option ends the walk without failing the segment, as tcp_parse_options does.
  */
-export function parseTcp(bytes: Uint8Array, offset: number, length: number, src: number, dst: number): TcpRepr | TcpParseError {
+export function parseTcp(bytes: Uint8Array, offset: number, length: number, src: number, dst: number, into?: TcpRepr): TcpRepr | TcpParseError {
   if (length < 20) return 'truncated';
   const headerLength = (bytes[offset + 12]! >> 4) * 4;
   if (headerLength < 20 || headerLength > length) return 'data-offset';
   if (!tcpChecksumValid(bytes, offset, length, src, dst)) return 'checksum';
-  const options = parseOptions(bytes, offset + 20, headerLength - 20);
-  return {
-    srcPort: readU16(bytes, offset),
-    dstPort: readU16(bytes, offset + 2),
-    seq: readU32(bytes, offset + 4),
-    ack: readU32(bytes, offset + 8),
-    flags: bytes[offset + 13]!,
-    window: readU16(bytes, offset + 14),
-    urgent: readU16(bytes, offset + 18),
-    options,
-    headerLength,
-  };
+  // The options are a new record each time, even into a reused header: the receive path may
+  // keep what they hold (SACK blocks, a Fast Open cookie) past the segment.
+  const r = into ?? { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, urgent: 0, options: NO_OPTIONS, headerLength: 0 };
+  r.srcPort = readU16(bytes, offset);
+  r.dstPort = readU16(bytes, offset + 2);
+  r.seq = readU32(bytes, offset + 4);
+  r.ack = readU32(bytes, offset + 8);
+  r.flags = bytes[offset + 13]!;
+  r.window = readU16(bytes, offset + 14);
+  r.urgent = readU16(bytes, offset + 18);
+  r.options = parseOptions(bytes, offset + 20, headerLength - 20);
+  r.headerLength = headerLength;
+  return r;
 }
+
+/** Placeholder options of a header record before its first parse (never read). */
+const NO_OPTIONS: TcpOptions = {};
 
 /**
  * tcp_parse_options (6.1): EOL ends the list; an option with no room for its length, a length
