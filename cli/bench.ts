@@ -13,8 +13,9 @@
  * the 117 MB case, and the ratio quarklab ÷ ns-3 of × real time is printed (and the same ratio
  * in CPU time, which a loaded machine disturbs less).
  *
- *   npm run bench                 all cases
- *   npm run bench -- --quick      the 4 MB case and ns-3 only
+ *   npm run bench                 all cases, 5 rounds
+ *   npm run bench -- --rounds N   N rounds
+ *   npm run bench -- --quick      the 4 MB case and ns-3 only, one round
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -22,6 +23,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
 import { packageRoot } from '../emulator/package-root.js';
 import { CASES, type Case } from './bench-cases.js';
 
@@ -142,36 +144,84 @@ function print(rows: string[][]): void {
   for (const r of rows) process.stdout.write(r.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ') + '\n');
 }
 
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/**
+ * One figure for a case over the rounds: the median run (by wall time) for time and CPU, and the
+ * highest peak RSS any round reached (a peak is a bound, so the worst round is the honest one).
+ */
+function summarise(ms: Measured[]): Measured {
+  const byWall = [...ms].sort((a, b) => a.wallS - b.wallS);
+  const mid = byWall[(byWall.length - 1) >> 1]!;
+  const rss = ms.map((m) => m.maxRssBytes).filter((v): v is number => v !== null);
+  return { ...mid, maxRssBytes: rss.length ? Math.max(...rss) : null };
+}
+
+function parseFlags(): { quick: boolean; rounds: number } {
+  let values: { quick?: boolean; rounds?: string };
+  try {
+    ({ values } = parseArgs({ options: { quick: { type: 'boolean' }, rounds: { type: 'string' } }, strict: true }));
+  } catch (e) {
+    process.stderr.write(`bench: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  const rounds = values.rounds === undefined ? (values.quick ? 1 : DEFAULT_ROUNDS) : Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 50) {
+    process.stderr.write(`bench: --rounds wants a whole number from 1 to 50, not ${values.rounds}\n`);
+    process.exit(2);
+  }
+  return { quick: values.quick ?? false, rounds };
+}
+
+/**
+ * Rounds, not one pass: on a shared 2-core VM the same run's wall time moves by a third from one
+ * minute to the next (ns-3 alone has taken 2.1 s and 3.9 s in consecutive bench runs). Each round
+ * runs ns-3 and then every case, so a slow spell falls on both sides of a ratio; the table gives
+ * each case's median round and the ratios are the median of the per-round ratios, with their range.
+ */
+const DEFAULT_ROUNDS = 5;
+
 async function main(): Promise<void> {
-  const quick = process.argv.includes('--quick');
+  const { quick, rounds } = parseFlags();
   const cases = quick ? CASES.slice(0, 1) : CASES;
   const load = loadavg()[0]!;
-  process.stdout.write(`node ${process.version}, ${process.arch}, ${cpus().length} CPUs, load average ${load.toFixed(2)} at start\n`);
+  process.stdout.write(`node ${process.version}, ${process.arch}, ${cpus().length} CPUs, load average ${load.toFixed(2)} at start; ${rounds} round${rounds === 1 ? '' : 's'}, each ns-3 then every case\n`);
   const ns3 = buildNs3();
-  const results: { c: Case; m: Measured }[] = [];
-  const rows: string[][] = [['case', 'virtual s', 'wall s', '× real time', 'CPU s', 'virtual s / CPU s', 'frames / wall s', 'peak RSS']];
-  let ns3m: Measured | null = null;
-  // ns-3 first, for the 117 MB case's virtual time (9.94 s): both runs simulate the same span.
-  if ('binary' in ns3) {
-    ns3m = await runNs3(ns3.binary, 9.94);
+  const ns3Runs: Measured[] = [];
+  const caseRuns: Measured[][] = cases.map(() => []);
+  for (let r = 0; r < rounds; r++) {
+    // ns-3 first, for the 117 MB case's virtual time (9.94 s): both runs simulate the same span.
+    if ('binary' in ns3) ns3Runs.push(await runNs3(ns3.binary, 9.94));
+    for (let i = 0; i < cases.length; i++) caseRuns[i]!.push(await runQuarklab(cases[i]!));
   }
-  for (const c of cases) {
-    const m = await runQuarklab(c);
-    results.push({ c, m });
-    rows.push(row(`quarklab ${c.label}`, m));
-  }
-  if (ns3m) rows.push(row('ns-3 3.37 TCP bulk 100 Mbit/s, pcap both ends', ns3m));
+  const rows: string[][] = [['case (median round; peak RSS the highest)', 'virtual s', 'wall s', '× real time', 'CPU s', 'virtual s / CPU s', 'frames / wall s', 'peak RSS']];
+  cases.forEach((c, i) => rows.push(row(`quarklab ${c.label}`, summarise(caseRuns[i]!))));
+  if (ns3Runs.length) rows.push(row('ns-3 3.37 TCP bulk 100 Mbit/s, pcap both ends', summarise(ns3Runs)));
   print(rows);
-  if (!ns3m) {
+  if (!ns3Runs.length) {
     process.stdout.write(`ns-3: ${'skipped' in ns3 ? ns3.skipped : 'not run'}\n`);
     return;
   }
-  process.stdout.write(`\nquarklab ÷ ns-3, × real time (wall) and virtual s per CPU s, same bench run:\n`);
-  for (const { c, m } of results) {
-    const wall = m.virtualS / m.wallS / (ns3m.virtualS / ns3m.wallS);
-    const cpu = m.cpuS !== null && ns3m.cpuS !== null ? m.virtualS / m.cpuS / (ns3m.virtualS / ns3m.cpuS) : null;
-    process.stdout.write(`  ${c.label.padEnd(34)} ${wall.toFixed(2)}× (wall)   ${cpu === null ? '-' : cpu.toFixed(2) + '× (CPU)'}\n`);
-  }
+  process.stdout.write(`\nquarklab ÷ ns-3 of × real time (wall) and of virtual s per CPU s, each round against its own ns-3 run; median (range):\n`);
+  const speed = (m: Measured, t: number | null): number | null => (t === null ? null : m.virtualS / t);
+  cases.forEach((c, i) => {
+    const wall: number[] = [];
+    const cpu: number[] = [];
+    caseRuns[i]!.forEach((m, r) => {
+      const n = ns3Runs[r]!;
+      wall.push(speed(m, m.wallS)! / speed(n, n.wallS)!);
+      const a = speed(m, m.cpuS);
+      const b = speed(n, n.cpuS);
+      if (a !== null && b !== null) cpu.push(a / b);
+    });
+    const fmt = (xs: number[]): string => (xs.length ? `${median(xs).toFixed(2)}× (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})` : '-');
+    process.stdout.write(`  ${c.label.padEnd(34)} ${fmt(wall).padEnd(22)} wall   ${fmt(cpu)} CPU\n`);
+  });
   process.stdout.write(`load average ${loadavg()[0]!.toFixed(2)} at end\n`);
 }
 
