@@ -225,6 +225,8 @@ export class TcpSock extends Sock {
    * (resetXmitTimer), and what it runs when it fires.
    */
   xmitProbeTimerRec: Timer | null = null;
+  /** sock_rfree for this socket's received skbs (TcpTable.chargeRcv), made on first use. */
+  rfree: ((skb: SkBuff) => void) | null = null;
   xmitProbeFire: ((sk: TcpSock) => void) | null = null;
   persistTimer: TimerHandle | null = null;
   keepaliveTimer: TimerHandle | null = null;

@@ -220,7 +220,8 @@ export class TcpTable {
   /** skb_set_owner_r: charge a received skb to the socket and to tcp_memory_allocated. */
   chargeRcv(sk: TcpSock, skb: SkBuff): void {
     sk.rmemAlloc += skb.truesize;
-    skb.destructor = (s) => {
+    // sock_rfree, made once per socket (it needs only the socket and the skb it is given).
+    skb.destructor = sk.rfree ??= (s) => {
       sk.rmemAlloc -= s.truesize;
       this.mem.uncharge(s.truesize);
     };
