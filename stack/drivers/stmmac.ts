@@ -43,7 +43,16 @@ export class StmmacDriver implements NetDeviceOps {
   private stepLength = 0;
   private stepBudget = 0;
   private txCookie = 1;
-  private readonly txPending = new Map<number, SkBuff>();
+  /**
+   * skbs the MAC is sending, oldest first, with the cookie each was handed over with. The MAC
+   * completes its ring in order, so a completion takes the oldest entry: a FIFO of two parallel
+   * rings (doubled when full, never shrunk) where a Map keyed by an ever-growing cookie
+   * allocated as it rehashed.
+   */
+  private txSkbs: (SkBuff | null)[] = new Array<SkBuff | null>(16).fill(null);
+  private txCookies: number[] = new Array<number>(16).fill(0);
+  private txHead = 0;
+  private txCount = 0;
   /** Frames lost because a fresh ring buffer or skb head could not be allocated. */
   rxAllocFailures = 0;
   napiPolls = 0;
@@ -108,8 +117,7 @@ export class StmmacDriver implements NetDeviceOps {
       d.cookie = 0;
       d.hwOwned = false;
     }
-    for (const skb of this.txPending.values()) skb.free();
-    this.txPending.clear();
+    while (this.txCount > 0) this.txTakeAt(0).free();
   }
 
   startXmit(skb: SkBuff): XmitResult {
@@ -128,7 +136,7 @@ export class StmmacDriver implements NetDeviceOps {
     }
     this.dev.stats.tx_packets++;
     this.dev.stats.tx_bytes += skb.len;
-    this.txPending.set(cookie, skb);
+    this.txPush(cookie, skb);
     // stmmac_xmit stops the queue when a worst-case skb would no longer fit; our skbs are
     // linear (one descriptor each), so that is when no descriptor is left. Then BQL's count.
     if (this.mac.txSpace === 0) this.dev.drvXoff = true;
@@ -136,11 +144,52 @@ export class StmmacDriver implements NetDeviceOps {
     return 'ok';
   }
 
+  private txPush(cookie: number, skb: SkBuff): void {
+    let n = this.txSkbs.length;
+    if (this.txCount === n) {
+      const skbs = new Array<SkBuff | null>(2 * n).fill(null);
+      const cookies = new Array<number>(2 * n).fill(0);
+      for (let i = 0; i < n; i++) {
+        skbs[i] = this.txSkbs[(this.txHead + i) % n]!;
+        cookies[i] = this.txCookies[(this.txHead + i) % n]!;
+      }
+      this.txSkbs = skbs;
+      this.txCookies = cookies;
+      this.txHead = 0;
+      n *= 2;
+    }
+    const at = (this.txHead + this.txCount) % n;
+    this.txSkbs[at] = skb;
+    this.txCookies[at] = cookie;
+    this.txCount++;
+  }
+
+  /** Remove and return the i-th oldest pending skb, keeping the others in order. */
+  private txTakeAt(i: number): SkBuff {
+    const n = this.txSkbs.length;
+    const skb = this.txSkbs[(this.txHead + i) % n]!;
+    // Close the gap from the head side (i is 0 for every in-order completion).
+    for (let j = i; j > 0; j--) {
+      this.txSkbs[(this.txHead + j) % n] = this.txSkbs[(this.txHead + j - 1) % n]!;
+      this.txCookies[(this.txHead + j) % n] = this.txCookies[(this.txHead + j - 1) % n]!;
+    }
+    this.txSkbs[this.txHead] = null;
+    this.txHead = (this.txHead + 1) % n;
+    this.txCount--;
+    return skb;
+  }
+
   private txComplete(cookie: number): void {
-    const skb = this.txPending.get(cookie);
+    let skb: SkBuff | null = null;
+    const n = this.txSkbs.length;
+    for (let i = 0; i < this.txCount; i++) {
+      if (this.txCookies[(this.txHead + i) % n] === cookie) {
+        skb = this.txTakeAt(i);
+        break;
+      }
+    }
     if (skb) {
       this.txCleanBytes += skb.len;
-      this.txPending.delete(cookie);
       skb.free();
     }
     // Queued after every completion already due now, so it runs after the last of them.
