@@ -162,7 +162,8 @@ export function summarize(r: Report): string {
     for (const [k, v] of groups) out.push(`  ${pad(k, 28)} ${formatBytes(v)}`);
     out.push(`  ${pad('init sections (freed)', 28)} ${formatBytes(m.initFreedBytes)}`);
     out.push(`  ${pad('heap', 28)} ${formatBytes(m.heapBytes)} (baseline in use ${formatBytes(m.baselineUsedBytes)}, peak ${formatBytes(m.peakUsedBytes)}, end ${formatBytes(m.finalUsedBytes)})`);
-    const top = [...m.caches].filter((c) => c.peakHeldBytes > 0).sort((a, b) => b.peakHeldBytes - a.peakHeldBytes || a.name.localeCompare(b.name)).slice(0, 6);
+    // Ties by name in code-unit order: localeCompare would start ICU's collator, 12 ms of every run.
+    const top = [...m.caches].filter((c) => c.peakHeldBytes > 0).sort((a, b) => b.peakHeldBytes - a.peakHeldBytes || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).slice(0, 6);
     out.push(`peak RAM by cache: ${top.map((c) => `${c.name} ${formatBytes(c.peakHeldBytes)}`).join(', ')}`);
   }
   if (dut) {
