@@ -110,7 +110,6 @@ export function tcpProcessLoss(sk: TcpSock, sndUnaAdvanced: boolean, origAcked: 
 
 /** tcp_try_undo_loss: leave Loss with the window and threshold from before the timeout. */
 function tcpTryUndoLoss(sk: TcpSock, frtoUndo: boolean): 'undone' {
-  if (process.env.DBG) console.log('UNDO', sk.now/1e6, 'una', sk.sndUna, 'nxt', ((sk.sndNxt-sk.sndUna)|0), 'q', sk.writeQueue.filter(s=>sk.isSent(s)).map(s=>[(s.seq-sk.sndUna)|0, s.len, s.sentAt/1e6, s.retransmitted, s.lost, s.sacked].join(':')).join(' '));
   tcpUndoCwndReduction(sk);
   for (const seg of sk.writeQueue) seg.lost = false;
   const t = sk.table.ext;
