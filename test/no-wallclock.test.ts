@@ -1,6 +1,6 @@
 // Invariant 1 (docs/architecture.md): the emulator, the stack, the host scripts, the board
-// programs and the scenarios never read host time or host randomness, and never schedule on the
-// host's event loop: everything runs on the virtual clock and the seeded PRNG. A scan of their
+// programs and the scenarios never read host time, host randomness or the host's environment
+// variables, and never schedule on the host's event loop: everything runs on the virtual clock and the seeded PRNG. A scan of their
 // sources, comments ignored.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -17,6 +17,8 @@ const FORBIDDEN: { name: string; re: RegExp }[] = [
   { name: 'setImmediate', re: /\bsetImmediate\b/ },
   { name: 'performance.now', re: /\bperformance\s*\.\s*now\b/ },
   { name: 'process.hrtime', re: /\bprocess\s*\.\s*hrtime\b/ },
+  // The host's environment is an input no report records: a run must not depend on it.
+  { name: 'process.env', re: /\bprocess\s*\.\s*env\b/ },
 ];
 
 /**
