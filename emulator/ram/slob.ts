@@ -49,8 +49,13 @@ export class SlobHeap {
   /** slob_alloc calls that found no page (counted by the caller's kind too). */
   failures = 0;
 
-  constructor(private readonly pageAllocator: PageAllocator, private readonly bytes: Uint8Array,
+  /** RAM as signed 16-bit words: slob_t's fields. */
+  private readonly s16: Int16Array;
+
+  constructor(private readonly pageAllocator: PageAllocator, bytes: Uint8Array,
               private readonly ownerTag: number) {
+    if (bytes.byteOffset % 2 !== 0) throw new Error('SLOB needs RAM at an even host address');
+    this.s16 = new Int16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 1);
     const n = pageAllocator.nrPages;
     this.units = new Int32Array(n);
     this.freelist = new Int32Array(n).fill(NONE);
@@ -198,14 +203,14 @@ export class SlobHeap {
   // slob_t in RAM: a free block of one unit holds −(offset of the next block); a longer one
   // holds its size in units, then the offset of the next block, both s16 little-endian.
 
+  // Block addresses are whole 2-byte units, so each s16 is one element of a 16-bit view of RAM
+  // (host order, little-endian like i386: the bytes in RAM are the same).
   private readS16(addr: number): number {
-    const v = this.bytes[addr]! | (this.bytes[addr + 1]! << 8);
-    return v >= 0x8000 ? v - 0x10000 : v;
+    return this.s16[addr >>> 1]!;
   }
 
   private writeS16(addr: number, v: number): void {
-    this.bytes[addr] = v & 0xff;
-    this.bytes[addr + 1] = (v >> 8) & 0xff;
+    this.s16[addr >>> 1] = v;
   }
 
   private setBlock(addr: number, units: number, nextAddr: number): void {
