@@ -226,10 +226,12 @@ function ackSegments(sk: TcpSock, ack: number): typeof acked {
   let bytes = 0;
   let segs = 0;
   let rtt: number | null = null;
-  while (sk.writeQueue.length > 0) {
-    const seg = sk.writeQueue[0]!;
+  // The acknowledged head comes off in one splice after the walk: a shift per segment moved
+  // the whole queue each time (nothing called from the loop looks at the queue).
+  const queue = sk.writeQueue;
+  while (segs < queue.length) {
+    const seg = queue[segs]!;
     if (seqGt(seg.end, ack)) break;
-    sk.writeQueue.shift();
     bytes += seg.len;
     segs++;
     tcpRackAdvance(sk, seg);
@@ -238,6 +240,7 @@ function ackSegments(sk: TcpSock, ack: number): typeof acked {
     if (!seg.retransmitted && seg.txCount === 1) rtt = sk.now - seg.sentAt;
     sk.table.freeSeg(sk, seg);
   }
+  if (segs > 0) queue.splice(0, segs);
   sk.sndUna = ack;
   acked.bytes = bytes;
   acked.segs = segs;
