@@ -56,7 +56,18 @@ export class ProtoMemory {
   /** Times the pressure threshold was crossed. */
   pressureEpisodes = 0;
 
-  constructor(readonly prot: ProtoMemLimits) {}
+  /**
+   * The constant parts of `prot`, read on every charge, kept here: the protocols' limit objects
+   * differ in shape (TCP's reads its live sysctl through a getter), so reading them through
+   * `prot` was a polymorphic load on the packet path.
+   */
+  private readonly pcpuReserve: number;
+  private readonly enterMemoryPressure: (() => void) | null;
+
+  constructor(readonly prot: ProtoMemLimits) {
+    this.pcpuReserve = prot.pcpuReserve;
+    this.enterMemoryPressure = prot.enterMemoryPressure;
+  }
 
   /** sk_mem_charge + sk_memory_allocated_add: `bytes` more are held. */
   charge(bytes: number): void {
@@ -79,7 +90,7 @@ export class ProtoMemory {
     const pages = Math.ceil(this.allocated / SK_MEM_PAGE_SIZE);
     this.pcpuReservePages += pages - this.chargedPages;
     this.chargedPages = pages;
-    const reserve = this.prot.pcpuReserve;
+    const reserve = this.pcpuReserve;
     if (this.pcpuReservePages >= reserve || this.pcpuReservePages <= -reserve) {
       this.memoryAllocatedPages += this.pcpuReservePages;
       this.pcpuReservePages = 0;
@@ -100,7 +111,7 @@ export class ProtoMemory {
   private update(): void {
     if (this.allocated > this.allocatedPeak) this.allocatedPeak = this.allocated;
     this.syncMemoryAllocated();
-    const enter = this.prot.enterMemoryPressure;
+    const enter = this.enterMemoryPressure;
     if (enter === null) return;
     const pages = this.protoMemoryAllocated();
     const limits = this.prot.sysctlMem;
@@ -119,7 +130,7 @@ export class ProtoMemory {
   overHardLimit(extra: number): boolean {
     const pages = Math.ceil((this.allocated + extra) / SK_MEM_PAGE_SIZE);
     const reserve = this.pcpuReservePages + pages - this.chargedPages;
-    const global = reserve >= this.prot.pcpuReserve ? this.memoryAllocatedPages + reserve : this.memoryAllocatedPages;
+    const global = reserve >= this.pcpuReserve ? this.memoryAllocatedPages + reserve : this.memoryAllocatedPages;
     return Math.max(0, global) > this.prot.sysctlMem[2];
   }
 }
