@@ -16,6 +16,7 @@ export function tupleKey(laddr: number, lport: number, raddr: number, rport: num
 
 /** __inet_hash_nolisten: the socket joins the established hash, string-keyed and numerically indexed. */
 export function ehashAdd(t: TcpTable, sk: TcpSock): void {
+  t.lastLookup = null;
   t.ehash.set(tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport), sk);
   const rkey = sk.raddr * 65536 + sk.rport;
   let byLocal = t.ehashIndex.get(rkey);
@@ -25,6 +26,7 @@ export function ehashAdd(t: TcpTable, sk: TcpSock): void {
 
 /** inet_unhash. */
 export function ehashRemove(t: TcpTable, sk: TcpSock): void {
+  t.lastLookup = null;
   t.ehash.delete(tupleKey(sk.laddr, sk.lport, sk.raddr, sk.rport));
   const rkey = sk.raddr * 65536 + sk.rport;
   const byLocal = t.ehashIndex.get(rkey);
@@ -43,7 +45,12 @@ export function inetPutPort(t: TcpTable, sk: TcpSock): void {
 
 /** The established socket for a 4-tuple, if any. */
 export function lookupEstablished(t: TcpTable, laddr: number, lport: number, raddr: number, rport: number): TcpSock | undefined {
-  return t.ehashIndex.get(raddr * 65536 + rport)?.get(laddr * 65536 + lport);
+  // A hashed socket's 4-tuple does not change while it is hashed, so the last hit is exact.
+  const last = t.lastLookup;
+  if (last !== null && last.rport === rport && last.lport === lport && last.raddr === raddr && last.laddr === laddr) return last;
+  const sk = t.ehashIndex.get(raddr * 65536 + rport)?.get(laddr * 65536 + lport);
+  if (sk) t.lastLookup = sk;
+  return sk;
 }
 
 /** __inet_hash_connect: an ephemeral port for an active open. */

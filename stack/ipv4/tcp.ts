@@ -64,6 +64,11 @@ export class TcpTable {
    * addr × 65536 + port (48 bits, exact in a double). No string is built per segment.
    */
   readonly ehashIndex = new Map<number, Map<number, TcpSock>>();
+  /**
+   * The socket the last lookup found: a board's segments mostly belong to one flow, and a hit
+   * here skips two Map lookups on 48-bit (heap number) keys. ehashAdd/ehashRemove clear it.
+   */
+  lastLookup: TcpSock | null = null;
   readonly listeners = new Map<number, TcpSock>();
   readonly requests = new Map<string, RequestSock>();
   readonly timewait = new Map<string, TimewaitSock>();
