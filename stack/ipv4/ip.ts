@@ -105,7 +105,8 @@ export class Ipv4 {
    * a time and nothing on the receive path receives another before it returns.
    */
   private readonly inRepr: Ipv4Repr = emptyIpv4Repr();
-  private readonly handlers = new Map<number, ProtocolHandler>();
+  /** inet_protos: the handler for each protocol number, looked up by index per datagram. */
+  private readonly handlers: (ProtocolHandler | undefined)[] = new Array<ProtocolHandler | undefined>(256).fill(undefined);
   private readonly errHandlers = new Map<number, ErrorHandler>();
   /** ip_idents / ip_tstamps: hashed per-(daddr, saddr, protocol) ID counters and when each was last used. */
   private readonly idents: Uint32Array;
@@ -153,7 +154,7 @@ export class Ipv4 {
   }
 
   register(protocol: number, handler: ProtocolHandler, onError?: ErrorHandler): void {
-    this.handlers.set(protocol, handler);
+    this.handlers[protocol] = handler;
     if (onError) this.errHandlers.set(protocol, onError);
   }
 
@@ -210,7 +211,7 @@ export class Ipv4 {
       this.stack.raw.deliver(skb, r);
       skb.pull(r.headerLength);
     }
-    const handler = this.handlers.get(r.protocol);
+    const handler = this.handlers[r.protocol];
     if (!handler) {
       this.mib['InUnknownProtos']!++;
       // icmp_send never answers a packet that was sent to a group.
