@@ -10,7 +10,7 @@ import { allocSkb, MAX_HEADER, type SkBuff } from '../core/skbuff.js';
 import { ehashAdd, lookupEstablished, tupleKey } from './inet-hashtables.js';
 import type { Ipv4Repr } from '../wire/ipv4-header.js';
 import { fastOpenAcceptData, fastOpenChild } from './tcp-fastopen.js';
-import { parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpRepr } from '../wire/tcp-header.js';
+import { emptyTcpRepr, parseTcp, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type TcpOptions, type TcpRepr } from '../wire/tcp-header.js';
 import { sampleRtt, tcpRcv } from './tcp-input.js';
 import {
   cookieCheck,
@@ -52,7 +52,7 @@ function isLocalUnicast(t: TcpTable, addr: number): boolean {
  * (what a socket or request sock needs it copies out), and no segment is received while
  * another is being processed: the driver hands packets up one at a time.
  */
-const rxHeader: TcpRepr = { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, urgent: 0, options: {}, headerLength: 0 };
+const rxHeader: TcpRepr = emptyTcpRepr();
 
 /** tcp_v4_rcv. */
 export function receive(t: TcpTable, skb: SkBuff, ip: Ipv4Repr, _dev: NetDevice): void {

@@ -8,7 +8,7 @@ import type { NetStack } from '../net-stack.js';
 import type { IpSendParams } from './ip.js';
 import { skMemDefault } from '../core/sock.js';
 import {
-  emitTcp, optionsLength, seqGt, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN,
+  emitTcp, emptyTcpRepr, optionsLength, seqGt, seqLt, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN,
   type SackBlock, type TcpOptions, type TcpRepr,
 } from '../wire/tcp-header.js';
 import type { TcpTable } from './tcp.js';
@@ -91,7 +91,7 @@ function contains(b: SackBlock, seq: number): boolean {
  * present from the start, so the objects keep one shape.
  */
 const txOptions: TcpOptions = { mss: undefined, wscale: undefined, sackPermitted: undefined, sack: undefined, tsVal: undefined, tsEcr: undefined, fastOpenCookie: undefined };
-const txRepr: TcpRepr = { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, urgent: 0, options: txOptions, headerLength: 0 };
+const txRepr: TcpRepr = emptyTcpRepr(txOptions);
 
 /** Options for a segment of an established connection, in txOptions. */
 function dataOptions(sk: TcpSock): TcpOptions {

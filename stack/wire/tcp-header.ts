@@ -71,7 +71,7 @@ export function parseTcp(bytes: Uint8Array, offset: number, length: number, src:
   if (!tcpChecksumValid(bytes, offset, length, src, dst)) return 'checksum';
   // The options are a new record each time, even into a reused header: the receive path may
   // keep what they hold (SACK blocks, a Fast Open cookie) past the segment.
-  const r = into ?? { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, urgent: 0, options: NO_OPTIONS, headerLength: 0 };
+  const r = into ?? emptyTcpRepr();
   r.srcPort = readU16(bytes, offset);
   r.dstPort = readU16(bytes, offset + 2);
   r.seq = readU32(bytes, offset + 4);
@@ -84,8 +84,13 @@ export function parseTcp(bytes: Uint8Array, offset: number, length: number, src:
   return r;
 }
 
-/** Placeholder options of a header record before its first parse (never read). */
-const NO_OPTIONS: TcpOptions = {};
+/**
+ * A zeroed header record (no options) for a caller to fill: parseTcp's own, and the records
+ * the receive and transmit paths reuse, so every TcpRepr has one shape (field order).
+ */
+export function emptyTcpRepr(options: TcpOptions = {}): TcpRepr {
+  return { srcPort: 0, dstPort: 0, seq: 0, ack: 0, flags: 0, window: 0, urgent: 0, options, headerLength: 0 };
+}
 
 /**
  * tcp_parse_options (6.1): EOL ends the list; an option with no room for its length, a length
