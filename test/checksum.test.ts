@@ -81,6 +81,30 @@ describe('the Internet checksum (csumPartial)', () => {
     expect(csumFold(csumPartial(b, 0, b.length, 0))).not.toBe(0);
   });
 
+  it('carries the largest sums right: 64 KiB of 0xff and of 0x80 at every alignment, with a large initial', () => {
+    // All-ones words make every 32-bit addition carry, the case where a wrong end-around carry
+    // shows; 0x80 bytes leave carries that do not all cancel.
+    for (const fill of [0xff, 0x80, 0x01]) {
+      const b = new Uint8Array(65540).fill(fill);
+      for (let start = 0; start < 4; start++) {
+        for (const length of [65535, 65534, 4097]) {
+          for (const initial of [0, 0xfffe, 0x7ffffffe]) {
+            expect(csumPartial(b, start, length, initial), `fill ${fill} start ${start} length ${length} initial ${initial}`)
+              .toBe(rfc1071Sum(b, start, length, initial));
+          }
+        }
+      }
+    }
+    // ffffffff + ffffffff + 00000001 is 1_ffffffff: folding its carry back in gives 2^32, which
+    // must fold once more. At an odd start (the big-endian word loop) and at an even one.
+    for (let start = 0; start < 4; start++) {
+      const b = new Uint8Array(start + 12);
+      b.fill(0xff, start, start + 8);
+      b[start + 11] = 1;
+      expect(csumPartial(b, start, 12, 0), `start ${start}`).toBe(rfc1071Sum(b, start, 12, 0));
+    }
+  });
+
   it('an all-zero range sums to 0, not 0xffff (one\'s complement keeps +0 and −0 apart here)', () => {
     const z = new Uint8Array(256);
     expect(csumPartial(z, 2, 200, 0)).toBe(0);

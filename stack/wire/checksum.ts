@@ -12,8 +12,10 @@ export function csumPartial(bytes: Uint8Array, start: number, length: number, in
     // A 16-bit word that starts 2 bytes before a 4-byte boundary goes in on its own; then whole
     // 32-bit words are read in host order (little-endian): each half is a 16-bit word of the
     // packet with its bytes swapped. The one's-complement sum of byte-swapped words is the
-    // byte-swapped sum (RFC 1071 §2(B)), so the halves are summed, folded, swapped back and
-    // added. Integer sums: below 2^31 for any IPv4 datagram's 16384 words.
+    // byte-swapped sum (RFC 1071 §2(B)), and adding whole 32-bit words folds to the same 16-bit
+    // sum as adding their halves (§2(C)). So the words are added as they are, into a double that
+    // stays exact (under 2^46 for any IPv4 datagram's 16384 words); its carries out of 32 bits
+    // are end-around carries, worth 1 each (2^32 is 1 modulo 0xffff).
     if (i & 2) {
       sum += dv.getUint16(i);
       i += 2;
@@ -23,18 +25,15 @@ export function csumPartial(bytes: Uint8Array, start: number, length: number, in
     const wordsEnd = end >>> 2;
     let a = 0;
     let b = 0;
-    for (; w + 1 < wordsEnd; w += 2) {
-      const x = words[w]!;
-      const y = words[w + 1]!;
-      a += (x & 0xffff) + (x >>> 16);
-      b += (y & 0xffff) + (y >>> 16);
+    for (; w + 3 < wordsEnd; w += 4) {
+      a += words[w]! + words[w + 1]!;
+      b += words[w + 2]! + words[w + 3]!;
     }
-    if (w < wordsEnd) {
-      const x = words[w]!;
-      a += (x & 0xffff) + (x >>> 16);
-      w++;
-    }
-    let swapped = a + b;
+    for (; w < wordsEnd; w++) a += words[w]!;
+    const total = a + b;
+    const carries = Math.floor(total / 4294967296);
+    const low = total - carries * 4294967296;
+    let swapped = (low >>> 16) + (low & 0xffff) + carries;
     swapped = (swapped >>> 16) + (swapped & 0xffff);
     swapped = (swapped >>> 16) + (swapped & 0xffff);
     sum += ((swapped & 0xff) << 8) | (swapped >>> 8);
@@ -71,8 +70,13 @@ const FAST_MIN = 32;
 
 /** End-around carries of a non-negative sum (a double below 2^53) down to 16 bits; 0 only for 0. */
 function foldPartial(sum: number): number {
-  sum = (sum % 4294967296) + Math.floor(sum / 4294967296);
-  sum = (sum % 4294967296) + Math.floor(sum / 4294967296);
+  // Carries out of 32 bits come back in at the bottom. Division by 2^32 rather than `%`: on a
+  // double, `%` is a call to fmod, and this runs several times per packet.
+  if (sum > 0xffffffff) {
+    const carries = Math.floor(sum / 4294967296);
+    sum = sum - carries * 4294967296 + carries;
+    if (sum > 0xffffffff) sum -= 0xffffffff;
+  }
   sum = (sum >>> 16) + (sum & 0xffff);
   sum = (sum >>> 16) + (sum & 0xffff);
   return (sum >>> 16) + (sum & 0xffff);
