@@ -7,7 +7,7 @@
  * than the CPU drains it fills the RX ring. With the budget off (`--cpu off`) work is free.
  */
 import type { CpuCycleTable } from './board-config.js';
-import type { EventQueue, Nanos } from './event-queue.js';
+import { laterOf, NANOS_ZERO, type EventQueue, type Nanos } from './event-queue.js';
 
 /**
  * Defaults for the cycle-table entries a board file may omit; docs/cpu-model.md gives the
@@ -16,7 +16,7 @@ import type { EventQueue, Nanos } from './event-queue.js';
 export const DEFAULT_OPTIONAL_CYCLES = { bpfInsn: 8, timer: 400, groSegment: 250 } as const;
 
 export class Cpu {
-  private busyUntil: Nanos = 0;
+  private busyUntil: Nanos = NANOS_ZERO;
   /** The cycle table with the optional entries filled in. */
   readonly cycles: Required<CpuCycleTable>;
   /** Cycles charged so far, for the report's CPU utilisation. */
@@ -41,13 +41,13 @@ export class Cpu {
    */
   charge(cycles: number): Nanos {
     this.cyclesUsed += cycles;
-    const start = Math.max(this.sim.now, this.busyUntil);
+    const start = laterOf(this.sim.now, this.busyUntil);
     this.busyUntil = start + this.nanosFor(cycles);
     return this.busyUntil;
   }
 
   /** When the CPU is next idle. */
   get idleAt(): Nanos {
-    return Math.max(this.sim.now, this.busyUntil);
+    return laterOf(this.sim.now, this.busyUntil);
   }
 }

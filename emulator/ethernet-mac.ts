@@ -13,7 +13,7 @@
  * not filtered here (the perfect unicast filter is not modelled: eth_type_trans drops frames
  * for other stations, as before).
  */
-import { Timer, type EventQueue, type Nanos } from './event-queue.js';
+import { NANOS_ZERO, Timer, type EventQueue, type Nanos } from './event-queue.js';
 
 /** Ethernet framing overheads, in bytes on the wire (IEEE 802.3). */
 export const PREAMBLE_SFD = 8;
@@ -188,7 +188,7 @@ export class EthernetMac {
     this.rxRing = Array.from({ length: rxRingSize }, () => ({ addr: 0, size: 0, hwOwned: false, length: 0, cookie: 0 }));
     this.ram = Buffer.from(memory.buffer, memory.byteOffset, memory.byteLength);
     this.coalesceTimer = new Timer(() => this.raiseRxIrq());
-    this.event = { mac: this, direction: 'inbound', time: 0, bytes: this.ram, offset: 0, length: 0, drop: null, crcError: false, wireNote: null, sentFcs: -1 };
+    this.event = { mac: this, direction: 'inbound', time: NANOS_ZERO, bytes: this.ram, offset: 0, length: 0, drop: null, crcError: false, wireNote: null, sentFcs: -1 };
   }
 
   attach(port: WirePort): void {

@@ -20,6 +20,27 @@ export const NS_PER_US = 1_000;
 export const NS_PER_MS = 1_000_000;
 export const NS_PER_SEC = 1_000_000_000;
 
+/**
+ * Zero, for a Nanos field's first value. V8 stores a field that has only ever held small
+ * integers (below 2^31) as one, and code optimised while that holds assumes it. Virtual time
+ * passes 2^31 ns 2.1 s into a run, and timers are set seconds ahead from the start: each time
+ * field that then gets a larger value changes its object's layout, and every function
+ * optimised against the old one is thrown away and compiled again, a wave of deopts while a
+ * run warms up. Minus zero is not a small integer to V8, so a field that starts with it holds
+ * doubles from the first object on. It is 0 to every comparison and every sum with a time, and
+ * prints as 0.
+ */
+export const NANOS_ZERO: Nanos = -0;
+
+/**
+ * The later of two times. Not Math.max, which returns a small integer whenever the result
+ * fits one: a sum made from it is then compiled for small integers, and thrown away once
+ * times pass 2^31 ns (the same wave of deopts as above).
+ */
+export function laterOf(a: Nanos, b: Nanos): Nanos {
+  return a > b ? a : b;
+}
+
 export interface TimerHandle {
   readonly at: Nanos;
   cancelled: boolean;
@@ -27,7 +48,7 @@ export interface TimerHandle {
 
 /** A re-armable event: `fire` runs when the clock reaches `at`. */
 export class Timer implements TimerHandle {
-  at: Nanos = 0;
+  at: Nanos = NANOS_ZERO;
   seq = 0;
   /** Position in the heap, or -1 when not pending. */
   index = -1;
@@ -44,7 +65,7 @@ export class Timer implements TimerHandle {
 export class EventQueue {
   private heap: Timer[] = [];
   private seq = 0;
-  private clock: Nanos = 0;
+  private clock: Nanos = NANOS_ZERO;
   /** Events run so far: a cheap progress figure for benchmarks. */
   eventsRun = 0;
 

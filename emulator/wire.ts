@@ -6,7 +6,7 @@
  * (and its inter-frame gap) has left, and arrives when its last bit has crossed the delay.
  */
 import { MAX_FRAME_NO_FCS, wireBytes, type EthernetMac, type WirePort } from './ethernet-mac.js';
-import { Timer, type EventQueue, type Nanos } from './event-queue.js';
+import { laterOf, NANOS_ZERO, Timer, type EventQueue, type Nanos } from './event-queue.js';
 import { crc32 } from './flash-image.js';
 import type { Prng } from './prng.js';
 
@@ -50,8 +50,8 @@ class FrameInFlight extends Timer {
 export class Wire implements WirePort {
   readonly stats: WireStats = { frames: 0, lost: 0, duplicated: 0, reordered: 0, corrupted: 0 };
   /** When each direction's transmitter is free again (a→b, b→a). */
-  private busyA: Nanos = 0;
-  private busyB: Nanos = 0;
+  private busyA: Nanos = NANOS_ZERO;
+  private busyB: Nanos = NANOS_ZERO;
   /** What the wire did to the frame last given to transmit() (a note for the sender's capture). */
   lastTxNote: string | null = null;
   /** Frame records not on the wire, reused: nothing is allocated per frame once warm. */
@@ -78,7 +78,7 @@ export class Wire implements WirePort {
   transmit(from: EthernetMac, bytes: Buffer, offset: number, length: number): Nanos {
     const fromA = from === this.a;
     const to = fromA ? this.b : this.a;
-    const start = Math.max(this.sim.now, fromA ? this.busyA : this.busyB);
+    const start = laterOf(this.sim.now, fromA ? this.busyA : this.busyB);
     const done = start + this.serialisationNs(length);
     if (fromA) this.busyA = done;
     else this.busyB = done;
