@@ -319,7 +319,9 @@ export class PcapngWriter {
     dv.setUint32(at + 24, wireLength, true);
     bytes.copy(buf, at + 28, offset, offset + fromBytes);
     for (let i = fromBytes; i < captured; i++) buf[at + 28 + i] = (fcs >>> (8 * (i - length))) & 0xff;
-    buf.fill(0, at + 28 + captured, at + dataEnd);
+    // The 0–3 bytes of padding, zeroed by hand: Buffer.fill's argument checks cost more than
+    // the bytes (~25–45 ns a call against ~4 ns for the loop).
+    for (let i = at + 28 + captured; i < at + dataEnd; i++) buf[i] = 0;
     let p = at + dataEnd;
     if (comment !== null) {
       dv.setUint16(p, OPT_COMMENT, true);
