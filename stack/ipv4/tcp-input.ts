@@ -323,7 +323,10 @@ function processAck(sk: TcpSock, th: TcpRepr, len: number): void {
       } else if (!sk.sackOk) {
         // NewReno partial ACK (RFC 6582 §3.2): the next hole is lost too.
         const head = sk.writeQueue[0];
-        if (head && sk.isSent(head) && !head.rtxInFlight) head.lost = true;
+        if (head && sk.isSent(head) && !head.rtxInFlight) {
+          head.lost = true;
+          sk.noteMarked(head);
+        }
       }
     }
     // After a timeout the window restarts from one segment in slow start (RFC 5681 §3.1);
@@ -360,6 +363,7 @@ function markSacked(sk: TcpSock, blocks: { start: number; end: number }[]): void
       if (seqGeq(seg.seq, b.start) && seqLeq(seg.end, b.end) && !seg.sacked) {
         seg.sacked = true;
         seg.lost = false;
+        sk.noteMarked(seg);
         seg.rtxInFlight = false;
         ackFlags.dataSacked = true;
         if (!seg.retransmitted && seqLeq(seg.end, ackFlags.highSeq)) ackFlags.origSackAcked = true;
@@ -381,6 +385,7 @@ function detectLoss(sk: TcpSock): void {
     const head = sk.writeQueue[0];
     if (head && sk.isSent(head) && !head.lost) {
       head.lost = true;
+      sk.noteMarked(head);
       newlyLost++;
     }
   }

@@ -237,6 +237,7 @@ export function transmitSeg(sk: TcpSock, seg: TxSeg, retransmit: boolean): boole
   seg.txCount++;
   if (retransmit) {
     seg.retransmitted = true;
+    sk.noteMarked(seg);
     sk.retransmits++;
     sk.table.mib['RetransSegs']!++;
   } else if (seg.len > 0) {

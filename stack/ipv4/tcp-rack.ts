@@ -49,10 +49,16 @@ function reoWnd(sk: TcpSock): number {
   return Math.min((sk.minRttNs >>> 2) * r.reoWndSteps, sk.srtt);
 }
 
-/** Whether at least `n` sent segments are SACKed (tp->sacked_out >= n), counting no further than needed. */
+/**
+ * Whether at least `n` sent segments are SACKed (tp->sacked_out >= n), counting no further than
+ * needed. A SACKed segment is a marked one, so the queue's clean tail holds none.
+ */
 function sackedOutReaches(sk: TcpSock, n: number): boolean {
   let sackedOut = 0;
-  for (const seg of sk.writeQueue) {
+  const q = sk.writeQueue;
+  const clean = sk.cleanTailStart();
+  for (let i = 0; i < clean; i++) {
+    const seg = q[i]!;
     if (!sk.isSent(seg)) break;
     if (seg.sacked && ++sackedOut >= n) return true;
   }
@@ -68,17 +74,26 @@ function detectLoss(sk: TcpSock): void {
   const wnd = reoWnd(sk);
   let newlyLost = 0;
   let waitNs = 0;
-  for (const seg of sk.writeQueue) {
+  const q = sk.writeQueue;
+  const clean = sk.cleanTailStart();
+  for (let i = 0; i < q.length; i++) {
+    const seg = q[i]!;
     if (!sk.isSent(seg)) break;
     if (seg.sacked) continue;
     // Marked lost and not yet resent: nothing more to learn.
     if (seg.lost && !seg.rtxInFlight) continue;
-    if (!sentAfter(r.mstampNs, seg.sentAt, r.endSeq, seg.end)) continue;
+    if (!sentAfter(r.mstampNs, seg.sentAt, r.endSeq, seg.end)) {
+      // In the clean tail every later segment was sent later still: Linux's walk of the
+      // time-sorted queue stops here too.
+      if (i >= clean) break;
+      continue;
+    }
     const remaining = r.rttNs + wnd - (sk.now - seg.sentAt);
     if (remaining <= 0) {
       // tcp_mark_skb_lost: a lost retransmission is counted and goes back to the lost list.
       if (seg.rtxInFlight) sk.table.ext['TCPLostRetransmit']!++;
       seg.lost = true;
+      sk.noteMarked(seg);
       seg.rtxInFlight = false;
       newlyLost++;
     } else if (remaining > waitNs) waitNs = remaining;

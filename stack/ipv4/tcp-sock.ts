@@ -137,6 +137,9 @@ export class TcpSock extends Sock {
   sndWl2 = 0;
   maxWindow = 0;
   writeQueue: TxSeg[] = [];
+  /** Whether the write queue may hold a segment noteMarked saw, and the highest end it saw. */
+  private marksQueued = false;
+  private markedEnd = 0;
   /** Bytes of truesize queued for sending (sk_wmem_queued). */
   wmemQueued = 0;
 
@@ -340,15 +343,50 @@ export class TcpSock extends Sock {
    * retransmits a segment it has marked lost (or a TLP probe, which __tcp_retransmit_skb leaves
    * out of retrans_out), so a resent segment counts once, as the copy in the network. Here a
    * resent segment has `lost` cleared and `rtxInFlight` set: it is counted by not being lost.
+   *
+   * Linux keeps the counts as it goes; here they are read from the queue. Only the marked
+   * segments are looked at one by one: every sent segment of the clean tail counts.
    */
   packetsInFlight(): number {
+    const q = this.writeQueue;
+    const clean = this.cleanTailStart();
     let n = 0;
-    for (const seg of this.writeQueue) {
+    let i = 0;
+    for (; i < clean; i++) {
+      const seg = q[i]!;
       if (!this.isSent(seg)) break;
       if (!seg.sacked && !seg.lost) n++;
     }
+    if (i === clean) {
+      const unsent = this.firstUnsentIndex();
+      if (unsent > clean) n += unsent - clean;
+    }
     // Without SACK each duplicate ACK stands for a segment that left the network (tcp_add_reno_sack).
     return this.sackOk ? n : Math.max(0, n - this.dupAcks);
+  }
+
+  /**
+   * A write-queue segment has been SACKed, marked lost or sent again. Every segment past the
+   * highest such end is clean: never SACKed, lost or resent, so sent (if at all) once and in
+   * sequence order, which makes sequence order its send-time order too (Linux's
+   * tsorted_sent_queue). What walks the queue per ACK looks one by one only at the segments
+   * before that point: in a transfer without loss, none.
+   */
+  noteMarked(seg: TxSeg): void {
+    if (!this.marksQueued || ((seg.end - this.markedEnd) | 0) > 0) this.markedEnd = seg.end;
+    this.marksQueued = true;
+  }
+
+  /** Index of the first segment of the write queue's clean tail (see noteMarked). */
+  cleanTailStart(): number {
+    if (!this.marksQueued) return 0;
+    const q = this.writeQueue;
+    let i = 0;
+    // While a marked segment is queued, markedEnd lies within the queue's sequence span, so
+    // the comparison cannot wrap; once the acknowledged head has taken them all, nothing is.
+    while (i < q.length && ((q[i]!.end - this.markedEnd) | 0) <= 0) i++;
+    if (i === 0) this.marksQueued = false;
+    return i;
   }
 
   isSent(seg: TxSeg): boolean {

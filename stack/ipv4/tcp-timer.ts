@@ -76,6 +76,7 @@ export function retransmitTimer(sk: TcpSock): void {
       if (!sk.isSent(seg) || seg.sacked) continue;
       seg.lost = true;
       seg.rtxInFlight = false;
+      sk.noteMarked(seg);
     }
     t.ext['TCPSlowStartRetrans']!++;
   }
