@@ -257,16 +257,59 @@ export function buildImage(spec: ImageSpec): Uint8Array {
  * ran cold (a fresh process or worker builds each image once) at tens of milliseconds.
  */
 export function fillDeterministic(out: Uint8Array, name: string): void {
-  const key = createHash('sha256').update(name, 'utf8').digest().subarray(0, 16);
-  const keystream = createCipheriv('aes-128-ctr', key, ZERO_BLOCK);
-  for (let at = 0; at < out.length; at += FILL_ZEROS.length) {
-    const n = Math.min(FILL_ZEROS.length, out.length - at);
-    out.set(keystream.update(FILL_ZEROS.subarray(0, n)), at);
+  let at = 0;
+  for (const chunk of keystreamOf(name, out.length).chunks) {
+    if (at >= out.length) break;
+    const n = Math.min(chunk.length, out.length - at);
+    out.set(n === chunk.length ? chunk : chunk.subarray(0, n), at);
+    at += n;
   }
 }
 
+/**
+ * A name's keystream so far and the cipher that continues it. Images a process builds share
+ * section names — both boards of a run have the kernel core's sections, a test plan's profiles
+ * most of the stack's — and the same name always has the same bytes, so each is made once: the
+ * next image copies them. What is kept is bounded; past the bound it starts over.
+ */
+interface Keystream {
+  cipher: ReturnType<typeof createCipheriv>;
+  chunks: Uint8Array[];
+  length: number;
+}
+const keystreams = new Map<string, Keystream>();
+let keystreamBytesKept = 0;
+const KEYSTREAM_CHUNK = 64 * 1024;
+const KEYSTREAM_BYTES_KEPT = 16 * 1024 * 1024;
+
+/** `name`'s keystream, at least `length` bytes of it. */
+function keystreamOf(name: string, length: number): Keystream {
+  let ks = keystreams.get(name);
+  const more = length - (ks ? ks.length : 0);
+  if (more > 0 && keystreamBytesKept > 0 && keystreamBytesKept + more > KEYSTREAM_BYTES_KEPT) {
+    keystreams.clear();
+    keystreamBytesKept = 0;
+    ks = undefined;
+  }
+  if (!ks) {
+    const key = createHash('sha256').update(name, 'utf8').digest().subarray(0, 16);
+    ks = { cipher: createCipheriv('aes-128-ctr', key, ZERO_BLOCK), chunks: [], length: 0 };
+    keystreams.set(name, ks);
+  }
+  // CTR is a stream: OpenSSL carries a part-used counter block from one update to the next, so
+  // the keystream continues exactly wherever the last piece ended.
+  while (ks.length < length) {
+    const n = Math.min(KEYSTREAM_CHUNK, length - ks.length);
+    const chunk = ks.cipher.update(n === KEYSTREAM_CHUNK ? KEYSTREAM_ZEROS : KEYSTREAM_ZEROS.subarray(0, n));
+    ks.chunks.push(chunk);
+    ks.length += chunk.length;
+    keystreamBytesKept += chunk.length;
+  }
+  return ks;
+}
+
 const ZERO_BLOCK = new Uint8Array(16);
-const FILL_ZEROS = new Uint8Array(64 * 1024);
+const KEYSTREAM_ZEROS = new Uint8Array(KEYSTREAM_CHUNK);
 // Typed-array views over image and frame bytes read multi-byte integers in host order.
 if (new Uint8Array(Uint32Array.of(1).buffer)[0] !== 1) throw new Error('quarklab needs a little-endian host');
 

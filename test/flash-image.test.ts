@@ -108,9 +108,11 @@ describe('section filler', () => {
   it('gives the AES-128-CTR keystream openssl gives, at any length and buffer offset', () => {
     // The keystream starts from a zero counter, so each name's reference is a prefix of one long
     // run. 64 KiB and more cross the filler's internal chunk boundary; odd lengths end mid-block.
+    // A name is made once per process and extended when a longer section asks for more: the
+    // longer views after shorter ones continue it from mid-block and from a chunk boundary.
     const cases: Record<string, [number, number][]> = {
       'core.text': [[0, 0], [1, 3]],
-      'stack:NET.text': [[3, 1001]],
+      'stack:NET.text': [[3, 1001], [0, 70_001], [5, 999]],
       'kernel.text': [[0, 65_536], [2, 2 * 65_536 + 7]],
     };
     for (const [name, views] of Object.entries(cases)) {
