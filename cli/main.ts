@@ -7,6 +7,10 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tuneJitForSimulation } from './jit-flags.js';
 import { UsageError } from './output.js';
+import { OutputWriteError, outputWriteError } from '../traces/output-error.js';
+
+/** errno values that mean the output's storage failed, not quarklab. */
+const STORAGE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EFBIG', 'EROFS']);
 
 const HELP = `usage: quarklab <command> [options]
 
@@ -76,6 +80,17 @@ export async function main(argv: string[]): Promise<number> {
 function commandError(cmd: string, e: unknown): number {
   if (e instanceof UsageError) {
     process.stderr.write(`quarklab ${cmd}: ${e.message}\n`);
+    return 2;
+  }
+  // An output that could not be written (a full disk): the run cannot stand, like a bad --out.
+  // The writers that stream say which file; any other write failing the same way says what it can.
+  if (e instanceof OutputWriteError) {
+    process.stderr.write(`quarklab ${cmd}: ${e.message}\n`);
+    return 2;
+  }
+  const sys = e as NodeJS.ErrnoException;
+  if (typeof sys?.code === 'string' && STORAGE_ERRORS.has(sys.code) && typeof sys.syscall === 'string') {
+    process.stderr.write(`quarklab ${cmd}: ${outputWriteError(sys.path ?? 'its output', e).message}\n`);
     return 2;
   }
   // parseArgs reports unknown or malformed options as TypeErrors with a code.

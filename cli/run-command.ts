@@ -1,5 +1,5 @@
 /** `quarklab run`: the CLI face of scenarios/run.ts. */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { builtinBoards, DEFAULT_BOARD, DEFAULT_PROFILE, LAB_BOARD } from '../scenarios/inputs.js';
@@ -12,6 +12,7 @@ import { summarize } from '../traces/report.js';
 import { parseDecimalInteger } from './numbers.js';
 import { FileTraceSink } from '../traces/trace-writer.js';
 import { writeReportPages } from '../traces/report-pages.js';
+import { OutputWriteError, writeOutputFile } from '../traces/output-error.js';
 import { fail, write } from './output.js';
 import { isScenarioPath, resolveScenario } from '../api/load-scenario.js';
 import { splitScenarioSpec } from '../api/options.js';
@@ -195,45 +196,56 @@ export async function runCommand(args: string[]): Promise<number> {
   const progress = terminalProgress();
   // The trace streams into the folder as the run goes; the file is created on its first record.
   const traceSink = new FileTraceSink(join(out, 'trace.msgpack'));
-  const outcome = run({
-    traceSink,
-    inputsGood: prepareOutput,
-    beforeCapture: clearOutput,
-    board: values.board,
-    profile: values.profile,
-    imagePath: values.image,
-    scenario,
-    onProgress: progress?.update,
-    seed,
-    cpu: values.cpu !== 'off',
-    costTablePath: values.costs,
-    budgets,
-    sysctls,
-    epochNs,
-    capture: values.capture === 'all' ? 'all' : values.capture === 'none' ? 'none' : 'dut',
-    classicPcap: values.pcap === true,
-    captureFile: join(out, 'capture.pcapng'),
-    pcapFile: join(out, 'capture.pcap'),
-    labCaptureFile: join(out, 'lab.pcapng'),
-    fcs: values.fcs === true,
-    snaplen,
-    failAlloc,
-    flipFlash,
-  });
-  progress?.end();
-  if (outcome.exitCode === 2) {
-    undoOutput();
-    fail(outcome.error ?? 'bad input');
+  try {
+    const outcome = run({
+      traceSink,
+      inputsGood: prepareOutput,
+      beforeCapture: clearOutput,
+      board: values.board,
+      profile: values.profile,
+      imagePath: values.image,
+      scenario,
+      onProgress: progress?.update,
+      seed,
+      cpu: values.cpu !== 'off',
+      costTablePath: values.costs,
+      budgets,
+      sysctls,
+      epochNs,
+      capture: values.capture === 'all' ? 'all' : values.capture === 'none' ? 'none' : 'dut',
+      classicPcap: values.pcap === true,
+      captureFile: join(out, 'capture.pcapng'),
+      pcapFile: join(out, 'capture.pcap'),
+      labCaptureFile: join(out, 'lab.pcapng'),
+      fcs: values.fcs === true,
+      snaplen,
+      failAlloc,
+      flipFlash,
+    });
+    progress?.end();
+    if (outcome.exitCode === 2) {
+      undoOutput();
+      fail(outcome.error ?? 'bad input');
+    }
+    const report = outcome.report!;
+    if ((outcome.captureFiles ?? []).length === 0) clearOutput();
+    writeOutputFile(join(out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+    // A board that never booted has an empty timeline: an empty stream of records.
+    if (!traceSink.opened) writeOutputFile(join(out, 'trace.msgpack'), new Uint8Array(0));
+    const pages = writeReportPages(out, report);
+    write(values.json ? JSON.stringify(report, null, 2) : summarize(report));
+    const captured = outcome.captureFiles ?? [];
+    const pcapngs = captured.filter((f) => f.endsWith('.pcapng'));
+    if (!values.json) write(`wrote ${join(out, 'report.json')}, ${pages.html}, ${pages.md}${pcapngs.map((f) => `, ${f}`).join('')}, ${join(out, 'trace.msgpack')}`);
+    return outcome.exitCode;
+  } catch (e) {
+    progress?.end();
+    // A file that could not be written (the disk filled up mid-run): no half-written capture,
+    // trace or report stays behind to be taken for this run's, and the space is given back.
+    if (e instanceof OutputWriteError) {
+      for (const f of OUTPUT_FILES) rmSync(join(out, f), { force: true });
+      undoOutput();
+    }
+    throw e;
   }
-  const report = outcome.report!;
-  if ((outcome.captureFiles ?? []).length === 0) clearOutput();
-  writeFileSync(join(out, 'report.json'), JSON.stringify(report, null, 2) + '\n');
-  // A board that never booted has an empty timeline: an empty stream of records.
-  if (!traceSink.opened) writeFileSync(join(out, 'trace.msgpack'), new Uint8Array(0));
-  const pages = writeReportPages(out, report);
-  write(values.json ? JSON.stringify(report, null, 2) : summarize(report));
-  const captured = outcome.captureFiles ?? [];
-  const pcapngs = captured.filter((f) => f.endsWith('.pcapng'));
-  if (!values.json) write(`wrote ${join(out, 'report.json')}, ${pages.html}, ${pages.md}${pcapngs.map((f) => `, ${f}`).join('')}, ${join(out, 'trace.msgpack')}`);
-  return outcome.exitCode;
 }

@@ -1,5 +1,6 @@
 /** `quarklab test`: a matrix of cells as one CI gate. The work is in runner/; this is its CLI face. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { writeOutputFile } from '../traces/output-error.js';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -156,16 +157,16 @@ export async function testCommand(args: string[]): Promise<number> {
       progress.end();
     }
     const results = makeResults(outcome.results, all.length, shard, outcome.interrupted, plan.thresholds);
-    writeFileSync(join(outDir, 'results.json'), resultsText(results));
+    writeOutputFile(join(outDir, 'results.json'), resultsText(results));
     writeIndexPage(outDir, results);
     const comparison = baseline ? compareResults(baseline, results, plan.thresholds ?? DEFAULT_THRESHOLDS) : null;
     if (values.junit !== undefined) {
       mkdirSync(dirname(values.junit), { recursive: true });
-      writeFileSync(values.junit, junitXml(results));
+      writeOutputFile(values.junit, junitXml(results));
     }
     if (values.summary !== undefined) {
       mkdirSync(dirname(values.summary), { recursive: true });
-      writeFileSync(values.summary, summaryMarkdown(results, comparison), { flag: values.summary === process.env['GITHUB_STEP_SUMMARY'] ? 'a' : 'w' });
+      writeOutputFile(values.summary, summaryMarkdown(results, comparison), values.summary === process.env['GITHUB_STEP_SUMMARY'] ? 'a' : 'w');
     }
     const failed = failedCount(results.cells);
     process.off('SIGINT', onSigint);

@@ -5,7 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { writeReportPages } from '../traces/report-pages.js';
-import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync } from 'node:fs';
+import { writeOutputFile } from '../traces/output-error.js';
 import { join } from 'node:path';
 import { resolveScenario } from '../api/load-scenario.js';
 import { packageRoot } from '../emulator/package-root.js';
@@ -92,8 +93,8 @@ export async function runCell(cell: Cell, outDir: string | null): Promise<CellRe
   const captureHash = fileHash(capturePath);
   if (final !== null && partial !== null) {
     mkdirSync(partial, { recursive: true });
-    writeFileSync(join(partial, 'report.json'), reportText);
-    if (!traceSink!.opened) writeFileSync(join(partial, 'trace.msgpack'), new Uint8Array(0));
+    writeOutputFile(join(partial, 'report.json'), reportText);
+    if (!traceSink!.opened) writeOutputFile(join(partial, 'trace.msgpack'), new Uint8Array(0));
     writeReportPages(partial, report);
     rmSync(final, { recursive: true, force: true });
     renameSync(partial, final);

@@ -1,6 +1,7 @@
 /** A `quarklab test` worker thread: runs the cells it is sent, one at a time, and posts each result. */
 import { parentPort } from 'node:worker_threads';
 import { runCell } from './cell.js';
+import { OutputWriteError } from '../traces/output-error.js';
 import type { Cell } from './plan.js';
 
 export interface CellRequest {
@@ -8,11 +9,19 @@ export interface CellRequest {
   outDir: string | null;
 }
 
-export type CellReply = { index: number; result: import('./cell.js').CellResult } | { index: number; crash: string };
+/** A cell's result; or how it crashed, with the file when it was a write that failed (a full disk). */
+export type CellReply =
+  | { index: number; result: import('./cell.js').CellResult }
+  | { index: number; crash: string; output: { path: string; code: string; reason: string } | null };
 
 parentPort!.on('message', (req: CellRequest) => {
   runCell(req.cell, req.outDir).then(
     (result) => parentPort!.postMessage({ index: req.cell.index, result } satisfies CellReply),
-    (e: unknown) => parentPort!.postMessage({ index: req.cell.index, crash: (e as Error)?.stack ?? String(e) } satisfies CellReply),
+    (e: unknown) =>
+      parentPort!.postMessage({
+        index: req.cell.index,
+        crash: (e as Error)?.stack ?? String(e),
+        output: e instanceof OutputWriteError ? { path: e.path, code: e.code, reason: e.reason } : null,
+      } satisfies CellReply),
   );
 });

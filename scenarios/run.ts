@@ -207,6 +207,10 @@ export function run(opts: RunOptions): RunOutcome {
   if (outputProblem) return bad(outputProblem.error);
 
   const world = new World(seed, cpu);
+  // Files the run has open for writing. A run that ends by an exception (a write failed: the
+  // disk is full) lets go of them unwritten, so a library caller keeps no descriptor open.
+  const openOutputs: { abandon(): void }[] = [];
+  let outputsClosed = false;
   // The boards' RAM goes back to the process's pool however the run ends (ram-pool.ts).
   try {
     const lab = bootBoard(world, 'lab', labConfig, labFw.image, table, programReservations(labConfig, scenario.labPrograms));
@@ -268,6 +272,7 @@ export function run(opts: RunOptions): RunOutcome {
       snaplen: opts.snaplen,
       fcs: opts.fcs,
     });
+    openOutputs.push(capture);
     if (captureMode !== 'none') {
       capture.attach(dut.board.mac, `board ${boardConfig.name} (dut), profile ${inputs.profile}, kernel core ${boardConfig.kernelCore}`);
       if (captureMode === 'all') capture.attach(lab.board.mac, `board ${labConfig.name} (lab host), profile ${LAB_PROFILE}`, 'lab');
@@ -275,6 +280,7 @@ export function run(opts: RunOptions): RunOutcome {
 
     const memorySink = opts.traceSink ? null : new MemoryTraceSink();
     const traceWriter = new TraceWriter(opts.traceSink ?? memorySink!);
+    openOutputs.push(traceWriter);
     const timeline = new Timeline(
       {
         sim: world.sim,
@@ -425,6 +431,7 @@ export function run(opts: RunOptions): RunOutcome {
       : [];
     timeline.finish();
     traceWriter.close();
+    outputsClosed = true;
     return {
       exitCode: verdict === 'pass' ? 0 : 1,
       report,
@@ -441,6 +448,7 @@ export function run(opts: RunOptions): RunOutcome {
       sources: { board: boardConfig.name, profile: profile?.source ?? null, costTable: table.source },
     };
   } finally {
+    if (!outputsClosed) for (const o of openOutputs) o.abandon();
     world.dispose();
   }
 }

@@ -5,6 +5,7 @@
  * interrupted run still ends at a block boundary.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { outputWriteError } from './output-error.js';
 
 export interface ByteSink {
   write(bytes: Buffer, length: number): void;
@@ -15,15 +16,29 @@ export interface ByteSink {
 export class FileSink implements ByteSink {
   private fd: number | null;
   constructor(readonly path: string) {
-    this.fd = openSync(path, 'w');
+    try {
+      this.fd = openSync(path, 'w');
+    } catch (e) {
+      throw outputWriteError(path, e);
+    }
   }
   write(bytes: Buffer, length: number): void {
-    let at = 0;
-    while (at < length) at += writeSync(this.fd!, bytes, at, length - at);
+    try {
+      let at = 0;
+      while (at < length) at += writeSync(this.fd!, bytes, at, length - at);
+    } catch (e) {
+      throw outputWriteError(this.path, e);
+    }
   }
   close(): void {
-    if (this.fd !== null) closeSync(this.fd);
+    const fd = this.fd;
     this.fd = null;
+    if (fd === null) return;
+    try {
+      closeSync(fd);
+    } catch (e) {
+      throw outputWriteError(this.path, e);
+    }
   }
 }
 
@@ -78,5 +93,15 @@ export class BlockStream {
   close(): void {
     this.flush();
     this.sink.close();
+  }
+
+  /** Let go of the sink without writing what is buffered: the run failed (a write did). */
+  abandon(): void {
+    this.pos = 0;
+    try {
+      this.sink.close();
+    } catch {
+      // Already failing: the first error is the one reported.
+    }
   }
 }

@@ -109,6 +109,13 @@ export class Capture {
    * memory; a capture streamed to files returns an empty pcapng and no pcap or lab capture
    * (their bytes are in the files).
    */
+  /** Close every file without writing more: the run failed (a write did, or the scenario threw). */
+  abandon(): void {
+    this.pcapng.abandon();
+    this.classic?.abandon();
+    this.lab?.abandon();
+  }
+
   finish(end: Nanos): { pcapng: Uint8Array; pcap: Uint8Array | null; lab: Uint8Array | null } {
     for (const iface of this.interfaces) {
       const s = iface.mac.stats;

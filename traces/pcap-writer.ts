@@ -87,6 +87,11 @@ export class PcapWriter {
     this.out.close();
   }
 
+  /** Close without writing what is buffered: the run failed (a write did). */
+  abandon(): void {
+    this.out.abandon();
+  }
+
   /** True when the writer keeps its output (it was made without a sink). */
   get inMemory(): boolean {
     return this.memory !== null;

@@ -348,6 +348,11 @@ export class PcapngWriter {
     this.out.close();
   }
 
+  /** Close without writing what is buffered: the run failed (a write did). */
+  abandon(): void {
+    this.out.abandon();
+  }
+
   /** The whole file so far, blocks in the order they were added (a writer made without a sink). */
   /** True when the writer keeps its output (it was made without a sink). */
   get inMemory(): boolean {

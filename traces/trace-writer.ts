@@ -6,6 +6,7 @@
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { outputWriteError } from './output-error.js';
 // msgpackr/pack: the same Packr, without probing for the native unpack add-on at load time.
 import { Packr } from 'msgpackr/pack';
 
@@ -25,17 +26,27 @@ export class FileTraceSink implements TraceSink {
   opened = false;
   constructor(readonly path: string) {}
   write(chunk: Uint8Array): void {
-    if (this.fd < 0) {
-      mkdirSync(dirname(this.path), { recursive: true });
-      this.fd = openSync(this.path, 'w');
-      this.opened = true;
+    try {
+      if (this.fd < 0) {
+        mkdirSync(dirname(this.path), { recursive: true });
+        this.fd = openSync(this.path, 'w');
+        this.opened = true;
+      }
+      let off = 0;
+      while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
+    } catch (e) {
+      throw outputWriteError(this.path, e);
     }
-    let off = 0;
-    while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
   }
   close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
+    const fd = this.fd;
     this.fd = -1;
+    if (fd < 0) return;
+    try {
+      closeSync(fd);
+    } catch (e) {
+      throw outputWriteError(this.path, e);
+    }
   }
 }
 
@@ -81,6 +92,18 @@ export class TraceWriter {
     this.sink.write(this.buffer.subarray(0, this.used));
     this.bytesWritten += this.used;
     this.used = 0;
+  }
+
+  /** Let go of the sink without writing what is buffered: the run failed (a write did). */
+  abandon(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.used = 0;
+    try {
+      this.sink.close();
+    } catch {
+      // Already failing: the first error is the one reported.
+    }
   }
 
   close(): void {
