@@ -7,10 +7,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tuneJitForSimulation } from './jit-flags.js';
 import { UsageError } from './output.js';
-import { OutputWriteError, outputWriteError } from '../traces/output-error.js';
-
-/** errno values that mean the output's storage failed, not quarklab. */
-const STORAGE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EFBIG', 'EROFS']);
+import { isStorageWriteError, OutputWriteError, outputWriteError } from '../traces/output-error.js';
 
 const HELP = `usage: quarklab <command> [options]
 
@@ -88,9 +85,8 @@ function commandError(cmd: string, e: unknown): number {
     process.stderr.write(`quarklab ${cmd}: ${e.message}\n`);
     return 2;
   }
-  const sys = e as NodeJS.ErrnoException;
-  if (typeof sys?.code === 'string' && STORAGE_ERRORS.has(sys.code) && typeof sys.syscall === 'string') {
-    process.stderr.write(`quarklab ${cmd}: ${outputWriteError(sys.path ?? 'its output', e).message}\n`);
+  if (isStorageWriteError(e)) {
+    process.stderr.write(`quarklab ${cmd}: ${(outputWriteError(e.path ?? 'its output', e) as Error).message}\n`);
     return 2;
   }
   // parseArgs reports unknown or malformed options as TypeErrors with a code.
@@ -117,6 +113,11 @@ export async function runAsProgram(): Promise<void> {
   // Output piped into `head` and cut short is not an error worth a stack trace.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    // Standard output redirected to a file on a full disk: one line, as for any output.
+    if (isStorageWriteError(e)) {
+      process.stderr.write(`quarklab: ${(outputWriteError('standard output', e) as Error).message}\n`);
+      process.exit(2);
+    }
     throw e;
   });
   process.exitCode = await main(process.argv.slice(2));

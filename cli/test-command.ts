@@ -153,23 +153,31 @@ export async function testCommand(args: string[]): Promise<number> {
     let outcome;
     try {
       outcome = await pool.done;
+    } catch (e) {
+      process.off('SIGINT', onSigint);
+      throw e;
     } finally {
       progress.end();
     }
     const results = makeResults(outcome.results, all.length, shard, outcome.interrupted, plan.thresholds);
-    writeOutputFile(join(outDir, 'results.json'), resultsText(results));
-    writeIndexPage(outDir, results);
     const comparison = baseline ? compareResults(baseline, results, plan.thresholds ?? DEFAULT_THRESHOLDS) : null;
-    if (values.junit !== undefined) {
-      mkdirSync(dirname(values.junit), { recursive: true });
-      writeOutputFile(values.junit, junitXml(results));
-    }
-    if (values.summary !== undefined) {
-      mkdirSync(dirname(values.summary), { recursive: true });
-      writeOutputFile(values.summary, summaryMarkdown(results, comparison), values.summary === process.env['GITHUB_STEP_SUMMARY'] ? 'a' : 'w');
+    // The handler stays while the results are written (a second Ctrl-C must not cut them in half),
+    // and goes however that ends.
+    try {
+      writeOutputFile(join(outDir, 'results.json'), resultsText(results));
+      writeIndexPage(outDir, results);
+      if (values.junit !== undefined) {
+        mkdirSync(dirname(values.junit), { recursive: true });
+        writeOutputFile(values.junit, junitXml(results));
+      }
+      if (values.summary !== undefined) {
+        mkdirSync(dirname(values.summary), { recursive: true });
+        writeOutputFile(values.summary, summaryMarkdown(results, comparison), values.summary === process.env['GITHUB_STEP_SUMMARY'] ? 'a' : 'w');
+      }
+    } finally {
+      process.off('SIGINT', onSigint);
     }
     const failed = failedCount(results.cells);
-    process.off('SIGINT', onSigint);
     if (comparison) write(formatComparison(comparison));
     write(`${results.cells.length - failed} passed, ${failed} failed${outcome.interrupted ? `, ${cells.length - results.cells.length} not run (interrupted)` : ''}`);
     write(`wrote ${join(outDir, 'results.json')} and ${results.cells.length} cell folder${results.cells.length === 1 ? '' : 's'}`);

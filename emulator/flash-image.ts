@@ -257,6 +257,7 @@ export function buildImage(spec: ImageSpec): Uint8Array {
  * ran cold (a fresh process or worker builds each image once) at tens of milliseconds.
  */
 export function fillDeterministic(out: Uint8Array, name: string): void {
+  if (out.length === 0) return;
   let at = 0;
   for (const chunk of keystreamOf(name, out.length).chunks) {
     if (at >= out.length) break;
@@ -282,8 +283,9 @@ let keystreamBytesKept = 0;
 const KEYSTREAM_CHUNK = 64 * 1024;
 const KEYSTREAM_BYTES_KEPT = 16 * 1024 * 1024;
 
-/** `name`'s keystream, at least `length` bytes of it. */
+/** `name`'s keystream, at least `length` bytes of it (kept for the next image when it fits the bound). */
 function keystreamOf(name: string, length: number): Keystream {
+  if (length > KEYSTREAM_BYTES_KEPT) return extend(newKeystream(name), length, false);
   let ks = keystreams.get(name);
   const more = length - (ks ? ks.length : 0);
   if (more > 0 && keystreamBytesKept > 0 && keystreamBytesKept + more > KEYSTREAM_BYTES_KEPT) {
@@ -292,10 +294,19 @@ function keystreamOf(name: string, length: number): Keystream {
     ks = undefined;
   }
   if (!ks) {
-    const key = createHash('sha256').update(name, 'utf8').digest().subarray(0, 16);
-    ks = { cipher: createCipheriv('aes-128-ctr', key, ZERO_BLOCK), chunks: [], length: 0 };
+    ks = newKeystream(name);
     keystreams.set(name, ks);
   }
+  return extend(ks, length, true);
+}
+
+function newKeystream(name: string): Keystream {
+  const key = createHash('sha256').update(name, 'utf8').digest().subarray(0, 16);
+  return { cipher: createCipheriv('aes-128-ctr', key, ZERO_BLOCK), chunks: [], length: 0 };
+}
+
+/** Make `ks` at least `length` bytes long. */
+function extend(ks: Keystream, length: number, kept: boolean): Keystream {
   // CTR is a stream: OpenSSL carries a part-used counter block from one update to the next, so
   // the keystream continues exactly wherever the last piece ended.
   while (ks.length < length) {
@@ -303,7 +314,7 @@ function keystreamOf(name: string, length: number): Keystream {
     const chunk = ks.cipher.update(n === KEYSTREAM_CHUNK ? KEYSTREAM_ZEROS : KEYSTREAM_ZEROS.subarray(0, n));
     ks.chunks.push(chunk);
     ks.length += chunk.length;
-    keystreamBytesKept += chunk.length;
+    if (kept) keystreamBytesKept += chunk.length;
   }
   return ks;
 }

@@ -11,7 +11,7 @@ import type { CellResult } from './cell.js';
 import type { Cell } from './plan.js';
 import type { CellReply, CellRequest } from './worker.js';
 import { packageRoot } from '../emulator/package-root.js';
-import { OutputWriteError } from '../traces/output-error.js';
+import { OutputWriteError, removeQuietly } from '../traces/output-error.js';
 
 /**
  * The worker thread's script: always the bundled one (scripts/bundle.ts), whether this module
@@ -96,12 +96,11 @@ export function runPool(cells: readonly Cell[], started: Workers, outDir: string
         stopped = true;
         const unfinished = [...running.values()];
         void Promise.all(workers.map((x) => x.terminate())).then(() => {
-          // A write that failed (the disk is full): the cells cut short leave no half-written
-          // folder, and the command says which file in one line. Anything else is a bug: its stack.
-          if (reply.output) {
-            if (outDir !== null) for (const c of unfinished) rmSync(join(outDir, `${c.id}.partial`), { recursive: true, force: true });
-            fail(new OutputWriteError(reply.output.path, reply.output.code, reply.output.reason));
-          } else fail(new Error(`cell ${cells[reply.index]!.id} crashed: ${reply.crash}`));
+          // The cells cut short leave no half-written folder. A write that failed (the disk is
+          // full) is said in one line, naming the file; anything else is a bug: its stack.
+          if (outDir !== null) for (const c of unfinished) removeQuietly(join(outDir, `${c.id}.partial`), true);
+          if (reply.output) fail(new OutputWriteError(reply.output.path, reply.output.code, reply.output.reason));
+          else fail(new Error(`cell ${cells[reply.index]!.id} crashed: ${reply.crash}`));
         });
         return;
       }

@@ -65,7 +65,13 @@ export class Capture {
     this.fcs = opts.fcs === true;
     this.ts = new Timestamp64(epochNs);
     this.pcapng = new PcapngWriter({ ...SECTION, comment: opts.comment }, opts.file !== undefined ? new FileSink(opts.file) : undefined);
-    this.classic = opts.classicPcap ? new PcapWriter(this.snaplen, opts.pcapFile !== undefined ? new FileSink(opts.pcapFile) : undefined) : null;
+    try {
+      this.classic = opts.classicPcap ? new PcapWriter(this.snaplen, opts.pcapFile !== undefined ? new FileSink(opts.pcapFile) : undefined) : null;
+    } catch (e) {
+      // The first file is open already and nobody else holds it.
+      this.pcapng.abandon();
+      throw e;
+    }
     this.classic?.setEpoch(epochNs);
   }
 

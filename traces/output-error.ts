@@ -4,7 +4,7 @@
  * one does, so the command line can say it in one line. The writers that stream during a run
  * (the captures, the trace) and the reports after it throw it.
  */
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 
 export class OutputWriteError extends Error {
   constructor(
@@ -19,22 +19,48 @@ export class OutputWriteError extends Error {
   }
 }
 
-/** `e`, thrown while writing `path`, as an OutputWriteError (one already is passes through). */
-export function outputWriteError(path: string, e: unknown): OutputWriteError {
-  if (e instanceof OutputWriteError) return e;
-  const err = e as NodeJS.ErrnoException;
-  const code = typeof err?.code === 'string' ? err.code : '';
-  // Node's message is "ENOSPC: no space left on device, write": keep the words between.
-  const message = err instanceof Error ? err.message : String(e);
-  const words = code && message.startsWith(`${code}: `) ? message.slice(code.length + 2).replace(/, \w+( '.*')?$/, '') : message;
-  return new OutputWriteError(path, code, words);
+/** errno values that mean the storage under an output failed, not quarklab. */
+const STORAGE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EFBIG', 'EROFS']);
+/** System calls that write (or make room to write); a failed read is not an output's fault. */
+const WRITING_CALLS = new Set(['open', 'write', 'writev', 'close', 'fsync', 'ftruncate', 'rename', 'mkdir', 'copyfile']);
+
+/** Whether `e` is the storage failing a write (a full disk, a quota, an I/O error). */
+export function isStorageWriteError(e: unknown): e is NodeJS.ErrnoException {
+  const err = e as NodeJS.ErrnoException | null;
+  return typeof err?.code === 'string' && STORAGE_ERRORS.has(err.code) && typeof err.syscall === 'string' && WRITING_CALLS.has(err.syscall);
 }
 
-/** writeFileSync, failing with an OutputWriteError that names the file ('a' appends). */
+/**
+ * `e`, thrown while writing `path`, as an OutputWriteError when the system refused the write; any
+ * other error (a bug) is returned as it is, to surface with its stack.
+ */
+export function outputWriteError(path: string, e: unknown): unknown {
+  if (e instanceof OutputWriteError) return e;
+  const err = e as NodeJS.ErrnoException;
+  if (!(err instanceof Error) || typeof err.code !== 'string' || typeof err.syscall !== 'string') return e;
+  // Node's message is "ENOSPC: no space left on device, write": keep the words between.
+  const words = err.message.startsWith(`${err.code}: `) ? err.message.slice(err.code.length + 2).replace(/, \w+( '.*')?$/, '') : err.message;
+  return new OutputWriteError(path, err.code, words);
+}
+
+/**
+ * writeFileSync, failing with an OutputWriteError that names the file. A file that was being
+ * replaced ('w') and could not be written whole is removed, so no half of it is taken for output.
+ */
 export function writeOutputFile(path: string, data: string | Uint8Array, flag: 'w' | 'a' = 'w'): void {
   try {
     writeFileSync(path, data, { flag });
   } catch (e) {
+    if (flag === 'w') removeQuietly(path);
     throw outputWriteError(path, e);
+  }
+}
+
+/** rmSync that never throws: cleaning up after a failed write must not hide that failure. */
+export function removeQuietly(path: string, recursive = false): void {
+  try {
+    rmSync(path, { force: true, recursive });
+  } catch {
+    // The first error is the one reported.
   }
 }

@@ -2,7 +2,7 @@
  * index.html for a matrix of runs (`quarklab test`): one self-contained page listing every cell,
  * failed ones first, each linking to its own report.html.
  */
-import { writeFileSync } from 'node:fs';
+import { writeOutputFile } from './output-error.js';
 import { escapeHtml } from './report-html.js';
 
 export interface IndexCell {
@@ -36,5 +36,5 @@ ${rows}
 
 /** Write the index page to `path`. */
 export function writeIndexPage(path: string, title: string, cells: readonly IndexCell[]): void {
-  writeFileSync(path, indexHtml(title, cells));
+  writeOutputFile(path, indexHtml(title, cells));
 }
