@@ -7,7 +7,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tuneJitForSimulation } from './jit-flags.js';
 import { UsageError } from './output.js';
-import { isStorageWriteError, OutputWriteError, outputWriteError } from '../traces/output-error.js';
+import { storageFailure } from '../traces/output-error.js';
 
 const HELP = `usage: quarklab <command> [options]
 
@@ -81,12 +81,9 @@ function commandError(cmd: string, e: unknown): number {
   }
   // An output that could not be written (a full disk): the run cannot stand, like a bad --out.
   // The writers that stream say which file; any other write failing the same way says what it can.
-  if (e instanceof OutputWriteError) {
-    process.stderr.write(`quarklab ${cmd}: ${e.message}\n`);
-    return 2;
-  }
-  if (isStorageWriteError(e)) {
-    process.stderr.write(`quarklab ${cmd}: ${(outputWriteError(e.path ?? 'its output', e) as Error).message}\n`);
+  const failedWrite = storageFailure(e, 'its output');
+  if (failedWrite) {
+    process.stderr.write(`quarklab ${cmd}: ${failedWrite.message}\n`);
     return 2;
   }
   // parseArgs reports unknown or malformed options as TypeErrors with a code.
@@ -114,8 +111,9 @@ export async function runAsProgram(): Promise<void> {
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
     // Standard output redirected to a file on a full disk: one line, as for any output.
-    if (isStorageWriteError(e)) {
-      process.stderr.write(`quarklab: ${(outputWriteError('standard output', e) as Error).message}\n`);
+    const failedWrite = storageFailure(e, 'standard output');
+    if (failedWrite) {
+      process.stderr.write(`quarklab: ${failedWrite.message}\n`);
       process.exit(2);
     }
     throw e;

@@ -12,7 +12,7 @@ import { summarize } from '../traces/report.js';
 import { parseDecimalInteger } from './numbers.js';
 import { FileTraceSink } from '../traces/trace-writer.js';
 import { writeReportPages } from '../traces/report-pages.js';
-import { isStorageWriteError, OutputWriteError, removeQuietly, writeOutputFile } from '../traces/output-error.js';
+import { removeQuietly, storageFailure, writeOutputFile } from '../traces/output-error.js';
 import { fail, write } from './output.js';
 import { isScenarioPath, resolveScenario } from '../api/load-scenario.js';
 import { splitScenarioSpec } from '../api/options.js';
@@ -242,7 +242,7 @@ export async function runCommand(args: string[]): Promise<number> {
     progress?.end();
     // A file that could not be written (the disk filled up mid-run): no half-written capture,
     // trace or report stays behind to be taken for this run's, and the space is given back.
-    if (e instanceof OutputWriteError || isStorageWriteError(e)) {
+    if (storageFailure(e, out)) {
       for (const f of OUTPUT_FILES) removeQuietly(join(out, f));
       try {
         undoOutput();

@@ -288,7 +288,7 @@ function keystreamOf(name: string, length: number): Keystream {
   if (length > KEYSTREAM_BYTES_KEPT) return extend(newKeystream(name), length, false);
   let ks = keystreams.get(name);
   const more = length - (ks ? ks.length : 0);
-  if (more > 0 && keystreamBytesKept > 0 && keystreamBytesKept + more > KEYSTREAM_BYTES_KEPT) {
+  if (more > 0 && keystreamBytesKept + more > KEYSTREAM_BYTES_KEPT) {
     keystreams.clear();
     keystreamBytesKept = 0;
     ks = undefined;

@@ -1,7 +1,7 @@
 /** A `quarklab test` worker thread: runs the cells it is sent, one at a time, and posts each result. */
 import { parentPort } from 'node:worker_threads';
 import { runCell } from './cell.js';
-import { isStorageWriteError, OutputWriteError, outputWriteError } from '../traces/output-error.js';
+import { storageFailure } from '../traces/output-error.js';
 import type { Cell } from './plan.js';
 
 export interface CellRequest {
@@ -19,11 +19,11 @@ parentPort!.on('message', (req: CellRequest) => {
     (result) => parentPort!.postMessage({ index: req.cell.index, result } satisfies CellReply),
     (e: unknown) => {
       // A failed write anywhere in the cell (its folder, its files) is the disk, not a bug.
-      const out = isStorageWriteError(e) ? outputWriteError(e.path ?? req.outDir ?? 'its output', e) : e;
+      const out = storageFailure(e, req.outDir ?? 'its output');
       parentPort!.postMessage({
         index: req.cell.index,
         crash: (e as Error)?.stack ?? String(e),
-        output: out instanceof OutputWriteError ? { path: out.path, code: out.code, reason: out.reason } : null,
+        output: out ? { path: out.path, code: out.code, reason: out.reason } : null,
       } satisfies CellReply);
     },
   );

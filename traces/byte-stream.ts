@@ -22,7 +22,7 @@ export class FileSink implements ByteSink {
       throw outputWriteError(path, e);
     }
   }
-  write(bytes: Buffer, length: number): void {
+  write(bytes: Uint8Array, length: number): void {
     try {
       let at = 0;
       while (at < length) at += writeSync(this.fd!, bytes, at, length - at);

@@ -109,12 +109,6 @@ export class Capture {
     this.pendingNote = this.pendingNote ? `${this.pendingNote}; ${note}` : note;
   }
 
-  /**
-   * Close the capture: interface statistics (received and dropped by the MAC) at `end`, the end
-   * of the run's drain, then the rest of the buffers. Returns the bytes of a capture kept in
-   * memory; a capture streamed to files returns an empty pcapng and no pcap or lab capture
-   * (their bytes are in the files).
-   */
   /** Close every file without writing more: the run failed (a write did, or the scenario threw). */
   abandon(): void {
     this.pcapng.abandon();
@@ -122,6 +116,12 @@ export class Capture {
     this.lab?.abandon();
   }
 
+  /**
+   * Close the capture: interface statistics (received and dropped by the MAC) at `end`, the end
+   * of the run's drain, then the rest of the buffers. Returns the bytes of a capture kept in
+   * memory; a capture streamed to files returns an empty pcapng and no pcap or lab capture
+   * (their bytes are in the files).
+   */
   finish(end: Nanos): { pcapng: Uint8Array; pcap: Uint8Array | null; lab: Uint8Array | null } {
     for (const iface of this.interfaces) {
       const s = iface.mac.stats;

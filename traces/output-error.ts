@@ -25,9 +25,18 @@ const STORAGE_ERRORS = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EFBIG', 'EROFS']);
 const WRITING_CALLS = new Set(['open', 'write', 'writev', 'close', 'fsync', 'ftruncate', 'rename', 'mkdir', 'copyfile']);
 
 /** Whether `e` is the storage failing a write (a full disk, a quota, an I/O error). */
-export function isStorageWriteError(e: unknown): e is NodeJS.ErrnoException {
+function isStorageWriteError(e: unknown): e is NodeJS.ErrnoException {
   const err = e as NodeJS.ErrnoException | null;
   return typeof err?.code === 'string' && STORAGE_ERRORS.has(err.code) && typeof err.syscall === 'string' && WRITING_CALLS.has(err.syscall);
+}
+
+/**
+ * `e` as the failed write it reports: an OutputWriteError already, or the storage refusing a
+ * write anywhere (named `path` when Node's error names no file). null for anything else.
+ */
+export function storageFailure(e: unknown, path: string): OutputWriteError | null {
+  if (e instanceof OutputWriteError) return e;
+  return isStorageWriteError(e) ? (outputWriteError(e.path ?? path, e) as OutputWriteError) : null;
 }
 
 /**

@@ -4,8 +4,9 @@
  * at most one buffer of the trace whatever the run's length. docs/trace-format.md describes the
  * records.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { FileSink } from './byte-stream.js';
 import { outputWriteError } from './output-error.js';
 // msgpackr/pack: the same Packr, without probing for the native unpack add-on at load time.
 import { Packr } from 'msgpackr/pack';
@@ -21,32 +22,24 @@ export const TRACE_BUFFER_BYTES = 64 * 1024;
 
 /** Opens its file on the first write, so a run refused for bad input leaves no file behind. */
 export class FileTraceSink implements TraceSink {
-  private fd = -1;
+  private file: FileSink | null = null;
   /** True once the file was created (it stays true after close). */
   opened = false;
   constructor(readonly path: string) {}
   write(chunk: Uint8Array): void {
-    try {
-      if (this.fd < 0) {
+    if (this.file === null) {
+      try {
         mkdirSync(dirname(this.path), { recursive: true });
-        this.fd = openSync(this.path, 'w');
-        this.opened = true;
+      } catch (e) {
+        throw outputWriteError(this.path, e);
       }
-      let off = 0;
-      while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
-    } catch (e) {
-      throw outputWriteError(this.path, e);
+      this.file = new FileSink(this.path);
+      this.opened = true;
     }
+    this.file.write(chunk, chunk.length);
   }
   close(): void {
-    const fd = this.fd;
-    this.fd = -1;
-    if (fd < 0) return;
-    try {
-      closeSync(fd);
-    } catch (e) {
-      throw outputWriteError(this.path, e);
-    }
+    this.file?.close();
   }
 }
 

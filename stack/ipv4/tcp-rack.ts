@@ -40,23 +40,23 @@ export function tcpRackAdvance(sk: TcpSock, seg: TxSeg): void {
   }
 }
 
-function reoWnd(sk: TcpSock): number {
+function reoWnd(sk: TcpSock, clean: number): number {
   const r = sk.rack;
   if (!r.reordSeen) {
     if (sk.caState >= TcpCaState.Recovery) return 0;
-    if (sackedOutReaches(sk, 3)) return 0;
+    if (sackedOutReaches(sk, 3, clean)) return 0;
   }
   return Math.min((sk.minRttNs >>> 2) * r.reoWndSteps, sk.srtt);
 }
 
 /**
  * Whether at least `n` sent segments are SACKed (tp->sacked_out >= n), counting no further than
- * needed. A SACKed segment is a marked one, so the queue's clean tail holds none.
+ * needed. A SACKed segment is a marked one: only those before `clean`, where the queue's clean
+ * tail starts, can be.
  */
-function sackedOutReaches(sk: TcpSock, n: number): boolean {
+function sackedOutReaches(sk: TcpSock, n: number, clean: number): boolean {
   let sackedOut = 0;
   const q = sk.writeQueue;
-  const clean = sk.cleanTailStart();
   for (let i = 0; i < clean; i++) {
     const seg = q[i]!;
     if (!sk.isSent(seg)) break;
@@ -71,11 +71,11 @@ const found = { newlyLost: 0, waitNs: 0 };
 /** tcp_rack_detect_loss: mark what is due; `found` gets the count and the longest wait for the rest (0: none). */
 function detectLoss(sk: TcpSock): void {
   const r = sk.rack;
-  const wnd = reoWnd(sk);
-  let newlyLost = 0;
-  let waitNs = 0;
   const q = sk.writeQueue;
   const clean = sk.cleanTailStart();
+  const wnd = reoWnd(sk, clean);
+  let newlyLost = 0;
+  let waitNs = 0;
   for (let i = 0; i < q.length; i++) {
     const seg = q[i]!;
     if (!sk.isSent(seg)) break;
